@@ -1,0 +1,101 @@
+"""Session and runner configuration: plain, typed, validated once when a session is built."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ReuseMode(enum.StrEnum):
+    """How virtual users share connections."""
+
+    SHARED = "shared"  # one pool per runner, used by every VU
+    PER_VU = "per-vu"  # each VU keeps its own connections for its whole life (k6)
+    PER_ITERATION = "per-iteration"  # a VU's connections close after every iteration (runn loadt)
+    NONE = "none"  # a new connection per request, no keep-alive
+
+    def next(self) -> ReuseMode:
+        members = list(ReuseMode)
+        return members[(members.index(self) + 1) % len(members)]
+
+
+class HttpVersion(enum.StrEnum):
+    AUTO = "auto"  # TLS: ALPN offers h2 and http/1.1 and the server chooses; plain http: HTTP/1.1
+    HTTP1 = "http1"
+    HTTP2 = "http2"  # h2 over TLS; h2c with prior knowledge on http://
+
+
+class RetireAt(enum.StrEnum):
+    """When a VU removed by `set_concurrency` stops."""
+
+    REQUEST = "request"
+    ITERATION = "iteration"
+
+
+class CloseReason(enum.StrEnum):
+    POOL_SHRINK = "pool_shrink"
+    KEEPALIVE_EXPIRY = "keepalive_expiry"
+    PEER_CLOSED = "peer_closed"
+    CONNECTION_CLOSE = "connection_close"  # the server answered `Connection: close`
+    GOAWAY = "goaway"
+    ERROR = "error"
+    SESSION_END = "session_end"
+    ITERATION_END = "iteration_end"  # reuse mode per-iteration
+    NO_REUSE = "no_reuse"  # reuse mode none
+    MODE_SWITCH = "mode_switch"  # reuse mode or HTTP version changed while running
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """Ramp linearly to `target` over `duration` seconds (VUs, or iterations/s in open mode)."""
+
+    duration: float
+    target: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    name: str
+    base_url: str
+    timeout: float | None = None  # None: the session's timeout
+    skip_verify: bool = False
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    use_cookie: bool = False
+    follow_redirects: bool = True
+
+
+@dataclass(slots=True)
+class SessionConfig:
+    concurrency: int = 1
+    duration: float | None = None  # None: until stopped
+    warm_up: float = 0.0
+    rate: float | None = None  # open model: iterations started per second
+    max_vus: int | None = None  # open model: VU cap; None: max(concurrency, 100)
+    max_iterations_per_second: float | None = None  # closed model cap (runn's --max-rps)
+    stages: tuple[Stage, ...] = ()
+    http_version: HttpVersion = HttpVersion.AUTO
+    h2_connections: int = 1
+    reuse_mode: ReuseMode = ReuseMode.SHARED
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    insecure: bool = False
+    retire_at: RetireAt = RetireAt.ITERATION
+    stop_grace: float = 5.0
+    idle_timeout: float = 90.0  # keep-alive expiry of an idle pooled connection
+    window: float = 10.0  # seconds in the sliding latency window
+    timeline_limit: int = 86_400  # per-second points kept in memory (24 h)
+    headers: tuple[tuple[str, str], ...] = ()
+    kernel_view: bool = True
+    detectors: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def open_model(self) -> bool:
+        return self.rate is not None
+
+    def effective_max_vus(self) -> int:
+        if self.max_vus is not None:
+            return self.max_vus
+        return max(self.concurrency, 100)

@@ -1,0 +1,90 @@
+"""Error kinds: the engine maps every failure to one short, stable name for reports."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ssl
+
+import httpx
+
+
+class EngineError(Exception):
+    """Base of the engine's own errors; `kind` is the stable name shown in reports."""
+
+    kind = "error"
+
+
+class ConnectError(EngineError, httpx.ConnectError):
+    kind = "connect_error"
+
+    def __init__(self, message: str, kind: str = "connect_error") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ConnectTimeout(EngineError, httpx.ConnectTimeout):
+    kind = "connect_timeout"
+
+
+class TLSError(EngineError, httpx.ConnectError):
+    kind = "tls_error"
+
+
+class ReadTimeout(EngineError, httpx.ReadTimeout):
+    kind = "timeout"
+
+
+class PeerClosed(EngineError, httpx.RemoteProtocolError):
+    """The server closed the connection before the response was complete."""
+
+    kind = "peer_closed"
+
+    def __init__(self, message: str, *, before_response: bool) -> None:
+        super().__init__(message)
+        self.before_response = before_response
+
+
+class ProtocolError(EngineError, httpx.RemoteProtocolError):
+    kind = "protocol_error"
+
+
+class StreamReset(EngineError, httpx.RemoteProtocolError):
+    kind = "stream_reset"
+
+
+class GoAway(EngineError, httpx.RemoteProtocolError):
+    """The HTTP/2 server sent GOAWAY before this stream was processed: safe to retry."""
+
+    kind = "goaway"
+
+
+class PoolClosed(EngineError, httpx.TransportError):
+    kind = "cancelled"
+
+
+def classify_os_error(exc: BaseException) -> tuple[str, str]:
+    """(kind, one-line message) for an exception raised while connecting or talking."""
+    if isinstance(exc, EngineError):
+        return exc.kind, str(exc) or exc.kind
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "tls_verify", f"certificate verification failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return "tls_error", f"TLS error: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connect_refused", "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connection_reset", "connection reset by peer"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return "timeout", "timed out"
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EMFILE, errno.ENFILE):
+            return "resource_exhausted", f"{exc.strerror or exc} (ports or file descriptors)"
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "unreachable", exc.strerror or str(exc)
+        return "os_error", exc.strerror or str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", str(exc) or "timed out"
+    if isinstance(exc, httpx.HTTPError):
+        return type(exc).__name__.lower(), str(exc) or type(exc).__name__
+    return type(exc).__name__, str(exc) or type(exc).__name__

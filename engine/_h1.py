@@ -1,0 +1,215 @@
+"""HTTP/1.1 connections: an asyncio protocol around the llhttp parser (httptools).
+
+One request at a time per connection. Requests arrive already serialized (see `_serialize`), so
+the hot path is a single `transport.write` and a parser fed from `data_received`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httptools
+
+from ._config import CloseReason
+from ._errors import PeerClosed, ProtocolError, ReadTimeout
+from ._ledger import Connection, ConnectionLedger
+from ._wire import RawResponse, parse_keepalive_timeout
+
+_HTTP11 = b"HTTP/1.1"
+
+
+class AsyncHTTP11Connection(Connection, asyncio.Protocol):
+    __slots__ = (
+        "_body",
+        "_drain",
+        "_first_byte",
+        "_head_only",
+        "_headers",
+        "_lost",
+        "_message_done",
+        "_parser",
+        "_reset_parser",
+        "_status",
+        "_transport",
+        "_waiter",
+        "keep_alive",
+        "pool",
+    )
+
+    def __init__(self, ledger: ConnectionLedger, runner: str, origin: str) -> None:
+        Connection.__init__(self, ledger, runner, origin, "HTTP/1.1")
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[RawResponse] | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._status = 0
+        self._first_byte = 0.0
+        self._head_only = False
+        self._reset_parser = False
+        self._message_done = False
+        self._drain: asyncio.Future[None] | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self.keep_alive = True
+        self.pool: object | None = None
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._lost = asyncio.get_running_loop().create_future()
+
+    def attach(self, transport: asyncio.Transport) -> None:
+        """Take over a transport upgraded by `loop.start_tls`."""
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        if self._waiter is None:
+            # Bytes on an idle connection: the server is out of step; drop the connection.
+            self.close(CloseReason.ERROR)
+            return
+        if not self._first_byte:
+            self._first_byte = time.perf_counter()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ProtocolError(f"invalid HTTP/1.1 response: {exc}"))
+            self.close(CloseReason.ERROR)
+            return
+        if self._reset_parser:
+            self._reset_parser = False
+            self._parser = httptools.HttpResponseParser(self)
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            if self._status and not self._message_done and self._reads_until_close():
+                self._complete()
+            else:
+                before = not self._first_byte
+                self._fail(PeerClosed("server closed the connection", before_response=before))
+        if not self.closed:
+            self.closed = True
+            reason = CloseReason.ERROR if exc is not None else CloseReason.PEER_CLOSED
+            self.ledger.on_close(self, reason)
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._drain = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._drain = None
+
+    # -- httptools callbacks ----------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+        if len(name) == 10 and name.lower() == b"keep-alive":
+            hint = parse_keepalive_timeout(value)
+            if hint is not None and hint != self.keepalive_hint:
+                self.keepalive_hint = hint
+                self.ledger.on_keepalive_hint(hint)
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+        if self._head_only or self._status in (204, 304):
+            self._reset_parser = True
+            self._complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._message_done:
+            return
+        if 100 <= self._status < 200:  # interim response: wait for the final one
+            self._headers = []
+            self._status = 0
+            return
+        self._complete()
+
+    # -- requests ---------------------------------------------------------------------------
+    @property
+    def is_idle_usable(self) -> bool:
+        return not self.closed and self.keep_alive and self._waiter is None
+
+    async def roundtrip(self, data: bytes, head_only: bool, timeout: float | None) -> RawResponse:
+        transport = self._transport
+        if transport is None or self.closed or transport.is_closing():
+            raise PeerClosed("connection already closed", before_response=True)
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        self._headers = []
+        self._body = []
+        self._status = 0
+        self._first_byte = 0.0
+        self._head_only = head_only
+        self._message_done = False
+        self.in_flight = 1
+        self.ledger.on_active()
+        self.requests += 1
+        self.bytes_sent += len(data)
+        timer = loop.call_later(timeout, self._on_timeout) if timeout else None
+        try:
+            transport.write(data)
+            if self._drain is not None:
+                await self._drain
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._waiter = None
+            if self.in_flight:
+                self.in_flight = 0
+                if not self.closed:
+                    self.ledger.on_idle()
+            self.last_used = time.monotonic()
+
+    def _complete(self) -> None:
+        self._message_done = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        self.keep_alive = self._parser.should_keep_alive()
+        body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
+        response = RawResponse(self._status, self._headers, body, _HTTP11)
+        response.first_byte = self._first_byte
+        waiter.set_result(response)
+
+    def _reads_until_close(self) -> bool:
+        for name, _ in self._headers:
+            lowered = name.lower()
+            if lowered in (b"content-length", b"transfer-encoding"):
+                return False
+        return True
+
+    def _fail(self, exc: Exception) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc)
+
+    def _on_timeout(self) -> None:
+        self._fail(ReadTimeout("no complete response within the timeout"))
+        self.close(CloseReason.ERROR)
+
+    def close(self, reason: CloseReason) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.ledger.on_close(self, reason)
+        if self._transport is not None:
+            self._transport.close()
+
+    async def wait_closed(self, timeout: float = 1.0) -> None:
+        if self._lost is not None and not self._lost.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._lost), timeout)
+            except TimeoutError:
+                if self._transport is not None:
+                    self._transport.abort()

@@ -1,0 +1,302 @@
+"""HTTP/2 connections (h2 over TLS, or h2c with prior knowledge): many streams, one socket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from ._config import CloseReason
+from ._errors import GoAway, PeerClosed, ProtocolError, ReadTimeout, StreamReset
+from ._ledger import Connection, ConnectionLedger
+from ._wire import RawResponse
+
+_HTTP2 = b"HTTP/2"
+_BIG_WINDOW = 16 * 1024 * 1024
+# Until the server's SETTINGS arrive, assume this many concurrent streams (RFC 9113 suggests 100).
+_DEFAULT_STREAMS = 100
+_H2_CONFIG = h2.config.H2Configuration(
+    client_side=True,
+    header_encoding=None,
+    validate_inbound_headers=False,
+    validate_outbound_headers=False,
+    normalize_outbound_headers=False,
+)
+
+
+class _Stream:
+    __slots__ = ("body", "first_byte", "headers", "status", "waiter")
+
+    def __init__(self, waiter: asyncio.Future[RawResponse]) -> None:
+        self.waiter = waiter
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.first_byte = 0.0
+
+
+class AsyncHTTP2Connection(Connection, asyncio.Protocol):
+    __slots__ = (
+        "_goaway",
+        "_h2",
+        "_lost",
+        "_max_streams",
+        "_send_windows",
+        "_settings_seen",
+        "_streams",
+        "_transport",
+        "on_capacity",
+        "pool",
+    )
+
+    def __init__(self, ledger: ConnectionLedger, runner: str, origin: str) -> None:
+        Connection.__init__(self, ledger, runner, origin, "HTTP/2")
+        self._h2 = h2.connection.H2Connection(config=_H2_CONFIG)
+        self._transport: asyncio.Transport | None = None
+        self._streams: dict[int, _Stream] = {}
+        self._max_streams = _DEFAULT_STREAMS
+        self._goaway = False
+        self._settings_seen = False
+        self._lost: asyncio.Future[None] | None = None
+        self._send_windows: asyncio.Future[None] | None = None
+        self.on_capacity: object | None = None  # callable set by the pool
+        self.pool: object | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._lost = asyncio.get_running_loop().create_future()
+
+    def start(self) -> None:
+        self._h2.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _BIG_WINDOW,
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
+            },
+        )
+        self._h2.initiate_connection()
+        self._h2.increment_flow_control_window(_BIG_WINDOW)
+        self._flush()
+
+    @property
+    def usable(self) -> bool:
+        return not self.closed and not self._goaway
+
+    @property
+    def has_capacity(self) -> bool:
+        return len(self._streams) < self._max_streams and not self.closed and not self._goaway
+
+    @property
+    def streams_in_flight(self) -> int:
+        return len(self._streams)
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        try:
+            events = self._h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._fail_all(ProtocolError(f"HTTP/2 protocol error: {exc}"))
+            self.close(CloseReason.ERROR)
+            return
+        for event in events:
+            self._dispatch(event)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail_all(PeerClosed("server closed the HTTP/2 connection", before_response=False))
+        if not self.closed:
+            self.closed = True
+            reason = CloseReason.ERROR if exc is not None else CloseReason.PEER_CLOSED
+            if self._goaway:
+                reason = CloseReason.GOAWAY
+            self.ledger.on_close(self, reason)
+        self._wake_senders()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        self._notify_capacity()
+
+    def close(self, reason: CloseReason) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.ledger.on_close(self, reason)
+        try:
+            self._h2.close_connection()
+            self._flush()
+        except h2.exceptions.ProtocolError:
+            pass
+        if self._transport is not None:
+            self._transport.close()
+        self._fail_all(PeerClosed("connection closed", before_response=True))
+
+    async def wait_closed(self, timeout: float = 1.0) -> None:
+        if self._lost is not None and not self._lost.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._lost), timeout)
+            except TimeoutError:
+                if self._transport is not None:
+                    self._transport.abort()
+
+    # -- requests -----------------------------------------------------------------------------
+    async def roundtrip(
+        self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float | None
+    ) -> RawResponse:
+        if not self.usable:
+            raise PeerClosed("connection no longer usable", before_response=True)
+        loop = asyncio.get_running_loop()
+        stream_id = self._h2.get_next_available_stream_id()
+        waiter: asyncio.Future[RawResponse] = loop.create_future()
+        stream = self._streams[stream_id] = _Stream(waiter)
+        if len(self._streams) == 1:
+            self.in_flight = 1
+            self.ledger.on_active()
+        self.requests += 1
+        timer = loop.call_later(timeout, self._on_timeout, stream_id) if timeout else None
+        try:
+            self._h2.send_headers(stream_id, headers, end_stream=not body)
+            if body:
+                await self._send_body(stream_id, body)
+            self._flush()
+            response = await waiter
+            response.first_byte = stream.first_byte
+            return response
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._end_stream(stream_id)
+
+    async def _send_body(self, stream_id: int, body: bytes) -> None:
+        view = memoryview(body)
+        while view:
+            window = min(
+                self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size
+            )
+            if window <= 0:
+                self._flush()
+                self._send_windows = asyncio.get_running_loop().create_future()
+                await self._send_windows
+                if self.closed:
+                    raise PeerClosed("connection closed while sending", before_response=True)
+                continue
+            chunk, view = view[:window], view[window:]
+            self._h2.send_data(stream_id, bytes(chunk), end_stream=not view)
+            self.bytes_sent += len(chunk)
+        self._flush()
+
+    def _end_stream(self, stream_id: int) -> None:
+        if self._streams.pop(stream_id, None) is None:
+            return
+        if not self._streams:
+            self.in_flight = 0
+            if not self.closed:
+                self.ledger.on_idle()
+            self.last_used = time.monotonic()
+            if self._goaway:
+                self.close(CloseReason.GOAWAY)
+        self._notify_capacity()
+
+    def _on_timeout(self, stream_id: int) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.waiter.done():
+            return
+        stream.waiter.set_exception(ReadTimeout("no complete response within the timeout"))
+        try:
+            self._h2.reset_stream(stream_id)
+            self._flush()
+        except h2.exceptions.ProtocolError:
+            pass
+
+    # -- events -------------------------------------------------------------------------------
+    def _dispatch(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.DataReceived):
+            self._on_data(event)
+        elif isinstance(event, h2.events.ResponseReceived):
+            self._on_headers(event.stream_id, event.headers)
+        elif isinstance(event, h2.events.StreamEnded):
+            self._on_stream_ended(event.stream_id)
+        elif isinstance(event, h2.events.StreamReset):
+            self._on_reset(event.stream_id, event.error_code)
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            self._on_settings()
+        elif isinstance(event, h2.events.WindowUpdated):
+            self._wake_senders()
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._on_goaway(event.last_stream_id)
+        elif isinstance(event, h2.events.TrailersReceived):
+            stream = self._streams.get(event.stream_id)
+            if stream is not None:
+                stream.headers.extend(event.headers or ())
+
+    def _on_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]] | None) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if not stream.first_byte:
+            stream.first_byte = time.perf_counter()
+        for name, value in headers or ():
+            if name == b":status":
+                stream.status = int(value)
+            else:
+                stream.headers.append((name, value))
+
+    def _on_data(self, event: h2.events.DataReceived) -> None:
+        self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        stream = self._streams.get(event.stream_id)
+        if stream is not None and event.data:
+            stream.body.append(event.data)
+
+    def _on_stream_ended(self, stream_id: int) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.waiter.done():
+            return
+        body = b"".join(stream.body)
+        stream.waiter.set_result(RawResponse(stream.status, stream.headers, body, _HTTP2))
+
+    def _on_reset(self, stream_id: int, error_code: object) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is not None and not stream.waiter.done():
+            stream.waiter.set_exception(StreamReset(f"stream reset by server ({error_code})"))
+
+    def _on_settings(self) -> None:
+        remote = self._h2.remote_settings.max_concurrent_streams
+        self._max_streams = min(remote, 1000) if remote else _DEFAULT_STREAMS
+        self._settings_seen = True
+        self._notify_capacity()
+
+    def _on_goaway(self, last_stream_id: int | None) -> None:
+        self._goaway = True
+        last = last_stream_id or 0
+        for stream_id, stream in list(self._streams.items()):
+            if stream_id > last and not stream.waiter.done():
+                stream.waiter.set_exception(GoAway("server sent GOAWAY before this stream"))
+        if not self._streams:
+            self.close(CloseReason.GOAWAY)
+        self._notify_capacity()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        data = self._h2.data_to_send()
+        if data and self._transport is not None and not self._transport.is_closing():
+            self.bytes_sent += len(data)
+            self._transport.write(data)
+
+    def _fail_all(self, exc: Exception) -> None:
+        for stream in self._streams.values():
+            if not stream.waiter.done():
+                stream.waiter.set_exception(exc)
+
+    def _wake_senders(self) -> None:
+        if self._send_windows is not None and not self._send_windows.done():
+            self._send_windows.set_result(None)
+
+    def _notify_capacity(self) -> None:
+        callback = self.on_capacity
+        if callback is not None:
+            callback()  # type: ignore[operator]

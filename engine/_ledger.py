@@ -1,0 +1,171 @@
+"""The connection ledger: every connection the engine opens, from handshake to close.
+
+Live connections are kept by id; a closed one is folded into counters and histograms and kept in
+a short ring of recent closes, so memory stays flat however long the session runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+
+from ._config import CloseReason
+from ._histogram import Histogram
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """Plain data about one connection, for snapshots and reports."""
+
+    id: int
+    runner: str
+    origin: str
+    protocol: str
+    local_port: int
+    age_s: float
+    requests: int
+    in_flight: int
+    idle_s: float
+    bytes_sent: int
+    bytes_received: int
+    connect_ms: float
+    tls_ms: float
+    close_reason: str | None = None
+
+
+class Connection:
+    """State shared by HTTP/1.1 and HTTP/2 connections; the ledger reads it."""
+
+    __slots__ = (
+        "bytes_received",
+        "bytes_sent",
+        "close_reason",
+        "closed",
+        "connect_us",
+        "id",
+        "in_flight",
+        "keepalive_hint",
+        "last_used",
+        "ledger",
+        "local_port",
+        "opened_at",
+        "origin",
+        "protocol",
+        "requests",
+        "runner",
+        "tls_us",
+    )
+
+    def __init__(self, ledger: ConnectionLedger, runner: str, origin: str, protocol: str) -> None:
+        self.ledger = ledger
+        self.runner = runner
+        self.origin = origin
+        self.protocol = protocol
+        self.id = 0
+        self.local_port = 0
+        self.opened_at = time.monotonic()
+        self.last_used = self.opened_at
+        self.connect_us = 0
+        self.tls_us = 0
+        self.requests = 0
+        self.in_flight = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.keepalive_hint: float | None = None
+        self.closed = False
+        self.close_reason: CloseReason | None = None
+
+    def info(self, now: float) -> ConnectionInfo:
+        return ConnectionInfo(
+            id=self.id,
+            runner=self.runner,
+            origin=self.origin,
+            protocol=self.protocol,
+            local_port=self.local_port,
+            age_s=round(now - self.opened_at, 3),
+            requests=self.requests,
+            in_flight=self.in_flight,
+            idle_s=round(now - self.last_used, 3) if self.in_flight == 0 else 0.0,
+            bytes_sent=self.bytes_sent,
+            bytes_received=self.bytes_received,
+            connect_ms=self.connect_us / 1000,
+            tls_ms=self.tls_us / 1000,
+            close_reason=self.close_reason.value if self.close_reason else None,
+        )
+
+
+class ConnectionLedger:
+    RECENT = 200
+
+    def __init__(self) -> None:
+        self.live: dict[int, Connection] = {}
+        self._next_id = 1
+        self.active = 0
+        self.reset_counters()
+
+    def reset_counters(self) -> None:
+        self.opened_total = 0
+        self.closed_total = 0
+        self.closed_by_reason: Counter[str] = Counter()
+        self.opened_tick = 0
+        self.closed_tick = 0
+        self.active = (
+            sum(1 for c in self.live.values() if c.in_flight) if hasattr(self, "live") else 0
+        )
+        self.peak_open = len(self.live) if hasattr(self, "live") else 0
+        self.requests_per_connection = Histogram()  # closed connections: requests served
+        self.age_ms = Histogram()  # closed connections: lifetime
+        self.connect_us = Histogram()
+        self.tls_us = Histogram()
+        self.recent_closed: deque[ConnectionInfo] = deque(maxlen=self.RECENT)
+        self.keepalive_hints: Counter[float] = Counter()
+
+    @property
+    def open(self) -> int:
+        return len(self.live)
+
+    @property
+    def idle(self) -> int:
+        return len(self.live) - self.active
+
+    def on_open(self, conn: Connection) -> None:
+        conn.id = self._next_id
+        self._next_id += 1
+        self.live[conn.id] = conn
+        self.opened_total += 1
+        self.opened_tick += 1
+        if len(self.live) > self.peak_open:
+            self.peak_open = len(self.live)
+        self.connect_us.record(conn.connect_us)
+        if conn.tls_us:
+            self.tls_us.record(conn.tls_us)
+
+    def on_active(self) -> None:
+        self.active += 1
+
+    def on_idle(self) -> None:
+        self.active -= 1
+
+    def on_keepalive_hint(self, seconds: float) -> None:
+        self.keepalive_hints[seconds] += 1
+
+    def on_close(self, conn: Connection, reason: CloseReason) -> None:
+        if self.live.pop(conn.id, None) is None:
+            return
+        if conn.in_flight:
+            self.active -= 1
+        now = time.monotonic()
+        conn.close_reason = reason
+        self.closed_total += 1
+        self.closed_tick += 1
+        self.closed_by_reason[reason.value] += 1
+        self.requests_per_connection.record(conn.requests)
+        self.age_ms.record(int((now - conn.opened_at) * 1000))
+        self.recent_closed.append(conn.info(now))
+
+    def take_tick(self) -> tuple[int, int]:
+        """Connections opened and closed since the previous tick."""
+        opened, closed = self.opened_tick, self.closed_tick
+        self.opened_tick = self.closed_tick = 0
+        return opened, closed

@@ -1,0 +1,473 @@
+"""A load session: runners, virtual users, metrics and the controls, on one event loop.
+
+`Session` is the in-process controller. `EngineProcess` (see `_process.py`) runs one in a child
+process for the console, so drawing never slows the load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+from ._config import CloseReason, HttpVersion, ReuseMode, SessionConfig
+from ._ledger import ConnectionLedger
+from ._metrics import Metrics, StepStats
+from ._pacing import AsyncPacer, due_arrivals
+from ._runner import Runner
+from ._snapshot import EventRecord, Snapshot, TimelinePoint
+from ._transport import PoolScope
+from ._vu import VirtualUser
+from .scenario import Scenario
+
+EVENTS_KEPT = 500
+STAGE_STEP = 0.1  # seconds between concurrency updates while ramping
+
+
+class State(enum.StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Session:
+    def __init__(self, config: SessionConfig, scenario: Scenario) -> None:
+        self.config = config
+        self.scenario = scenario
+        self.state = State.IDLE
+        self.ledger = ConnectionLedger()
+        self.metrics = Metrics(int(config.window))
+        self.runners: dict[str, Runner] = {
+            rc.name: Runner(rc, config, self.ledger) for rc in scenario.runner_configs()
+        }
+        self.steps: dict[str, StepStats] = {
+            name: self.metrics.add_step(name) for name in scenario.step_names()
+        }
+        self.reuse_mode = config.reuse_mode
+        self.http_version = config.http_version
+        self.concurrency = max(0, config.concurrency)
+        self.rate = config.rate
+        self.max_vus = config.effective_max_vus()
+        self.pacer = (
+            AsyncPacer(config.max_iterations_per_second)
+            if (config.max_iterations_per_second and not config.open_model)
+            else None
+        )
+        self.busy = 0
+        self.accepting = False
+        self.aborting = False
+        self.timeline: deque[TimelinePoint] = deque(maxlen=config.timeline_limit)
+        self.events: deque[EventRecord] = deque(maxlen=EVENTS_KEPT)
+        self.tick_listeners: list[Callable[[TimelinePoint], None]] = []
+        self.extensions: list[SessionExtension] = []
+        self._vus: list[VirtualUser] = []
+        self._idle_vus: list[VirtualUser] = []
+        self._next_vu_id = 1
+        self._iteration_counter = 0
+        self._no_reuse: dict[str, PoolScope] = {}
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started_at = 0.0
+        self._stats_started_at = 0.0
+        self._last_tick_at = 0.0
+        self._warm_up_until = 0.0
+        self._stopped = asyncio.Event()
+        self._logged_once: set[str] = set()
+        self.scenario.prepare(self.runners, self.steps)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.state is not State.IDLE:
+            return
+        for runner in self.runners.values():
+            runner.prepare_tls()
+        now = time.perf_counter()
+        self._started_at = self._stats_started_at = now
+        self.state = State.RUNNING
+        self.accepting = True
+        if self.config.warm_up > 0:
+            self._warm_up_until = now + self.config.warm_up
+        self.event("start", self._describe_start())
+        self._spawn(self._ticker())
+        if self.config.open_model:
+            self._spawn(self._arrivals())
+        else:
+            self._apply_concurrency(self._initial_concurrency())
+        if self.config.stages:
+            self._spawn(self._run_stages())
+        for extension in self.extensions:
+            extension.started(self)
+
+    async def run(self) -> None:
+        """Start, wait for warm-up plus duration (or for `stop()`), then stop."""
+        await self.start()
+        total = (self.config.duration or 0) + self.config.warm_up
+        if self.config.stages and not self.config.duration:
+            total = self.config.warm_up + sum(s.duration for s in self.config.stages)
+        if total > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), total)
+        else:
+            await self._stopped.wait()
+        await self.stop()
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop starting iterations, let running ones finish within the grace, close all."""
+        if self.state in (State.STOPPING, State.STOPPED):
+            await self._stopped.wait()
+            return
+        if self.state is State.IDLE:
+            self.state = State.STOPPED
+            self._stopped.set()
+            return
+        self.state = State.STOPPING
+        self.accepting = False
+        self._resumed.set()
+        self.event("stop", "stopping: no new iterations; waiting for running ones")
+        for vu in self._idle_vus:
+            vu.assign(0.0)
+        grace = self.config.stop_grace if grace is None else grace
+        vu_tasks = [vu.task for vu in self._vus if vu.task is not None]
+        if vu_tasks:
+            _, pending = await asyncio.wait(vu_tasks, timeout=grace)
+            if pending:
+                self.aborting = True
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        self._tick(final=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._close_connections()
+        for extension in self.extensions:
+            extension.stopped(self)
+        self.state = State.STOPPED
+        self.event("stopped", "session stopped; every connection closed")
+        self._stopped.set()
+
+    def request_stop(self) -> None:
+        """Ask `run()` to end now (signal handlers, the console's q)."""
+        self._stopped.set()
+
+    async def abort(self) -> None:
+        """A second interrupt: cancel everything in flight now."""
+        await self.stop(grace=0)
+
+    async def _close_connections(self) -> None:
+        for vu in self._vus:
+            vu.drop_scopes(CloseReason.SESSION_END)
+        for scope in self._no_reuse.values():
+            scope.retire(CloseReason.SESSION_END)
+        await asyncio.gather(*(runner.aclose() for runner in self.runners.values()))
+
+    # -- controls ------------------------------------------------------------------------------
+    def set_concurrency(self, n: int) -> None:
+        n = max(0, int(n))
+        if self.config.open_model:
+            self.max_vus = max(1, n)
+            self.event("max_vus", f"max VUs → {self.max_vus}")
+            return
+        if n == self.concurrency and len(self._live_vus()) == n:
+            return
+        self.event("concurrency", f"concurrency {self.concurrency} → {n}")
+        self.concurrency = n
+        if self.accepting:
+            self._apply_concurrency(n)
+
+    def set_rate(self, rate: float) -> None:
+        if not self.config.open_model:
+            raise ValueError("set_rate needs an open-model session (started with a rate)")
+        rate = max(0.0, float(rate))
+        self.event("rate", f"rate {self.rate:g}/s → {rate:g}/s")
+        self.rate = rate
+
+    def set_reuse_mode(self, mode: ReuseMode | str) -> None:
+        mode = ReuseMode(mode)
+        if mode is self.reuse_mode:
+            return
+        self.event("reuse", f"reuse mode {self.reuse_mode.value} → {mode.value}")
+        self.reuse_mode = mode
+        for runner in self.runners.values():
+            runner.replace_shared(CloseReason.MODE_SWITCH)
+        for vu in self._vus:
+            vu.drop_scopes(CloseReason.MODE_SWITCH)
+        for scope in self._no_reuse.values():
+            scope.retire(CloseReason.MODE_SWITCH)
+        self._no_reuse.clear()
+
+    def set_http_version(self, version: HttpVersion | str) -> None:
+        version = HttpVersion(version)
+        if version is self.http_version:
+            return
+        self.event("http", f"HTTP version {self.http_version.value} → {version.value}")
+        self.http_version = version
+        for runner in self.runners.values():
+            runner.switch_http_version(version)
+        for vu in self._vus:
+            vu.drop_scopes(CloseReason.MODE_SWITCH)
+        for scope in self._no_reuse.values():
+            scope.retire(CloseReason.MODE_SWITCH)
+        self._no_reuse.clear()
+
+    def pause(self) -> None:
+        if self.state is State.RUNNING:
+            self.state = State.PAUSED
+            self._resumed.clear()
+            self.event("pause", "paused: no new requests")
+
+    def resume(self) -> None:
+        if self.state is State.PAUSED:
+            self.state = State.RUNNING
+            self._resumed.set()
+            self.event("resume", "resumed")
+
+    @property
+    def paused(self) -> bool:
+        return not self._resumed.is_set()
+
+    async def wait_resumed(self) -> None:
+        await self._resumed.wait()
+
+    def reset_stats(self, reason: str = "statistics reset") -> None:
+        self.metrics.reset()
+        self.ledger.reset_counters()
+        self.timeline.clear()
+        self._stats_started_at = self._last_tick_at = time.perf_counter()
+        for extension in self.extensions:
+            extension.reset(self)
+        self.event("reset", reason)
+
+    def snapshot(self, timeline: int | None = 600) -> Snapshot:
+        from ._build import build_snapshot
+
+        return build_snapshot(self, timeline)
+
+    # -- virtual users -------------------------------------------------------------------------
+    def _initial_concurrency(self) -> int:
+        if self.config.stages:
+            self.concurrency = 0
+        return self.concurrency
+
+    def _live_vus(self) -> list[VirtualUser]:
+        return [vu for vu in self._vus if not vu.retiring]
+
+    def _apply_concurrency(self, n: int) -> None:
+        live = self._live_vus()
+        for _ in range(n - len(live)):
+            self._start_vu()
+        for vu in live[n:] if n < len(live) else ():
+            vu.retiring = True
+        for runner in self.runners.values():
+            runner.resize(max(n, 1))
+
+    def _start_vu(self, first_start: float = 0.0) -> VirtualUser:
+        """A closed-model VU, or with `first_start` an open-model one with its first arrival."""
+        vu = VirtualUser(self, self._next_vu_id)
+        self._next_vu_id += 1
+        self._vus.append(vu)
+        body = vu.run_open(first_start) if first_start else vu.run_closed()
+        vu.task = asyncio.get_running_loop().create_task(body)
+        vu.task.add_done_callback(lambda _task, vu=vu: self._vu_done(vu))
+        return vu
+
+    def _vu_done(self, vu: VirtualUser) -> None:
+        with contextlib.suppress(ValueError):
+            self._vus.remove(vu)
+        with contextlib.suppress(ValueError):
+            self._idle_vus.remove(vu)
+        task = vu.task
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            self.log_once("vu", f"virtual user crashed: {task.exception()!r}")
+
+    def vu_idle(self, vu: VirtualUser) -> None:
+        self._idle_vus.append(vu)
+
+    def next_iteration_index(self) -> int:
+        index = self._iteration_counter
+        self._iteration_counter += 1
+        return index
+
+    def no_reuse_scope(self, runner: Runner) -> PoolScope:
+        scope = self._no_reuse.get(runner.name)
+        if scope is None:
+            scope = self._no_reuse[runner.name] = runner.new_scope(keep=1, reuse=False)
+        return scope
+
+    @property
+    def vus(self) -> int:
+        return len(self._vus)
+
+    # -- open model ----------------------------------------------------------------------------
+    async def _arrivals(self) -> None:
+        next_at = time.perf_counter()
+        while self.accepting:
+            if self.paused:
+                await self.wait_resumed()
+                next_at = time.perf_counter()
+                continue
+            rate = self.rate or 0.0
+            if rate <= 0:
+                await asyncio.sleep(0.05)
+                next_at = time.perf_counter()
+                continue
+            interval = 1.0 / rate
+            now = time.perf_counter()
+            if next_at > now:
+                await asyncio.sleep(next_at - now)
+                continue
+            due, following = due_arrivals(next_at, now, interval, 10_000)
+            for k in range(due):
+                self._dispatch(next_at + k * interval)
+            next_at = following
+            await asyncio.sleep(0)
+
+    def _dispatch(self, intended: float) -> None:
+        while self._idle_vus:
+            vu = self._idle_vus.pop()
+            if vu.assign(intended):
+                return
+        if len(self._vus) < self.max_vus:
+            self._start_vu(intended)
+            return
+        self.metrics.record_dropped()
+
+    # -- stages --------------------------------------------------------------------------------
+    async def _run_stages(self) -> None:
+        level = float(self.rate if self.config.open_model else self.concurrency) or 0.0
+        for index, stage in enumerate(self.config.stages, 1):
+            self.event("stage", f"stage {index}: → {stage.target:g} over {stage.duration:g}s")
+            start, began = level, time.perf_counter()
+            while True:
+                progress = (
+                    min(1.0, (time.perf_counter() - began) / stage.duration)
+                    if (stage.duration > 0)
+                    else 1.0
+                )
+                value = start + (stage.target - start) * progress
+                self._set_level(value)
+                if progress >= 1.0:
+                    break
+                await asyncio.sleep(STAGE_STEP)
+            level = stage.target
+
+    def _set_level(self, value: float) -> None:
+        if self.config.open_model:
+            self.rate = value
+        else:
+            n = round(value)
+            if n != self.concurrency or len(self._live_vus()) != n:
+                self.concurrency = n
+                if self.accepting:
+                    self._apply_concurrency(n)
+
+    # -- the 1 Hz tick -------------------------------------------------------------------------
+    async def _ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time() + 1.0
+        while True:
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            next_tick += 1.0
+            self._tick()
+
+    def _tick(self, final: bool = False) -> None:
+        now = time.perf_counter()
+        if self._warm_up_until and now >= self._warm_up_until and not final:
+            self._warm_up_until = 0.0
+            self.reset_stats(f"warm-up of {self.config.warm_up:g}s done; statistics start now")
+            self._last_tick_at = now
+            return
+        sample = self.metrics.take_second()
+        opened, closed = self.ledger.take_tick()
+        elapsed = now - self._stats_started_at
+        span = max(now - (self._last_tick_at or self._stats_started_at), 1e-3)
+        self._last_tick_at = now
+        if final and sample.requests == 0 and sample.iterations == 0:
+            return
+        p50, p90, p99 = sample.histogram.percentiles((50, 90, 99))
+        extra: dict[str, object] = {}
+        for extension in self.extensions:
+            extra.update(extension.tick(self))
+        point = TimelinePoint(
+            t=max(1, math.ceil(elapsed) if final else round(elapsed)),
+            rps=round((sample.requests - sample.errors) / max(span, 0.05), 1),
+            errors=sample.errors,
+            concurrency=self.busy if self.config.open_model else self.concurrency,
+            p50_ms=p50 / 1000,
+            p90_ms=p90 / 1000,
+            p99_ms=p99 / 1000,
+            open=self.ledger.open,
+            active=self.ledger.active,
+            idle=self.ledger.idle,
+            opened=opened,
+            closed=closed,
+            iterations=sample.iterations,
+            dropped=sample.dropped,
+            rate=self.rate,
+            **extra,  # type: ignore[arg-type]
+        )
+        self.timeline.append(point)
+        for listener in self.tick_listeners:
+            listener(point)
+        if not final:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        for runner in self.runners.values():
+            runner.sweep(now)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def event(self, kind: str, message: str) -> None:
+        started = self._started_at or time.perf_counter()
+        self.events.append(EventRecord(round(time.perf_counter() - started, 3), kind, message))
+
+    def log_once(self, key: str, message: str) -> None:
+        if key not in self._logged_once:
+            self._logged_once.add(key)
+            self.event("warning", message)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._stats_started_at if self._stats_started_at else 0.0
+
+    def session_elapsed(self) -> float:
+        return time.perf_counter() - self._started_at if self._started_at else 0.0
+
+    @property
+    def warming_up(self) -> bool:
+        return bool(self._warm_up_until)
+
+    def _spawn(self, coro: object) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(coro))  # type: ignore[arg-type]
+
+    def _describe_start(self) -> str:
+        model = (
+            f"open model at {self.rate:g} it/s (max {self.max_vus} VUs)"
+            if self.config.open_model
+            else f"{self.concurrency} VUs"
+        )
+        return f"started: {model}, reuse {self.reuse_mode.value}, HTTP {self.http_version.value}"
+
+
+class SessionExtension:
+    """A hook into the session's life: the kernel view, detectors and phases plug in here."""
+
+    def started(self, session: Session) -> None:
+        """Called once when the session starts."""
+
+    def tick(self, session: Session) -> dict[str, object]:
+        """Called every second; returns extra `TimelinePoint` fields."""
+        return {}
+
+    def reset(self, session: Session) -> None:
+        """Called when statistics are reset."""
+
+    def stopped(self, session: Session) -> None:
+        """Called once when the session has stopped."""

@@ -1,0 +1,267 @@
+"""Immutable plain-data snapshots of a session: what the console draws and reports print.
+
+Everything here is a frozen dataclass of numbers, strings and tuples, so a snapshot can cross a
+process boundary (pickle) and be read by anyone without locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._histogram import Histogram, bucket_bounds
+from ._ledger import ConnectionInfo
+
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySummary:
+    """Milliseconds."""
+
+    count: int = 0
+    min: float = 0.0
+    mean: float = 0.0
+    p50: float = 0.0
+    p90: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+    p999: float = 0.0
+    max: float = 0.0
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> LatencySummary:
+        if histogram.n == 0:
+            return cls()
+        p50, p90, p95, p99, p999 = histogram.percentiles(PERCENTILES)
+        return cls(
+            count=histogram.n,
+            min=histogram.min / 1000,
+            mean=histogram.mean / 1000,
+            p50=p50 / 1000,
+            p90=p90 / 1000,
+            p95=p95 / 1000,
+            p99=p99 / 1000,
+            p999=p999 / 1000,
+            max=histogram.max / 1000,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramData:
+    """A histogram's non-empty buckets: mergeable, and drawable as log bins."""
+
+    buckets: tuple[tuple[int, int], ...] = ()
+    count: int = 0
+    min_us: int = 0
+    max_us: int = 0
+    total_us: int = 0
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> HistogramData:
+        return cls(
+            tuple(histogram.nonzero()), histogram.n, histogram.min, histogram.max, histogram.total
+        )
+
+    def to_histogram(self) -> Histogram:
+        return Histogram.from_nonzero(self.buckets, self.min_us, self.max_us, self.total_us)
+
+    def log_bins(self, bins: int = 20) -> list[tuple[float, float, int]]:
+        """(low_ms, high_ms, count) over `bins` log-spaced bins from min to max."""
+        if not self.count:
+            return []
+        low = max(self.min_us, 1)
+        high = max(self.max_us, low + 1)
+        ratio = (high / low) ** (1 / bins)
+        edges = [low * ratio**i for i in range(bins + 1)]
+        counts = [0] * bins
+        position = 0
+        for index, count in self.buckets:
+            value = sum(bucket_bounds(index)) / 2
+            while position < bins - 1 and value >= edges[position + 1]:
+                position += 1
+            counts[position] += count
+        return [(edges[i] / 1000, edges[i + 1] / 1000, counts[i]) for i in range(bins)]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    t: int  # seconds since the statistics started (the end of this second)
+    rps: float
+    errors: int
+    concurrency: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    open: int
+    active: int
+    idle: int
+    opened: int
+    closed: int
+    iterations: int = 0
+    dropped: int = 0
+    rate: float | None = None
+    time_wait: int | None = None
+    established: int | None = None
+    cpu_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepSnapshot:
+    name: str
+    requests: int
+    errors: int
+    rps: float
+    latency: LatencySummary
+    status_codes: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSnapshot:
+    kind: str
+    count: int
+    last_message: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    t: float  # seconds since the session started
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionsSnapshot:
+    open: int = 0
+    active: int = 0
+    idle: int = 0
+    peak_open: int = 0
+    opened_total: int = 0
+    closed_total: int = 0
+    closed_by_reason: tuple[tuple[str, int], ...] = ()
+    requests_new: int = 0
+    requests_reused: int = 0
+    connect_ms: LatencySummary = field(default_factory=LatencySummary)
+    tls_ms: LatencySummary = field(default_factory=LatencySummary)
+    requests_per_connection: HistogramData = field(default_factory=HistogramData)
+    age_ms: HistogramData = field(default_factory=HistogramData)
+    live: tuple[ConnectionInfo, ...] = ()  # the top live connections by requests served
+    recent_closed: tuple[ConnectionInfo, ...] = ()
+    keepalive_hints: tuple[tuple[float, int], ...] = ()
+
+    @property
+    def new_ratio(self) -> float:
+        total = self.requests_new + self.requests_reused
+        return self.requests_new / total if total else 0.0
+
+    @property
+    def requests_per_connection_mean(self) -> float:
+        total = self.requests_new + self.requests_reused
+        return total / self.opened_total if self.opened_total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SocketCounts:
+    established: int = 0
+    time_wait: int = 0
+    close_wait: int = 0
+    syn_sent: int = 0
+    other: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class KernelSnapshot:
+    """Sockets by TCP state for the session's targets, both ends counted, and local limits."""
+
+    targets: tuple[tuple[str, SocketCounts], ...] = ()
+    total: SocketCounts = field(default_factory=SocketCounts)
+    time_wait_peak: int = 0
+    ephemeral_in_use: int = 0
+    ephemeral_range: tuple[int, int] = (0, 0)
+    fds_open: int = 0
+    fds_limit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    kind: str
+    message: str
+    advice: str
+    values: tuple[tuple[str, float], ...] = ()
+    t: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorLoad:
+    cpu_percent: float = 0.0
+    loop_lag_ms: float = 0.0
+    cpu_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseResult:
+    name: str
+    reuse_mode: str
+    started_s: float
+    duration_s: float
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    opened: int
+    opened_per_s: float
+    time_wait_peak: int
+    cpu_ms_per_request: float
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    state: str
+    elapsed_s: float  # since the statistics (re)started
+    session_s: float  # since the session started
+    mode: str  # "closed" (VUs) or "open" (arrival rate)
+    concurrency: int  # the target number of VUs (closed) or the VU cap in use (open)
+    vus: int  # VUs alive
+    busy_vus: int
+    rate: float | None
+    max_vus: int
+    reuse_mode: str
+    http_version: str
+    h2_connections: int
+    scenario: str
+    targets: tuple[str, ...]
+    duration_s: float | None
+    warm_up_s: float
+    warming_up: bool
+    requests_total: int
+    errors_total: int
+    http_errors_total: int
+    rps_now: float
+    rps_mean: float
+    bytes_received: int
+    latency: LatencySummary
+    latency_window: LatencySummary
+    histogram_total: HistogramData
+    histogram_window: HistogramData
+    ttfb: LatencySummary
+    pool_wait: LatencySummary
+    latency_new_connection: LatencySummary
+    latency_reused_connection: LatencySummary
+    handshake_time_share: float
+    status_codes: tuple[tuple[int, int], ...]
+    http_versions: tuple[tuple[str, int], ...]
+    errors: tuple[ErrorSnapshot, ...]
+    iterations_total: int
+    iterations_succeeded: int
+    iterations_failed: int
+    dropped_iterations: int
+    iteration_latency: LatencySummary
+    failures: tuple[tuple[str, int], ...]
+    steps: tuple[StepSnapshot, ...]
+    timeline: tuple[TimelinePoint, ...]
+    events: tuple[EventRecord, ...]
+    connections: ConnectionsSnapshot
+    kernel: KernelSnapshot | None = None
+    warnings: tuple[Warning, ...] = ()
+    generator: GeneratorLoad = field(default_factory=GeneratorLoad)
+    phases: tuple[PhaseResult, ...] = ()

@@ -1,0 +1,207 @@
+"""Virtual users: asyncio tasks that run a scenario's iterations one after another."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ._config import CloseReason, RetireAt, ReuseMode
+from ._errors import classify_os_error
+from ._metrics import StepStats
+from ._transport import PoolScope, to_response
+from ._wire import RawResponse
+from .scenario import IterationFailed, RequestFailed
+
+if TYPE_CHECKING:
+    from ._runner import Runner
+    from ._session import Session
+
+MAX_REDIRECTS = 10
+
+
+class Retired(Exception):
+    """Raised inside an iteration when its VU was removed with `RetireAt.REQUEST`."""
+
+
+class VirtualUser:
+    def __init__(self, session: Session, vu_id: int) -> None:
+        self.session = session
+        self.id = vu_id
+        self.iteration = 0  # the run-wide iteration index of the current iteration (runn.i)
+        self.local_iteration = 0
+        self.retiring = False
+        self.cookies = httpx.Cookies()
+        self.task: asyncio.Task[None] | None = None
+        self._scopes: dict[str, PoolScope] = {}
+        self._intended_start = 0.0
+        self._assignment: asyncio.Future[float] | None = None
+
+    # -- requests -------------------------------------------------------------------------------
+    async def exchange(
+        self, runner: Runner, request: httpx.Request, step: StepStats
+    ) -> RawResponse:
+        """Send `request` on this VU's connection scope and record it under `step`."""
+        session = self.session
+        if session.paused:
+            await session.wait_resumed()
+        if self.retiring and session.config.retire_at is RetireAt.REQUEST:
+            raise Retired
+        started = self._intended_start or time.perf_counter()
+        self._intended_start = 0.0
+        scope = self._scope(runner)
+        try:
+            raw = await scope.exchange(request, runner.timeout)
+        except Exception as exc:
+            kind, message = classify_os_error(exc)
+            total = int((time.perf_counter() - started) * 1e6)
+            session.metrics.record_error(step, kind, message, total)
+            raise RequestFailed(step.name, kind, message) from exc
+        session.metrics.record_response(step, raw, int((time.perf_counter() - started) * 1e6))
+        return raw
+
+    async def send(
+        self,
+        runner: Runner,
+        request: httpx.Request,
+        step: StepStats,
+        *,
+        follow_redirects: bool | None = None,
+        use_cookies: bool = False,
+    ) -> httpx.Response:
+        """Like `exchange`, as an `httpx.Response`, following redirects and keeping cookies."""
+        follow = runner.config.follow_redirects if follow_redirects is None else follow_redirects
+        history: list[httpx.Response] = []
+        while True:
+            if use_cookies and self.cookies:
+                request.headers.pop("cookie", None)
+                self.cookies.set_cookie_header(request)
+                request.extensions.pop("loadscope.h1", None)
+                request.extensions.pop("loadscope.h2", None)
+            raw = await self.exchange(runner, request, step)
+            response = to_response(raw, request)
+            if use_cookies:
+                self.cookies.extract_cookies(response)
+            if not (follow and response.has_redirect_location) or len(history) >= MAX_REDIRECTS:
+                response.history = history
+                return response
+            history.append(response)
+            request = _redirect_request(runner, request, response)
+
+    def _scope(self, runner: Runner) -> PoolScope:
+        mode = self.session.reuse_mode
+        if mode is ReuseMode.SHARED:
+            return runner.shared
+        if mode is ReuseMode.NONE:
+            return self.session.no_reuse_scope(runner)
+        scope = self._scopes.get(runner.name)
+        if scope is None:
+            scope = self._scopes[runner.name] = runner.new_scope(keep=1)
+        return scope
+
+    def drop_scopes(self, reason: CloseReason) -> None:
+        scopes, self._scopes = self._scopes, {}
+        for scope in scopes.values():
+            scope.retire(reason)
+
+    # -- iterations -------------------------------------------------------------------------------
+    async def run_closed(self) -> None:
+        """Closed model: iterate back to back until retired or the session stops."""
+        session = self.session
+        try:
+            while not self.retiring and session.accepting:
+                if session.paused:
+                    await session.wait_resumed()
+                    continue
+                if session.pacer is not None:
+                    await session.pacer.wait()
+                    if self.retiring or not session.accepting:
+                        break
+                await self.iterate(0.0)
+        finally:
+            self.drop_scopes(self._exit_reason())
+
+    async def run_open(self, first_start: float) -> None:
+        """Open model: run the arrival it was started for, then wait to be handed the next."""
+        session = self.session
+        loop = asyncio.get_running_loop()
+        intended = first_start
+        try:
+            while True:
+                await self.iterate(intended)
+                if self.retiring or not session.accepting:
+                    break
+                self._assignment = loop.create_future()
+                session.vu_idle(self)
+                intended = await self._assignment
+                self._assignment = None
+                if intended <= 0:
+                    break
+        finally:
+            self.drop_scopes(self._exit_reason())
+
+    def _exit_reason(self) -> CloseReason:
+        return CloseReason.POOL_SHRINK if self.session.accepting else CloseReason.SESSION_END
+
+    def assign(self, intended_start: float) -> bool:
+        if self._assignment is None or self._assignment.done():
+            return False
+        self._assignment.set_result(intended_start)
+        return True
+
+    async def iterate(self, intended_start: float) -> None:
+        session = self.session
+        self.iteration = session.next_iteration_index()
+        self.local_iteration += 1
+        self.cookies = httpx.Cookies()
+        self._intended_start = intended_start
+        started = intended_start or time.perf_counter()
+        failure: str | None = None
+        session.busy += 1
+        try:
+            await session.scenario.run_iteration(self)
+        except Retired:
+            return
+        except IterationFailed as exc:
+            failure = exc.reason
+        except RequestFailed as exc:
+            failure = exc.reason
+        except asyncio.CancelledError:
+            if session.aborting:
+                return  # cut at the end of the grace period: neither counted nor failed
+            raise
+        except Exception as exc:  # a scenario bug must not kill the VU or the session
+            failure = f"internal error: {type(exc).__name__}: {exc}"
+            session.log_once("internal", failure)
+        finally:
+            session.busy -= 1
+            self._intended_start = 0.0
+            if session.reuse_mode is ReuseMode.PER_ITERATION:
+                for scope in self._scopes.values():
+                    scope.close_idle(CloseReason.ITERATION_END)
+        session.metrics.record_iteration(int((time.perf_counter() - started) * 1e6), failure)
+
+
+def _redirect_request(
+    runner: Runner, request: httpx.Request, response: httpx.Response
+) -> httpx.Request:
+    location = response.headers["location"]
+    url = request.url.join(location)
+    method = request.method
+    if (response.status_code == 303 and method != "HEAD") or (
+        response.status_code in (301, 302) and method == "POST"
+    ):
+        method = "GET"
+    keep_body = response.status_code in (307, 308)
+    headers = httpx.Headers(request.headers)
+    headers.pop("host", None)
+    if not keep_body:
+        for name in ("content-length", "content-type", "transfer-encoding"):
+            headers.pop(name, None)
+    if url.host != request.url.host:
+        headers.pop("authorization", None)
+    headers.pop("cookie", None)
+    content = request.content if keep_body else None
+    return runner.build_request(method, url, headers=headers, content=content)

@@ -1,0 +1,98 @@
+"""What virtual users run: a scenario is compiled once and then only evaluated per iteration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import httpx
+
+from ._config import RunnerConfig
+
+if TYPE_CHECKING:
+    from ._metrics import StepStats
+    from ._runner import Runner
+    from ._vu import VirtualUser
+
+
+class IterationFailed(Exception):
+    """A scenario says this iteration failed (a false `test`, a failed expression)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RequestFailed(Exception):
+    """A request got no response; the iteration fails with `step: kind`."""
+
+    def __init__(self, step: str, kind: str, message: str) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
+        self.kind = kind
+        self.message = message
+
+    @property
+    def reason(self) -> str:
+        return f"{self.step}: {self.kind}"
+
+
+class Scenario(Protocol):
+    name: str
+
+    def runner_configs(self) -> Sequence[RunnerConfig]: ...
+
+    def step_names(self) -> Sequence[str]: ...
+
+    def targets(self) -> Sequence[str]: ...
+
+    def prepare(self, runners: Mapping[str, Runner], steps: Mapping[str, StepStats]) -> None:
+        """Bind to the session's runners and step counters; prebuild what does not vary."""
+
+    async def run_iteration(self, vu: VirtualUser) -> None: ...
+
+
+class UrlScenario:
+    """One request per iteration to one URL: `loadscope run URL`."""
+
+    def __init__(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+        name: str | None = None,
+    ) -> None:
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.url = parsed
+        self.method = method.upper()
+        self.headers = tuple(headers)
+        self.body = body
+        self.name = name or str(parsed)
+        self._step_name = f"{self.method} {parsed.raw_path.decode('ascii', 'replace')}"
+        self._request: httpx.Request | None = None
+        self._runner: Runner | None = None
+        self._step: StepStats | None = None
+
+    def runner_configs(self) -> Sequence[RunnerConfig]:
+        origin = self.url.copy_with(path="/", query=None, fragment=None)
+        return [RunnerConfig(name="url", base_url=str(origin))]
+
+    def step_names(self) -> Sequence[str]:
+        return [self._step_name]
+
+    def targets(self) -> Sequence[str]:
+        return [str(self.url)]
+
+    def prepare(self, runners: Mapping[str, Runner], steps: Mapping[str, StepStats]) -> None:
+        self._runner = runners["url"]
+        self._step = steps[self._step_name]
+        self._request = self._runner.build_request(
+            self.method, self.url, headers=list(self.headers), content=self.body
+        )
+
+    async def run_iteration(self, vu: VirtualUser) -> None:
+        assert self._runner is not None and self._request is not None and self._step is not None
+        await vu.exchange(self._runner, self._request, self._step)
