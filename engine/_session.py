@@ -79,6 +79,8 @@ class Session:
         self._last_tick_at = 0.0
         self._warm_up_until = 0.0
         self._stopped = asyncio.Event()
+        self._abort = asyncio.Event()
+        self._finished = asyncio.Event()
         self._logged_once: set[str] = set()
         self.scenario.prepare(self.runners, self.steps)
 
@@ -120,12 +122,15 @@ class Session:
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop starting iterations, let running ones finish within the grace, close all."""
-        if self.state in (State.STOPPING, State.STOPPED):
-            await self._stopped.wait()
+        if self.state is State.STOPPING:
+            await self._finished.wait()
+            return
+        if self.state is State.STOPPED:
             return
         if self.state is State.IDLE:
             self.state = State.STOPPED
             self._stopped.set()
+            self._finished.set()
             return
         self.state = State.STOPPING
         self.accepting = False
@@ -134,14 +139,7 @@ class Session:
         for vu in self._idle_vus:
             vu.assign(0.0)
         grace = self.config.stop_grace if grace is None else grace
-        vu_tasks = [vu.task for vu in self._vus if vu.task is not None]
-        if vu_tasks:
-            _, pending = await asyncio.wait(vu_tasks, timeout=grace)
-            if pending:
-                self.aborting = True
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
+        await self._drain_vus(grace)
         self._tick(final=True)
         for task in self._tasks:
             task.cancel()
@@ -152,14 +150,35 @@ class Session:
         self.state = State.STOPPED
         self.event("stopped", "session stopped; every connection closed")
         self._stopped.set()
+        self._finished.set()
+
+    async def _drain_vus(self, grace: float) -> None:
+        """Wait up to `grace` for running iterations, or until `abort()`; then cut the rest."""
+        tasks = [vu.task for vu in self._vus if vu.task is not None and not vu.task.done()]
+        if tasks and not self._abort.is_set():
+            all_done = asyncio.ensure_future(asyncio.wait(tasks))
+            aborted = asyncio.ensure_future(self._abort.wait())
+            await asyncio.wait(
+                {all_done, aborted}, timeout=grace, return_when=asyncio.FIRST_COMPLETED
+            )
+            all_done.cancel()
+            aborted.cancel()
+        pending = [task for task in tasks if not task.done()]
+        if pending:
+            self.aborting = True
+            self.event("abort", f"cut {len(pending)} running iteration(s) at the end of the grace")
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def request_stop(self) -> None:
         """Ask `run()` to end now (signal handlers, the console's q)."""
         self._stopped.set()
 
-    async def abort(self) -> None:
-        """A second interrupt: cancel everything in flight now."""
-        await self.stop(grace=0)
+    def abort(self) -> None:
+        """A second interrupt: stop now and cut whatever is still in flight."""
+        self._abort.set()
+        self._stopped.set()
 
     async def _close_connections(self) -> None:
         for vu in self._vus:

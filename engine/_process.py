@@ -1,0 +1,255 @@
+"""Running a session in its own process, so the console's drawing never slows the load.
+
+The child runs the session on its own event loop and pushes a snapshot over a pipe a few times a
+second; the parent sends control messages back. `EngineProcess` offers the same controls as
+`Session`, as plain synchronous calls that never block on the child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._config import SessionConfig
+from ._snapshot import Snapshot
+from ._spec import ScenarioSpec
+
+PUSH_INTERVAL = 0.25
+COMMANDS = frozenset(
+    {
+        "set_concurrency",
+        "set_rate",
+        "set_reuse_mode",
+        "set_http_version",
+        "pause",
+        "resume",
+        "reset_stats",
+        "stop",
+        "abort",
+    }
+)
+
+
+class EngineProcess:
+    """A `Session` in a child process. Poll `updates()` (or `snapshot()`) from the UI's loop."""
+
+    def __init__(
+        self,
+        spec: ScenarioSpec,
+        config: SessionConfig,
+        *,
+        push_interval: float = PUSH_INTERVAL,
+        extensions: Callable[[], list[Any]] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.config = config
+        self._push_interval = push_interval
+        self._extensions = extensions
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._latest: Snapshot | None = None
+        self.final: Snapshot | None = None
+        self.errors: list[str] = []
+        self.exit_message: str | None = None
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe(duplex=True)
+        self._process = context.Process(
+            target=_child_main,
+            args=(child, self.spec, self.config, self._push_interval, self._extensions),
+            name="loadscope-engine",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+
+    # -- controls (never block) ------------------------------------------------------------
+    def set_concurrency(self, n: int) -> None:
+        self._send("set_concurrency", n)
+
+    def set_rate(self, rate: float) -> None:
+        self._send("set_rate", rate)
+
+    def set_reuse_mode(self, mode: str) -> None:
+        self._send("set_reuse_mode", str(mode))
+
+    def set_http_version(self, version: str) -> None:
+        self._send("set_http_version", str(version))
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._send("resume")
+
+    def reset_stats(self) -> None:
+        self._send("reset_stats")
+
+    def stop(self) -> None:
+        self._send("stop")
+
+    def abort(self) -> None:
+        self._send("abort")
+
+    def _send(self, command: str, *args: object) -> None:
+        if self._conn is None or command not in COMMANDS:
+            return
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self._conn.send((command, args))
+
+    # -- updates ------------------------------------------------------------------------------
+    def updates(self) -> Snapshot | None:
+        """Drain the pipe; return the newest snapshot (or the latest seen)."""
+        conn = self._conn
+        if conn is None:
+            return self._latest
+        try:
+            while conn.poll():
+                self._receive(conn.recv())
+        except (EOFError, OSError):
+            self._conn = None
+            if self.final is None and self.exit_message is None:
+                self.exit_message = "the engine process ended unexpectedly"
+        return self._latest
+
+    def _receive(self, message: tuple[str, Any]) -> None:
+        kind, payload = message
+        if kind == "snapshot":
+            self._latest = payload
+        elif kind == "final":
+            self._latest = self.final = payload
+        elif kind == "error":
+            self.errors.append(str(payload))
+        elif kind == "fatal":
+            self.exit_message = str(payload)
+
+    def snapshot(self) -> Snapshot | None:
+        return self.updates()
+
+    @property
+    def finished(self) -> bool:
+        return self.final is not None or self.exit_message is not None
+
+    def wait_final(self, timeout: float) -> Snapshot | None:
+        deadline = time.monotonic() + timeout
+        while not self.finished and time.monotonic() < deadline:
+            if self._conn is not None:
+                with contextlib.suppress(EOFError, OSError):
+                    self._conn.poll(0.05)
+            self.updates()
+            if self._conn is None:
+                break
+        return self.final
+
+    def close(self, timeout: float = 3.0) -> None:
+        process = self._process
+        if process is None:
+            return
+        process.join(timeout)
+        if process.is_alive():
+            process.terminate()
+            process.join(1.0)
+        if process.is_alive():
+            process.kill()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _child_main(
+    conn: multiprocessing.connection.Connection,
+    spec: ScenarioSpec,
+    config: SessionConfig,
+    push_interval: float,
+    extensions: Callable[[], list[Any]] | None,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
+    try:
+        import uvloop
+
+        runner: Callable[..., Any] = uvloop.run
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        runner = asyncio.run
+    try:
+        runner(_serve(conn, spec, config, push_interval, extensions))
+    except Exception as exc:  # the parent shows this one line; no traceback on a console
+        with contextlib.suppress(OSError):
+            conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+async def _serve(
+    conn: multiprocessing.connection.Connection,
+    spec: ScenarioSpec,
+    config: SessionConfig,
+    push_interval: float,
+    extensions: Callable[[], list[Any]] | None,
+) -> None:
+    from ._session import Session
+
+    session = Session(config, spec.build())
+    if extensions is not None:
+        session.extensions.extend(extensions())
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+
+    def on_readable() -> None:
+        try:
+            while conn.poll():
+                command, args = conn.recv()
+                _apply(session, command, args, stop_requested, conn)
+        except (EOFError, OSError):
+            loop.remove_reader(conn.fileno())
+            stop_requested.set()  # the parent went away: stop cleanly
+
+    loop.add_reader(conn.fileno(), on_readable)
+    runner = asyncio.create_task(session.run())
+    pusher = asyncio.create_task(_push(conn, session, push_interval))
+    watcher = asyncio.create_task(stop_requested.wait())
+    await asyncio.wait({runner, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    if not runner.done():
+        session.request_stop()
+        await runner
+    watcher.cancel()
+    pusher.cancel()
+    with contextlib.suppress(OSError):
+        loop.remove_reader(conn.fileno())
+    with contextlib.suppress(OSError, BrokenPipeError):
+        conn.send(("final", session.snapshot(timeline=None)))
+
+
+def _apply(
+    session: Any,
+    command: str,
+    args: tuple[Any, ...],
+    stop_requested: asyncio.Event,
+    conn: multiprocessing.connection.Connection,
+) -> None:
+    if command == "stop":
+        stop_requested.set()
+        return
+    if command == "abort":
+        session.abort()
+        stop_requested.set()
+        return
+    try:
+        getattr(session, command)(*args)
+    except (ValueError, TypeError) as exc:
+        with contextlib.suppress(OSError):
+            conn.send(("error", str(exc)))
+
+
+async def _push(conn: multiprocessing.connection.Connection, session: Any, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        with contextlib.suppress(OSError, BrokenPipeError):
+            conn.send(("snapshot", session.snapshot()))

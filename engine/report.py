@@ -1,0 +1,161 @@
+"""The JSON report: a stable contract built from a final `Snapshot`.
+
+Key names come from the project's issues and must not change; new keys may be added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from ._histogram import bucket_bounds
+from ._snapshot import HistogramData, LatencySummary, Snapshot, TimelinePoint
+
+
+def _ms(value: float) -> float:
+    return round(value, 3)
+
+
+def latency_ms(summary: LatencySummary, *, p999: bool = True, p95: bool = True) -> dict[str, float]:
+    result = {
+        "min": _ms(summary.min),
+        "mean": _ms(summary.mean),
+        "p50": _ms(summary.p50),
+        "p90": _ms(summary.p90),
+    }
+    if p95:
+        result["p95"] = _ms(summary.p95)
+    result["p99"] = _ms(summary.p99)
+    if p999:
+        result["p999"] = _ms(summary.p999)
+    result["max"] = _ms(summary.max)
+    return result
+
+
+def fate_latency_ms(summary: LatencySummary) -> dict[str, float]:
+    return {
+        "count": summary.count,
+        "p50": _ms(summary.p50),
+        "p90": _ms(summary.p90),
+        "p99": _ms(summary.p99),
+        "max": _ms(summary.max),
+    }
+
+
+def timeline_entry(point: TimelinePoint) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "t": point.t,
+        "rps": point.rps,
+        "errors": point.errors,
+        "concurrency": point.concurrency,
+        "p50_ms": _ms(point.p50_ms),
+        "p90_ms": _ms(point.p90_ms),
+        "p99_ms": _ms(point.p99_ms),
+        "open": point.open,
+        "active": point.active,
+        "idle": point.idle,
+        "opened": point.opened,
+        "closed": point.closed,
+        "iterations": point.iterations,
+        "dropped": point.dropped,
+    }
+    if point.rate is not None:
+        entry["rate"] = point.rate
+    if point.time_wait is not None:
+        entry["time_wait"] = point.time_wait
+    if point.established is not None:
+        entry["established"] = point.established
+    if point.cpu_percent is not None:
+        entry["cpu_percent"] = point.cpu_percent
+    return entry
+
+
+def count_histogram(data: HistogramData) -> list[dict[str, int]]:
+    """Exact-ish buckets of an integer histogram (requests per connection, ages) as rows."""
+    rows = []
+    for index, count in data.buckets:
+        low, high = bucket_bounds(index)
+        rows.append({"from": low, "to": high, "count": count})
+    return rows
+
+
+def build_report(snapshot: Snapshot) -> dict[str, Any]:
+    duration = snapshot.elapsed_s
+    connections = snapshot.connections
+    report: dict[str, Any] = {
+        "scenario": snapshot.scenario,
+        "targets": list(snapshot.targets),
+        "mode": snapshot.mode,
+        "requests_total": snapshot.requests_total,
+        "requests_per_second": round(snapshot.requests_total / duration, 2) if duration else 0.0,
+        "errors_total": snapshot.errors_total,
+        "error_kinds": {e.kind: e.count for e in snapshot.errors},
+        "error_messages": {e.kind: e.last_message for e in snapshot.errors},
+        "http_errors_total": snapshot.http_errors_total,
+        "status_codes": {str(code): n for code, n in snapshot.status_codes},
+        "latency_ms": latency_ms(snapshot.latency),
+        "ttfb_ms": latency_ms(snapshot.ttfb),
+        "pool_wait_ms": latency_ms(snapshot.pool_wait),
+        "iterations_total": snapshot.iterations_total,
+        "iterations_succeeded": snapshot.iterations_succeeded,
+        "iterations_failed": snapshot.iterations_failed,
+        "iterations_per_second": (
+            round(snapshot.iterations_total / duration, 2) if duration else 0.0
+        ),
+        "dropped_iterations": snapshot.dropped_iterations,
+        "iteration_latency_ms": latency_ms(snapshot.iteration_latency, p999=False),
+        "failures": dict(snapshot.failures),
+        "concurrency": snapshot.concurrency,
+        "rate": snapshot.rate,
+        "max_vus": snapshot.max_vus,
+        "duration_s": round(duration, 3),
+        "http_versions": {version: n for version, n in snapshot.http_versions if n},
+        "reuse_mode": snapshot.reuse_mode,
+        "http_version_setting": snapshot.http_version,
+        "bytes_received": snapshot.bytes_received,
+        "connections_opened": connections.opened_total,
+        "connections_closed": connections.closed_total,
+        "connections_peak_open": connections.peak_open,
+        "connections_closed_by_reason": dict(connections.closed_by_reason),
+        "requests_on_new_connections": connections.requests_new,
+        "requests_on_reused_connections": connections.requests_reused,
+        "requests_per_connection": round(connections.requests_per_connection_mean, 2),
+        "new_connection_ratio": round(connections.new_ratio, 4),
+        "connect_ms": latency_ms(connections.connect_ms, p999=False),
+        "tls_ms": latency_ms(connections.tls_ms, p999=False),
+        "latency_new_connection_ms": fate_latency_ms(snapshot.latency_new_connection),
+        "latency_reused_connection_ms": fate_latency_ms(snapshot.latency_reused_connection),
+        "handshake_time_share": snapshot.handshake_time_share,
+        "connection_ledger": {
+            "requests_per_connection": count_histogram(connections.requests_per_connection),
+            "age_ms": count_histogram(connections.age_ms),
+            "recent_closed": [asdict(c) for c in connections.recent_closed[-20:]],
+            "server_keepalive_timeouts_s": {f"{k:g}": n for k, n in connections.keepalive_hints},
+        },
+        "steps": {
+            step.name: {
+                "requests": step.requests,
+                "errors": step.errors,
+                "latency_ms": {
+                    "p50": _ms(step.latency.p50),
+                    "p90": _ms(step.latency.p90),
+                    "p99": _ms(step.latency.p99),
+                    "max": _ms(step.latency.max),
+                },
+                "status_codes": {str(code): n for code, n in step.status_codes},
+            }
+            for step in snapshot.steps
+        },
+        "warnings": [
+            {"kind": w.kind, "message": w.message, "advice": w.advice, "values": dict(w.values)}
+            for w in snapshot.warnings
+        ],
+        "generator": asdict(snapshot.generator),
+        "timeline": [timeline_entry(point) for point in snapshot.timeline],
+    }
+    if snapshot.kernel is not None:
+        report["time_wait_peak"] = snapshot.kernel.time_wait_peak
+        report["kernel"] = asdict(snapshot.kernel)
+    if snapshot.phases:
+        report["phases"] = [asdict(phase) for phase in snapshot.phases]
+    return report

@@ -1,0 +1,47 @@
+"""Test helpers: ground truth about sockets from /proc, and small session runners."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from engine import Scenario, Session, SessionConfig
+
+TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "02": "SYN_SENT"}
+
+
+def own_socket_inodes() -> set[str]:
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def own_tcp_states(remote_port: int) -> dict[str, int]:
+    """States of this process's TCP sockets whose remote port is `remote_port`."""
+    mine = own_socket_inodes()
+    states: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            remote, state, inode = fields[2], fields[3], fields[9]
+            if inode in mine and int(remote.rsplit(":", 1)[1], 16) == remote_port:
+                name = TCP_STATES.get(state, state)
+                states[name] = states.get(name, 0) + 1
+    return states
+
+
+async def run_session(config: SessionConfig, scenario: Scenario) -> Session:
+    session = Session(config, scenario)
+    await asyncio.wait_for(session.run(), (config.duration or 0) + config.warm_up + 30)
+    return session

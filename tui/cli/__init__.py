@@ -1,0 +1,59 @@
+"""loadscope's command line. Every failure is one line on stderr and an exit code, never a
+traceback: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ._args import build_parser
+from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+
+EXIT_INTERNAL = 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(arguments)
+    except UsageError as exc:
+        print(
+            f"loadscope: {exc}" if not str(exc).startswith("loadscope") else str(exc),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("loadscope: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # one line, never a traceback; LOADSCOPE_DEBUG=1 shows it
+        import os
+
+        if os.environ.get("LOADSCOPE_DEBUG"):
+            raise
+        print(f"loadscope: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _dispatch(arguments: list[str]) -> int:
+    parser = build_parser()
+    if arguments in (["-h"], ["--help"]):
+        parser.print_help()
+        return 0
+    args = parser.parse_args(arguments)
+    if args.version:
+        from importlib.metadata import version
+
+        print(f"loadscope {version('loadscope')}")
+        return 0
+    command = args.command or "demo"
+    if command == "run":
+        from ._run import cmd_run
+
+        return cmd_run(args)
+    raise UsageError(f"'{command}' is not available yet")
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""The argument parser: `loadscope run|loadt|console|demo|target|watch`."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine import ReuseMode
+
+EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2 through our own handler."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        from ._errors import UsageError
+
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="loadscope",
+        description="An interactive load console for HTTP services. "
+        "With no command, runs the demo: a built-in target and the console.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_run(commands)
+    _add_console(commands)
+    _add_loadt(commands)
+    _add_demo(commands)
+    _add_target(commands)
+    _add_watch(commands)
+    return parser
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = commands.add_parser(
+        "run",
+        help="run a load test headless and print a report",
+        description="Run runbooks (or one URL) under load and print a report. "
+        "A URL instead of a runbook is a one-step runbook.",
+        epilog=EPILOG,
+    )
+    add_load_options(run, default_duration="10s")
+    add_report_options(run)
+
+
+def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    console = commands.add_parser(
+        "console",
+        help="open the live console on runbooks or a URL",
+        description="The live dashboard: watch rps, latency and connections while you turn the "
+        "knobs. Without -d it runs until you press q.",
+        epilog=EPILOG,
+    )
+    add_load_options(console, default_duration=None)
+    console.add_argument(
+        "--summary-json",
+        metavar="FILE",
+        help="write the final JSON report here when the run stops, and again on exit",
+    )
+
+
+def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    loadt = commands.add_parser(
+        "loadt",
+        help="a drop-in for `runn loadt`",
+        description="Load test runbooks with runn loadt's flags, defaults and report.",
+        epilog=EPILOG,
+    )
+    loadt.add_argument("books", nargs="+", metavar="BOOK", help="runbook files")
+    loadt.add_argument(
+        "--load-concurrent",
+        type=int,
+        default=1,
+        metavar="N",
+        help="concurrent virtual users (default 1)",
+    )
+    loadt.add_argument("--duration", default="10sec", help="load duration (default 10sec)")
+    loadt.add_argument("--warm-up", default="5sec", help="warm-up before measuring (default 5sec)")
+    loadt.add_argument(
+        "--max-rps",
+        type=int,
+        default=1,
+        metavar="N",
+        help="cap on runbook iterations started per second; 0 = unlimited (default 1)",
+    )
+    loadt.add_argument(
+        "--threshold",
+        default="",
+        metavar="EXPR",
+        help="fail (exit 1) unless this expression holds, e.g. 'error_rate < 1'",
+    )
+    loadt.add_argument(
+        "--format", choices=["text", "json"], default="text", help="report format (default text)"
+    )
+    loadt.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY:VALUE",
+        help="set a runbook var (repeatable)",
+    )
+    loadt.add_argument("--out", metavar="FILE", help="also write the JSON report here")
+
+
+def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    demo = commands.add_parser(
+        "demo",
+        help="the built-in target plus the console on examples/demo.yml",
+        description="Start the built-in target in its own process and open the console on the "
+        "demo runbook. `demo churn` plays the connection-churn story.",
+        epilog=EPILOG,
+    )
+    demo.add_argument(
+        "story",
+        nargs="?",
+        choices=["basic", "churn"],
+        default="basic",
+        help="which demo (default basic)",
+    )
+    demo.add_argument(
+        "--headless", action="store_true", help="run without the console and print the report"
+    )
+    demo.add_argument(
+        "-c", "--concurrency", type=int, default=None, metavar="N", help="virtual users"
+    )
+    demo.add_argument(
+        "-d",
+        "--duration",
+        default=None,
+        help="stop after this long (default: until q; 10s headless)",
+    )
+    demo.add_argument("--summary-json", metavar="FILE", help="write the final JSON report here")
+    demo.add_argument(
+        "--format", choices=["text", "json"], default="text", help="headless report format"
+    )
+
+
+def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    target = commands.add_parser(
+        "target",
+        help="run the built-in target server in the foreground",
+        description="The built-in target: HTTP/1.1 and h2c (prior knowledge) on one port, and "
+        "HTTPS with ALPN h2/http1.1 on a certificate generated at start.",
+        epilog=EPILOG,
+    )
+    target.add_argument("--port", type=int, default=8080, help="plain port (default 8080; 0 = any)")
+    target.add_argument("--tls", action="store_true", help="also serve HTTPS (h2 + http/1.1)")
+    target.add_argument("--tls-port", type=int, default=8443, help="HTTPS port (default 8443)")
+    target.add_argument(
+        "--h2c",
+        action="store_true",
+        help="accept only HTTP/2 with prior knowledge on the plain port",
+    )
+    target.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    target.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="close idle keep-alive connections after this many seconds",
+    )
+    target.add_argument(
+        "--always-close",
+        action="store_true",
+        help="answer every response with Connection: close (a churny server)",
+    )
+
+
+def _add_watch(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    watch = commands.add_parser(
+        "watch",
+        help="watch TCP states and new connections to a local port, with no load",
+        description="The kernel view alone: sockets by state, new connections per second and "
+        "TIME_WAIT for HOST:PORT, from /proc, live.",
+        epilog=EPILOG,
+    )
+    watch.add_argument("address", metavar="HOST:PORT", help="e.g. 127.0.0.1:8080 or :5432")
+    watch.add_argument("-d", "--duration", default=None, help="stop after this long")
+    watch.add_argument(
+        "--headless", action="store_true", help="print one line a second instead of the console"
+    )
+
+
+def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str | None) -> None:
+    parser.add_argument(
+        "targets", nargs="*", metavar="BOOK|URL", help="runbook files, or one http(s) URL"
+    )
+    parser.add_argument("--url", help="the URL to load (same as giving it positionally)")
+    load = parser.add_argument_group("load")
+    load.add_argument(
+        "-c",
+        "--concurrency",
+        type=int,
+        default=10,
+        metavar="N",
+        help="virtual users, closed model (default 10)",
+    )
+    load.add_argument(
+        "-d",
+        "--duration",
+        default=default_duration,
+        help="how long to measure: 10s, 10sec, 1m30s, 500ms "
+        + (f"(default {default_duration})" if default_duration else "(default: until stopped)"),
+    )
+    load.add_argument(
+        "--warm-up", default="0s", help="load before measuring; left out of the report (default 0s)"
+    )
+    load.add_argument(
+        "--stages",
+        metavar="D:N,...",
+        help="ramps, e.g. 30s:50,1m:200,30s:0 (VUs; iterations/s with --rate)",
+    )
+    load.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="open model: start R iterations per second whatever the latency",
+    )
+    load.add_argument(
+        "--max-vus",
+        type=int,
+        default=None,
+        metavar="N",
+        help="open model: VU cap; arrivals beyond it are dropped_iterations",
+    )
+    load.add_argument(
+        "--phases",
+        metavar="MODE:D,...",
+        help="A/B connection reuse in one run, e.g. shared:30s,per-iteration:30s",
+    )
+    load.add_argument(
+        "--retire-at",
+        choices=["iteration", "request"],
+        default="iteration",
+        help="when a removed VU stops (default iteration)",
+    )
+    load.add_argument(
+        "--grace",
+        default="5s",
+        help="how long running iterations may finish at the end (default 5s)",
+    )
+    http = parser.add_argument_group("http")
+    version = http.add_mutually_exclusive_group()
+    version.add_argument("--http1", action="store_true", help="force HTTP/1.1")
+    version.add_argument(
+        "--http2",
+        action="store_true",
+        help="force HTTP/2 (h2 by ALPN on https, h2c prior knowledge on http)",
+    )
+    version.add_argument(
+        "--h2c",
+        action="store_true",
+        help="HTTP/2 with prior knowledge on http:// (same as --http2 there)",
+    )
+    http.add_argument(
+        "--h2-connections",
+        type=int,
+        default=1,
+        metavar="N",
+        help="HTTP/2 connections per origin, streams multiplexed (default 1)",
+    )
+    http.add_argument(
+        "--reuse",
+        choices=[m.value for m in ReuseMode],
+        default="shared",
+        help="connection reuse: shared pool (default), per-vu, per-iteration, none",
+    )
+    http.add_argument("--timeout", default="30s", help="per-request timeout (default 30s)")
+    http.add_argument(
+        "--insecure", "-k", action="store_true", help="skip TLS certificate verification"
+    )
+    http.add_argument(
+        "--header",
+        "-H",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="add a header to every request (repeatable)",
+    )
+    http.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY:VALUE",
+        help="set a runbook var (repeatable)",
+    )
+    http.add_argument("-X", "--method", default="GET", help="URL form: the method (default GET)")
+    http.add_argument(
+        "--body", default=None, help="URL form: the request body; @FILE reads it from a file"
+    )
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    out = parser.add_argument_group("report")
+    out.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="fail (exit 1) unless EXPR holds, e.g. 'error_rate < 1 && p99 < 200' (repeatable)",
+    )
+    out.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="report on stdout (default text); json prints only the JSON report",
+    )
+    out.add_argument(
+        "--out", metavar="FILE", help="write the JSON report here, always, even when interrupted"
+    )
+    out.add_argument("--csv", metavar="FILE", help="write the per-second timeline here as CSV")
+    out.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress or warnings on stderr; a one-line summary for text",
+    )

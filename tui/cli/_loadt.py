@@ -1,0 +1,136 @@
+"""runn loadt's report block and JSON keys, with values formatted as runn formats them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import Snapshot
+
+_BLOCK = """\
+Number of runbooks per RunN....: {runbooks}
+Warm up time (--warm-up).......: {warm_up}
+Duration (--duration)..........: {duration}
+Concurrent (--load-concurrent).: {concurrent}
+Max RunN per second (--max-rps): {max_rps}
+
+Total..........................: {total}
+Succeeded......................: {succeeded}
+Failed.........................: {failed}
+Error rate.....................: {error_rate}%
+RunN per second................: {rps}
+Latency .......................: max={max}ms min={min}ms avg={avg}ms med={med}ms \
+p(90)={p90}ms p(95)={p95}ms p(99)={p99}ms
+"""
+
+
+def commaf(value: float, digits: int = 1) -> str:
+    """Thousands separators, at most `digits` decimals, no trailing zeros (go-humanize)."""
+    text = f"{value:,.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def loadt_values(
+    snapshot: Snapshot,
+    *,
+    runbooks: int,
+    warm_up: str,
+    duration: str,
+    duration_s: float,
+    concurrent: int,
+    max_rps: int,
+) -> dict[str, Any]:
+    """The numbers behind runn's block and JSON, measured over whole iterations (RunN)."""
+    total = snapshot.iterations_total
+    failed = snapshot.iterations_failed
+    latency = snapshot.iteration_latency
+    return {
+        "runbook_count": runbooks,
+        "warm_up": warm_up,
+        "duration": duration,
+        "concurrent": concurrent,
+        "max_rps": max_rps,
+        "total": total,
+        "succeeded": snapshot.iterations_succeeded,
+        "failed": failed,
+        "error_rate": (failed / total * 100) if total else 0.0,
+        "rps": total / duration_s if duration_s else 0.0,
+        "latency_max_ms": latency.max,
+        "latency_min_ms": latency.min,
+        "latency_avg_ms": latency.mean,
+        "latency_med_ms": latency.p50,
+        "latency_p90_ms": latency.p90,
+        "latency_p95_ms": latency.p95,
+        "latency_p99_ms": latency.p99,
+    }
+
+
+def loadt_block(values: dict[str, Any]) -> str:
+    return _BLOCK.format(
+        runbooks=values["runbook_count"],
+        warm_up=values["warm_up"],
+        duration=values["duration"],
+        concurrent=values["concurrent"],
+        max_rps=values["max_rps"],
+        total=values["total"],
+        succeeded=values["succeeded"],
+        failed=values["failed"],
+        error_rate=commaf(values["error_rate"]),
+        rps=commaf(values["rps"]),
+        max=commaf(values["latency_max_ms"]),
+        min=commaf(values["latency_min_ms"]),
+        avg=commaf(values["latency_avg_ms"]),
+        med=commaf(values["latency_med_ms"]),
+        p90=commaf(values["latency_p90_ms"]),
+        p95=commaf(values["latency_p95_ms"]),
+        p99=commaf(values["latency_p99_ms"]),
+    )
+
+
+def threshold_names(values: dict[str, Any], report: dict[str, Any]) -> dict[str, float]:
+    """The names a --threshold may use: runn's, then loadscope's own."""
+    latency = report["latency_ms"]
+    names: dict[str, float] = {
+        "total": values["total"],
+        "succeeded": values["succeeded"],
+        "failed": values["failed"],
+        "error_rate": values["error_rate"],
+        "rps": values["rps"],
+        "max": values["latency_max_ms"],
+        "mid": values["latency_med_ms"],
+        "med": values["latency_med_ms"],
+        "min": values["latency_min_ms"],
+        "p90": values["latency_p90_ms"],
+        "p95": values["latency_p95_ms"],
+        "p99": values["latency_p99_ms"],
+        "avg": values["latency_avg_ms"],
+        "req_total": report["requests_total"],
+        "req_rps": report["requests_per_second"],
+        "req_errors": report["errors_total"],
+        "req_error_rate": (
+            report["errors_total"] / report["requests_total"] * 100
+            if report["requests_total"]
+            else 0.0
+        ),
+        "req_http_errors": report["http_errors_total"],
+        "req_min": latency["min"],
+        "req_mean": latency["mean"],
+        "req_p50": latency["p50"],
+        "req_p90": latency["p90"],
+        "req_p95": latency["p95"],
+        "req_p99": latency["p99"],
+        "req_p999": latency["p999"],
+        "req_max": latency["max"],
+        "dropped_iterations": report["dropped_iterations"],
+        "connections_opened": report["connections_opened"],
+        "connections_closed": report["connections_closed"],
+        "connections_peak_open": report["connections_peak_open"],
+        "new_connection_ratio": report["new_connection_ratio"],
+        "requests_per_connection": report["requests_per_connection"],
+        "handshake_time_share": report["handshake_time_share"],
+        "warnings": len(report["warnings"]),
+    }
+    if "time_wait_peak" in report:
+        names["time_wait_peak"] = report["time_wait_peak"]
+    return names

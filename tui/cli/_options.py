@@ -1,0 +1,209 @@
+"""From parsed flags to an engine `SessionConfig` and `ScenarioSpec`, validated up front."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
+from engine._spec import ScenarioSpec
+from engine.durations import DurationError, parse_duration
+
+from ._errors import UsageError
+
+
+@dataclass(frozen=True)
+class Phase:
+    reuse_mode: ReuseMode
+    duration: float
+
+
+@dataclass
+class LoadPlan:
+    spec: ScenarioSpec
+    config: SessionConfig
+    phases: tuple[Phase, ...] = ()
+
+
+def duration(text: str, flag: str) -> float:
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def parse_stages(text: str) -> tuple[Stage, ...]:
+    stages = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        length, sep, target = part.rpartition(":")
+        if not sep:
+            raise UsageError(f"--stages: {part!r} is not DURATION:TARGET (e.g. 30s:50)")
+        try:
+            level = float(target)
+        except ValueError:
+            raise UsageError(f"--stages: target {target!r} in {part!r} is not a number") from None
+        if level < 0:
+            raise UsageError(f"--stages: target in {part!r} cannot be negative")
+        stages.append(Stage(duration(length, "--stages"), level))
+    if not stages:
+        raise UsageError("--stages: give at least one DURATION:TARGET, e.g. 30s:50")
+    return tuple(stages)
+
+
+def parse_phases(text: str) -> tuple[Phase, ...]:
+    phases = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        mode, sep, length = part.partition(":")
+        if not sep:
+            raise UsageError(f"--phases: {part!r} is not MODE:DURATION (e.g. shared:30s)")
+        try:
+            reuse = ReuseMode(mode.strip())
+        except ValueError:
+            modes = ", ".join(m.value for m in ReuseMode)
+            raise UsageError(f"--phases: unknown reuse mode {mode!r} (use {modes})") from None
+        phases.append(Phase(reuse, duration(length, "--phases")))
+    if not phases:
+        raise UsageError("--phases: give at least one MODE:DURATION, e.g. shared:30s")
+    return tuple(phases)
+
+
+def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
+    headers = []
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+            raise UsageError(f"--header: {value!r} is not 'Name: value'")
+        headers.append((name.strip(), content.strip()))
+    return tuple(headers)
+
+
+def parse_vars(values: list[str]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for value in values:
+        key, sep, content = value.partition(":")
+        if not sep or not key:
+            raise UsageError(f"--var: {value!r} is not key:value")
+        result[key] = content
+    return result
+
+
+def http_version(args: argparse.Namespace, url_scheme: str | None) -> HttpVersion:
+    if getattr(args, "h2c", False):
+        if url_scheme == "https":
+            raise UsageError("--h2c is HTTP/2 without TLS; for https:// use --http2")
+        return HttpVersion.HTTP2
+    if getattr(args, "http2", False):
+        return HttpVersion.HTTP2
+    if getattr(args, "http1", False):
+        return HttpVersion.HTTP1
+    return HttpVersion.AUTO
+
+
+def is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def scenario_spec(args: argparse.Namespace) -> ScenarioSpec:
+    targets = list(args.targets or [])
+    if args.url:
+        targets.insert(0, args.url)
+    urls = [t for t in targets if is_url(t)]
+    books = [t for t in targets if not is_url(t)]
+    headers = parse_headers(args.header)
+    variables = parse_vars(args.var)
+    if not targets:
+        raise UsageError(
+            "give a runbook or a URL to load, e.g. loadscope run http://127.0.0.1:8080/"
+        )
+    if urls and books:
+        raise UsageError("give runbooks or one URL, not both")
+    if len(urls) > 1:
+        raise UsageError("give one URL (for several requests, write a runbook)")
+    if urls:
+        return ScenarioSpec(
+            url=_checked_url(urls[0]),
+            method=args.method.upper(),
+            headers=headers,
+            body=_body(args.body),
+            vars=variables,
+        )
+    if args.body is not None or args.method.upper() != "GET":
+        raise UsageError("-X/--method and --body are for the URL form; runbooks set their own")
+    for book in books:
+        if not Path(book).is_file():
+            raise UsageError(f"{book}: no such runbook file")
+    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables)
+
+
+def _checked_url(url: str) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+    if not parsed.host:
+        raise UsageError(f"invalid URL {url!r}: no host")
+    return url
+
+
+def _body(body: str | None) -> bytes | None:
+    if body is None:
+        return None
+    if body.startswith("@"):
+        try:
+            return Path(body[1:]).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--body: cannot read {body[1:]}: {exc.strerror}") from None
+    return body.encode()
+
+
+def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfig:
+    concurrency = args.concurrency
+    if concurrency < 0:
+        raise UsageError("-c/--concurrency cannot be negative")
+    if args.rate is not None and args.rate <= 0:
+        raise UsageError("--rate must be more than 0 iterations per second")
+    if args.max_vus is not None and args.max_vus < 1:
+        raise UsageError("--max-vus must be at least 1")
+    if args.max_vus is not None and args.rate is None:
+        raise UsageError("--max-vus is for the open model; add --rate R")
+    if args.h2_connections < 1:
+        raise UsageError("--h2-connections must be at least 1")
+    stages = parse_stages(args.stages) if args.stages else ()
+    run_for = duration(args.duration, "-d/--duration") if args.duration else None
+    if run_for is not None and run_for <= 0:
+        raise UsageError("-d/--duration must be more than 0")
+    timeout = duration(args.timeout, "--timeout")
+    if timeout <= 0:
+        raise UsageError("--timeout must be more than 0")
+    scheme = httpx.URL(spec.url).scheme if spec.url else None
+    return SessionConfig(
+        concurrency=concurrency,
+        duration=run_for,
+        warm_up=duration(args.warm_up, "--warm-up"),
+        rate=args.rate,
+        max_vus=args.max_vus,
+        stages=stages,
+        http_version=http_version(args, scheme),
+        h2_connections=args.h2_connections,
+        reuse_mode=ReuseMode(args.reuse),
+        timeout=timeout,
+        insecure=args.insecure,
+        retire_at=RetireAt(args.retire_at),
+        stop_grace=duration(args.grace, "--grace"),
+    )
+
+
+def load_plan(args: argparse.Namespace) -> LoadPlan:
+    spec = scenario_spec(args)
+    config = session_config(args, spec)
+    phases = parse_phases(args.phases) if getattr(args, "phases", None) else ()
+    if phases:
+        if config.stages:
+            raise UsageError("--phases and --stages do not combine: phases hold the load fixed")
+        total = sum(p.duration for p in phases)
+        config.reuse_mode = phases[0].reuse_mode
+        config.duration = total  # the phases are the run
+    return LoadPlan(spec, config, phases)

@@ -1,0 +1,196 @@
+"""`loadscope run`: a headless session in this process, with reports and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import Scenario, Session, Snapshot
+from engine._spec import ScenarioSpec
+from engine.report import build_report
+
+from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
+from ._extensions import attach_extensions
+from ._loadt import loadt_values, threshold_names
+from ._options import LoadPlan, load_plan
+from ._outputs import CsvTimeline, check_writable, dumps, write_json
+from ._progress import show_progress
+from ._text import render_text, summary_line
+from ._thresholds import Thresholds
+
+UNREACHABLE_KINDS = frozenset(
+    {
+        "connect_refused",
+        "connect_error",
+        "connect_timeout",
+        "dns_error",
+        "unreachable",
+        "tls_error",
+        "tls_verify",
+        "resource_exhausted",
+    }
+)
+
+
+@dataclass
+class Outcome:
+    snapshot: Snapshot
+    interrupted: bool = False
+    unreachable: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
+    try:
+        scenario = spec.build()
+    except UsageError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    for warning in getattr(scenario, "warnings", ()):
+        if not quiet:
+            print(warning, file=sys.stderr)
+    return scenario
+
+
+def run_loop(coro: Any) -> Any:
+    """uvloop when available (LOADSCOPE_LOOP=asyncio picks the standard loop, for comparisons)."""
+    if os.environ.get("LOADSCOPE_LOOP") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover
+            pass
+        else:
+            return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+async def drive(
+    session: Session,
+    *,
+    progress: bool,
+    csv_path: str | None,
+) -> Outcome:
+    """Run the session to its end, or to Ctrl-C/SIGTERM; stop early if the target is down."""
+    csv = CsvTimeline(csv_path) if csv_path else None
+    if csv is not None:
+        session.tick_listeners.append(csv.write)
+    state = {"interrupts": 0, "unreachable": None}
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        state["interrupts"] += 1
+        if state["interrupts"] == 1:
+            session.request_stop()
+        else:
+            session.abort()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    helpers = [loop.create_task(_watch_reachability(session, state))]
+    if progress:
+        helpers.append(loop.create_task(show_progress(session)))
+    try:
+        await session.run()
+    finally:
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if csv is not None:
+            csv.close()
+    return Outcome(
+        session.snapshot(timeline=None),
+        interrupted=bool(state["interrupts"]),
+        unreachable=state["unreachable"],  # type: ignore[arg-type]
+    )
+
+
+async def _watch_reachability(session: Session, state: dict[str, Any]) -> None:
+    """Learn from the first real connections whether the target is there at all."""
+    metrics = session.metrics
+    needed = max(1, min(session.concurrency or 1, 3))
+    while True:
+        await asyncio.sleep(0.05)
+        answered = metrics.requests_new + metrics.requests_reused
+        if answered:
+            return
+        kinds = set(metrics.error_kinds)
+        if metrics.errors >= needed and kinds and kinds <= UNREACHABLE_KINDS:
+            kind = metrics.error_kinds.most_common(1)[0][0]
+            targets = ", ".join(session.scenario.targets())
+            hint = " (use --insecure, or give the CA)" if kind == "tls_verify" else ""
+            state["unreachable"] = f"{targets}: {metrics.last_error.get(kind, kind)}{hint}"
+            session.request_stop()
+            return
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = load_plan(args)
+    thresholds = Thresholds.compile(args.threshold)
+    check_writable(args.out, "--out")
+    check_writable(args.csv, "--csv")
+    scenario = build_scenario(plan.spec, quiet=args.quiet)
+    session = Session(plan.config, scenario)
+    attach_extensions(session, plan)
+    progress = sys.stderr.isatty() and not args.quiet
+    outcome = run_loop(drive(session, progress=progress, csv_path=args.csv))
+    return finish(args, plan, outcome, thresholds)
+
+
+def runn_values(plan: LoadPlan, args: argparse.Namespace, snapshot: Snapshot) -> dict[str, Any]:
+    config = plan.config
+    return loadt_values(
+        snapshot,
+        runbooks=max(1, len(plan.spec.runbooks)),
+        warm_up=args.warm_up,
+        duration=args.duration or f"{snapshot.elapsed_s:g}s",
+        duration_s=snapshot.elapsed_s,
+        concurrent=config.concurrency,
+        max_rps=int(config.rate or 0),
+    )
+
+
+def finish(
+    args: argparse.Namespace,
+    plan: LoadPlan,
+    outcome: Outcome,
+    thresholds: Thresholds,
+    *,
+    shape: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+    values: dict[str, Any] | None = None,
+) -> int:
+    snapshot = outcome.snapshot
+    report = build_report(snapshot)
+    runn = values if values is not None else runn_values(plan, args, snapshot)
+    verdict = thresholds.evaluate(threshold_names(runn, report))
+    report["thresholds"] = verdict.as_report()
+    report["interrupted"] = outcome.interrupted
+    document = shape(runn, report) if shape else report
+    if args.out:
+        write_json(args.out, document)
+    if args.format == "json":
+        print(dumps(document))
+    elif args.quiet:
+        print(summary_line(report))
+    else:
+        print(render_text(snapshot, report, runn), end="")
+    if outcome.unreachable:
+        print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in verdict.failures:
+        print(f"threshold failed: {line}", file=sys.stderr)
+    if outcome.interrupted:
+        print(
+            "loadscope: interrupted; report written" if args.out else "loadscope: interrupted",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_THRESHOLD if verdict.failures else EXIT_OK

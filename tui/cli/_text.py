@@ -1,0 +1,233 @@
+"""The text report: runn's loadt block first, then loadscope's own blocks, aligned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import HistogramData, Snapshot
+
+from ._loadt import loadt_block
+
+BAR = "█"
+PARTIAL = " ▏▎▍▌▋▊▉"
+HISTOGRAM_BINS = 12
+BAR_WIDTH = 36
+
+
+def number(value: float) -> str:
+    if value >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
+
+
+def ms(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:,.2f}s"
+    if value >= 100:
+        return f"{value:,.0f}ms"
+    if value >= 10:
+        return f"{value:.1f}ms"
+    return f"{value:.2f}ms"
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else f"{share * 100:.3f}%"
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    cells = max(0.0, min(1.0, fraction)) * width
+    full = int(cells)
+    rest = PARTIAL[int((cells - full) * 8)] if full < width else ""
+    return (BAR * full + rest.strip()).ljust(width)
+
+
+def histogram_lines(data: HistogramData, indent: str = "  ") -> list[str]:
+    bins = [b for b in data.log_bins(HISTOGRAM_BINS)]
+    if not bins:
+        return []
+    peak = max(count for _, _, count in bins) or 1
+    lines = []
+    for low, high, count in bins:
+        label = f"{ms(low):>9} – {ms(high):<9}"
+        lines.append(f"{indent}{label} {bar(count / peak)} {count:>10,}")
+    return lines
+
+
+def row(label: str, value: str, width: int = 22) -> str:
+    return f"  {label:<{width}}{value}"
+
+
+def counts(pairs: list[tuple[str, int]] | tuple[tuple[Any, int], ...]) -> str:
+    return "  ".join(f"{k} ×{v:,}" for k, v in pairs) if pairs else "none"
+
+
+def render_text(
+    snapshot: Snapshot, report: dict[str, Any], loadt: dict[str, Any], *, title: str = ""
+) -> str:
+    parts = [loadt_block(loadt).rstrip("\n"), ""]
+    parts += _requests(snapshot, report)
+    parts += _latency(snapshot)
+    parts += _iterations(snapshot)
+    parts += _connections(snapshot, report)
+    parts += _steps(snapshot)
+    parts += _warnings(report)
+    if title:
+        parts.insert(0, title)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _requests(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
+    errors = [(e.kind, e.count) for e in snapshot.errors]
+    lines = [
+        "Requests",
+        row(
+            "total",
+            f"{snapshot.requests_total:,} in {report['duration_s']:.1f}s "
+            f"= {number(report['requests_per_second'])} req/s",
+        ),
+        row("status codes", counts(snapshot.status_codes)),
+        row("errors", counts(errors)),
+    ]
+    for error in snapshot.errors[:5]:
+        lines.append(row("", f"{error.kind}: {error.last_message}"))
+    lines += [
+        row("HTTP versions", counts(snapshot.http_versions)),
+        row("mode", _mode(snapshot)),
+        "",
+    ]
+    return lines
+
+
+def _mode(snapshot: Snapshot) -> str:
+    if snapshot.mode == "open":
+        model = f"open, {snapshot.rate:g} it/s, max {snapshot.max_vus} VUs"
+        if snapshot.dropped_iterations:
+            model += f", {snapshot.dropped_iterations:,} dropped"
+    else:
+        model = f"closed, {snapshot.concurrency} VUs"
+    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {snapshot.http_version}"
+
+
+def _latency(snapshot: Snapshot) -> list[str]:
+    lat = snapshot.latency
+    if not lat.count:
+        return ["Latency", "  no responses", ""]
+    lines = [
+        "Latency (requests)",
+        "  "
+        + "  ".join(
+            f"{name} {ms(value)}"
+            for name, value in (
+                ("min", lat.min),
+                ("mean", lat.mean),
+                ("p50", lat.p50),
+                ("p90", lat.p90),
+                ("p95", lat.p95),
+                ("p99", lat.p99),
+                ("p99.9", lat.p999),
+                ("max", lat.max),
+            )
+        ),
+    ]
+    lines += histogram_lines(snapshot.histogram_total)
+    lines.append("")
+    return lines
+
+
+def _iterations(snapshot: Snapshot) -> list[str]:
+    it = snapshot.iteration_latency
+    lines = [
+        "Iterations",
+        row(
+            "total",
+            f"{snapshot.iterations_total:,}  succeeded {snapshot.iterations_succeeded:,}  "
+            f"failed {snapshot.iterations_failed:,}",
+        ),
+    ]
+    if it.count:
+        lines.append(
+            row(
+                "latency", f"p50 {ms(it.p50)}  p90 {ms(it.p90)}  p99 {ms(it.p99)}  max {ms(it.max)}"
+            )
+        )
+    for reason, count in snapshot.failures[:8]:
+        lines.append(row("", f"×{count:<8,} {reason}"))
+    lines.append("")
+    return lines
+
+
+def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
+    conns = snapshot.connections
+    lines = [
+        "Connections",
+        row(
+            "opened",
+            f"{conns.opened_total:,}  closed {conns.closed_total:,}  peak open {conns.peak_open:,}",
+        ),
+        row("closed by reason", counts(conns.closed_by_reason)),
+        row("requests/connection", number(conns.requests_per_connection_mean)),
+        row(
+            "on new connections",
+            f"{percent(conns.new_ratio)} of requests ({conns.requests_new:,})",
+        ),
+    ]
+    if conns.connect_ms.count:
+        lines.append(
+            row("connect", f"p50 {ms(conns.connect_ms.p50)}  p99 {ms(conns.connect_ms.p99)}")
+        )
+    if conns.tls_ms.count:
+        lines.append(
+            row("TLS handshake", f"p50 {ms(conns.tls_ms.p50)}  p99 {ms(conns.tls_ms.p99)}")
+        )
+    new, reused = snapshot.latency_new_connection, snapshot.latency_reused_connection
+    if new.count and reused.count:
+        lines.append(
+            row(
+                "latency new/reused",
+                f"p50 {ms(new.p50)} / {ms(reused.p50)}  p99 {ms(new.p99)} / {ms(reused.p99)}",
+            )
+        )
+    lines.append(
+        row("handshake share", percent(snapshot.handshake_time_share) + " of request time")
+    )
+    if "time_wait_peak" in report:
+        lines.append(row("TIME_WAIT peak", f"{report['time_wait_peak']:,}"))
+    lines.append("")
+    return lines
+
+
+def _steps(snapshot: Snapshot) -> list[str]:
+    if not snapshot.steps:
+        return []
+    width = min(max(len(s.name) for s in snapshot.steps), 48)
+    header = f"  {'step':<{width}}  {'requests':>10}  {'errors':>7}  {'p50':>9}  {'p99':>9}  codes"
+    lines = ["Steps", header]
+    for step in snapshot.steps:
+        name = step.name if len(step.name) <= width else step.name[: width - 1] + "…"
+        codes = " ".join(f"{c}×{n:,}" for c, n in step.status_codes) or "-"
+        lines.append(
+            f"  {name:<{width}}  {step.requests:>10,}  {step.errors:>7,}  "
+            f"{ms(step.latency.p50):>9}  {ms(step.latency.p99):>9}  {codes}"
+        )
+    lines.append("")
+    return lines
+
+
+def _warnings(report: dict[str, Any]) -> list[str]:
+    if not report["warnings"]:
+        return []
+    lines = ["Warnings"]
+    for warning in report["warnings"]:
+        lines.append(f"  ! {warning['kind']}: {warning['message']}")
+        lines.append(f"    → {warning['advice']}")
+    lines.append("")
+    return lines
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    lat = report["latency_ms"]
+    return (
+        f"{report['requests_total']:,} requests, {number(report['requests_per_second'])} req/s, "
+        f"{report['errors_total']:,} errors, p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
+        f"{report['connections_opened']:,} connections opened"
+    )
