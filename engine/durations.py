@@ -71,7 +71,7 @@ def format_seconds(seconds: float) -> str:
     """Compact, for displays: 0.5s, 10s, 1m30s, 2h5m."""
     if seconds < 60:
         return f"{seconds:g}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     text = f"{hours}h" if hours else ""
     text += f"{minutes}m" if minutes else ""
