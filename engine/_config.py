@@ -84,6 +84,9 @@ class SessionConfig:
     retire_at: RetireAt = RetireAt.ITERATION
     stop_grace: float = 5.0
     idle_timeout: float = 90.0  # keep-alive expiry of an idle pooled connection
+    # Idle connections kept per origin. None sizes the pool to the concurrency (never closes one
+    # a VU still needs); a number reproduces capped pools such as Go's default of 2.
+    max_idle_per_origin: int | None = None
     window: float = 10.0  # seconds in the sliding latency window
     timeline_limit: int = 86_400  # per-second points kept in memory (24 h)
     headers: tuple[tuple[str, str], ...] = ()
@@ -94,6 +97,10 @@ class SessionConfig:
     @property
     def open_model(self) -> bool:
         return self.rate is not None
+
+    def pool_keep(self, concurrency: int) -> int:
+        keep = max(concurrency, 1)
+        return min(keep, self.max_idle_per_origin) if self.max_idle_per_origin else keep
 
     def effective_max_vus(self) -> int:
         if self.max_vus is not None:

@@ -285,7 +285,7 @@ class Session:
         for vu in live[n:] if n < len(live) else ():
             vu.retiring = True
         for runner in self.runners.values():
-            runner.resize(max(n, 1))
+            runner.resize(self.config.pool_keep(n))
 
     def _start_vu(self, first_start: float = 0.0) -> VirtualUser:
         """A closed-model VU, or with `first_start` an open-model one with its first arrival."""

@@ -169,6 +169,8 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
         raise UsageError("--max-vus must be at least 1")
     if args.max_vus is not None and args.rate is None:
         raise UsageError("--max-vus is for the open model; add --rate R")
+    if args.max_idle is not None and args.max_idle < 1:
+        raise UsageError("--max-idle must be at least 1")
     if args.h2_connections < 1:
         raise UsageError("--h2-connections must be at least 1")
     stages = parse_stages(args.stages) if args.stages else ()
@@ -193,6 +195,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
         insecure=args.insecure,
         retire_at=RetireAt(args.retire_at),
         stop_grace=duration(args.grace, "--grace"),
+        max_idle_per_origin=args.max_idle,
     )
 
 
