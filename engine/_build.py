@@ -82,6 +82,7 @@ def build_snapshot(session: Session, timeline: int | None) -> Snapshot:
         timeline=points,
         events=tuple(session.events),
         connections=_connections(session),
+        http_version_in_use=metrics.last_version.decode("ascii"),
         **extras,  # type: ignore[arg-type]
     )
 

@@ -83,6 +83,7 @@ class Metrics:
         self.bytes_received = 0
         self.status_codes: dict[int, int] = {}
         self.http_versions: dict[bytes, int] = {}
+        self.last_version = b""
         self.error_kinds: Counter[str] = Counter()
         self.last_error: dict[str, str] = {}
         self.iterations = 0
@@ -117,7 +118,7 @@ class Metrics:
         codes[status] = codes.get(status, 0) + 1
         if status >= 400:
             self.http_errors += 1
-        version = raw.http_version
+        version = self.last_version = raw.http_version
         self.http_versions[version] = self.http_versions.get(version, 0) + 1
         self.bytes_received += len(raw.body)
         if raw.new_connection:

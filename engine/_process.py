@@ -45,12 +45,13 @@ class EngineProcess:
         config: SessionConfig,
         *,
         push_interval: float = PUSH_INTERVAL,
-        extensions: Callable[[], list[Any]] | None = None,
+        setup: Callable[[Any], None] | None = None,
     ) -> None:
+        """`setup(session)` runs in the child before the session starts (it must pickle)."""
         self.spec = spec
         self.config = config
         self._push_interval = push_interval
-        self._extensions = extensions
+        self._setup = setup
         self._conn: multiprocessing.connection.Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._latest: Snapshot | None = None
@@ -63,7 +64,7 @@ class EngineProcess:
         parent, child = context.Pipe(duplex=True)
         self._process = context.Process(
             target=_child_main,
-            args=(child, self.spec, self.config, self._push_interval, self._extensions),
+            args=(child, self.spec, self.config, self._push_interval, self._setup),
             name="loadscope-engine",
             daemon=True,
         )
@@ -169,7 +170,7 @@ def _child_main(
     spec: ScenarioSpec,
     config: SessionConfig,
     push_interval: float,
-    extensions: Callable[[], list[Any]] | None,
+    setup: Callable[[Any], None] | None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
     try:
@@ -179,7 +180,7 @@ def _child_main(
     except ImportError:  # pragma: no cover - platforms without uvloop
         runner = asyncio.run
     try:
-        runner(_serve(conn, spec, config, push_interval, extensions))
+        runner(_serve(conn, spec, config, push_interval, setup))
     except Exception as exc:  # the parent shows this one line; no traceback on a console
         with contextlib.suppress(OSError):
             conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
@@ -192,13 +193,13 @@ async def _serve(
     spec: ScenarioSpec,
     config: SessionConfig,
     push_interval: float,
-    extensions: Callable[[], list[Any]] | None,
+    setup: Callable[[Any], None] | None,
 ) -> None:
     from ._session import Session
 
     session = Session(config, spec.build())
-    if extensions is not None:
-        session.extensions.extend(extensions())
+    if setup is not None:
+        setup(session)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
 

@@ -265,3 +265,4 @@ class Snapshot:
     warnings: tuple[Warning, ...] = ()
     generator: GeneratorLoad = field(default_factory=GeneratorLoad)
     phases: tuple[PhaseResult, ...] = ()
+    http_version_in_use: str = ""  # the version of the latest response

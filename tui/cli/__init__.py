@@ -52,6 +52,10 @@ def _dispatch(arguments: list[str]) -> int:
         from ._run import cmd_run
 
         return cmd_run(args)
+    if command == "console":
+        from ._console import cmd_console
+
+        return cmd_console(args)
     raise UsageError(f"'{command}' is not available yet")
 
 

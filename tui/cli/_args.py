@@ -271,9 +271,14 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         default="shared",
         help="connection reuse: shared pool (default), per-vu, per-iteration, none",
     )
-    http.add_argument("--max-idle", type=int, default=None, metavar="N",
-                      help="keep at most N idle connections per origin (default: sized to the "
-                      "concurrency); 2 reproduces Go's default")
+    http.add_argument(
+        "--max-idle",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep at most N idle connections per origin (default: sized to the "
+        "concurrency); 2 reproduces Go's default",
+    )
     http.add_argument("--timeout", default="30s", help="per-request timeout (default 30s)")
     http.add_argument(
         "--insecure", "-k", action="store_true", help="skip TLS certificate verification"

@@ -6,32 +6,13 @@ from typing import Any
 
 from engine import HistogramData, Snapshot
 
+from ..format import ms, number, percent
 from ._loadt import loadt_block
 
 BAR = "█"
 PARTIAL = " ▏▎▍▌▋▊▉"
 HISTOGRAM_BINS = 12
 BAR_WIDTH = 36
-
-
-def number(value: float) -> str:
-    if value >= 100 or float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
-
-
-def ms(value: float) -> str:
-    if value >= 1000:
-        return f"{value / 1000:,.2f}s"
-    if value >= 100:
-        return f"{value:,.0f}ms"
-    if value >= 10:
-        return f"{value:.1f}ms"
-    return f"{value:.2f}ms"
-
-
-def percent(share: float) -> str:
-    return f"{share * 100:.1f}%" if share >= 0.001 or share == 0 else f"{share * 100:.3f}%"
 
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:

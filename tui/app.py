@@ -1,0 +1,254 @@
+"""The console: a Textual app that renders engine snapshots and turns keys into controls.
+
+Attributes flow down (the app hands each snapshot to the dashboard, which hands it to its
+panels); messages flow up (dialogs post what the user typed). The engine runs in its own
+process behind a `Controller`, so drawing never slows the load.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import var
+
+from engine import ReuseMode, Snapshot
+
+from .controller import Controller
+from .screens.dashboard import DashboardScreen
+from .screens.help import HelpScreen
+from .screens.summary import SummaryScreen
+from .screens.value_dialog import ValueDialog
+
+POLL_SECONDS = 0.25
+ReportRenderer = Callable[[Snapshot], tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class ConsoleOptions:
+    label: str = ""  # the runbook(s) or URL, for the header
+    summary_json: str | None = None
+    save_dir: Path = Path(".")
+    open_model: bool = False
+    concurrency: int = 1
+    rate: float = 0.0
+    reuse_mode: str = ReuseMode.SHARED.value
+
+
+class LoadscopeApp(App[int]):
+    TITLE = "loadscope"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("plus,equals_sign", "concurrency(1)", "+1", key_display="+"),
+        Binding("minus", "concurrency(-1)", "-1", key_display="-"),
+        Binding("right_square_bracket", "concurrency(10)", "+10", key_display="]"),
+        Binding("left_square_bracket", "concurrency(-10)", "-10", key_display="["),
+        Binding("c", "exact_value", "set"),
+        Binding("space", "pause_resume", "pause", key_display="␣"),
+        Binding("m", "cycle_reuse", "reuse"),
+        Binding("h", "toggle_http", "http"),
+        Binding("r", "reset_stats", "reset"),
+        Binding("s", "save", "save"),
+        Binding("q", "quit_or_stop", "stop"),
+        Binding("ctrl+c", "quit_or_stop", "stop", show=False, priority=True),
+        Binding("question_mark", "help", "help", key_display="?"),
+    ]
+
+    snapshot: var[Snapshot | None] = var(None, always_update=True)
+
+    def __init__(
+        self,
+        controller: Controller,
+        options: ConsoleOptions,
+        render_report: ReportRenderer,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        super().__init__()
+        self.controller = controller
+        self.options = options
+        self.render_report = render_report
+        self._poll_seconds = poll_seconds
+        self._concurrency = options.concurrency
+        self._rate = options.rate
+        self._reuse = ReuseMode(options.reuse_mode)
+        self._stopping = False
+        self._summary_shown = False
+        self._errors_seen = 0
+        self.saved_paths: list[Path] = []
+        self.exit_code = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.push_screen(DashboardScreen(self.options.label))
+        self.set_interval(self._poll_seconds, self.poll_engine)
+        try:
+            signal.signal(signal.SIGTERM, lambda *_: self.call_from_thread(self.stop_run))
+        except ValueError:  # not the main thread (tests)
+            pass
+
+    def poll_engine(self) -> None:
+        snap = self.controller.updates()
+        if snap is not None:
+            self.snapshot = snap
+        self._show_engine_errors()
+        if self.controller.finished and not self._summary_shown:
+            self._on_run_finished()
+
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
+            return
+        if not self._stopping:
+            if self.options.open_model and snapshot.rate is not None:
+                self._rate = snapshot.rate
+            else:
+                self._concurrency = snapshot.concurrency
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.snapshot = snapshot
+
+    def _show_engine_errors(self) -> None:
+        errors = self.controller.errors
+        for message in errors[self._errors_seen :]:
+            self.notify(message, severity="error", title="engine")
+        self._errors_seen = len(errors)
+
+    def _on_run_finished(self) -> None:
+        self._summary_shown = True
+        self._stopping = True
+        final = self.controller.final
+        if final is None:
+            message = self.controller.exit_message or "the engine stopped"
+            self.notify(message, severity="error", title="engine", timeout=30)
+            self.exit_code = 2
+            return
+        self.snapshot = final
+        text, report = self.render_report(final)
+        saved = self._write_summary(report)
+        self.push_screen(SummaryScreen(text, saved))
+
+    def _write_summary(self, report: dict[str, Any]) -> Path:
+        from .cli._outputs import write_json
+
+        path = (
+            Path(self.options.summary_json)
+            if self.options.summary_json
+            else (self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        )
+        write_json(path, report)
+        self.saved_paths.append(path)
+        return path
+
+    def rewrite_summary_on_exit(self) -> None:
+        """`--summary-json` is written when the run stops and again on exit."""
+        final = self.controller.final
+        if final is not None and self.options.summary_json:
+            _, report = self.render_report(final)
+            self._write_summary(report)
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_concurrency(self, delta: int) -> None:
+        if self._stopping:
+            return
+        if self.options.open_model:
+            self._rate = max(0.0, self._rate + delta)
+            self.controller.set_rate(self._rate)
+            self.notify(f"rate → {self._rate:g} it/s", timeout=1.5)
+        else:
+            self._concurrency = max(0, self._concurrency + delta)
+            self.controller.set_concurrency(self._concurrency)
+
+    def action_exact_value(self) -> None:
+        if self._stopping:
+            return
+        if self.options.open_model:
+            dialog = ValueDialog("Iterations per second", self._rate, integer=False)
+        else:
+            dialog = ValueDialog("Virtual users", self._concurrency, integer=True)
+        self.push_screen(dialog, self._apply_exact_value)
+
+    def _apply_exact_value(self, value: float | None) -> None:
+        if value is None:
+            return
+        if self.options.open_model:
+            self._rate = float(value)
+            self.controller.set_rate(self._rate)
+        else:
+            self._concurrency = int(value)
+            self.controller.set_concurrency(self._concurrency)
+
+    def action_pause_resume(self) -> None:
+        if self._stopping or self.snapshot is None:
+            return
+        if self.snapshot.state == "paused":
+            self.controller.resume()
+        else:
+            self.controller.pause()
+
+    def action_cycle_reuse(self) -> None:
+        if self._stopping:
+            return
+        current = ReuseMode(self.snapshot.reuse_mode) if self.snapshot else self._reuse
+        self._reuse = current.next()
+        self.controller.set_reuse_mode(self._reuse.value)
+        self.notify(f"reuse mode → {self._reuse.value}", timeout=2)
+
+    def action_toggle_http(self) -> None:
+        if self._stopping:
+            return
+        snap = self.snapshot
+        on_h2 = snap is not None and (
+            snap.http_version == "http2"
+            or (snap.http_version == "auto" and snap.http_version_in_use == "HTTP/2")
+        )
+        version = "http1" if on_h2 else "http2"
+        self.controller.set_http_version(version)
+        self.notify(f"HTTP → {'1.1' if version == 'http1' else '2'}", timeout=2)
+
+    def action_reset_stats(self) -> None:
+        if not self._stopping:
+            self.controller.reset_stats()
+            self.notify("statistics reset; the run goes on", timeout=2)
+
+    def action_save(self) -> None:
+        snap = self.controller.final or self.snapshot
+        if snap is None:
+            self.notify("nothing to save yet", severity="warning")
+            return
+        from .cli._outputs import write_json
+
+        stem = self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}"
+        text, report = self.render_report(snap)
+        json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
+        write_json(json_path, report)
+        text_path.write_text(text, encoding="utf-8")
+        svg_path = Path(self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent)))
+        self.saved_paths += [json_path, text_path, svg_path]
+        self.notify(
+            f"saved {json_path}, {text_path.name}, {svg_path.name}", title="saved", timeout=6
+        )
+
+    def action_quit_or_stop(self) -> None:
+        if self._stopping and self.controller.finished:
+            self.exit(self.exit_code)
+        elif self._stopping:
+            self.controller.abort()  # a second q while stopping: cut in-flight work now
+        else:
+            self.stop_run()
+
+    def stop_run(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self.controller.stop()
+        self.notify("stopping: finishing in-flight iterations…", timeout=3)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.BINDINGS))

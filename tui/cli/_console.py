@@ -1,0 +1,95 @@
+"""`loadscope console` and `loadscope demo`: the live console over an engine process."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine import Session, Snapshot
+from engine._process import EngineProcess
+from engine.report import build_report
+
+from ._errors import EXIT_OK, UsageError
+from ._extensions import attach_extensions
+from ._loadt import loadt_values
+from ._options import LoadPlan, load_plan
+from ._outputs import check_writable
+from ._run import build_scenario
+from ._text import render_text
+
+
+def setup_child_session(plan: LoadPlan, session: Session) -> None:
+    """Runs in the engine process: the same extensions as a headless run."""
+    attach_extensions(session, plan)
+
+
+def report_renderer(plan: LoadPlan, warm_up: str, duration: str | None):
+    def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+        report = build_report(snapshot)
+        values = loadt_values(
+            snapshot,
+            runbooks=max(1, len(plan.spec.runbooks)),
+            warm_up=warm_up,
+            duration=duration or f"{snapshot.elapsed_s:g}s",
+            duration_s=snapshot.elapsed_s,
+            concurrent=plan.config.concurrency,
+            max_rps=int(plan.config.rate or 0),
+        )
+        return render_text(snapshot, report, values), report
+
+    return render
+
+
+def run_console(
+    plan: LoadPlan, *, summary_json: str | None, warm_up: str, duration: str | None, label: str
+) -> int:
+    from ..app import ConsoleOptions, LoadscopeApp
+
+    check_writable(summary_json, "--summary-json")
+    if not sys.stdout.isatty() and not os.environ.get("LOADSCOPE_FORCE_CONSOLE"):
+        raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
+    engine = EngineProcess(
+        plan.spec, plan.config, setup=functools.partial(setup_child_session, plan)
+    )
+    options = ConsoleOptions(
+        label=label,
+        summary_json=summary_json,
+        save_dir=Path.cwd(),
+        open_model=plan.config.open_model,
+        concurrency=plan.config.concurrency,
+        rate=plan.config.rate or 0.0,
+        reuse_mode=plan.config.reuse_mode.value,
+    )
+    app = LoadscopeApp(engine, options, report_renderer(plan, warm_up, duration))
+    engine.start()
+    try:
+        code = app.run()
+    finally:
+        if not engine.finished:
+            engine.stop()
+            engine.wait_final(plan.config.stop_grace + 5)
+        app.rewrite_summary_on_exit()
+        engine.close()
+    if engine.exit_message and engine.final is None:
+        print(f"loadscope: engine failed: {engine.exit_message}", file=sys.stderr)
+        return 2
+    for path in app.saved_paths:
+        print(f"saved {path}")
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    plan = load_plan(args)
+    build_scenario(plan.spec, quiet=False)  # validate (exit 2) before opening the console
+    label = ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
+    return run_console(
+        plan,
+        summary_json=args.summary_json,
+        warm_up=args.warm_up,
+        duration=args.duration,
+        label=label,
+    )

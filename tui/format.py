@@ -1,0 +1,47 @@
+"""Number formatting shared by the console and the text report."""
+
+from __future__ import annotations
+
+
+def number(value: float) -> str:
+    """12,345 / 123.4 / 1.23 — as many digits as a reader needs."""
+    if value >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
+
+
+def compact(value: float) -> str:
+    """Short axis labels: 950, 1.2k, 45k, 1.3M."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    if value >= 1000:
+        return f"{value / 1000:.1f}k"
+    if value >= 10 or float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.1f}"
+
+
+def ms(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:,.2f}s"
+    if value >= 100:
+        return f"{value:,.0f}ms"
+    if value >= 10:
+        return f"{value:.1f}ms"
+    return f"{value:.2f}ms"
+
+
+def percent(share: float) -> str:
+    if share == 0 or share >= 0.001:
+        return f"{share * 100:.1f}%"
+    return f"{share * 100:.3f}%"
+
+
+def clock(seconds: float) -> str:
+    """Elapsed time as m:ss, or h:mm:ss past an hour."""
+    total = int(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

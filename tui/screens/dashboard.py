@@ -1,0 +1,68 @@
+"""The dashboard: every panel of a live session on one screen."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.reactive import var
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from engine import Snapshot
+
+from ..widgets.connections import ConnectionsPanel
+from ..widgets.errors import ErrorsPanel
+from ..widgets.header import SessionHeader
+from ..widgets.latency import LatencyPanel, LatencyTrendPanel
+from ..widgets.panel import Panel
+from ..widgets.steps import StepsPanel
+from ..widgets.throughput import ThroughputPanel
+
+NARROW_WIDTH = 100
+SHORT_HEIGHT = 34
+
+
+class DashboardScreen(Screen[None]):
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = [Binding("escape", "minimize", "unzoom", show=False)]
+
+    snapshot: var[Snapshot | None] = var(None, always_update=True)
+
+    def __init__(self, label: str = "") -> None:
+        super().__init__()
+        self.label = label
+
+    def compose(self) -> ComposeResult:
+        yield SessionHeader(id="header")
+        with VerticalScroll(id="panels"):
+            with Horizontal(id="row-top", classes="row"):
+                yield ThroughputPanel(id="throughput", classes="narrow-half")
+                yield LatencyPanel(id="latency", classes="wide-half")
+            with Horizontal(id="row-middle", classes="row"):
+                yield LatencyTrendPanel(id="latency-trend", classes="narrow-half")
+                yield ConnectionsPanel(id="connections", classes="wide-half")
+            with Horizontal(id="row-bottom", classes="row"):
+                yield StepsPanel(id="steps", classes="wide-half")
+                yield ErrorsPanel(id="errors", classes="wide-half")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SessionHeader).runbook = self.label
+        self._fit(self.app.size.width, self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        self.set_class(width < NARROW_WIDTH, "-narrow")
+        self.set_class(height < SHORT_HEIGHT, "-short")
+        self.query_one(Footer).compact = width < NARROW_WIDTH
+
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
+            return
+        self.query_one(SessionHeader).snapshot = snapshot
+        for panel in self.query(Panel):
+            panel.snapshot = snapshot

@@ -1,0 +1,87 @@
+"""The help screen: every key binding and what each panel shows."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+PANELS = (
+    (
+        "Throughput",
+        "responses per second (green) and errors per second (red) over time; "
+        "numbered markers are changes you made, listed below the chart",
+    ),
+    (
+        "Latency",
+        "histogram of the last 10 s in log buckets, with p50/p90/p99/max marked; "
+        "percentiles for the window and the whole run",
+    ),
+    ("Latency over time", "p50 and p99 for every second"),
+    (
+        "Connections",
+        "open / active / idle now, opened per second, requests per connection, "
+        "share of requests that paid a handshake, connect and TLS times, why connections closed, "
+        "and the kernel's TIME_WAIT count. Zoom it to see the live connection ledger (o: order)",
+    ),
+    ("Steps", "one row per runbook step: requests, rps, errors, p50, p99, status codes"),
+    ("Errors & events", "errors by kind with the last message, detector warnings, and the log"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "help.tcss"
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "close"),
+    ]
+
+    def __init__(self, bindings: list[Binding]) -> None:
+        super().__init__()
+        self._bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(self._keys(), id="help-keys")
+            yield Static(self._panels(), id="help-panels")
+
+    def on_mount(self) -> None:
+        self.query_one("#help").border_title = "loadscope — keys"
+        self.query_one("#help").border_subtitle = "esc or ? to close"
+
+    def _keys(self) -> Table:
+        table = Table(box=None, show_header=False, padding=(0, 2))
+        table.add_column(style="bold yellow", justify="right")
+        table.add_column()
+        descriptions = {
+            "+1": "one more virtual user (open model: +1 iteration/s)",
+            "-1": "one virtual user fewer (open model: -1 iteration/s)",
+            "+10": "ten more virtual users (open model: +10 iterations/s)",
+            "-10": "ten virtual users fewer (open model: -10 iterations/s)",
+            "set": "type an exact concurrency (the rate, in open mode)",
+            "pause": "(space) pause: no new requests; again to resume",
+            "reuse": "cycle connection reuse: shared → per-vu → per-iteration → none",
+            "http": "switch between HTTP/1.1 and HTTP/2 (h2c on http://)",
+            "reset": "reset statistics; the run goes on",
+            "save": "save the report (JSON and text) and a screenshot (SVG)",
+            "stop": "stop, and show the summary with the final report; q again exits",
+            "help": "this screen",
+        }
+        for binding in self._bindings:
+            if binding.show:
+                key = binding.key_display or binding.key
+                table.add_row(key, descriptions.get(binding.description, binding.description))
+        table.add_row("click", "zoom a panel; click again or esc to unzoom")
+        table.add_row("o", "in the zoomed Connections panel: order the ledger by requests or age")
+        return table
+
+    def _panels(self) -> Table:
+        table = Table(box=None, show_header=False, padding=(0, 2))
+        table.add_column(style="bold cyan", justify="right")
+        table.add_column()
+        for name, text in PANELS:
+            table.add_row(name, Text(text))
+        return table

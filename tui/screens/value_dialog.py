@@ -1,0 +1,65 @@
+"""A dialog that asks for one number (the concurrency, or the rate in open mode)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+MAX_CONCURRENCY = 100_000
+MAX_RATE = 1_000_000.0
+
+
+def parse_value(text: str, *, integer: bool) -> tuple[float | None, str]:
+    """(value, error). Empty error means the value is good."""
+    text = text.strip()
+    if not text:
+        return None, "type a number"
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        return None, f"{text!r} is not {kind}"
+    if value != value or value < 0:  # NaN or negative
+        return None, "must be 0 or more"
+    limit = MAX_CONCURRENCY if integer else MAX_RATE
+    if value > limit:
+        return None, f"at most {limit:,g}"
+    return value, ""
+
+
+class ValueDialog(ModalScreen[float | None]):
+    CSS_PATH = "value_dialog.tcss"
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, current: float, *, integer: bool) -> None:
+        super().__init__()
+        self._title = title
+        self._current = current
+        self._integer = integer
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"now {self._current:g} — enter a new value, esc to cancel")
+            yield Input(
+                value=f"{self._current:g}",
+                id="dialog-input",
+                select_on_focus=True,
+            )
+            yield Label("", id="dialog-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#dialog").border_title = self._title
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        value, error = parse_value(event.value, integer=self._integer)
+        if error:
+            self.query_one("#dialog-error", Label).update(f"✗ {error}")
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,79 @@
+"""Errors by kind with the last message of each, warnings from the detectors, iteration
+failures, and the event log (changes, stages, warnings)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import RichLog, Static
+
+from engine import Snapshot
+
+from ..format import clock
+from .panel import Panel
+
+EVENT_STYLES = {"warning": "bold yellow", "error": "bold red", "abort": "bold red"}
+ROWS_SHOWN = 6
+
+
+class ErrorsPanel(Panel):
+    DEFAULT_CSS = """
+    ErrorsPanel #errors-table { height: auto; max-height: 60%; }
+    ErrorsPanel #events-log {
+        height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent;
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._last_event_key: tuple[float, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="errors-table")
+        yield RichLog(id="events-log", wrap=True, markup=False, max_lines=500)
+
+    def on_mount(self) -> None:
+        self.border_title = "Errors & events"
+
+    def show(self, snapshot: Snapshot) -> None:
+        self.query_one("#errors-table", Static).update(errors_table(snapshot))
+        self._append_events(snapshot)
+
+    def _append_events(self, snapshot: Snapshot) -> None:
+        log = self.query_one(RichLog)
+        events = snapshot.events
+        start = 0
+        if self._last_event_key is not None:
+            keys = [(e.t, e.message) for e in events]
+            start = keys.index(self._last_event_key) + 1 if self._last_event_key in keys else 0
+        for event in events[start:]:
+            style = EVENT_STYLES.get(event.kind, "")
+            line = Text(f"{clock(event.t):>6} ", style="dim")
+            line.append(f"{event.kind:<11} ", style=style or "cyan")
+            line.append(event.message, style=style)
+            log.write(line)
+        if events:
+            self._last_event_key = (events[-1].t, events[-1].message)
+
+
+def errors_table(snapshot: Snapshot) -> Table:
+    table = Table(box=None, expand=True, padding=(0, 1), header_style="bold", show_edge=False)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("last message", ratio=1, no_wrap=True, overflow="ellipsis")
+    rows = 0
+    for warning in snapshot.warnings:
+        table.add_row(Text(f"! {warning.kind}", style="bold yellow"), "", warning.message)
+        rows += 1
+    for error in snapshot.errors:
+        table.add_row(Text(error.kind, style="bold red"), f"{error.count:,}", error.last_message)
+        rows += 1
+    for reason, count in snapshot.failures:
+        if rows >= ROWS_SHOWN:
+            break
+        table.add_row(Text("failed it.", style="red"), f"{count:,}", reason)
+        rows += 1
+    if not rows:
+        table.add_row(Text("none", style="green"), "", Text("no errors", style="dim"))
+    return table

@@ -1,0 +1,120 @@
+"""Latency: the current window's histogram with percentiles marked, a percentile table for the
+window and the whole run, and latency over time."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Static
+
+from engine import HistogramData, LatencySummary, Snapshot
+
+from ..format import ms
+from ._charts import Series, histogram_rows
+from .chart import TimeChart
+from .panel import Panel
+from .throughput import markers_for
+
+
+class HistogramView(Widget):
+    DEFAULT_CSS = """
+    HistogramView { width: 1fr; height: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._data = HistogramData()
+        self._summary = LatencySummary()
+
+    def plot(self, data: HistogramData, summary: LatencySummary) -> None:
+        self._data, self._summary = data, summary
+        self.refresh()
+
+    def render(self) -> Group | Text:
+        width, height = self.content_size
+        if not self._data.count:
+            return Text("no responses in the window yet", style="dim")
+        s = self._summary
+        marks = [("p50", s.p50), ("p90", s.p90), ("p99", s.p99), ("max", s.max)]
+        bins = self._data.log_bins(max(3, min(height, 16)))
+        return Group(*histogram_rows(bins, width, marks))
+
+
+class LatencyPanel(Panel):
+    DEFAULT_CSS = """
+    LatencyPanel Horizontal { height: 1fr; }
+    LatencyPanel #latency-table { width: 27; height: auto; margin-left: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield HistogramView(id="latency-histogram")
+            yield Static(id="latency-table")
+
+    def on_mount(self) -> None:
+        self.border_title = "Latency"
+
+    def show(self, snapshot: Snapshot) -> None:
+        window = snapshot.latency_window
+        self.border_subtitle = f"histogram of the last {_window_seconds(snapshot)} s"
+        self.query_one(HistogramView).plot(snapshot.histogram_window, window)
+        self.query_one("#latency-table", Static).update(percentile_table(window, snapshot.latency))
+
+
+def _window_seconds(snapshot: Snapshot) -> int:
+    return min(10, max(1, len(snapshot.timeline)))
+
+
+def percentile_table(window: LatencySummary, run: LatencySummary) -> Table:
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
+    table.add_column("", style="dim")
+    table.add_column("window", justify="right", style="bold")
+    table.add_column("run", justify="right")
+    for name, attr in (
+        ("p50", "p50"),
+        ("p90", "p90"),
+        ("p99", "p99"),
+        ("p99.9", "p999"),
+        ("max", "max"),
+        ("mean", "mean"),
+    ):
+        table.add_row(name, _cell(window, attr), _cell(run, attr))
+    table.add_row("count", f"{window.count:,}", f"{run.count:,}")
+    return table
+
+
+def _cell(summary: LatencySummary, attr: str) -> str:
+    return ms(getattr(summary, attr)) if summary.count else "–"
+
+
+class LatencyTrendPanel(Panel):
+    """p50 and p99 per second."""
+
+    def compose(self) -> ComposeResult:
+        yield TimeChart("line", unit="ms", id="latency-trend-chart")
+        yield Static(id="latency-trend-legend")
+
+    def on_mount(self) -> None:
+        self.border_title = "Latency over time"
+
+    def show(self, snapshot: Snapshot) -> None:
+        timeline = snapshot.timeline
+        p99 = [p.p99_ms for p in timeline]
+        p50 = [p.p50_ms for p in timeline]
+        t_end = timeline[-1].t if timeline else 0
+        markers = [marker for marker, _ in markers_for(snapshot)]
+        self.query_one(TimeChart).plot(
+            [Series(p99, "magenta", "p99"), Series(p50, "cyan", "p50")], t_end, markers
+        )
+        legend = Text()
+        legend.append("■ ", style="cyan")
+        legend.append("p50  ", style="dim")
+        legend.append("■ ", style="magenta")
+        legend.append("p99   ", style="dim")
+        if timeline:
+            legend.append(f"now p50 {ms(timeline[-1].p50_ms)}  p99 {ms(timeline[-1].p99_ms)}")
+        self.query_one("#latency-trend-legend", Static).update(legend)
