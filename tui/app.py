@@ -7,6 +7,8 @@ process behind a `Controller`, so drawing never slows the load.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Callable
@@ -88,10 +90,9 @@ class LoadscopeApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen(self.options.label))
         self.set_interval(self._poll_seconds, self.poll_engine)
-        try:
-            signal.signal(signal.SIGTERM, lambda *_: self.call_from_thread(self.stop_run))
-        except ValueError:  # not the main thread (tests)
-            pass
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            # SIGTERM stops the run like q: the report is still written
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.stop_run)
 
     def poll_engine(self) -> None:
         snap = self.controller.updates()
