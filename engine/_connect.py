@@ -135,11 +135,9 @@ class AsyncConnector:
         except (ssl.SSLError, OSError) as exc:
             transport.close()
             kind, message = classify_os_error(exc)
-            raise (
-                TLSError(f"TLS with {self.origin}: {message}")
-                if kind.startswith("tls")
-                else (ConnectError(f"TLS with {self.origin}: {message}", kind))
-            ) from exc
+            if kind.startswith("tls"):
+                raise TLSError(f"TLS with {self.origin}: {message}", kind) from exc
+            raise ConnectError(f"TLS with {self.origin}: {message}", kind) from exc
         if tls_transport is None:
             raise TLSError(f"TLS with {self.origin}: connection closed during handshake")
         ssl_object = tls_transport.get_extra_info("ssl_object")

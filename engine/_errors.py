@@ -30,6 +30,10 @@ class ConnectTimeout(EngineError, httpx.ConnectTimeout):
 class TLSError(EngineError, httpx.ConnectError):
     kind = "tls_error"
 
+    def __init__(self, message: str, kind: str = "tls_error") -> None:
+        super().__init__(message)
+        self.kind = kind
+
 
 class ReadTimeout(EngineError, httpx.ReadTimeout):
     kind = "timeout"

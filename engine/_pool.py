@@ -57,7 +57,6 @@ class AsyncOriginPool:
         self._idle: deque[AsyncHTTP11Connection] = deque()
         self._h2: list[AsyncHTTP2Connection] = []
         self._h2_opening = 0
-        self._h2_next = 0
         self._h2_waiters: deque[asyncio.Future[None]] = deque()
         self._retired: CloseReason | None = None
         self.cancel_reason = CloseReason.ERROR
@@ -215,13 +214,18 @@ class AsyncOriginPool:
         raise GoAway("server kept sending GOAWAY")
 
     async def _acquire_h2(self) -> tuple[AsyncHTTP2Connection, bool]:
+        """An idle connection if there is one; else a new one while fewer than `h2_size` exist;
+        else the least busy connection with a free stream; else wait for one."""
         while True:
-            if self.reuse:
-                conn = self._pick_h2()
-                if conn is not None:
-                    return conn, False
-            if not self.reuse or len(self._h2) + self._h2_opening < self.h2_size:
+            if not self.reuse:
                 return await self._open_h2(), True
+            conn = self._pick_h2()
+            if conn is not None and conn.streams_in_flight == 0:
+                return conn, False
+            if len(self._h2) + self._h2_opening < self.h2_size:
+                return await self._open_h2(), True
+            if conn is not None:
+                return conn, False
             waiter = asyncio.get_running_loop().create_future()
             self._h2_waiters.append(waiter)
             try:
@@ -231,17 +235,19 @@ class AsyncOriginPool:
                     waiter.cancel()
 
     def _pick_h2(self) -> AsyncHTTP2Connection | None:
-        conns = self._h2
-        count = len(conns)
-        for step in range(count):
-            index = (self._h2_next + step) % count
-            conn = conns[index]
-            if conn.has_capacity:
-                self._h2_next = index + 1
-                return conn
-        if any(not c.usable for c in conns):
-            self._h2 = [c for c in conns if c.usable]
-        return None
+        """The usable connection with the fewest streams in flight (h2_size is small)."""
+        best: AsyncHTTP2Connection | None = None
+        stale = False
+        for conn in self._h2:
+            if not conn.usable:
+                stale = True
+            elif conn.has_capacity and (
+                best is None or conn.streams_in_flight < best.streams_in_flight
+            ):
+                best = conn
+        if stale:
+            self._h2 = [c for c in self._h2 if c.usable]
+        return best
 
     async def _open_h2(self) -> AsyncHTTP2Connection:
         self._h2_opening += 1
