@@ -1,0 +1,64 @@
+"""What a target serves and how: plain, picklable options, checked once when built."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+
+
+class Listener(enum.StrEnum):
+    HTTP = "http"  # HTTP/1.1, and HTTP/2 with prior knowledge (h2c) on the same port
+    HTTPS = "https"  # TLS; ALPN chooses h2 or http/1.1
+
+    @property
+    def index(self) -> int:
+        return 0 if self is Listener.HTTP else 1
+
+
+class PlainProtocols(enum.StrEnum):
+    """What the plain (non-TLS) listener speaks."""
+
+    BOTH = "both"  # HTTP/1.1 and h2c with prior knowledge, told apart by the first bytes
+    HTTP1 = "http1"
+    H2C = "h2c"  # HTTP/2 with prior knowledge only
+
+
+@dataclass(frozen=True, slots=True)
+class TargetOptions:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port, reported back once listening
+    tls: bool = False
+    tls_port: int = 0
+    plain: PlainProtocols = PlainProtocols.BOTH
+    keepalive_timeout: float | None = None  # seconds idle before the server closes; None: never
+    always_close: bool = False  # every response says `Connection: close` (HTTP/2: GOAWAY)
+    workers: int = 1  # processes sharing the ports with SO_REUSEPORT
+    max_concurrent_streams: int = 256  # HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+    backlog: int = 4096
+    certfile: str | None = None  # None with tls: a self-signed certificate made at start
+    keyfile: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", PlainProtocols(self.plain))  # also from its string
+        if not _is_loopback(self.host):
+            raise ValueError(f"the target listens on a loopback address only, not {self.host!r}")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.keepalive_timeout is not None and self.keepalive_timeout <= 0:
+            raise ValueError("keepalive_timeout must be positive (or None)")
+        if self.max_concurrent_streams < 1:
+            raise ValueError("max_concurrent_streams must be at least 1")
+        for port in (self.port, self.tls_port):
+            if not 0 <= port <= 65535:
+                raise ValueError(f"invalid port {port}")
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError("certfile and keyfile go together")
+
+
+def _is_loopback(host: str) -> bool:
+    # An address, not a name: "localhost" may resolve to two sockets on two different free ports.
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

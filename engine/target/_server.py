@@ -1,0 +1,171 @@
+"""`serve`: one worker's listeners on the running loop, until the task is cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from ._app import App
+from ._connection import ServerConnection
+from ._counters import SharedCounters
+from ._options import Listener, TargetOptions
+from ._tls_listener import TlsListener, listening_socket
+
+DRAIN_TIMEOUT = 1.0  # on shutdown, how long closing connections may take to flush
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    """Where a started target listens; what `ready_callback` receives."""
+
+    host: str
+    http_port: int
+    https_port: int | None = None
+    cert_path: str | None = None  # PEM to verify the TLS listener with (as a CA file)
+    pid: int = 0
+    worker: int = 0
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{_netloc(self.host, self.http_port)}"
+
+    @property
+    def https_url(self) -> str | None:
+        if self.https_port is None:
+            return None
+        return f"https://{_netloc(self.host, self.https_port)}"
+
+
+class Site:
+    """One worker's state that its connections share."""
+
+    def __init__(
+        self,
+        options: TargetOptions,
+        app: App,
+        counters: SharedCounters,
+        worker: int,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self.options = options
+        self.app = app
+        self.counts = counters.array
+        self.slots = {listener: counters.slot(worker, listener) for listener in Listener}
+        self.ssl_context = ssl_context
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[ServerConnection] = set()
+        self.stopping = False
+        timeout = options.keepalive_timeout
+        self.keep_alive_value = None if timeout is None else b"timeout=%s" % _seconds(timeout)
+
+    def factory(self, listener: Listener) -> Callable[[], ServerConnection]:
+        return lambda: ServerConnection(self, listener)
+
+    async def close_all(self) -> None:
+        self.stopping = True
+        for connection in list(self.connections):
+            connection.shutdown()
+        deadline = self.loop.time() + DRAIN_TIMEOUT
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for connection in list(self.connections):
+            connection.transport.abort()
+
+
+async def serve(
+    options: TargetOptions,
+    ready_callback: Callable[[TargetInfo], object] | None = None,
+    *,
+    counters: SharedCounters | None = None,
+    worker: int = 0,
+    secret: bytes | None = None,
+) -> None:
+    """Serve on the running loop until cancelled; call `ready_callback` once listening.
+
+    With `tls` and no `certfile`, a self-signed certificate is made in a temporary directory,
+    removed when serving ends. `counters`/`worker`/`secret` let several worker processes share
+    one set of counters and session signatures (see `TargetProcess`).
+    """
+    counters = counters or SharedCounters(1)
+    secret = secret or os.urandom(16)
+    with contextlib.ExitStack() as stack:
+        if options.tls and options.certfile is None:
+            from ._cert import write_self_signed  # cryptography only when TLS is on
+
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="loadscope-target-"))
+            certfile, keyfile = write_self_signed(directory)
+            options = replace(options, certfile=certfile, keyfile=keyfile)
+        await _serve(options, ready_callback, counters, worker, secret)
+
+
+async def _serve(
+    options: TargetOptions,
+    ready_callback: Callable[[TargetInfo], object] | None,
+    counters: SharedCounters,
+    worker: int,
+    secret: bytes,
+) -> None:
+    loop = asyncio.get_running_loop()
+    stats = _stats_function(counters, worker)
+    app = App(stats, secret, worker=worker, workers=options.workers)
+    ssl_context = _ssl_context(options) if options.tls else None
+    site = Site(options, app, counters, worker, ssl_context)
+    reuse_port = options.workers > 1
+    server: asyncio.AbstractServer | None = None
+    tls: TlsListener | None = None
+    try:
+        plain = listening_socket(options.host, options.port, options.backlog, reuse_port)
+        server = await loop.create_server(
+            site.factory(Listener.HTTP), sock=plain, backlog=options.backlog
+        )
+        if options.tls:
+            secure = listening_socket(options.host, options.tls_port, options.backlog, reuse_port)
+            tls = TlsListener(site, secure)
+            tls.start()
+        info = TargetInfo(
+            options.host,
+            int(plain.getsockname()[1]),
+            None if tls is None else tls.port,
+            options.certfile,
+            os.getpid(),
+            worker,
+        )
+        if ready_callback is not None:
+            ready_callback(info)
+        await loop.create_future()  # until cancelled
+    finally:
+        if server is not None:
+            server.close()
+        if tls is not None:
+            tls.close()
+        await site.close_all()
+
+
+def _ssl_context(options: TargetOptions) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(options.certfile or "", options.keyfile)
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    return context
+
+
+def _stats_function(counters: SharedCounters, worker: int) -> Callable[[], dict[str, object]]:
+    pid = os.getpid()
+
+    def stats() -> dict[str, object]:
+        return {**counters.as_dict(), "worker": worker, "pid": pid}
+
+    return stats
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _seconds(value: float) -> bytes:
+    return b"%d" % value if value == int(value) else b"%g" % value
