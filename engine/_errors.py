@@ -58,9 +58,14 @@ class StreamReset(EngineError, httpx.RemoteProtocolError):
 
 
 class GoAway(EngineError, httpx.RemoteProtocolError):
-    """The HTTP/2 server sent GOAWAY before this stream was processed: safe to retry."""
+    """The HTTP/2 server sent GOAWAY. `unprocessed` streams (above its last stream id) are safe
+    to retry anywhere; the others may have been processed, so only idempotent ones are."""
 
     kind = "goaway"
+
+    def __init__(self, message: str, *, unprocessed: bool) -> None:
+        super().__init__(message)
+        self.unprocessed = unprocessed
 
 
 class PoolClosed(EngineError, httpx.TransportError):

@@ -102,15 +102,25 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         try:
             events = self._h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
-            self._fail_all(ProtocolError(f"HTTP/2 protocol error: {exc}"))
-            self.close(CloseReason.ERROR)
+            if self._goaway:
+                # h2 closes its state on GOAWAY, so frames still owed to us can't be read.
+                self._fail_all(GoAway("response lost after GOAWAY", unprocessed=False))
+                self.close(CloseReason.GOAWAY)
+            else:
+                self._fail_all(ProtocolError(f"HTTP/2 protocol error: {exc}"))
+                self.close(CloseReason.ERROR)
             return
         for event in events:
             self._dispatch(event)
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail_all(PeerClosed("server closed the HTTP/2 connection", before_response=False))
+        for stream in self._streams.values():
+            if not stream.waiter.done():
+                before = not stream.first_byte
+                stream.waiter.set_exception(
+                    PeerClosed("server closed the HTTP/2 connection", before_response=before)
+                )
         if not self.closed:
             self.closed = True
             reason = CloseReason.ERROR if exc is not None else CloseReason.PEER_CLOSED
@@ -275,7 +285,9 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         last = last_stream_id or 0
         for stream_id, stream in list(self._streams.items()):
             if stream_id > last and not stream.waiter.done():
-                stream.waiter.set_exception(GoAway("server sent GOAWAY before this stream"))
+                stream.waiter.set_exception(
+                    GoAway("server sent GOAWAY before this stream", unprocessed=True)
+                )
         if not self._streams:
             self.close(CloseReason.GOAWAY)
         self._notify_capacity()

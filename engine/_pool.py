@@ -205,13 +205,19 @@ class AsyncOriginPool:
     async def _exchange_h2(
         self, request: httpx.Request, timeout: float | None, started: float
     ) -> RawResponse:
-        for _ in range(3):
+        for attempt in range(3):
             conn, new = await self._acquire_h2()
             try:
                 return await self._roundtrip_h2(conn, new, request, timeout, started)
-            except GoAway:
-                continue  # the server never processed this stream: retry elsewhere
-        raise GoAway("server kept sending GOAWAY")
+            except GoAway as exc:
+                if attempt == 2 or not (exc.unprocessed or request.method in _IDEMPOTENT):
+                    raise
+            except PeerClosed as exc:
+                # The connection died before any byte of this response (often a reset that ate
+                # the GOAWAY): like HTTP/1.1, retry an idempotent request elsewhere.
+                if attempt == 2 or not exc.before_response or request.method not in _IDEMPOTENT:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _acquire_h2(self) -> tuple[AsyncHTTP2Connection, bool]:
         """An idle connection if there is one; else a new one while fewer than `h2_size` exist;

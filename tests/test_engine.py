@@ -176,7 +176,9 @@ async def test_closing_the_session_closes_every_connection(target: TargetProcess
 
 
 async def test_server_connection_close_is_recorded(target: TargetProcess) -> None:
-    session = await run_session(config(concurrency=3, duration=1), UrlScenario(target.http_url + "/close"))
+    session = await run_session(
+        config(concurrency=3, duration=1), UrlScenario(target.http_url + "/close")
+    )
     snap = session.snapshot()
     assert snap.errors_total == 0
     closed = dict(snap.connections.closed_by_reason)
@@ -195,8 +197,22 @@ async def test_timeline_has_one_point_per_second_with_pool_numbers(target: Targe
 
 
 async def test_a_dead_target_gives_errors_not_crashes() -> None:
-    session = await run_session(config(concurrency=3, duration=0.5), UrlScenario("http://127.0.0.1:9/"))
+    session = await run_session(
+        config(concurrency=3, duration=0.5), UrlScenario("http://127.0.0.1:9/")
+    )
     snap = session.snapshot()
     assert snap.requests_total == snap.errors_total > 0
     assert {e.kind for e in snap.errors} == {"connect_refused"}
     assert snap.iterations_failed == snap.iterations_total
+
+
+async def test_http2_goaway_from_the_server_is_recorded(target: TargetProcess) -> None:
+    session = await run_session(
+        config(concurrency=1, duration=1, http_version=HttpVersion.HTTP2),
+        UrlScenario(target.http_url + "/close"),
+    )
+    snap = session.snapshot()
+    assert snap.errors_total == 0 and snap.requests_total > 10
+    assert dict(snap.http_versions) == {"HTTP/2": snap.requests_total}
+    assert snap.connections.opened_total == snap.requests_total
+    assert dict(snap.connections.closed_by_reason) == {"goaway": snap.requests_total}

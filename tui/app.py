@@ -80,6 +80,7 @@ class LoadscopeApp(App[int]):
         self._concurrency = options.concurrency
         self._rate = options.rate
         self._reuse = ReuseMode(options.reuse_mode)
+        self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
         self._stopping = False
         self._summary_shown = False
         self._errors_seen = 0
@@ -106,13 +107,38 @@ class LoadscopeApp(App[int]):
         if snapshot is None:
             return
         if not self._stopping:
-            if self.options.open_model and snapshot.rate is not None:
-                self._rate = snapshot.rate
-            else:
-                self._concurrency = snapshot.concurrency
+            self._sync_level(snapshot)
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
                 screen.snapshot = snapshot
+
+    def _sync_level(self, snapshot: Snapshot) -> None:
+        """Follow the engine's level (stages move it too), but never let a snapshot taken
+        before our last command undo keys pressed since."""
+        current = snapshot.rate if self.options.open_model else snapshot.concurrency
+        if current is None:
+            return
+        if self._sent is None:
+            self._set_level(current)
+        elif current == self._sent:
+            self._sent = None
+
+    def _level(self) -> float:
+        return self._rate if self.options.open_model else self._concurrency
+
+    def _set_level(self, value: float) -> None:
+        if self.options.open_model:
+            self._rate = float(value)
+        else:
+            self._concurrency = int(value)
+
+    def _send_level(self, value: float) -> None:
+        self._set_level(value)
+        self._sent = self._level()
+        if self.options.open_model:
+            self.controller.set_rate(self._rate)
+        else:
+            self.controller.set_concurrency(self._concurrency)
 
     def _show_engine_errors(self) -> None:
         errors = self.controller.errors
@@ -155,15 +181,8 @@ class LoadscopeApp(App[int]):
 
     # -- actions -------------------------------------------------------------------------------
     def action_concurrency(self, delta: int) -> None:
-        if self._stopping:
-            return
-        if self.options.open_model:
-            self._rate = max(0.0, self._rate + delta)
-            self.controller.set_rate(self._rate)
-            self.notify(f"rate → {self._rate:g} it/s", timeout=1.5)
-        else:
-            self._concurrency = max(0, self._concurrency + delta)
-            self.controller.set_concurrency(self._concurrency)
+        if not self._stopping:
+            self._send_level(max(0, self._level() + delta))
 
     def action_exact_value(self) -> None:
         if self._stopping:
@@ -175,14 +194,8 @@ class LoadscopeApp(App[int]):
         self.push_screen(dialog, self._apply_exact_value)
 
     def _apply_exact_value(self, value: float | None) -> None:
-        if value is None:
-            return
-        if self.options.open_model:
-            self._rate = float(value)
-            self.controller.set_rate(self._rate)
-        else:
-            self._concurrency = int(value)
-            self.controller.set_concurrency(self._concurrency)
+        if value is not None and not self._stopping:
+            self._send_level(value)
 
     def action_pause_resume(self) -> None:
         if self._stopping or self.snapshot is None:

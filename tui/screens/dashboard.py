@@ -61,8 +61,9 @@ class DashboardScreen(Screen[None]):
         self.query_one(Footer).compact = width < NARROW_WIDTH
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        if snapshot is None:
+        if snapshot is None or not self.is_mounted:
             return
-        self.query_one(SessionHeader).snapshot = snapshot
+        for header in self.query(SessionHeader):
+            header.snapshot = snapshot
         for panel in self.query(Panel):
             panel.snapshot = snapshot

@@ -41,7 +41,7 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[Binding]) -> None:
         super().__init__()
-        self._bindings = bindings
+        self._app_bindings = bindings
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
@@ -56,6 +56,12 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, show_header=False, padding=(0, 2))
         table.add_column(style="bold yellow", justify="right")
         table.add_column()
+        for key, description in self.key_rows():
+            table.add_row(key, description)
+        return table
+
+    def key_rows(self) -> list[tuple[str, str]]:
+        """(key, what it does) for every binding shown in the footer, then mouse and panel keys."""
         descriptions = {
             "+1": "one more virtual user (open model: +1 iteration/s)",
             "-1": "one virtual user fewer (open model: -1 iteration/s)",
@@ -70,13 +76,15 @@ class HelpScreen(ModalScreen[None]):
             "stop": "stop, and show the summary with the final report; q again exits",
             "help": "this screen",
         }
-        for binding in self._bindings:
-            if binding.show:
-                key = binding.key_display or binding.key
-                table.add_row(key, descriptions.get(binding.description, binding.description))
-        table.add_row("click", "zoom a panel; click again or esc to unzoom")
-        table.add_row("o", "in the zoomed Connections panel: order the ledger by requests or age")
-        return table
+        rows = [
+            (binding.key_display or binding.key,
+             descriptions.get(binding.description, binding.description))
+            for binding in self._app_bindings
+            if binding.show
+        ]
+        rows.append(("click", "zoom a panel; click again or esc to unzoom"))
+        rows.append(("o", "in the zoomed Connections panel: order the ledger by requests or age"))
+        return rows
 
     def _panels(self) -> Table:
         table = Table(box=None, show_header=False, padding=(0, 2))

@@ -26,8 +26,18 @@ class TimeChart(Widget):
         self._series: Sequence[Series] = ()
         self._markers: Sequence[Marker] = ()
         self._t_end = 0.0
+        self._key: tuple[object, ...] = ()
 
     def plot(self, series: Sequence[Series], t_end: float, markers: Sequence[Marker] = ()) -> None:
+        """Redraw only when a new second (or marker) arrived: series change once a second."""
+        key = (
+            t_end,
+            tuple((len(s.values), s.values[-1] if s.values else None) for s in series),
+            tuple(markers),
+        )
+        if key == self._key:
+            return
+        self._key = key
         self._series, self._t_end, self._markers = series, t_end, markers
         self.refresh()
 

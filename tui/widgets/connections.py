@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from engine import Snapshot
 
@@ -15,6 +15,7 @@ from ..format import compact, ms, number, percent
 from ._charts import Series
 from .chart import TimeChart
 from .panel import Panel
+from .text_view import TextView
 from .throughput import markers_for
 
 LEDGER_SORTS = ("requests", "age")
@@ -23,8 +24,7 @@ LEDGER_SORTS = ("requests", "age")
 class ConnectionsPanel(Panel):
     BINDINGS = [Binding("o", "sort_ledger", "ledger order", show=False)]
     DEFAULT_CSS = """
-    ConnectionsPanel #connections-numbers { height: auto; }
-    ConnectionsPanel #connections-legend { height: 1; }
+    ConnectionsPanel #connections-numbers { height: 5; }
     ConnectionsPanel #connections-chart { height: 1fr; min-height: 4; }
     ConnectionsPanel #connections-ledger { display: none; height: 2fr; }
     ConnectionsPanel.-maximized #connections-ledger { display: block; }
@@ -35,9 +35,9 @@ class ConnectionsPanel(Panel):
         self._sort = LEDGER_SORTS[0]
 
     def compose(self) -> ComposeResult:
-        yield Static(id="connections-numbers")
+        yield TextView(id="connections-numbers")
         yield TimeChart("line", id="connections-chart")
-        yield Static(id="connections-legend")
+        yield TextView(id="connections-legend")
         yield DataTable(id="connections-ledger", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
@@ -64,7 +64,7 @@ class ConnectionsPanel(Panel):
             self.show(self.snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
-        self.query_one("#connections-numbers", Static).update(connection_numbers(snapshot))
+        self.query_one("#connections-numbers", TextView).show(connection_numbers(snapshot))
         timeline = snapshot.timeline
         t_end = timeline[-1].t if timeline else 0
         self.query_one(TimeChart).plot(
@@ -80,7 +80,7 @@ class ConnectionsPanel(Panel):
         legend.append("opened/s  ", style="dim")
         legend.append("■ ", style="red")
         legend.append("closed/s", style="dim")
-        self.query_one("#connections-legend", Static).update(legend)
+        self.query_one("#connections-legend", TextView).show(legend)
         if self.has_class("-maximized"):
             self._fill_ledger(snapshot)
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import RichLog, Static
+from textual.widgets import RichLog
 
 from engine import Snapshot
 
 from ..format import clock
 from .panel import Panel
+from .text_view import TextView
 
 EVENT_STYLES = {"warning": "bold yellow", "error": "bold red", "abort": "bold red"}
 ROWS_SHOWN = 6
@@ -19,7 +20,7 @@ ROWS_SHOWN = 6
 
 class ErrorsPanel(Panel):
     DEFAULT_CSS = """
-    ErrorsPanel #errors-table { height: auto; max-height: 60%; }
+    ErrorsPanel #errors-table { height: 2; max-height: 60%; }
     ErrorsPanel #events-log {
         height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent;
     }
@@ -30,14 +31,18 @@ class ErrorsPanel(Panel):
         self._last_event_key: tuple[float, str] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="errors-table")
+        yield TextView(id="errors-table")
         yield RichLog(id="events-log", wrap=True, markup=False, max_lines=500)
 
     def on_mount(self) -> None:
         self.border_title = "Errors & events"
 
     def show(self, snapshot: Snapshot) -> None:
-        self.query_one("#errors-table", Static).update(errors_table(snapshot))
+        table = errors_table(snapshot)
+        view = self.query_one("#errors-table", TextView)
+        if view.styles.height is None or view.styles.height.value != table.row_count + 1:
+            view.styles.height = table.row_count + 1
+        view.show(table)
         self._append_events(snapshot)
 
     def _append_events(self, snapshot: Snapshot) -> None:

@@ -9,7 +9,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Static
 
 from engine import HistogramData, LatencySummary, Snapshot
 
@@ -17,6 +16,7 @@ from ..format import ms
 from ._charts import Series, histogram_rows
 from .chart import TimeChart
 from .panel import Panel
+from .text_view import TextView
 from .throughput import markers_for
 
 
@@ -31,6 +31,10 @@ class HistogramView(Widget):
         self._summary = LatencySummary()
 
     def plot(self, data: HistogramData, summary: LatencySummary) -> None:
+        if (data.count, data.total_us, data.max_us) == (
+            self._data.count, self._data.total_us, self._data.max_us
+        ):
+            return  # the window only moves once a second
         self._data, self._summary = data, summary
         self.refresh()
 
@@ -47,13 +51,13 @@ class HistogramView(Widget):
 class LatencyPanel(Panel):
     DEFAULT_CSS = """
     LatencyPanel Horizontal { height: 1fr; }
-    LatencyPanel #latency-table { width: 27; height: auto; margin-left: 1; }
+    LatencyPanel #latency-table { width: 27; height: 8; margin-left: 1; }
     """
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield HistogramView(id="latency-histogram")
-            yield Static(id="latency-table")
+            yield TextView(id="latency-table")
 
     def on_mount(self) -> None:
         self.border_title = "Latency"
@@ -62,7 +66,7 @@ class LatencyPanel(Panel):
         window = snapshot.latency_window
         self.border_subtitle = f"histogram of the last {_window_seconds(snapshot)} s"
         self.query_one(HistogramView).plot(snapshot.histogram_window, window)
-        self.query_one("#latency-table", Static).update(percentile_table(window, snapshot.latency))
+        self.query_one("#latency-table", TextView).show(percentile_table(window, snapshot.latency))
 
 
 def _window_seconds(snapshot: Snapshot) -> int:
@@ -96,7 +100,7 @@ class LatencyTrendPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield TimeChart("line", unit="ms", id="latency-trend-chart")
-        yield Static(id="latency-trend-legend")
+        yield TextView(id="latency-trend-legend")
 
     def on_mount(self) -> None:
         self.border_title = "Latency over time"
@@ -117,4 +121,4 @@ class LatencyTrendPanel(Panel):
         legend.append("p99   ", style="dim")
         if timeline:
             legend.append(f"now p50 {ms(timeline[-1].p50_ms)}  p99 {ms(timeline[-1].p99_ms)}")
-        self.query_one("#latency-trend-legend", Static).update(legend)
+        self.query_one("#latency-trend-legend", TextView).show(legend)

@@ -6,12 +6,12 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from engine import Snapshot
 
 from ..format import compact, ms
 from .panel import Panel
+from .text_view import TextView
 
 
 class StepsPanel(Panel):
@@ -21,13 +21,17 @@ class StepsPanel(Panel):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(id="steps-table")
+            yield TextView(id="steps-table")
 
     def on_mount(self) -> None:
         self.border_title = "Steps"
 
     def show(self, snapshot: Snapshot) -> None:
-        self.query_one("#steps-table", Static).update(steps_table(snapshot))
+        view = self.query_one("#steps-table", TextView)
+        rows = len(snapshot.steps) + 1
+        if view.styles.height is None or view.styles.height.value != rows:
+            view.styles.height = rows
+        view.show(steps_table(snapshot))
         failed = snapshot.iterations_failed
         self.border_subtitle = (
             f"iterations {snapshot.iterations_total:,} · failed {failed:,}"

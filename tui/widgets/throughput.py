@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from engine import EventRecord, Snapshot
 
@@ -13,6 +12,7 @@ from ..format import number
 from ._charts import Marker, Series
 from .chart import TimeChart
 from .panel import Panel
+from .text_view import TextView
 
 MARKER_KINDS = frozenset(
     {
@@ -45,13 +45,13 @@ def markers_for(snapshot: Snapshot) -> list[tuple[Marker, EventRecord]]:
 
 class ThroughputPanel(Panel):
     DEFAULT_CSS = """
-    ThroughputPanel #throughput-legend { height: auto; max-height: 2; }
+    ThroughputPanel #throughput-now { height: 2; }
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(id="throughput-now")
+        yield TextView(id="throughput-now")
         yield TimeChart("area", id="throughput-chart")
-        yield Static(id="throughput-legend")
+        yield TextView(id="throughput-legend")
 
     def on_mount(self) -> None:
         self.border_title = "Throughput"
@@ -67,8 +67,8 @@ class ThroughputPanel(Panel):
             t_end,
             [marker for marker, _ in marks],
         )
-        self.query_one("#throughput-now", Static).update(_now_line(snapshot))
-        self.query_one("#throughput-legend", Static).update(_legend(marks))
+        self.query_one("#throughput-now", TextView).show(_now_line(snapshot))
+        self.query_one("#throughput-legend", TextView).show(_legend(marks))
 
 
 def _now_line(snapshot: Snapshot) -> Text:
@@ -98,7 +98,7 @@ def _stat(text: Text, value: str, label: str, style: str) -> None:
 
 
 def _legend(marks: list[tuple[Marker, EventRecord]]) -> Text:
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append("■ ", style=OK_STYLE)
     text.append("responses/s  ", style="dim")
     text.append("■ ", style=ERROR_STYLE)

@@ -1,0 +1,265 @@
+"""The console driven by Textual pilots: every binding, against a real engine process and the
+built-in target (and a scripted controller where only the drawing matters)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from engine import ReuseMode, SessionConfig, Snapshot
+from engine._process import EngineProcess
+from engine._spec import ScenarioSpec
+from engine.target import TargetProcess
+from tui.app import ConsoleOptions, LoadscopeApp
+from tui.controller import ScriptedController
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.help import HelpScreen
+from tui.screens.summary import SummaryScreen
+from tui.screens.value_dialog import ValueDialog, parse_value
+from tui.widgets.header import SessionHeader
+
+from .fake_snapshots import make_snapshot
+
+SIZE = (120, 40)
+
+
+def render_stub(snapshot: Snapshot) -> tuple[str, dict[str, object]]:
+    return f"report: {snapshot.requests_total} requests", {
+        "requests_total": snapshot.requests_total,
+        "concurrency": snapshot.concurrency,
+        "connections_opened": snapshot.connections.opened_total,
+        "connections_peak_open": snapshot.connections.peak_open,
+    }
+
+
+@asynccontextmanager
+async def console(
+    target: TargetProcess, tmp_path: Path, *, concurrency: int = 5, rate: float | None = None
+) -> AsyncIterator[tuple[LoadscopeApp, Pilot, EngineProcess]]:
+    config = SessionConfig(concurrency=concurrency, rate=rate, max_vus=50 if rate else None)
+    engine = EngineProcess(ScenarioSpec(url=target.http_url + "/json"), config, push_interval=0.2)
+    options = ConsoleOptions(
+        label="test", summary_json=str(tmp_path / "summary.json"), save_dir=tmp_path,
+        open_model=rate is not None, concurrency=concurrency, rate=rate or 0.0,
+    )
+    app = LoadscopeApp(engine, options, render_stub, poll_seconds=0.2)
+    engine.start()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.snapshot is not None and app.snapshot.requests_total > 0)
+            yield app, pilot, engine
+    finally:
+        if not engine.finished:
+            engine.stop()
+            engine.wait_final(10)
+        engine.close()
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    waited = 0.0
+    while not condition():
+        assert waited < timeout, "condition not met in time"
+        await pilot.pause(0.05)
+        waited += 0.05
+
+
+def header_text(app: LoadscopeApp) -> str:
+    return app.screen.query_one(SessionHeader).render().plain
+
+
+async def test_plus_five_times_from_five_gives_ten(target: TargetProcess, tmp_path: Path) -> None:
+    async with console(target, tmp_path) as (app, pilot, _engine):
+        for _ in range(5):
+            await pilot.press("plus")
+        await until(pilot, lambda: app.snapshot.concurrency == 10 and app.snapshot.vus == 10)
+        await pilot.pause(0.1)
+        assert "10 VUs" in header_text(app)
+
+
+async def test_minus_and_brackets_change_concurrency(target: TargetProcess, tmp_path: Path) -> None:
+    async with console(target, tmp_path, concurrency=12) as (app, pilot, _engine):
+        await pilot.press("minus", "minus")
+        await until(pilot, lambda: app.snapshot.concurrency == 10)
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: app.snapshot.concurrency == 20)
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
+        await until(pilot, lambda: app.snapshot.concurrency == 0)
+        await pilot.press("plus")
+        await until(pilot, lambda: app.snapshot.concurrency == 1)
+
+
+async def test_c_sets_an_exact_concurrency_and_refuses_bad_input(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    async with console(target, tmp_path) as (app, pilot, _engine):
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ValueDialog))
+        await pilot.press(*["backspace"] * 4, *"abc", "enter")
+        assert isinstance(app.screen, ValueDialog)
+        assert "not a whole number" in str(app.screen.query_one("#dialog-error").render())
+        await pilot.press(*["backspace"] * 4, "2", "5", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, ValueDialog))
+        await until(pilot, lambda: app.snapshot.concurrency == 25)
+
+
+async def test_c_sets_the_rate_in_open_mode(target: TargetProcess, tmp_path: Path) -> None:
+    async with console(target, tmp_path, rate=50) as (app, pilot, _engine):
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ValueDialog))
+        await pilot.press(*["backspace"] * 4, "8", "0", "enter")
+        await until(pilot, lambda: app.snapshot.rate == 80)
+        await pilot.press("plus")
+        await until(pilot, lambda: app.snapshot.rate == 81)
+        assert "open 81 it/s" in header_text(app)
+
+
+async def test_space_pauses_and_nothing_is_sent_while_paused(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    async with console(target, tmp_path) as (app, pilot, _engine):
+        await pilot.press("space")
+        await until(pilot, lambda: app.snapshot.state == "paused")
+        await pilot.pause(0.3)
+        before = app.snapshot.requests_total
+        await pilot.pause(1.0)
+        assert app.snapshot.requests_total == before
+        assert "PAUSED" in header_text(app)
+        await pilot.press("space")
+        await until(pilot, lambda: app.snapshot.state == "running")
+        await until(pilot, lambda: app.snapshot.requests_total > before)
+
+
+async def test_m_cycles_reuse_modes_and_h_toggles_http(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    async with console(target, tmp_path) as (app, pilot, _engine):
+        seen = []
+        for _ in range(4):
+            await pilot.press("m")
+            expected = ReuseMode(app.snapshot.reuse_mode).next().value
+            await until(pilot, lambda expected=expected: app.snapshot.reuse_mode == expected)
+            seen.append(app.snapshot.reuse_mode)
+        assert seen == ["per-vu", "per-iteration", "none", "shared"]
+        await pilot.press("h")
+        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/2")
+        assert app.snapshot.http_version == "http2"
+        await pilot.press("h")
+        await until(pilot, lambda: app.snapshot.http_version == "http1")
+        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/1.1")
+
+
+async def test_r_resets_statistics_and_the_run_goes_on(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    async with console(target, tmp_path) as (app, pilot, _engine):
+        await until(pilot, lambda: app.snapshot.elapsed_s > 1.5)
+        before = app.snapshot
+        await pilot.press("r")
+        await until(pilot, lambda: any(e.kind == "reset" for e in app.snapshot.events))
+        after = app.snapshot
+        assert after.elapsed_s < before.elapsed_s
+        assert after.requests_total < before.requests_total
+        assert after.state == "running"
+        await until(pilot, lambda: app.snapshot.requests_total > after.requests_total)
+
+
+async def test_s_saves_report_text_and_screenshot(target: TargetProcess, tmp_path: Path) -> None:
+    async with console(target, tmp_path) as (app, pilot, _engine):
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        suffixes = sorted(p.suffix for p in tmp_path.glob("loadscope-*"))
+        assert suffixes == [".json", ".svg", ".txt"]
+        report = json.loads(next(tmp_path.glob("loadscope-*.json")).read_text())
+        assert report["requests_total"] > 0
+        assert "<svg" in next(tmp_path.glob("loadscope-*.svg")).read_text()[:500]
+
+
+async def test_q_stops_shows_the_summary_and_q_again_exits(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    async with console(target, tmp_path) as (app, pilot, engine):
+        await pilot.press("plus")
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        assert engine.final is not None and engine.final.state == "stopped"
+        summary = json.loads((tmp_path / "summary.json").read_text())
+        assert summary["concurrency"] == 6
+        assert summary["connections_opened"] == summary["connections_peak_open"] == 6
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        assert app.return_code == 0 or app._exit_renderables is not None or not app.is_running
+
+
+async def test_question_mark_opens_help_with_every_binding() -> None:
+    app = LoadscopeApp(
+        ScriptedController([make_snapshot(30)]), ConsoleOptions(label="demo"), render_stub,
+        poll_seconds=0.2,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = [key for key, _ in app.screen.key_rows()]
+        for binding in app.BINDINGS:
+            if binding.show:
+                assert (binding.key_display or binding.key) in keys
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+async def test_click_zooms_a_panel_and_escape_unzooms() -> None:
+    app = LoadscopeApp(
+        ScriptedController([make_snapshot(30)]), ConsoleOptions(label="demo"), render_stub,
+        poll_seconds=0.2,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.click("#connections")
+        assert app.screen.maximized is app.screen.query_one("#connections")
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+
+
+async def test_scripted_controller_records_controls() -> None:
+    controller = ScriptedController([make_snapshot(30, concurrency=10)])
+    app = LoadscopeApp(controller, ConsoleOptions(concurrency=10), render_stub, poll_seconds=0.2)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("plus", "right_square_bracket", "m", "r")
+    names = [name for name, _ in controller.calls]
+    assert controller.calls[:2] == [("set_concurrency", (11,)), ("set_concurrency", (21,))]
+    assert "set_reuse_mode" in names and "reset_stats" in names
+
+
+def test_dialog_values_are_validated() -> None:
+    assert parse_value("25", integer=True) == (25, "")
+    assert parse_value("2.5", integer=False) == (2.5, "")
+    assert parse_value("", integer=True)[1] == "type a number"
+    assert "not a whole number" in parse_value("2.5", integer=True)[1]
+    assert parse_value("-3", integer=True)[1] == "must be 0 or more"
+    assert parse_value("nan", integer=False)[1] == "must be 0 or more"
+    assert "at most" in parse_value("10000000", integer=True)[1]
+
+
+async def test_a_dead_target_shows_errors_and_nothing_crashes(tmp_path: Path) -> None:
+    engine = EngineProcess(
+        ScenarioSpec(url="http://127.0.0.1:9/"), SessionConfig(concurrency=2), push_interval=0.1
+    )
+    app = LoadscopeApp(engine, ConsoleOptions(save_dir=tmp_path), render_stub, poll_seconds=0.2)
+    engine.start()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.snapshot is not None and app.snapshot.errors_total > 0)
+            await pilot.pause(0.3)
+            assert app.snapshot.errors[0].kind == "connect_refused"
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.2)
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause(0.2)
+    finally:
+        engine.stop()
+        engine.wait_final(10)
+        engine.close()
