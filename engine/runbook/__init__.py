@@ -1,0 +1,31 @@
+"""runn runbooks (the HTTP part) as load scenarios, parsed and compiled once per session.
+
+    scenario = load_runbooks(["login.yml"], {"user": "alice"})   # raises RunbookError
+    scenario.warnings                                            # ["file:3:1: warning: ..."]
+
+The expression language is also usable on its own, for thresholds over report numbers:
+
+    expr = compile_expression("error_rate < 1 && p99 < 200", origin="--threshold")
+    expr.evaluate(values) is True or print("threshold failed:", expr.explain(values))
+
+See FORMAT.md for the supported runbook and expression subset.
+"""
+
+from __future__ import annotations
+
+from ._errors import EvalError, Location, RunbookError
+from ._expression import Expression, compile_expression, evaluate
+from ._scenario import RunbookScenario, compile_runbooks, load_runbooks, parse_var_value
+
+__all__ = [
+    "EvalError",
+    "Expression",
+    "Location",
+    "RunbookError",
+    "RunbookScenario",
+    "compile_expression",
+    "compile_runbooks",
+    "evaluate",
+    "load_runbooks",
+    "parse_var_value",
+]

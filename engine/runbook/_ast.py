@@ -1,0 +1,320 @@
+"""The syntax tree of the expr-lang subset, and its parser (precedence climbing, as expr-lang)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._errors import ExpressionError
+from ._lexer import Kind, Token, tokenize
+
+MAX_DEPTH = 64
+
+
+@dataclass(slots=True)
+class Node:
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class Literal(Node):
+    value: object
+
+
+@dataclass(slots=True)
+class Name(Node):
+    name: str
+
+
+@dataclass(slots=True)
+class Member(Node):
+    """`obj.name`, `obj?.name` or `obj[key]`."""
+
+    obj: Node
+    key: Node
+    optional: bool = False
+
+
+@dataclass(slots=True)
+class Slice(Node):
+    obj: Node
+    low: Node | None
+    high: Node | None
+
+
+@dataclass(slots=True)
+class Call(Node):
+    func: str
+    args: list[Node]
+
+
+@dataclass(slots=True)
+class Unary(Node):
+    op: str
+    operand: Node
+
+
+@dataclass(slots=True)
+class Binary(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(slots=True)
+class Conditional(Node):
+    cond: Node
+    then: Node | None  # None: the short form `cond ?: otherwise`
+    otherwise: Node
+
+
+@dataclass(slots=True)
+class ArrayLit(Node):
+    items: list[Node] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MapLit(Node):
+    pairs: list[tuple[Node, Node]] = field(default_factory=list)
+
+
+# expr-lang's precedences; comparisons chain (`a < b < c` is `a < b && b < c`).
+BINARY = {
+    "or": 10, "||": 10, "and": 15, "&&": 15,
+    "==": 20, "!=": 20, "<": 20, ">": 20, "<=": 20, ">=": 20,
+    "in": 20, "matches": 20, "contains": 20, "startsWith": 20, "endsWith": 20,
+    "+": 30, "-": 30, "*": 60, "/": 60, "%": 60, "**": 100, "^": 100, "??": 500,
+}  # fmt: skip
+RIGHT_ASSOCIATIVE = frozenset({"**", "^"})
+UNARY = {"not": 50, "!": 50, "-": 90, "+": 90}
+NEGATABLE = frozenset({"in", "matches", "contains", "startsWith", "endsWith"})
+ORDERING = frozenset({"<", ">", "<=", ">="})
+CONSTANTS = {"true": True, "false": False, "nil": None, "null": None}
+
+
+def _dotted(node: Node) -> str | None:
+    if isinstance(node, Name):
+        return node.name
+    if (
+        isinstance(node, Member)
+        and isinstance(node.key, Literal)
+        and isinstance(node.key.value, str)
+    ):
+        base = _dotted(node.obj)
+        return f"{base}.{node.key.value}" if base else None
+    return None
+
+
+def parse(text: str) -> Node:
+    parser = _Parser(tokenize(text))
+    node = parser.expression(0)
+    if parser.token.kind is not Kind.EOF:
+        raise parser.unexpected()
+    return node
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.index = 0
+        self.depth = 0
+
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.index]
+        if token.kind is not Kind.EOF:
+            self.index += 1
+        return token
+
+    def expect(self, op: str) -> Token:
+        if not self.token.is_op(op):
+            raise ExpressionError(
+                f"expected {op!r} but found {self.token.describe()}", self.token.start
+            )
+        return self.advance()
+
+    def unexpected(self) -> ExpressionError:
+        return ExpressionError(f"unexpected {self.token.describe()}", self.token.start)
+
+    # -- binary operators -------------------------------------------------------------------------
+    def expression(self, precedence: int) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError("expression nested too deeply", self.token.start)
+        try:
+            left = self._binary(precedence)
+            if precedence == 0:
+                left = self._conditional(left)
+            return left
+        finally:
+            self.depth -= 1
+
+    def _binary(self, precedence: int) -> Node:
+        left = self.primary()
+        while True:
+            token = self.token
+            negate = token.is_op("not")
+            if negate:
+                follower = self.tokens[self.index + 1]
+                if not (follower.kind is Kind.OPERATOR and follower.value in NEGATABLE):
+                    raise ExpressionError(
+                        f"unexpected 'not' before {follower.describe()}", token.start
+                    )
+                token = follower
+            op = token.value if token.kind is Kind.OPERATOR else None
+            if not isinstance(op, str) or op not in BINARY or BINARY[op] < precedence:
+                return left
+            if negate:
+                self.advance()
+            self.advance()
+            level = BINARY[op]
+            if op in ORDERING:
+                left = self._comparison(left, op, level)
+                continue
+            right = self.expression(level if op in RIGHT_ASSOCIATIVE else level + 1)
+            left = Binary(left.start, right.end, op, left, right)
+            if negate:
+                left = Unary(left.start, left.end, "not", left)
+
+    def _comparison(self, left: Node, op: str, level: int) -> Node:
+        root: Node | None = None
+        while True:
+            right = self.expression(level + 1)
+            node = Binary(left.start, right.end, op, left, right)
+            root = node if root is None else Binary(root.start, node.end, "&&", root, node)
+            token = self.token
+            if not (token.kind is Kind.OPERATOR and token.value in ORDERING):
+                return root
+            op = str(self.advance().value)
+            left = right
+
+    def _conditional(self, node: Node) -> Node:
+        while self.token.is_op("?"):
+            self.advance()
+            if self.token.is_op(":"):
+                self.advance()
+                otherwise = self.expression(0)
+                node = Conditional(node.start, otherwise.end, node, None, otherwise)
+                continue
+            then = self.expression(0)
+            self.expect(":")
+            otherwise = self.expression(0)
+            node = Conditional(node.start, otherwise.end, node, then, otherwise)
+        return node
+
+    # -- operands ---------------------------------------------------------------------------------
+    def primary(self) -> Node:
+        token = self.token
+        if token.kind is Kind.OPERATOR and token.value in UNARY:
+            self.advance()
+            operand = self.expression(UNARY[str(token.value)])
+            return self.postfix(Unary(token.start, operand.end, str(token.value), operand))
+        if token.is_op("("):
+            self.advance()
+            inner = self.expression(0)
+            close = self.expect(")")
+            inner.start, inner.end = token.start, close.end
+            return self.postfix(inner)
+        return self.postfix(self.operand())
+
+    def operand(self) -> Node:
+        token = self.advance()
+        if token.kind in (Kind.NUMBER, Kind.STRING):
+            return Literal(token.start, token.end, token.value)
+        if token.kind is Kind.NAME:
+            name = str(token.value)
+            if name in CONSTANTS:
+                return Literal(token.start, token.end, CONSTANTS[name])
+            if self.token.is_op("("):
+                return self.call(token)
+            return Name(token.start, token.end, name)
+        if token.is_op("["):
+            return self.array(token)
+        if token.is_op("{"):
+            return self.map(token)
+        raise ExpressionError(f"unexpected {token.describe()}", token.start)
+
+    def call(self, name: Token) -> Node:
+        self.expect("(")
+        args: list[Node] = []
+        while not self.token.is_op(")"):
+            args.append(self.expression(0))
+            if not self.token.is_op(")"):
+                self.expect(",")
+        close = self.expect(")")
+        return Call(name.start, close.end, str(name.value), args)
+
+    def array(self, opening: Token) -> Node:
+        items: list[Node] = []
+        while not self.token.is_op("]"):
+            items.append(self.expression(0))
+            if not self.token.is_op("]"):
+                self.expect(",")
+        close = self.expect("]")
+        return ArrayLit(opening.start, close.end, items)
+
+    def map(self, opening: Token) -> Node:
+        pairs: list[tuple[Node, Node]] = []
+        while not self.token.is_op("}"):
+            key_token = self.advance()
+            if key_token.kind in (Kind.NAME, Kind.STRING, Kind.NUMBER) or (
+                key_token.kind is Kind.OPERATOR and str(key_token.value).isalpha()
+            ):
+                key: Node = Literal(key_token.start, key_token.end, key_token.value)
+            elif key_token.is_op("("):
+                key = self.expression(0)
+                self.expect(")")
+            else:
+                raise ExpressionError(
+                    f"a map key must be a name or a string, not {key_token.describe()}",
+                    key_token.start,
+                )
+            self.expect(":")
+            pairs.append((key, self.expression(0)))
+            if not self.token.is_op("}"):
+                self.expect(",")
+        close = self.expect("}")
+        return MapLit(opening.start, close.end, pairs)
+
+    def postfix(self, node: Node) -> Node:
+        while True:
+            token = self.token
+            if token.is_op(".", "?."):
+                self.advance()
+                name = self.advance()
+                if not (
+                    name.kind is Kind.NAME
+                    or (name.kind is Kind.OPERATOR and str(name.value).isalpha())
+                ):
+                    raise ExpressionError(
+                        f"expected a field name after {token.value!r}, found {name.describe()}",
+                        name.start,
+                    )
+                key = Literal(name.start, name.end, name.value)
+                node = Member(node.start, name.end, node, key, token.value == "?.")
+            elif token.is_op("["):
+                self.advance()
+                node = self.index_or_slice(node)
+            elif token.is_op("(") and isinstance(node, Member):
+                dotted = _dotted(node)
+                raise ExpressionError(
+                    f"{dotted}() is not supported" if dotted else "methods are not supported",
+                    node.start,
+                    "runn's built-in function packages (faker, hash, time ...) are not",
+                )
+            else:
+                return node
+
+    def index_or_slice(self, node: Node) -> Node:
+        low = None if self.token.is_op(":") else self.expression(0)
+        if self.token.is_op(":"):
+            self.advance()
+            high = None if self.token.is_op("]") else self.expression(0)
+            close = self.expect("]")
+            return Slice(node.start, close.end, node, low, high)
+        close = self.expect("]")
+        assert low is not None
+        return Member(node.start, close.end, node, low)

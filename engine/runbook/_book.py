@@ -1,0 +1,663 @@
+"""Parsing a runbook's YAML tree into a checked model: runners, vars, steps and their parts.
+
+Nothing here evaluates an expression; `_compile` turns this model into what iterations run.
+Keys runn knows but loadscope does not run get a warning; shapes that cannot run are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from engine.durations import DurationError, parse_duration
+
+from ._errors import Location, RunbookError
+from ._yaml import YMap, YNode, YScalar, YSeq, kind_of, plain
+
+Warn = Callable[[Location, str], None]
+
+TOP_LEVEL = frozenset(
+    {"desc", "labels", "runners", "vars", "steps", "if", "force", "skipTest", "interval", "loop",
+     "hostRules"}
+)  # fmt: skip
+TOP_LEVEL_IGNORED = {
+    "needs": "needs (runbook dependencies) is not supported",
+    "secrets": "secrets masking is not supported",
+    "concurrency": "concurrency keys are not supported; loadscope runs every runbook per VU",
+    "debug": "debug output is not supported under load",
+    "trace": "trace headers are not supported",
+}
+STEP_KEYS = frozenset({"desc", "if", "loop", "force", "test", "bind", "dump", "include", "defer"})
+UNSUPPORTED_STEP_RUNNERS = {
+    "exec": "exec (shell command) steps are not supported",
+    "runner": "runner definitions inside steps are not supported",
+    "agent": "agent steps are not supported",
+}
+HTTP_RUNNER_KEYS = frozenset(
+    {"endpoint", "timeout", "skipVerify", "cacert", "cert", "key", "useCookie",
+     "notFollowRedirect", "multipartBoundary"}
+)  # fmt: skip
+HTTP_RUNNER_IGNORED = frozenset(
+    {"openapi3", "skipValidateRequest", "skipValidateResponse", "skipCircularReferenceCheck",
+     "trace"}
+)  # fmt: skip
+REQUEST_KEYS = frozenset({"headers", "body", "useCookie"})
+LOOP_KEYS = frozenset(
+    {"count", "until", "interval", "minInterval", "maxInterval", "multiplier", "jitter"}
+)
+RESERVED_NAMES = frozenset(
+    {"vars", "steps", "parent", "included", "current", "previous", "env", "cookies", "nodes",
+     "params", "i", "runn", "needs"}
+)  # fmt: skip
+BODY_REQUIRED = frozenset({"POST", "PATCH"})
+_MSEC = re.compile(r"(\d)\s*([mu])secs?\b")
+
+
+@dataclass(slots=True)
+class RunnerSpec:
+    name: str
+    location: Location
+    endpoint: str | None  # None: a runner loadscope cannot run (db, gRPC ...)
+    kind: str = "http"
+    timeout: float | None = None
+    skip_verify: bool = False
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    use_cookie: bool | None = None
+    follow_redirects: bool = True
+    multipart_boundary: str | None = None
+
+
+@dataclass(slots=True)
+class LoopSpec:
+    location: Location
+    count: int | YScalar = 3
+    until: YScalar | None = None
+    interval: float | None = None
+    min_interval: float = 0.0
+    max_interval: float = 0.0
+    multiplier: float = 1.5
+    jitter: float = 0.0
+
+
+@dataclass(slots=True)
+class RequestSpec:
+    runner: str
+    location: Location
+    path: YScalar
+    method: str
+    headers: YMap | None
+    media_type: str | None
+    body: YNode | None
+    body_location: Location
+    use_cookie: bool | None
+
+
+@dataclass(slots=True)
+class IncludeSpec:
+    path: Path
+    display: str
+    location: Location
+    vars: YMap | None
+    skip_test: bool = False
+    force: bool = False
+
+
+@dataclass(slots=True)
+class BindSpec:
+    key: YScalar
+    value: YNode
+
+
+@dataclass(slots=True)
+class StepSpec:
+    index: int
+    key: str | None
+    location: Location
+    desc: str = ""
+    if_: YScalar | None = None
+    loop: LoopSpec | None = None
+    force: bool = False
+    test: YScalar | None = None
+    test_constant: bool | None = None
+    binds: list[BindSpec] = field(default_factory=list)
+    dump: YScalar | None = None
+    runner: tuple[YScalar, YNode] | None = None  # `name: {/path: ...}`, parsed when compiled
+    include: IncludeSpec | None = None
+
+    def label(self) -> str:
+        """The step's name in reports: its key, else its desc, else its index."""
+        if self.key is not None:
+            return self.key
+        if self.desc:
+            return self.desc
+        return f"steps[{self.index}]"
+
+
+@dataclass(slots=True)
+class BookSpec:
+    path: str  # as shown in messages
+    file: Path  # resolved, for includes and relative files
+    desc: str = ""
+    labels: list[str] = field(default_factory=list)
+    runners: dict[str, RunnerSpec] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    steps: list[StepSpec] = field(default_factory=list)
+    use_map: bool = False
+    if_: YScalar | None = None
+    force: bool = False
+    skip_test: bool = False
+    interval: float = 0.0
+    loop: LoopSpec | None = None
+
+    @property
+    def name(self) -> str:
+        return self.file.stem
+
+
+def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpec:
+    book = BookSpec(path=path, file=file)
+    if root is None:
+        raise RunbookError(Location(path), "the runbook is empty", "it needs at least `steps:`")
+    if not isinstance(root, YMap):
+        raise RunbookError(root.location, f"a runbook is a map, not {kind_of(root)}")
+    for key_node, _ in root.items:
+        key = key_node.value
+        if key in TOP_LEVEL:
+            continue
+        if key in TOP_LEVEL_IGNORED:
+            warn(key_node.location, f"`{key}` is ignored: {TOP_LEVEL_IGNORED[key]}")
+        elif key.startswith("x-"):
+            warn(key_node.location, f"`{key}` is ignored (an extension key)")
+        else:
+            warn(key_node.location, f"`{key}` is not a runbook key; it is ignored")
+    book.desc = _optional_string(root, "desc") or ""
+    book.labels = _labels(root.get("labels"))
+    book.runners = _runners(root.get("runners"), file.parent, warn)
+    vars_node = root.get("vars")
+    if kind_of(vars_node) not in ("null", "a map"):
+        raise RunbookError(vars_node.location, f"`vars` is a map, not {kind_of(vars_node)}")  # type: ignore[union-attr]
+    book.vars = _load_var_files(vars_node, file.parent) if isinstance(vars_node, YMap) else {}
+    book.if_ = _expression_node(root.get("if"), "if")
+    book.force = _flag(root, "force")
+    book.skip_test = _flag(root, "skipTest")
+    book.interval = _duration(root.get("interval"), "interval") or 0.0
+    loop = root.get("loop")
+    book.loop = None if _absent(loop) else _loop(loop, warn)  # type: ignore[arg-type]
+    host_rules = root.key_node("hostRules")
+    if host_rules is not None:
+        warn(host_rules.location, "`hostRules` is ignored: loadscope connects to each endpoint")
+    steps = root.get("steps")
+    if steps is None:
+        raise RunbookError(root.location, "the runbook has no `steps`")
+    if isinstance(steps, YMap):
+        book.use_map = True
+        items: list[tuple[str | None, YNode]] = [(k.value, v) for k, v in steps.items]
+    elif isinstance(steps, YSeq):
+        items = [(None, item) for item in steps.items]
+    else:
+        raise RunbookError(steps.location, f"`steps` is a list or a map, not {kind_of(steps)}")
+    for index, (key, node) in enumerate(items):
+        book.steps.append(_step(index, key, node, book, warn))
+    _check_unique_labels(book)
+    return book
+
+
+def _absent(node: YNode | None) -> bool:
+    """Not there, or `key:` / `key: null` (callers also test `is None`, for the type checker)."""
+    return node is None or (isinstance(node, YScalar) and node.value is None)
+
+
+# -- top level ------------------------------------------------------------------------------------
+def _optional_string(node: YMap, key: str) -> str | None:
+    value = node.get(key)
+    if value is None or _absent(value):
+        return None
+    if not isinstance(value, YScalar) or isinstance(value.value, bool):
+        raise RunbookError(value.location, f"`{key}` is a string, not {kind_of(value)}")
+    return str(value.value)
+
+
+def _flag(node: YMap, key: str) -> bool:
+    value = node.get(key)
+    if value is None or _absent(value):
+        return False
+    if not isinstance(value, YScalar) or not isinstance(value.value, bool):
+        raise RunbookError(value.location, f"`{key}` is true or false, not {kind_of(value)}")
+    return value.value
+
+
+def _labels(node: YNode | None) -> list[str]:
+    if node is None or _absent(node):
+        return []
+    if not isinstance(node, YSeq):
+        raise RunbookError(node.location, f"`labels` is a list of strings, not {kind_of(node)}")
+    return [str(plain(item)) for item in node.items]
+
+
+def _duration(node: YNode | None, what: str) -> float | None:
+    if node is None or _absent(node):
+        return None
+    if not isinstance(node, YScalar) or isinstance(node.value, bool):
+        raise RunbookError(node.location, f"`{what}` is a duration, not {kind_of(node)}")
+    value = node.value
+    if isinstance(value, str):  # runn also accepts `10msec`
+        value = _MSEC.sub(lambda m: m.group(1) + ("ms" if m.group(2) == "m" else "us"), value)
+    try:
+        seconds = parse_duration(value)
+    except DurationError as exc:
+        raise RunbookError(node.location, f"invalid `{what}`: {exc}") from None
+    if not math.isfinite(seconds):
+        raise RunbookError(node.location, f"invalid `{what}`: {value!r} is not a finite duration")
+    return seconds
+
+
+def _expression_node(node: YNode | None, what: str) -> YScalar | None:
+    if node is None or _absent(node):
+        return None
+    if isinstance(node, YScalar) and isinstance(node.value, bool):
+        return node  # `if: false`: a constant
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        raise RunbookError(node.location, f"`{what}` is an expression, not {kind_of(node)}")
+    return node
+
+
+def _load_var_files(node: YMap, directory: Path) -> dict[str, Any]:
+    """runn's `json://file.json` and `yaml://file.yml` var values, read at load."""
+    values: dict[str, Any] = {}
+    for key, value in node.items:
+        values[key.value] = plain(value)
+        if isinstance(value, YScalar) and isinstance(value.value, str):
+            values[key.value] = read_var_file(value.value, directory, value.location)
+    return values
+
+
+def read_var_file(text: str, directory: Path, location: Location) -> Any:
+    for scheme in ("json://", "yaml://"):
+        if text.startswith(scheme) and "{{" not in text:
+            file = directory / text[len(scheme) :]
+            try:
+                content = file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RunbookError(location, f"cannot read {text}: {exc.strerror}") from None
+            try:
+                if scheme == "json://":
+                    return json.loads(content)
+                import yaml
+
+                return yaml.safe_load(content)
+            except Exception as exc:  # any parse failure of the user's file
+                raise RunbookError(location, f"cannot parse {text}: {exc}") from None
+    return text
+
+
+# -- runners --------------------------------------------------------------------------------------
+def _runners(node: YNode | None, directory: Path, warn: Warn) -> dict[str, RunnerSpec]:
+    if node is None or _absent(node):
+        return {}
+    if not isinstance(node, YMap):
+        raise RunbookError(node.location, f"`runners` is a map, not {kind_of(node)}")
+    runners: dict[str, RunnerSpec] = {}
+    for key, value in node.items:
+        name = key.value
+        if name in UNSUPPORTED_STEP_RUNNERS or name in STEP_KEYS:
+            raise RunbookError(key.location, f"`{name}` cannot be a runner name (it is a step key)")
+        runners[name] = _runner(name, key.location, value, directory, warn)
+    return runners
+
+
+def _runner(name: str, location: Location, node: YNode, directory: Path, warn: Warn) -> RunnerSpec:
+    if isinstance(node, YScalar) and isinstance(node.value, str):
+        value = node.value.strip()
+        if "{{" in value:
+            raise RunbookError(
+                node.location, "templates in runner endpoints are not supported", "use ${ENV}"
+            )
+        if value.startswith(("http://", "https://")):
+            return RunnerSpec(name, node.location, _endpoint(value, node))
+        return _other_runner(name, location, _kind_of_dsn(value), warn)
+    if isinstance(node, YScalar) and node.value is None:
+        return _other_runner(name, location, "undefined", warn)
+    if not isinstance(node, YMap):
+        raise RunbookError(node.location, f"runner `{name}` is a URL or a map, not {kind_of(node)}")
+    if node.get("endpoint") is None:
+        kind = "gRPC" if node.get("addr") is not None else (
+            "database" if node.get("dsn") is not None else
+            "SSH" if node.get("host") is not None or node.get("hostname") is not None else
+            "unknown"
+        )  # fmt: skip
+        return _other_runner(name, location, kind, warn)
+    spec = RunnerSpec(name, node.location, None)
+    for key_node, _ in node.items:
+        key = key_node.value
+        if key in HTTP_RUNNER_IGNORED:
+            warn(key_node.location, f"`{key}` of runner `{name}` is ignored")
+        elif key not in HTTP_RUNNER_KEYS:
+            warn(key_node.location, f"`{key}` is not an HTTP runner key; it is ignored")
+    endpoint = node.get("endpoint")
+    if not isinstance(endpoint, YScalar) or not isinstance(endpoint.value, str):
+        raise RunbookError(endpoint.location, "`endpoint` is a URL")  # type: ignore[union-attr]
+    spec.endpoint = _endpoint(endpoint.value.strip(), endpoint)
+    spec.timeout = _duration(node.get("timeout"), "timeout")
+    spec.skip_verify = _flag(node, "skipVerify")
+    spec.follow_redirects = not _flag(node, "notFollowRedirect")
+    if node.get("useCookie") is not None:
+        spec.use_cookie = _flag(node, "useCookie")
+    for attribute in ("cacert", "cert", "key"):
+        setattr(spec, attribute, _file(node, attribute, directory))
+    spec.multipart_boundary = _optional_string(node, "multipartBoundary")
+    return spec
+
+
+def _kind_of_dsn(value: str) -> str:
+    if value.startswith("grpc://"):
+        return "gRPC"
+    if value.startswith(("cdp://", "chrome://")):
+        return "CDP"
+    if value.startswith("ssh://"):
+        return "SSH"
+    return "database"
+
+
+def _other_runner(name: str, location: Location, kind: str, warn: Warn) -> RunnerSpec:
+    warn(location, f"runner `{name}` is not an HTTP runner ({kind}); steps cannot use it")
+    return RunnerSpec(name, location, None, kind=kind)
+
+
+def _endpoint(value: str, node: YScalar) -> str:
+    if "{{" in value:
+        raise RunbookError(
+            node.location, "templates in runner endpoints are not supported", "use ${ENV}"
+        )
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise RunbookError(node.location, f"invalid endpoint {value!r}", "use http://host:port")
+    return value
+
+
+def _file(node: YMap, key: str, directory: Path) -> str | None:
+    text = _optional_string(node, key)
+    if text is None:
+        return None
+    path = directory / text
+    if not path.is_file():
+        raise RunbookError(node.get(key).location, f"`{key}`: no such file {text}")  # type: ignore[union-attr]
+    return str(path)
+
+
+# -- steps ----------------------------------------------------------------------------------------
+def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) -> StepSpec:
+    if not isinstance(node, YMap):
+        where = f"step {key!r}" if key is not None else f"steps[{index}]"
+        raise RunbookError(node.location, f"{where} is a map, not {kind_of(node)}")
+    step = StepSpec(index=index, key=key, location=node.location)
+    step.desc = _optional_string(node, "desc") or ""
+    step.if_ = _expression_node(node.get("if"), "if")
+    step.force = _flag(node, "force")
+    loop = node.get("loop")
+    step.loop = None if _absent(loop) else _loop(loop, warn)  # type: ignore[arg-type]
+    _test(node.get("test"), step)
+    _binds(node.get("bind"), step)
+    step.dump = _dump(node.get("dump"), warn)
+    defer = node.key_node("defer")
+    if defer is not None:
+        warn(defer.location, "`defer` is not supported; the step runs in its place")
+    runners = [(k, v) for k, v in node.items if k.value not in STEP_KEYS]
+    if node.get("include") is not None:
+        runners.insert(0, (node.key_node("include"), node.get("include")))  # type: ignore[arg-type]
+    if len(runners) > 1:
+        names = ", ".join(k.value for k, _ in runners)
+        raise RunbookError(runners[1][0].location, f"a step runs one runner; this one has {names}")
+    if runners:
+        key_node, value = runners[0]
+        if key_node.value == "include":
+            step.include = _include(value, book, warn)
+        elif key_node.value in UNSUPPORTED_STEP_RUNNERS:
+            raise RunbookError(key_node.location, UNSUPPORTED_STEP_RUNNERS[key_node.value])
+        else:
+            step.runner = (key_node, value)
+    return step
+
+
+def _test(node: YNode | None, step: StepSpec) -> None:
+    if node is None or _absent(node):
+        return
+    if isinstance(node, YScalar) and isinstance(node.value, bool):
+        step.test_constant = node.value
+        step.test = node
+        return
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        raise RunbookError(
+            node.location, f"`test` is an expression or a boolean, not {kind_of(node)}"
+        )
+    step.test = node
+
+
+def _binds(node: YNode | None, step: StepSpec) -> None:
+    if node is None or _absent(node):
+        return
+    if not isinstance(node, YMap):
+        raise RunbookError(
+            node.location, f"`bind` is a map of name: expression, not {kind_of(node)}"
+        )
+    step.binds = [BindSpec(key, value) for key, value in node.items]
+
+
+def _dump(node: YNode | None, warn: Warn) -> YScalar | None:
+    if node is None or _absent(node):
+        return None
+    if isinstance(node, YMap):
+        location = node.location
+        for key_node, _ in node.items:
+            if key_node.value != "expr":
+                warn(key_node.location, f"`dump.{key_node.value}` is ignored")
+        node = node.get("expr")
+        if node is None:
+            raise RunbookError(location, "`dump` needs `expr`")
+    if (
+        isinstance(node, YScalar)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
+        return YScalar(node.location, str(node.value), node.text, node.style, node.source)
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        raise RunbookError(node.location, f"`dump` is an expression, not {kind_of(node)}")
+    return node
+
+
+def _loop(node: YNode, warn: Warn) -> LoopSpec:
+    spec = LoopSpec(node.location)
+    if isinstance(node, YScalar):
+        spec.count = _count(node)
+        return spec
+    if not isinstance(node, YMap):
+        raise RunbookError(node.location, f"`loop` is a count or a map, not {kind_of(node)}")
+    for key_node, _ in node.items:
+        if key_node.value not in LOOP_KEYS:
+            warn(key_node.location, f"`loop.{key_node.value}` is not a loop key; it is ignored")
+    count = node.get("count")
+    if count is not None:
+        spec.count = _count(count)
+    until = node.get("until")
+    spec.until = _expression_node(until, "loop.until")
+    spec.interval = _duration(node.get("interval"), "loop.interval")
+    has_backoff = node.get("minInterval") is not None or node.get("maxInterval") is not None
+    if spec.interval is None and spec.until is None and not has_backoff:
+        spec.interval = 0.0  # a plain counted loop runs back to back
+    spec.min_interval = _duration(node.get("minInterval"), "loop.minInterval") or 0.0
+    spec.max_interval = _duration(node.get("maxInterval"), "loop.maxInterval") or 0.0
+    spec.multiplier = _number(node.get("multiplier"), "loop.multiplier", 1.5)
+    spec.jitter = _number(node.get("jitter"), "loop.jitter", 0.0)
+    return spec
+
+
+def _count(node: YNode) -> int | YScalar:
+    if isinstance(node, YScalar):
+        if isinstance(node.value, int) and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node.value, str):
+            return node
+    raise RunbookError(
+        node.location, f"`loop.count` is a number or an expression, not {kind_of(node)}"
+    )
+
+
+def _number(node: YNode | None, what: str, default: float) -> float:
+    if node is None:
+        return default
+    if (
+        isinstance(node, YScalar)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    ):
+        return float(node.value)
+    raise RunbookError(node.location, f"`{what}` is a number, not {kind_of(node)}")
+
+
+def _include(node: YNode, book: BookSpec, warn: Warn) -> IncludeSpec:
+    if isinstance(node, YScalar) and isinstance(node.value, str):
+        return _include_spec(node.value, node, book, None)
+    if not isinstance(node, YMap):
+        raise RunbookError(node.location, f"`include` is a path or a map, not {kind_of(node)}")
+    if node.get("steps") is not None:
+        raise RunbookError(
+            node.location, "inline includes (`include.steps`) are not supported", "use `path`"
+        )
+    path = node.get("path")
+    if not isinstance(path, YScalar) or not isinstance(path.value, str):
+        raise RunbookError(node.location, "`include` needs a `path` to a runbook")
+    for key_node, _ in node.items:
+        if key_node.value not in ("path", "vars", "skipTest", "force"):
+            warn(key_node.location, f"`include.{key_node.value}` is ignored")
+    variables = node.get("vars")
+    if variables is not None and not isinstance(variables, YMap):
+        raise RunbookError(variables.location, f"`include.vars` is a map, not {kind_of(variables)}")
+    spec = _include_spec(path.value, path, book, variables)
+    spec.skip_test = _flag(node, "skipTest")
+    spec.force = _flag(node, "force")
+    return spec
+
+
+def _include_spec(text: str, node: YScalar, book: BookSpec, variables: YMap | None) -> IncludeSpec:
+    if "{{" in text:
+        raise RunbookError(node.location, "an include path cannot be a template")
+    relative = text.removeprefix("file://")
+    if "://" in relative:
+        raise RunbookError(node.location, f"cannot include {text!r}: only local files")
+    path = (book.file.parent / relative).resolve()
+    display = (
+        str(Path(book.path).parent / relative) if not Path(relative).is_absolute() else relative
+    )
+    if not path.is_file():
+        raise RunbookError(node.location, f"cannot include {text!r}: no such file")
+    return IncludeSpec(path=path, display=display, location=node.location, vars=variables)
+
+
+def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSpec:
+    if not isinstance(node, YMap) or len(node.items) != 1:
+        raise RunbookError(
+            node.location,
+            "an HTTP step is `runner: {/path: {method: {...}}}` with one path",
+        )
+    path, methods = node.items[0]
+    if not isinstance(methods, YMap) or len(methods.items) != 1:
+        raise RunbookError(
+            path.location, f"path {path.value!r} needs exactly one method, like `get:`"
+        )
+    method_key, options = methods.items[0]
+    method = method_key.value.upper()
+    if not method.isalpha():
+        raise RunbookError(method_key.location, f"invalid HTTP method {method_key.value!r}")
+    if isinstance(options, YScalar) and options.value is None:
+        options = YMap(options.location, [])
+    if not isinstance(options, YMap):
+        raise RunbookError(
+            options.location,
+            f"`{method_key.value}` is a map of headers, body ..., not {kind_of(options)}",
+        )
+    for option, _ in options.items:
+        if option.value == "trace":
+            warn(option.location, "`trace` is ignored")
+        elif option.value not in REQUEST_KEYS:
+            raise RunbookError(
+                option.location,
+                f"unknown request key `{option.value}`",
+                "use headers, body or useCookie",
+            )
+    headers = options.get("headers")
+    if headers is not None and not (isinstance(headers, YScalar) and headers.value is None):
+        if not isinstance(headers, YMap):
+            raise RunbookError(headers.location, f"`headers` is a map, not {kind_of(headers)}")
+        for header_name, value in headers.items:
+            if isinstance(value, YSeq):
+                bad = [item for item in value.items if not isinstance(item, YScalar)]
+                if bad:
+                    raise RunbookError(bad[0].location, "a header value is a string")
+            elif not isinstance(value, YScalar):
+                raise RunbookError(
+                    value.location, f"header {header_name.value!r} is a string or a list"
+                )
+    else:
+        headers = None
+    media_type, body, body_location = _body(options.get("body"), options.location)
+    if method in BODY_REQUIRED and body is None:
+        raise RunbookError(
+            body_location,
+            f"{method} needs a body, as in runn",
+            "add body: {application/json: ...}",
+        )
+    use_cookie = None
+    if options.get("useCookie") is not None:
+        use_cookie = _flag(options, "useCookie")
+    return RequestSpec(
+        runner=name, location=key.location, path=path, method=method,
+        headers=headers, media_type=media_type, body=body, body_location=body_location,
+        use_cookie=use_cookie,
+    )  # fmt: skip
+
+
+def _body(node: YNode | None, fallback: Location) -> tuple[str | None, YNode | None, Location]:
+    if node is None:
+        return None, None, fallback
+    if isinstance(node, YScalar) and (node.value is None or node.value == "nil"):
+        return None, None, node.location
+    if not isinstance(node, YMap) or len(node.items) != 1:
+        raise RunbookError(
+            node.location,
+            "`body` is null or one `media/type: value`",
+            "e.g. body: {application/json: {name: alice}}",
+        )
+    media, value = node.items[0]
+    if isinstance(value, YScalar) and (value.value is None or value.value == "nil"):
+        return media.value, None, media.location
+    return media.value, value, media.location
+
+
+def _check_unique_labels(book: BookSpec) -> None:
+    seen: dict[str, StepSpec] = {}
+    for step in book.steps:
+        label = step.label()
+        if label in seen:  # two steps with the same desc: tell them apart by index
+            step.desc = ""
+            label = step.label()
+        seen[label] = step
+
+
+def new_boundary() -> str:
+    return secrets.token_hex(16)
+
+
+def reserved(name: str) -> bool:
+    return name in RESERVED_NAMES

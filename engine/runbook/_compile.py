@@ -1,0 +1,463 @@
+"""Compiling parsed runbooks into programs: every expression, template and request skeleton.
+
+Names are checked here: a template or expression that reads something nothing can define (a var
+the runbook does not have, a name no earlier step binds) is an error at load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from engine import RunnerConfig
+
+from ._ast import Literal, Member, Name, Node, parse
+from ._book import (
+    BookSpec,
+    LoopSpec,
+    RequestSpec,
+    RunnerSpec,
+    StepSpec,
+    new_boundary,
+    parse_book,
+    parse_request,
+    read_var_file,
+    reserved,
+)
+from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
+from ._eval import Getter, compile_tree
+from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
+from ._request import BodyEncoder, RequestProgram
+from ._scope import NameRules
+from ._template import ExprCompiler, Template, compile_node, compile_string
+from ._yaml import YMap, YNode, YScalar, YSeq, load
+
+MAX_INCLUDE_DEPTH = 16
+
+
+@dataclass
+class Registry:
+    """Everything compiled for one session: engine runners, step names, requests, warnings."""
+
+    env: Mapping[str, str]
+    warnings: list[str] = field(default_factory=list)
+    runners: dict[str, RunnerConfig] = field(default_factory=dict)
+    step_names: list[str] = field(default_factory=list)
+    requests: list[RequestProgram] = field(default_factory=list)
+    books: list[BookProgram] = field(default_factory=list)
+    parsed: dict[Path, BookSpec] = field(default_factory=dict)
+
+    def warn(self, location: Location, message: str) -> None:
+        text = f"{location}: warning: {one_line(message, 300)}"
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def runner_name(self, book: str, spec: RunnerSpec) -> str:
+        """One engine runner per distinct runbook runner; same name and settings share one."""
+        assert spec.endpoint is not None
+        config = RunnerConfig(
+            name=spec.name,
+            base_url=spec.endpoint,
+            timeout=spec.timeout,
+            skip_verify=spec.skip_verify,
+            cacert=spec.cacert,
+            cert=spec.cert,
+            key=spec.key,
+            use_cookie=bool(spec.use_cookie),
+            follow_redirects=spec.follow_redirects,
+        )
+        candidates = [spec.name, f"{book}:{spec.name}"]
+        candidates += [f"{book}:{spec.name}#{n}" for n in range(2, len(self.runners) + 3)]
+        for candidate in candidates:
+            named = replace(config, name=candidate)
+            existing = self.runners.get(candidate)
+            if existing is None:
+                self.runners[candidate] = named
+                return candidate
+            if existing == named:
+                return candidate
+        raise AssertionError("unreachable: a free runner name always exists")
+
+    def read(self, path: Path, display: str) -> BookSpec:
+        cached = self.parsed.get(path)
+        if cached is not None:
+            return cached
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RunbookError(Location(display), "the runbook is not UTF-8 text") from None
+        except OSError as exc:
+            raise RunbookError(
+                Location(display), f"cannot read the runbook: {exc.strerror}"
+            ) from None
+        root = load(text, display, self.env, self.warn)
+        book = parse_book(root, display, path, self.warn)
+        self.parsed[path] = book
+        return book
+
+
+@dataclass
+class _Site:
+    """Where a runbook is compiled: at the top, or included by a step with given vars."""
+
+    prefix: str  # prepended to step names: "" at the top, "main:login>" when included
+    runners: dict[str, RunnerSpec]  # inherited from the including runbooks
+    runner_books: dict[str, str]  # runner name -> the book that defines it
+    var_keys: frozenset[str]  # vars the including step passes on top of the runbook's own
+    dynamic_vars: bool  # some of them are templates, rendered per run
+    included: bool
+    skip_test: bool
+    force: bool
+    depth: int
+    chain: tuple[Path, ...]
+
+
+def compile_book(
+    registry: Registry,
+    book: BookSpec,
+    site: _Site,
+    overrides: Mapping[str, Any],
+    name: str,
+) -> BookProgram:
+    runners = {**site.runners, **book.runners}
+    runner_books = {**site.runner_books, **dict.fromkeys(book.runners, name)}
+    base_vars = {**book.vars, **overrides}
+    static_vars = None if site.dynamic_vars else base_vars
+    var_keys = frozenset(base_vars) | site.var_keys
+    program = BookProgram(
+        name=name,
+        path=book.path,
+        use_map=book.use_map,
+        env=registry.env,
+        static_vars=base_vars,
+        force=book.force or site.force,
+        skip_test=book.skip_test or site.skip_test,
+        interval=book.interval,
+    )
+    all_binds = frozenset(b_name for step in book.steps for b_name in _bound_names(step))
+    root_loop = book.loop is not None
+
+    def mark_cookies() -> None:
+        program.log_cookies = True
+
+    def rules(bound: frozenset[str], in_loop: bool = False, outcome: bool = False) -> NameRules:
+        return NameRules(
+            env=registry.env,
+            var_keys=var_keys,
+            static_vars=static_vars,
+            bound=all_binds if root_loop else bound,
+            in_loop=in_loop,
+            included=site.included,
+            outcome=outcome,
+            uses_cookies=mark_cookies,
+        )
+
+    top = rules(frozenset())
+    if book.if_ is not None:
+        program.if_ = _condition(book.if_, top, "if")
+    if book.loop is not None:
+        program.loop = _loop(book.loop, rules(all_binds, outcome=True), top)
+    bound: frozenset[str] = frozenset()
+    for step in book.steps:
+        step_name = f"{site.prefix}{name}:{step.label()}"
+        own = bound | frozenset(_bound_names(step))
+        compiled = StepProgram(name=step_name, index=step.index, key=step.key, force=step.force)
+        before = rules(bound)
+        inside = rules(own, in_loop=step.loop is not None)
+        if step.if_ is not None:
+            compiled.if_ = _condition(step.if_, before, "if")
+        if step.loop is not None:
+            compiled.loop = _loop(step.loop, inside, before)
+        if step.runner is not None:
+            runner = _runner_for(step.runner[0], runners)
+            request = parse_request(runner.name, *step.runner, registry.warn)
+            engine_runner = registry.runner_name(runner_books[runner.name], runner)
+            compiled.request = _request(
+                registry,
+                request,
+                runner,
+                engine_runner,
+                step_name,
+                rules(bound, in_loop=step.loop is not None),
+                book,
+            )
+        if step.include is not None:
+            compiled.include = _include(
+                registry,
+                step,
+                book,
+                site,
+                step_name,
+                rules(bound, in_loop=step.loop is not None),
+                runners,
+                runner_books,
+                program,
+            )
+        if step.dump is not None:
+            compiled.dump = _expression(step.dump, inside, "dump")
+        compiled.binds = [_bind(bind.key, bind.value, inside) for bind in step.binds]
+        if step.test is not None:
+            compiled.test, compiled.test_source = _test(step, inside)
+        program.steps.append(compiled)
+        bound = own
+    registry.books.append(program)
+    return program
+
+
+def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
+    runner = runners.get(key.value)
+    if runner is None:
+        defined = ", ".join(runners) or "none"
+        raise RunbookError(
+            key.location, f"unknown runner `{key.value}`", f"runners defined here: {defined}"
+        )
+    if runner.endpoint is None:
+        raise RunbookError(
+            key.location,
+            f"runner `{key.value}` is not an HTTP runner ({runner.kind})",
+            "loadscope runs HTTP steps only",
+        )
+    return runner
+
+
+# -- expressions ----------------------------------------------------------------------------------
+def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompiler:
+    """Compiles expression text found at `offset` inside `node` (a template's inside, say)."""
+
+    def compile_at(text: str, offset: int) -> Getter:
+        try:
+            tree = parse(text)
+            rules.check(tree)
+            return compile_tree(tree, rules.resolve)
+        except ExpressionError as exc:
+            location = node.locate(offset + exc.offset)
+            raise RunbookError(
+                location, f"{what}: {exc.message} in `{one_line(text, 80)}`", exc.hint
+            ) from None
+        except RecursionError:
+            raise RunbookError(
+                node.locate(offset), f"{what}: expression nested too deeply"
+            ) from None
+
+    return compile_at
+
+
+def _expression(node: YScalar, rules: NameRules, what: str) -> Getter:
+    text = node.value if isinstance(node.value, str) else str(node.value)
+    return expression_compiler(node, rules, what)(text, 0)
+
+
+def _condition(node: YScalar, rules: NameRules, what: str) -> Getter:
+    if isinstance(node.value, bool):
+        return _constant(node.value)
+    return _expression(node, rules, what)
+
+
+def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str]:
+    assert step.test is not None
+    if step.test_constant is not None:
+        return _constant(step.test_constant), "true" if step.test_constant else "false"
+    return _expression(step.test, rules, "test"), one_line(str(step.test.value), 200)
+
+
+def _template(node: YNode | None, rules: NameRules, what: str) -> Template:
+    return compile_node(node, lambda scalar: expression_compiler(scalar, rules, what))
+
+
+def _loop(spec: LoopSpec, inside: NameRules, before: NameRules) -> LoopProgram:
+    if isinstance(spec.count, int):
+        count = _constant(spec.count)
+    else:
+        count = _expression(spec.count, before, "loop.count")
+    loop = LoopProgram(
+        count=count,
+        interval=spec.interval,
+        min_interval=spec.min_interval,
+        max_interval=spec.max_interval,
+        multiplier=spec.multiplier,
+        jitter=spec.jitter,
+    )
+    if spec.until is not None:
+        loop.until = _condition(spec.until, inside, "loop.until")
+        loop.until_source = one_line(str(spec.until.value), 200)
+    return loop
+
+
+def _bound_names(step: StepSpec) -> list[str]:
+    names = []
+    for bind in step.binds:
+        try:
+            names.append(_bind_target(bind.key)[0])
+        except RunbookError:
+            continue  # reported when the bind itself is compiled
+    return names
+
+
+def _bind_target(key: YScalar) -> tuple[str, list[Node], bool]:
+    """`name`, `name[]`, `name[k]`, `name[k][]` -> (name, [key expressions], append)."""
+    text = str(key.value).strip()
+    append = text.endswith("[]")
+    if append:
+        text = text[:-2].rstrip()
+    try:
+        tree = parse(text)
+    except ExpressionError as exc:
+        raise RunbookError(
+            key.locate(exc.offset), f"invalid bind key {key.value!r}: {exc.message}"
+        ) from None
+    keys: list[Node] = []
+    while isinstance(tree, Member) and not tree.optional:
+        keys.insert(0, tree.key)
+        tree = tree.obj
+    if not isinstance(tree, Name):
+        raise RunbookError(
+            key.location, f"invalid bind key {key.value!r}", "use name, name[key] or name[]"
+        )
+    if reserved(tree.name):
+        raise RunbookError(key.location, f"cannot bind `{tree.name}`: the name is reserved")
+    return tree.name, keys, append
+
+
+def _bind(key: YScalar, value: YNode, rules: NameRules) -> BindProgram:
+    name, key_nodes, append = _bind_target(key)
+    text = str(key.value)
+    path: list[Getter] = []
+    for node in key_nodes:
+        if isinstance(node, Literal):
+            path.append(_constant(node.value))
+        else:
+            path.append(
+                expression_compiler(key, rules, "bind")(text[node.start : node.end], node.start)
+            )
+    return BindProgram(name=name, path=path, append=append, value=_bind_value(value, rules))
+
+
+def _constant(value: Any) -> Getter:
+    return lambda _scope: value
+
+
+def _bind_value(node: YNode, rules: NameRules) -> Template:
+    """Bind values are bare expressions; in a map or a list, each string is one."""
+    if isinstance(node, YScalar):
+        if isinstance(node.value, str):
+            return Template(render=_expression(node, rules, "bind"))
+        return Template(node.value)
+    if isinstance(node, YSeq):
+        items = [_bind_value(item, rules) for item in node.items]
+        return Template(render=lambda scope: [item.render(scope) for item in items])
+    assert isinstance(node, YMap)
+    pairs = [(key.value, _bind_value(value, rules)) for key, value in node.items]
+    return Template(render=lambda scope: {key: value.render(scope) for key, value in pairs})
+
+
+# -- requests and includes ------------------------------------------------------------------------
+def _request(
+    registry: Registry,
+    spec: RequestSpec,
+    runner: RunnerSpec,
+    engine_runner: str,
+    step_name: str,
+    rules: NameRules,
+    book: BookSpec,
+) -> RequestProgram:
+    assert runner.endpoint is not None
+    path = compile_string(
+        spec.path.value, expression_compiler(spec.path, rules, "path"), whole_keeps_type=True
+    )
+    headers: list[tuple[Template, list[Template]]] = []
+    if spec.headers is not None:
+        for name, value in spec.headers.items:
+            name_template = compile_string(
+                name.value, expression_compiler(name, rules, "header"), whole_keeps_type=False
+            )
+            values = value.items if isinstance(value, YSeq) else [value]
+            headers.append((name_template, [_template(v, rules, "header") for v in values]))
+    encoder = body = None
+    if spec.media_type is not None and spec.body is not None:
+        boundary = runner.multipart_boundary or new_boundary()
+        encoder = BodyEncoder(spec.media_type, book.file.parent, boundary)
+        body = _template(spec.body, rules, "body")
+    use_cookie = spec.use_cookie if spec.use_cookie is not None else bool(runner.use_cookie)
+    try:
+        program = RequestProgram(
+            step_name=step_name,
+            runner_name=engine_runner,
+            endpoint=runner.endpoint,
+            method=spec.method,
+            path=path,
+            headers=headers,
+            body=body,
+            encoder=encoder,
+            use_cookie=use_cookie,
+            follow_redirects=runner.follow_redirects,
+        )
+    except (EvalError, httpx.InvalidURL, ValueError) as exc:  # a static body or path, encoded now
+        raise RunbookError(spec.location, f"invalid request: {exc}") from None
+    registry.requests.append(program)
+    if step_name not in registry.step_names:
+        registry.step_names.append(step_name)
+    return program
+
+
+def _include(
+    registry: Registry,
+    step: StepSpec,
+    book: BookSpec,
+    site: _Site,
+    step_name: str,
+    rules: NameRules,
+    runners: dict[str, RunnerSpec],
+    runner_books: dict[str, str],
+    parent: BookProgram,
+) -> IncludeProgram:
+    spec = step.include
+    assert spec is not None
+    if spec.path in site.chain:
+        raise RunbookError(spec.location, f"include cycle: {spec.display} includes itself")
+    if site.depth >= MAX_INCLUDE_DEPTH:
+        raise RunbookError(spec.location, "includes nested too deeply")
+    child = registry.read(spec.path, spec.display)
+    overrides: dict[str, Any] = {}
+    dynamic: dict[str, Template] = {}
+    for key, value in spec.vars.items if spec.vars is not None else []:
+        if isinstance(value, YScalar) and isinstance(value.value, str) and "{{" not in value.value:
+            overrides[key.value] = read_var_file(value.value, book.file.parent, value.location)
+            continue
+        template = _template(value, rules, "include.vars")
+        if template.static:
+            overrides[key.value] = template.value
+        else:
+            dynamic[key.value] = template
+    child_site = _Site(
+        prefix=f"{step_name}>",
+        runners=runners,
+        runner_books=runner_books,
+        var_keys=frozenset(dynamic),
+        dynamic_vars=bool(dynamic),
+        included=True,
+        skip_test=spec.skip_test or parent.skip_test,
+        force=spec.force,
+        depth=site.depth + 1,
+        chain=(*site.chain, spec.path),
+    )
+    program = compile_book(registry, child, child_site, overrides, child.name)
+    return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
+
+
+def top_site(chain: tuple[Path, ...]) -> _Site:
+    return _Site(
+        prefix="",
+        runners={},
+        runner_books={},
+        var_keys=frozenset(),
+        dynamic_vars=False,
+        included=False,
+        skip_test=False,
+        force=False,
+        depth=0,
+        chain=chain,
+    )

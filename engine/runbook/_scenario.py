@@ -1,0 +1,176 @@
+"""`load_runbooks`: read, check and compile runbooks into a scenario the engine runs."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from engine import RunnerConfig
+
+from ._book import read_var_file
+from ._compile import Registry, compile_book, top_site
+from ._errors import Location, RunbookError
+from ._program import BookProgram
+from ._request import RequestProgram
+
+if TYPE_CHECKING:
+    from engine._metrics import StepStats
+    from engine._runner import Runner
+    from engine._vu import VirtualUser
+
+_INT = re.compile(r"-?[0-9]+")
+_FLOAT = re.compile(r"-?[0-9.]+")
+
+
+def parse_var_value(text: str) -> Any:
+    """A `--var key:value` value as runn types it: an int, a float, else the string."""
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return text
+
+
+def apply_vars(
+    base: Mapping[str, Any], overrides: Mapping[str, object], directory: Path
+) -> dict[str, Any]:
+    """`base` with `--var` values set; a dotted key (`user.name`) sets a nested var."""
+    merged: dict[str, Any] = dict(base)
+    for key, raw in overrides.items():
+        value: Any = parse_var_value(raw) if isinstance(raw, str) else raw
+        if isinstance(value, str):
+            value = read_var_file(value, directory, Location(f"--var {key}"))
+        *parents, last = key.split(".")
+        target = merged
+        for part in parents:
+            child = target.get(part)
+            child = dict(child) if isinstance(child, dict) else {}
+            target[part] = child
+            target = child
+        target[last] = value
+    return merged
+
+
+class RunbookScenario:
+    """One or more runbooks as one scenario: an iteration is one pass over each, in order."""
+
+    def __init__(self, books: list[BookProgram], registry: Registry, paths: list[str]) -> None:
+        self.name = ", ".join(paths)
+        self.paths = paths
+        self.books = books
+        self.warnings: list[str] = list(registry.warnings)
+        self._registry = registry
+        self._runner_configs = list(registry.runners.values())
+        self._step_names = list(registry.step_names)
+        self._requests = list(registry.requests)
+        self._cookie_reset = [
+            index > 0 and any(r.use_cookie for r in self._requests_of(book))
+            for index, book in enumerate(books)
+        ]
+        self._dump_sink: Callable[[str, Any], None] | None = None
+        if len(books) == 1:  # the engine awaits the runbook's own pass: one coroutine less
+            self.run_iteration = books[0].run  # type: ignore[method-assign,assignment]
+
+    def _requests_of(self, book: BookProgram) -> list[RequestProgram]:
+        found: list[RequestProgram] = []
+        for step in book.steps:
+            if step.request is not None:
+                found.append(step.request)
+            if step.include is not None:
+                found += self._requests_of(step.include.book)
+        return found
+
+    # -- the Scenario protocol --------------------------------------------------------------------
+    def runner_configs(self) -> Sequence[RunnerConfig]:
+        return self._runner_configs
+
+    def step_names(self) -> Sequence[str]:
+        return self._step_names
+
+    def targets(self) -> Sequence[str]:
+        return list(dict.fromkeys(config.base_url for config in self._runner_configs))
+
+    def prepare(self, runners: Mapping[str, Runner], steps: Mapping[str, StepStats]) -> None:
+        for request in self._requests:
+            request.prepare(runners[request.runner_name], steps[request.step_name])
+
+    async def run_iteration(self, vu: VirtualUser) -> None:
+        for book, reset_cookies in zip(self.books, self._cookie_reset, strict=True):
+            if reset_cookies:  # each runbook's pass has its own cookies, as runn's operators do
+                vu.cookies = httpx.Cookies()
+            await book.run(vu)
+
+    # -- extras for the command line and the console ----------------------------------------------
+    def add_headers(self, headers: Sequence[tuple[str, str]]) -> None:
+        """Headers (`-H`) sent with every request, unless a step sets the same header."""
+        for request in self._requests:
+            request.extra_headers.extend(headers)
+
+    @property
+    def dump_sink(self) -> Callable[[str, Any], None] | None:
+        """Called with (step name, value) for every `dump`; dumps are dropped without one."""
+        return self._dump_sink
+
+    @dump_sink.setter
+    def dump_sink(self, sink: Callable[[str, Any], None] | None) -> None:
+        self._dump_sink = sink
+        for book in self._registry.books:
+            book.dump_sink = sink
+
+
+def load_runbooks(
+    paths: Sequence[str | Path],
+    vars: Mapping[str, object] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> RunbookScenario:
+    """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
+    scenario = compile_runbooks(paths, vars, env=env)
+    if not scenario.step_names():
+        raise RunbookError(
+            Location(scenario.paths[0]), "the runbooks send no HTTP request", "add an HTTP step"
+        )
+    return scenario
+
+
+def compile_runbooks(
+    paths: Sequence[str | Path],
+    vars: Mapping[str, object] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> RunbookScenario:
+    """`load_runbooks` without the check that something is sent (for runbooks of tests only)."""
+    if not paths:
+        raise RunbookError(Location("loadscope"), "no runbook given")
+    registry = Registry(env=dict(os.environ if env is None else env))
+    overrides = dict(vars or {})
+    books: list[BookProgram] = []
+    names: set[str] = set()
+    displays = [str(path) for path in paths]
+    for display in displays:
+        file = Path(display).resolve()
+        if not file.is_file():
+            raise RunbookError(Location(display), "no such runbook file")
+        spec = registry.read(file, display)
+        name = spec.name
+        number = 2
+        while name in names:
+            name, number = f"{spec.name}#{number}", number + 1
+        names.add(name)
+        base = apply_vars(spec.vars, overrides, file.parent)
+        books.append(compile_book(registry, spec, top_site((file,)), base, name))
+    uses_cookies = any(request.use_cookie for request in registry.requests)
+    for request in registry.requests:
+        request.keep_cookies = uses_cookies
+    if any(book.log_cookies for book in registry.books):  # includes share the `cookies` log
+        for book in registry.books:
+            book.log_cookies = True
+    return RunbookScenario(books, registry, displays)

@@ -1,0 +1,736 @@
+"""Loading runbooks: the accepted format, warnings, and one-line `file:line:col` errors."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.runbook import RunbookError, compile_runbooks, load_runbooks, parse_var_value
+
+ENDPOINT = "http://127.0.0.1:9"
+
+
+def write(directory: Path, text: str, name: str = "book.yml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def error_of(path: Path, origin: Path | None = None, **kwargs: object) -> str:
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([path], **kwargs)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{origin or path}:")
+    return message
+
+
+def at(path: Path, line: int, col: int) -> str:
+    return f"{path}:{line}:{col}: "
+
+
+MINIMAL = f"""
+runners:
+  req: {ENDPOINT}
+steps:
+  home:
+    req:
+      /:
+        get:
+          body: null
+"""
+
+
+# -- what loads -----------------------------------------------------------------------------------
+def test_minimal_runbook(tmp_path: Path) -> None:
+    scenario = load_runbooks([write(tmp_path, MINIMAL)])
+    assert scenario.step_names() == ["book:home"]
+    assert [c.name for c in scenario.runner_configs()] == ["req"]
+    assert scenario.runner_configs()[0].base_url == ENDPOINT
+    assert scenario.targets() == [ENDPOINT]
+    assert scenario.warnings == []
+    assert scenario.name == str(tmp_path / "book.yml")
+
+
+def test_step_names_from_key_desc_or_index(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        runners:
+          req: {ENDPOINT}
+        steps:
+          - desc: first one
+            req: {{/a: {{get: {{}}}}}}
+          - req: {{/b: {{get: {{}}}}}}
+          - desc: first one
+            req: {{/c: {{get: {{}}}}}}
+          - test: true
+        """,
+    )
+    scenario = load_runbooks([path])
+    assert scenario.step_names() == ["book:first one", "book:steps[1]", "book:steps[2]"]
+
+
+def test_runner_forms(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    path = write(
+        tmp_path,
+        f"""
+        runners:
+          plain: {ENDPOINT}/api?key=1
+          detailed:
+            endpoint: https://127.0.0.1:9443
+            timeout: 1.5sec
+            skipVerify: true
+            cacert: ca.pem
+            useCookie: true
+            notFollowRedirect: true
+            openapi3: spec.yml
+            trace: true
+          db: mysql://root@127.0.0.1/test
+        steps:
+          a: {{plain: {{/x: {{get: {{}}}}}}}}
+          b: {{detailed: {{/y: {{GET: {{}}}}}}}}
+        """,
+    )
+    scenario = load_runbooks([path])
+    configs = {c.name: c for c in scenario.runner_configs()}
+    assert set(configs) == {"plain", "detailed"}
+    detailed = configs["detailed"]
+    assert detailed.timeout == 1.5
+    assert detailed.skip_verify and detailed.use_cookie and not detailed.follow_redirects
+    assert detailed.cacert == str(tmp_path / "ca.pem")
+    assert configs["plain"].follow_redirects
+    warnings = "\n".join(scenario.warnings)
+    assert f"{path}:10:5: warning: `openapi3` of runner `detailed` is ignored" in warnings
+    assert f"{path}:11:5: warning: `trace` of runner `detailed` is ignored" in warnings
+    assert (
+        f"{path}:12:3: warning: runner `db` is not an HTTP runner (database); steps cannot use it"
+        in warnings
+    )
+
+
+def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        desc: warned
+        needs:
+          other: other.yml
+        secrets: [vars.token]
+        concurrency: shared
+        debug: true
+        trace: true
+        x-owner: team
+        anchors: {{a: 1}}
+        hostRules:
+          example.com: 127.0.0.1
+        runners:
+          req: {ENDPOINT}
+          g: grpc://127.0.0.1:9
+        steps:
+          one:
+            defer: true
+            dump:
+              expr: current.res.status
+              out: dump.txt
+            loop:
+              count: 1
+              backoff: true
+            req:
+              /:
+                get:
+                  trace: true
+        """,
+    )
+    scenario = load_runbooks([path])
+    expected = [
+        (2, 1, "`needs` is ignored"),
+        (4, 1, "`secrets` is ignored"),
+        (5, 1, "`concurrency` is ignored"),
+        (6, 1, "`debug` is ignored"),
+        (7, 1, "`trace` is ignored"),
+        (8, 1, "`x-owner` is ignored (an extension key)"),
+        (9, 1, "`anchors` is not a runbook key; it is ignored"),
+        (10, 1, "`hostRules` is ignored"),
+        (14, 3, "runner `g` is not an HTTP runner (gRPC)"),
+        (17, 5, "`defer` is not supported"),
+        (20, 7, "`dump.out` is ignored"),
+        (23, 7, "`loop.backoff` is not a loop key"),
+        (27, 11, "`trace` is ignored"),
+    ]
+    assert len(scenario.warnings) == len(expected)
+    for line, col, text in expected:
+        assert any(
+            w.startswith(f"{path}:{line}:{col}: warning: ") and text in w for w in scenario.warnings
+        ), (line, text, scenario.warnings)
+
+
+def test_env_expansion_at_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        runners:
+          req: ${TARGET:-http://127.0.0.1:1}
+        vars:
+          count: ${COUNT:-3}
+          dash: ${UNSET-fallback}
+          empty: ${EMPTY:-was empty}
+          kept: ${EMPTY-kept empty}
+          nested: ${OUTER:-${INNER:-deep}}
+          missing: x${NOT_SET}y
+          ${KEY_NOT_EXPANDED}: 1
+          dollar: $HOME stays
+          quoted: "${COUNT:-3}"
+        steps:
+          a:
+            req: {/: {get: {}}}
+            test: vars.count == 3 && vars.quoted == "3" && vars.nested == "deep"
+        """,
+    )
+    scenario = load_runbooks([path], env={"TARGET": "http://127.0.0.1:2", "EMPTY": ""})
+    assert scenario.runner_configs()[0].base_url == "http://127.0.0.1:2"
+    book = scenario.books[0]
+    assert book.static_vars == {
+        "count": 3,
+        "dash": "fallback",
+        "empty": "was empty",
+        "kept": None,  # `kept: ` is a YAML null, in runn too
+        "nested": "deep",
+        "missing": "xy",
+        "${KEY_NOT_EXPANDED}": 1,
+        "dollar": "$HOME stays",
+        "quoted": "3",
+    }
+    assert scenario.warnings == [
+        f"{path}:9:12: warning: ${{NOT_SET}} is not set; it expands to an empty string"
+    ]
+
+
+def test_scalars_are_typed_as_go_yaml_types_them(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        runners: {{req: {ENDPOINT}}}
+        vars:
+          yes_word: yes
+          on_word: on
+          octal_looking: 010
+          hex: 0x10
+          t: true
+          capital: False
+          nothing: ~
+          float: 1.5e3
+          tagged: !!str 123
+          date: 2024-01-02
+        steps:
+          a: {{req: {{/: {{get: {{}}}}}}}}
+        """,
+    )
+    assert load_runbooks([path]).books[0].static_vars == {
+        "yes_word": "yes",
+        "on_word": "on",
+        "octal_looking": 10,
+        "hex": 16,
+        "t": True,
+        "capital": False,
+        "nothing": None,
+        "float": 1500.0,
+        "tagged": "123",
+        "date": "2024-01-02",
+    }
+
+
+def test_anchors_aliases_and_merge_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        x-defaults: &defaults
+          a: 1
+          b: 2
+        runners: {{req: {ENDPOINT}}}
+        vars:
+          same: *defaults
+          merged:
+            <<: *defaults
+            b: 3
+          list: &list [1, 2]
+          again: *list
+        steps:
+          a: {{req: {{/: {{get: {{}}}}}}}}
+        """,
+    )
+    assert load_runbooks([path]).books[0].static_vars == {
+        "same": {"a": 1, "b": 2},
+        "merged": {"b": 3, "a": 1},
+        "list": [1, 2],
+        "again": [1, 2],
+    }
+
+
+def test_vars_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "data.json").write_text('{"k": [1, 2]}')
+    path = write(
+        tmp_path,
+        f"""
+        runners: {{req: {ENDPOINT}}}
+        vars:
+          user: {{name: alice, age: 30}}
+          file: json://data.json
+        steps:
+          a: {{req: {{/: {{get: {{}}}}}}}}
+        """,
+    )
+    scenario = load_runbooks(
+        [path],
+        {"count": "10", "ratio": "0.5", "name": "bob", "user.age": "31", "neg": "-3",
+         "dots": "1.2.3", "other": "json://data.json", "typed": [1]},
+    )  # fmt: skip
+    assert scenario.books[0].static_vars == {
+        "user": {"name": "alice", "age": 31},
+        "file": {"k": [1, 2]},
+        "count": 10,
+        "ratio": 0.5,
+        "name": "bob",
+        "neg": -3,
+        "dots": "1.2.3",
+        "other": {"k": [1, 2]},
+        "typed": [1],
+    }
+    assert parse_var_value("007") == 7
+    assert parse_var_value("1.") == 1.0
+    assert parse_var_value("true") == "true"
+    assert parse_var_value("a:b") == "a:b"
+
+
+def test_several_runbooks_share_or_split_runners(tmp_path: Path) -> None:
+    one = write(tmp_path, MINIMAL, "one.yml")
+    two = write(tmp_path, MINIMAL, "two.yml")
+    other = write(tmp_path, MINIMAL.replace(ENDPOINT, "http://127.0.0.1:10"), "three.yml")
+    scenario = load_runbooks([one, two, other])
+    assert [c.name for c in scenario.runner_configs()] == ["req", "three:req"]
+    assert scenario.step_names() == ["one:home", "two:home", "three:home"]
+    same = load_runbooks([one, one])
+    assert same.step_names() == ["one:home", "one#2:home"]
+
+
+def test_included_steps_are_named_after_their_parent(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        """
+        vars: {user: nobody}
+        steps:
+          login:
+            req: {/login: {post: {body: {application/json: {user: "{{ vars.user }}"}}}}}
+        """,
+        "child.yml",
+    )
+    path = write(
+        tmp_path,
+        f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          first:
+            include: {{path: child.yml, vars: {{user: alice}}}}
+          again:
+            include: file://child.yml
+        """,
+        "main.yml",
+    )
+    scenario = load_runbooks([path])
+    assert scenario.step_names() == ["main:first>child:login", "main:again>child:login"]
+    assert [c.name for c in scenario.runner_configs()] == ["req"]
+
+
+# -- errors ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "line", "col", "message"),
+    [
+        ("steps: [\n  a", 3, 1, "invalid YAML"),
+        ("a: b: c\n", 1, 5, "invalid YAML: mapping values are not allowed"),
+        ("a:\n\t- b\n", 2, 1, "invalid YAML"),
+        ("- 1\n- 2\n", 1, 1, "a runbook is a map, not a list"),
+        ("a: 1\n---\nb: 2\n", 2, 1, "a runbook is one YAML document (remove the `---`)"),
+        ("a: 1\na: 2\n", 2, 1, "duplicate key 'a' (first at line 1)"),
+        ("a: *missing\n", 1, 4, "invalid YAML: found undefined alias"),
+        ("desc: x\n", 1, 1, "the runbook has no `steps`"),
+        ("steps: 5\n", 1, 8, "`steps` is a list or a map, not a number"),
+        ("steps: [5]\n", 1, 9, "steps[0] is a map, not a number"),
+        ("steps: {a: [1]}\n", 1, 12, "step 'a' is a map, not a list"),
+    ],
+)
+def test_yaml_and_shape_errors(
+    tmp_path: Path, text: str, line: int, col: int, message: str
+) -> None:
+    path = tmp_path / "book.yml"
+    path.write_text(text)
+    error = error_of(path)
+    assert error.startswith(at(path, line, col)), error
+    assert message in error
+
+
+def test_empty_and_missing_and_binary_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yml"
+    empty.write_text("")
+    assert error_of(empty) == f"{empty}:1:1: the runbook is empty (it needs at least `steps:`)"
+    with pytest.raises(RunbookError, match="no such runbook file"):
+        load_runbooks([tmp_path / "missing.yml"])
+    binary = tmp_path / "binary.yml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert "not UTF-8" in error_of(binary)
+
+
+STEP_ERRORS = [
+    # (step body, line, col, message); the body is on line 5 from col 5
+    ("db: {query: select 1}", 5, 5, "unknown runner `db` (runners defined here: req)"),
+    ("exec: {command: ls}", 5, 5, "exec (shell command) steps are not supported"),
+    (
+        "req: {/: {get: {}}}\n    other: {/: {get: {}}}",
+        6,
+        5,
+        "a step runs one runner; this one has req, other",
+    ),
+    ("req: {/a: {get: {}}, /b: {get: {}}}", 5, 10, "an HTTP step is `runner: {/path: {method:"),
+    ("req: {/a: {get: {}, post: {}}}", 5, 11, "path '/a' needs exactly one method"),
+    ("req: {/a: get}", 5, 11, "path '/a' needs exactly one method"),
+    ("req: {/a: {g e t: {}}}", 5, 16, "invalid HTTP method 'g e t'"),
+    ("req: {/a: {post: {}}}", 5, 22, "POST needs a body, as in runn (add body:"),
+    ("req: {/a: {patch: {body: null}}}", 5, 30, "PATCH needs a body"),
+    ("req: {/a: {post: {body: {application/json: null}}}}", 5, 30, "POST needs a body"),
+    ("req: {/a: {get: {body: {a/b: 1, c/d: 2}}}}", 5, 28, "`body` is null or one `media/type:"),
+    ("req: {/a: {get: {query: {a: 1}}}}", 5, 22, "unknown request key `query`"),
+    ("req: {/a: {get: {headers: [a]}}}", 5, 31, "`headers` is a map, not a list"),
+    ("req: {/a: {get: {headers: {X: {a: 1}}}}}", 5, 35, "header 'X' is a string or a list"),
+    ("req: {/a: {get: 5}}", 5, 21, "`get` is a map of headers, body ..., not a number"),
+    ("test: 5", 5, 11, "`test` is an expression or a boolean, not a number"),
+    ("bind: [a]", 5, 11, "`bind` is a map of name: expression, not a list"),
+    ("bind: {vars: 1}", 5, 12, "cannot bind `vars`: the name is reserved"),
+    ("bind: {'a b': 1}", 5, 15, "invalid bind key 'a b': unexpected 'b'"),
+    ("loop: [1]", 5, 11, "`loop` is a count or a map, not a list"),
+    ("loop: {count: 2, interval: soon}", 5, 32, "invalid `loop.interval`: not a duration"),
+    ("loop: {count: true}", 5, 19, "`loop.count` is a number or an expression, not a boolean"),
+    ("if: [1]", 5, 9, "`if` is an expression, not a list"),
+    ("force: maybe", 5, 12, "`force` is true or false, not a string"),
+    ("include: missing.yml", 5, 14, "cannot include 'missing.yml': no such file"),
+    (
+        "include: {steps: [{test: true}]}",
+        5,
+        14,
+        "inline includes (`include.steps`) are not supported",
+    ),
+    ("include: {vars: {a: 1}}", 5, 14, "`include` needs a `path` to a runbook"),
+    ("include: 'http://example.com/a.yml'", 5, 14, "only local files"),
+    ("include: '{{ vars.file }}'", 5, 14, "an include path cannot be a template"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "col", "message"), STEP_ERRORS)
+def test_malformed_steps(tmp_path: Path, body: str, line: int, col: int, message: str) -> None:
+    path = write(tmp_path, f"runners:\n  req: {ENDPOINT}\nsteps:\n  s:\n    {body}\n")
+    error = error_of(path)
+    assert error.startswith(at(path, line, col)), error
+    assert message in error, error
+
+
+@pytest.mark.parametrize(
+    ("runner", "message"),
+    [
+        (
+            "ftp://127.0.0.1",
+            "runner `req` is not an HTTP runner (database) (loadscope runs HTTP steps only)",
+        ),
+        ("~", "runner `req` is not an HTTP runner (undefined)"),
+        ("{endpoint: 'not a url'}", "invalid endpoint 'not a url' (use http://host:port)"),
+        ("{endpoint: 'http://'}", "invalid endpoint"),
+        ("'{{ vars.url }}'", "templates in runner endpoints are not supported (use ${ENV})"),
+        ("{endpoint: '{{ vars.url }}'}", "templates in runner endpoints are not supported"),
+        ("{endpoint: 'http://127.0.0.1', cert: none.pem}", "`cert`: no such file none.pem"),
+        ("{endpoint: 'http://127.0.0.1', timeout: later}", "invalid `timeout`"),
+        ("[a]", "runner `req` is a URL or a map, not a list"),
+    ],
+)
+def test_runner_errors(tmp_path: Path, runner: str, message: str) -> None:
+    path = write(
+        tmp_path, f"runners:\n  req: {runner}\nsteps:\n  s:\n    req: {{/: {{get: {{}}}}}}\n"
+    )
+    assert message in error_of(path)
+
+
+EXPRESSION_ERRORS = [
+    # (step body, line, col, message); the body is on line 6 from col 5
+    (
+        "test: current.res.status ==",
+        6,
+        32,
+        "test: unexpected end of expression in `current.res.status ==`",
+    ),
+    ("test: 'current.res.status == )'", 6, 34, "test: unexpected ')'"),
+    (
+        "test: |\n      current.res.status == 200\n      && current.res.body.(x)",
+        8,
+        27,
+        "test: expected a field name after '.', found '('",
+    ),
+    ("if: a =! b", 6, 11, "if: assignment is not supported"),
+    ("dump: map(x, {#})", 6, 19, "dump: predicates and `#` are not supported"),
+    ("bind: {x: 'current.res.body |'}", 6, 33, "bind: pipes (|) are not supported"),
+    ("loop: {count: 2, until: 'foo('}", 6, 34, "loop.until: unexpected end of expression"),
+    ("loop: 'len(1,'", 6, 18, "loop.count: unexpected end of expression"),
+    ("req: {'/users/{{ 1 + }}': {get: {}}}", 6, 26, "path: unexpected end of expression in `1 +`"),
+    ("req: {/a: {get: {headers: {X: 'a {{ b c }}'}}}}", 6, 43, "header: unexpected 'c'"),
+    (
+        "req: {/a: {post: {body: {application/json: {k: '{{ ) }}'}}}}}",
+        6,
+        56,
+        "body: unexpected ')'",
+    ),
+    ("test: nosuch(1)", 6, 11, "test: unknown function nosuch()"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "col", "message"), EXPRESSION_ERRORS)
+def test_expression_errors(tmp_path: Path, body: str, line: int, col: int, message: str) -> None:
+    path = write(
+        tmp_path,
+        f"runners:\n  req: {ENDPOINT}\nsteps:\n  home: {{req: {{/: {{get: {{}}}}}}}}\n"
+        f"  s:\n    {body}\n",
+    )
+    error = error_of(path)
+    assert error.startswith(at(path, line, col)), error
+    assert message in error, error
+
+
+UNDEFINED = [
+    (
+        "req: {'/u/{{ token }}': {get: {}}}",
+        7,
+        18,
+        "path: unknown name `token` in `token` (not in "
+        "vars, not bound by an earlier step, not a built-in name)",
+    ),
+    ("test: later == 1", 7, 11, "test: unknown name `later`"),
+    (
+        "test: vars.nope == 1",
+        7,
+        16,
+        "test: unknown var `nope` in `vars.nope == 1` (vars defined: known)",
+    ),
+    (
+        "req: {/a: {get: {headers: {X: '{{ vars.missing }}'}}}}",
+        7,
+        44,
+        "header: unknown var `missing`",
+    ),
+    ("req: {'/p/{{ i }}': {get: {}}}", 7, 18, "path: `i` is only set inside a step with `loop`"),
+    ("if: i == 0\n    loop: 2\n    test: true", 7, 9, "if: `i` is only set"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "col", "message"), UNDEFINED)
+def test_undefined_names(tmp_path: Path, body: str, line: int, col: int, message: str) -> None:
+    path = write(
+        tmp_path,
+        f"runners:\n  req: {ENDPOINT}\nvars:\n  known: 1\nsteps:\n  s:\n    {body}\n"
+        "  after:\n    bind: {later: 1, token: 2}\n    test: true\n",
+    )
+    error = error_of(path)
+    assert error.startswith(at(path, line, col)), error
+    assert message in error, error
+
+
+def test_names_that_can_be_defined_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        runners: {{req: {ENDPOINT}}}
+        vars: {{id: 1}}
+        steps:
+          first:
+            req: {{/a: {{get: {{}}}}}}
+            bind:
+              token: current.res.body.token
+              seen: seen ?? 0
+            test: token == nil || token != "" && seen == 0
+          second:
+            loop: {{count: 2, until: "i == 1 && current.res.status == 200"}}
+            req:
+              "/b/{{{{ token }}}}/{{{{ vars.id }}}}/{{{{ i }}}}?n={{{{ runn.i }}}}":
+                get:
+                  headers:
+                    X-Env: "{{{{ env.HOME }}}}"
+                    X-Prev: "{{{{ previous.res.status }}}}"
+            test: steps.first.res.status == 200 && cookies != nil && parent == nil && !included
+        """,
+    )
+    load_runbooks([path])
+
+
+def test_root_loop_may_read_names_bound_later(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        runners: {{req: {ENDPOINT}}}
+        loop: {{count: 3, until: "outcome == 'success' && idx == 2"}}
+        steps:
+          - req: {{"/x/{{{{ idx }}}}": {{get: {{}}}}}}
+          - bind: {{idx: "idx == nil ? 0 : idx + 1"}}
+        """,
+    )
+    load_runbooks([path])
+
+
+def test_include_errors(tmp_path: Path) -> None:
+    write(tmp_path, "steps:\n  again:\n    include: a.yml\n", "b.yml")
+    path = write(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  s:\n    include: b.yml\n",
+                 "a.yml")  # fmt: skip
+    error = error_of(path, tmp_path / "b.yml")
+    assert error.startswith(f"{tmp_path / 'b.yml'}:3:14: include cycle"), error
+    write(tmp_path, "steps:\n  s:\n    test: vars.unknown == 1\n", "c.yml")
+    path = write(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  s:\n    include: c.yml\n",
+                 "d.yml")  # fmt: skip
+    error = error_of(path, tmp_path / "c.yml")
+    assert error.startswith(f"{tmp_path / 'c.yml'}:3:16: test: unknown var `unknown`")
+    write(tmp_path, "steps:\n  s:\n    nope: {/: {get: {}}}\n", "e.yml")
+    path = write(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  s:\n    include: e.yml\n",
+                 "f.yml")  # fmt: skip
+    assert "unknown runner `nope`" in error_of(path, tmp_path / "e.yml")
+
+
+def test_a_runbook_that_sends_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, "steps:\n  - test: true\n")
+    assert error_of(path) == f"{path}:1:1: the runbooks send no HTTP request (add an HTTP step)"
+    assert compile_runbooks([path]).step_names() == []
+
+
+def test_alias_bombs_and_deep_nesting(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, "
+              f"*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}]" for n in range(1, 8)]  # fmt: skip
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text("\n".join(lines) + "\nsteps: []\n")
+    assert "too many nodes" in error_of(bomb)
+    deep = tmp_path / "deep.yml"
+    deep.write_text("steps: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nested too deeply" in error_of(deep) or "invalid YAML" in error_of(deep)
+
+
+# -- random input never crashes -------------------------------------------------------------------
+YAML_PIECES = st.sampled_from(
+    [
+        "runners:", "  req: http://127.0.0.1:9", "steps:", "  - ", "  s:", "    req:", "      /:",
+        "        get:", "        post:", "          body:", "            application/json:",
+        "    test: ", "    bind:", "      x: ", "    loop: ", "    if: ", "    include: ",
+        "vars:", "  a: ", "{{ ", " }}", "current.res.status == 200", "[", "]", "{", "}", "&a",
+        "*a", "<<: ", "- ", ": ", "'", '"', "|", "\t", "${X:-1}", "null", "true", "3", "-",
+        "headers:", "          X: ", "desc: ", "loop:", "  count: ", "  until: ", "i", "#",
+    ]
+)  # fmt: skip
+
+
+RANDOM = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@RANDOM
+@given(st.lists(st.tuples(YAML_PIECES, st.booleans()), max_size=24))
+def test_random_yaml_never_crashes(tmp_path: Path, pieces: list[tuple[str, bool]]) -> None:
+    text = "".join(piece + ("\n" if newline else "") for piece, newline in pieces)
+    path = tmp_path / "random.yml"
+    path.write_text(text)
+    try:
+        compile_runbooks([path], env={"X": "2"})
+    except RunbookError as exc:
+        assert "\n" not in str(exc)
+        assert str(exc).startswith(f"{path}:")
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_crashes(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "text.yml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        compile_runbooks([path])
+    except RunbookError as exc:
+        assert "\n" not in str(exc)
+
+
+# -- runn's own runbooks, when a checkout is at hand ----------------------------------------------
+RUNN_BOOKS = Path(os.environ.get("RUNN_TESTDATA", "/tmp/runn/testdata/book"))
+RUNN_HTTP_BOOKS = [
+    "always_success.yml", "escape_delimiter.yml", "force.yml", "force_step.yml", "github.yml",
+    "github_map.yml", "http_index.yml", "http_multipart.yml", "http_not_follow_redirect.yml",
+    "http_sleep.yml", "http_timeout.yml", "http_with_json.yml", "if.yml", "loop.yml",
+    "single_step.yml", "single_step_map.yml", "store_keys.yml", "vars.yml",
+    "yaml_anchor_alias_always_failure.yml",
+]  # fmt: skip
+RUNN_ENV = {
+    "HTTPBIN_END_POINT": "http://127.0.0.1:9/",
+    "TEST_HTTP_ENDPOINT": "http://127.0.0.1:9",
+    "DEBUG": "false",
+}
+needs_runn = pytest.mark.skipif(
+    not RUNN_BOOKS.is_dir(), reason="no runn checkout (set RUNN_TESTDATA to its testdata/book)"
+)
+
+
+@needs_runn
+def test_runn_testdata_loads_or_says_why() -> None:
+    for path in sorted(RUNN_BOOKS.glob("*.yml")):
+        try:
+            compile_runbooks([path], env=RUNN_ENV)
+        except RunbookError as exc:
+            assert "\n" not in str(exc)
+            assert str(exc).startswith(str(path.parent)), str(exc)
+
+
+@needs_runn
+@pytest.mark.parametrize("name", RUNN_HTTP_BOOKS)
+def test_runn_http_testdata_loads(name: str) -> None:
+    compile_runbooks([RUNN_BOOKS / name], env=RUNN_ENV)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("10ms", 0.01), ("10msec", 0.01), ("1sec", 1.0), ("1s", 1.0), ("1min", 60.0),
+     ("1m30s", 90.0), ("0.5", 0.5), ("2", 2.0)],
+)  # fmt: skip
+def test_durations_as_runn_writes_them(tmp_path: Path, text: str, seconds: float) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        desc: timings
+        labels: [smoke, http]
+        interval: {text}
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          s:
+            loop: {{count: 3, until: "true", minInterval: {text}, maxInterval: 1h,
+                    multiplier: 2, jitter: 0.25}}
+            req: {{/: {{get: {{}}}}}}
+        """,
+    )
+    book = load_runbooks([path]).books[0]
+    assert book.interval == seconds
+    loop = book.steps[0].loop
+    assert loop is not None
+    assert (loop.min_interval, loop.max_interval, loop.multiplier, loop.jitter) == (
+        seconds, 3600.0, 2.0, 0.25
+    )  # fmt: skip
+    assert loop.interval is None
+    assert 0.75 * 2 * seconds <= loop.pause(2) <= 1.25 * 2 * seconds
+
+
+def test_non_finite_durations_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, f"interval: .inf\nrunners: {{req: {ENDPOINT}}}\nsteps: []\n")
+    assert "is not a finite duration" in error_of(path)
