@@ -16,12 +16,16 @@ class ScenarioSpec:
     body: bytes | None = None
     runbooks: tuple[str, ...] = ()
     vars: Mapping[str, object] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # added to os.environ for ${ENV}
 
     def build(self) -> Scenario:
         if self.runbooks:
+            import os
+
             from .runbook import load_runbooks
 
-            scenario = load_runbooks(list(self.runbooks), dict(self.vars))
+            env = {**os.environ, **self.env}
+            scenario = load_runbooks(list(self.runbooks), dict(self.vars), env=env)
             if self.headers:
                 scenario.add_headers(self.headers)
             return scenario

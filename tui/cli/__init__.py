@@ -17,10 +17,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(arguments)
     except UsageError as exc:
-        print(
-            f"loadscope: {exc}" if not str(exc).startswith("loadscope") else str(exc),
-            file=sys.stderr,
-        )
+        message = str(exc)
+        standalone = message.startswith("loadscope") or _located(message)
+        print(message if standalone else f"loadscope: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("loadscope: interrupted", file=sys.stderr)
@@ -34,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"loadscope: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _located(message: str) -> bool:
+    """`file:line:col: ...` messages stand on their own, like a compiler's."""
+    head = message.split(": ", 1)[0]
+    return head.count(":") >= 2 and head.rsplit(":", 2)[-1].isdigit()
 
 
 def _dispatch(arguments: list[str]) -> int:
@@ -56,6 +61,12 @@ def _dispatch(arguments: list[str]) -> int:
         from ._console import cmd_console
 
         return cmd_console(args)
+    if command == "demo":
+        from ._demo import cmd_demo
+
+        if args.command is None:  # plain `loadscope`: the default demo
+            args = parser.parse_args(["demo"])
+        return cmd_demo(args)
     raise UsageError(f"'{command}' is not available yet")
 
 

@@ -36,7 +36,7 @@ def report_renderer(plan: LoadPlan, warm_up: str, duration: str | None):
             warm_up=warm_up,
             duration=duration or f"{snapshot.elapsed_s:g}s",
             duration_s=snapshot.elapsed_s,
-            concurrent=plan.config.concurrency,
+            concurrent=snapshot.concurrency,
             max_rps=int(plan.config.rate or 0),
         )
         return render_text(snapshot, report, values), report
@@ -82,10 +82,12 @@ def run_console(
     return code if isinstance(code, int) else EXIT_OK
 
 
-def cmd_console(args: argparse.Namespace) -> int:
-    plan = load_plan(args)
+def cmd_console(
+    args: argparse.Namespace, env: dict[str, str] | None = None, label: str | None = None
+) -> int:
+    plan = load_plan(args, env)
     build_scenario(plan.spec, quiet=False)  # validate (exit 2) before opening the console
-    label = ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
+    label = label or ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
     return run_console(
         plan,
         summary_json=args.summary_json,

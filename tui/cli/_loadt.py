@@ -88,6 +88,47 @@ def loadt_block(values: dict[str, Any]) -> str:
     )
 
 
+THRESHOLD_NAMES = frozenset(
+    {
+        "total",
+        "succeeded",
+        "failed",
+        "error_rate",
+        "rps",
+        "max",
+        "mid",
+        "med",
+        "min",
+        "p90",
+        "p95",
+        "p99",
+        "avg",
+        "req_total",
+        "req_rps",
+        "req_errors",
+        "req_error_rate",
+        "req_http_errors",
+        "req_min",
+        "req_mean",
+        "req_p50",
+        "req_p90",
+        "req_p95",
+        "req_p99",
+        "req_p999",
+        "req_max",
+        "dropped_iterations",
+        "connections_opened",
+        "connections_closed",
+        "connections_peak_open",
+        "new_connection_ratio",
+        "requests_per_connection",
+        "handshake_time_share",
+        "warnings",
+        "time_wait_peak",
+    }
+)
+
+
 def threshold_names(values: dict[str, Any], report: dict[str, Any]) -> dict[str, float]:
     """The names a --threshold may use: runn's, then loadscope's own."""
     latency = report["latency_ms"]
@@ -131,6 +172,5 @@ def threshold_names(values: dict[str, Any], report: dict[str, Any]) -> dict[str,
         "handshake_time_share": report["handshake_time_share"],
         "warnings": len(report["warnings"]),
     }
-    if "time_wait_peak" in report:
-        names["time_wait_peak"] = report["time_wait_peak"]
+    names["time_wait_peak"] = report.get("time_wait_peak", 0)
     return names

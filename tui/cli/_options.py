@@ -106,7 +106,7 @@ def is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
 
-def scenario_spec(args: argparse.Namespace) -> ScenarioSpec:
+def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -> ScenarioSpec:
     targets = list(args.targets or [])
     if args.url:
         targets.insert(0, args.url)
@@ -135,7 +135,7 @@ def scenario_spec(args: argparse.Namespace) -> ScenarioSpec:
     for book in books:
         if not Path(book).is_file():
             raise UsageError(f"{book}: no such runbook file")
-    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables)
+    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
 
 
 def _checked_url(url: str) -> str:
@@ -199,8 +199,8 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
     )
 
 
-def load_plan(args: argparse.Namespace) -> LoadPlan:
-    spec = scenario_spec(args)
+def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> LoadPlan:
+    spec = scenario_spec(args, env)
     config = session_config(args, spec)
     phases = parse_phases(args.phases) if getattr(args, "phases", None) else ()
     if phases:

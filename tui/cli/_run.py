@@ -47,10 +47,15 @@ class Outcome:
 
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
+    """Load and compile once, before anything is sent; bad input is exit code 2."""
+    from engine.runbook import RunbookError
+
     try:
         scenario = spec.build()
     except UsageError:
         raise
+    except RunbookError as exc:
+        raise UsageError(str(exc)) from None
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
     for warning in getattr(scenario, "warnings", ()):
@@ -132,8 +137,8 @@ async def _watch_reachability(session: Session, state: dict[str, Any]) -> None:
             return
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    plan = load_plan(args)
+def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
+    plan = load_plan(args, env)
     thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
@@ -153,7 +158,7 @@ def runn_values(plan: LoadPlan, args: argparse.Namespace, snapshot: Snapshot) ->
         warm_up=args.warm_up,
         duration=args.duration or f"{snapshot.elapsed_s:g}s",
         duration_s=snapshot.elapsed_s,
-        concurrent=config.concurrency,
+        concurrent=snapshot.concurrency,
         max_rps=int(config.rate or 0),
     )
 

@@ -1,33 +1,61 @@
-"""`--threshold` expressions, checked against the final numbers of a run."""
+"""`--threshold` expressions, compiled before any load and checked against the final numbers.
+
+They use the runbook expression language over runn's names (`error_rate`, `p99`, ...) and
+loadscope's own (`req_p99`, `connections_opened`, ...); see `THRESHOLD_NAMES`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.runbook import Expression, RunbookError, compile_expression
+
 from ._errors import UsageError
+from ._loadt import THRESHOLD_NAMES
 
 
 @dataclass
 class Verdict:
-    expressions: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+    results: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[str]:
+        return [explanation for _, passed, explanation in self.results if not passed]
 
     def as_report(self) -> list[dict[str, Any]]:
-        failed = {line.split(" is not true")[0].strip("()") for line in self.failures}
-        return [{"expression": e, "passed": e not in failed} for e in self.expressions]
+        return [
+            {"expression": source, "passed": passed, **({"why": why} if not passed else {})}
+            for source, passed, why in self.results
+        ]
 
 
 class Thresholds:
-    def __init__(self, expressions: list[str]) -> None:
+    def __init__(self, expressions: list[Expression]) -> None:
         self.expressions = expressions
 
     @classmethod
-    def compile(cls, expressions: list[str]) -> Thresholds:
-        expressions = [e for e in expressions if e.strip()]
-        if expressions:
-            raise UsageError("--threshold is not available yet")
-        return cls(expressions)
+    def compile(cls, sources: list[str]) -> Thresholds:
+        """Parse every threshold now: a bad one is exit code 2 before anything is sent."""
+        compiled = []
+        for source in (s for s in sources if s.strip()):
+            try:
+                expression = compile_expression(source, origin="--threshold")
+            except RunbookError as exc:
+                raise UsageError(str(exc)) from None
+            unknown = sorted(expression.names - THRESHOLD_NAMES)
+            if unknown:
+                known = ", ".join(sorted(THRESHOLD_NAMES))
+                raise UsageError(
+                    f"--threshold: unknown name {', '.join(unknown)} in `{source}` (known: {known})"
+                )
+            compiled.append(expression)
+        return cls(compiled)
 
     def evaluate(self, names: dict[str, float]) -> Verdict:
-        return Verdict(list(self.expressions))
+        verdict = Verdict()
+        for expression in self.expressions:
+            passed = expression.is_true(names)
+            why = "" if passed else expression.explain(names)
+            verdict.results.append((expression.source, passed, why))
+        return verdict

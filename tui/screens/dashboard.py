@@ -45,7 +45,7 @@ class DashboardScreen(Screen[None]):
                 yield ConnectionsPanel(id="connections", classes="wide-half")
             with Horizontal(id="row-bottom", classes="row"):
                 yield StepsPanel(id="steps", classes="wide-half")
-                yield ErrorsPanel(id="errors", classes="wide-half")
+                yield ErrorsPanel(id="errors", classes="narrow-half")
         yield Footer()
 
     def on_mount(self) -> None:

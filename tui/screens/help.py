@@ -77,8 +77,10 @@ class HelpScreen(ModalScreen[None]):
             "help": "this screen",
         }
         rows = [
-            (binding.key_display or binding.key,
-             descriptions.get(binding.description, binding.description))
+            (
+                binding.key_display or binding.key,
+                descriptions.get(binding.description, binding.description),
+            )
             for binding in self._app_bindings
             if binding.show
         ]

@@ -22,7 +22,8 @@ class ErrorsPanel(Panel):
     DEFAULT_CSS = """
     ErrorsPanel #errors-table { height: 2; max-height: 60%; }
     ErrorsPanel #events-log {
-        height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; background: transparent;
+        height: 1fr; overflow-x: hidden; overflow-y: auto; scrollbar-size-vertical: 1;
+        background: transparent;
     }
     """
 
@@ -32,7 +33,7 @@ class ErrorsPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield TextView(id="errors-table")
-        yield RichLog(id="events-log", wrap=True, markup=False, max_lines=500)
+        yield RichLog(id="events-log", wrap=True, markup=False, max_lines=500, min_width=30)
 
     def on_mount(self) -> None:
         self.border_title = "Errors & events"

@@ -32,7 +32,9 @@ class HistogramView(Widget):
 
     def plot(self, data: HistogramData, summary: LatencySummary) -> None:
         if (data.count, data.total_us, data.max_us) == (
-            self._data.count, self._data.total_us, self._data.max_us
+            self._data.count,
+            self._data.total_us,
+            self._data.max_us,
         ):
             return  # the window only moves once a second
         self._data, self._summary = data, summary

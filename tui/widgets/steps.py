@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
-from engine import Snapshot
+from engine import Snapshot, StepSnapshot
 
 from ..format import compact, ms
 from .panel import Panel
@@ -41,22 +41,30 @@ class StepsPanel(Panel):
 
 
 def steps_table(snapshot: Snapshot) -> Table:
+    """Numbers keep their full width; the step name gives way (with an ellipsis) when narrow."""
+    rows = [_row(step) for step in snapshot.steps]
+    headers = ("step", "req", "rps", "err", "p50", "p99", "codes")
     table = Table(box=None, expand=True, padding=(0, 1), header_style="bold", show_edge=False)
-    longest = max((len(step.name) for step in snapshot.steps), default=4)
-    table.add_column("step", ratio=1, no_wrap=True, overflow="ellipsis", min_width=min(longest, 22))
-    for name in ("requests", "rps", "errors", "p50", "p99"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("codes", no_wrap=True, overflow="ellipsis", max_width=14)
-    for step in snapshot.steps:
-        codes = " ".join(f"{code}×{compact(count)}" for code, count in step.status_codes) or "–"
-        has = step.latency.count > 0
-        table.add_row(
-            step.name,
-            compact(step.requests),
-            compact(step.rps),
-            Text(f"{step.errors:,}", style="bold red" if step.errors else "dim"),
-            ms(step.latency.p50) if has else "–",
-            ms(step.latency.p99) if has else "–",
-            codes,
-        )
+    table.add_column(headers[0], ratio=1, min_width=8, no_wrap=True, overflow="ellipsis")
+    for index, header in enumerate(headers[1:-1], start=1):
+        width = max([len(header)] + [len(row[index].plain) for row in rows])
+        table.add_column(header, justify="right", width=width, no_wrap=True)
+    codes_width = min(18, max([5] + [len(row[-1].plain) for row in rows]))
+    table.add_column(headers[-1], width=codes_width, no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def _row(step: StepSnapshot) -> list[Text]:
+    has = step.latency.count > 0
+    codes = " ".join(f"{code}×{compact(count)}" for code, count in step.status_codes) or "–"
+    return [
+        Text(step.name),
+        Text(compact(step.requests)),
+        Text(compact(step.rps)),
+        Text(f"{step.errors:,}", style="bold red" if step.errors else "dim"),
+        Text(ms(step.latency.p50) if has else "–"),
+        Text(ms(step.latency.p99) if has else "–"),
+        Text(codes),
+    ]

@@ -1,0 +1,68 @@
+"""`loadscope` and `loadscope demo`: the built-in target in its own process, plus the console
+(or a headless run) on the demo runbook."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.target import TargetOptions, TargetProcess
+
+from ._args import build_parser
+from ._errors import UsageError
+
+REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+STORIES = {
+    "basic": ("demo.yml", ["-c", "10"]),
+    "churn": ("churn.yml", ["-c", "20", "--phases", "shared:20s,per-iteration:20s,shared:20s"]),
+}
+
+
+def find_example(name: str) -> Path:
+    for folder in (REPO_EXAMPLES, Path.cwd() / "examples"):
+        if (folder / name).is_file():
+            return folder / name
+    raise UsageError(f"cannot find examples/{name}: run loadscope from its source checkout")
+
+
+def demo_arguments(args: argparse.Namespace, book: Path, story: str) -> list[str]:
+    """The `run`/`console` command line the demo stands for."""
+    _, defaults = STORIES[story]
+    argv = [str(book), *defaults]
+    if args.concurrency is not None:
+        argv += ["-c", str(args.concurrency)]
+    if args.duration is not None:
+        argv += ["-d", args.duration]
+    elif args.headless and story == "basic":
+        argv += ["-d", "10s"]
+    if story == "churn":
+        argv += ["--insecure"]
+    return argv
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    story = args.story
+    book = find_example(STORIES[story][0])
+    tls = story == "churn"
+    with TargetProcess(TargetOptions(tls=tls)) as target:
+        url = target.https_url if tls and target.https_url else target.http_url
+        print(f"built-in target on {url}", file=sys.stderr)
+        argv = demo_arguments(args, book, story)
+        if args.headless:
+            argv = ["run", *argv, "--format", args.format]
+            if args.summary_json:
+                argv += ["--out", args.summary_json]
+        else:
+            argv = ["console", *argv]
+            if args.summary_json:
+                argv += ["--summary-json", args.summary_json]
+        parsed = build_parser().parse_args(argv)
+        env = {"TARGET": url}
+        if parsed.command == "run":
+            from ._run import cmd_run
+
+            return cmd_run(parsed, env=env)
+        from ._console import cmd_console
+
+        return cmd_console(parsed, env=env, label=f"demo: {book.name}")
