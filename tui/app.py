@@ -158,6 +158,8 @@ class LoadscopeApp(App[int]):
         self.snapshot = final
         text, report = self.render_report(final)
         saved = self._write_summary(report)
+        self.clear_notifications()
+        self.refresh_bindings()
         self.push_screen(SummaryScreen(text, saved))
 
     def _write_summary(self, report: dict[str, Any]) -> Path:
@@ -180,6 +182,14 @@ class LoadscopeApp(App[int]):
             self._write_summary(report)
 
     # -- actions -------------------------------------------------------------------------------
+    LIVE_ACTIONS = frozenset(
+        {"concurrency", "exact_value", "pause_resume", "cycle_reuse", "toggle_http", "reset_stats"}
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Once the run stops, the live controls leave the footer."""
+        return not (action in self.LIVE_ACTIONS and self._stopping)
+
     def action_concurrency(self, delta: int) -> None:
         if not self._stopping:
             self._send_level(max(0, self._level() + delta))
@@ -261,6 +271,7 @@ class LoadscopeApp(App[int]):
             return
         self._stopping = True
         self.controller.stop()
+        self.refresh_bindings()
         self.notify("stopping: finishing in-flight iterations…", timeout=3)
 
     def action_help(self) -> None:

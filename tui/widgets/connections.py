@@ -26,7 +26,7 @@ class ConnectionsPanel(Panel):
     DEFAULT_CSS = """
     ConnectionsPanel #connections-numbers { height: 5; }
     ConnectionsPanel #connections-chart { height: 1fr; min-height: 4; }
-    ConnectionsPanel #connections-ledger { display: none; height: 2fr; }
+    ConnectionsPanel #connections-ledger { display: none; height: 2fr; width: 100%; }
     ConnectionsPanel.-maximized #connections-ledger { display: block; }
     """
 

@@ -3,6 +3,7 @@ failures, and the event log (changes, stages, warnings)."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -39,11 +40,11 @@ class ErrorsPanel(Panel):
         self.border_title = "Errors & events"
 
     def show(self, snapshot: Snapshot) -> None:
-        table = errors_table(snapshot)
+        renderable, height = errors_view(snapshot)
         view = self.query_one("#errors-table", TextView)
-        if view.styles.height is None or view.styles.height.value != table.row_count + 1:
-            view.styles.height = table.row_count + 1
-        view.show(table)
+        if view.styles.height is None or view.styles.height.value != height:
+            view.styles.height = height
+        view.show(renderable)
         self._append_events(snapshot)
 
     def _append_events(self, snapshot: Snapshot) -> None:
@@ -63,23 +64,22 @@ class ErrorsPanel(Panel):
             self._last_event_key = (events[-1].t, events[-1].message)
 
 
-def errors_table(snapshot: Snapshot) -> Table:
+def errors_view(snapshot: Snapshot) -> tuple[Group, int]:
+    """Detector warnings first, one full-width line each, then errors and failures by kind.
+    Returns the renderable and its height in lines."""
+    warnings = []
+    for warning in snapshot.warnings:
+        line = Text(f"! {warning.kind}: ", style="bold yellow", no_wrap=True, overflow="ellipsis")
+        line.append(warning.message, style="yellow")
+        warnings.append(line)
     table = Table(box=None, expand=True, padding=(0, 1), header_style="bold", show_edge=False)
     table.add_column("kind", no_wrap=True)
     table.add_column("count", justify="right", no_wrap=True)
     table.add_column("last message", ratio=1, no_wrap=True, overflow="ellipsis")
-    rows = 0
-    for warning in snapshot.warnings:
-        table.add_row(Text(f"! {warning.kind}", style="bold yellow"), "", warning.message)
-        rows += 1
-    for error in snapshot.errors:
+    for error in snapshot.errors[:ROWS_SHOWN]:
         table.add_row(Text(error.kind, style="bold red"), f"{error.count:,}", error.last_message)
-        rows += 1
-    for reason, count in snapshot.failures:
-        if rows >= ROWS_SHOWN:
-            break
+    for reason, count in snapshot.failures[: max(0, ROWS_SHOWN - table.row_count)]:
         table.add_row(Text("failed it.", style="red"), f"{count:,}", reason)
-        rows += 1
-    if not rows:
+    if not table.row_count:
         table.add_row(Text("none", style="green"), "", Text("no errors", style="dim"))
-    return table
+    return Group(*warnings, table), len(warnings) + table.row_count + 1

@@ -1,0 +1,102 @@
+"""The real `loadscope console` in a pseudo-terminal against the built-in target: keys in,
+summary JSON out."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from engine.target import TargetProcess
+
+LOADSCOPE = shutil.which("loadscope") or ""
+
+
+def spawn(args: list[str], cwd: Path) -> pexpect.spawn:
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
+    command = [LOADSCOPE] if LOADSCOPE else [sys.executable, "-m", "tui.cli"]
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], *args],
+        cwd=str(cwd),
+        env=env,
+        dimensions=(40, 120),
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=30,
+    )
+    return child
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.timeout(90)
+def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    child = spawn(
+        ["console", target.http_url + "/json", "-c", "3", "--summary-json", str(summary)],
+        tmp_path,
+    )
+    try:
+        child.expect("RUNNING")
+        child.expect("3 VUs")
+        time.sleep(1.0)
+        child.send("+")
+        child.expect("4 VUs")
+        child.send("]")
+        child.expect("14 VUs")
+        time.sleep(1.5)  # a couple of seconds at the new level
+        child.send("q")
+        child.expect("Run stopped")
+        wait_for(summary.exists)
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    report = json.loads(summary.read_text())
+    assert report["concurrency"] == 14
+    assert report["reuse_mode"] == "shared"
+    assert report["connections_opened"] == report["connections_peak_open"] == 14
+    assert report["errors_total"] == 0 and report["requests_total"] > 0
+
+
+@pytest.mark.timeout(60)
+def test_console_with_duration_stops_by_itself(target: TargetProcess, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    child = spawn(
+        ["console", target.http_url, "-c", "2", "-d", "2s", "--summary-json", str(summary)],
+        tmp_path,
+    )
+    try:
+        child.expect("Run stopped", timeout=30)
+        wait_for(summary.exists)
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    report = json.loads(summary.read_text())
+    assert 1.9 <= report["duration_s"] <= 4
+    assert report["concurrency"] == 2
+
+
+def test_console_refuses_a_bad_runbook_before_opening(tmp_path: Path) -> None:
+    book = tmp_path / "bad.yml"
+    book.write_text("steps: [\n")
+    child = spawn(["console", str(book)], tmp_path)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert "bad.yml:" in child.before
+    assert "Traceback" not in child.before

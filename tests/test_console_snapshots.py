@@ -1,0 +1,102 @@
+"""Snapshot tests of the console's screens, fed by deterministic snapshots.
+
+Regenerate after a deliberate change with `pytest tests/test_console_snapshots.py
+--snapshot-update`, and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from engine import Snapshot
+from engine.report import build_report
+from tui.app import ConsoleOptions, LoadscopeApp
+from tui.cli._loadt import loadt_values
+from tui.cli._text import render_text
+from tui.controller import ScriptedController
+
+from .fake_snapshots import make_snapshot
+
+
+def report(snapshot: Snapshot) -> tuple[str, dict[str, object]]:
+    """The real text report, as the console's summary shows it."""
+    data = build_report(snapshot)
+    values = loadt_values(
+        snapshot,
+        runbooks=1,
+        warm_up="0s",
+        duration="90s",
+        duration_s=90.0,
+        concurrent=snapshot.concurrency,
+        max_rps=0,
+    )
+    return render_text(snapshot, data, values), data
+
+
+def app(**kwargs: object) -> LoadscopeApp:
+    snapshots = [make_snapshot(90, **kwargs)]  # type: ignore[arg-type]
+    return LoadscopeApp(
+        ScriptedController(snapshots),
+        ConsoleOptions(label="examples/demo.yml", concurrency=10, save_dir=Path("/nonexistent")),
+        report,
+        poll_seconds=0.05,
+    )
+
+
+async def settle(pilot: Pilot) -> None:
+    await pilot.pause(0.3)
+
+
+def test_dashboard_120x40(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app(), terminal_size=(120, 40), run_before=settle)
+
+
+def test_dashboard_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=settle)
+
+
+def test_dashboard_churn(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    churny = app(churn=True, reuse_mode="per-iteration")
+    assert snap_compare(churny, terminal_size=(120, 40), run_before=settle)
+
+
+def test_help_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def open_help(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app(), terminal_size=(120, 40), run_before=open_help)
+
+
+def test_concurrency_dialog(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def open_dialog(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app(), terminal_size=(120, 40), run_before=open_dialog)
+
+
+def test_zoomed_connections_with_ledger(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def zoom(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.click("#connections")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app(), terminal_size=(120, 40), run_before=zoom)
+
+
+def test_summary_screen(snap_compare, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async def stop(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause(0.3)
+
+    monkeypatch.chdir(tmp_path)
+    stopped = app()
+    stopped.options.summary_json = "summary.json"
+    assert snap_compare(stopped, terminal_size=(120, 40), run_before=stop)
+    assert (tmp_path / "summary.json").exists()
