@@ -43,8 +43,12 @@ async def console(
     config = SessionConfig(concurrency=concurrency, rate=rate, max_vus=50 if rate else None)
     engine = EngineProcess(ScenarioSpec(url=target.http_url + "/json"), config, push_interval=0.2)
     options = ConsoleOptions(
-        label="test", summary_json=str(tmp_path / "summary.json"), save_dir=tmp_path,
-        open_model=rate is not None, concurrency=concurrency, rate=rate or 0.0,
+        label="test",
+        summary_json=str(tmp_path / "summary.json"),
+        save_dir=tmp_path,
+        open_model=rate is not None,
+        concurrency=concurrency,
+        rate=rate or 0.0,
     )
     app = LoadscopeApp(engine, options, render_stub, poll_seconds=0.2)
     engine.start()
@@ -196,7 +200,9 @@ async def test_q_stops_shows_the_summary_and_q_again_exits(
 
 async def test_question_mark_opens_help_with_every_binding() -> None:
     app = LoadscopeApp(
-        ScriptedController([make_snapshot(30)]), ConsoleOptions(label="demo"), render_stub,
+        ScriptedController([make_snapshot(30)]),
+        ConsoleOptions(label="demo"),
+        render_stub,
         poll_seconds=0.2,
     )
     async with app.run_test(size=SIZE) as pilot:
@@ -212,7 +218,9 @@ async def test_question_mark_opens_help_with_every_binding() -> None:
 
 async def test_click_zooms_a_panel_and_escape_unzooms() -> None:
     app = LoadscopeApp(
-        ScriptedController([make_snapshot(30)]), ConsoleOptions(label="demo"), render_stub,
+        ScriptedController([make_snapshot(30)]),
+        ConsoleOptions(label="demo"),
+        render_stub,
         poll_seconds=0.2,
     )
     async with app.run_test(size=SIZE) as pilot:
