@@ -61,6 +61,14 @@ def _dispatch(arguments: list[str]) -> int:
         from ._console import cmd_console
 
         return cmd_console(args)
+    if command == "target":
+        from ._target import cmd_target
+
+        return cmd_target(args)
+    if command == "loadt":
+        from ._loadt_cmd import cmd_loadt
+
+        return cmd_loadt(args)
     if command == "demo":
         from ._demo import cmd_demo
 

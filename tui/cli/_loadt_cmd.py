@@ -1,0 +1,62 @@
+"""`loadscope loadt`: runn loadt's flags, defaults, text block and JSON keys, on the engine."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from engine import Session, SessionConfig
+from engine._spec import ScenarioSpec
+
+from ._errors import UsageError
+from ._extensions import attach_extensions
+from ._loadt import loadt_values
+from ._options import LoadPlan, duration, parse_vars
+from ._outputs import check_writable
+from ._run import build_scenario, drive, finish, run_loop
+from ._thresholds import Thresholds
+
+
+def loadt_plan(args: argparse.Namespace) -> LoadPlan:
+    if args.load_concurrent < 1:
+        raise UsageError("--load-concurrent must be at least 1")
+    if args.max_rps < 0:
+        raise UsageError("--max-rps cannot be negative (0 means unlimited)")
+    run_for = duration(args.duration, "--duration")
+    if run_for <= 0:
+        raise UsageError("--duration must be more than 0")
+    config = SessionConfig(
+        concurrency=args.load_concurrent,
+        duration=run_for,
+        warm_up=duration(args.warm_up, "--warm-up"),
+        max_iterations_per_second=float(args.max_rps) or None,
+    )
+    spec = ScenarioSpec(runbooks=tuple(args.books), vars=parse_vars(args.var))
+    return LoadPlan(spec, config)
+
+
+def cmd_loadt(args: argparse.Namespace) -> int:
+    plan = loadt_plan(args)
+    thresholds = Thresholds.compile([args.threshold] if args.threshold else [])
+    check_writable(args.out, "--out")
+    scenario = build_scenario(plan.spec, quiet=False)
+    session = Session(plan.config, scenario)
+    attach_extensions(session, plan)
+    outcome = run_loop(drive(session, progress=False, csv_path=None))
+    values = loadt_values(
+        outcome.snapshot,
+        runbooks=len(args.books),
+        warm_up=args.warm_up,
+        duration=args.duration,
+        duration_s=plan.config.duration or outcome.snapshot.elapsed_s,  # runn: total / --duration
+        concurrent=args.load_concurrent,
+        max_rps=args.max_rps,
+    )
+    args.quiet = False
+    args.csv = None
+    return finish(args, plan, outcome, thresholds, shape=_runn_json, values=values)
+
+
+def _runn_json(values: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """runn's keys first, loadscope's whole report under "loadscope"."""
+    return {**values, "loadscope": report}
