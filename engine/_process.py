@@ -20,7 +20,7 @@ from ._config import SessionConfig
 from ._snapshot import Snapshot
 from ._spec import ScenarioSpec
 
-PUSH_INTERVAL = 0.25
+PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
 COMMANDS = frozenset(
     {
         "set_concurrency",

@@ -9,6 +9,24 @@ from textual.reactive import var
 from engine import Snapshot
 
 
+def redraw_key(snapshot: Snapshot, maximized: bool) -> tuple[object, ...]:
+    """Panels redraw when a new second of data arrives or something the user did shows;
+    snapshots come four times a second, and drawing dominates the console's CPU."""
+    last = snapshot.timeline[-1].t if snapshot.timeline else -1
+    return (
+        last,
+        len(snapshot.timeline),
+        snapshot.state,
+        snapshot.concurrency,
+        snapshot.rate,
+        snapshot.reuse_mode,
+        snapshot.http_version,
+        len(snapshot.events),
+        len(snapshot.warnings),
+        maximized,
+    )
+
+
 class Panel(Vertical):
     """A titled box fed with snapshots. Subclasses implement `show(snapshot)`."""
 
@@ -17,8 +35,16 @@ class Panel(Vertical):
 
     snapshot: var[Snapshot | None] = var(None, always_update=True)
 
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._shown_key: tuple[object, ...] | None = None
+
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        if snapshot is not None and self.display:
+        if snapshot is None or not self.display:
+            return
+        key = redraw_key(snapshot, self.has_class("-maximized"))
+        if key != self._shown_key:
+            self._shown_key = key
             self.show(snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
