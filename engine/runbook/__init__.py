@@ -8,7 +8,7 @@ The expression language is also usable on its own, for thresholds over report nu
     expr = compile_expression("error_rate < 1 && p99 < 200", origin="--threshold")
     expr.evaluate(values) is True or print("threshold failed:", expr.explain(values))
 
-See FORMAT.md for the supported runbook and expression subset.
+See the "Runbooks: what is supported" section of README.md for the subset.
 """
 
 from __future__ import annotations

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Screenshots of the console during real runs against the built-in target.
+
+    python screenshots/make_screenshots.py            # all of them, ~2 minutes
+    python screenshots/make_screenshots.py dashboard  # just one
+
+Each is saved as SVG (what Textual writes) and PNG (rsvg-convert, Debian's librsvg2-bin). rsvg
+drops a text run's leading spaces, which shifts right-aligned text; the PNG is made from a copy
+with those spaces turned into an x offset, so it matches what a terminal shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from engine import HttpVersion, ReuseMode, SessionConfig  # noqa: E402
+from engine._process import EngineProcess  # noqa: E402
+from engine._spec import ScenarioSpec  # noqa: E402
+from engine.target import TargetOptions, TargetProcess  # noqa: E402
+from tui.app import ConsoleOptions, LoadscopeApp  # noqa: E402
+from tui.cli._console import report_renderer, setup_child_session  # noqa: E402
+from tui.cli._options import LoadPlan  # noqa: E402
+
+Script = Callable[[Pilot], Awaitable[None]]
+TEXT = re.compile(
+    r'(<text\b[^>]*?\bx=")([\d.]+)("[^>]*?\btextLength=")([\d.]+)("[^>]*>)(.*?)(</text>)'
+)
+
+
+def shift_leading_spaces(svg: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        plain = html.unescape(match.group(6))
+        stripped = plain.lstrip("\u00a0 ")
+        lead = len(plain) - len(stripped)
+        if not lead or not stripped:
+            return match.group(0)
+        width = float(match.group(4)) / len(plain)
+        x = float(match.group(2)) + lead * width
+        length = float(match.group(4)) - lead * width
+        text = html.escape(stripped, quote=False).replace("\u00a0", "&#160;")
+        head = f"{match.group(1)}{x:.1f}{match.group(3)}{length:.1f}{match.group(5)}"
+        return f"{head}{text}{match.group(7)}"
+
+    return TEXT.sub(one, svg)
+
+
+def to_png(svg_path: Path) -> None:
+    if not shutil.which("rsvg-convert"):
+        print("rsvg-convert not found (apt-get install librsvg2-bin): SVG only", file=sys.stderr)
+        return
+    fixed = svg_path.with_suffix(".fixed.svg")
+    fixed.write_text(shift_leading_spaces(svg_path.read_text()))
+    subprocess.run(
+        ["rsvg-convert", str(fixed), "-o", str(svg_path.with_suffix(".png"))], check=True
+    )
+    fixed.unlink()
+
+
+async def shoot(
+    name: str,
+    spec: ScenarioSpec,
+    config: SessionConfig,
+    script: Script,
+    size: tuple[int, int] = (120, 40),
+    label: str = "",
+) -> None:
+    plan = LoadPlan(spec, config)
+    engine = EngineProcess(spec, config, setup=_setup(plan))
+    options = ConsoleOptions(
+        label=label,
+        save_dir=Path("/tmp"),
+        summary_json=f"/tmp/loadscope-{name}.json",
+        concurrency=config.concurrency,
+        reuse_mode=config.reuse_mode.value,
+    )
+    app = LoadscopeApp(engine, options, report_renderer(plan, "0s", None))
+    engine.start()
+    try:
+        async with app.run_test(size=size) as pilot:
+            await script(pilot)
+            path = HERE / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(HERE))
+            to_png(path)
+            print(f"saved {path.relative_to(ROOT)} and .png")
+    finally:
+        engine.stop()
+        engine.wait_final(10)
+        engine.close()
+
+
+def _setup(plan: LoadPlan):
+    import functools
+
+    return functools.partial(setup_child_session, plan)
+
+
+def wait(seconds: float) -> Script:
+    async def script(pilot: Pilot) -> None:
+        await pilot.pause(seconds)
+
+    return script
+
+
+def then(*steps: Script) -> Script:
+    async def script(pilot: Pilot) -> None:
+        for step in steps:
+            await step(pilot)
+
+    return script
+
+
+def press(*keys: str) -> Script:
+    async def script(pilot: Pilot) -> None:
+        await pilot.press(*keys)
+
+    return script
+
+
+def demo_spec(target: TargetProcess) -> ScenarioSpec:
+    return ScenarioSpec(
+        runbooks=(str(ROOT / "examples/demo.yml"),), env={"TARGET": target.http_url}
+    )
+
+
+async def main(only: set[str]) -> None:
+    with TargetProcess(TargetOptions(tls=True)) as target:
+        shots = {
+            "dashboard": lambda: shoot(
+                "dashboard",
+                demo_spec(target),
+                SessionConfig(concurrency=10),
+                then(wait(8), press("right_square_bracket"), wait(10)),
+                label="examples/demo.yml",
+            ),
+            "dashboard-80x24": lambda: shoot(
+                "dashboard-80x24",
+                demo_spec(target),
+                SessionConfig(concurrency=10),
+                wait(8),
+                size=(80, 24),
+                label="examples/demo.yml",
+            ),
+            "help": lambda: shoot(
+                "help",
+                demo_spec(target),
+                SessionConfig(concurrency=5),
+                then(wait(3), press("question_mark"), wait(0.5)),
+                label="examples/demo.yml",
+            ),
+            "summary": lambda: shoot(
+                "summary",
+                demo_spec(target),
+                SessionConfig(concurrency=10),
+                then(wait(6), press("q"), wait(3)),
+                label="examples/demo.yml",
+            ),
+            "tls-shared": lambda: shoot(
+                "tls-shared",
+                ScenarioSpec(url=f"{target.https_url}/json"),
+                SessionConfig(concurrency=20, insecure=True, http_version=HttpVersion.HTTP1),
+                wait(12),
+            ),
+            "tls-per-iteration": lambda: shoot(
+                "tls-per-iteration",
+                ScenarioSpec(url=f"{target.https_url}/json"),
+                SessionConfig(
+                    concurrency=20,
+                    insecure=True,
+                    http_version=HttpVersion.HTTP1,
+                    reuse_mode=ReuseMode.PER_ITERATION,
+                ),
+                wait(12),
+            ),
+        }
+        for name, make in shots.items():
+            if not only or name in only:
+                await make()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(set(sys.argv[1:])))
