@@ -115,6 +115,7 @@ def _connections(session: Session) -> ConnectionsSnapshot:
     top = heapq.nlargest(LIVE_CONNECTIONS_SHOWN, ledger.live.values(), key=lambda c: c.requests)
     return ConnectionsSnapshot(
         open=ledger.open,
+        connecting=ledger.connecting,
         active=ledger.active,
         idle=ledger.idle,
         peak_open=ledger.peak_open,

@@ -72,6 +72,13 @@ class AsyncConnector:
         self._family = socket.AF_UNSPEC
 
     async def open(self, http_version: HttpVersion) -> Connection:
+        self.ledger.connecting += 1
+        try:
+            return await self._open(http_version)
+        finally:
+            self.ledger.connecting -= 1
+
+    async def _open(self, http_version: HttpVersion) -> Connection:
         loop = asyncio.get_running_loop()
         address = self._address or await self._resolve(loop)
         started = time.perf_counter()

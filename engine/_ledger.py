@@ -102,6 +102,7 @@ class ConnectionLedger:
         self.live: dict[int, Connection] = {}
         self._next_id = 1
         self.active = 0
+        self.connecting = 0  # TCP or TLS handshakes under way
         self.reset_counters()
 
     def reset_counters(self) -> None:

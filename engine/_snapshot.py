@@ -132,6 +132,7 @@ class EventRecord:
 @dataclass(frozen=True, slots=True)
 class ConnectionsSnapshot:
     open: int = 0
+    connecting: int = 0
     active: int = 0
     idle: int = 0
     peak_open: int = 0

@@ -117,6 +117,8 @@ def connection_numbers(snapshot: Snapshot) -> Text:
     _pair(text, "open", conns.open, "bold")
     _pair(text, "active", conns.active, "bold green")
     _pair(text, "idle", conns.idle, "bold blue")
+    if conns.connecting:
+        _pair(text, "connecting", conns.connecting, "bold yellow")
     text.append("│ ", style="dim")
     _pair(text, "opened", conns.opened_total, "bold")
     _pair(text, "/s", last.opened if last else 0, "bold yellow" if last and last.opened else "bold")
