@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,65 @@ def run_peer(mode: str, url: str, c: int, d: float) -> dict:
     }
 
 
+LOCUSTFILE = """
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpUser
+
+
+class Peer(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def get(self):
+        self.client.get("/")
+"""
+
+
+def run_locust(url: str, c: int, d: float) -> dict:
+    """Locust's FastHttpUser (gevent + geventhttpclient), headless, one process."""
+    import shutil
+    import tempfile
+
+    locust = shutil.which("locust") or str(Path(sys.executable).with_name("locust"))
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "locustfile.py"
+        script.write_text(LOCUSTFILE)
+        command = [
+            locust,
+            "-f",
+            str(script),
+            "--headless",
+            "-u",
+            str(c),
+            "-r",
+            str(c),
+            "-t",
+            f"{int(d)}s",
+            "--host",
+            url.rstrip("/"),
+            "--only-summary",
+            "--json",
+        ]
+        before_accepts, before_cpu = nginx_accepts(), children_cpu()
+        out = subprocess.run(pinned(command), capture_output=True, text=True, timeout=d + 60)
+        cpu = children_cpu() - before_cpu
+        after_accepts = nginx_accepts()
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"locust failed: {out.stderr[-500:]}")
+    stats = json.loads(out.stdout)[0]
+    total = stats["num_requests"]
+    wall = stats["last_request_timestamp"] - stats["start_time"]
+    return {
+        "rps": round(total / wall, 1),
+        "errors": stats["num_failures"],
+        "cpu_ms_per_request": round(1000 * cpu / total, 4) if total else None,
+        "connections_opened": None,
+        "nginx_accepts": (after_accepts - before_accepts - 1)
+        if None not in (before_accepts, after_accepts)
+        else None,
+    }
+
+
 def contenders(c: int, d: float, include_h2: bool) -> dict[str, callable]:
     runs = {
         "loadscope (uvloop)": lambda: run_loadscope(H1, c, d, ["--http1"], {}),
@@ -117,6 +177,8 @@ def contenders(c: int, d: float, include_h2: bool) -> dict[str, callable]:
         "httpx-per-worker": lambda: run_peer("httpx-per-worker", H1, c, d),
         "raw asyncio streams": lambda: run_peer("raw", H1, c, d),
     }
+    if shutil.which("locust") or Path(sys.executable).with_name("locust").exists():
+        runs["Locust FastHttpUser"] = lambda: run_locust(H1, c, d)
     if include_h2:
         runs["loadscope h2 over TLS (1 conn)"] = lambda: run_loadscope(
             TLS, c, d, ["--http2", "--insecure"], {}
