@@ -14,12 +14,16 @@ class AsyncPacer:
         self.rate = rate
         self._next = 0.0
 
-    async def wait(self) -> None:
-        now = time.perf_counter()
-        slot = max(now, self._next)
+    def reserve(self) -> float:
+        """Take the next free start slot: a `time.perf_counter()` time, now or later."""
+        slot = max(time.perf_counter(), self._next)
         self._next = slot + 1.0 / self.rate
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        return slot
+
+    async def wait(self) -> None:
+        delay = self.reserve() - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 def due_arrivals(next_at: float, now: float, interval: float, limit: int) -> tuple[int, float]:

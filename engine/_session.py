@@ -26,6 +26,7 @@ from .scenario import Scenario
 
 EVENTS_KEPT = 500
 STAGE_STEP = 0.1  # seconds between concurrency updates while ramping
+TICK_SLACK = 0.1  # a tick this close to the end of the run is left to the final tick
 
 
 class State(enum.StrEnum):
@@ -74,10 +75,13 @@ class Session:
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._ticker_task: asyncio.Task[None] | None = None
         self._started_at = 0.0
         self._stats_started_at = 0.0
         self._last_tick_at = 0.0
         self._warm_up_until = 0.0
+        self._measure_until = 0.0  # perf_counter time after which no iteration starts; 0: none
+        self._closing = asyncio.Event()  # set when no new iteration may start
         self._stopped = asyncio.Event()
         self._abort = asyncio.Event()
         self._finished = asyncio.Event()
@@ -97,28 +101,58 @@ class Session:
         if self.config.warm_up > 0:
             self._warm_up_until = now + self.config.warm_up
         self.event("start", self._describe_start())
-        self._spawn(self._ticker())
+        self._ticker_task = self._spawn(self._ticker())
         if self.config.open_model:
             self._spawn(self._arrivals())
         else:
             self._apply_concurrency(self._initial_concurrency())
-        if self.config.stages:
+        if self.config.stages and not self.warming_up:
             self._spawn(self._run_stages())
         for extension in self.extensions:
             extension.started(self)
 
     async def run(self) -> None:
-        """Start, wait for warm-up plus duration (or for `stop()`), then stop."""
+        """Start, warm up, measure for the duration (or until `stop()`), then stop."""
         await self.start()
-        total = (self.config.duration or 0) + self.config.warm_up
-        if self.config.stages and not self.config.duration:
-            total = self.config.warm_up + sum(s.duration for s in self.config.stages)
-        if total > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), total)
-        else:
-            await self._stopped.wait()
+        if self.warming_up and await self._runs_for(self.config.warm_up):
+            self.end_warm_up()
+        measured = self._measured_duration()
+        if measured is not None:
+            self._measure_until = time.perf_counter() + measured
+        await self._runs_for(measured)
         await self.stop()
+
+    async def _runs_for(self, seconds: float | None) -> bool:
+        """Wait `seconds` (None: until stopped); False when asked to stop before."""
+        if self._stopped.is_set():
+            return False
+        if seconds is None:
+            await self._stopped.wait()
+            return False
+        try:
+            await asyncio.wait_for(self._stopped.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    def _measured_duration(self) -> float | None:
+        if self.config.duration:
+            return self.config.duration
+        if self.config.stages:
+            return sum(s.duration for s in self.config.stages)
+        return None
+
+    def end_warm_up(self) -> None:
+        """Statistics start now, and the seconds of the timeline count from here; stages too."""
+        if not self.warming_up:
+            return
+        self._warm_up_until = 0.0
+        self.reset_stats(f"warm-up of {self.config.warm_up:g}s done; statistics start now")
+        if self._ticker_task is not None:
+            self._ticker_task.cancel()
+        self._ticker_task = self._spawn(self._ticker())
+        if self.config.stages:
+            self._spawn(self._run_stages())
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop starting iterations, let running ones finish within the grace, close all."""
@@ -134,12 +168,16 @@ class Session:
             return
         self.state = State.STOPPING
         self.accepting = False
+        self._closing.set()
         self._resumed.set()
         self.event("stop", "stopping: no new iterations; waiting for running ones")
         for vu in self._idle_vus:
             vu.assign(0.0)
         grace = self.config.stop_grace if grace is None else grace
         await self._drain_vus(grace)
+        if self.warming_up:  # stopped before the measurement began: the warm-up stays out
+            self._warm_up_until = 0.0
+            self.reset_stats("stopped during the warm-up: nothing was measured")
         self._tick(final=True)
         for task in self._tasks:
             task.cancel()
@@ -271,8 +309,8 @@ class Session:
 
     # -- virtual users -------------------------------------------------------------------------
     def _initial_concurrency(self) -> int:
-        if self.config.stages:
-            self.concurrency = 0
+        if self.config.stages and not self.warming_up:
+            self.concurrency = 0  # the stages ramp from zero; after a warm-up, from -c
         return self.concurrency
 
     def _live_vus(self) -> list[VirtualUser]:
@@ -349,6 +387,8 @@ class Session:
             await asyncio.sleep(0)
 
     def _dispatch(self, intended: float) -> None:
+        if self._measure_until and intended >= self._measure_until:
+            return  # due after the end of the run: not an arrival of this run
         while self._idle_vus:
             vu = self._idle_vus.pop()
             if vu.assign(intended):
@@ -357,6 +397,20 @@ class Session:
             self._start_vu(intended)
             return
         self.metrics.record_dropped()
+
+    # -- closed-model pacing (--max-rps) --------------------------------------------------------
+    async def pace(self) -> bool:
+        """Wait for the next start slot; False once no new iteration may start."""
+        assert self.pacer is not None
+        slot = self.pacer.reserve()
+        if self._measure_until and slot >= self._measure_until:
+            await self._closing.wait()  # the run ends before that slot
+            return False
+        delay = slot - time.perf_counter()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+        return self.accepting
 
     # -- stages --------------------------------------------------------------------------------
     async def _run_stages(self) -> None:
@@ -394,15 +448,12 @@ class Session:
         while True:
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
             next_tick += 1.0
+            if self._measure_until and time.perf_counter() > self._measure_until - TICK_SLACK:
+                return  # the run ends now: the final tick covers this last second
             self._tick()
 
     def _tick(self, final: bool = False) -> None:
         now = time.perf_counter()
-        if self._warm_up_until and now >= self._warm_up_until and not final:
-            self._warm_up_until = 0.0
-            self.reset_stats(f"warm-up of {self.config.warm_up:g}s done; statistics start now")
-            self._last_tick_at = now
-            return
         sample = self.metrics.take_second()
         opened, closed = self.ledger.take_tick()
         elapsed = now - self._stats_started_at
@@ -415,7 +466,7 @@ class Session:
         for extension in self.extensions:
             extra.update(extension.tick(self))
         point = TimelinePoint(
-            t=max(1, math.ceil(elapsed) if final else round(elapsed)),
+            t=self._second(elapsed, final),
             rps=round((sample.requests - sample.errors) / max(span, 0.05), 1),
             errors=sample.errors,
             concurrency=self.busy if self.config.open_model else self.concurrency,
@@ -437,6 +488,13 @@ class Session:
             listener(point)
         if not final:
             self._sweep()
+
+    def _second(self, elapsed: float, final: bool) -> int:
+        """The second a point closes: the final one may be partial, and comes after the rest."""
+        if not final:
+            return max(1, round(elapsed))
+        after = self.timeline[-1].t + 1 if self.timeline else 1
+        return max(after, math.ceil(elapsed - TICK_SLACK))
 
     def _sweep(self) -> None:
         now = time.monotonic()
@@ -463,8 +521,10 @@ class Session:
     def warming_up(self) -> bool:
         return bool(self._warm_up_until)
 
-    def _spawn(self, coro: object) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(coro))  # type: ignore[arg-type]
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.append(task)
+        return task
 
     def _describe_start(self) -> str:
         model = (

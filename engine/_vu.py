@@ -115,10 +115,8 @@ class VirtualUser:
                 if session.paused:
                     await session.wait_resumed()
                     continue
-                if session.pacer is not None:
-                    await session.pacer.wait()
-                    if self.retiring or not session.accepting:
-                        break
+                if session.pacer is not None and (not await session.pace() or self.retiring):
+                    break
                 await self.iterate(0.0)
         finally:
             self.drop_scopes(self._exit_reason())

@@ -7,6 +7,13 @@ import argparse
 from engine import ReuseMode
 
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
+RUN_EXAMPLES = """\
+examples:
+  loadscope run http://127.0.0.1:8080/ -c 50 -d 30s
+  loadscope run http://127.0.0.1:8080/users -X POST --body @user.json -H 'Accept: text/plain'
+  loadscope run login.yml users.yml --rate 200 --max-vus 50 -d 1m --threshold 'p99 < 200'
+  loadscope run books/*.yml --stages 30s:50,1m:200,30s:0 --format json --out report.json\
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -15,7 +22,19 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         from ._errors import UsageError
 
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        """Unknown flags are reported by the command they were given to, with its help."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            from ._errors import UsageError
+
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            raise UsageError(f"{prog}: {message} (see {prog} --help)")
+        return parsed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +59,10 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     run = commands.add_parser(
         "run",
         help="run a load test headless and print a report",
-        description="Run runbooks (or one URL) under load and print a report. "
+        description="Run runbooks (or one URL) under load and print a report.\n"
         "A URL instead of a runbook is a one-step runbook.",
-        epilog=EPILOG,
+        epilog=RUN_EXAMPLES + "\n\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_load_options(run, default_duration="10s")
     add_report_options(run)
@@ -77,10 +97,17 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=int,
         default=1,
         metavar="N",
-        help="concurrent virtual users (default 1)",
+        help="concurrent virtual users; 0 = unlimited under --max-rps (default 1)",
     )
-    loadt.add_argument("--duration", default="10sec", help="load duration (default 10sec)")
-    loadt.add_argument("--warm-up", default="5sec", help="warm-up before measuring (default 5sec)")
+    loadt.add_argument(
+        "--duration", default="10sec", metavar="DURATION", help="load duration (default 10sec)"
+    )
+    loadt.add_argument(
+        "--warm-up",
+        default="5sec",
+        metavar="DURATION",
+        help="warm-up before measuring; left out of the report (default 5sec)",
+    )
     loadt.add_argument(
         "--max-rps",
         type=int,
@@ -104,7 +131,9 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="KEY:VALUE",
         help="set a runbook var (repeatable)",
     )
-    loadt.add_argument("--out", metavar="FILE", help="also write the JSON report here")
+    loadt.add_argument(
+        "--out", metavar="FILE", help="also write the JSON report here, even when interrupted"
+    )
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -148,15 +177,25 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         "HTTPS with ALPN h2/http1.1 on a certificate generated at start.",
         epilog=EPILOG,
     )
-    target.add_argument("--port", type=int, default=8080, help="plain port (default 8080; 0 = any)")
+    target.add_argument(
+        "--port", type=int, default=8080, metavar="PORT", help="plain port (default 8080; 0 = any)"
+    )
     target.add_argument("--tls", action="store_true", help="also serve HTTPS (h2 + http/1.1)")
-    target.add_argument("--tls-port", type=int, default=8443, help="HTTPS port (default 8443)")
+    target.add_argument(
+        "--tls-port",
+        type=int,
+        default=8443,
+        metavar="PORT",
+        help="HTTPS port (default 8443; 0 = any)",
+    )
     target.add_argument(
         "--h2c",
         action="store_true",
         help="accept only HTTP/2 with prior knowledge on the plain port",
     )
-    target.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    target.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="server processes (default 1)"
+    )
     target.add_argument(
         "--keepalive-timeout",
         type=float,
@@ -200,15 +239,23 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         metavar="N",
         help="virtual users, closed model (default 10)",
     )
+    parser.set_defaults(default_duration=default_duration)
     load.add_argument(
         "-d",
         "--duration",
-        default=default_duration,
+        default=None,
         help="how long to measure: 10s, 10sec, 1m30s, 500ms "
-        + (f"(default {default_duration})" if default_duration else "(default: until stopped)"),
+        + (
+            f"(default {default_duration}; with --stages, their total)"
+            if default_duration
+            else "(default: until stopped; with --stages, their total)"
+        ),
     )
     load.add_argument(
-        "--warm-up", default="0s", help="load before measuring; left out of the report (default 0s)"
+        "--warm-up",
+        default="0s",
+        metavar="DURATION",
+        help="load before measuring; left out of the report (default 0s)",
     )
     load.add_argument(
         "--stages",
@@ -227,7 +274,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         type=int,
         default=None,
         metavar="N",
-        help="open model: VU cap; arrivals beyond it are dropped_iterations",
+        help="open model: VU cap; arrivals beyond it are dropped_iterations "
+        "(default: -c or 100, the larger)",
     )
     load.add_argument(
         "--phases",
@@ -238,12 +286,15 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "--retire-at",
         choices=["iteration", "request"],
         default="iteration",
-        help="when a removed VU stops (default iteration)",
+        help="when a VU removed by a ramp-down stops: after its iteration, or before its next "
+        "request (default iteration)",
     )
     load.add_argument(
         "--grace",
         default="5s",
-        help="how long running iterations may finish at the end (default 5s)",
+        metavar="DURATION",
+        help="how long running iterations may finish at the end; a second Ctrl-C cuts them "
+        "(default 5s)",
     )
     http = parser.add_argument_group("http")
     version = http.add_mutually_exclusive_group()
@@ -277,15 +328,17 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         default=None,
         metavar="N",
         help="keep at most N idle connections per origin (default: sized to the "
-        "concurrency); 2 reproduces Go's default",
-    )
-    http.add_argument("--timeout", default="30s", help="per-request timeout (default 30s)")
-    http.add_argument(
-        "--insecure", "-k", action="store_true", help="skip TLS certificate verification"
+        "concurrency); Go's http.Transport keeps 2",
     )
     http.add_argument(
-        "--header",
+        "--timeout", default="30s", metavar="DURATION", help="per-request timeout (default 30s)"
+    )
+    http.add_argument(
+        "-k", "--insecure", action="store_true", help="skip TLS certificate verification"
+    )
+    http.add_argument(
         "-H",
+        "--header",
         action="append",
         default=[],
         metavar="'NAME: VALUE'",
@@ -300,7 +353,10 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
     )
     http.add_argument("-X", "--method", default="GET", help="URL form: the method (default GET)")
     http.add_argument(
-        "--body", default=None, help="URL form: the request body; @FILE reads it from a file"
+        "--body",
+        default=None,
+        metavar="TEXT|@FILE",
+        help="URL form: the request body; @FILE reads it from a file",
     )
 
 
@@ -324,8 +380,8 @@ def add_report_options(parser: argparse.ArgumentParser) -> None:
     )
     out.add_argument("--csv", metavar="FILE", help="write the per-second timeline here as CSV")
     out.add_argument(
-        "--quiet",
         "-q",
+        "--quiet",
         action="store_true",
         help="no progress or warnings on stderr; a one-line summary for text",
     )

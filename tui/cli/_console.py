@@ -15,10 +15,9 @@ from engine.report import build_report
 
 from ._errors import EXIT_OK, UsageError
 from ._extensions import attach_extensions
-from ._loadt import loadt_values
 from ._options import LoadPlan, load_plan
 from ._outputs import check_writable
-from ._run import build_scenario
+from ._run import build_scenario, runn_values
 from ._text import render_text
 
 
@@ -27,31 +26,27 @@ def setup_child_session(plan: LoadPlan, session: Session) -> None:
     attach_extensions(session, plan)
 
 
-def report_renderer(plan: LoadPlan, warm_up: str, duration: str | None):
+def report_renderer(plan: LoadPlan, *_labels: object):
+    """The console's final report: the same text as `loadscope run` prints. (The warm-up and
+    duration labels older callers pass are taken from `plan` now, as runn prints them.)"""
+
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
         report = build_report(snapshot)
-        values = loadt_values(
-            snapshot,
-            runbooks=max(1, len(plan.spec.runbooks)),
-            warm_up=warm_up,
-            duration=duration or f"{snapshot.elapsed_s:g}s",
-            duration_s=snapshot.elapsed_s,
-            concurrent=snapshot.concurrency,
-            max_rps=int(plan.config.rate or 0),
-        )
-        return render_text(snapshot, report, values), report
+        return render_text(snapshot, report, runn_values(plan, snapshot)), report
 
     return render
 
 
-def run_console(
-    plan: LoadPlan, *, summary_json: str | None, warm_up: str, duration: str | None, label: str
-) -> int:
+def ensure_terminal() -> None:
+    if not sys.stdout.isatty() and not os.environ.get("LOADSCOPE_FORCE_CONSOLE"):
+        raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
+
+
+def run_console(plan: LoadPlan, *, summary_json: str | None, label: str) -> int:
     from ..app import ConsoleOptions, LoadscopeApp
 
     check_writable(summary_json, "--summary-json")
-    if not sys.stdout.isatty() and not os.environ.get("LOADSCOPE_FORCE_CONSOLE"):
-        raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
+    ensure_terminal()
     engine = EngineProcess(
         plan.spec, plan.config, setup=functools.partial(setup_child_session, plan)
     )
@@ -64,7 +59,7 @@ def run_console(
         rate=plan.config.rate or 0.0,
         reuse_mode=plan.config.reuse_mode.value,
     )
-    app = LoadscopeApp(engine, options, report_renderer(plan, warm_up, duration))
+    app = LoadscopeApp(engine, options, report_renderer(plan))
     engine.start()
     try:
         code = app.run()
@@ -88,10 +83,4 @@ def cmd_console(
     plan = load_plan(args, env)
     build_scenario(plan.spec, quiet=False)  # validate (exit 2) before opening the console
     label = label or ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
-    return run_console(
-        plan,
-        summary_json=args.summary_json,
-        warm_up=args.warm_up,
-        duration=args.duration,
-        label=label,
-    )
+    return run_console(plan, summary_json=args.summary_json, label=label)

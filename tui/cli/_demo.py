@@ -11,6 +11,7 @@ from engine.target import TargetOptions, TargetProcess
 
 from ._args import build_parser
 from ._errors import UsageError
+from ._options import load_plan
 
 REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 STORIES = {
@@ -41,23 +42,29 @@ def demo_arguments(args: argparse.Namespace, book: Path, story: str) -> list[str
     return argv
 
 
+def demo_command(args: argparse.Namespace, book: Path, story: str) -> list[str]:
+    """The whole `run ...` or `console ...` command line the demo stands for."""
+    argv = demo_arguments(args, book, story)
+    if args.headless:
+        argv = ["run", *argv, "--format", args.format]
+        return [*argv, "--out", args.summary_json] if args.summary_json else argv
+    argv = ["console", *argv]
+    return [*argv, "--summary-json", args.summary_json] if args.summary_json else argv
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     story = args.story
     book = find_example(STORIES[story][0])
+    parsed = build_parser().parse_args(demo_command(args, book, story))
+    load_plan(parsed)  # bad flags are exit 2 before the target starts
+    if parsed.command == "console":
+        from ._console import ensure_terminal
+
+        ensure_terminal()
     tls = story == "churn"
     with TargetProcess(TargetOptions(tls=tls)) as target:
         url = target.https_url if tls and target.https_url else target.http_url
         print(f"built-in target on {url}", file=sys.stderr)
-        argv = demo_arguments(args, book, story)
-        if args.headless:
-            argv = ["run", *argv, "--format", args.format]
-            if args.summary_json:
-                argv += ["--out", args.summary_json]
-        else:
-            argv = ["console", *argv]
-            if args.summary_json:
-                argv += ["--summary-json", args.summary_json]
-        parsed = build_parser().parse_args(argv)
         env = {"TARGET": url}
         if parsed.command == "run":
             from ._run import cmd_run

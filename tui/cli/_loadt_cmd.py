@@ -10,18 +10,22 @@ from engine._spec import ScenarioSpec
 
 from ._errors import UsageError
 from ._extensions import attach_extensions
-from ._loadt import loadt_values
-from ._options import LoadPlan, duration, parse_vars
+from ._loadt import go_duration, loadt_values
+from ._options import LoadPlan, check_books, duration, parse_vars
 from ._outputs import check_writable
 from ._run import build_scenario, drive, finish, run_loop
 from ._thresholds import Thresholds
 
+UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
+
 
 def loadt_plan(args: argparse.Namespace) -> LoadPlan:
-    if args.load_concurrent < 1:
-        raise UsageError("--load-concurrent must be at least 1")
+    if args.load_concurrent < 0:
+        raise UsageError("--load-concurrent cannot be negative (0 means unlimited)")
     if args.max_rps < 0:
         raise UsageError("--max-rps cannot be negative (0 means unlimited)")
+    if args.load_concurrent == 0 and args.max_rps == 0:
+        raise UsageError("--load-concurrent 0 (unlimited) needs a --max-rps cap")
     run_for = duration(args.duration, "--duration")
     if run_for <= 0:
         raise UsageError("--duration must be more than 0")
@@ -31,6 +35,10 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
         warm_up=duration(args.warm_up, "--warm-up"),
         max_iterations_per_second=float(args.max_rps) or None,
     )
+    if args.load_concurrent == 0:  # unlimited VUs under the cap: iterations start on time
+        config.rate = float(args.max_rps)
+        config.max_vus = UNLIMITED_VUS
+    check_books(args.books)
     spec = ScenarioSpec(runbooks=tuple(args.books), vars=parse_vars(args.var))
     return LoadPlan(spec, config)
 
@@ -46,8 +54,8 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(args.books),
-        warm_up=args.warm_up,
-        duration=args.duration,
+        warm_up=go_duration(plan.config.warm_up),
+        duration=go_duration(plan.config.duration or 0),
         duration_s=plan.config.duration or outcome.snapshot.elapsed_s,  # runn: total / --duration
         concurrent=args.load_concurrent,
         max_rps=args.max_rps,

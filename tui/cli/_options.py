@@ -110,6 +110,9 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
     targets = list(args.targets or [])
     if args.url:
         targets.insert(0, args.url)
+    for target in targets:
+        if "://" in target and not is_url(target):
+            raise UsageError(f"{target}: only http:// and https:// URLs can be loaded")
     urls = [t for t in targets if is_url(t)]
     books = [t for t in targets if not is_url(t)]
     headers = parse_headers(args.header)
@@ -123,6 +126,8 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
     if len(urls) > 1:
         raise UsageError("give one URL (for several requests, write a runbook)")
     if urls:
+        if variables:
+            raise UsageError("--var sets runbook vars; a URL has none (use --header or --body)")
         return ScenarioSpec(
             url=_checked_url(urls[0]),
             method=args.method.upper(),
@@ -132,10 +137,14 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
         )
     if args.body is not None or args.method.upper() != "GET":
         raise UsageError("-X/--method and --body are for the URL form; runbooks set their own")
+    check_books(books)
+    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
+
+
+def check_books(books: list[str] | tuple[str, ...]) -> None:
     for book in books:
         if not Path(book).is_file():
             raise UsageError(f"{book}: no such runbook file")
-    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
 
 
 def _checked_url(url: str) -> str:
@@ -159,6 +168,17 @@ def _body(body: str | None) -> bytes | None:
     return body.encode()
 
 
+def run_duration(args: argparse.Namespace, stages: tuple[Stage, ...]) -> float | None:
+    """-d, else the stages' total (None here), else the command's default (None: until stopped)."""
+    text = args.duration or (None if stages else getattr(args, "default_duration", None))
+    if text is None:
+        return None
+    seconds = duration(text, "-d/--duration")
+    if seconds <= 0:
+        raise UsageError("-d/--duration must be more than 0")
+    return seconds
+
+
 def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfig:
     concurrency = args.concurrency
     if concurrency < 0:
@@ -174,9 +194,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
     if args.h2_connections < 1:
         raise UsageError("--h2-connections must be at least 1")
     stages = parse_stages(args.stages) if args.stages else ()
-    run_for = duration(args.duration, "-d/--duration") if args.duration else None
-    if run_for is not None and run_for <= 0:
-        raise UsageError("-d/--duration must be more than 0")
+    run_for = run_duration(args, stages)
     timeout = duration(args.timeout, "--timeout")
     if timeout <= 0:
         raise UsageError("--timeout must be more than 0")

@@ -12,7 +12,8 @@ from engine.durations import format_seconds
 
 def progress_line(session: Session) -> str:
     snap_elapsed = session.elapsed()
-    total = session.config.duration
+    config = session.config
+    total = config.duration or sum(stage.duration for stage in config.stages)
     clock = format_seconds(round(snap_elapsed, 1))
     if session.warming_up:
         clock = f"warm-up {format_seconds(round(session.session_elapsed(), 1))}"

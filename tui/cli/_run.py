@@ -11,13 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Scenario, Session, Snapshot
+from engine import Scenario, Session, Snapshot, TimelinePoint
 from engine._spec import ScenarioSpec
 from engine.report import build_report
 
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
-from ._loadt import loadt_values, threshold_names
+from ._loadt import go_duration, loadt_values, threshold_names
 from ._options import LoadPlan, load_plan
 from ._outputs import CsvTimeline, check_writable, dumps, write_json
 from ._progress import show_progress
@@ -85,7 +85,7 @@ async def drive(
     """Run the session to its end, or to Ctrl-C/SIGTERM; stop early if the target is down."""
     csv = CsvTimeline(csv_path) if csv_path else None
     if csv is not None:
-        session.tick_listeners.append(csv.write)
+        session.tick_listeners.append(measured_only(session, csv.write))
     state = {"interrupts": 0, "unreachable": None}
     loop = asyncio.get_running_loop()
 
@@ -118,6 +118,18 @@ async def drive(
     )
 
 
+def measured_only(
+    session: Session, write: Callable[[TimelinePoint], None]
+) -> Callable[[TimelinePoint], None]:
+    """A tick listener that leaves out the warm-up's seconds, as the report does."""
+
+    def listener(point: TimelinePoint) -> None:
+        if not session.warming_up:
+            write(point)
+
+    return listener
+
+
 async def _watch_reachability(session: Session, state: dict[str, Any]) -> None:
     """Learn from the first real connections whether the target is there at all."""
     metrics = session.metrics
@@ -130,15 +142,29 @@ async def _watch_reachability(session: Session, state: dict[str, Any]) -> None:
         kinds = set(metrics.error_kinds)
         if metrics.errors >= needed and kinds and kinds <= UNREACHABLE_KINDS:
             kind = metrics.error_kinds.most_common(1)[0][0]
-            targets = ", ".join(session.scenario.targets())
-            hint = " (use --insecure, or give the CA)" if kind == "tls_verify" else ""
-            state["unreachable"] = f"{targets}: {metrics.last_error.get(kind, kind)}{hint}"
+            state["unreachable"] = unreachable_message(session, kind)
             session.request_stop()
             return
 
 
+def unreachable_message(session: Session, kind: str) -> str:
+    message = session.metrics.last_error.get(kind, kind)
+    if "://" not in message:  # say where, unless the message does
+        message = f"{', '.join(session.scenario.targets())}: {message}"
+    if kind == "tls_verify":
+        message += " (use --insecure, or a runbook runner with cacert)"
+    return message
+
+
+def check_load(plan: LoadPlan) -> None:
+    config = plan.config
+    if not config.open_model and not config.stages and config.concurrency == 0:
+        raise UsageError("-c/--concurrency 0 starts no virtual users; give -c 1 or more")
+
+
 def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     plan = load_plan(args, env)
+    check_load(plan)
     thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
@@ -150,13 +176,15 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     return finish(args, plan, outcome, thresholds)
 
 
-def runn_values(plan: LoadPlan, args: argparse.Namespace, snapshot: Snapshot) -> dict[str, Any]:
+def runn_values(plan: LoadPlan, snapshot: Snapshot) -> dict[str, Any]:
+    """runn's block for a `run` (and the console): durations as runn prints them."""
     config = plan.config
+    planned = config.duration or sum(stage.duration for stage in config.stages)
     return loadt_values(
         snapshot,
         runbooks=max(1, len(plan.spec.runbooks)),
-        warm_up=args.warm_up,
-        duration=args.duration or f"{snapshot.elapsed_s:g}s",
+        warm_up=go_duration(config.warm_up),
+        duration=go_duration(planned or round(snapshot.elapsed_s, 3)),
         duration_s=snapshot.elapsed_s,
         concurrent=snapshot.concurrency,
         max_rps=int(config.rate or 0),
@@ -174,22 +202,22 @@ def finish(
 ) -> int:
     snapshot = outcome.snapshot
     report = build_report(snapshot)
-    runn = values if values is not None else runn_values(plan, args, snapshot)
+    runn = values if values is not None else runn_values(plan, snapshot)
     verdict = thresholds.evaluate(threshold_names(runn, report))
     report["thresholds"] = verdict.as_report()
     report["interrupted"] = outcome.interrupted
     document = shape(runn, report) if shape else report
     if args.out:
         write_json(args.out, document)
+    if outcome.unreachable:  # bad input: the error line says it all (the file has the rest)
+        print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
+        return EXIT_USAGE
     if args.format == "json":
         print(dumps(document))
     elif args.quiet:
         print(summary_line(report))
     else:
         print(render_text(snapshot, report, runn), end="")
-    if outcome.unreachable:
-        print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
-        return EXIT_USAGE
     for line in verdict.failures:
         print(f"threshold failed: {line}", file=sys.stderr)
     if outcome.interrupted:

@@ -28,4 +28,15 @@ def cmd_target(args: argparse.Namespace) -> int:
     try:
         return run_foreground(options)
     except (OSError, RuntimeError) as exc:
-        raise UsageError(f"target: cannot start: {exc}") from None
+        raise UsageError(start_error(str(exc), options)) from None
+
+
+def start_error(text: str, options: TargetOptions) -> str:
+    """One line that says which address could not be had, and why."""
+    ports = [port for port in (options.port, options.tls_port if options.tls else 0) if port]
+    where = " or ".join(f"{options.host}:{port}" for port in ports) or options.host
+    for errno_text, reason in (("[Errno 98]", "address already in use"),
+                               ("[Errno 13]", "permission denied")):  # fmt: skip
+        if errno_text in text:
+            return f"target: cannot listen on {where}: {reason}"
+    return f"target: cannot start: {text.removeprefix('the target failed to start: ')}"

@@ -7,12 +7,13 @@ loadscope's own (`req_p99`, `connections_opened`, ...); see `THRESHOLD_NAMES`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-from engine.runbook import Expression, RunbookError, compile_expression
+from typing import TYPE_CHECKING, Any
 
 from ._errors import UsageError
 from ._loadt import THRESHOLD_NAMES
+
+if TYPE_CHECKING:
+    from engine.runbook import Expression
 
 
 @dataclass
@@ -37,8 +38,13 @@ class Thresholds:
     @classmethod
     def compile(cls, sources: list[str]) -> Thresholds:
         """Parse every threshold now: a bad one is exit code 2 before anything is sent."""
+        sources = [source for source in sources if source.strip()]
+        if not sources:
+            return cls([])
+        from engine.runbook import RunbookError, compile_expression  # only when needed
+
         compiled = []
-        for source in (s for s in sources if s.strip()):
+        for source in sources:
             try:
                 expression = compile_expression(source, origin="--threshold")
             except RunbookError as exc:

@@ -1,0 +1,87 @@
+"""`loadscope target` in the foreground, and `loadscope demo --headless`."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+from pathlib import Path
+
+from .cli_support import loadscope, start
+
+
+def test_target_in_the_foreground_serves_a_load_and_stops_on_sigint() -> None:
+    process = start("target", "--port", "0")
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert banner.startswith("loadscope target: 1 worker"), banner
+        match = re.match(
+            r"\s+(http://127\.0\.0\.1:\d+)\s+HTTP/1\.1 \+ h2c", process.stdout.readline()
+        )
+        assert match, "the URL line"
+        url = match.group(1)
+        report = loadscope("run", url + "/json", "-c", "2", "-d", "300ms", "--format", "json")
+        assert report.code == 0 and report.json()["status_codes"].keys() == {"200"}
+        process.interrupt(signal.SIGINT)
+        result = process.finish(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert result.code == 0 and result.err == ""
+    with socket.socket() as client:  # nothing listens there any more
+        assert client.connect_ex(("127.0.0.1", int(url.rsplit(":", 1)[1]))) != 0
+
+
+def test_target_with_tls_and_h2c_only() -> None:
+    process = start("target", "--port", "0", "--tls", "--tls-port", "0", "--h2c")
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        plain = re.search(r"(http://\S+)\s+h2c \(prior knowledge\) only", lines[1])
+        tls = re.search(r"(https://\S+)\s+TLS, ALPN h2 \+ http/1\.1; cacert (\S+)", lines[2])
+        assert plain and tls, lines
+        h2c = loadscope(
+            "run", plain.group(1), "--h2c", "-c", "2", "-d", "300ms", "--format", "json"
+        )
+        assert h2c.code == 0 and set(h2c.json()["http_versions"]) == {"HTTP/2"}
+        h1 = loadscope("run", plain.group(1), "--http1", "-d", "300ms", "--format", "json")
+        refused = h1.json()  # an HTTP/1.1 client is turned away: every request fails
+        assert h1.code == 0 and refused["errors_total"] == refused["requests_total"] > 0
+        secure = loadscope("run", tls.group(1), "-k", "-c", "2", "-d", "300ms", "--format", "json")
+        assert secure.code == 0 and set(secure.json()["http_versions"]) == {"HTTP/2"}
+        process.interrupt(signal.SIGTERM)
+        result = process.finish(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert result.code == 0
+
+
+def test_target_port_in_use_is_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = loadscope("target", "--port", str(port), timeout=30)
+    assert result.code == 2 and result.out == ""
+    assert result.error_line() == (
+        f"loadscope: target: cannot listen on 127.0.0.1:{port}: address already in use"
+    )
+
+
+def test_demo_headless_runs_the_demo_runbook(tmp_path: Path) -> None:
+    summary = tmp_path / "demo.json"
+    result = loadscope("demo", "--headless", "-d", "2", "--summary-json", str(summary))
+    assert result.code == 0, result.err
+    assert re.fullmatch(r"built-in target on http://127\.0\.0\.1:\d+\n", result.err)
+    assert result.out.startswith("Number of runbooks per RunN....: 1\n")
+    assert "Duration (--duration)..........: 2s\n" in result.out
+    report = json.loads(summary.read_text())
+    assert set(report["steps"]) == {"demo:home", "demo:sign_up", "demo:profile", "demo:catalog"}
+    assert report["iterations_total"] == report["iterations_succeeded"] > 0
+    assert report["errors_total"] == 0 and report["concurrency"] == 10
+    assert 2.0 <= report["duration_s"] < 4.0

@@ -1,0 +1,125 @@
+"""The README's command reference, generated from the argument parser itself.
+
+    python -m tui.cli._reference          # print it
+    python -m tui.cli._reference --write  # replace it in README.md, between the markers
+
+`tests/test_cli_reference.py` fails when README.md and the parser disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._args import EPILOG, build_parser
+
+BEGIN = "<!-- cli-reference -->"
+END = "<!-- /cli-reference -->"
+README = Path(__file__).resolve().parents[2] / "README.md"
+USAGE_WIDTH = 100  # fixed, so the text does not depend on the terminal
+REGENERATE = "python -m tui.cli._reference --write"
+
+
+def reference_markdown() -> str:
+    """A section per command: what it does, its usage line, and every option with its help."""
+    parser = build_parser()
+    parts = [
+        "## Command reference",
+        "",
+        f"Generated from the argument parser (`{REGENERATE}`); a test keeps it in sync.",
+        "",
+        EPILOG,
+        "",
+        *_command("loadscope", parser),
+    ]
+    for name, command in _commands(parser):
+        parts += _command(f"loadscope {name}", command)
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def readme_section(text: str) -> str | None:
+    """What README.md holds between the markers, or None without them."""
+    match = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), text, re.S)
+    return match.group(1) if match else None
+
+
+def write_readme(path: Path = README) -> None:
+    text = path.read_text(encoding="utf-8")
+    if readme_section(text) is None:
+        text = text.rstrip("\n") + f"\n\n{BEGIN}\n{END}\n"
+    start = text.index(BEGIN) + len(BEGIN)
+    path.write_text(text[:start] + "\n" + reference_markdown() + text[text.index(END) :])
+
+
+def _commands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action.choices.items()
+
+
+def _command(title: str, parser: argparse.ArgumentParser) -> list[str]:
+    lines = [f"### `{title}`", ""]
+    if parser.description:
+        lines += [" ".join(parser.description.split()), ""]
+    lines += ["```text", _usage(parser), "```", ""]
+    rows = [_row(action) for action in parser._actions if _documented(action)]
+    if rows:
+        lines += ["| Option | Description |", "|---|---|", *rows, ""]
+    return lines
+
+
+def _usage(parser: argparse.ArgumentParser) -> str:
+    formatter = argparse.HelpFormatter(parser.prog, width=USAGE_WIDTH)
+    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)
+    return formatter.format_help().strip()
+
+
+def _documented(action: argparse.Action) -> bool:
+    return not isinstance(action, argparse._HelpAction | argparse._SubParsersAction) and (
+        action.help != argparse.SUPPRESS
+    )
+
+
+def _row(action: argparse.Action) -> str:
+    return f"| {_cell(_names(action))} | {_cell(_description(action))} |"
+
+
+def _names(action: argparse.Action) -> str:
+    formatter = argparse.HelpFormatter("loadscope")
+    if not action.option_strings:
+        return f"`{formatter._metavar_formatter(action, action.dest)(1)[0]}`"
+    if action.nargs == 0:
+        return ", ".join(f"`{option}`" for option in action.option_strings)
+    metavar = formatter._format_args(action, action.dest.upper())
+    return ", ".join(f"`{option} {metavar}`" for option in action.option_strings)
+
+
+def _description(action: argparse.Action) -> str:
+    text = " ".join((action.help or "").split())
+    if "default" not in text and action.default not in (None, False, "", [], argparse.SUPPRESS):
+        text += f" (default {action.default})"
+    return text
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments == ["--write"]:
+        write_readme()
+        print(f"wrote the command reference into {README}")
+        return 0
+    if arguments:
+        print(f"usage: python -m tui.cli._reference [--write]\n{__doc__}", file=sys.stderr)
+        return 2
+    sys.stdout.write(reference_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
