@@ -45,7 +45,9 @@ class Runner:
             base_url=self.base_url,
             follow_redirects=config.follow_redirects,
             timeout=self.timeout,
-            headers={"User-Agent": USER_AGENT},
+            # The same bytes on the wire whatever codecs are installed (httpx adds br and zstd
+            # when brotli or zstandard happen to be importable).
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
         self._retired: list[PoolScope] = []

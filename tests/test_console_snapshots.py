@@ -75,7 +75,12 @@ def test_concurrency_dialog(snap_compare) -> None:  # type: ignore[no-untyped-de
     async def open_dialog(pilot: Pilot) -> None:
         await settle(pilot)
         await pilot.press("c")
-        await pilot.pause(0.2)
+        for _ in range(50):  # the dialog mounts and focuses its input
+            if pilot.app.screen.query("#dialog-input") and pilot.app.screen.focused is not None:
+                break
+            await pilot.pause(0.05)
+        pilot.app.screen.query_one("#dialog-input").cursor_blink = False  # blinking is timing
+        await pilot.pause(0.3)
 
     assert snap_compare(app(), terminal_size=(120, 40), run_before=open_dialog)
 

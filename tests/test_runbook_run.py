@@ -167,8 +167,8 @@ def test_a_static_request_is_built_once(tmp_path: Path) -> None:
     assert all(request is first for _, request in vu.sent)
     assert wire(first) == (
         b"GET /json HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAccept: */*\r\n"
-        b"Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n"
-        b"User-Agent: loadscope/0.1\r\n\r\n"
+        b"Connection: keep-alive\r\nUser-Agent: loadscope/0.1\r\n"
+        b"Accept-Encoding: gzip, deflate\r\n\r\n"
     )
 
 
