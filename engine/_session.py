@@ -87,6 +87,9 @@ class Session:
         self._finished = asyncio.Event()
         self._logged_once: set[str] = set()
         self.scenario.prepare(self.runners, self.steps)
+        if hasattr(scenario, "dump_sink"):
+            scenario.dump_sink = self._log_dump  # type: ignore[attr-defined]
+        self._dumps_logged: dict[str, float] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -526,13 +529,23 @@ class Session:
         self._tasks.append(task)
         return task
 
+    def _log_dump(self, step: str, value: object) -> None:
+        """A runbook's `dump` goes to the event log, at most once a second per step."""
+        now = time.perf_counter()
+        if now - self._dumps_logged.get(step, -1.0) < 1.0:
+            return
+        self._dumps_logged[step] = now
+        self.event("dump", f"{step}: {value!r}"[:300])
+
     def _describe_start(self) -> str:
         model = (
             f"open model at {self.rate:g} it/s (max {self.max_vus} VUs)"
             if self.config.open_model
             else f"{self.concurrency} VUs"
         )
-        return f"started: {model}, reuse {self.reuse_mode.value}, HTTP {self.http_version.value}"
+        versions = {"auto": "HTTP by ALPN", "http1": "HTTP/1.1", "http2": "HTTP/2"}
+        version = versions.get(self.http_version.value, self.http_version.value)
+        return f"started: {model}, reuse {self.reuse_mode.value}, {version}"
 
 
 class SessionExtension:

@@ -163,7 +163,7 @@ def make_snapshot(
         steps=steps,
         timeline=points,
         events=(
-            EventRecord(0.0, "start", "started: 10 VUs, reuse shared, HTTP auto"),
+            EventRecord(0.0, "start", "started: 10 VUs, reuse shared, HTTP by ALPN"),
             EventRecord(30.0, "concurrency", "concurrency 10 → 20"),
             EventRecord(31.0, "concurrency", f"concurrency 20 → {concurrency}"),
             EventRecord(45.0, "reuse", "reuse mode shared → per-iteration"),
