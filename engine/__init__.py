@@ -15,14 +15,26 @@ from ._config import (
     SessionConfig,
     Stage,
 )
+from ._diagnostics import (
+    DetectorExtension,
+    Diagnostics,
+    GeneratorExtension,
+    KernelExtension,
+    attach_diagnostics,
+)
 from ._histogram import Histogram
+from ._phases import PhaseExtension, PhaseSpec, phase_specs
 from ._session import Session, SessionExtension, State
 from ._snapshot import (
     ConnectionsSnapshot,
     EventRecord,
+    GeneratorLoad,
     HistogramData,
+    KernelSnapshot,
     LatencySummary,
+    PhaseResult,
     Snapshot,
+    SocketCounts,
     StepSnapshot,
     TimelinePoint,
 )
@@ -31,12 +43,21 @@ from .scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
 __all__ = [
     "CloseReason",
     "ConnectionsSnapshot",
+    "DetectorExtension",
+    "Diagnostics",
     "EventRecord",
+    "GeneratorExtension",
+    "GeneratorLoad",
     "Histogram",
     "HistogramData",
     "HttpVersion",
     "IterationFailed",
+    "KernelExtension",
+    "KernelSnapshot",
     "LatencySummary",
+    "PhaseExtension",
+    "PhaseResult",
+    "PhaseSpec",
     "RequestFailed",
     "RetireAt",
     "ReuseMode",
@@ -46,9 +67,12 @@ __all__ = [
     "SessionConfig",
     "SessionExtension",
     "Snapshot",
+    "SocketCounts",
     "Stage",
     "State",
     "StepSnapshot",
     "TimelinePoint",
     "UrlScenario",
+    "attach_diagnostics",
+    "phase_specs",
 ]

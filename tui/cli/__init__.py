@@ -75,6 +75,10 @@ def _dispatch(arguments: list[str]) -> int:
         if args.command is None:  # plain `loadscope`: the default demo
             args = parser.parse_args(["demo"])
         return cmd_demo(args)
+    if command == "watch":
+        from ._watch import cmd_watch
+
+        return cmd_watch(args)
     raise UsageError(f"'{command}' is not available yet")
 
 

@@ -1,0 +1,345 @@
+"""Session extensions that tie the kernel view, the generator's load, the detectors and the
+phases into a session: per-second timeline fields, snapshot fields and warning events.
+
+    diagnostics = attach_diagnostics(session, phases=[("shared", 30), ("per-iteration", 30)])
+
+The command line and the console's engine process both attach them through this function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._config import ReuseMode
+from ._detectors import SETTLE_S, Detectors, Observation
+from ._generator import GeneratorMonitor
+from ._kernel import Endpoint, KernelSample, KernelView, Source, endpoints_for, format_address
+from ._phases import PhaseExtension, PhaseSpec
+from ._session import SessionExtension, State
+from ._snapshot import GeneratorLoad, KernelSnapshot
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Events that change the load or the connections on purpose (session.event kinds).
+CHANGE_EVENTS = frozenset(
+    {"concurrency", "max_vus", "rate", "reuse", "http", "stage", "pause", "resume", "phase"}
+)
+
+
+def target_addresses(session: Session) -> list[tuple[str, int]]:
+    """The (host, port) every runner of the session talks to, in order, once each."""
+    addresses: dict[tuple[str, int], None] = {}
+    for runner in session.runners.values():
+        url = runner.base_url
+        addresses[(url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 80))] = None
+    return list(addresses)
+
+
+class KernelExtension(SessionExtension):
+    """Socket counts for the session's targets (both ends) and local limits.
+
+    The read runs in a worker thread, started at each tick and collected at the next (so a
+    second's timeline point shows the reading taken as that second began), and the event loop
+    never waits on the kernel. A reading that costs more CPU than the budget spaces out the next
+    ones (every 2 s rather than every second) instead of eating the generator's time.
+    """
+
+    def __init__(
+        self,
+        budget_ms: float = KERNEL_BUDGET_MS,
+        *,
+        source: Source | str = Source.AUTO,
+        proc_root: str = "/proc",
+    ) -> None:
+        self.budget_ms = budget_ms
+        self.source = source
+        self.proc_root = proc_root
+        self.latest: KernelSample | None = None
+        self.time_wait_peak = 0
+        self.error: str | None = None
+        self._addresses: list[tuple[str, int]] = []
+        self._view: KernelView | None = None
+        self._pending: asyncio.Future[KernelSample | None] | None = None
+        self._skip = 0
+
+    @property
+    def time_wait(self) -> int | None:
+        return self.latest.total.time_wait if self.latest is not None else None
+
+    def started(self, session: Session) -> None:
+        self._addresses = target_addresses(session)
+        self._start_sample()
+
+    def tick(self, session: Session) -> dict[str, object]:
+        self._collect(session)
+        if self._pending is None:
+            if self._skip > 0:
+                self._skip -= 1
+            else:
+                self._start_sample()
+        latest = self.latest
+        if latest is None:
+            return {}
+        return {"time_wait": latest.total.time_wait, "established": latest.total.established}
+
+    def reset(self, session: Session) -> None:
+        self.time_wait_peak = self.time_wait or 0
+
+    def snapshot_fields(self) -> dict[str, object]:
+        latest = self.latest
+        if latest is None:
+            return {}
+        return {
+            "kernel": KernelSnapshot(
+                targets=latest.targets,
+                total=latest.total,
+                time_wait_peak=self.time_wait_peak,
+                ephemeral_in_use=latest.ephemeral_in_use,
+                ephemeral_range=latest.ephemeral_range,
+                fds_open=latest.fds_open,
+                fds_limit=latest.fds_limit,
+            )
+        }
+
+    def _start_sample(self) -> None:
+        self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample)
+
+    def _collect(self, session: Session) -> None:
+        pending = self._pending
+        if pending is None or not pending.done():
+            return
+        self._pending = None
+        if pending.cancelled():
+            return
+        error = pending.exception()
+        if error is not None:
+            self.error = f"{type(error).__name__}: {error}"
+            session.log_once("kernel", f"kernel view failed: {self.error}")
+            return
+        sample = pending.result()
+        if sample is None:
+            return
+        self.latest = sample
+        self.time_wait_peak = max(self.time_wait_peak, sample.total.time_wait)
+        self._skip = max(0, math.ceil(sample.cost_ms / self.budget_ms) - 1)
+
+    def _sample(self) -> KernelSample | None:
+        """In the worker thread: resolving a target's name may block, and so does the read."""
+        if self._view is None:
+            self._view = KernelView(self._endpoints(), source=self.source, proc_root=self.proc_root)
+        return self._view.sample()
+
+    def _endpoints(self) -> list[Endpoint]:
+        endpoints = []
+        for host, port in self._addresses:
+            try:
+                endpoints += endpoints_for(host, port, format_address(host, port))
+            except OSError:
+                continue  # unresolvable: the requests report that
+        return endpoints
+
+
+class GeneratorExtension(SessionExtension):
+    """CPU% and event-loop lag of the engine, each second; `cpu_percent` in the timeline.
+
+    While running the snapshot shows the last second; once stopped, the run's mean CPU% and its
+    worst loop lag.
+    """
+
+    def __init__(self) -> None:
+        self.monitor = GeneratorMonitor()
+        self.load = GeneratorLoad()
+
+    def started(self, session: Session) -> None:
+        self.monitor.start()
+
+    def tick(self, session: Session) -> dict[str, object]:
+        self.load = self.monitor.sample()
+        return {"cpu_percent": self.load.cpu_percent}
+
+    def reset(self, session: Session) -> None:
+        self.monitor.reset()
+        self.load = GeneratorLoad()
+
+    def stopped(self, session: Session) -> None:
+        self.monitor.stop()
+        final = self.monitor.sample()
+        elapsed = max(session.elapsed(), 1e-3)
+        self.load = GeneratorLoad(
+            cpu_percent=round(100 * final.cpu_seconds / elapsed, 1),
+            loop_lag_ms=self.monitor.peak_loop_lag_ms,
+            cpu_seconds=final.cpu_seconds,
+        )
+
+    def snapshot_fields(self) -> dict[str, object]:
+        return {"generator": self.load}
+
+
+class DetectorExtension(SessionExtension):
+    """Feeds the detectors one `Observation` a second; new warnings go to the event log."""
+
+    def __init__(
+        self, kernel: KernelExtension | None = None, generator: GeneratorExtension | None = None
+    ) -> None:
+        self.detectors = Detectors()
+        self.kernel = kernel
+        self.generator = generator
+        self._levels: deque[tuple[object, ...]] = deque(maxlen=SETTLE_S)
+        self._answered = 0
+        self._opened = 0
+        self._closes: dict[str, int] = {}
+        self._server_idle_close: float | None = None
+
+    def started(self, session: Session) -> None:
+        self._rebase(session)
+
+    def tick(self, session: Session) -> dict[str, object]:
+        for warning in self.detectors.observe(self.observe(session)):
+            session.event("warning", f"{warning.kind}: {warning.message}")
+        return {}
+
+    def reset(self, session: Session) -> None:
+        self.detectors.reset()
+        self._rebase(session)
+
+    def snapshot_fields(self) -> dict[str, object]:
+        return {"warnings": self.detectors.warnings}
+
+    def _rebase(self, session: Session) -> None:
+        self._levels.clear()
+        self._answered = _answered(session)
+        self._opened = session.ledger.opened_total
+        self._closes = dict(session.ledger.closed_by_reason)
+        self._server_idle_close = None
+
+    def observe(self, session: Session) -> Observation:
+        """This second of `session`, as the detectors see it (call once a tick)."""
+        ledger, metrics, config = session.ledger, session.metrics, session.config
+        answered, opened = _answered(session), ledger.opened_total
+        closes_total = dict(ledger.closed_by_reason)
+        closes = {
+            reason: n - self._closes.get(reason, 0)
+            for reason, n in closes_total.items()
+            if n != self._closes.get(reason, 0)
+        }
+        if "peer_closed" in closes:
+            self._server_idle_close = _server_idle_close(session) or self._server_idle_close
+        observation = Observation(
+            t=round(session.elapsed(), 3),
+            steady=self._steady(session),
+            reuse_mode=session.reuse_mode.value,
+            http2=metrics.last_version == b"HTTP/2",
+            open_model=config.open_model,
+            concurrency=session.busy if config.open_model else session.concurrency,
+            pool_keep=_pool_keep(session),
+            answered=answered - self._answered,
+            opened=opened - self._opened,
+            closes=closes,
+            answered_total=answered,
+            closes_total=closes_total,
+            server_keepalive_s=min(ledger.keepalive_hints) if ledger.keepalive_hints else None,
+            server_idle_close_s=self._server_idle_close,
+            client_idle_timeout_s=config.idle_timeout,
+            **self._kernel_fields(),
+            **self._generator_fields(),
+        )
+        self._answered, self._opened, self._closes = answered, opened, closes_total
+        return observation
+
+    def _steady(self, session: Session) -> bool:
+        level = (
+            session.rate if session.config.open_model else session.concurrency,
+            session.reuse_mode,
+            session.http_version,
+            session.paused,
+        )
+        self._levels.append(level)
+        if session.state is not State.RUNNING or session.elapsed() < SETTLE_S - 0.5:
+            return False
+        if len(self._levels) < SETTLE_S or any(seen != level for seen in self._levels):
+            return False
+        since = session.session_elapsed() - SETTLE_S
+        for event in reversed(session.events):
+            if event.t < since:
+                break
+            if event.kind in CHANGE_EVENTS:
+                return False
+        return True
+
+    def _kernel_fields(self) -> dict[str, object]:
+        sample = self.kernel.latest if self.kernel is not None else None
+        if sample is None:
+            return {}
+        return {
+            "time_wait": sample.total.time_wait,
+            "time_wait_at": sample.taken_at,
+            "ephemeral_in_use": sample.ephemeral_in_use,
+            "ephemeral_size": sample.ephemeral_size,
+            "fds_open": sample.fds_open,
+            "fds_limit": sample.fds_limit,
+        }
+
+    def _generator_fields(self) -> dict[str, object]:
+        if self.generator is None:
+            return {}
+        load = self.generator.load
+        return {"cpu_percent": load.cpu_percent, "loop_lag_ms": load.loop_lag_ms}
+
+
+def _answered(session: Session) -> int:
+    return session.metrics.requests_new + session.metrics.requests_reused
+
+
+def _pool_keep(session: Session) -> int:
+    keeps = [runner.shared.keep for runner in session.runners.values()]
+    return min(keeps) if keeps else session.config.pool_keep(session.concurrency)
+
+
+def _server_idle_close(session: Session) -> float | None:
+    """How long connections sat idle before the server closed them (median of recent ones)."""
+    idle = sorted(
+        c.idle_s
+        for c in session.ledger.recent_closed
+        if c.close_reason == "peer_closed" and c.idle_s > 0
+    )
+    return idle[len(idle) // 2] if idle else None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostics:
+    """The extensions `attach_diagnostics` added, for callers that read them directly."""
+
+    generator: GeneratorExtension
+    kernel: KernelExtension | None
+    detectors: DetectorExtension | None
+    phases: PhaseExtension | None
+
+
+def attach_diagnostics(
+    session: Session,
+    *,
+    phases: Iterable[PhaseSpec | tuple[ReuseMode | str, float] | object] = (),
+    kernel_view: bool | None = None,
+    detectors: bool | None = None,
+) -> Diagnostics:
+    """Add the generator's load, the kernel view and the detectors (as `session.config` says
+    unless told) and the phases to `session`, before it starts."""
+    kernel_view = session.config.kernel_view if kernel_view is None else kernel_view
+    detectors = session.config.detectors if detectors is None else detectors
+    generator = GeneratorExtension()
+    kernel = KernelExtension() if kernel_view else None
+    detector = DetectorExtension(kernel, generator) if detectors else None
+    plan = list(phases)
+    phase = PhaseExtension(plan, time_wait=kernel) if plan else None  # type: ignore[arg-type]
+    for extension in (generator, kernel, detector, phase):
+        if extension is not None:
+            session.extensions.append(extension)
+    return Diagnostics(generator, kernel, detector, phase)

@@ -1,0 +1,160 @@
+"""A/B phases in one session, and latency split by connection fate, over TLS against the
+built-in target; the accept counter is the ground truth for connections opened."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from engine import (
+    HttpVersion,
+    PhaseExtension,
+    PhaseSpec,
+    ReuseMode,
+    Session,
+    SessionConfig,
+    UrlScenario,
+    attach_diagnostics,
+    phase_specs,
+)
+from engine._vu import VirtualUser
+from engine.report import build_report
+from engine.target import TargetProcess
+from tui.cli import main
+from tui.cli._options import Phase
+
+
+def test_phases_come_from_pairs_or_objects() -> None:
+    specs = phase_specs(
+        [("shared", 30), Phase(ReuseMode.PER_ITERATION, 20.0), PhaseSpec("none", 5)]
+    )
+    assert specs == (
+        PhaseSpec(ReuseMode.SHARED, 30.0),
+        PhaseSpec(ReuseMode.PER_ITERATION, 20.0),
+        PhaseSpec(ReuseMode.NONE, 5.0),
+    )
+    assert PhaseExtension(specs).total_duration == 55
+    with pytest.raises(ValueError):
+        phase_specs([("sometimes", 1)])
+    with pytest.raises(ValueError):
+        phase_specs([("shared", 0)])
+
+
+def tls_config(**overrides: object) -> SessionConfig:
+    values: dict[str, object] = {
+        "concurrency": 4,
+        "insecure": True,
+        "http_version": HttpVersion.HTTP1,
+        "stop_grace": 2.0,
+    }
+    values.update(overrides)
+    return SessionConfig(**values)  # type: ignore[arg-type]
+
+
+async def test_phases_switch_the_reuse_mode_and_measure_each(target: TargetProcess) -> None:
+    assert target.https_url is not None
+    session = Session(tls_config(duration=6.0), UrlScenario(target.https_url + "/json"))
+    attach_diagnostics(session, phases=[("shared", 2), ("per-iteration", 2), ("shared", 2)])
+    accepted = target.accepted()
+    await asyncio.wait_for(session.run(), 60)
+    snapshot = session.snapshot()
+    first, churn, back = snapshot.phases
+    assert [p.reuse_mode for p in snapshot.phases] == ["shared", "per-iteration", "shared"]
+    assert [p.name for p in snapshot.phases] == ["1 shared", "2 per-iteration", "3 shared"]
+    assert all(1.5 <= p.duration_s <= 3.0 for p in snapshot.phases)
+    assert first.started_s < churn.started_s < back.started_s
+    # Every second of traffic is in exactly one phase, and every connection too.
+    assert sum(p.requests for p in snapshot.phases) == snapshot.requests_total
+    assert sum(p.opened for p in snapshot.phases) == snapshot.connections.opened_total
+    assert snapshot.connections.opened_total == target.accepted() - accepted
+    # Shared opens one connection per VU; requests in flight at a switch finish where they began.
+    assert first.opened == 4 and back.opened <= 8
+    assert churn.opened >= churn.requests - 8 and churn.opened > 20
+    assert churn.rps < first.rps and churn.p50_ms > first.p50_ms
+    assert churn.cpu_ms_per_request > first.cpu_ms_per_request
+    assert churn.opened_per_s > 10 * max(first.opened_per_s, back.opened_per_s, 0.1)
+    assert all(p.errors == 0 for p in snapshot.phases)
+    assert max(p.time_wait_peak for p in snapshot.phases) > 0
+    phase_events = [e.message for e in snapshot.events if e.kind == "phase"]
+    assert phase_events == [
+        "phase 1/3: shared for 2s",
+        "phase 2/3: per-iteration for 2s",
+        "phase 3/3: shared for 2s",
+    ]
+    report = build_report(snapshot)
+    assert [p["reuse_mode"] for p in report["phases"]] == ["shared", "per-iteration", "shared"]
+    assert set(report["phases"][0]) >= {
+        "rps",
+        "p50_ms",
+        "p99_ms",
+        "opened_per_s",
+        "time_wait_peak",
+        "cpu_ms_per_request",
+        "errors",
+    }
+
+
+class TwoRequests(UrlScenario):
+    """An iteration of two requests: per-iteration, the first opens and the second reuses."""
+
+    async def run_iteration(self, vu: VirtualUser) -> None:
+        assert self._runner is not None and self._request is not None and self._step is not None
+        await vu.exchange(self._runner, self._request, self._step)
+        await vu.exchange(self._runner, self._request, self._step)
+
+
+async def test_latency_is_split_by_connection_fate(target: TargetProcess) -> None:
+    assert target.https_url is not None
+    config = tls_config(duration=1.5, reuse_mode=ReuseMode.PER_ITERATION)
+    session = Session(config, TwoRequests(target.https_url + "/json"))
+    accepted = target.accepted()
+    await asyncio.wait_for(session.run(), 30)
+    snapshot = session.snapshot()
+    new, reused = snapshot.latency_new_connection, snapshot.latency_reused_connection
+    iterations = snapshot.iterations_total
+    assert snapshot.errors_total == 0 and iterations > 20
+    assert new.count == reused.count == iterations
+    assert new.count == snapshot.connections.opened_total == target.accepted() - accepted
+    assert new.p50 > reused.p50  # the TLS handshake
+    metrics = session.metrics
+    assert 0 < snapshot.handshake_time_share < 1
+    assert snapshot.handshake_time_share == round(metrics.handshake_us / metrics.latency.total, 4)
+    connects = snapshot.connections.connect_ms.mean + snapshot.connections.tls_ms.mean
+    total_ms = metrics.latency.total / 1000
+    assert snapshot.handshake_time_share == pytest.approx(connects * new.count / total_ms, rel=0.01)
+    report = build_report(snapshot)
+    assert report["latency_new_connection_ms"]["count"] == iterations
+    assert (
+        report["latency_new_connection_ms"]["p50"] > report["latency_reused_connection_ms"]["p50"]
+    )
+    assert set(report["latency_reused_connection_ms"]) == {"count", "p50", "p90", "p99", "max"}
+
+
+def test_phases_from_the_command_line_after_a_warm_up(
+    target: TargetProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run",
+            target.http_url,
+            "-c",
+            "2",
+            "--warm-up",
+            "1s",
+            "--phases",
+            "shared:1s,none:1s",
+            "--format",
+            "json",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    phases = report["phases"]
+    assert [p["reuse_mode"] for p in phases] == ["shared", "none"]
+    assert phases[0]["started_s"] == 0 and phases[0]["opened"] == 0  # warm already
+    assert phases[1]["opened"] > 0
+    assert 0 <= phases[1]["requests"] - phases[1]["opened"] <= 2  # in flight at the switch
+    assert sum(p["requests"] for p in phases) == report["requests_total"]
+    assert "time_wait_peak" in report and "cpu_percent" in report["timeline"][0]

@@ -1,0 +1,108 @@
+"""`loadscope watch HOST:PORT --headless`: new connections a second, from the kernel alone, while
+a session churns against the built-in target; its accept counter is the ground truth."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import ReuseMode, Session, SessionConfig, UrlScenario
+from engine.kernel import SocketWatcher, Source
+from engine.target import TargetProcess
+from tui.cli import main
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/net/tcp").exists(), reason="the kernel view needs Linux"
+)
+
+COLUMNS = ["t", "new/s", "ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "SYN_SENT", "other", "ports"]
+SUMMARY = re.compile(r": (\d+) new connections in ([\d.]+)s .*TIME_WAIT peak (\d+)$")
+
+
+def churning(target: TargetProcess, rate: float = 300) -> Session:
+    """New connections at a steady rate: each iteration opens one and closes it."""
+    config = SessionConfig(rate=rate, max_vus=8, reuse_mode=ReuseMode.PER_ITERATION)
+    return Session(config, UrlScenario(target.http_url))
+
+
+def port_of(target: TargetProcess) -> int:
+    return int(target.http_url.rsplit(":", 1)[1])
+
+
+async def test_watch_counts_new_connections_like_the_accept_counter(
+    target: TargetProcess,
+) -> None:
+    session = churning(target)
+    await session.start()
+    try:
+        watch = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "watch",
+            f"127.0.0.1:{port_of(target)}",
+            "--headless",
+            "-d",
+            "3",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert watch.stdout is not None
+        header = (await watch.stdout.readline()).decode()
+        accepted = target.accepted()  # the header comes right after the first reading
+        columns = (await watch.stdout.readline()).decode().split()
+        lines = [(await watch.stdout.readline()).decode().split() for _ in range(3)]
+        opened = target.accepted() - accepted  # and each line right after its reading
+        summary = (await watch.stdout.readline()).decode().strip()
+        rest, errors = await watch.communicate()
+    finally:
+        await session.stop()
+    assert watch.returncode == 0, errors.decode()
+    assert header.startswith(f"watching 127.0.0.1:{port_of(target)}, both ends")
+    assert columns == COLUMNS
+    assert [line[0] for line in lines] == ["1s", "2s", "3s"] and rest == b""
+    match = SUMMARY.search(summary)
+    assert match is not None, summary
+    total, peak = int(match[1]), int(match[3])
+    assert opened > 600  # 300/s for 3 s
+    assert abs(total - opened) <= 0.05 * opened + 5
+    per_second = [float(line[1]) for line in lines]
+    assert sum(per_second) == pytest.approx(total, rel=0.05)
+    assert peak >= max(int(line[3]) for line in lines)  # the first reading counts too
+    used, size = lines[-1][7].split("/")
+    assert int(size) > 0 and int(used) > 0
+
+
+@pytest.mark.parametrize("source", [Source.NETLINK, Source.PROC])
+async def test_both_sources_tell_new_connections_apart(
+    target: TargetProcess, source: Source
+) -> None:
+    watcher = SocketWatcher.for_address(f"127.0.0.1:{port_of(target)}", source=source)
+    assert await asyncio.to_thread(watcher.poll) is not None  # the baseline
+    accepted = target.accepted()
+    session = churning(target, rate=200)
+    await session.start()
+    try:
+        for _ in range(3):
+            await asyncio.sleep(0.5)
+            sample = await asyncio.to_thread(watcher.poll)
+            assert sample is not None and sample.source == source.value
+    finally:
+        await session.stop()
+    target.wait_until(lambda t: t.open_connections() == 0)
+    last = await asyncio.to_thread(watcher.poll)
+    opened = target.accepted() - accepted
+    assert last is not None and opened > 150
+    assert abs(last.total_new - opened) <= 0.05 * opened + 5
+
+
+def test_watch_needs_headless_and_an_address(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["watch", "127.0.0.1:8080"]) == 2
+    assert "--headless" in capsys.readouterr().err
+    assert main(["watch", "8080", "--headless"]) == 2
+    assert "HOST:PORT" in capsys.readouterr().err
+    assert main(["watch", "127.0.0.1:8080", "--headless", "-d", "soon"]) == 2

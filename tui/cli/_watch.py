@@ -1,0 +1,102 @@
+"""`loadscope watch HOST:PORT --headless`: the kernel view of one port, one line a second.
+
+No load of our own: it watches the churn another client causes against a server on this
+machine (or this machine's connections to a remote one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from engine.kernel import SocketWatcher, WatchSample, endpoints_for, parse_address
+
+from ._errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
+from ._options import duration
+
+COLUMNS = ("t", "new/s", "ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "SYN_SENT", "other", "ports")
+WIDTHS = (7, 8, 12, 10, 11, 9, 6, 14)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    if not args.headless:
+        raise UsageError(
+            "watch: the live view is not built yet; add --headless for one line a second"
+        )
+    watcher = _watcher(args.address)
+    run_for = duration(args.duration, "-d/--duration") if args.duration else None
+    if run_for is not None and run_for <= 0:
+        raise UsageError("-d/--duration must be more than 0")
+    first = watcher.poll()
+    if first is None:
+        raise UsageError("watch: no socket view here (it needs Linux: sock_diag or /proc/net/tcp)")
+    print(
+        f"watching {watcher.label}, both ends ({first.source}): new connections a second "
+        "and sockets by state",
+        flush=True,
+    )
+    print(_row(COLUMNS), flush=True)
+    last = first
+    try:
+        for sample in _samples(watcher, run_for):
+            print(_line(sample), flush=True)
+            last = sample
+    except KeyboardInterrupt:
+        print(_summary(watcher, last), flush=True)
+        return EXIT_INTERRUPTED
+    print(_summary(watcher, last), flush=True)
+    return EXIT_OK
+
+
+def _watcher(address: str) -> SocketWatcher:
+    try:
+        host, port = parse_address(address)
+    except ValueError as exc:
+        raise UsageError(f"watch: {exc}") from None
+    try:
+        return SocketWatcher(endpoints_for(host, port))
+    except OSError as exc:
+        raise UsageError(f"watch: cannot resolve {host}: {exc}") from None
+
+
+def _samples(watcher: SocketWatcher, run_for: float | None):  # type: ignore[no-untyped-def]
+    """One sample a second, on a fixed schedule, until `run_for` seconds have passed."""
+    started = next_at = time.monotonic()
+    while run_for is None or next_at + 1.0 <= started + run_for + 1e-6:
+        next_at += 1.0
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        sample = watcher.poll()
+        if sample is not None:
+            yield sample
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    return "".join(cell.rjust(width) for cell, width in zip(cells, WIDTHS, strict=True))
+
+
+def _line(sample: WatchSample) -> str:
+    counts = sample.counts
+    low, high = sample.ephemeral_range
+    ports = f"{sample.ephemeral_in_use}/{high - low + 1}" if high >= low > 0 else "-"
+    rate = sample.new_per_second if sample.new_per_second is not None else 0.0
+    return _row(
+        (
+            f"{sample.elapsed_s:.0f}s",
+            f"{rate:g}",
+            str(counts.established),
+            str(counts.time_wait),
+            str(counts.close_wait),
+            str(counts.syn_sent),
+            str(counts.other),
+            ports,
+        )
+    )
+
+
+def _summary(watcher: SocketWatcher, last: WatchSample) -> str:
+    seconds = last.elapsed_s
+    rate = f" ({watcher.total_new / seconds:.1f}/s)" if seconds > 0 else ""
+    return (
+        f"{watcher.label}: {watcher.total_new} new connections in {seconds:.1f}s{rate}, "
+        f"TIME_WAIT peak {watcher.time_wait_peak}"
+    )
