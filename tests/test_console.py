@@ -172,7 +172,7 @@ async def test_r_resets_statistics_and_the_run_goes_on(
 
 
 async def test_s_saves_report_text_and_screenshot(target: TargetProcess, tmp_path: Path) -> None:
-    async with console(target, tmp_path) as (app, pilot, _engine):
+    async with console(target, tmp_path) as (_app, pilot, _engine):
         await pilot.press("s")
         await pilot.pause(0.3)
         suffixes = sorted(p.suffix for p in tmp_path.glob("loadscope-*"))

@@ -277,7 +277,8 @@ def _delay(_: Request, rest: str) -> Deferred:
     ms = _number(rest)
     if ms > MAX_DELAY_MS:
         raise _Reject(400, f"at most {MAX_DELAY_MS} ms")
-    return Deferred(ms / 1000, json_response({"delayed_ms": ms}))
+    # libuv rounds timers to whole milliseconds and may fire up to 1 ms early: never answer early.
+    return Deferred(ms / 1000 + 0.001, json_response({"delayed_ms": ms}))
 
 
 def _status(_: Request, rest: str) -> Response:
