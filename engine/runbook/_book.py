@@ -158,6 +158,7 @@ class BookSpec:
     skip_test: bool = False
     interval: float = 0.0
     loop: LoopSpec | None = None
+    phases: list[tuple[str, float]] = field(default_factory=list)  # from `x-loadscope`
 
     @property
     def name(self) -> str:
@@ -176,6 +177,8 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
             continue
         if key in TOP_LEVEL_IGNORED:
             warn(key_node.location, f"`{key}` is ignored: {TOP_LEVEL_IGNORED[key]}")
+        elif key == LOADSCOPE_KEY:
+            book.phases = _loadscope_settings(root.get(key), warn)
         elif key.startswith("x-"):
             warn(key_node.location, f"`{key}` is ignored (an extension key)")
         else:
@@ -242,6 +245,65 @@ def _labels(node: YNode | None) -> list[str]:
     if not isinstance(node, YSeq):
         raise RunbookError(node.location, f"`labels` is a list of strings, not {kind_of(node)}")
     return [str(plain(item)) for item in node.items]
+
+
+LOADSCOPE_KEY = "x-loadscope"  # loadscope's own settings; runn ignores `x-` keys
+REUSE_MODES = ("shared", "per-vu", "per-iteration", "none")
+
+
+def _loadscope_settings(node: YNode | None, warn: Warn) -> list[tuple[str, float]]:
+    """`x-loadscope: {phases: "shared:30s,per-iteration:30s"}` (or a list of such items, or
+    of `{reuse: mode, duration: 30s}` maps): A/B phases of connection reuse for this run."""
+    if node is None or _absent(node):
+        return []
+    if not isinstance(node, YMap):
+        raise RunbookError(node.location, f"`{LOADSCOPE_KEY}` is a map, not {kind_of(node)}")
+    for key_node, _ in node.items:
+        if key_node.value != "phases":
+            warn(key_node.location, f"`{LOADSCOPE_KEY}.{key_node.value}` is not a setting")
+    phases = node.get("phases")
+    if phases is None or _absent(phases):
+        return []
+    if isinstance(phases, YScalar) and isinstance(phases.value, str):
+        items: list[YNode] = [phases]
+    elif isinstance(phases, YSeq):
+        items = list(phases.items)
+    else:
+        raise RunbookError(phases.location, "`phases` is `mode:duration, ...` or a list")
+    result: list[tuple[str, float]] = []
+    for item in items:
+        result += _phase_items(item)
+    return result
+
+
+def _phase_items(item: YNode) -> list[tuple[str, float]]:
+    if isinstance(item, YMap):
+        mode = item.get("reuse")
+        seconds = _duration(item.get("duration"), "duration")
+        if not isinstance(mode, YScalar) or seconds is None:
+            raise RunbookError(item.location, "a phase needs `reuse` and `duration`")
+        return [(_reuse_mode(mode, str(mode.value)), seconds)]
+    if not isinstance(item, YScalar) or not isinstance(item.value, str):
+        raise RunbookError(item.location, f"a phase is `mode:duration`, not {kind_of(item)}")
+    phases = []
+    for part in filter(None, (p.strip() for p in item.value.split(","))):
+        mode, sep, length = part.partition(":")
+        if not sep:
+            raise RunbookError(item.location, f"phase {part!r} is not mode:duration")
+        try:
+            seconds = parse_duration(length)
+        except DurationError as exc:
+            raise RunbookError(item.location, f"phase {part!r}: {exc}") from None
+        phases.append((_reuse_mode(item, mode.strip()), seconds))
+    return phases
+
+
+def _reuse_mode(node: YNode, mode: str) -> str:
+    if mode not in REUSE_MODES:
+        raise RunbookError(
+            node.location, f"unknown reuse mode {mode!r}", f"use {', '.join(REUSE_MODES)}"
+        )
+    return mode
 
 
 def _duration(node: YNode | None, what: str) -> float | None:

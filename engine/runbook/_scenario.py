@@ -65,6 +65,8 @@ class RunbookScenario:
     def __init__(self, books: list[BookProgram], registry: Registry, paths: list[str]) -> None:
         self.name = ", ".join(paths)
         self.paths = paths
+        # `x-loadscope: {phases: ...}` of the first runbook that has it: (reuse mode, seconds)
+        self.phases: list[tuple[str, float]] = []
         self.books = books
         self.warnings: list[str] = list(registry.warnings)
         self._registry = registry
@@ -154,12 +156,14 @@ def compile_runbooks(
     overrides = dict(vars or {})
     books: list[BookProgram] = []
     names: set[str] = set()
+    phases: list[tuple[str, float]] = []
     displays = [str(path) for path in paths]
     for display in displays:
         file = Path(display).resolve()
         if not file.is_file():
             raise RunbookError(Location(display), "no such runbook file")
         spec = registry.read(file, display)
+        phases = phases or spec.phases
         name = spec.name
         number = 2
         while name in names:
@@ -173,4 +177,6 @@ def compile_runbooks(
     if any(book.log_cookies for book in registry.books):  # includes share the `cookies` log
         for book in registry.books:
             book.log_cookies = True
-    return RunbookScenario(books, registry, displays)
+    scenario = RunbookScenario(books, registry, displays)
+    scenario.phases = phases
+    return scenario

@@ -15,7 +15,7 @@ from engine.report import build_report
 
 from ._errors import EXIT_OK, UsageError
 from ._extensions import attach_extensions
-from ._options import LoadPlan, load_plan
+from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import check_writable
 from ._run import build_scenario, runn_values
 from ._text import render_text
@@ -81,6 +81,7 @@ def cmd_console(
     args: argparse.Namespace, env: dict[str, str] | None = None, label: str | None = None
 ) -> int:
     plan = load_plan(args, env)
-    build_scenario(plan.spec, quiet=False)  # validate (exit 2) before opening the console
+    scenario = build_scenario(plan.spec, quiet=False)  # bad input: exit 2 before the console
+    adopt_runbook_phases(plan, scenario)
     label = label or ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
     return run_console(plan, summary_json=args.summary_json, label=label)

@@ -220,11 +220,23 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
 def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> LoadPlan:
     spec = scenario_spec(args, env)
     config = session_config(args, spec)
-    phases = parse_phases(args.phases) if getattr(args, "phases", None) else ()
-    if phases:
-        if config.stages:
-            raise UsageError("--phases and --stages do not combine: phases hold the load fixed")
-        total = sum(p.duration for p in phases)
-        config.reuse_mode = phases[0].reuse_mode
-        config.duration = total  # the phases are the run
-    return LoadPlan(spec, config, phases)
+    plan = LoadPlan(spec, config)
+    if getattr(args, "phases", None):
+        use_phases(plan, parse_phases(args.phases))
+    return plan
+
+
+def use_phases(plan: LoadPlan, phases: tuple[Phase, ...]) -> None:
+    """A/B phases of connection reuse: they set the first mode and are the run's duration."""
+    if plan.config.stages:
+        raise UsageError("--phases and --stages do not combine: phases hold the load fixed")
+    plan.phases = phases
+    plan.config.reuse_mode = phases[0].reuse_mode
+    plan.config.duration = sum(p.duration for p in phases)
+
+
+def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
+    """Phases from a runbook's `x-loadscope` apply when the command line gives none."""
+    phases = getattr(scenario, "phases", None)
+    if phases and not plan.phases:
+        use_phases(plan, tuple(Phase(ReuseMode(mode), seconds) for mode, seconds in phases))

@@ -18,7 +18,7 @@ from engine.report import build_report
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
-from ._options import LoadPlan, load_plan
+from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_writable, dumps, write_json
 from ._progress import show_progress
 from ._text import render_text, summary_line
@@ -169,6 +169,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
     scenario = build_scenario(plan.spec, quiet=args.quiet)
+    adopt_runbook_phases(plan, scenario)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
     progress = sys.stderr.isatty() and not args.quiet

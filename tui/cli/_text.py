@@ -50,6 +50,7 @@ def render_text(
     parts += _latency(snapshot)
     parts += _iterations(snapshot)
     parts += _connections(snapshot, report)
+    parts += phase_lines(snapshot)
     parts += _steps(snapshot)
     parts += _warnings(report)
     if title:
@@ -173,6 +174,27 @@ def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
     )
     if "time_wait_peak" in report:
         lines.append(row("TIME_WAIT peak", f"{report['time_wait_peak']:,}"))
+    lines.append("")
+    return lines
+
+
+def phase_lines(snapshot: Snapshot) -> list[str]:
+    """The A/B comparison: one row per phase of `--phases` (or a runbook's `x-loadscope`)."""
+    if not snapshot.phases:
+        return []
+    header = (
+        f"  {'phase':<20} {'time':>11}  {'req/s':>9}  {'p50':>8}  {'p99':>8}  "
+        f"{'opened/s':>9}  {'TIME_WAIT':>9}  {'CPU/req':>9}  {'errors':>6}"
+    )
+    lines = ["Phases (A/B of connection reuse)", header]
+    for index, phase in enumerate(snapshot.phases, 1):
+        start, end = phase.started_s, phase.started_s + phase.duration_s
+        lines.append(
+            f"  {f'{index} {phase.reuse_mode}':<20} {f'{start:.0f}–{end:.0f}s':>11}  "
+            f"{number(phase.rps):>9}  {ms(phase.p50_ms):>8}  {ms(phase.p99_ms):>8}  "
+            f"{number(phase.opened_per_s):>9}  {phase.time_wait_peak:>9,}  "
+            f"{phase.cpu_ms_per_request:>7.3f}ms  {phase.errors:>6,}"
+        )
     lines.append("")
     return lines
 

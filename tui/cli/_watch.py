@@ -7,6 +7,8 @@ machine (or this machine's connections to a remote one).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 from engine.kernel import SocketWatcher, WatchSample, endpoints_for, parse_address
@@ -19,10 +21,6 @@ WIDTHS = (7, 8, 12, 10, 11, 9, 6, 14)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    if not args.headless:
-        raise UsageError(
-            "watch: the live view is not built yet; add --headless for one line a second"
-        )
     watcher = _watcher(args.address)
     run_for = duration(args.duration, "-d/--duration") if args.duration else None
     if run_for is not None and run_for <= 0:
@@ -30,6 +28,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     first = watcher.poll()
     if first is None:
         raise UsageError("watch: no socket view here (it needs Linux: sock_diag or /proc/net/tcp)")
+    if not args.headless:
+        return _live(watcher, run_for)
     print(
         f"watching {watcher.label}, both ends ({first.source}): new connections a second "
         "and sockets by state",
@@ -46,6 +46,18 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     print(_summary(watcher, last), flush=True)
     return EXIT_OK
+
+
+def _live(watcher: SocketWatcher, run_for: float | None) -> int:
+    if not sys.stdout.isatty() and not os.environ.get("LOADSCOPE_FORCE_CONSOLE"):
+        raise UsageError("watch: the live view needs a terminal; add --headless for lines")
+    from ..watch_app import WatchApp
+
+    app = WatchApp(watcher, run_for)
+    code = app.run()
+    if app.samples:
+        print(_summary(watcher, app.samples[-1]), flush=True)
+    return code if isinstance(code, int) else EXIT_OK
 
 
 def _watcher(address: str) -> SocketWatcher:

@@ -1,0 +1,41 @@
+"""The live `loadscope watch` view, driven by a pilot while a session churns the target."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine import ReuseMode, Session, SessionConfig, UrlScenario
+from engine.kernel import SocketWatcher
+from engine.target import TargetOptions, TargetProcess
+from tui.screens.watch import WatchScreen
+from tui.watch_app import WatchApp
+
+
+async def test_watch_view_counts_new_connections_and_time_wait() -> None:
+    with TargetProcess(TargetOptions()) as target:
+        port = int(target.http_url.rsplit(":", 1)[1])
+        app = WatchApp(SocketWatcher.for_address(f"127.0.0.1:{port}"))
+        session = Session(
+            SessionConfig(concurrency=4, duration=None, reuse_mode=ReuseMode.PER_ITERATION),
+            UrlScenario(target.http_url),
+        )
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause(1.2)
+            before = target.accepted()
+            await session.start()
+            await pilot.pause(2.5)
+            await session.stop()
+            opened = target.accepted() - before
+            await pilot.pause(2.2)
+            screen = app.screen
+            assert isinstance(screen, WatchScreen)
+            last = app.samples[-1]
+            assert opened > 50
+            assert abs(last.total_new - opened) <= max(3, opened * 0.05)
+            assert last.time_wait_peak > 0
+            numbers = screen.query_one("#watch-new-numbers").render().plain
+            assert f"{last.total_new:,} total" in numbers
+            await pilot.press("r")
+            await pilot.resize_terminal(80, 24)
+            await asyncio.sleep(0.2)
+            assert screen.has_class("-narrow")
