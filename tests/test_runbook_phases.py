@@ -56,5 +56,5 @@ def test_bad_phases_are_load_errors_with_a_location(
         load_runbooks([book(tmp_path, settings)])
     text = str(caught.value)
     assert message in text
-    assert re.match(re.escape(str(tmp_path / "book.yml")) + r":[78]:\d+: ", text)
+    assert re.match(re.escape(str(tmp_path / "book.yml")) + r":[789]:\d+: ", text)
     assert "\n" not in text
