@@ -32,7 +32,8 @@ from engine._spec import ScenarioSpec  # noqa: E402
 from engine.target import TargetOptions, TargetProcess  # noqa: E402
 from tui.app import ConsoleOptions, LoadscopeApp  # noqa: E402
 from tui.cli._console import report_renderer, setup_child_session  # noqa: E402
-from tui.cli._options import LoadPlan  # noqa: E402
+from tui.cli._options import LoadPlan, adopt_runbook_phases  # noqa: E402
+from tui.watch_app import WatchApp  # noqa: E402
 
 Script = Callable[[Pilot], Awaitable[None]]
 TEXT = re.compile(
@@ -78,6 +79,7 @@ async def shoot(
     label: str = "",
 ) -> None:
     plan = LoadPlan(spec, config)
+    adopt_runbook_phases(plan, spec.build())  # a runbook's x-loadscope phases
     engine = EngineProcess(spec, config, setup=_setup(plan))
     options = ConsoleOptions(
         label=label,
@@ -127,6 +129,34 @@ def press(*keys: str) -> Script:
         await pilot.press(*keys)
 
     return script
+
+
+async def shoot_watch(target: TargetProcess) -> None:
+    """`loadscope watch` on the target's TLS port while a per-iteration load churns it."""
+    from engine import Session, UrlScenario
+    from engine.kernel import SocketWatcher
+
+    port = (target.https_url or "").rsplit(":", 1)[1]
+    app = WatchApp(SocketWatcher.for_address(f"127.0.0.1:{port}"))
+    session = Session(
+        SessionConfig(concurrency=10, insecure=True, reuse_mode=ReuseMode.PER_ITERATION),
+        UrlScenario(f"{target.https_url}/json"),
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause(2)
+        await session.start()
+        await pilot.pause(14)
+        await session.stop()
+        await pilot.pause(4)
+        path = HERE / "watch.svg"
+        app.save_screenshot(filename=path.name, path=str(HERE))
+        to_png(path)
+        print(f"saved {path.relative_to(ROOT)} and .png")
+
+
+def churn_spec(target: TargetProcess) -> ScenarioSpec:
+    book = str(ROOT / "examples/churn.yml")
+    return ScenarioSpec(runbooks=(book,), env={"TARGET": target.https_url or ""})
 
 
 def demo_spec(target: TargetProcess) -> ScenarioSpec:
@@ -184,6 +214,21 @@ async def main(only: set[str]) -> None:
                 ),
                 wait(12),
             ),
+            "churn": lambda: shoot(
+                "churn",
+                churn_spec(target),
+                SessionConfig(concurrency=20, insecure=True, warm_up=3),
+                wait(36),
+                label="demo churn: examples/churn.yml",
+            ),
+            "churn-summary": lambda: shoot(
+                "churn-summary",
+                churn_spec(target),
+                SessionConfig(concurrency=20, insecure=True, warm_up=3),
+                wait(70),
+                label="demo churn: examples/churn.yml",
+            ),
+            "watch": lambda: shoot_watch(target),
         }
         for name, make in shots.items():
             if not only or name in only:

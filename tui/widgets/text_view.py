@@ -33,4 +33,11 @@ class TextView(Widget):
         self.refresh()
 
     def render(self) -> RenderableType:
-        return self._renderable
+        renderable = self._renderable
+        if isinstance(renderable, Text) and renderable.no_wrap:
+            # Textual wraps Rich text regardless; a one-line legend must end in "…" instead.
+            width = self.content_size.width
+            if width and renderable.cell_len > width:
+                renderable = renderable.copy()
+                renderable.truncate(width, overflow="ellipsis")
+        return renderable

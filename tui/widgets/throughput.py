@@ -103,7 +103,7 @@ def _legend(marks: list[tuple[Marker, EventRecord]]) -> Text:
     text.append("responses/s  ", style="dim")
     text.append("■ ", style=ERROR_STYLE)
     text.append("errors/s", style="dim")
-    for marker, event in marks[-3:]:
+    for marker, event in reversed(marks[-3:]):  # newest first: it is the one being read
         text.append("  ")
         text.append(marker.label[-1:], style="bold black on yellow")
         text.append(" " + _short(event.kind, event.message), style="yellow")
