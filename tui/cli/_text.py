@@ -46,11 +46,11 @@ def render_text(
     snapshot: Snapshot, report: dict[str, Any], loadt: dict[str, Any], *, title: str = ""
 ) -> str:
     parts = [loadt_block(loadt).rstrip("\n"), ""]
+    parts += phase_lines(snapshot)  # an A/B run's headline: right after runn's block
     parts += _requests(snapshot, report)
     parts += _latency(snapshot)
     parts += _iterations(snapshot)
     parts += _connections(snapshot, report)
-    parts += phase_lines(snapshot)
     parts += _steps(snapshot)
     parts += _warnings(report)
     if title:
