@@ -13,6 +13,8 @@ from ._histogram import Histogram
 from ._wire import RawResponse
 
 MAX_ERROR_MESSAGE = 300
+MAX_FAILURE_REASONS = 500  # distinct reasons kept; more are counted under OTHER_FAILURES
+OTHER_FAILURES = "other failures (more than 500 distinct reasons)"
 
 
 class StepStats:
@@ -151,7 +153,10 @@ class Metrics:
             self.iterations_ok += 1
         else:
             self.iterations_failed += 1
-            self.failures[failure[:MAX_ERROR_MESSAGE]] += 1
+            reason = failure[:MAX_ERROR_MESSAGE]
+            if reason not in self.failures and len(self.failures) >= MAX_FAILURE_REASONS:
+                reason = OTHER_FAILURES  # memory stays flat even if every reason is unique
+            self.failures[reason] += 1
 
     def record_dropped(self) -> None:
         self.iterations_dropped += 1

@@ -81,3 +81,14 @@ def test_empty_histogram_reports_zeros() -> None:
     assert h.percentiles((50, 99)) == [0.0, 0.0]
     assert h.mean == 0.0
     assert HistogramData.of(h).log_bins() == []
+
+
+def test_failure_reasons_stay_bounded() -> None:
+    from engine._metrics import MAX_FAILURE_REASONS, OTHER_FAILURES, Metrics
+
+    metrics = Metrics()
+    for i in range(MAX_FAILURE_REASONS + 300):
+        metrics.record_iteration(100, f"step: test failed: id == {i}")
+    assert len(metrics.failures) == MAX_FAILURE_REASONS + 1
+    assert metrics.failures[OTHER_FAILURES] == 300
+    assert metrics.iterations_failed == MAX_FAILURE_REASONS + 300
