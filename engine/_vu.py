@@ -33,11 +33,25 @@ class VirtualUser:
         self.iteration = 0  # the run-wide iteration index of the current iteration (runn.i)
         self.local_iteration = 0
         self.retiring = False
-        self.cookies = httpx.Cookies()
+        self._cookies: httpx.Cookies | None = None
         self.task: asyncio.Task[None] | None = None
         self._scopes: dict[str, PoolScope] = {}
         self._intended_start = 0.0
         self._assignment: asyncio.Future[float] | None = None
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """This iteration's cookie jar (built on first use: most iterations never need one)."""
+        if self._cookies is None:
+            self._cookies = httpx.Cookies()
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, jar: httpx.Cookies) -> None:
+        self._cookies = jar
+
+    def reset_cookies(self) -> None:
+        self._cookies = None
 
     # -- requests -------------------------------------------------------------------------------
     async def exchange(
@@ -153,7 +167,7 @@ class VirtualUser:
         session = self.session
         self.iteration = session.next_iteration_index()
         self.local_iteration += 1
-        self.cookies = httpx.Cookies()
+        self.reset_cookies()  # a fresh jar per iteration, made only if something uses it
         self._intended_start = intended_start
         started = intended_start or time.perf_counter()
         failure: str | None = None

@@ -75,6 +75,9 @@ class FakeVU:
         self.cookies = httpx.Cookies()
         self.sent: list[tuple[str, httpx.Request]] = []
 
+    def reset_cookies(self) -> None:
+        self.cookies = httpx.Cookies()
+
     async def exchange(
         self, runner: Runner, request: httpx.Request, step: StepStats
     ) -> RawResponse:

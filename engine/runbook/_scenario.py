@@ -8,8 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from engine import RunnerConfig
 
 from ._book import read_var_file
@@ -107,7 +105,7 @@ class RunbookScenario:
     async def run_iteration(self, vu: VirtualUser) -> None:
         for book, reset_cookies in zip(self.books, self._cookie_reset, strict=True):
             if reset_cookies:  # each runbook's pass has its own cookies, as runn's operators do
-                vu.cookies = httpx.Cookies()
+                vu.reset_cookies()
             await book.run(vu)
 
     # -- extras for the command line and the console ----------------------------------------------
