@@ -20,7 +20,7 @@ from engine.kernel import SocketWatcher, WatchSample
 
 from ..format import clock, compact
 from ..widgets._charts import Series
-from ..widgets.chart import TimeChart
+from ..widgets.chart import TimeChart, legend
 from ..widgets.text_view import TextView
 
 HISTORY = 3600  # one hour of seconds for the charts; older samples are dropped
@@ -82,20 +82,13 @@ class WatchScreen(Screen[None]):
             [Series(rates, "yellow", "new/s")], t_end
         )
         self.query_one("#watch-new-numbers", TextView).show(_new_numbers(sample, self._peak_new))
-        self.query_one("#watch-state-chart", TimeChart).plot(
-            [
-                Series([float(s.counts.established) for s in self.samples], "green", "ESTAB"),
-                Series([float(s.counts.time_wait) for s in self.samples], "yellow", "TIME_WAIT"),
-            ],
-            t_end,
-        )
+        states = [
+            Series([float(s.counts.established) for s in self.samples], "green", "ESTABLISHED"),
+            Series([float(s.counts.time_wait) for s in self.samples], "yellow", "TIME_WAIT"),
+        ]
+        self.query_one("#watch-state-chart", TimeChart).plot(states, t_end)
         self.query_one("#watch-state-numbers", TextView).show(_state_numbers(sample))
-        legend = Text()
-        legend.append("■ ", style="green")
-        legend.append("ESTABLISHED  ", style="dim")
-        legend.append("■ ", style="yellow")
-        legend.append("TIME_WAIT", style="dim")
-        self.query_one("#watch-state-legend", TextView).show(legend)
+        self.query_one("#watch-state-legend", TextView).show(legend(states))
 
     def _show_header(self, sample: WatchSample | None) -> None:
         text = Text()

@@ -73,6 +73,17 @@ def _y_labels(top: float, rows: int, unit: str) -> list[str]:
     return [label.rjust(Y_LABEL_WIDTH - 1)[: Y_LABEL_WIDTH - 1] + " " for label in labels]
 
 
+def _plot_rows(grid: list[list[tuple[str, str]]], top: float, rows: int, unit: str) -> list[Text]:
+    """Each grid row behind its y-axis label."""
+    lines = []
+    for label, row in zip(_y_labels(top, rows, unit), grid, strict=True):
+        line = Text(label, style="dim")
+        for char, style in row:
+            line.append(char, style)
+        lines.append(line)
+    return lines
+
+
 def _x_axis(width: int, t_end: float, step: float, used: int, columns_per_label: int = 14) -> Text:
     """Tick labels: the elapsed time at the right edge of every few columns, right-aligned,
     only under columns that hold data (`used` columns at the right)."""
@@ -115,14 +126,7 @@ def area_chart(
             _fill_column(grid, offset + i, base, base + value, top, rows, layer.style)
             base += value
     _draw_markers(grid, markers, t_end, step, plot_width)
-    lines = []
-    for label, row in zip(_y_labels(top, rows, unit), grid, strict=True):
-        line = Text(label, style="dim")
-        for char, style in row:
-            line.append(char, style)
-        lines.append(line)
-    lines.append(_x_axis(plot_width, t_end, step, length))
-    return lines
+    return [*_plot_rows(grid, top, rows, unit), _x_axis(plot_width, t_end, step, length)]
 
 
 def _fill_column(
@@ -201,15 +205,8 @@ def line_chart(
     ]
     column_seconds = step * 2  # two samples per braille cell
     _draw_markers(grid, markers, t_end, column_seconds, plot_width)
-    lines = []
-    for label, row in zip(_y_labels(top, rows, unit), grid, strict=True):
-        line = Text(label, style="dim")
-        for char, style in row:
-            line.append(char, style)
-        lines.append(line)
     used = (max((len(v) for v in sampled), default=0) + 1) // 2
-    lines.append(_x_axis(plot_width, t_end, column_seconds, used))
-    return lines
+    return [*_plot_rows(grid, top, rows, unit), _x_axis(plot_width, t_end, column_seconds, used)]
 
 
 def _plot_line(

@@ -60,6 +60,7 @@ class TimeChart(Widget):
 
 
 def legend(series: Sequence[Series]) -> Text:
+    """`■ name  ■ name`, in each series' colour."""
     text = Text()
     for one in series:
         if one.label:

@@ -13,7 +13,7 @@ from engine import Snapshot
 
 from ..format import compact, ms, number, percent
 from ._charts import Series
-from .chart import TimeChart
+from .chart import TimeChart, legend
 from .panel import Panel
 from .text_view import TextView
 from .throughput import markers_for
@@ -67,20 +67,11 @@ class ConnectionsPanel(Panel):
         self.query_one("#connections-numbers", TextView).show(connection_numbers(snapshot))
         timeline = snapshot.timeline
         t_end = timeline[-1].t if timeline else 0
-        self.query_one(TimeChart).plot(
-            [
-                Series([float(p.closed) for p in timeline], "red", "closed/s"),
-                Series([float(p.opened) for p in timeline], "green", "opened/s"),
-            ],
-            t_end,
-            [marker for marker, _ in markers_for(snapshot)],
-        )
-        legend = Text()
-        legend.append("■ ", style="green")
-        legend.append("opened/s  ", style="dim")
-        legend.append("■ ", style="red")
-        legend.append("closed/s", style="dim")
-        self.query_one("#connections-legend", TextView).show(legend)
+        opened = Series([float(p.opened) for p in timeline], "green", "opened/s")
+        closed = Series([float(p.closed) for p in timeline], "red", "closed/s")
+        markers = [marker for marker, _ in markers_for(snapshot)]
+        self.query_one(TimeChart).plot([closed, opened], t_end, markers)  # opened drawn on top
+        self.query_one("#connections-legend", TextView).show(legend([opened, closed]))
         if self.has_class("-maximized"):
             self._fill_ledger(snapshot)
 

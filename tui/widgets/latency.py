@@ -14,7 +14,7 @@ from engine import HistogramData, LatencySummary, Snapshot
 
 from ..format import ms
 from ._charts import Series, histogram_rows
-from .chart import TimeChart
+from .chart import TimeChart, legend
 from .panel import Panel
 from .text_view import TextView
 from .throughput import markers_for
@@ -113,14 +113,9 @@ class LatencyTrendPanel(Panel):
         p50 = [p.p50_ms for p in timeline]
         t_end = timeline[-1].t if timeline else 0
         markers = [marker for marker, _ in markers_for(snapshot)]
-        self.query_one(TimeChart).plot(
-            [Series(p99, "magenta", "p99"), Series(p50, "cyan", "p50")], t_end, markers
-        )
-        legend = Text()
-        legend.append("■ ", style="cyan")
-        legend.append("p50  ", style="dim")
-        legend.append("■ ", style="magenta")
-        legend.append("p99   ", style="dim")
+        lines = [Series(p50, "cyan", "p50"), Series(p99, "magenta", "p99")]
+        self.query_one(TimeChart).plot(lines[::-1], t_end, markers)  # p50 drawn on top
+        key = legend(lines)
         if timeline:
-            legend.append(f"now p50 {ms(timeline[-1].p50_ms)}  p99 {ms(timeline[-1].p99_ms)}")
-        self.query_one("#latency-trend-legend", TextView).show(legend)
+            key.append(f" now p50 {ms(timeline[-1].p50_ms)}  p99 {ms(timeline[-1].p99_ms)}")
+        self.query_one("#latency-trend-legend", TextView).show(key)

@@ -10,7 +10,7 @@ from engine import EventRecord, Snapshot
 
 from ..format import number
 from ._charts import Marker, Series
-from .chart import TimeChart
+from .chart import TimeChart, legend
 from .panel import Panel
 from .text_view import TextView
 
@@ -62,13 +62,12 @@ class ThroughputPanel(Panel):
         errors = [float(p.errors) for p in timeline]
         t_end = timeline[-1].t if timeline else 0
         marks = markers_for(snapshot)
+        layers = [Series(ok, OK_STYLE, "responses/s"), Series(errors, ERROR_STYLE, "errors/s")]
         self.query_one("#throughput-chart", TimeChart).plot(
-            [Series(ok, OK_STYLE, "responses/s"), Series(errors, ERROR_STYLE, "errors/s")],
-            t_end,
-            [marker for marker, _ in marks],
+            layers, t_end, [marker for marker, _ in marks]
         )
         self.query_one("#throughput-now", TextView).show(_now_line(snapshot))
-        self.query_one("#throughput-legend", TextView).show(_legend(marks))
+        self.query_one("#throughput-legend", TextView).show(_legend(layers, marks))
 
 
 def _now_line(snapshot: Snapshot) -> Text:
@@ -97,16 +96,12 @@ def _stat(text: Text, value: str, label: str, style: str) -> None:
     text.append(label + "   ", style="dim")
 
 
-def _legend(marks: list[tuple[Marker, EventRecord]]) -> Text:
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append("■ ", style=OK_STYLE)
-    text.append("responses/s  ", style="dim")
-    text.append("■ ", style=ERROR_STYLE)
-    text.append("errors/s", style="dim")
+def _legend(layers: list[Series], marks: list[tuple[Marker, EventRecord]]) -> Text:
+    text = legend(layers)
+    text.no_wrap, text.overflow = True, "ellipsis"
     for marker, event in reversed(marks[-3:]):  # newest first: it is the one being read
-        text.append("  ")
         text.append(marker.label[-1:], style="bold black on yellow")
-        text.append(" " + _short(event.kind, event.message), style="yellow")
+        text.append(f" {_short(event.kind, event.message)}  ", style="yellow")
     return text
 
 
