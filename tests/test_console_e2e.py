@@ -100,3 +100,33 @@ def test_console_refuses_a_bad_runbook_before_opening(tmp_path: Path) -> None:
     assert child.exitstatus == 2
     assert "bad.yml:" in child.before
     assert "Traceback" not in child.before
+
+
+@pytest.mark.timeout(60)
+def test_console_writes_csv_and_checks_thresholds(target: TargetProcess, tmp_path: Path) -> None:
+    out, csv = tmp_path / "out.json", tmp_path / "timeline.csv"
+    child = spawn(
+        ["console", target.http_url, "-c", "2", "-d", "2s", "--out", str(out), "--csv", str(csv),
+         "--threshold", "req_p99 < 0.000001"],
+        tmp_path,
+    )  # fmt: skip
+    try:
+        child.expect("Run stopped", timeout=30)
+        wait_for(out.exists)
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 1
+    assert "threshold failed: (req_p99 < 0.000001) is not true" in child.before
+    rows = csv.read_text().splitlines()
+    assert rows[0].startswith("t,rps,errors,concurrency") and len(rows) >= 3
+    assert json.loads(out.read_text())["requests_total"] > 0
+
+
+def test_console_refuses_a_bad_threshold_before_opening(tmp_path: Path) -> None:
+    child = spawn(["console", "http://127.0.0.1:9/", "--threshold", "p99 <"], tmp_path)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert "--threshold" in child.before and "Traceback" not in child.before

@@ -77,10 +77,22 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=EPILOG,
     )
     add_load_options(console, default_duration=None)
-    console.add_argument(
+    out = console.add_argument_group("report")
+    out.add_argument(
         "--summary-json",
         metavar="FILE",
         help="write the final JSON report here when the run stops, and again on exit",
+    )
+    out.add_argument("--out", metavar="FILE", help="the same as --summary-json, as for run")
+    out.add_argument(
+        "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
+    )
+    out.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="checked on the final report when you leave: exit 1 unless EXPR holds (repeatable)",
     )
 
 

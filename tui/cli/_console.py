@@ -13,17 +13,22 @@ from engine import Session, Snapshot
 from engine._process import EngineProcess
 from engine.report import build_report
 
-from ._errors import EXIT_OK, UsageError
+from ._errors import EXIT_OK, EXIT_THRESHOLD, UsageError
 from ._extensions import attach_extensions
+from ._loadt import threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
-from ._outputs import check_writable
+from ._outputs import CsvTimeline, check_writable
 from ._run import build_scenario, runn_values
 from ._text import render_text
+from ._thresholds import Thresholds
 
 
-def setup_child_session(plan: LoadPlan, session: Session) -> None:
-    """Runs in the engine process: the same extensions as a headless run."""
+def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
+    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
     attach_extensions(session, plan)
+    if csv_path:
+        csv = CsvTimeline(csv_path)
+        session.tick_listeners.append(csv.write)
 
 
 def report_renderer(plan: LoadPlan, *_labels: object):
@@ -42,13 +47,23 @@ def ensure_terminal() -> None:
         raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
 
 
-def run_console(plan: LoadPlan, *, summary_json: str | None, label: str) -> int:
+def run_console(
+    plan: LoadPlan,
+    *,
+    summary_json: str | None,
+    label: str,
+    csv_path: str | None = None,
+    thresholds: Thresholds | None = None,
+) -> int:
     from ..app import ConsoleOptions, LoadscopeApp
 
     check_writable(summary_json, "--summary-json")
+    check_writable(csv_path, "--csv")
     ensure_terminal()
     engine = EngineProcess(
-        plan.spec, plan.config, setup=functools.partial(setup_child_session, plan)
+        plan.spec,
+        plan.config,
+        setup=functools.partial(setup_child_session, plan, csv_path=csv_path),
     )
     options = ConsoleOptions(
         label=label,
@@ -72,8 +87,15 @@ def run_console(plan: LoadPlan, *, summary_json: str | None, label: str) -> int:
     if engine.exit_message and engine.final is None:
         print(f"loadscope: engine failed: {engine.exit_message}", file=sys.stderr)
         return 2
-    for path in app.saved_paths:
+    for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
+    if thresholds is not None and thresholds.expressions and engine.final is not None:
+        report = build_report(engine.final)
+        verdict = thresholds.evaluate(threshold_names(runn_values(plan, engine.final), report))
+        for line in verdict.failures:
+            print(f"threshold failed: {line}", file=sys.stderr)
+        if verdict.failures:
+            return EXIT_THRESHOLD
     return code if isinstance(code, int) else EXIT_OK
 
 
@@ -83,5 +105,12 @@ def cmd_console(
     plan = load_plan(args, env)
     scenario = build_scenario(plan.spec, quiet=False)  # bad input: exit 2 before the console
     adopt_runbook_phases(plan, scenario)
+    thresholds = Thresholds.compile(getattr(args, "threshold", []))  # exit 2 before any load
     label = label or ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
-    return run_console(plan, summary_json=args.summary_json, label=label)
+    return run_console(
+        plan,
+        summary_json=args.summary_json or getattr(args, "out", None),
+        label=label,
+        csv_path=getattr(args, "csv", None),
+        thresholds=thresholds,
+    )
