@@ -352,6 +352,40 @@ def test_templated_requests_are_reused_when_they_render_the_same(tmp_path: Path)
     assert requests[0] is not requests[1]
 
 
+def test_step_results_are_recorded_only_if_an_expression_reads_them(tmp_path: Path) -> None:
+    unread = one_step(tmp_path, "req: {'/x/{{ runn.i }}': {get: {}}}\nbind: {n: runn.i}")
+    assert not unread.books[0].record_results and not unread.books[0].needs_view
+    assert run(unread, iterations=3).paths() == ["/x/0", "/x/1", "/x/2"]
+    for reader in ("test: current.res.status == 200", "bind: {s: previous}", "dump: steps"):
+        read = one_step(tmp_path, f"req: {{/echo: {{get: {{}}}}}}\n{reader}")
+        assert read.books[0].record_results and read.books[0].needs_view, reader
+
+
+def test_cookies_are_kept_when_no_expression_reads_results(tmp_path: Path) -> None:
+    path = book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          set: {{req: {{/set-cookie: {{get: {{}}}}}}}}
+          with_jar: {{req: {{/echo: {{get: {{useCookie: true}}}}}}}}
+        """)  # fmt: skip
+    scenario = prepared(path)
+    assert not scenario.books[0].record_results and scenario.books[0].needs_view
+    assert run(scenario).sent[1][1].headers["cookie"] == "session=abc"
+
+
+def test_runn_reads_as_a_map_and_member_by_member(tmp_path: Path) -> None:
+    scenario = one_step(
+        tmp_path,
+        "req: {'/x/{{ runn.i }}/{{ runn[\"i\"] % 2 }}/{{ runn.i % -3 }}': {get: {}}}\n"
+        "test: |\n  runn == {'i': runn.i} && runn?.i == runn.i && runn.missing == nil",
+    )
+    vu = FakeVU()
+    vu.iteration = 5
+    run_once = scenario.run_iteration(vu)  # type: ignore[arg-type]
+    asyncio.run(run_once)
+    assert vu.paths() == ["/x/5/1/2"]
+
+
 # -- responses as expressions see them ------------------------------------------------------------
 def test_response_fields(tmp_path: Path) -> None:
     path = book(tmp_path, f"""

@@ -50,6 +50,10 @@ class Registry:
     requests: list[RequestProgram] = field(default_factory=list)
     books: list[BookProgram] = field(default_factory=list)
     parsed: dict[Path, BookSpec] = field(default_factory=dict)
+    results_read: bool = False  # some expression reads `steps`, `current`, `previous`, `parent`
+
+    def mark_results_read(self) -> None:
+        self.results_read = True
 
     def warn(self, location: Location, message: str) -> None:
         text = f"{location}: warning: {one_line(message, 300)}"
@@ -154,6 +158,7 @@ def compile_book(
             included=site.included,
             outcome=outcome,
             uses_cookies=mark_cookies,
+            reads_results=registry.mark_results_read,
         )
 
     top = rules(frozenset())

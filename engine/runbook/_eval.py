@@ -168,6 +168,8 @@ def _div(a: Any, b: Any) -> float:
 
 
 def _mod(a: Any, b: Any) -> int:
+    if type(a) is int and type(b) is int and a >= 0 and b > 0:
+        return a % b  # the common case: `i % n`
     if type(a) is not int or type(b) is not int:
         raise EvalError(f"invalid operation: {type_name(a)} % {type_name(b)}")
     if b == 0:
@@ -405,6 +407,19 @@ BUILTINS: dict[str, tuple[int, int, Callable[..., Any]]] = {
 
 
 # -- the compiler ---------------------------------------------------------------------------------
+class MapGetter:
+    """A getter of a map made per evaluation (`runn`) whose members can be read one by one:
+    `runn.i` compiles to the member's getter, with no map built."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, members: dict[str, Getter]) -> None:
+        self.members = members
+
+    def __call__(self, ctx: Any) -> dict[str, Any]:
+        return {name: getter(ctx) for name, getter in self.members.items()}
+
+
 class Constant:
     """A value known at load: a resolver may return one so that whole subtrees fold."""
 
@@ -490,6 +505,8 @@ def _member(node: Member, resolve: Resolver) -> Compiled:
     folded = _fold(node, lambda o, k: None if (optional and o is None) else fetch(o, k), obj, key)
     if folded is not None:
         return folded
+    if isinstance(obj, MapGetter) and isinstance(key, Constant) and key.value in obj.members:
+        return obj.members[key.value]
     get_obj = _getter(obj)
     if isinstance(key, Constant):
         constant = key.value

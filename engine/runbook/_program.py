@@ -153,10 +153,12 @@ class StepProgram:
         scope.record(self.index, self.key, {"outcome": outcome})
 
     async def attempt(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> None:
-        records = scope.records
-        scope.current = None
-        scope.previous = records[-1] if records else None
-        recorded = False
+        recording = scope.recording
+        if recording:
+            records = scope.records
+            scope.current = None
+            scope.previous = records[-1] if records else None
+        recorded = not recording  # with nothing to record, there is nothing left to settle
         sender = self.request
         if sender is not None:
             request = sender.prebuilt
@@ -171,11 +173,13 @@ class StepProgram:
                 raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
                 if raw.status in REDIRECTS and sender.follow_redirects:
                     request, raw = await sender.follow(vu, request, raw)
-                response = sender.view(vu, request, raw)
-            scope.record(self.index, self.key, {"res": response, "outcome": "success"})
-            recorded = True
-            if book.log_cookies and response.has_set_cookie():
-                scope.cookie_log.append(response)
+                response = sender.view(vu, request, raw) if book.needs_view else None
+            if response is not None:
+                if recording:
+                    scope.record(self.index, self.key, {"res": response, "outcome": "success"})
+                    recorded = True
+                if book.log_cookies and response.has_set_cookie():
+                    scope.cookie_log.append(response)
         elif self.include is not None:
             await self.run_include(book, scope, vu, self.include)
             recorded = True
@@ -224,7 +228,10 @@ class StepProgram:
         child = await include.book.run(
             vu, variables=variables, parent=scope.as_parent(book.env), cookie_log=scope.cookie_log
         )
-        scope.record(self.index, self.key, {**child.as_included(book.env), "outcome": "success"})
+        if scope.recording:
+            scope.record(
+                self.index, self.key, {**child.as_included(book.env), "outcome": "success"}
+            )
 
     async def run_loop(
         self, book: BookProgram, scope: Scope, vu: VirtualUser, loop: LoopProgram
@@ -280,6 +287,10 @@ class BookProgram:
     skip_test: bool = False
     interval: float = 0.0
     log_cookies: bool = False  # some expression reads `cookies[host][name]`
+    # Set for the whole run once every runbook is compiled: step results are recorded only if
+    # some expression reads them, and responses viewed only if something looks at them.
+    record_results: bool = True
+    needs_view: bool = True
     dump_sink: DumpSink | None = None
 
     async def run(
@@ -302,6 +313,7 @@ class BookProgram:
                 self.use_map,
                 parent,
                 [] if cookie_log is None else cookie_log,
+                self.record_results,
             )
             if self.if_ is not None:
                 try:

@@ -288,7 +288,9 @@ class RequestProgram:
         self.prebuilt: httpx.Request | None = None
         self._skeleton = httpx.Headers()
         self._empty_length = method in ("POST", "PUT", "PATCH")  # httpx sends Content-Length: 0
-        self._cache: dict[tuple[Any, ...], httpx.Request] | None = None
+        self._cache: dict[Any, httpx.Request] | None = None
+        # the rendered path alone tells requests apart (and keys the cache)
+        self._only_path_varies = not self.dynamic_headers and (body is None or body.static)
         self._lookups = self._hits = 0
 
     @property
@@ -334,6 +336,8 @@ class RequestProgram:
         if self.prebuilt is not None:
             return self.prebuilt
         path = None if self.static_url is not None else _text(self.path.render(scope))
+        if self._only_path_varies:
+            return self._cached(path, path, (), self.static_body)
         headers = (
             tuple(
                 (_text(name.render(scope)), tuple(_header_values(v.render(scope) for v in values)))
@@ -345,10 +349,19 @@ class RequestProgram:
         body = self.static_body
         if body is None and self.body is not None and self.encoder is not None:
             body = self.encoder.encode(self.body.render(scope))
+        return self._cached((path, headers, body), path, headers, body)
+
+    def _cached(
+        self,
+        key: Any,
+        path: str | None,
+        headers: tuple[tuple[str, tuple[str, ...]], ...],
+        body: bytes | None,
+    ) -> httpx.Request:
+        """The request of these rendered parts: from the cache, else assembled (and kept)."""
         cache = self._cache
         if cache is None:
             return self._assemble(path, headers, body)
-        key = (path, headers, body)
         request = cache.get(key)
         self._lookups += 1
         if request is not None:

@@ -175,6 +175,9 @@ def compile_runbooks(
     if any(book.log_cookies for book in registry.books):  # includes share the `cookies` log
         for book in registry.books:
             book.log_cookies = True
+    for book in registry.books:
+        book.record_results = registry.results_read
+        book.needs_view = registry.results_read or book.log_cookies or uses_cookies
     scenario = RunbookScenario(books, registry, displays)
     scenario.phases = phases
     return scenario

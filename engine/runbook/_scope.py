@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._ast import Literal, Member, Name, Node
 from ._errors import ExpressionError
-from ._eval import Constant, Getter
+from ._eval import Constant, Getter, MapGetter
 from ._expression import walk
 from ._response import ResponseView, cookie_expired
 
@@ -35,6 +35,7 @@ class Scope:
         "outcome",
         "parent",
         "previous",
+        "recording",
         "records",
         "steps",
         "vars",
@@ -48,8 +49,10 @@ class Scope:
         use_map: bool,
         parent: dict[str, Any] | None,
         cookie_log: list[ResponseView],
+        recording: bool = True,
     ) -> None:
         self.vu = vu
+        self.recording = recording  # False when no expression of the run reads step results
         self.vars = variables
         self.binds: dict[str, Any] = {}
         self.parent = parent
@@ -70,6 +73,8 @@ class Scope:
         self.current = self.previous = None
 
     def record(self, index: int, key: str | None, record: dict[str, Any]) -> None:
+        if not self.recording:
+            return
         records = self.records
         if index < len(records):
             records[index] = record
@@ -123,6 +128,7 @@ class NameRules:
     included: bool = False
     outcome: bool = False  # a root loop's `until` may read `outcome`
     uses_cookies: Callable[[], None] | None = None
+    reads_results: Callable[[], None] | None = None
 
     def check(self, tree: Node) -> None:
         for node in walk(tree):
@@ -161,6 +167,8 @@ class NameRules:
             return _cookies
         if name == "outcome" and self.outcome:
             return _OUTCOME
+        if name in _RESULT_NAMES and self.reads_results is not None:
+            self.reads_results()
         if name in _SCOPE_GETTERS:
             return _SCOPE_GETTERS[name]
         if name in self.bound:
@@ -168,6 +176,7 @@ class NameRules:
         raise ExpressionError(f"unknown name `{name}`", node.start, UNDEFINED_HINT)
 
 
+_RESULT_NAMES = frozenset({"steps", "current", "previous", "parent"})
 _VARS = attrgetter("vars")
 _LOOP_INDEX = attrgetter("loop_index")
 _OUTCOME = attrgetter("outcome")
@@ -176,7 +185,7 @@ _SCOPE_GETTERS: dict[str, Getter] = {
     "current": attrgetter("current"),
     "previous": attrgetter("previous"),
     "parent": attrgetter("parent"),
-    "runn": lambda scope: {"i": scope.vu.iteration},
+    "runn": MapGetter({"i": lambda scope: scope.vu.iteration}),
 }
 
 
