@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """A templated runbook step against the same request sent with `--url`, in the same run.
 
-Runs four scenarios in one process, each round in a rotating order so machine noise hits all of
+Runs five scenarios in one process, each round in a rotating order so machine noise hits all of
 them alike: `UrlScenario` (what `loadscope run URL` sends to `/?n=0`); a runbook step with no
 template (built once, reused); a runbook step whose path is a template evaluated every iteration
-that renders the same request as the URL (`/?n={{ runn.i % 1 }}`); and one whose path differs
-every iteration (`/?n={{ runn.i }}`: a new request to assemble and serialize each time). Prints
+that renders the same request as the URL (`/?n={{ runn.i % 1 }}`); one whose path differs
+every iteration (`/?n={{ runn.i }}`: a new request to assemble and serialize each time); and the
+templated step with a `test` on the response (so its results are recorded and read). Prints
 the client's CPU time per request each round (robust to other load on the machine, unlike
 requests per second) and the median ratio against the URL's, round by round (1.00 = as cheap).
 
@@ -63,6 +64,16 @@ steps:
       /?n={{{{ runn.i % 1 }}}}:
         get: {{}}
 """
+TESTED = """
+runners:
+  req: {origin}
+steps:
+  get:
+    req:
+      /?n={{{{ runn.i % 1 }}}}:
+        get: {{}}
+    test: current.res.status == 200
+"""
 
 
 def pin() -> None:
@@ -115,11 +126,14 @@ def run(origin: str, rounds: int, duration: float, concurrency: int) -> None:
         templated_book.write_text(TEMPLATED.format(origin=origin))
         varying_book = Path(directory, "varying.yml")
         varying_book.write_text(VARYING.format(origin=origin))
+        tested_book = Path(directory, "tested.yml")
+        tested_book.write_text(TESTED.format(origin=origin))
         scenarios = {
             "url": UrlScenario(f"{origin}/?n=0"),
             "runbook-static": load_runbooks([static_book]),
             "runbook-templated": load_runbooks([templated_book]),
             "runbook-varying": load_runbooks([varying_book]),
+            "runbook-tested": load_runbooks([tested_book]),
         }
         rps: dict[str, list[float]] = {name: [] for name in scenarios}
         cost: dict[str, list[float]] = {name: [] for name in scenarios}
