@@ -98,6 +98,11 @@ class SessionConfig:
     def open_model(self) -> bool:
         return self.rate is not None
 
+    def initial_pool_keep(self) -> int:
+        """Idle connections kept per origin at the start: as many as requests can be in flight
+        (the VU cap in the open model, where the rate decides how many VUs are busy)."""
+        return self.pool_keep(self.effective_max_vus() if self.open_model else self.concurrency)
+
     def pool_keep(self, concurrency: int) -> int:
         keep = max(concurrency, 1)
         return min(keep, self.max_idle_per_origin) if self.max_idle_per_origin else keep

@@ -145,10 +145,12 @@ class Metrics:
         self.error_kinds[kind] += 1
         self.last_error[kind] = message[:MAX_ERROR_MESSAGE]
 
-    def record_iteration(self, total_us: int, failure: str | None) -> None:
+    def record_iteration(self, total_us: int | None, failure: str | None) -> None:
+        """One finished iteration; `total_us` None when it was cut short (no latency sample)."""
         self.iterations += 1
         self._second_iterations += 1
-        self.iteration_latency.record(total_us)
+        if total_us is not None:
+            self.iteration_latency.record(total_us)
         if failure is None:
             self.iterations_ok += 1
         else:

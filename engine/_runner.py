@@ -38,7 +38,7 @@ class Runner:
         self._skip_verify = config.skip_verify or session.insecure
         self._contexts: dict[HttpVersion, ssl.SSLContext] = {}
         self._connectors: dict[Origin, AsyncConnector] = {}
-        self.shared = PoolScope(self, keep=session.pool_keep(session.concurrency))
+        self.shared = PoolScope(self, keep=session.initial_pool_keep())
         self.transport = AsyncEngineTransport(self)
         self.client = httpx.AsyncClient(
             transport=self.transport,

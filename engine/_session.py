@@ -234,6 +234,8 @@ class Session:
         if self.config.open_model:
             self.max_vus = max(1, n)
             self.event("max_vus", f"max VUs → {self.max_vus}")
+            for runner in self.runners.values():
+                runner.resize(self.config.pool_keep(self.max_vus))
             return
         if n == self.concurrency and len(self._live_vus()) == n:
             return

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from ._session import Session
 
 MAX_REDIRECTS = 10
+INTERRUPTED = "interrupted"  # the error kind of requests cut at the end of the grace period
+INTERRUPTED_MESSAGE = "cut at the end of the grace period"
 
 
 class Retired(Exception):
@@ -68,6 +70,11 @@ class VirtualUser:
         scope = self._scope(runner)
         try:
             raw = await scope.exchange(request, runner.timeout)
+        except asyncio.CancelledError:
+            if session.aborting:  # cut at the end of the grace period: sent, never answered
+                total = int((time.perf_counter() - started) * 1e6)
+                session.metrics.record_error(step, INTERRUPTED, INTERRUPTED_MESSAGE, total)
+            raise
         except Exception as exc:
             kind, message = classify_os_error(exc)
             total = int((time.perf_counter() - started) * 1e6)
@@ -181,9 +188,11 @@ class VirtualUser:
         except RequestFailed as exc:
             failure = exc.reason
         except asyncio.CancelledError:
-            if session.aborting:
-                return  # cut at the end of the grace period: neither counted nor failed
-            raise
+            if not session.aborting:
+                raise
+            # Cut at the end of the grace period: a failed iteration with no latency sample.
+            session.metrics.record_iteration(None, f"{INTERRUPTED}: {INTERRUPTED_MESSAGE}")
+            return
         except Exception as exc:  # a scenario bug must not kill the VU or the session
             failure = f"internal error: {type(exc).__name__}: {exc}"
             session.log_once("internal", failure)

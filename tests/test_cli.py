@@ -335,6 +335,14 @@ def test_rate_and_max_vus(target: TargetProcess) -> None:
     assert report["iterations_total"] + report["dropped_iterations"] == 40
 
 
+def test_the_open_model_keeps_a_connection_per_vu_not_per_dash_c(target: TargetProcess) -> None:
+    # 12 requests in flight at 300/s: the pool keeps what the VU cap allows, whatever -c says.
+    report = run_json(target.http_url + "/delay/40", "--rate", "300", "--max-vus", "40",
+                      "-c", "2", "-d", "1s")  # fmt: skip
+    assert "pool_shrink" not in report["connections_closed_by_reason"]
+    assert report["connections_opened"] <= 40 and report["errors_total"] == 0
+
+
 # -- thresholds -------------------------------------------------------------------------------
 def test_threshold_pass(target: TargetProcess) -> None:
     result = loadscope(
@@ -372,7 +380,15 @@ def test_invalid_threshold_exits_2_before_any_load(target: TargetProcess) -> Non
 def test_grace_lets_running_iterations_finish_or_cuts_them(target: TargetProcess) -> None:
     slow = target.http_url + "/delay/800"
     cut = run_json(slow, "-c", "2", "-d", "300ms", "--grace", "100ms")
-    assert cut["iterations_total"] == 0 and cut["requests_total"] == 0
+    # Cut requests were sent and never answered: errors, and their iterations failed.
+    assert cut["requests_total"] == cut["errors_total"] == 2
+    assert cut["error_kinds"] == {"interrupted": 2}
+    assert cut["iterations_total"] == cut["iterations_failed"] == 2
+    assert cut["failures"] == {"interrupted: cut at the end of the grace period": 2}
+    assert cut["iteration_latency_ms"]["max"] == 0  # a cut iteration has no latency to report
+    gated = loadscope("run", slow, "-c", "2", "-d", "300ms", "--grace", "100ms",
+                      "--threshold", "p99 < 200 && error_rate < 1", "--quiet")  # fmt: skip
+    assert gated.code == 1 and "error_rate=100" in gated.err
     finished = run_json(slow, "-c", "2", "-d", "300ms", "--grace", "5s")
     assert finished["iterations_total"] == finished["iterations_succeeded"] == 2
     assert target.wait_until(lambda t: t.open_connections() == 0)
