@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -52,6 +53,21 @@ class Scenario(Protocol):
     async def run_iteration(self, vu: VirtualUser) -> None: ...
 
 
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110: methods and header names
+
+
+def check_port(url: httpx.URL, text: str) -> None:
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"invalid URL {text!r}: port {url.port} is not 1-65535")
+
+
+def check_header(name: str, value: str) -> None:
+    if not TOKEN.fullmatch(name):
+        raise ValueError(f"invalid header name {name!r}")
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError(f"header {name}: a value cannot contain CR, LF or NUL")
+
+
 class UrlScenario:
     """One request per iteration to one URL: `loadscope run URL`."""
 
@@ -66,6 +82,11 @@ class UrlScenario:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError(f"not an http(s) URL: {url!r}")
+        check_port(parsed, url)
+        if not TOKEN.fullmatch(method):
+            raise ValueError(f"not an HTTP method: {method!r}")
+        for name, value in headers:
+            check_header(name, value)
         self.url = parsed
         self.method = method.upper()
         self.headers = tuple(headers)

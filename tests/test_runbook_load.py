@@ -447,6 +447,7 @@ def test_malformed_steps(tmp_path: Path, body: str, line: int, col: int, message
         ("~", "runner `req` is not an HTTP runner (undefined)"),
         ("{endpoint: 'not a url'}", "invalid endpoint 'not a url' (use http://host:port)"),
         ("{endpoint: 'http://'}", "invalid endpoint"),
+        ("{endpoint: 'http://127.0.0.1:99999'}", "invalid endpoint 'http://127.0.0.1:99999': port"),
         ("'{{ vars.url }}'", "templates in runner endpoints are not supported (use ${ENV})"),
         ("{endpoint: '{{ vars.url }}'}", "templates in runner endpoints are not supported"),
         ("{endpoint: 'http://127.0.0.1', cert: none.pem}", "`cert`: no such file none.pem"),

@@ -446,6 +446,8 @@ def _endpoint(value: str, node: YScalar) -> str:
         raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise RunbookError(node.location, f"invalid endpoint {value!r}", "use http://host:port")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise RunbookError(node.location, f"invalid endpoint {value!r}: port {url.port}")
     return value
 
 

@@ -11,6 +11,7 @@ import httpx
 from engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
 from engine._spec import ScenarioSpec
 from engine.durations import DurationError, parse_duration
+from engine.scenario import TOKEN, check_header, check_port
 
 from ._errors import UsageError
 
@@ -76,6 +77,10 @@ def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
         name, sep, content = value.partition(":")
         if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
             raise UsageError(f"--header: {value!r} is not 'Name: value'")
+        try:
+            check_header(name.strip(), content.strip())
+        except ValueError as exc:
+            raise UsageError(f"--header: {exc}") from None
         headers.append((name.strip(), content.strip()))
     return tuple(headers)
 
@@ -130,7 +135,7 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
             raise UsageError("--var sets runbook vars; a URL has none (use --header or --body)")
         return ScenarioSpec(
             url=_checked_url(urls[0]),
-            method=args.method.upper(),
+            method=_checked_method(args.method),
             headers=headers,
             body=_body(args.body),
             vars=variables,
@@ -154,7 +159,17 @@ def _checked_url(url: str) -> str:
         raise UsageError(f"invalid URL {url!r}: {exc}") from None
     if not parsed.host:
         raise UsageError(f"invalid URL {url!r}: no host")
+    try:
+        check_port(parsed, url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     return url
+
+
+def _checked_method(method: str) -> str:
+    if not TOKEN.fullmatch(method):
+        raise UsageError(f"-X/--method: {method!r} is not an HTTP method")
+    return method.upper()
 
 
 def _body(body: str | None) -> bytes | None:
