@@ -120,6 +120,7 @@ def _connections(session: Session) -> ConnectionsSnapshot:
         idle=ledger.idle,
         peak_open=ledger.peak_open,
         opened_total=ledger.opened_total,
+        carried_over=ledger.carried_over,
         closed_total=ledger.closed_total,
         closed_by_reason=tuple(ledger.closed_by_reason.most_common()),
         requests_new=metrics.requests_new,

@@ -106,6 +106,8 @@ class ConnectionLedger:
         self.reset_counters()
 
     def reset_counters(self) -> None:
+        # Connections open when the counters restart (after a warm-up, say) serve requests too.
+        self.carried_over = len(self.live) if hasattr(self, "live") else 0
         self.opened_total = 0
         self.closed_total = 0
         self.closed_by_reason: Counter[str] = Counter()

@@ -137,6 +137,7 @@ class ConnectionsSnapshot:
     idle: int = 0
     peak_open: int = 0
     opened_total: int = 0
+    carried_over: int = 0  # open when the statistics (re)started, e.g. at the end of a warm-up
     closed_total: int = 0
     closed_by_reason: tuple[tuple[str, int], ...] = ()
     requests_new: int = 0
@@ -157,7 +158,8 @@ class ConnectionsSnapshot:
     @property
     def requests_per_connection_mean(self) -> float:
         total = self.requests_new + self.requests_reused
-        return total / self.opened_total if self.opened_total else 0.0
+        used = self.opened_total + self.carried_over
+        return total / used if used else 0.0
 
 
 @dataclass(frozen=True, slots=True)

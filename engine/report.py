@@ -114,6 +114,7 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
         "http_version_setting": snapshot.http_version,
         "bytes_received": snapshot.bytes_received,
         "connections_opened": connections.opened_total,
+        "connections_carried_over": connections.carried_over,
         "connections_closed": connections.closed_total,
         "connections_peak_open": connections.peak_open,
         "connections_closed_by_reason": dict(connections.closed_by_reason),

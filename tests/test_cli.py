@@ -305,6 +305,9 @@ def test_warm_up_is_left_out(target: TargetProcess, tmp_path: Path) -> None:
     assert accepted == 3  # opened during the warm-up...
     assert report["connections_opened"] == 0  # ...so not in the report
     assert report["requests_on_new_connections"] == 0 and report["requests_total"] > 0
+    # ...but they served the measured requests
+    assert report["connections_carried_over"] == 3
+    assert report["requests_per_connection"] == round(report["requests_total"] / 3, 2)
     assert 1.0 <= report["duration_s"] < 1.5  # the measured second, not the warm-up
     assert [p["t"] for p in report["timeline"]] == [1]
     rows = list(csv.DictReader(timeline.open(newline="")))

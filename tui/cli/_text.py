@@ -144,7 +144,8 @@ def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
         "Connections",
         row(
             "opened",
-            f"{conns.opened_total:,}  closed {conns.closed_total:,}  peak open {conns.peak_open:,}",
+            f"{conns.opened_total:,}  closed {conns.closed_total:,}  peak open {conns.peak_open:,}"
+            + (f"  (+{conns.carried_over:,} from the warm-up)" if conns.carried_over else ""),
         ),
         row("closed by reason", counts(conns.closed_by_reason)),
         row("requests/connection", number(conns.requests_per_connection_mean)),
