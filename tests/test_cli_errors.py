@@ -59,6 +59,8 @@ RUN_CASES = [
     (["run", URL, "--csv", "/no/such/dir/t.csv"], "--csv: directory '/no/such/dir' does not"),
     (["run", URL, "--threshold", "p99 <"], "--threshold:1:6: unexpected end of expression"),
     (["run", URL, "--threshold", "latency < 1"], "--threshold: unknown name latency"),
+    (["run", URL, "--threshold", 'p99 < "a"'], "cannot pass: invalid operation: float < string"),
+    (["run", URL, "--threshold", "p99"], "`p99` cannot pass: it is a float, not true or false"),
 ]
 LOADT_CASES = [
     (["loadt"], "the following arguments are required: BOOK"),

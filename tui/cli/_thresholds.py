@@ -55,6 +55,7 @@ class Thresholds:
                 raise UsageError(
                     f"--threshold: unknown name {', '.join(unknown)} in `{source}` (known: {known})"
                 )
+            _check_types(expression, source)
             compiled.append(expression)
         return cls(compiled)
 
@@ -65,3 +66,21 @@ class Thresholds:
             why = "" if passed else expression.explain(names)
             verdict.results.append((expression.source, passed, why))
         return verdict
+
+
+def _check_types(expression: Expression, source: str) -> None:
+    """Evaluate over stand-in numbers: a threshold that cannot be a boolean for any of them
+    (`p99 < "a"`, `p99`) is bad input now, not a failed threshold after the load."""
+    from engine.runbook import EvalError
+
+    problem = ""
+    for sample in (1, 1.5):  # counts are ints, latencies floats: one of them must work
+        try:
+            value = expression.evaluate(dict.fromkeys(THRESHOLD_NAMES, sample))
+        except EvalError as exc:
+            problem = str(exc)
+            continue
+        if type(value) is bool:
+            return
+        problem = f"it is a {type(value).__name__}, not true or false"
+    raise UsageError(f"--threshold: `{source}` cannot pass: {problem}")
