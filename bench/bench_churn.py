@@ -47,7 +47,7 @@ def main() -> None:
         f"Measured {time.strftime('%Y-%m-%d')}: `loadscope demo churn --headless -c {args.c}` "
         "(built-in target over TLS, HTTP/2 by ALPN, 3 s warm-up).",
         "",
-        "| phase | reuse | req/s | p50 | p99 | opened/s | TIME_WAIT peak | CPU per request "
+        "| phase | reuse | req/s | p50 | p99 | opened/s | TIME_WAIT added (peak) | CPU per request "
         "| errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -56,7 +56,8 @@ def main() -> None:
             f"| {index} ({phase['started_s']:.0f}–{phase['started_s'] + phase['duration_s']:.0f} s)"
             f" | {phase['reuse_mode']} | {phase['rps']:,.0f} | {phase['p50_ms']:.2f} ms | "
             f"{phase['p99_ms']:.2f} ms | {phase['opened_per_s']:,.1f} | "
-            f"{phase['time_wait_peak']:,} | {phase['cpu_ms_per_request']:.3f} ms | "
+            f"+{phase['time_wait_rise']:,} ({phase['time_wait_peak']:,}) | "
+            f"{phase['cpu_ms_per_request']:.3f} ms | "
             f"{phase['errors']:,} |"
         )
     kinds = ", ".join(f"`{w['kind']}`" for w in report["warnings"]) or "none"

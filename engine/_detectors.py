@@ -10,6 +10,7 @@ since a change opens and closes connections by design.
 from __future__ import annotations
 
 import enum
+import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -188,11 +189,12 @@ def low_reuse(history: History) -> Finding | None:
         advice = (
             "the server or the pool closes connections early: see server_closes, pool_too_small"
         )
+    shown = math.floor(per_connection * 100) / 100  # 1.996 is under 2: never show "2.00"
     return Finding(
-        f"{per_connection:.2f} requests per connection: most close after one request",
+        f"{shown:.2f} requests per connection: connections close almost as soon as they open",
         advice,
         (
-            ("requests_per_connection", round(per_connection, 2)),
+            ("requests_per_connection", shown),
             ("opened_per_s", round(opened / len(tail), 1)),
         ),
     )

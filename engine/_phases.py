@@ -64,7 +64,7 @@ class _Running:
         self.began = time.perf_counter()
         self.ends = self.began + spec.duration
         self.started_s = session.elapsed()
-        self.time_wait_peak = time_wait
+        self.time_wait_start = self.time_wait_peak = time_wait
         self.rebase(session)
 
     def rebase(self, session: Session) -> None:
@@ -99,6 +99,7 @@ class _Running:
             opened=opened,
             opened_per_s=round(opened / duration, 1),
             time_wait_peak=self.time_wait_peak,
+            time_wait_rise=self.time_wait_peak - self.time_wait_start,
             cpu_ms_per_request=round(cpu_ms / requests, 4) if requests else 0.0,
             errors=errors,
         )

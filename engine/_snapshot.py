@@ -213,6 +213,7 @@ class PhaseResult:
     opened: int
     opened_per_s: float
     time_wait_peak: int
+    time_wait_rise: int  # the peak above the count at the phase's start: what this phase added
     cpu_ms_per_request: float
     errors: int
 

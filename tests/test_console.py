@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from engine import ReuseMode, SessionConfig, Snapshot
@@ -271,3 +272,18 @@ async def test_a_dead_target_shows_errors_and_nothing_crashes(tmp_path: Path) ->
         engine.stop()
         engine.wait_final(10)
         engine.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "label"),
+    [
+        ("concurrency", "concurrency 10 → 20", "c→20"),
+        ("reuse", "reuse mode shared → per-iteration", "reuse→per-iteration"),
+        ("phase", "phase 2/3: per-iteration for 20s", "phase→per-iteration"),
+        ("pause", "paused: no new requests", "pause"),
+    ],
+)
+def test_chart_markers_name_the_new_value(kind: str, message: str, label: str) -> None:
+    from tui.widgets.throughput import _short
+
+    assert _short(kind, message) == label

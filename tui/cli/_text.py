@@ -185,7 +185,7 @@ def phase_lines(snapshot: Snapshot) -> list[str]:
         return []
     header = (
         f"  {'phase':<20} {'time':>11}  {'req/s':>9}  {'p50':>8}  {'p99':>8}  "
-        f"{'opened/s':>9}  {'TIME_WAIT':>9}  {'CPU/req':>9}  {'errors':>6}"
+        f"{'opened/s':>9}  {'TIME_WAIT+':>10}  {'CPU/req':>9}  {'errors':>6}"
     )
     lines = ["Phases (A/B of connection reuse)", header]
     for index, phase in enumerate(snapshot.phases, 1):
@@ -193,9 +193,10 @@ def phase_lines(snapshot: Snapshot) -> list[str]:
         lines.append(
             f"  {f'{index} {phase.reuse_mode}':<20} {f'{start:.0f}–{end:.0f}s':>11}  "
             f"{number(phase.rps):>9}  {ms(phase.p50_ms):>8}  {ms(phase.p99_ms):>8}  "
-            f"{number(phase.opened_per_s):>9}  {phase.time_wait_peak:>9,}  "
+            f"{number(phase.opened_per_s):>9}  {f'+{phase.time_wait_rise:,}':>10}  "
             f"{phase.cpu_ms_per_request:>7.3f}ms  {phase.errors:>6,}"
         )
+    lines.append("  TIME_WAIT+: sockets the phase put in TIME_WAIT (its peak above its start)")
     lines.append("")
     return lines
 

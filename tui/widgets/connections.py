@@ -22,12 +22,14 @@ LEDGER_SORTS = ("requests", "age")
 
 
 class ConnectionsPanel(Panel):
-    BINDINGS = [Binding("o", "sort_ledger", "ledger order", show=False)]
+    BINDINGS = [Binding("o", "sort_ledger", "ledger order")]
     DEFAULT_CSS = """
     ConnectionsPanel #connections-numbers { height: 5; }
     ConnectionsPanel #connections-chart { height: 1fr; min-height: 4; }
     ConnectionsPanel #connections-ledger { display: none; height: 2fr; width: 100%; }
+    ConnectionsPanel #ledger-title { display: none; }
     ConnectionsPanel.-maximized #connections-ledger { display: block; }
+    ConnectionsPanel.-maximized #ledger-title { display: block; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -38,6 +40,7 @@ class ConnectionsPanel(Panel):
         yield TextView(id="connections-numbers")
         yield TimeChart("line", id="connections-chart")
         yield TextView(id="connections-legend")
+        yield TextView(id="ledger-title")
         yield DataTable(id="connections-ledger", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
@@ -98,13 +101,15 @@ class ConnectionsPanel(Panel):
                 ms(conn.connect_ms),
                 ms(conn.tls_ms) if conn.tls_ms else "–",
             )
-        table.border_title = f"live connections by {self._sort} (o: change order)"
+        title = Text(f"live connections by {self._sort} ", style="bold")
+        title.append("(o: change order)", style="dim")
+        self.query_one("#ledger-title", TextView).show(title)
 
 
 def connection_numbers(snapshot: Snapshot) -> Text:
     conns = snapshot.connections
     last = snapshot.timeline[-1] if snapshot.timeline else None
-    text = Text()
+    text = Text(no_wrap=True)  # each line stays one line: the kernel line must stay in view
     _pair(text, "open", conns.open, "bold")
     _pair(text, "active", conns.active, "bold green")
     _pair(text, "idle", conns.idle, "bold blue")
@@ -123,7 +128,10 @@ def connection_numbers(snapshot: Snapshot) -> Text:
     text.append(percent(snapshot.handshake_time_share), style="bold")
     text.append("\n")
     text.append("connect ", style="dim")
-    text.append(f"p50 {ms(conns.connect_ms.p50)} p99 {ms(conns.connect_ms.p99)}", style="bold")
+    if conns.connect_ms.count:
+        text.append(f"p50 {ms(conns.connect_ms.p50)} p99 {ms(conns.connect_ms.p99)}", style="bold")
+    else:
+        text.append("– (none opened)", style="dim")
     if conns.tls_ms.count:
         text.append("  TLS ", style="dim")
         text.append(f"p50 {ms(conns.tls_ms.p50)} p99 {ms(conns.tls_ms.p99)}", style="bold")

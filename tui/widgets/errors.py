@@ -60,8 +60,19 @@ class ErrorsPanel(Panel):
             line.append(f"{event.kind:<11} ", style=style or "cyan")
             line.append(event.message, style=style)
             log.write(line)
+            advice = _advice_for(snapshot, event.kind, event.message)
+            if advice:
+                log.write(Text(f"{'':>6} → {advice}", style="yellow"))
         if events:
             self._last_event_key = (events[-1].t, events[-1].message)
+
+
+def _advice_for(snapshot: Snapshot, kind: str, message: str) -> str:
+    """What to change, for a detector's warning (its numbers may have moved on since)."""
+    if kind != "warning":
+        return ""
+    detector = message.partition(":")[0]
+    return next((w.advice for w in snapshot.warnings if w.kind == detector), "")
 
 
 def errors_view(snapshot: Snapshot) -> tuple[Group, int]:

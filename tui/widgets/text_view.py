@@ -35,9 +35,12 @@ class TextView(Widget):
     def render(self) -> RenderableType:
         renderable = self._renderable
         if isinstance(renderable, Text) and renderable.no_wrap:
-            # Textual wraps Rich text regardless; a one-line legend must end in "…" instead.
+            # Textual wraps Rich text regardless; a line that does not fit must end in "…"
+            # instead, or it would push the lines below it out of a fixed-height view.
             width = self.content_size.width
-            if width and renderable.cell_len > width:
-                renderable = renderable.copy()
-                renderable.truncate(width, overflow="ellipsis")
+            lines = renderable.split("\n", allow_blank=True)
+            if width and any(line.cell_len > width for line in lines):
+                for line in lines:
+                    line.truncate(width, overflow="ellipsis")
+                renderable = Text("\n").join(lines)
         return renderable

@@ -120,5 +120,8 @@ def _short(kind: str, message: str) -> str:
     """`concurrency 10 → 20` becomes `c→20`: the legend names only the new value."""
     if kind in ("pause", "resume", "reset"):
         return kind
+    if "→" not in message:  # `phase 2/3: per-iteration for 20s` becomes `phase→per-iteration`
+        new_value = message.partition(": ")[2].split(" ")[0] or message.split(" ")[0]
+        return f"{SHORT_LABELS.get(kind, kind)}→{new_value}"
     new_value = message.rsplit("→", 1)[-1].strip().split(" ")[0]
     return f"{SHORT_LABELS.get(kind, kind)}→{new_value}"
