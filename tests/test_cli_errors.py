@@ -46,6 +46,7 @@ RUN_CASES = [
     (["run", URL, "-c", "-1"], "-c/--concurrency cannot be negative"),
     (["run", URL, "-c", "0"], "-c/--concurrency 0 starts no virtual users"),
     (["run", URL, "-c", "many"], "invalid int value: 'many'"),
+    (["run", URL, "-c", "100000000"], "open files but this process may open"),
     (["run", URL, "--rate", "-5"], "--rate must be more than 0"),
     (["run", URL, "--rate", "10", "--max-vus", "0"], "--max-vus must be at least 1"),
     (["run", URL, "--max-vus", "5"], "--max-vus is for the open model; add --rate R"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -130,3 +131,19 @@ def test_console_refuses_a_bad_threshold_before_opening(tmp_path: Path) -> None:
     child.close()
     assert child.exitstatus == 2
     assert "--threshold" in child.before and "Traceback" not in child.before
+
+
+@pytest.mark.timeout(60)
+def test_console_on_a_dead_target_exits_2(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = spawn(["console", f"http://127.0.0.1:{port}/", "-c", "1", "-d", "1s"], tmp_path)
+    try:
+        child.expect("Run stopped", timeout=30)
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 2
+    assert "target unreachable" in child.before and "connection refused" in child.before

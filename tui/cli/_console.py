@@ -13,12 +13,12 @@ from engine import Session, Snapshot
 from engine._process import EngineProcess
 from engine.report import build_report
 
-from ._errors import EXIT_OK, EXIT_THRESHOLD, UsageError
+from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_writable
-from ._run import build_scenario, runn_values
+from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
 
@@ -89,6 +89,10 @@ def run_console(
         return 2
     for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
+    unreachable = _never_reached(engine.final)
+    if unreachable:
+        print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
+        return EXIT_USAGE
     if thresholds is not None and thresholds.expressions and engine.final is not None:
         report = build_report(engine.final)
         verdict = thresholds.evaluate(threshold_names(runn_values(plan, engine.final), report))
@@ -103,6 +107,7 @@ def cmd_console(
     args: argparse.Namespace, env: dict[str, str] | None = None, label: str | None = None
 ) -> int:
     plan = load_plan(args, env)
+    check_descriptors(plan.config)
     scenario = build_scenario(plan.spec, quiet=False)  # bad input: exit 2 before the console
     adopt_runbook_phases(plan, scenario)
     thresholds = Thresholds.compile(getattr(args, "threshold", []))  # exit 2 before any load
@@ -114,3 +119,13 @@ def cmd_console(
         csv_path=getattr(args, "csv", None),
         thresholds=thresholds,
     )
+
+
+def _never_reached(final: Snapshot | None) -> str:
+    """The last connect error, if not a single response came back and every error says the
+    target was not there (the console keeps trying while it runs; its exit code says so)."""
+    if final is None or not final.requests_total or final.errors_total < final.requests_total:
+        return ""
+    if not final.errors or any(e.kind not in UNREACHABLE_KINDS for e in final.errors):
+        return ""
+    return final.errors[0].last_message

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Scenario, Session, Snapshot, TimelinePoint
+from engine import Scenario, Session, SessionConfig, Snapshot, TimelinePoint
 from engine._spec import ScenarioSpec
 from engine.report import build_report
 
@@ -160,6 +160,36 @@ def check_load(plan: LoadPlan) -> None:
     config = plan.config
     if not config.open_model and not config.stages and config.concurrency == 0:
         raise UsageError("-c/--concurrency 0 starts no virtual users; give -c 1 or more")
+    check_descriptors(config)
+
+
+FD_HEADROOM = 64  # the engine's own files, sockets to the console, the kernel view
+
+
+def check_descriptors(config: SessionConfig) -> None:
+    """Each busy VU holds a socket: raise the soft file limit to what the run needs, or say
+    which local limit stops it before anything is sent."""
+    try:
+        import resource
+    except ImportError:  # not on this platform: the first failed connect will say it
+        return
+    peak = max([config.concurrency, *(stage.target for stage in config.stages)])
+    if config.open_model:
+        peak = config.effective_max_vus()
+    needed = int(peak) + FD_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or needed <= soft:
+        return
+    ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+    except (ValueError, OSError):
+        ceiling = soft
+    if ceiling < needed:
+        raise UsageError(
+            f"{peak:,} VUs need about {needed:,} open files but this process may open "
+            f"{ceiling:,} (ulimit -n); lower -c/--max-vus or raise the limit"
+        )
 
 
 def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
