@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from engine.target import TargetProcess
 
-from .cli_support import EXAMPLES, loadscope
+from .cli_support import EXAMPLES, loadscope, start
 from .test_cli import RUNN_BLOCK, label
 
 RUNN_KEYS = [
@@ -137,3 +138,19 @@ def test_threshold_and_var(target: TargetProcess, tmp_path: Path) -> None:
     assert code == 1
     assert "Error rate.....................: 100%" in out
     assert err.strip() == "threshold failed: (error_rate < 1) is not true: error_rate=100"
+
+
+def test_interrupted_rps_is_over_the_time_it_ran(target: TargetProcess) -> None:
+    process = start(
+        "loadt", str(EXAMPLES / "users.yml"), "--duration", "60s", "--warm-up", "0s",
+        "--max-rps", "0", "--load-concurrent", "2", "--format", "json",
+        env={"TARGET": target.http_url},
+    )  # fmt: skip
+    time.sleep(2.0)
+    process.interrupt()
+    result = process.finish(timeout=30)
+    assert result.code == 130
+    values = result.json()
+    elapsed = values["loadscope"]["duration_s"]
+    assert elapsed < 30 and values["total"] > 0
+    assert values["rps"] == pytest.approx(values["total"] / elapsed, rel=0.05)

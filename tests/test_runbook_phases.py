@@ -58,3 +58,17 @@ def test_bad_phases_are_load_errors_with_a_location(
     assert message in text
     assert re.match(re.escape(str(tmp_path / "book.yml")) + r":[789]:\d+: ", text)
     assert "\n" not in text
+
+
+def test_dash_d_caps_a_runbooks_phases(tmp_path: Path) -> None:
+    from tui.cli._args import build_parser
+    from tui.cli._options import adopt_runbook_phases, load_plan
+
+    path = book(tmp_path, "x-loadscope:\n  phases: shared:20s, per-iteration:20s\n")
+    scenario = load_runbooks([path])
+    capped = load_plan(build_parser().parse_args(["run", path, "-d", "1s"]))
+    adopt_runbook_phases(capped, scenario)
+    assert capped.config.duration == 1.0 and len(capped.phases) == 2
+    whole = load_plan(build_parser().parse_args(["run", path]))
+    adopt_runbook_phases(whole, scenario)
+    assert whole.config.duration == 40.0

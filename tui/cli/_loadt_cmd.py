@@ -13,7 +13,7 @@ from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
 from ._options import LoadPlan, check_books, duration, parse_vars
 from ._outputs import check_writable
-from ._run import build_scenario, drive, finish, run_loop
+from ._run import build_scenario, check_descriptors, drive, finish, run_loop
 from ._thresholds import Thresholds
 
 UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
@@ -45,6 +45,7 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
 
 def cmd_loadt(args: argparse.Namespace) -> int:
     plan = loadt_plan(args)
+    check_descriptors(plan.config, strict=args.load_concurrent > 0)  # 0: "unlimited"
     thresholds = Thresholds.compile([args.threshold] if args.threshold else [])
     check_writable(args.out, "--out")
     scenario = build_scenario(plan.spec, quiet=False)
@@ -56,7 +57,12 @@ def cmd_loadt(args: argparse.Namespace) -> int:
         runbooks=len(args.books),
         warm_up=go_duration(plan.config.warm_up),
         duration=go_duration(plan.config.duration or 0),
-        duration_s=plan.config.duration or outcome.snapshot.elapsed_s,  # runn: total / --duration
+        # runn divides by --duration; a run cut short by Ctrl-C divides by what it ran
+        duration_s=(
+            outcome.snapshot.elapsed_s
+            if outcome.interrupted
+            else plan.config.duration or outcome.snapshot.elapsed_s
+        ),
         concurrent=args.load_concurrent,
         max_rps=args.max_rps,
     )

@@ -27,6 +27,7 @@ class LoadPlan:
     spec: ScenarioSpec
     config: SessionConfig
     phases: tuple[Phase, ...] = ()
+    duration_given: float | None = None  # -d as typed: it caps a runbook's own phases
 
 
 def duration(text: str, flag: str) -> float:
@@ -236,6 +237,8 @@ def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> Lo
     spec = scenario_spec(args, env)
     config = session_config(args, spec)
     plan = LoadPlan(spec, config)
+    if getattr(args, "duration", None):
+        plan.duration_given = config.duration
     if getattr(args, "phases", None):
         use_phases(plan, parse_phases(args.phases))
     return plan
@@ -255,3 +258,5 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
     phases = getattr(scenario, "phases", None)
     if phases and not plan.phases:
         use_phases(plan, tuple(Phase(ReuseMode(mode), seconds) for mode, seconds in phases))
+        if plan.duration_given is not None:  # -d on the command line wins: the run stops there
+            plan.config.duration = min(plan.config.duration or 0.0, plan.duration_given)

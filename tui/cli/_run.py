@@ -166,9 +166,10 @@ def check_load(plan: LoadPlan) -> None:
 FD_HEADROOM = 64  # the engine's own files, sockets to the console, the kernel view
 
 
-def check_descriptors(config: SessionConfig) -> None:
-    """Each busy VU holds a socket: raise the soft file limit to what the run needs, or say
-    which local limit stops it before anything is sent."""
+def check_descriptors(config: SessionConfig, *, strict: bool = True) -> None:
+    """Each busy VU holds a socket: raise the soft file limit to what the run needs, or (when
+    `strict`: the VU count is what the user asked for) say which limit stops it, before
+    anything is sent."""
     try:
         import resource
     except ImportError:  # not on this platform: the first failed connect will say it
@@ -185,7 +186,7 @@ def check_descriptors(config: SessionConfig) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
     except (ValueError, OSError):
         ceiling = soft
-    if ceiling < needed:
+    if ceiling < needed and strict:
         raise UsageError(
             f"{peak:,} VUs need about {needed:,} open files but this process may open "
             f"{ceiling:,} (ulimit -n); lower -c/--max-vus or raise the limit"
