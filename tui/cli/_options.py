@@ -52,6 +52,8 @@ def parse_stages(text: str) -> tuple[Stage, ...]:
         stages.append(Stage(duration(length, "--stages"), level))
     if not stages:
         raise UsageError("--stages: give at least one DURATION:TARGET, e.g. 30s:50")
+    if sum(stage.duration for stage in stages) <= 0:
+        raise UsageError("--stages: the stages last 0s; give at least one a duration")
     return tuple(stages)
 
 
@@ -149,6 +151,8 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
 
 def check_books(books: list[str] | tuple[str, ...]) -> None:
     for book in books:
+        if Path(book).is_dir():
+            raise UsageError(f"{book}: a directory, not a runbook file")
         if not Path(book).is_file():
             raise UsageError(f"{book}: no such runbook file")
 
@@ -186,6 +190,8 @@ def _body(body: str | None) -> bytes | None:
 
 def run_duration(args: argparse.Namespace, stages: tuple[Stage, ...]) -> float | None:
     """-d, else the stages' total (None here), else the command's default (None: until stopped)."""
+    if args.duration is not None and not args.duration.strip():
+        raise UsageError("-d/--duration: empty; give a duration like 30s")
     text = args.duration or (None if stages else getattr(args, "default_duration", None))
     if text is None:
         return None

@@ -9,6 +9,8 @@ from typing import TextIO
 from engine import Session
 from engine.durations import format_seconds
 
+from ..format import counted
+
 
 def progress_line(session: Session) -> str:
     snap_elapsed = session.elapsed()
@@ -21,7 +23,11 @@ def progress_line(session: Session) -> str:
         clock = f"{clock}/{format_seconds(total)}"
     rps = session.timeline[-1].rps if session.timeline else 0.0
     metrics = session.metrics
-    vus = f"{session.busy} busy VUs" if session.config.open_model else f"{session.concurrency} VUs"
+    vus = (
+        f"{session.busy} busy VUs"
+        if session.config.open_model
+        else counted(session.concurrency, "VU")
+    )
     return (
         f"[{clock}] {rps:,.0f} req/s  {metrics.requests:,} requests  "
         f"{metrics.errors:,} errors  {vus}  {session.ledger.open} conns  {session.state.value}"

@@ -218,7 +218,7 @@ def runn_values(plan: LoadPlan, snapshot: Snapshot) -> dict[str, Any]:
         warm_up=go_duration(config.warm_up),
         duration=go_duration(planned or round(snapshot.elapsed_s, 3)),
         duration_s=snapshot.elapsed_s,
-        concurrent=snapshot.concurrency,
+        concurrent=snapshot.max_vus if snapshot.mode == "open" else snapshot.concurrency,
         max_rps=int(config.rate or 0),
     )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from engine import HistogramData, Snapshot
 
-from ..format import ms, number, percent
+from ..format import counted, ms, number, percent
 from ._loadt import loadt_block
 
 BAR = "█"
@@ -86,7 +86,7 @@ def _mode(snapshot: Snapshot) -> str:
         if snapshot.dropped_iterations:
             model += f", {snapshot.dropped_iterations:,} dropped"
     else:
-        model = f"closed, {snapshot.concurrency} VUs"
+        model = f"closed, {counted(snapshot.concurrency, 'VU')}"
     return f"{model}; reuse {snapshot.reuse_mode}; HTTP {snapshot.http_version}"
 
 
@@ -234,5 +234,5 @@ def summary_line(report: dict[str, Any]) -> str:
     return (
         f"{report['requests_total']:,} requests, {number(report['requests_per_second'])} req/s, "
         f"{report['errors_total']:,} errors, p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
-        f"{report['connections_opened']:,} connections opened"
+        f"{counted(report['connections_opened'], 'connection')} opened"
     )

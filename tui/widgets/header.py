@@ -8,7 +8,7 @@ from textual.widget import Widget
 
 from engine import Snapshot
 
-from ..format import clock
+from ..format import clock, counted
 
 STATE_STYLES = {
     "running": ("●", "bold green"),
@@ -62,7 +62,7 @@ class SessionHeader(Widget):
 def _model(snap: Snapshot) -> str:
     if snap.mode == "open":
         return f"open {snap.rate or 0:g} it/s ({snap.busy_vus}/{snap.max_vus} VUs)"
-    return f"{snap.concurrency} VUs"
+    return counted(snap.concurrency, "VU")
 
 
 def _version(snap: Snapshot) -> str:
