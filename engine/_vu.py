@@ -34,6 +34,7 @@ class VirtualUser:
         self.id = vu_id
         self.iteration = 0  # the run-wide iteration index of the current iteration (runn.i)
         self.local_iteration = 0
+        self.exchanges = 0  # requests sent by this VU
         self.retiring = False
         self._cookies: httpx.Cookies | None = None
         self.task: asyncio.Task[None] | None = None
@@ -67,6 +68,7 @@ class VirtualUser:
             raise Retired
         started = self._intended_start or time.perf_counter()
         self._intended_start = 0.0
+        self.exchanges += 1
         scope = self._scope(runner)
         try:
             raw = await scope.exchange(request, runner.timeout)
@@ -138,7 +140,12 @@ class VirtualUser:
                     continue
                 if session.pacer is not None and (not await session.pace() or self.retiring):
                     break
+                sent = self.exchanges
                 await self.iterate(0.0)
+                if self.exchanges == sent:
+                    # It sent nothing (a skipped `if`, a test failing first), so it may never
+                    # have awaited: let the clock, the deadline and signals run.
+                    await asyncio.sleep(0)
         finally:
             self.drop_scopes(self._exit_reason())
 

@@ -120,6 +120,28 @@ def test_failed_tests_are_counted_and_the_run_goes_on(
     assert steps["flaky:after"].requests == snapshot.iterations_succeeded
 
 
+REQUEST = "req: {/: {get: {}}}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"steps:\n  - test: 'false'\n  - {REQUEST}\n",  # fails before any request
+        f"if: included\nsteps:\n  - {REQUEST}\n",  # only runs when included: skipped
+        f"steps:\n  - {{loop: 0, {REQUEST}}}\n",  # a loop of no attempts
+    ],
+    ids=["test-first", "if-false", "loop-0"],
+)
+def test_iterations_that_send_nothing_still_end_on_time(tmp_path: Path, body: str) -> None:
+    """They never wait on the network; the VU must still let the deadline and signals in."""
+    path = tmp_path / "idle.yml"
+    path.write_text("runners: {req: 'http://127.0.0.1:1'}\n" + body)
+    session = run(load_runbooks([path]), concurrency=1, duration=0.3)
+    snapshot = session.snapshot()
+    assert snapshot.requests_total == 0 and snapshot.iterations_total > 0
+    assert snapshot.elapsed_s < 5
+
+
 def test_request_errors_fail_the_iteration(tmp_path: Path) -> None:
     path = tmp_path / "down.yml"
     path.write_text("runners: {req: 'http://127.0.0.1:1'}\nsteps:\n  s:\n    req: {/: {get: {}}}\n")
