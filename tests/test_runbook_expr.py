@@ -268,8 +268,23 @@ def test_evaluate_one_shot() -> None:
 SOURCE_ALPHABET = st.sampled_from(
     [*"abcxyz019 .,:;?!|&=<>+-*/%^()[]{}'\"`#\\\n_$",
      "&&", "||", "??", "?.", "==", "!=", "<=", ">=", "**", "in", "not", "and", "or", "nil",
-     "true", "contains", "matches", "len(", "map.", "list[", "//", "/*", "*/", "0x", "1e", ".5"]
+     "true", "contains", "matches", "len(", "map.", "list[", "//", "/*", "*/", "0x", "1e", ".5",
+     "é", "名前", "２", "٣", "ß", "\u00a0", "\u200b", "😀"]
 )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [("名前 == 1", True), ("é + 1", 2), ("map.stätus", 3), ("$x + a1", 3)],
+)
+def test_names_may_be_unicode_as_in_go(source: str, value: object) -> None:
+    values = {"名前": 1, "é": 1, "map": {"stätus": 3}, "$x": 1, "a1": 2}
+    assert compile_expression(source).evaluate(values) == value
+
+
+def test_a_digit_that_is_not_ascii_is_a_clear_error() -> None:
+    with pytest.raises(RunbookError, match="unexpected character '２'"):
+        compile_expression("２００")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -52,7 +52,8 @@ _UNSUPPORTED = {
     "..": "ranges (..) are not supported",
     "...": "`...` is not supported",
 }
-_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_NAME = re.compile(r"(?:[^\W\d]|\$)(?:\w|\$)*")  # Unicode letters too, as Go's expr allows
+_DIGITS = frozenset("0123456789")
 _NUMBER = re.compile(
     r"0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"
     r"|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?"
@@ -89,7 +90,7 @@ def tokenize(text: str) -> list[Token]:
                 raise ExpressionError("unterminated `raw string`", pos)
             tokens.append(Token(Kind.STRING, text[pos + 1 : close], pos, close + 1))
             pos = close + 1
-        elif char.isdigit() or (char == "." and text[pos + 1 : pos + 2].isdigit()):
+        elif char in _DIGITS or (char == "." and text[pos + 1 : pos + 2] in _DIGITS):
             pos = _number(text, pos, tokens)
         elif char.isalpha() or char in "_$":
             match = _NAME.match(text, pos)
