@@ -495,11 +495,12 @@ class Session:
             self._sweep()
 
     def _second(self, elapsed: float, final: bool) -> int:
-        """The second a point closes: the final one may be partial, and comes after the rest."""
+        """The second a point closes. The final one comes right after the rest, with no gap,
+        even when running iterations took the drain past more second boundaries (its rate is
+        over the time it covers)."""
         if not final:
             return max(1, round(elapsed))
-        after = self.timeline[-1].t + 1 if self.timeline else 1
-        return max(after, math.ceil(elapsed - TICK_SLACK))
+        return self.timeline[-1].t + 1 if self.timeline else max(1, math.ceil(elapsed - TICK_SLACK))
 
     def _sweep(self) -> None:
         now = time.monotonic()

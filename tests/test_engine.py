@@ -216,3 +216,13 @@ async def test_http2_goaway_from_the_server_is_recorded(target: TargetProcess) -
     assert dict(snap.http_versions) == {"HTTP/2": snap.requests_total}
     assert snap.connections.opened_total == snap.requests_total
     assert dict(snap.connections.closed_by_reason) == {"goaway": snap.requests_total}
+
+
+async def test_a_long_drain_leaves_no_gap_in_the_timeline(target: TargetProcess) -> None:
+    # 700 ms requests: the last ones finish 0.5 s past the deadline, past a second boundary.
+    scenario = UrlScenario(target.http_url + "/delay/700")
+    session = await run_session(config(concurrency=3, duration=3.0), scenario)
+    snap = session.snapshot()
+    seconds = [p.t for p in snap.timeline]
+    assert seconds == list(range(1, len(seconds) + 1))
+    assert sum(p.iterations for p in snap.timeline) == snap.iterations_total
