@@ -144,6 +144,10 @@ VALUES = {
         ("urlencode('a b&c')", "a+b%26c"),
         ("compare(map.b, {c: 'deep'})", True),
         ("compare({a: 1, t: 2}, {a: 1, t: 3}, 't')", True),
+        ("compare({a: 1, b: 3, c: 4}, {a: 1, b: 2, c: 5}, ['b', 'c'])", True),
+        ("compare({a: 1, b: 3}, {a: 1, b: 2}, ['a'])", False),
+        ("compare({u: {id: 1, n: 2}}, {u: {id: 9, n: 2}}, '.u.id')", True),
+        ("compare({u: {id: 1}, id: 1}, {u: {id: 9}, id: 2}, '.id')", False),
         ("keys({a: 1, b: 2})", ["a", "b"]),
         ("values({a: 1, b: 2})", [1, 2]),
         # white space and comments

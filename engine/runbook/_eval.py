@@ -376,15 +376,32 @@ def _mapping_function(
 
 
 def _compare(a: Any, b: Any, *ignored: Any) -> bool:
-    skip = {key for key in ignored if isinstance(key, str)}
-    return equal(_without(a, skip), _without(b, skip)) if skip else equal(a, b)
+    """runn's compare: ignore keys given one by one or as a list; a key anywhere (`id`), or a
+    path from the top (`.user.id`)."""
+    keys: list[Any] = []
+    for item in ignored:
+        keys += list(item) if isinstance(item, list | tuple) else [item]
+    for key in keys:
+        if not isinstance(key, str):
+            raise EvalError(f"compare: an ignored key is a string, not {type_name(key)}")
+    anywhere = {key for key in keys if not key.startswith(".")}
+    paths = [tuple(part for part in key.split(".") if part) for key in keys if key.startswith(".")]
+    if not keys:
+        return equal(a, b)
+    return equal(_without(a, anywhere, paths), _without(b, anywhere, paths))
 
 
-def _without(value: Any, skip: set[str]) -> Any:
+def _without(value: Any, anywhere: set[str], paths: list[tuple[str, ...]]) -> Any:
     if isinstance(value, Mapping):
-        return {k: _without(v, skip) for k, v in value.items() if k not in skip}
+        kept = {}
+        for key, item in value.items():
+            if key in anywhere or (key,) in paths:
+                continue
+            below = [path[1:] for path in paths if len(path) > 1 and path[0] == key]
+            kept[key] = _without(item, anywhere, below)
+        return kept
     if isinstance(value, list | tuple):
-        return [_without(v, skip) for v in value]
+        return [_without(item, anywhere, []) for item in value]
     return value
 
 
