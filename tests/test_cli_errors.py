@@ -26,6 +26,7 @@ RUN_CASES = [
     (["run", URL, "-d", ""], "-d/--duration: empty"),
     (["run", URL, "--stages", "0s:5"], "--stages: the stages last 0s"),
     (["run", "examples"], "examples: a directory, not a runbook file"),
+    (["run", "127.0.0.1:9"], "no such runbook file (a URL? http://127.0.0.1:9)"),
     (["run", URL, "--warm-up", "soon"], "--warm-up: not a duration"),
     (["run", URL, "--timeout", "0"], "--timeout must be more than 0"),
     (["run", URL, "--stages", "10s"], "--stages: '10s' is not DURATION:TARGET"),

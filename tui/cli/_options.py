@@ -154,7 +154,8 @@ def check_books(books: list[str] | tuple[str, ...]) -> None:
         if Path(book).is_dir():
             raise UsageError(f"{book}: a directory, not a runbook file")
         if not Path(book).is_file():
-            raise UsageError(f"{book}: no such runbook file")
+            hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? http://{book})"
+            raise UsageError(f"{book}: no such runbook file{hint}")
 
 
 def _checked_url(url: str) -> str:
