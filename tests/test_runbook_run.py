@@ -343,6 +343,32 @@ def test_extra_headers_apply_unless_the_step_sets_them(tmp_path: Path) -> None:
     assert second.headers.get_list("x-team") == ["cli"]
 
 
+def test_mixed_templates_are_read_again_as_yaml_as_runn_does(tmp_path: Path) -> None:
+    path = book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        vars: {{n: 12345}}
+        steps:
+          s:
+            req:
+              /echo:
+                post:
+                  body:
+                    application/json:
+                      number: '{{{{ vars.n }}}}9'
+                      quoted: '"9{{{{ vars.n }}}}"'
+                      text: 'id-{{{{ vars.n }}}}'
+                      zero: '0{{{{ vars.n }}}}'
+                      flag: '{{{{ vars.n > 1 }}}}'
+                      whole: '{{{{ vars.n }}}}'
+            bind:
+              got: current.res.body.body
+        """)  # fmt: skip
+    vu = run(prepared(path))
+    sent = json.loads(vu.sent[0][1].content)
+    assert sent == {"number": 123459, "quoted": "912345", "text": "id-12345",
+                    "zero": "012345", "flag": True, "whole": 12345}  # fmt: skip
+
+
 def test_templated_requests_are_reused_when_they_render_the_same(tmp_path: Path) -> None:
     scenario = one_step(tmp_path, "req: {'/x/{{ runn.i % 2 }}': {get: {}}}")
     vu = run(scenario, iterations=4)

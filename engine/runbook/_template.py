@@ -8,6 +8,7 @@ them, nil as nothing, arrays and maps as JSON. `\\{\\{` and `\\}\\}` are literal
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -49,8 +50,12 @@ def render_text(value: Any) -> str:
         raise EvalError(f"cannot render {type(value).__name__}: {exc}") from None
 
 
-def compile_string(text: str, compile_expr: ExprCompiler, *, whole_keeps_type: bool) -> Template:
-    """A template for one string; static when it has no `{{`."""
+def compile_string(
+    text: str, compile_expr: ExprCompiler, *, whole_keeps_type: bool, reread: bool = False
+) -> Template:
+    """A template for one string; static when it has no `{{`. With `reread`, text around the
+    templates is read again as a YAML scalar once rendered, as runn does (it expands the YAML
+    text, then parses it): `'{{ n }}9'` is a number, `'"{{ n }}"'` a string without quotes."""
     if OPEN not in text:
         return Template(_unescape(text))
     parts: list[str | Getter] = []
@@ -74,7 +79,38 @@ def compile_string(text: str, compile_expr: ExprCompiler, *, whole_keeps_type: b
         return Template(literal)
     if whole_keeps_type and len(getters) == 1 and not literal.strip():
         return Template(render=getters[0])  # `{{ x }}`, even padded with blanks, keeps its type
-    return Template(render=_joiner(parts))
+    joined = _joiner(parts)
+    return Template(render=(lambda scope: yaml_scalar(joined(scope))) if reread else joined)
+
+
+_YAML_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|(0|[1-9][0-9]*)(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_SCALAR_STARTS = frozenset("-+.0123456789tTfFnN~'\"")
+_YAML_WORDS: dict[str, Any] = {
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys(("null", "Null", "NULL", "~"), None),
+}
+
+
+def yaml_scalar(text: str) -> Any:
+    """What YAML reads in `text` as a plain or quoted scalar; other text stays as it is."""
+    if not text or text[0] not in _SCALAR_STARTS:
+        return text  # the common case: plain text
+    if text in _YAML_WORDS:
+        return _YAML_WORDS[text]
+    if _YAML_INT.fullmatch(text):
+        return int(text)
+    if _YAML_FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
+        return float(text)
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
 
 
 def _joiner(parts: list[str | Getter]) -> Getter:
@@ -111,7 +147,7 @@ def compile_node(node: YNode | None, compile_for: Callable[[YScalar], ExprCompil
         return Template(None)
     if isinstance(node, YScalar):
         if isinstance(node.value, str) and OPEN in node.value:
-            return compile_string(node.value, compile_for(node), whole_keeps_type=True)
+            return compile_string(node.value, compile_for(node), whole_keeps_type=True, reread=True)
         return Template(node.value)
     if isinstance(node, YSeq):
         items = [compile_node(item, compile_for) for item in node.items]
