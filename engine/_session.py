@@ -546,7 +546,9 @@ class Session:
             if self.config.open_model
             else f"{self.concurrency} VUs"
         )
-        versions = {"auto": "HTTP by ALPN", "http1": "HTTP/1.1", "http2": "HTTP/2"}
+        tls = any(runner.base_url.scheme == "https" for runner in self.runners.values())
+        auto = "HTTP by ALPN" if tls else "HTTP/1.1 (auto: h2 needs TLS, or h2c)"
+        versions = {"auto": auto, "http1": "HTTP/1.1", "http2": "HTTP/2"}
         version = versions.get(self.http_version.value, self.http_version.value)
         return f"started: {model}, reuse {self.reuse_mode.value}, {version}"
 
