@@ -200,14 +200,17 @@ async def main(only: set[str]) -> None:
             "tls-shared": lambda: shoot(
                 "tls-shared",
                 ScenarioSpec(url=f"{target.https_url}/json"),
-                SessionConfig(concurrency=20, insecure=True, http_version=HttpVersion.HTTP1),
+                SessionConfig(
+                    rate=400, max_vus=40, insecure=True, http_version=HttpVersion.HTTP1
+                ),
                 wait(12),
             ),
             "tls-per-iteration": lambda: shoot(
                 "tls-per-iteration",
                 ScenarioSpec(url=f"{target.https_url}/json"),
                 SessionConfig(
-                    concurrency=20,
+                    rate=400,
+                    max_vus=40,
                     insecure=True,
                     http_version=HttpVersion.HTTP1,
                     reuse_mode=ReuseMode.PER_ITERATION,
