@@ -529,7 +529,25 @@ UNDEFINED = [
     ),
     ("req: {'/p/{{ i }}': {get: {}}}", 7, 18, "path: `i` is only set inside a step with `loop`"),
     ("if: i == 0\n    loop: 2\n    test: true", 7, 9, "if: `i` is only set"),
+    (
+        "test: steps.nope.res.status == 200",
+        7,
+        17,
+        "test: unknown step `nope` in `steps.nope.res.status == 200` (steps: after, s)",
+    ),
 ]
+
+
+@pytest.mark.parametrize("test", ["steps[2].res.status == 200", "steps[7] == nil"])
+def test_list_steps_out_of_range(tmp_path: Path, test: str) -> None:
+    path = write(
+        tmp_path,
+        f"runners:\n  req: {ENDPOINT}\nsteps:\n  - req: {{/: {{get: {{}}}}}}\n  - test: '{test}'\n",
+    )
+    assert "the runbook has 2 steps" in error_of(path)
+    fine = write(tmp_path, f"runners:\n  req: {ENDPOINT}\nsteps:\n  - req: {{/: {{get: {{}}}}}}\n"
+                 "  - test: 'steps[1] == nil && steps[-2] != nil'\n")  # fmt: skip
+    compile_runbooks([fine])
 
 
 @pytest.mark.parametrize(("body", "line", "col", "message"), UNDEFINED)

@@ -144,6 +144,7 @@ def compile_book(
     )
     all_binds = frozenset(b_name for step in book.steps for b_name in _bound_names(step))
     root_loop = book.loop is not None
+    step_keys = frozenset(step.key for step in book.steps if step.key) if book.use_map else None
 
     def mark_cookies() -> None:
         program.log_cookies = True
@@ -159,6 +160,8 @@ def compile_book(
             outcome=outcome,
             uses_cookies=mark_cookies,
             reads_results=registry.mark_results_read,
+            step_keys=step_keys,
+            step_count=None if book.use_map else len(book.steps),
         )
 
     top = rules(frozenset())

@@ -129,9 +129,12 @@ class NameRules:
     outcome: bool = False  # a root loop's `until` may read `outcome`
     uses_cookies: Callable[[], None] | None = None
     reads_results: Callable[[], None] | None = None
+    step_keys: frozenset[str] | None = None  # a map-form runbook's step names
+    step_count: int | None = None  # a list-form runbook's number of steps
 
     def check(self, tree: Node) -> None:
         for node in walk(tree):
+            self._check_step(node)
             if (
                 isinstance(node, Member)
                 and isinstance(node.obj, Name)
@@ -144,6 +147,25 @@ class NameRules:
                 raise ExpressionError(
                     f"unknown var `{node.key.value}`", node.key.start, f"vars defined: {known}"
                 )
+
+    def _check_step(self, node: Node) -> None:
+        """`steps.nope` or `steps[9]` of a runbook without them: a load error, not a nil."""
+        if not (
+            isinstance(node, Member)
+            and isinstance(node.obj, Name)
+            and node.obj.name == "steps"
+            and isinstance(node.key, Literal)
+        ):
+            return
+        key = node.key.value
+        if self.step_keys is not None and isinstance(key, str) and key not in self.step_keys:
+            known = ", ".join(sorted(self.step_keys)) or "none"
+            raise ExpressionError(f"unknown step `{key}`", node.key.start, f"steps: {known}")
+        count = self.step_count
+        if count is not None and type(key) is int and not -count <= key < count:
+            raise ExpressionError(
+                f"no step {key}: the runbook has {count} steps", node.key.start, "steps[0] is first"
+            )
 
     def resolve(self, node: Name) -> Getter | Constant:
         name = node.name
