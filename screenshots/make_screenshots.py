@@ -200,9 +200,7 @@ async def main(only: set[str]) -> None:
             "tls-shared": lambda: shoot(
                 "tls-shared",
                 ScenarioSpec(url=f"{target.https_url}/json"),
-                SessionConfig(
-                    rate=400, max_vus=40, insecure=True, http_version=HttpVersion.HTTP1
-                ),
+                SessionConfig(rate=400, max_vus=40, insecure=True, http_version=HttpVersion.HTTP1),
                 wait(12),
             ),
             "tls-per-iteration": lambda: shoot(
