@@ -8,13 +8,12 @@ them, nil as nothing, arrays and maps as JSON. `\\{\\{` and `\\}\\}` are literal
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 from ._errors import EvalError
 from ._eval import Getter, format_float, plain
-from ._yaml import YMap, YNode, YScalar, YSeq
+from ._yaml import YMap, YNode, YScalar, YSeq, typed_scalar
 
 OPEN, CLOSE = "{{", "}}"
 # compile(expression text, offset of the text in the scalar) -> getter
@@ -83,26 +82,13 @@ def compile_string(
     return Template(render=(lambda scope: yaml_scalar(joined(scope))) if reread else joined)
 
 
-_YAML_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
-_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|(0|[1-9][0-9]*)(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _SCALAR_STARTS = frozenset("-+.0123456789tTfFnN~'\"")
-_YAML_WORDS: dict[str, Any] = {
-    **dict.fromkeys(("true", "True", "TRUE"), True),
-    **dict.fromkeys(("false", "False", "FALSE"), False),
-    **dict.fromkeys(("null", "Null", "NULL", "~"), None),
-}
 
 
 def yaml_scalar(text: str) -> Any:
     """What YAML reads in `text` as a plain or quoted scalar; other text stays as it is."""
-    if not text or text[0] not in _SCALAR_STARTS:
-        return text  # the common case: plain text
-    if text in _YAML_WORDS:
-        return _YAML_WORDS[text]
-    if _YAML_INT.fullmatch(text):
-        return int(text)
-    if _YAML_FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
-        return float(text)
+    if text and text[0] not in _SCALAR_STARTS:
+        return text  # the common case: plain text, no need to ask the YAML typer
     if len(text) >= 2 and text[0] == text[-1] == "'":
         return text[1:-1].replace("''", "'")
     if len(text) >= 2 and text[0] == text[-1] == '"':
@@ -110,7 +96,7 @@ def yaml_scalar(text: str) -> Any:
             return json.loads(text)
         except ValueError:
             return text
-    return text
+    return typed_scalar(text)
 
 
 def _joiner(parts: list[str | Getter]) -> Getter:

@@ -216,7 +216,7 @@ class _Converter:
         if style:
             value: Any = text
         elif node.tag == _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False)):
-            value = _typed(text)
+            value = typed_scalar(text)
         else:
             value = _explicit(text, node.tag)
         return YScalar(location, value, text, style, self.source)
@@ -240,7 +240,7 @@ class _Converter:
 _RESOLVER = yaml.resolver.Resolver()
 
 
-def _typed(text: str) -> Any:
+def typed_scalar(text: str) -> Any:
     """A plain scalar, typed as Go YAML types it."""
     if _NULL.fullmatch(text):
         return None
