@@ -174,10 +174,11 @@ def check_descriptors(config: SessionConfig, *, strict: bool = True) -> None:
         import resource
     except ImportError:  # not on this platform: the first failed connect will say it
         return
-    peak = max([config.concurrency, *(stage.target for stage in config.stages)])
     if config.open_model:
         peak = config.effective_max_vus()
-    needed = int(peak) + FD_HEADROOM
+    else:
+        peak = int(max([config.concurrency, *(stage.target for stage in config.stages)]))
+    needed = peak + FD_HEADROOM
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or needed <= soft:
         return
