@@ -47,10 +47,11 @@ class LoadscopeApp(App[int]):
     TITLE = "loadscope"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("plus,equals_sign", "concurrency(1)", "+1", key_display="+"),
-        Binding("minus", "concurrency(-1)", "-1", key_display="-"),
-        Binding("right_square_bracket", "concurrency(10)", "+10", key_display="]"),
-        Binding("left_square_bracket", "concurrency(-10)", "-10", key_display="["),
+        # One footer entry per pair: `+ -` steps by one, `] [` by ten.
+        Binding("plus,equals_sign", "concurrency(1)", "±1", key_display="+ -"),
+        Binding("minus", "concurrency(-1)", "-1", key_display="-", show=False),
+        Binding("right_square_bracket", "concurrency(10)", "±10", key_display="] ["),
+        Binding("left_square_bracket", "concurrency(-10)", "-10", key_display="[", show=False),
         Binding("c", "exact_value", "set"),
         Binding("space", "pause_resume", "pause", key_display="␣"),
         Binding("m", "cycle_reuse", "reuse"),

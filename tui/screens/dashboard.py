@@ -26,7 +26,10 @@ SHORT_HEIGHT = 34
 
 class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
-    BINDINGS = [Binding("escape", "minimize", "unzoom", show=False)]
+    BINDINGS = [
+        Binding("z", "zoom", "zoom"),
+        Binding("escape", "minimize", "unzoom"),
+    ]
 
     snapshot: var[Snapshot | None] = var(None, always_update=True)
 
@@ -54,6 +57,23 @@ class DashboardScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size.width, event.size.height)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "minimize":
+            return self.maximized is not None  # "esc unzoom" only while a panel is zoomed
+        return True
+
+    def action_zoom(self) -> None:
+        """Zoom the focused panel (tab moves the focus), or Connections; again to unzoom."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused
+        panel = focused if isinstance(focused, Panel) else self.query_one(ConnectionsPanel)
+        self.maximize(panel, container=False)
+
+    def watch_maximized(self) -> None:
+        self.refresh_bindings()
 
     def _fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_WIDTH, "-narrow")

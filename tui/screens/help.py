@@ -63,10 +63,8 @@ class HelpScreen(ModalScreen[None]):
     def key_rows(self) -> list[tuple[str, str]]:
         """(key, what it does) for every binding shown in the footer, then mouse and panel keys."""
         descriptions = {
-            "+1": "one more virtual user (open model: +1 iteration/s)",
-            "-1": "one virtual user fewer (open model: -1 iteration/s)",
-            "+10": "ten more virtual users (open model: +10 iterations/s)",
-            "-10": "ten virtual users fewer (open model: -10 iterations/s)",
+            "±1": "one virtual user more / fewer (open model: ±1 iteration/s)",
+            "±10": "ten virtual users more / fewer (open model: ±10 iterations/s)",
             "set": "type an exact concurrency (the rate, in open mode)",
             "pause": "(space) pause: no new requests; again to resume",
             "reuse": "cycle connection reuse: shared → per-vu → per-iteration → none",
@@ -84,7 +82,8 @@ class HelpScreen(ModalScreen[None]):
             for binding in self._app_bindings
             if binding.show
         ]
-        rows.append(("click", "zoom a panel; click again or esc to unzoom"))
+        rows.append(("z", "zoom the focused panel (tab moves the focus), else Connections"))
+        rows.append(("click", "zoom a panel; click again, z or esc to unzoom"))
         rows.append(("o", "in the zoomed Connections panel: order the ledger by requests or age"))
         return rows
 
