@@ -245,6 +245,7 @@ async def test_z_zooms_the_focused_panel_and_the_footer_says_how_to_unzoom() -> 
         assert not screen.check_action("minimize", ())  # no "unzoom" until something is zoomed
         await pilot.press("z")
         assert screen.maximized is screen.query_one("#connections")  # nothing focused yet
+        assert screen.focused is screen.maximized  # so its `o` works at once
         assert screen.check_action("minimize", ())
         await pilot.press("z")
         assert screen.maximized is None

@@ -71,6 +71,7 @@ class DashboardScreen(Screen[None]):
         focused = self.focused
         panel = focused if isinstance(focused, Panel) else self.query_one(ConnectionsPanel)
         self.maximize(panel, container=False)
+        panel.focus()  # its own keys (the ledger's `o`) work at once
 
     def watch_maximized(self) -> None:
         self.refresh_bindings()
