@@ -64,16 +64,13 @@ steps:
       /?n={{{{ runn.i % 1 }}}}:
         get: {{}}
 """
-TESTED = """
-runners:
-  req: {origin}
-steps:
-  get:
-    req:
-      /?n={{{{ runn.i % 1 }}}}:
-        get: {{}}
-    test: current.res.status == 200
-"""
+TESTED = TEMPLATED + "    test: current.res.status == 200\n"
+BOOKS = {
+    "runbook-static": STATIC,
+    "runbook-templated": TEMPLATED,
+    "runbook-varying": VARYING,
+    "runbook-tested": TESTED,
+}
 
 
 def pin() -> None:
@@ -120,21 +117,11 @@ def run(origin: str, rounds: int, duration: float, concurrency: int) -> None:
     if not any(f"//{host}" in origin for host in LOOPBACK):
         raise SystemExit(f"refusing a non-loopback target: {origin}")
     with tempfile.TemporaryDirectory() as directory:
-        static_book = Path(directory, "static.yml")
-        static_book.write_text(STATIC.format(origin=origin))
-        templated_book = Path(directory, "templated.yml")
-        templated_book.write_text(TEMPLATED.format(origin=origin))
-        varying_book = Path(directory, "varying.yml")
-        varying_book.write_text(VARYING.format(origin=origin))
-        tested_book = Path(directory, "tested.yml")
-        tested_book.write_text(TESTED.format(origin=origin))
-        scenarios = {
-            "url": UrlScenario(f"{origin}/?n=0"),
-            "runbook-static": load_runbooks([static_book]),
-            "runbook-templated": load_runbooks([templated_book]),
-            "runbook-varying": load_runbooks([varying_book]),
-            "runbook-tested": load_runbooks([tested_book]),
-        }
+        scenarios: dict[str, object] = {"url": UrlScenario(f"{origin}/?n=0")}
+        for name, text in BOOKS.items():
+            book = Path(directory, f"{name}.yml")
+            book.write_text(text.format(origin=origin))
+            scenarios[name] = load_runbooks([book])
         rps: dict[str, list[float]] = {name: [] for name in scenarios}
         cost: dict[str, list[float]] = {name: [] for name in scenarios}
         names = list(scenarios)
