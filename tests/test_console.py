@@ -72,6 +72,16 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10
         waited += 0.05
 
 
+def scripted_demo_app() -> LoadscopeApp:
+    """The console over one prepared snapshot: for keys that need no engine."""
+    return LoadscopeApp(
+        ScriptedController([make_snapshot(30)]),
+        ConsoleOptions(label="demo"),
+        render_stub,
+        poll_seconds=0.2,
+    )
+
+
 def header_text(app: LoadscopeApp) -> str:
     return app.screen.query_one(SessionHeader).render().plain
 
@@ -200,12 +210,7 @@ async def test_q_stops_shows_the_summary_and_q_again_exits(
 
 
 async def test_question_mark_opens_help_with_every_binding() -> None:
-    app = LoadscopeApp(
-        ScriptedController([make_snapshot(30)]),
-        ConsoleOptions(label="demo"),
-        render_stub,
-        poll_seconds=0.2,
-    )
+    app = scripted_demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
@@ -218,12 +223,7 @@ async def test_question_mark_opens_help_with_every_binding() -> None:
 
 
 async def test_click_zooms_a_panel_and_escape_unzooms() -> None:
-    app = LoadscopeApp(
-        ScriptedController([make_snapshot(30)]),
-        ConsoleOptions(label="demo"),
-        render_stub,
-        poll_seconds=0.2,
-    )
+    app = scripted_demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
         await pilot.click("#connections")
@@ -233,12 +233,7 @@ async def test_click_zooms_a_panel_and_escape_unzooms() -> None:
 
 
 async def test_z_zooms_the_focused_panel_and_the_footer_says_how_to_unzoom() -> None:
-    app = LoadscopeApp(
-        ScriptedController([make_snapshot(30)]),
-        ConsoleOptions(label="demo"),
-        render_stub,
-        poll_seconds=0.2,
-    )
+    app = scripted_demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
         screen = app.screen
