@@ -56,9 +56,9 @@ class Scenario(Protocol):
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110: methods and header names
 
 
-def check_port(url: httpx.URL, text: str) -> None:
+def check_port(url: httpx.URL) -> None:
     if url.port is not None and not 0 < url.port < 65536:
-        raise ValueError(f"invalid URL {text!r}: port {url.port} is not 1-65535")
+        raise ValueError(f"port {url.port} is not 1-65535")
 
 
 def check_header(name: str, value: str) -> None:
@@ -82,7 +82,10 @@ class UrlScenario:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError(f"not an http(s) URL: {url!r}")
-        check_port(parsed, url)
+        try:
+            check_port(parsed)
+        except ValueError as exc:
+            raise ValueError(f"invalid URL {url!r}: {exc}") from None
         if not TOKEN.fullmatch(method):
             raise ValueError(f"not an HTTP method: {method!r}")
         for name, value in headers:

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from engine.durations import DurationError, parse_duration
+from engine.scenario import check_port
 
 from ._errors import Location, RunbookError
 from ._yaml import YMap, YNode, YScalar, YSeq, kind_of, plain
@@ -446,8 +447,10 @@ def _endpoint(value: str, node: YScalar) -> str:
         raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise RunbookError(node.location, f"invalid endpoint {value!r}", "use http://host:port")
-    if url.port is not None and not 0 < url.port < 65536:
-        raise RunbookError(node.location, f"invalid endpoint {value!r}: port {url.port}")
+    try:
+        check_port(url)
+    except ValueError as exc:
+        raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
     return value
 
 

@@ -166,9 +166,9 @@ def _checked_url(url: str) -> str:
     if not parsed.host:
         raise UsageError(f"invalid URL {url!r}: no host")
     try:
-        check_port(parsed, url)
+        check_port(parsed)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"invalid URL {url!r}: {exc}") from None
     return url
 
 
