@@ -28,7 +28,7 @@ def main() -> None:
         command = [
             sys.executable,
             "-m",
-            "tui.cli",
+            "loadscope",
             "demo",
             "churn",
             "--headless",

@@ -53,7 +53,7 @@ def run_loadscope(url: str, c: int, d: float, extra: list[str], env: dict[str, s
     command = [
         sys.executable,
         "-m",
-        "tui.cli",
+        "loadscope",
         "run",
         url,
         "-c",

@@ -31,8 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from engine import Session, SessionConfig, UrlScenario  # noqa: E402
-from engine.runbook import load_runbooks  # noqa: E402
+from loadscope.engine import Session, SessionConfig, UrlScenario  # noqa: E402
+from loadscope.engine.runbook import load_runbooks  # noqa: E402
 
 NGINX = "http://127.0.0.1:18080"
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
@@ -105,7 +105,7 @@ def main() -> None:
     duration = max(0.5, min(args.duration, 30.0))
     pin()
     if args.target == "builtin":
-        from engine.target import TargetOptions, TargetProcess
+        from loadscope.engine.target import TargetOptions, TargetProcess
 
         with TargetProcess(TargetOptions()) as target:
             run(target.http_url.rstrip("/"), rounds, duration, args.concurrency)

@@ -6,7 +6,7 @@ Nothing here imports Textual or `tui`. The console and the command line drive a 
 
 from __future__ import annotations
 
-from ._config import (
+from loadscope.engine._config import (
     CloseReason,
     HttpVersion,
     RetireAt,
@@ -15,17 +15,16 @@ from ._config import (
     SessionConfig,
     Stage,
 )
-from ._diagnostics import (
+from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
     Diagnostics,
     GeneratorExtension,
     KernelExtension,
     attach_diagnostics,
 )
-from ._histogram import Histogram
-from ._phases import PhaseExtension, PhaseSpec, phase_specs
-from ._session import Session, SessionExtension, State
-from ._snapshot import (
+from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec, phase_specs
+from loadscope.engine.metrics._histogram import Histogram
+from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
     EventRecord,
     GeneratorLoad,
@@ -38,7 +37,8 @@ from ._snapshot import (
     StepSnapshot,
     TimelinePoint,
 )
-from .scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
+from loadscope.engine.session._session import Session, SessionExtension, State
+from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
 
 __all__ = [
     "CloseReason",

@@ -79,7 +79,11 @@ class SessionConfig:
     h2_connections: int = 1
     reuse_mode: ReuseMode = ReuseMode.SHARED
     timeout: float = 30.0
-    connect_timeout: float = 10.0
+    connect_timeout: float = 10.0  # TCP connect plus the TLS handshake
+    # Response bodies kept for the runbook's expressions stop here (error kind body_too_large);
+    # bodies nothing reads are streamed and counted, never kept.
+    max_body: int = 64 * 1024 * 1024
+    max_iterations: int | None = None  # stop after this many iterations in total (--iterations)
     insecure: bool = False
     retire_at: RetireAt = RetireAt.ITERATION
     stop_grace: float = 5.0

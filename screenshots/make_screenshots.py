@@ -26,14 +26,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import HttpVersion, ReuseMode, SessionConfig  # noqa: E402
-from engine._process import EngineProcess  # noqa: E402
-from engine._spec import ScenarioSpec  # noqa: E402
-from engine.target import TargetOptions, TargetProcess  # noqa: E402
-from tui.app import ConsoleOptions, LoadscopeApp  # noqa: E402
-from tui.cli._console import report_renderer, setup_child_session  # noqa: E402
-from tui.cli._options import LoadPlan, adopt_runbook_phases  # noqa: E402
-from tui.watch_app import WatchApp  # noqa: E402
+from loadscope.engine import HttpVersion, ReuseMode, SessionConfig  # noqa: E402
+from loadscope.engine.control._process import EngineProcess  # noqa: E402
+from loadscope.engine.control._spec import ScenarioSpec  # noqa: E402
+from loadscope.engine.target import TargetOptions, TargetProcess  # noqa: E402
+from loadscope.tui.app import ConsoleOptions, LoadscopeApp  # noqa: E402
+from loadscope.tui.cli._console import report_renderer, setup_child_session  # noqa: E402
+from loadscope.tui.cli._options import LoadPlan, adopt_runbook_phases  # noqa: E402
+from loadscope.tui.watch_app import WatchApp  # noqa: E402
 
 Script = Callable[[Pilot], Awaitable[None]]
 TEXT = re.compile(
@@ -133,8 +133,8 @@ def press(*keys: str) -> Script:
 
 async def shoot_watch(target: TargetProcess) -> None:
     """`loadscope watch` on the target's TLS port while a per-iteration load churns it."""
-    from engine import Session, UrlScenario
-    from engine.kernel import SocketWatcher
+    from loadscope.engine import Session, UrlScenario
+    from loadscope.engine.diagnostics.kernel import SocketWatcher
 
     port = (target.https_url or "").rsplit(":", 1)[1]
     app = WatchApp(SocketWatcher.for_address(f"127.0.0.1:{port}"))

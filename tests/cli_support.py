@@ -15,7 +15,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-COMMAND = [sys.executable, "-m", "tui.cli"]
+COMMAND = [sys.executable, "-m", "loadscope.tui.cli"]
 TIMEOUT = 60.0  # per command: generous on a busy 2-core machine, and never hangs the suite
 
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.target import TargetOptions, TargetProcess
+from loadscope.engine.target import TargetOptions, TargetProcess
 
 
 @pytest.fixture(scope="session")

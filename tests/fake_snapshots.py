@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from engine import Histogram, HistogramData, LatencySummary, Snapshot, TimelinePoint
-from engine._ledger import ConnectionInfo
-from engine._snapshot import (
+from loadscope.engine import Histogram, HistogramData, LatencySummary, Snapshot, TimelinePoint
+from loadscope.engine.diagnostics._ledger import ConnectionInfo
+from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
     ErrorSnapshot,
     EventRecord,

@@ -6,7 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from engine import Scenario, Session, SessionConfig
+from loadscope.engine import Scenario, Session, SessionConfig
 
 TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "02": "SYN_SENT"}
 

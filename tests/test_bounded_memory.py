@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine import Session, SessionConfig, UrlScenario
-from engine._session import EVENTS_KEPT
+from loadscope.engine import Session, SessionConfig, UrlScenario
+from loadscope.engine.session._session import EVENTS_KEPT
 
 
 async def test_timeline_and_events_are_rings() -> None:

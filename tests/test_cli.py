@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.target import TargetProcess
-from tui.cli._outputs import CSV_FIELDS
+from loadscope.engine.target import TargetProcess
+from loadscope.tui.cli._outputs import CSV_FIELDS
 
 from .cli_support import COMMAND, REPO, environment, loadscope
 

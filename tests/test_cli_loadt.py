@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.target import TargetProcess
+from loadscope.engine.target import TargetProcess
 
 from .cli_support import EXAMPLES, loadscope, start
 from .test_cli import RUNN_BLOCK, label

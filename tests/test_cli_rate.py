@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import Session, SessionConfig, UrlScenario
-from engine.target import TargetProcess
+from loadscope.engine import Session, SessionConfig, UrlScenario
+from loadscope.engine.target import TargetProcess
 
 from .cli_support import loadscope
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from engine import ReuseMode
-from tui.cli._args import build_parser
-from tui.cli._reference import (
+from loadscope.engine import ReuseMode
+from loadscope.tui.cli._args import build_parser
+from loadscope.tui.cli._reference import (
     BEGIN,
     END,
     README,
@@ -34,7 +34,7 @@ def test_readme_holds_the_generated_reference() -> None:
 
 def test_the_module_prints_the_reference() -> None:
     printed = subprocess.run(
-        [sys.executable, "-m", "tui.cli._reference"],
+        [sys.executable, "-m", "loadscope.tui.cli._reference"],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.target import TargetProcess
+from loadscope.engine.target import TargetProcess
 
 from .cli_support import Popen, established_to, port_of, start, wait_for
 

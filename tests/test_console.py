@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from engine import ReuseMode, SessionConfig, Snapshot
-from engine._process import EngineProcess
-from engine._spec import ScenarioSpec
-from engine.target import TargetProcess
-from tui.app import ConsoleOptions, LoadscopeApp
-from tui.controller import ScriptedController
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.help import HelpScreen
-from tui.screens.summary import SummaryScreen
-from tui.screens.value_dialog import ValueDialog, parse_value
-from tui.widgets.header import SessionHeader
+from loadscope.engine import ReuseMode, SessionConfig, Snapshot
+from loadscope.engine.control._process import EngineProcess
+from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.target import TargetProcess
+from loadscope.tui.app import ConsoleOptions, LoadscopeApp
+from loadscope.tui.controller import ScriptedController
+from loadscope.tui.screens.dashboard import DashboardScreen
+from loadscope.tui.screens.help import HelpScreen
+from loadscope.tui.screens.summary import SummaryScreen
+from loadscope.tui.screens.value_dialog import ValueDialog, parse_value
+from loadscope.tui.widgets.header import SessionHeader
 
 from .fake_snapshots import make_snapshot
 
@@ -303,6 +303,6 @@ async def test_a_dead_target_shows_errors_and_nothing_crashes(tmp_path: Path) ->
     ],
 )
 def test_chart_markers_name_the_new_value(kind: str, message: str, label: str) -> None:
-    from tui.widgets.throughput import _short
+    from loadscope.tui.widgets.throughput import _short
 
     assert _short(kind, message) == label

@@ -14,14 +14,14 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from engine.target import TargetProcess
+from loadscope.engine.target import TargetProcess
 
 LOADSCOPE = shutil.which("loadscope") or ""
 
 
 def spawn(args: list[str], cwd: Path) -> pexpect.spawn:
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
-    command = [LOADSCOPE] if LOADSCOPE else [sys.executable, "-m", "tui.cli"]
+    command = [LOADSCOPE] if LOADSCOPE else [sys.executable, "-m", "loadscope.tui.cli"]
     child = pexpect.spawn(
         command[0],
         [*command[1:], *args],

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from engine import Snapshot
-from engine.report import build_report
-from tui.app import ConsoleOptions, LoadscopeApp
-from tui.cli._loadt import loadt_values
-from tui.cli._text import render_text
-from tui.controller import ScriptedController
+from loadscope.engine import Snapshot
+from loadscope.engine.metrics.report import build_report
+from loadscope.tui.app import ConsoleOptions, LoadscopeApp
+from loadscope.tui.cli._loadt import loadt_values
+from loadscope.tui.cli._text import render_text
+from loadscope.tui.controller import ScriptedController
 
 from .fake_snapshots import make_snapshot
 

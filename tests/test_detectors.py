@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from engine import ReuseMode, Session, SessionConfig, UrlScenario, attach_diagnostics
-from engine._detectors import (
+from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario, attach_diagnostics
+from loadscope.engine.diagnostics._detectors import (
     Detectors,
     Kind,
     Observation,
@@ -20,8 +20,8 @@ from engine._detectors import (
     server_closes,
     time_wait_growth,
 )
-from engine.report import build_report
-from engine.target import TargetOptions, TargetProcess
+from loadscope.engine.metrics.report import build_report
+from loadscope.engine.target import TargetOptions, TargetProcess
 
 from .test_kernel import quiet_port
 

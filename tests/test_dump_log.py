@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import SessionConfig
-from engine.runbook import load_runbooks
-from engine.target import TargetProcess
+from loadscope.engine import SessionConfig
+from loadscope.engine.runbook import load_runbooks
+from loadscope.engine.target import TargetProcess
 
 from .helpers import run_session
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.durations import DurationError, format_seconds, parse_duration
+from loadscope.engine.durations import DurationError, format_seconds, parse_duration
 
 
 @pytest.mark.parametrize(

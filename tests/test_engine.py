@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from engine import HttpVersion, ReuseMode, Session, SessionConfig, State, UrlScenario
-from engine.target import TargetProcess
+from loadscope.engine import HttpVersion, ReuseMode, Session, SessionConfig, State, UrlScenario
+from loadscope.engine.target import TargetProcess
 
 from .helpers import own_tcp_states, run_session
 
@@ -99,8 +99,8 @@ async def test_tls_auto_lets_the_server_choose_h2_by_alpn(target: TargetProcess)
 
 
 async def test_http1_over_tls_verifies_with_the_given_ca(target: TargetProcess) -> None:
-    from engine import RunnerConfig
-    from engine.scenario import UrlScenario as Url
+    from loadscope.engine import RunnerConfig
+    from loadscope.engine.session.scenario import UrlScenario as Url
 
     class VerifiedUrl(Url):
         def runner_configs(self) -> list[RunnerConfig]:

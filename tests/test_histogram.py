@@ -5,8 +5,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Histogram, HistogramData
-from engine._histogram import BUCKETS, bucket_bounds, bucket_index
+from loadscope.engine import Histogram, HistogramData
+from loadscope.engine.metrics._histogram import BUCKETS, bucket_bounds, bucket_index
 
 
 def exact_percentile(values: list[int], q: float) -> float:
@@ -84,7 +84,7 @@ def test_empty_histogram_reports_zeros() -> None:
 
 
 def test_failure_reasons_stay_bounded() -> None:
-    from engine._metrics import MAX_FAILURE_REASONS, OTHER_FAILURES, Metrics
+    from loadscope.engine.metrics._metrics import MAX_FAILURE_REASONS, OTHER_FAILURES, Metrics
 
     metrics = Metrics()
     for i in range(MAX_FAILURE_REASONS + 300):

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from engine import KernelExtension, ReuseMode, Session, SessionConfig, SocketCounts, UrlScenario
-from engine.kernel import (
+from loadscope.engine import (
+    KernelExtension,
+    ReuseMode,
+    Session,
+    SessionConfig,
+    SocketCounts,
+    UrlScenario,
+)
+from loadscope.engine.diagnostics.kernel import (
     Endpoint,
     KernelView,
     Source,
@@ -26,8 +33,8 @@ from engine.kernel import (
     parse_address,
     read_port_range,
 )
-from engine.report import build_report
-from engine.target import TargetOptions, TargetProcess
+from loadscope.engine.metrics.report import build_report
+from loadscope.engine.target import TargetOptions, TargetProcess
 
 from .helpers import run_session
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from engine import (
+from loadscope.engine import (
     HttpVersion,
     PhaseExtension,
     PhaseSpec,
@@ -19,11 +19,11 @@ from engine import (
     attach_diagnostics,
     phase_specs,
 )
-from engine._vu import VirtualUser
-from engine.report import build_report
-from engine.target import TargetProcess
-from tui.cli import main
-from tui.cli._options import Phase
+from loadscope.engine.metrics.report import build_report
+from loadscope.engine.session._vu import VirtualUser
+from loadscope.engine.target import TargetProcess
+from loadscope.tui.cli import main
+from loadscope.tui.cli._options import Phase
 
 
 def test_phases_come_from_pairs_or_objects() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import HttpVersion, Session, SessionConfig
-from engine.report import build_report
-from engine.runbook import RunbookError, load_runbooks
-from engine.target import TargetProcess
+from loadscope.engine import HttpVersion, Session, SessionConfig
+from loadscope.engine.metrics.report import build_report
+from loadscope.engine.runbook import RunbookError, load_runbooks
+from loadscope.engine.target import TargetProcess
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OWNED_EXAMPLES = sorted(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.runbook import EvalError, RunbookError, compile_expression, evaluate
+from loadscope.engine.runbook import EvalError, RunbookError, compile_expression, evaluate
 
 VALUES = {
     "n": 5,

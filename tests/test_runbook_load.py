@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.runbook import RunbookError, compile_runbooks, load_runbooks, parse_var_value
+from loadscope.engine.runbook import RunbookError, compile_runbooks, load_runbooks, parse_var_value
 
 ENDPOINT = "http://127.0.0.1:9"
 

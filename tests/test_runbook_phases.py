@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runbook import RunbookError, load_runbooks
+from loadscope.engine.runbook import RunbookError, load_runbooks
 
 HEAD = "runners:\n  req: http://127.0.0.1:9\nsteps:\n  - req:\n      /:\n        get: {}\n"
 
@@ -61,8 +61,8 @@ def test_bad_phases_are_load_errors_with_a_location(
 
 
 def test_dash_d_caps_a_runbooks_phases(tmp_path: Path) -> None:
-    from tui.cli._args import build_parser
-    from tui.cli._options import adopt_runbook_phases, load_plan
+    from loadscope.tui.cli._args import build_parser
+    from loadscope.tui.cli._options import adopt_runbook_phases, load_plan
 
     path = book(tmp_path, "x-loadscope:\n  phases: shared:20s, per-iteration:20s\n")
     scenario = load_runbooks([path])

@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from engine import IterationFailed, RequestFailed, SessionConfig
-from engine._ledger import ConnectionLedger
-from engine._metrics import StepStats
-from engine._runner import Runner
-from engine._serialize import h1_bytes
-from engine._wire import RawResponse
-from engine.runbook import RunbookScenario, load_runbooks
+from loadscope.engine import IterationFailed, RequestFailed, SessionConfig
+from loadscope.engine.diagnostics._ledger import ConnectionLedger
+from loadscope.engine.metrics._metrics import StepStats
+from loadscope.engine.runbook import RunbookScenario, load_runbooks
+from loadscope.engine.transport._runner import Runner
+from loadscope.engine.transport._serialize import h1_bytes
+from loadscope.engine.transport._wire import RawResponse
 
 ENDPOINT = "http://127.0.0.1:9"
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.target import (
+from loadscope.engine.target import (
     Listener,
     PlainProtocols,
     TargetInfo,
@@ -464,7 +464,7 @@ def test_children_die_with_their_parent(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import os, sys, time\n"
-        "from engine.target import TargetProcess\n"
+        "from loadscope.engine.target import TargetProcess\n"
         "if __name__ == '__main__':\n"
         "    target = TargetProcess().start()\n"
         "    print(target.pids[0], flush=True)\n"
@@ -490,7 +490,7 @@ def test_children_die_with_their_parent(tmp_path: Path) -> None:
 
 def test_run_foreground_stops_on_sigint() -> None:
     code = (
-        "from engine.target import TargetOptions, run_foreground\n"
+        "from loadscope.engine.target import TargetOptions, run_foreground\n"
         "raise SystemExit(run_foreground(TargetOptions(tls=True)))\n"
     )
     process = subprocess.Popen(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import ReuseMode, Session, SessionConfig, UrlScenario
-from engine.kernel import SocketWatcher, Source
-from engine.target import TargetProcess
-from tui.cli import main
+from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario
+from loadscope.engine.diagnostics.kernel import SocketWatcher, Source
+from loadscope.engine.target import TargetProcess
+from loadscope.tui.cli import main
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(), reason="the kernel view needs Linux"
@@ -42,7 +42,7 @@ async def test_watch_counts_new_connections_like_the_accept_counter(
         watch = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tui.cli",
+            "loadscope",
             "watch",
             f"127.0.0.1:{port_of(target)}",
             "--headless",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from engine import ReuseMode, Session, SessionConfig, UrlScenario
-from engine.kernel import SocketWatcher
-from engine.target import TargetOptions, TargetProcess
-from tui.screens.watch import WatchScreen
-from tui.watch_app import WatchApp
+from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario
+from loadscope.engine.diagnostics.kernel import SocketWatcher
+from loadscope.engine.target import TargetOptions, TargetProcess
+from loadscope.tui.screens.watch import WatchScreen
+from loadscope.tui.watch_app import WatchApp
 
 
 async def test_watch_view_counts_new_connections_and_time_wait() -> None:

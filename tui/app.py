@@ -20,7 +20,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
 
-from engine import ReuseMode, Snapshot
+from loadscope.engine import ReuseMode, Snapshot
 
 from .controller import Controller
 from .screens.dashboard import DashboardScreen

@@ -7,7 +7,7 @@ from collections import deque
 from textual import events
 from textual.app import App
 
-from engine.kernel import SocketWatcher, WatchSample
+from loadscope.engine.diagnostics.kernel import SocketWatcher, WatchSample
 
 from .screens.watch import HISTORY, WatchScreen
 

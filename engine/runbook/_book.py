@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from engine.durations import DurationError, parse_duration
-from engine.scenario import check_port
+from loadscope.engine.durations import DurationError, parse_duration
+from loadscope.engine.session.scenario import check_port
 
 from ._errors import Location, RunbookError
 from ._yaml import YMap, YNode, YScalar, YSeq, kind_of, plain

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.scenario import IterationFailed, RequestFailed
+from loadscope.engine.session.scenario import IterationFailed, RequestFailed
 
 from ._errors import EvalError, one_line
 from ._eval import Getter, plain
@@ -22,7 +22,7 @@ from ._scope import Scope
 from ._template import Template
 
 if TYPE_CHECKING:
-    from engine._vu import VirtualUser
+    from loadscope.engine.session._vu import VirtualUser
 
     from ._response import ResponseView
 

@@ -24,10 +24,10 @@ from ._response import ResponseView
 from ._template import Template, render_text
 
 if TYPE_CHECKING:
-    from engine._metrics import StepStats
-    from engine._runner import Runner
-    from engine._vu import VirtualUser
-    from engine._wire import RawResponse
+    from loadscope.engine.metrics._metrics import StepStats
+    from loadscope.engine.session._vu import VirtualUser
+    from loadscope.engine.transport._runner import Runner
+    from loadscope.engine.transport._wire import RawResponse
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10

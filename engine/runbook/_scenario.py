@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine import RunnerConfig
+from loadscope.engine import RunnerConfig
 
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
@@ -17,9 +17,9 @@ from ._program import BookProgram
 from ._request import RequestProgram
 
 if TYPE_CHECKING:
-    from engine._metrics import StepStats
-    from engine._runner import Runner
-    from engine._vu import VirtualUser
+    from loadscope.engine.metrics._metrics import StepStats
+    from loadscope.engine.session._vu import VirtualUser
+    from loadscope.engine.transport._runner import Runner
 
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9.]+")

@@ -13,8 +13,8 @@ about connection reuse.
         target.wait_until(lambda t: t.open_connections() == 0)  # counts trail a client a little
 
 `serve(options, ready_callback)` runs one worker on the running loop until cancelled;
-`run_foreground(options)` is `loadscope target` (and `python -m engine.target`). Children are
-spawned, so a script that starts a target needs the `if __name__ == "__main__":` guard.
+`run_foreground(options)` is `loadscope target` (and `python -m loadscope.engine.target`).
+Children are spawned, so a script that starts a target needs the `if __name__ == "__main__":` guard.
 
 Endpoints, on every protocol (HEAD works wherever GET does):
     /  -> "ok\\n"           /json  a small object       /bytes/{n}  n bytes (n <= 64 MiB)

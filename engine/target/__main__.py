@@ -1,4 +1,4 @@
-"""`python -m engine.target`: the target in the foreground (the `loadscope target` CLI's twin)."""
+"""`python -m loadscope.engine.target`: the target in the foreground (`loadscope target`'s twin)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ._options import PlainProtocols, TargetOptions
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.target", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m loadscope.engine.target", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address")
     parser.add_argument("--port", type=int, default=0, help="plain HTTP port (0: a free one)")
     parser.add_argument("--tls", action="store_true", help="also listen with TLS (self-signed)")

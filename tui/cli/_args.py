@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine import ReuseMode
+from loadscope.engine import ReuseMode
 
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
 RUN_EXAMPLES = """\

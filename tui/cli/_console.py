@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine import Session, Snapshot
-from engine._process import EngineProcess
-from engine.report import build_report
+from loadscope.engine import Session, Snapshot
+from loadscope.engine.control._process import EngineProcess
+from loadscope.engine.metrics.report import build_report
 
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import resources
 from pathlib import Path
 
-from engine.target import TargetOptions, TargetProcess
+from loadscope.engine.target import TargetOptions, TargetProcess
 
 from ._args import build_parser
 from ._errors import UsageError
 from ._options import load_plan
 
-REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = resources.files("loadscope") / "examples"
 STORIES = {
     "basic": ("demo.yml", ["-c", "10"]),
     "churn": ("churn.yml", ["-c", "20", "--warm-up", "3s"]),  # its phases are in the runbook
@@ -21,10 +22,11 @@ STORIES = {
 
 
 def find_example(name: str) -> Path:
-    for folder in (REPO_EXAMPLES, Path.cwd() / "examples"):
-        if (folder / name).is_file():
-            return folder / name
-    raise UsageError(f"cannot find examples/{name}: run loadscope from its source checkout")
+    """The demo runbooks ship inside the package, so an installed loadscope finds them anywhere."""
+    book = Path(str(EXAMPLES / name))
+    if not book.is_file():
+        raise UsageError(f"the demo runbook {name} is missing from this installation ({book})")
+    return book
 
 
 def demo_arguments(args: argparse.Namespace, book: Path, story: str) -> list[str]:

@@ -5,7 +5,7 @@ The console's engine process calls `attach_extensions` too, so this module impor
 
 from __future__ import annotations
 
-from engine import Diagnostics, Session, attach_diagnostics
+from loadscope.engine import Diagnostics, Session, attach_diagnostics
 
 from ._options import LoadPlan
 

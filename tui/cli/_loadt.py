@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import Snapshot
+from loadscope.engine import Snapshot
 
 _BLOCK = """\
 Number of runbooks per RunN....: {runbooks}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine import Session, SessionConfig
-from engine._spec import ScenarioSpec
+from loadscope.engine import Session, SessionConfig
+from loadscope.engine.control._spec import ScenarioSpec
 
 from ._errors import UsageError
 from ._extensions import attach_extensions

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 
-from engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
-from engine._spec import ScenarioSpec
-from engine.durations import DurationError, parse_duration
-from engine.scenario import TOKEN, check_header, check_port
+from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
+from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.durations import DurationError, parse_duration
+from loadscope.engine.session.scenario import TOKEN, check_header, check_port
 
 from ._errors import UsageError
 

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from engine import TimelinePoint
-from engine.report import timeline_entry
+from loadscope.engine import TimelinePoint
+from loadscope.engine.metrics.report import timeline_entry
 
 from ._errors import UsageError
 

@@ -1,7 +1,7 @@
 """The README's command reference, generated from the argument parser itself.
 
-    python -m tui.cli._reference          # print it
-    python -m tui.cli._reference --write  # replace it in README.md, between the markers
+    python -m loadscope.tui.cli._reference          # print it
+    python -m loadscope.tui.cli._reference --write  # replace it in README.md, between the markers
 
 `tests/test_cli_reference.py` fails when README.md and the parser disagree.
 """
@@ -20,7 +20,7 @@ BEGIN = "<!-- cli-reference -->"
 END = "<!-- /cli-reference -->"
 README = Path(__file__).resolve().parents[2] / "README.md"
 USAGE_WIDTH = 100  # fixed, so the text does not depend on the terminal
-REGENERATE = "python -m tui.cli._reference --write"
+REGENERATE = "python -m loadscope.tui.cli._reference --write"
 
 
 def reference_markdown() -> str:
@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote the command reference into {README}")
         return 0
     if arguments:
-        print(f"usage: python -m tui.cli._reference [--write]\n{__doc__}", file=sys.stderr)
+        print(
+            f"usage: python -m loadscope.tui.cli._reference [--write]\n{__doc__}", file=sys.stderr
+        )
         return 2
     sys.stdout.write(reference_markdown())
     return 0

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import Scenario, Session, SessionConfig, Snapshot, TimelinePoint
-from engine._spec import ScenarioSpec
-from engine.report import build_report
+from loadscope.engine import Scenario, Session, SessionConfig, Snapshot, TimelinePoint
+from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.metrics.report import build_report
 
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
@@ -48,7 +48,7 @@ class Outcome:
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
     """Load and compile once, before anything is sent; bad input is exit code 2."""
-    from engine.runbook import RunbookError
+    from loadscope.engine.runbook import RunbookError
 
     try:
         scenario = spec.build()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from engine.target import TargetOptions
-from engine.target._options import PlainProtocols
+from loadscope.engine.target import TargetOptions
+from loadscope.engine.target._options import PlainProtocols
 
 from ._errors import UsageError
 
 
 def cmd_target(args: argparse.Namespace) -> int:
-    from engine.target import run_foreground
+    from loadscope.engine.target import run_foreground
 
     try:
         options = TargetOptions(

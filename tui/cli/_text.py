@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import HistogramData, Snapshot
+from loadscope.engine import HistogramData, Snapshot
 
 from ..format import counted, ms, number, percent
 from ._loadt import loadt_block

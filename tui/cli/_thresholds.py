@@ -13,7 +13,7 @@ from ._errors import UsageError
 from ._loadt import THRESHOLD_NAMES
 
 if TYPE_CHECKING:
-    from engine.runbook import Expression
+    from loadscope.engine.runbook import Expression
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Thresholds:
         sources = [source for source in sources if source.strip()]
         if not sources:
             return cls([])
-        from engine.runbook import RunbookError, compile_expression  # only when needed
+        from loadscope.engine.runbook import RunbookError, compile_expression  # only when needed
 
         compiled = []
         for source in sources:
@@ -71,7 +71,7 @@ class Thresholds:
 def _check_types(expression: Expression, source: str) -> None:
     """Evaluate over stand-in numbers: a threshold that cannot be a boolean for any of them
     (`p99 < "a"`, `p99`) is bad input now, not a failed threshold after the load."""
-    from engine.runbook import EvalError
+    from loadscope.engine.runbook import EvalError
 
     problem = ""
     for sample in (1, 1.5):  # counts are ints, latencies floats: one of them must work

@@ -10,7 +10,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from engine import Snapshot
+from loadscope.engine import Snapshot
 
 from ..widgets.connections import ConnectionsPanel
 from ..widgets.errors import ErrorsPanel

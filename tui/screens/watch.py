@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from engine.kernel import SocketWatcher, WatchSample
+from loadscope.engine.diagnostics.kernel import SocketWatcher, WatchSample
 
 from ..format import clock, compact
 from ..widgets._charts import Series

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from engine import Snapshot
+from loadscope.engine import Snapshot
 
 from ..format import compact, ms, number, percent
 from ._charts import Series

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import RichLog
 
-from engine import Snapshot
+from loadscope.engine import Snapshot
 
 from ..format import clock
 from .panel import Panel

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine import Snapshot
+from loadscope.engine import Snapshot
 
 from ..format import clock, counted
 

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 
-from engine import HistogramData, LatencySummary, Snapshot
+from loadscope.engine import HistogramData, LatencySummary, Snapshot
 
 from ..format import ms
 from ._charts import Series, histogram_rows

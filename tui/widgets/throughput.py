@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 
-from engine import EventRecord, Snapshot
+from loadscope.engine import EventRecord, Snapshot
 
 from ..format import number
 from ._charts import Marker, Series

@@ -6,7 +6,7 @@ import heapq
 import time
 from typing import TYPE_CHECKING
 
-from ._snapshot import (
+from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
     ErrorSnapshot,
     HistogramData,
@@ -16,7 +16,7 @@ from ._snapshot import (
 )
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from loadscope.engine.session._session import Session
 
 LIVE_CONNECTIONS_SHOWN = 50
 
@@ -93,7 +93,7 @@ def _handshake_share(session: Session) -> float:
 
 
 def _step(step: object) -> StepSnapshot:
-    from ._metrics import StepStats
+    from loadscope.engine.metrics._metrics import StepStats
 
     assert isinstance(step, StepStats)
     window = list(step.window_requests)

@@ -14,15 +14,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from ._config import CloseReason, HttpVersion, ReuseMode, SessionConfig
-from ._ledger import ConnectionLedger
-from ._metrics import Metrics, StepStats
-from ._pacing import AsyncPacer, due_arrivals
-from ._runner import Runner
-from ._snapshot import EventRecord, Snapshot, TimelinePoint
-from ._transport import PoolScope
-from ._vu import VirtualUser
-from .scenario import Scenario
+from loadscope.engine._config import CloseReason, HttpVersion, ReuseMode, SessionConfig
+from loadscope.engine.diagnostics._ledger import ConnectionLedger
+from loadscope.engine.metrics._metrics import Metrics, StepStats
+from loadscope.engine.metrics._snapshot import EventRecord, Snapshot, TimelinePoint
+from loadscope.engine.session._pacing import AsyncPacer, due_arrivals
+from loadscope.engine.session._vu import VirtualUser
+from loadscope.engine.session.scenario import Scenario
+from loadscope.engine.transport._runner import Runner
+from loadscope.engine.transport._transport import PoolScope
 
 EVENTS_KEPT = 500
 STAGE_STEP = 0.1  # seconds between concurrency updates while ramping
@@ -308,7 +308,7 @@ class Session:
         self.event("reset", reason)
 
     def snapshot(self, timeline: int | None = 600) -> Snapshot:
-        from ._build import build_snapshot
+        from loadscope.engine.session._build import build_snapshot
 
         return build_snapshot(self, timeline)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .scenario import Scenario, UrlScenario
+from loadscope.engine.session.scenario import Scenario, UrlScenario
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ScenarioSpec:
         if self.runbooks:
             import os
 
-            from .runbook import load_runbooks
+            from loadscope.engine.runbook import load_runbooks
 
             env = {**os.environ, **self.env}
             scenario = load_runbooks(list(self.runbooks), dict(self.vars), env=env)

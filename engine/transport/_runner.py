@@ -12,12 +12,12 @@ import ssl
 
 import httpx
 
-from ._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
-from ._connect import AsyncConnector, Origin
-from ._ledger import ConnectionLedger
-from ._pool import AsyncOriginPool
-from ._tls import build_ssl_context
-from ._transport import AsyncEngineTransport, PoolScope
+from loadscope.engine._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
+from loadscope.engine.diagnostics._ledger import ConnectionLedger
+from loadscope.engine.transport._connect import AsyncConnector, Origin
+from loadscope.engine.transport._pool import AsyncOriginPool
+from loadscope.engine.transport._tls import build_ssl_context
+from loadscope.engine.transport._transport import AsyncEngineTransport, PoolScope
 
 USER_AGENT = "loadscope/0.1"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._histogram import Histogram, bucket_bounds
-from ._ledger import ConnectionInfo
+from loadscope.engine.diagnostics._ledger import ConnectionInfo
+from loadscope.engine.metrics._histogram import Histogram, bucket_bounds
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 

@@ -10,8 +10,8 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from ._config import CloseReason
-from ._histogram import Histogram
+from loadscope.engine._config import CloseReason
+from loadscope.engine.metrics._histogram import Histogram
 
 
 @dataclass(frozen=True, slots=True)

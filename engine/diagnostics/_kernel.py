@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ._snapshot import SocketCounts
+from loadscope.engine.metrics._snapshot import SocketCounts
 
 try:
     import resource

@@ -11,10 +11,16 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from ._config import CloseReason
-from ._errors import GoAway, PeerClosed, ProtocolError, ReadTimeout, StreamReset
-from ._ledger import Connection, ConnectionLedger
-from ._wire import RawResponse
+from loadscope.engine._config import CloseReason
+from loadscope.engine.diagnostics._ledger import Connection, ConnectionLedger
+from loadscope.engine.transport._errors import (
+    GoAway,
+    PeerClosed,
+    ProtocolError,
+    ReadTimeout,
+    StreamReset,
+)
+from loadscope.engine.transport._wire import RawResponse
 
 _HTTP2 = b"HTTP/2"
 _BIG_WINDOW = 16 * 1024 * 1024

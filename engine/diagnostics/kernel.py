@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from ._kernel import (
+from loadscope.engine.diagnostics._kernel import (
     Endpoint,
     KernelSample,
     KernelView,
@@ -24,7 +24,7 @@ from ._kernel import (
     parse_address,
     read_port_range,
 )
-from ._snapshot import SocketCounts
+from loadscope.engine.metrics._snapshot import SocketCounts
 
 __all__ = [
     "Endpoint",

@@ -11,11 +11,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._config import HttpVersion
-from ._errors import ConnectError, ConnectTimeout, TLSError, classify_os_error
-from ._h1 import AsyncHTTP11Connection
-from ._h2 import AsyncHTTP2Connection
-from ._ledger import ConnectionLedger
+from loadscope.engine._config import HttpVersion
+from loadscope.engine.diagnostics._ledger import ConnectionLedger
+from loadscope.engine.transport._errors import (
+    ConnectError,
+    ConnectTimeout,
+    TLSError,
+    classify_os_error,
+)
+from loadscope.engine.transport._h1 import AsyncHTTP11Connection
+from loadscope.engine.transport._h2 import AsyncHTTP2Connection
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._config import CloseReason, RetireAt, ReuseMode
-from ._errors import classify_os_error
-from ._metrics import StepStats
-from ._transport import PoolScope, to_response
-from ._wire import RawResponse
-from .scenario import IterationFailed, RequestFailed
+from loadscope.engine._config import CloseReason, RetireAt, ReuseMode
+from loadscope.engine.metrics._metrics import StepStats
+from loadscope.engine.session.scenario import IterationFailed, RequestFailed
+from loadscope.engine.transport._errors import classify_os_error
+from loadscope.engine.transport._transport import PoolScope, to_response
+from loadscope.engine.transport._wire import RawResponse
 
 if TYPE_CHECKING:
-    from ._runner import Runner
-    from ._session import Session
+    from loadscope.engine.session._session import Session
+    from loadscope.engine.transport._runner import Runner
 
 MAX_REDIRECTS = 10
 INTERRUPTED = "interrupted"  # the error kind of requests cut at the end of the grace period

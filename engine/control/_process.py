@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._config import SessionConfig
-from ._snapshot import Snapshot
-from ._spec import ScenarioSpec
+from loadscope.engine._config import SessionConfig
+from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.metrics._snapshot import Snapshot
 
 PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
 COMMANDS = frozenset(
@@ -195,7 +195,7 @@ async def _serve(
     push_interval: float,
     setup: Callable[[Any], None] | None,
 ) -> None:
-    from ._session import Session
+    from loadscope.engine.session._session import Session
 
     session = Session(config, spec.build())
     if setup is not None:

@@ -11,10 +11,10 @@ import time
 
 import httptools
 
-from ._config import CloseReason
-from ._errors import PeerClosed, ProtocolError, ReadTimeout
-from ._ledger import Connection, ConnectionLedger
-from ._wire import RawResponse, parse_keepalive_timeout
+from loadscope.engine._config import CloseReason
+from loadscope.engine.diagnostics._ledger import Connection, ConnectionLedger
+from loadscope.engine.transport._errors import PeerClosed, ProtocolError, ReadTimeout
+from loadscope.engine.transport._wire import RawResponse, parse_keepalive_timeout
 
 _HTTP11 = b"HTTP/1.1"
 

@@ -8,8 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ._histogram import bucket_bounds
-from ._snapshot import HistogramData, LatencySummary, Snapshot, TimelinePoint
+from loadscope.engine.metrics._histogram import bucket_bounds
+from loadscope.engine.metrics._snapshot import (
+    HistogramData,
+    LatencySummary,
+    Snapshot,
+    TimelinePoint,
+)
 
 
 def _ms(value: float) -> float:

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ._config import ReuseMode
-from ._generator import cpu_seconds
-from ._session import SessionExtension
-from ._snapshot import PhaseResult
+from loadscope.engine._config import ReuseMode
+from loadscope.engine.diagnostics._generator import cpu_seconds
+from loadscope.engine.metrics._snapshot import PhaseResult
+from loadscope.engine.session._session import SessionExtension
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from loadscope.engine.session._session import Session
 
 BOUNDARY_SLACK = 0.5  # seconds: the tick nearest a boundary ends the phase
 

@@ -18,13 +18,13 @@ from collections import deque
 
 import httpx
 
-from ._config import CloseReason, HttpVersion
-from ._connect import AsyncConnector
-from ._errors import GoAway, PeerClosed, ProtocolError
-from ._h1 import AsyncHTTP11Connection
-from ._h2 import AsyncHTTP2Connection
-from ._serialize import h1_bytes, h2_headers, request_body
-from ._wire import RawResponse
+from loadscope.engine._config import CloseReason, HttpVersion
+from loadscope.engine.transport._connect import AsyncConnector
+from loadscope.engine.transport._errors import GoAway, PeerClosed, ProtocolError
+from loadscope.engine.transport._h1 import AsyncHTTP11Connection
+from loadscope.engine.transport._h2 import AsyncHTTP2Connection
+from loadscope.engine.transport._serialize import h1_bytes, h2_headers, request_body
+from loadscope.engine.transport._wire import RawResponse
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 

@@ -15,16 +15,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._config import ReuseMode
-from ._detectors import SETTLE_S, Detectors, Observation
-from ._generator import GeneratorMonitor
-from ._kernel import Endpoint, KernelSample, KernelView, Source, endpoints_for, format_address
-from ._phases import PhaseExtension, PhaseSpec
-from ._session import SessionExtension, State
-from ._snapshot import GeneratorLoad, KernelSnapshot
+from loadscope.engine._config import ReuseMode
+from loadscope.engine.diagnostics._detectors import SETTLE_S, Detectors, Observation
+from loadscope.engine.diagnostics._generator import GeneratorMonitor
+from loadscope.engine.diagnostics._kernel import (
+    Endpoint,
+    KernelSample,
+    KernelView,
+    Source,
+    endpoints_for,
+    format_address,
+)
+from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec
+from loadscope.engine.metrics._snapshot import GeneratorLoad, KernelSnapshot
+from loadscope.engine.session._session import SessionExtension, State
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from loadscope.engine.session._session import Session
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
 _DEFAULT_PORTS = {"http": 80, "https": 443}

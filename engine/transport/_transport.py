@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._config import CloseReason
-from ._connect import Origin
-from ._pool import AsyncOriginPool
-from ._wire import RawResponse
+from loadscope.engine._config import CloseReason
+from loadscope.engine.transport._connect import Origin
+from loadscope.engine.transport._pool import AsyncOriginPool
+from loadscope.engine.transport._wire import RawResponse
 
 if TYPE_CHECKING:
-    from ._runner import Runner
+    from loadscope.engine.transport._runner import Runner
 
 SCOPE_EXTENSION = "loadscope.scope"
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from ._config import RunnerConfig
+from loadscope.engine._config import RunnerConfig
 
 if TYPE_CHECKING:
-    from ._metrics import StepStats
-    from ._runner import Runner
-    from ._vu import VirtualUser
+    from loadscope.engine.metrics._metrics import StepStats
+    from loadscope.engine.session._vu import VirtualUser
+    from loadscope.engine.transport._runner import Runner
 
 
 class IterationFailed(Exception):

@@ -1,0 +1,1 @@
+"""Metrics: mergeable HDR-style histograms, per-second series, immutable snapshots and reports."""

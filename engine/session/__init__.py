@@ -1,0 +1,1 @@
+"""Sessions and virtual users: the live-adjustable load over shared runners."""
