@@ -18,7 +18,6 @@ from loadscope.engine.metrics._snapshot import (
     TimelinePoint,
 )
 
-
 SCHEMA_VERSION = 1  # bumped only when a key changes meaning or goes away
 
 
