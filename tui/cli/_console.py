@@ -17,6 +17,7 @@ from loadscope.engine.metrics.report import build_report
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import threshold_names
+from ._more_outputs import MetricsAddress, check_outputs, serve_metrics, write_html_report
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_writable
 from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
@@ -24,9 +25,16 @@ from ._text import render_text
 from ._thresholds import Thresholds
 
 
-def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
-    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
+def setup_child_session(
+    plan: LoadPlan,
+    session: Session,
+    csv_path: str | None = None,
+    metrics: MetricsAddress | None = None,
+) -> None:
+    """Runs in the engine process: the same extensions as a headless run, `--csv`, and
+    `/metrics` (served by the process that holds the session, until it exits)."""
     attach_extensions(session, plan)
+    serve_metrics(metrics, session)
     if csv_path:
         csv = CsvTimeline(csv_path)
         session.tick_listeners.append(csv.write)
@@ -54,16 +62,19 @@ def run_console(
     label: str,
     csv_path: str | None = None,
     thresholds: Thresholds | None = None,
+    outputs: argparse.Namespace | None = None,
 ) -> int:
+    """`outputs`: the parsed arguments that may hold --html and --metrics-port."""
     from ..app import ConsoleOptions, LoadscopeApp
 
     check_writable(summary_json, "--summary-json")
     check_writable(csv_path, "--csv")
+    metrics = check_outputs(outputs) if outputs is not None else None
     ensure_terminal()
     engine = EngineProcess(
         plan.spec,
         plan.config,
-        setup=functools.partial(setup_child_session, plan, csv_path=csv_path),
+        setup=functools.partial(setup_child_session, plan, csv_path=csv_path, metrics=metrics),
     )
     options = ConsoleOptions(
         label=label,
@@ -87,6 +98,10 @@ def run_console(
     if engine.exit_message and engine.final is None:
         print(f"loadscope: engine failed: {engine.exit_message}", file=sys.stderr)
         return 2
+    html_path = getattr(outputs, "html", None)
+    if html_path and engine.final is not None:
+        write_html_report(html_path, engine.final, build_report(engine.final))
+        app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
     unreachable = _never_reached(engine.final)
@@ -118,6 +133,7 @@ def cmd_console(
         label=label,
         csv_path=args.csv,
         thresholds=thresholds,
+        outputs=args,
     )
 
 

@@ -11,9 +11,10 @@ from loadscope.engine.control import ScenarioSpec
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
+from ._more_outputs import check_outputs
 from ._options import LoadPlan, check_books, duration, parse_vars
 from ._outputs import check_writable
-from ._run import build_scenario, check_descriptors, drive, finish, run_loop
+from ._run import build_scenario, check_descriptors, finish, run_with_metrics
 from ._thresholds import Thresholds
 
 UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
@@ -49,10 +50,11 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
+    metrics = check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=False)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    outcome = run_loop(drive(session, progress=False, csv_path=args.csv))
+    outcome = run_with_metrics(session, metrics, progress=False, csv_path=args.csv)
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(args.books),
