@@ -73,3 +73,27 @@ def test_the_report_renders_offline_in_chromium(html_report: Path) -> None:
         page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
     assert errors == []
     assert requests == [url]  # the file itself, and nothing else
+
+
+@pytest.mark.timeout(90)
+def test_the_console_writes_the_html_report_when_it_exits(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    import pexpect
+
+    from .test_console_e2e import spawn
+
+    path = tmp_path / "console.html"
+    child = spawn(
+        ["console", target.http_url, "-c", "2", "-d", "2s", "--html", str(path)], tmp_path
+    )
+    try:
+        child.expect("Run stopped", timeout=45)
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert f"saved {path}" in child.before.replace("\r", "")
+    page = path.read_text(encoding="utf-8")
+    assert "<h2>Summary" in page and page.count("<svg") >= 4

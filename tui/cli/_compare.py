@@ -3,8 +3,9 @@
 Each number gets its change and a verdict: better, worse, or within noise. A change is within
 noise when it is no larger than the biggest of three bounds:
 - two standard errors of the difference of the means of the runs' per-second values (Welch),
-  for the numbers the timeline has per second (rps, p50, p90, p99): how much they wobbled
-  inside each run says how much of the difference chance alone could make;
+  for the numbers the timeline has per second (rps, p50, p90, p99), when each run has at least
+  5 full seconds: how much they wobbled inside each run says how much of the difference chance
+  alone could make;
 - 5% of the base value (runs on a shared machine drift by a few percent between them);
 - a small absolute floor per number (0.1 error-rate points, one connection, ...), so tiny
   numbers do not flip verdicts.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 RELATIVE_NOISE = 0.05
 STANDARD_ERRORS = 2.0
+MIN_SECONDS = 5  # fewer full seconds in a run say too little about its spread
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,9 @@ def check_comparable(base: dict[str, Any], new: dict[str, Any], paths: tuple[str
 
 
 def _series(report: dict[str, Any], field: str) -> list[float]:
+    """The full seconds' values: the last point covers only the drain at the end."""
     values = []
-    for point in report.get("timeline") or []:
+    for point in (report.get("timeline") or [])[:-1]:
         value = point.get(field) if isinstance(point, dict) else None
         if isinstance(value, int | float):
             values.append(float(value))
@@ -140,8 +143,8 @@ def _series(report: dict[str, Any], field: str) -> list[float]:
 
 
 def standard_error(values: list[float]) -> float | None:
-    """The standard error of the mean of `values`; None with fewer than two."""
-    if len(values) < 2:
+    """The standard error of the mean of `values`; None with too few to estimate it."""
+    if len(values) < MIN_SECONDS:
         return None
     mean = sum(values) / len(values)
     variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
@@ -221,7 +224,7 @@ def comparison(base: dict[str, Any], new: dict[str, Any], paths: tuple[str, str]
             "relative": RELATIVE_NOISE,
             "standard_errors": STANDARD_ERRORS,
             "rule": "within noise when |change| <= max(floor, 5% of base, "
-            "2 standard errors of the difference of per-second means)",
+            "2 standard errors of the difference of per-second means, from 5 full seconds)",
         },
         "metrics": {m.name: compare_measure(m, base, new) for m in MEASURES},
         "steps": compare_steps(base, new),
