@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadscope.engine import Scenario, Session, SessionConfig, Snapshot, TimelinePoint
+from loadscope.engine import (
+    Scenario,
+    Session,
+    SessionConfig,
+    Snapshot,
+    TimelinePoint,
+    run_event_loop,
+)
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.metrics.report import build_report
 
@@ -63,18 +69,6 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
         if not quiet:
             print(warning, file=sys.stderr)
     return scenario
-
-
-def run_loop(coro: Any) -> Any:
-    """uvloop when available (LOADSCOPE_LOOP=asyncio picks the standard loop, for comparisons)."""
-    if os.environ.get("LOADSCOPE_LOOP") != "asyncio":
-        try:
-            import uvloop
-        except ImportError:  # pragma: no cover
-            pass
-        else:
-            return uvloop.run(coro)
-    return asyncio.run(coro)
 
 
 @dataclass
@@ -223,7 +217,7 @@ def run_with_metrics(
     """`drive` the session, with `/metrics` served from before its start to its end."""
     server = serve_metrics(address, session)
     try:
-        outcome: Outcome = run_loop(drive(session, progress=progress, csv_path=csv_path))
+        outcome: Outcome = run_event_loop(drive(session, progress=progress, csv_path=csv_path))
     finally:
         if server is not None:
             server.close()
