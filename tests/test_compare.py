@@ -113,10 +113,13 @@ def test_an_unknown_threshold_name_is_exit_2(reports: dict[str, Path]) -> None:
     assert "unknown name p99" in result.error_line()
 
 
-def _steady(p99: float, wobble: float, seconds: int = 10) -> dict[str, Any]:
-    """A report whose per-second p99 alternates `wobble` around `p99`."""
+SPREAD = (-1.0, 0.2, -0.6, 1.0, -0.2, 0.6)  # a run's seconds, scattered around its level
+
+
+def _steady(p99: float, wobble: float, seconds: int = 13) -> dict[str, Any]:
+    """A report whose per-second p99 scatters up to `wobble` around `p99`."""
     timeline = [
-        {"t": t, "p99_ms": p99 + (wobble if t % 2 else -wobble)} for t in range(1, seconds + 1)
+        {"t": t, "p99_ms": p99 + wobble * SPREAD[t % len(SPREAD)]} for t in range(1, seconds + 1)
     ]
     return {"latency_ms": {"p99": p99}, "timeline": timeline}
 
@@ -127,7 +130,7 @@ def test_noise_follows_the_per_second_spread() -> None:
     assert compare_measure(p99, base, _steady(10.3, 0.1))["verdict"] == "within noise"  # < 5%
     assert compare_measure(p99, base, _steady(12.0, 0.1))["verdict"] == "worse"
     assert compare_measure(p99, base, _steady(8.0, 0.1))["verdict"] == "better"
-    # the same 20% rise, in runs whose p99 swings by ±10 ms every second, is noise
+    # the same 20% rise, in runs whose p99 scatters by ±10 ms from second to second, is noise
     assert compare_measure(p99, _steady(10.0, 10.0), _steady(12.0, 10.0))["verdict"] == (
         "within noise"
     )
@@ -138,3 +141,10 @@ def test_missing_numbers_are_not_judged() -> None:
     report = _steady(10.0, 0.1)
     row = compare_measure(time_wait, report, copy.deepcopy(report))
     assert row["verdict"] == "n/a" and row["change"] is None
+
+
+def test_one_spiky_second_does_not_hide_a_change() -> None:
+    p99 = next(m for m in MEASURES if m.name == "p99")
+    new = _steady(25.0, 2.0)
+    new["timeline"][0]["p99_ms"] = 140.0  # the first second's handshakes
+    assert compare_measure(p99, _steady(10.0, 1.0), new)["verdict"] == "worse"

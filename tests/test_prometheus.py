@@ -6,7 +6,9 @@ import signal
 import socket
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from loadscope.engine import Histogram, HistogramData
@@ -109,3 +111,25 @@ def test_histogram_buckets_are_cumulative_at_the_bounds() -> None:
     buckets = cumulative_buckets(HistogramData.of(histogram))
     assert [n for _, n in buckets[:-1]] == expected
     assert buckets[-1] == (float("inf"), len(values_us))
+
+
+@pytest.mark.timeout(120)
+def test_the_console_serves_metrics_from_its_engine_process(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    import pexpect
+
+    from .test_console_e2e import spawn
+
+    port = free_port()
+    child = spawn(["console", target.http_url, "-c", "2", "--metrics-port", str(port)], tmp_path)
+    try:
+        child.expect("RUNNING", timeout=45)
+        wait_for(lambda: requests_total(scrape(port)) > 0, timeout=45, what="console metrics")
+        child.send("q")
+        child.expect("Run stopped", timeout=30)
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

@@ -2,10 +2,11 @@
 
 Each number gets its change and a verdict: better, worse, or within noise. A change is within
 noise when it is no larger than the biggest of three bounds:
-- two standard errors of the difference of the means of the runs' per-second values (Welch),
-  for the numbers the timeline has per second (rps, p50, p90, p99), when each run has at least
-  5 full seconds: how much they wobbled inside each run says how much of the difference chance
-  alone could make;
+- two standard errors of the difference between the runs, from the spread of their per-second
+  values (Welch, with a robust spread: 1.4826 x the median absolute deviation), for the
+  numbers the timeline has per second (rps, p50, p90, p99) when each run has at least 5 full
+  seconds: how much they wobbled inside each run says how much of the difference chance alone
+  could make;
 - 5% of the base value (runs on a shared machine drift by a few percent between them);
 - a small absolute floor per number (0.1 error-rate points, one connection, ...), so tiny
   numbers do not flip verdicts.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,12 +145,14 @@ def _series(report: dict[str, Any], field: str) -> list[float]:
 
 
 def standard_error(values: list[float]) -> float | None:
-    """The standard error of the mean of `values`; None with too few to estimate it."""
+    """The standard error of the mean of `values`, from a robust spread (1.4826 x the median
+    absolute deviation: the standard deviation for normal data, but one spiky second, such as
+    the first one's handshakes, does not inflate it). None with too few values to tell."""
     if len(values) < MIN_SECONDS:
         return None
-    mean = sum(values) / len(values)
-    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return math.sqrt(variance / len(values))
+    center = statistics.median(values)
+    spread = 1.4826 * statistics.median(abs(v - center) for v in values)
+    return spread / math.sqrt(len(values))
 
 
 def noise_bound(measure: Measure, base: dict[str, Any], new: dict[str, Any], value: float) -> float:
@@ -224,7 +228,7 @@ def comparison(base: dict[str, Any], new: dict[str, Any], paths: tuple[str, str]
             "relative": RELATIVE_NOISE,
             "standard_errors": STANDARD_ERRORS,
             "rule": "within noise when |change| <= max(floor, 5% of base, "
-            "2 standard errors of the difference of per-second means, from 5 full seconds)",
+            "2 standard errors from the per-second spread (MAD), given 5 full seconds)",
         },
         "metrics": {m.name: compare_measure(m, base, new) for m in MEASURES},
         "steps": compare_steps(base, new),
@@ -288,17 +292,19 @@ def _change(row: dict[str, Any]) -> str:
         return "-"
     pct = row["change_pct"]
     sign = "+" if row["change"] >= 0 else ""
-    return f"{sign}{pct:.1f}%" if pct is not None else f"{sign}{_number(row['change'])}"
+    if pct is None:
+        return f"{sign}{_number(row['change'])}"
+    return f"{pct:+,.0f}%" if abs(pct) >= 1000 else f"{pct:+.1f}%"
 
 
 def render_text(result: dict[str, Any]) -> str:
     lines = [f"base {result['base']}", f"new  {result['new']}", ""]
-    header = f"{'':<22}{'base':>12}{'new':>12}{'change':>10}  verdict"
+    header = f"{'':<22}{'base':>12}{'new':>12}{'change':>12}  verdict"
     lines.append(header)
     for row in result["metrics"].values():
         lines.append(
             f"{row['label']:<22}{_number(row['base'], row['unit']):>12}"
-            f"{_number(row['new'], row['unit']):>12}{_change(row):>10}  {row['verdict']}"
+            f"{_number(row['new'], row['unit']):>12}{_change(row):>12}  {row['verdict']}"
         )
     lines += ["", "per step (p99 ms, error %)"]
     lines.append(
@@ -312,7 +318,10 @@ def render_text(result: dict[str, Any]) -> str:
             f"{name[:29]:<30}{_number(before.get('p99')):>10}{_number(after.get('p99')):>10}"
             f"{change:>10}{_number(before.get('error_rate')):>10}{_number(after.get('error_rate')):>9}"
         )
-    lines += ["", "within noise: |change| <= max(floor, 5% of base, 2 SE of per-second means)"]
+    lines += [
+        "",
+        "within noise: |change| <= max(floor, 5% of base, 2 SE from the per-second spread)",
+    ]
     return "\n".join(lines) + "\n"
 
 
