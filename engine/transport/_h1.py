@@ -114,7 +114,8 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
                 self._fail(self._lost_error(reset))
         if not self.closed:
             self.closed = True
-            self.observer.on_close(self, _lost_reason(exc, reset))
+            self.close_reason = _lost_reason(exc, reset)
+            self.observer.on_close(self, self.close_reason)
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
         if self._lost is not None and not self._lost.done():
@@ -182,6 +183,8 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         data = h1_bytes(request, close=self.single_use)
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
+            if self.close_reason is CloseReason.CONNECTION_RESET:
+                raise ConnectionReset("connection reset by peer", before_response=True)
             raise PeerClosed("connection already closed", before_response=True)
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[RawResponse] = loop.create_future()

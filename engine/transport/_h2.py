@@ -34,8 +34,11 @@ from loadscope.engine.transport.interfaces import (
 
 _HTTP2 = b"HTTP/2"
 _BIG_WINDOW = 16 * 1024 * 1024
-# Until the server's SETTINGS arrive, assume this many concurrent streams (RFC 9113 suggests 100).
+# Concurrent streams when the server's SETTINGS set no limit (RFC 9113 suggests at least 100).
 _DEFAULT_STREAMS = 100
+# Until the server's SETTINGS arrive, one stream: a server with a lower limit than we guessed
+# would refuse the excess.
+_STREAMS_BEFORE_SETTINGS = 1
 _H2_CONFIG = h2.config.H2Configuration(
     client_side=True,
     header_encoding=None,
@@ -83,7 +86,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         self._h2 = h2.connection.H2Connection(config=_H2_CONFIG)
         self._transport: asyncio.Transport | None = None
         self._streams: dict[int, _Stream] = {}
-        self._max_streams = _DEFAULT_STREAMS
+        self._max_streams = _STREAMS_BEFORE_SETTINGS
         self._goaway = False
         self._settings_seen = False
         self._lost: asyncio.Future[None] | None = None
@@ -143,11 +146,17 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
                 )
         if not self.closed:
             self.closed = True
-            self.observer.on_close(self, self._lost_reason(exc, reset))
+            self.close_reason = self._lost_reason(exc, reset)
+            self.observer.on_close(self, self.close_reason)
         self._wake_senders()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         self._notify_capacity()
+
+    def _unusable_error(self) -> PeerClosed:
+        if self.close_reason is CloseReason.CONNECTION_RESET:
+            return ConnectionReset("connection reset by peer", before_response=True)
+        return PeerClosed("connection no longer usable", before_response=True)
 
     def _lost_reason(self, exc: Exception | None, reset: bool) -> CloseReason:
         if self._goaway:
@@ -183,7 +192,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         headers = h2_headers(request)
         body = request_body(request)
         if not self.usable:
-            raise PeerClosed("connection no longer usable", before_response=True)
+            raise self._unusable_error()
         loop = asyncio.get_running_loop()
         stream_id = self._h2.get_next_available_stream_id()
         waiter: asyncio.Future[RawResponse] = loop.create_future()
@@ -318,7 +327,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         remote = self._h2.remote_settings.max_concurrent_streams
         self._max_streams = min(remote, 1000) if remote else _DEFAULT_STREAMS
         self._settings_seen = True
-        self._notify_capacity()
+        for _ in range(max(self._max_streams - len(self._streams), 1)):
+            self._notify_capacity()  # each call lets one waiting request in
 
     def _on_goaway(self, last_stream_id: int | None) -> None:
         self._goaway = True
