@@ -183,9 +183,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         data = h1_bytes(request, close=self.single_use)
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
-            if self.close_reason is CloseReason.CONNECTION_RESET:
-                raise ConnectionReset("connection reset by peer", before_response=True)
-            raise PeerClosed("connection already closed", before_response=True)
+            raise await self._closed_error()
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[RawResponse] = loop.create_future()
         self._waiter = waiter
@@ -216,6 +214,13 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
                 if not self.closed:
                     self.observer.on_idle()
             self.last_used = time.monotonic()
+
+    async def _closed_error(self) -> PeerClosed:
+        if not self.closed:
+            await self.wait_closed()  # the transport is closing on its own: learn why
+        if self.close_reason is CloseReason.CONNECTION_RESET:
+            return ConnectionReset("connection reset by peer", before_response=True)
+        return PeerClosed("connection already closed", before_response=True)
 
     def _complete(self) -> None:
         self._message_done = True
