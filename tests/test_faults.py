@@ -101,7 +101,7 @@ async def test_short_body_is_peer_closed(serve: Serve) -> None:
 
 async def test_hung_server_times_out(serve: Serve) -> None:
     server = await serve(Fault.HUNG)
-    snap = await run_against(server, concurrency=2, timeout=0.3)
+    snap = await run_against(server, concurrency=2, timeout=0.5)
     assert_counts_match(snap, server)
     assert error_kinds(snap) == {"timeout": server.unanswered} and server.unanswered > 0
 
