@@ -14,6 +14,7 @@ from loadscope.engine._config import (
     RunnerConfig,
     SessionConfig,
     Stage,
+    State,
 )
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
@@ -26,6 +27,7 @@ from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec, phas
 from loadscope.engine.metrics._histogram import Histogram
 from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
+    EventKind,
     EventRecord,
     GeneratorLoad,
     HistogramData,
@@ -37,7 +39,7 @@ from loadscope.engine.metrics._snapshot import (
     StepSnapshot,
     TimelinePoint,
 )
-from loadscope.engine.session._session import Session, SessionExtension, State
+from loadscope.engine.session._session import Session, SessionExtension
 from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "ConnectionsSnapshot",
     "DetectorExtension",
     "Diagnostics",
+    "EventKind",
     "EventRecord",
     "GeneratorExtension",
     "GeneratorLoad",

@@ -7,7 +7,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario, attach_diagnostics
+from loadscope.engine import (
+    EventKind,
+    ReuseMode,
+    Session,
+    SessionConfig,
+    UrlScenario,
+    attach_diagnostics,
+)
 from loadscope.engine.diagnostics._detectors import (
     Detectors,
     Kind,
@@ -204,7 +211,7 @@ def kinds(session: Session) -> list[str]:
 
 
 def warning_events(session: Session) -> list[str]:
-    return [event.message for event in session.events if event.kind == "warning"]
+    return [event.message for event in session.events if event.kind is EventKind.DETECTOR]
 
 
 async def test_a_server_sending_connection_close(target: TargetProcess) -> None:

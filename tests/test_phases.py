@@ -9,6 +9,7 @@ import json
 import pytest
 
 from loadscope.engine import (
+    EventKind,
     HttpVersion,
     PhaseExtension,
     PhaseSpec,
@@ -20,7 +21,7 @@ from loadscope.engine import (
     phase_specs,
 )
 from loadscope.engine.metrics.report import build_report
-from loadscope.engine.session._vu import VirtualUser
+from loadscope.engine.session.scenario import VirtualUserView
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli import main
 from loadscope.tui.cli._options import Phase
@@ -79,7 +80,7 @@ async def test_phases_switch_the_reuse_mode_and_measure_each(target: TargetProce
     # The churn phase is the one that adds TIME_WAIT sockets (the next one inherits them).
     assert churn.time_wait_rise >= 10 and first.time_wait_rise < churn.time_wait_rise
     assert all(p.time_wait_peak >= p.time_wait_rise for p in snapshot.phases)
-    phase_events = [e.message for e in snapshot.events if e.kind == "phase"]
+    phase_events = [e.message for e in snapshot.events if e.kind is EventKind.PHASE]
     assert phase_events == [
         "phase 1/3: shared for 2s",
         "phase 2/3: per-iteration for 2s",
@@ -102,7 +103,7 @@ async def test_phases_switch_the_reuse_mode_and_measure_each(target: TargetProce
 class TwoRequests(UrlScenario):
     """An iteration of two requests: per-iteration, the first opens and the second reuses."""
 
-    async def run_iteration(self, vu: VirtualUser) -> None:
+    async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
         await vu.exchange(self._runner, self._request, self._step)
         await vu.exchange(self._runner, self._request, self._step)

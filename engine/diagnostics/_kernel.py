@@ -20,16 +20,15 @@ import os
 import re
 import socket
 import struct
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from loadscope.engine.metrics._snapshot import SocketCounts
 
-try:
+if sys.platform != "win32":
     import resource
-except ImportError:  # pragma: no cover - not POSIX
-    resource = None  # type: ignore[assignment]
 
 
 class TcpState(enum.IntEnum):
@@ -484,7 +483,7 @@ def open_fds(proc_root: str = "/proc") -> int:
 
 def fd_limit() -> int:
     """The soft RLIMIT_NOFILE; 0 when unlimited or unknown."""
-    if resource is None:
+    if sys.platform == "win32":  # pragma: no cover - not POSIX
         return 0
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return 0 if soft == resource.RLIM_INFINITY else int(soft)
