@@ -58,7 +58,9 @@ def target_addresses(session: SessionView) -> list[tuple[str, int]]:
 
 
 class KernelExtension(DiagnosticsExtension):
-    """Socket counts for the session's targets (both ends) and local limits.
+    """Socket counts of the session's own connections to its targets (both ends: by the local
+    ports its connections used, so TIME_WAIT left by earlier runs or other clients is not
+    counted) and local limits.
 
     The read runs in a worker thread, started at each tick and collected at the next (so a
     second's timeline point shows the reading taken as that second began), and the event loop
@@ -90,7 +92,7 @@ class KernelExtension(DiagnosticsExtension):
 
     def started(self, session: SessionView) -> None:
         self._addresses = target_addresses(session)
-        self._start_sample()
+        self._start_sample(session)
 
     def tick(self, session: SessionView) -> dict[str, object]:
         self._collect(session)
@@ -98,7 +100,7 @@ class KernelExtension(DiagnosticsExtension):
             if self._skip > 0:
                 self._skip -= 1
             else:
-                self._start_sample()
+                self._start_sample(session)
         latest = self.latest
         if latest is None:
             return {}
@@ -123,8 +125,9 @@ class KernelExtension(DiagnosticsExtension):
             )
         }
 
-    def _start_sample(self) -> None:
-        self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample)
+    def _start_sample(self, session: SessionView) -> None:
+        own_ports = bytes(session.ledger.local_ports)  # a copy: the worker thread reads it
+        self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample, own_ports)
 
     def _collect(self, session: SessionView) -> None:
         pending = self._pending
@@ -145,11 +148,11 @@ class KernelExtension(DiagnosticsExtension):
         self.time_wait_peak = max(self.time_wait_peak, sample.total.time_wait)
         self._skip = max(0, math.ceil(sample.cost_ms / self.budget_ms) - 1)
 
-    def _sample(self) -> KernelSample | None:
+    def _sample(self, own_ports: bytes) -> KernelSample | None:
         """In the worker thread: resolving a target's name may block, and so does the read."""
         if self._view is None:
             self._view = KernelView(self._endpoints(), source=self.source, proc_root=self.proc_root)
-        return self._view.sample()
+        return self._view.sample(own_ports)
 
     def _endpoints(self) -> list[Endpoint]:
         endpoints = []
