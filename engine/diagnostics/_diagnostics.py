@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
-from loadscope.engine._config import ReuseMode, State
-from loadscope.engine.diagnostics._detectors import SETTLE_S, Detectors, Observation
+from loadscope.engine._config import HttpVersion, ReuseMode, State
+from loadscope.engine.diagnostics._detectors import SETTLE_S, Detectors, Observation, RunTotals
 from loadscope.engine.diagnostics._generator import GeneratorMonitor
 from loadscope.engine.diagnostics._kernel import (
     Endpoint,
@@ -28,7 +28,7 @@ from loadscope.engine.diagnostics._kernel import (
 )
 from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec
 from loadscope.engine.diagnostics._view import DiagnosticsExtension, SessionView
-from loadscope.engine.metrics._snapshot import EventKind, GeneratorLoad, KernelSnapshot
+from loadscope.engine.metrics._snapshot import EventKind, GeneratorLoad, KernelSnapshot, Warning
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -214,20 +214,50 @@ class DetectorExtension(DiagnosticsExtension):
         self._opened = 0
         self._closes: dict[str, int] = {}
         self._server_idle_close: float | None = None
+        self._modes: set[tuple[ReuseMode, HttpVersion]] = set()  # seen since the run began
+        self._time_wait_start = 0
+        self._time_wait_readings: deque[tuple[float, int]] = deque(maxlen=2)
 
     def started(self, session: SessionView) -> None:
         self._rebase(session)
 
     def tick(self, session: SessionView) -> dict[str, object]:
-        for warning in self.detectors.observe(self.observe(session)):
-            session.event(
-                EventKind.DETECTOR, f"{warning.kind}: {warning.message}", detector=warning.kind
-            )
+        self._log(session, self.detectors.observe(self.observe(session)))
         return {}
 
     def reset(self, session: SessionView) -> None:
         self.detectors.reset()
         self._rebase(session)
+
+    def stopped(self, session: SessionView) -> None:
+        """Judge the whole run too: a run too short for a steady window may still churn."""
+        self._log(session, self.detectors.judge_run(self.run_totals(session)))
+
+    def run_totals(self, session: SessionView) -> RunTotals:
+        self._note_time_wait()
+        return RunTotals(
+            seconds=round(session.elapsed(), 3),
+            reuse_mode=session.reuse_mode.value,
+            one_mode=len(self._modes | {(session.reuse_mode, session.http_version)}) == 1,
+            answered=_answered(session),
+            opened=session.ledger.opened_total,
+            held=session.ledger.peak_open,
+            time_wait_start=self._time_wait_start,
+            time_wait_readings=tuple(self._time_wait_readings),
+        )
+
+    def _log(self, session: SessionView, warnings: Iterable[Warning]) -> None:
+        for warning in warnings:
+            session.event(
+                EventKind.DETECTOR, f"{warning.kind}: {warning.message}", detector=warning.kind
+            )
+
+    def _note_time_wait(self) -> None:
+        """Keep the kernel view's last two readings of this session's TIME_WAIT."""
+        sample = self.kernel.latest if self.kernel is not None else None
+        readings = self._time_wait_readings
+        if sample is not None and (not readings or readings[-1][0] != sample.taken_at):
+            readings.append((sample.taken_at, sample.total.time_wait))
 
     def snapshot_fields(self) -> dict[str, object]:
         return {"warnings": self.detectors.warnings}
@@ -238,6 +268,9 @@ class DetectorExtension(DiagnosticsExtension):
         self._opened = session.ledger.opened_total
         self._closes = dict(session.ledger.closed_by_reason)
         self._server_idle_close = None
+        self._modes = {(session.reuse_mode, session.http_version)}
+        self._time_wait_readings.clear()
+        self._time_wait_start = (self.kernel.time_wait if self.kernel is not None else None) or 0
 
     def observe(self, session: SessionView) -> Observation:
         """This second of `session`, as the detectors see it (call once a tick)."""
@@ -251,6 +284,8 @@ class DetectorExtension(DiagnosticsExtension):
         }
         if "peer_closed" in closes:
             self._server_idle_close = _server_idle_close(session) or self._server_idle_close
+        self._modes.add((session.reuse_mode, session.http_version))
+        self._note_time_wait()
         observation = Observation(
             t=round(session.elapsed(), 3),
             steady=self._steady(session),
