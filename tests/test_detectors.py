@@ -28,9 +28,9 @@ from loadscope.engine.diagnostics._detectors import (
     server_closes,
     time_wait_growth,
 )
-from loadscope.engine.metrics.report import build_report
 from loadscope.engine.target import TargetOptions, TargetProcess
 
+from .reports import report_of
 from .test_kernel import quiet_port
 
 STEADY = Observation(
@@ -278,7 +278,7 @@ async def test_a_server_sending_connection_close(target: TargetProcess) -> None:
     events = warning_events(session)
     assert len(events) == len(found)  # each kind logged once, however long it lasted
     assert any(message.startswith("server_closes: ") for message in events)
-    report = build_report(session.snapshot())
+    report = report_of(session.snapshot())
     assert [w["kind"] for w in report["warnings"]] == found
     assert set(report["warnings"][0]) == {"kind", "message", "advice", "values"}
 
@@ -327,7 +327,7 @@ async def test_a_run_too_short_for_a_steady_window_still_reports_churn(
     assert 0 < dict(growth.values)["time_wait"] <= opened  # this run's sockets only
     logged = [e.detector for e in session.events if e.kind is EventKind.DETECTOR]
     assert sorted(logged) == sorted(found)  # each logged once, with its kind
-    assert [w["kind"] for w in build_report(snapshot)["warnings"]] == found
+    assert [w["kind"] for w in report_of(snapshot)["warnings"]] == found
 
 
 async def test_a_short_keep_alive_run_after_a_churny_one_stays_quiet(
