@@ -25,6 +25,9 @@ class ConnectionLedger:
         self._next_id = 1
         self.active = 0
         self.connecting = 0  # TCP or TLS handshakes under way
+        # A byte per TCP port, set for every local port this session's connections used: how
+        # the kernel view tells this session's sockets (TIME_WAIT included) from other clients'.
+        self.local_ports = bytearray(65536)
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -58,6 +61,7 @@ class ConnectionLedger:
         conn.id = self._next_id
         self._next_id += 1
         self.live[conn.id] = conn
+        self.local_ports[conn.local_port] = 1
         self.opened_total += 1
         self.opened_tick += 1
         if len(self.live) > self.peak_open:
