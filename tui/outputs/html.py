@@ -16,22 +16,22 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import EventRecord, Snapshot
+from loadscope.engine import EventKind, EventRecord, Snapshot
 
 from .svg import Chart, Marker, Series, histogram_chart, line_chart
 
 MARKED_EVENTS = frozenset(
     {
-        "concurrency",
-        "rate",
-        "max_vus",
-        "reuse",
-        "http",
-        "reset",
-        "pause",
-        "resume",
-        "stage",
-        "phase",
+        EventKind.CONCURRENCY,
+        EventKind.RATE,
+        EventKind.MAX_VUS,
+        EventKind.REUSE,
+        EventKind.HTTP,
+        EventKind.RESET,
+        EventKind.PAUSE,
+        EventKind.RESUME,
+        EventKind.STAGE,
+        EventKind.PHASE,
     }
 )
 HISTOGRAM_BINS = 30

@@ -110,7 +110,7 @@ def histogram_chart(title: str, bins: Sequence[tuple[float, float, int]], color:
         )
         if index % max(1, len(bins) // 8) == 0:
             parts.append(_x_label(x, f"{low:.3g}"))
-    parts.append(_x_label(frame.x(len(bins)), f"{bins[-1][1]:.3g} ms"))
+    parts.append(_x_label(frame.x(len(bins)), f"{bins[-1][1]:.3g} ms", anchor="end"))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -155,9 +155,9 @@ def _x_axis(frame: _Frame) -> list[str]:
     return parts
 
 
-def _x_label(x: float, text: str) -> str:
+def _x_label(x: float, text: str, anchor: str = "middle") -> str:
     return (
-        f'<text class="axis" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
+        f'<text class="axis" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="{anchor}">'
         f"{escape(text)}</text>"
     )
 
