@@ -83,6 +83,7 @@ def build_snapshot(session: Session, timeline: int | None) -> Snapshot:
         events=tuple(session.events),
         connections=_connections(session),
         http_version_in_use=metrics.last_version.decode("ascii"),
+        peak_vus=session.peak_vus,
         **extras,  # type: ignore[arg-type]
     )
 

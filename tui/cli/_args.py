@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -39,6 +40,25 @@ class _Parser(argparse.ArgumentParser):
             message = f"unrecognized arguments: {' '.join(extras)}"
             raise UsageError(f"{prog}: {message} (see {prog} --help)")
         return parsed
+
+
+NEGATIVE_VALUE = re.compile(r"-\d")
+OPTION = re.compile(r"--?[A-Za-z][\w-]*")
+
+
+def attach_negative_values(arguments: list[str]) -> list[str]:
+    """`-d -1s` as `-d-1s`: argparse takes `-1s` for an unknown flag and says "expected one
+    argument"; attached, the flag's own check says what is wrong with the value."""
+    joined: list[str] = []
+    for argument in arguments:
+        previous = joined[-1] if joined else ""
+        if NEGATIVE_VALUE.match(argument) and OPTION.fullmatch(previous):
+            joined[-1] = (
+                f"{previous}={argument}" if previous.startswith("--") else previous + argument
+            )
+        else:
+            joined.append(argument)
+    return joined
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,11 +245,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "--duration",
         default=None,
         help="how long to measure: 10s, 10sec, 1m30s, 500ms "
-        + (
-            f"(default {default_duration}; with --stages, their total)"
-            if default_duration
-            else "(default: until stopped; with --stages, their total)"
-        ),
+        + (f"(default {default_duration})" if default_duration else "(default: until stopped)")
+        + "; --stages and --phases set the length themselves, so not with them",
     )
     load.add_argument(
         "--warm-up",
@@ -330,6 +347,14 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         default=None,
         metavar="TEXT|@FILE",
         help="URL form: the request body; @FILE reads it from a file",
+    )
+    http.add_argument(
+        "--expect-status",
+        default=None,
+        metavar="CODES",
+        help="URL form: statuses that count as success, e.g. 200,201,404 or 200-299; any "
+        "other fails its iteration with error kind http_status (default 200-399). Runbooks "
+        "decide with a `test`",
     )
     add_runbook_options(parser.add_argument_group("runbook"))
 

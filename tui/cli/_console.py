@@ -12,14 +12,13 @@ from typing import Any
 
 from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess
-from loadscope.engine.metrics.report import build_report
 
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_writable
-from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
+from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
 
@@ -32,12 +31,18 @@ def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None =
         session.tick_listeners.append(csv.write)
 
 
-def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
-    """The console's final report: the same text as `loadscope run` prints."""
+def report_renderer(
+    plan: LoadPlan, thresholds: Thresholds | None = None
+) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
+    """The console's final report: the same text and JSON as `loadscope run` gives, with the
+    thresholds' results."""
+    checks = thresholds or Thresholds([])
 
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
-        report = build_report(snapshot)
-        return render_text(snapshot, report, runn_values(plan, snapshot)), report
+        report = full_report(plan, snapshot)
+        runn = runn_values(plan, snapshot)
+        report["thresholds"] = checks.evaluate(threshold_names(runn, report)).as_report()
+        return render_text(snapshot, report, runn), report
 
     return render
 
@@ -74,7 +79,7 @@ def run_console(
         rate=plan.config.rate or 0.0,
         reuse_mode=plan.config.reuse_mode.value,
     )
-    app = LoadscopeApp(engine, options, report_renderer(plan))
+    app = LoadscopeApp(engine, options, report_renderer(plan, thresholds))
     engine.start()
     try:
         code = app.run()
@@ -94,11 +99,11 @@ def run_console(
         print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
         return EXIT_USAGE
     if thresholds is not None and thresholds.expressions and engine.final is not None:
-        report = build_report(engine.final)
-        verdict = thresholds.evaluate(threshold_names(runn_values(plan, engine.final), report))
-        for line in verdict.failures:
+        _, report = report_renderer(plan, thresholds)(engine.final)
+        failures = [result["why"] for result in report["thresholds"] if not result["passed"]]
+        for line in failures:
             print(f"threshold failed: {line}", file=sys.stderr)
-        if verdict.failures:
+        if failures:
             return EXIT_THRESHOLD
     return code if isinstance(code, int) else EXIT_OK
 

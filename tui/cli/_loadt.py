@@ -109,6 +109,10 @@ def loadt_block(values: dict[str, Any]) -> str:
     )
 
 
+ITERATION_NAMES = frozenset(
+    {"total", "succeeded", "failed", "error_rate", "rps", "max", "mid", "med", "min", "p90"}
+    | {"p95", "p99", "avg"}
+)
 THRESHOLD_NAMES = frozenset(
     {
         "total",

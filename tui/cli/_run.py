@@ -15,6 +15,7 @@ from loadscope.engine import Scenario, Session, SessionConfig, Snapshot, Timelin
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.metrics.report import build_report
 
+from ._describe import duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
@@ -215,19 +216,25 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     return finish(args, plan, outcome, thresholds)
 
 
-def runn_values(plan: LoadPlan, snapshot: Snapshot) -> dict[str, Any]:
-    """runn's block for a `run` (and the console): durations as runn prints them."""
+def runn_values(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
+    """runn's block for a `run` (and the console): the time it ran, as runn prints durations."""
     config = plan.config
-    planned = config.duration or sum(stage.duration for stage in config.stages)
     return loadt_values(
         snapshot,
         runbooks=max(1, len(plan.spec.runbooks)),
         warm_up=go_duration(config.warm_up),
-        duration=go_duration(planned or round(snapshot.elapsed_s, 3)),
+        duration=duration_text(config, snapshot, interrupted=interrupted),
         duration_s=snapshot.elapsed_s,
-        concurrent=snapshot.max_vus if snapshot.mode == "open" else snapshot.concurrency,
+        concurrent=peak_vus(snapshot) if snapshot.mode == "closed" else snapshot.max_vus,
         max_rps=int(config.rate or 0),
     )
+
+
+def full_report(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
+    """The JSON report of a run: the measurements, then what the run was."""
+    report = build_report(snapshot)
+    report.update(run_description(plan.config, snapshot, interrupted=interrupted))
+    return report
 
 
 def finish(
@@ -240,8 +247,12 @@ def finish(
     values: dict[str, Any] | None = None,
 ) -> int:
     snapshot = outcome.snapshot
-    report = build_report(snapshot)
-    runn = values if values is not None else runn_values(plan, snapshot)
+    report = full_report(plan, snapshot, interrupted=outcome.interrupted)
+    runn = (
+        values
+        if values is not None
+        else runn_values(plan, snapshot, interrupted=outcome.interrupted)
+    )
     verdict = thresholds.evaluate(threshold_names(runn, report))
     report["thresholds"] = verdict.as_report()
     report["interrupted"] = outcome.interrupted
