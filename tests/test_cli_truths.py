@@ -151,3 +151,44 @@ def test_thresholds_are_reported_with_what_their_names_measure(target: TargetPro
     assert failed["values"]["req_p99"] == report["latency_ms"]["p99"]  # rounded as the report
     text = loadscope("run", target.http_url + "/json", "-c", "1", "-d", "0.5s", "-q")
     assert "request p50 " in text.out and "request p99 " in text.out
+
+
+def test_a_second_ctrl_c_is_named_as_what_cut_the_requests(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    process = start(
+        "run", target.http_url + "/delay/3000", "-c", "2", "-d", "60s", "--grace", "30s",
+        "--out", str(out),
+    )  # fmt: skip
+    wait_for(lambda: target.open_connections() >= 2 or process.poll() is not None)
+    time.sleep(0.5)
+    process.interrupt()
+    time.sleep(0.5)
+    process.interrupt()  # well within the 30 s grace: this cut them
+    result = process.finish(timeout=30)
+    assert result.code == 130
+    report = validated(json.loads(out.read_text()))
+    assert report["error_kinds"] == {"interrupted": 2}
+    assert "cut by a second Ctrl-C" in report["error_messages"]["interrupted"]
+    assert list(report["failures"]) == [
+        "interrupted: cut by a second Ctrl-C before the grace period ended"
+    ]
+    assert "grace period ended" in result.out and "at the end of the grace" not in result.out
+    # Nothing was timed: runn's latency line says n/a, not a made-up 0ms.
+    latency_line = next(line for line in result.out.splitlines() if line.startswith("Latency ."))
+    assert latency_line.endswith("max=n/a min=n/a avg=n/a med=n/a p(90)=n/a p(95)=n/a p(99)=n/a")
+
+
+def test_runn_latency_line_keeps_sub_millisecond_digits(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    result = loadscope("run", target.http_url + "/json", "-c", "1", "-d", "0.5s", "--out", str(out))
+    report = validated(json.loads(out.read_text()))
+    latency_line = next(line for line in result.out.splitlines() if line.startswith("Latency ."))
+    shown = dict(part.split("=") for part in latency_line.split(": ", 1)[1].split())
+    minimum = report["iteration_latency_ms"]["min"]
+    assert minimum < 1  # loopback: well under a millisecond
+    assert shown["min"] != "0ms"
+    assert abs(float(shown["min"].removesuffix("ms")) - minimum) < 0.001

@@ -83,6 +83,7 @@ class LoadscopeApp(App[int]):
         self._reuse = ReuseMode(options.reuse_mode)
         self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
         self._stopping = False
+        self._cut_by_user = False
         self._summary_shown = False
         self._errors_seen = 0
         self.saved_paths: list[Path] = []
@@ -150,7 +151,7 @@ class LoadscopeApp(App[int]):
     def _on_run_finished(self) -> None:
         self._summary_shown = True
         self._stopping = True
-        final = self.controller.final
+        final = self.final_snapshot()
         if final is None:
             message = self.controller.exit_message or "the engine stopped"
             self.notify(message, severity="error", title="engine", timeout=30)
@@ -175,9 +176,16 @@ class LoadscopeApp(App[int]):
         self.saved_paths.append(path)
         return path
 
+    def final_snapshot(self) -> Snapshot | None:
+        """The engine's final snapshot, saying so when a second q cut the running work."""
+        from .cli._describe import cut_by
+
+        final = self.controller.final
+        return cut_by(final, "a second q") if final is not None and self._cut_by_user else final
+
     def rewrite_summary_on_exit(self) -> None:
         """`--summary-json` is written when the run stops and again on exit."""
-        final = self.controller.final
+        final = self.final_snapshot()
         if final is not None and self.options.summary_json:
             _, report = self.render_report(final)
             self._write_summary(report)
@@ -242,7 +250,7 @@ class LoadscopeApp(App[int]):
             self.notify("statistics reset; the run goes on", timeout=2)
 
     def action_save(self) -> None:
-        snap = self.controller.final or self.snapshot
+        snap = self.final_snapshot() or self.snapshot
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
@@ -263,6 +271,9 @@ class LoadscopeApp(App[int]):
         if self._stopping and self.controller.finished:
             self.exit(self.exit_code)
         elif self._stopping:
+            snap = self.snapshot
+            if snap is None or not any(e.kind == "abort" for e in snap.events):
+                self._cut_by_user = True  # before the grace period ran out
             self.controller.abort()  # a second q while stopping: cut in-flight work now
         else:
             self.stop_run()

@@ -6,6 +6,7 @@ import argparse
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,13 @@ def run_console(
     )
     app = LoadscopeApp(engine, options, report_renderer(plan, thresholds))
     engine.start()
+    refused = first_connections_refused(engine, plan.config.concurrency)
+    if refused:  # `run`'s rule: a target that is not there is exit 2, before the dashboard
+        engine.stop()
+        engine.wait_final(plan.config.stop_grace + 5)
+        engine.close()
+        print(f"loadscope: target unreachable: {refused}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         code = app.run()
     finally:
@@ -106,6 +114,35 @@ def run_console(
         if failures:
             return EXIT_THRESHOLD
     return code if isinstance(code, int) else EXIT_OK
+
+
+ENGINE_START_WAIT = 30.0  # spawning the engine process can take seconds on a busy machine
+FIRST_CONNECTIONS_WAIT = 5.0  # from its first snapshot: a target still silent is the dashboard's
+
+
+def first_connections_refused(engine: EngineProcess, concurrency: int) -> str:
+    """Wait for the first connections: the message when every one failed as `run` counts it
+    unreachable (refused, DNS, TLS...), or "" once one connects (or nothing is known yet)."""
+    needed = max(1, min(concurrency or 1, 3))
+    deadline = time.monotonic() + ENGINE_START_WAIT
+    seen_first = False
+    while time.monotonic() < deadline and not engine.finished:
+        snapshot = engine.updates()
+        if snapshot is not None:
+            if not seen_first:
+                seen_first = True
+                deadline = time.monotonic() + FIRST_CONNECTIONS_WAIT
+            if snapshot.connections.opened_total or snapshot.requests_total > snapshot.errors_total:
+                return ""
+            kinds = {error.kind for error in snapshot.errors}
+            if snapshot.errors_total >= needed and kinds and kinds <= UNREACHABLE_KINDS:
+                return _located(snapshot, snapshot.errors[0].last_message)
+        time.sleep(0.05)
+    return ""
+
+
+def _located(snapshot: Snapshot, message: str) -> str:
+    return message if "://" in message else f"{', '.join(snapshot.targets)}: {message}"
 
 
 def cmd_console(

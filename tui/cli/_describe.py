@@ -3,6 +3,7 @@ it was planned to run. Reported beside the measurements, so no number claims mor
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from loadscope.engine import SessionConfig, Snapshot
@@ -63,3 +64,24 @@ def duration_text(config: SessionConfig, snapshot: Snapshot, *, interrupted: boo
     return (
         f"{go_duration(round(snapshot.elapsed_s, 1))} (interrupted; planned {go_duration(planned)})"
     )
+
+
+GRACE_CUT = "cut at the end of the grace period"  # how the engine words a cut
+
+
+def cut_by(snapshot: Snapshot, who: str) -> Snapshot:
+    """The engine says in-flight work was cut "at the end of the grace period"; when a second
+    Ctrl-C (or q) cut it before that, say so instead (`who`: "a second Ctrl-C")."""
+    reason = f"cut by {who} before the grace period ended"
+    errors = tuple(
+        dataclasses.replace(e, last_message=e.last_message.replace(GRACE_CUT, reason))
+        for e in snapshot.errors
+    )
+    failures = tuple((r.replace(GRACE_CUT, reason), n) for r, n in snapshot.failures)
+    events = tuple(
+        dataclasses.replace(e, message=e.message.replace("at the end of the grace", f"by {who}"))
+        if e.kind == "abort"
+        else e
+        for e in snapshot.events
+    )
+    return dataclasses.replace(snapshot, errors=errors, failures=failures, events=events)

@@ -15,7 +15,7 @@ from loadscope.engine import Scenario, Session, SessionConfig, Snapshot, Timelin
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.metrics.report import build_report
 
-from ._describe import duration_text, peak_vus, run_description
+from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
@@ -44,6 +44,7 @@ class Outcome:
     snapshot: Snapshot
     interrupted: bool = False
     unreachable: str | None = None
+    cut_by_user: bool = False  # a second Ctrl-C cut running work before the grace ran out
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +82,7 @@ def run_loop(coro: Any) -> Any:
 class _DriveState:
     interrupts: int = 0  # Ctrl-C / SIGTERM seen: the first stops, the second cuts
     unreachable: str | None = None
+    cut_by_user: bool = False
 
 
 async def drive(
@@ -101,6 +103,7 @@ async def drive(
         if state.interrupts == 1:
             session.request_stop()
         else:
+            state.cut_by_user = state.cut_by_user or not session.aborting
             session.abort()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -118,10 +121,12 @@ async def drive(
             loop.remove_signal_handler(sig)
         if csv is not None:
             csv.close()
+    snapshot = session.snapshot(timeline=None)
     return Outcome(
-        session.snapshot(timeline=None),
+        cut_by(snapshot, "a second Ctrl-C") if state.cut_by_user else snapshot,
         interrupted=bool(state.interrupts),
         unreachable=state.unreachable,
+        cut_by_user=state.cut_by_user,
     )
 
 

@@ -252,7 +252,8 @@ def threshold_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"  {mark}  {result['expression']}")
         for name, value in result.get("values", {}).items():
             meaning = result.get("meanings", {}).get(name, name)
-            lines.append(f"      {name} = {value:,} ({meaning})")
+            shown = "n/a" if value is None else f"{value:,}"
+            lines.append(f"      {name} = {shown} ({meaning})")
     lines.append("")
     return lines
 

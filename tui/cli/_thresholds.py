@@ -21,7 +21,7 @@ class Result:
     expression: str
     passed: bool
     why: str  # empty when it passed
-    values: dict[str, float]  # the names it uses, rounded as the report rounds them
+    values: dict[str, float | None]  # the names it uses, rounded as the report rounds them
 
 
 @dataclass
@@ -95,7 +95,7 @@ class Thresholds:
             compiled.append(expression)
         return cls(compiled)
 
-    def evaluate(self, names: dict[str, float]) -> Verdict:
+    def evaluate(self, names: dict[str, float | None]) -> Verdict:
         rounded = {name: _rounded(value) for name, value in names.items()}
         verdict = Verdict()
         for expression in self.expressions:
@@ -106,9 +106,10 @@ class Thresholds:
         return verdict
 
 
-def _rounded(value: float) -> float:
-    """Milliseconds and rates to 3 decimals, as the JSON report gives them."""
-    return value if isinstance(value, int) else round(value, 3)
+def _rounded(value: float | None) -> float | None:
+    """Milliseconds and rates to 3 decimals, as the JSON report gives them (None: nothing was
+    measured, and a threshold on it cannot pass)."""
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def _check_types(expression: Expression, source: str) -> None:
