@@ -84,6 +84,7 @@ class LoadscopeApp(App[int]):
         self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
         self._stopping = False
         self._cut_by_user = False
+        self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
         self._summary_shown = False
         self._errors_seen = 0
         self.saved_paths: list[Path] = []
@@ -110,6 +111,8 @@ class LoadscopeApp(App[int]):
             return
         if not self._stopping:
             self._sync_level(snapshot)
+        if self._http_sent == snapshot.http_version:
+            self._http_sent = None
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
                 screen.snapshot = snapshot
@@ -162,16 +165,15 @@ class LoadscopeApp(App[int]):
         saved = self._write_summary(report)
         self.clear_notifications()
         self.refresh_bindings()
-        self.push_screen(SummaryScreen(text, saved))
+        self.push_screen(SummaryScreen(text, saved, report.get("thresholds")))
 
     def _write_summary(self, report: dict[str, Any]) -> Path:
         from .cli._outputs import write_json
 
-        path = (
-            Path(self.options.summary_json)
-            if self.options.summary_json
-            else (self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}.json")
-        )
+        if self.options.summary_json:
+            path = Path(self.options.summary_json)
+        else:
+            path = self._save_stem().with_suffix(".json")
         write_json(path, report)
         self.saved_paths.append(path)
         return path
@@ -232,17 +234,18 @@ class LoadscopeApp(App[int]):
         self.controller.set_reuse_mode(self._reuse.value)
         self.notify(f"reuse mode → {self._reuse.value}", timeout=2)
 
+    HTTP_CYCLE = {"auto": "http1", "http1": "http2", "http2": "auto"}
+    HTTP_NAMES = {"auto": "auto (negotiated)", "http1": "HTTP/1.1", "http2": "HTTP/2"}
+
     def action_toggle_http(self) -> None:
+        """auto → HTTP/1.1 → HTTP/2 → auto; the header shows the one in effect."""
         if self._stopping:
             return
-        snap = self.snapshot
-        on_h2 = snap is not None and (
-            snap.http_version == "http2"
-            or (snap.http_version == "auto" and snap.http_version_in_use == "HTTP/2")
-        )
-        version = "http1" if on_h2 else "http2"
+        current = self._http_sent or (self.snapshot.http_version if self.snapshot else "auto")
+        version = self.HTTP_CYCLE.get(current, "auto")
+        self._http_sent = version
         self.controller.set_http_version(version)
-        self.notify(f"HTTP → {'1.1' if version == 'http1' else '2'}", timeout=2)
+        self.notify(f"HTTP → {self.HTTP_NAMES[version]}", timeout=2)
 
     def action_reset_stats(self) -> None:
         if not self._stopping:
@@ -256,7 +259,7 @@ class LoadscopeApp(App[int]):
             return
         from .cli._outputs import write_json
 
-        stem = self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}"
+        stem = self._save_stem()
         text, report = self.render_report(snap)
         json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
         write_json(json_path, report)
@@ -266,6 +269,11 @@ class LoadscopeApp(App[int]):
         self.notify(
             f"saved {json_path}, {text_path.name}, {svg_path.name}", title="saved", timeout=6
         )
+
+    def _save_stem(self) -> Path:
+        """`DIR/loadscope-YYYYmmdd-HHMMSS` in the save directory, made on first use."""
+        self.options.save_dir.mkdir(parents=True, exist_ok=True)
+        return self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def action_quit_or_stop(self) -> None:
         if self._stopping and self.controller.finished:

@@ -9,7 +9,9 @@ from typing import NoReturn
 
 from loadscope.engine import ReuseMode
 
+DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
+TARGET_EPILOG = "Exit codes: 0 stopped, 2 bad input (e.g. a port in use), 130 interrupted."
 RUN_EXAMPLES = """\
 examples:
   loadscope run http://127.0.0.1:8080/ -c 50 -d 30s
@@ -101,7 +103,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=EPILOG,
     )
     add_load_options(console, default_duration=None)
-    add_report_options(console, text_format=False, quiet=False)
+    add_report_options(console, text_format=False, quiet=False, save_dir=True)
 
 
 def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -158,7 +160,12 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "--headless", action="store_true", help="run without the console and print the report"
     )
     demo.add_argument(
-        "-c", "--concurrency", type=int, default=None, metavar="N", help="virtual users"
+        "-c",
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="virtual users (default 10; churn: 20)",
     )
     demo.add_argument(
         "-d",
@@ -166,7 +173,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         default=None,
         help="stop after this long (default: until q; 10s headless)",
     )
-    add_report_options(demo, threshold=False, csv=False, quiet=False)
+    add_report_options(demo, threshold=False, csv=False, quiet=False, save_dir=True)
 
 
 def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -175,7 +182,7 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="run the built-in target server in the foreground",
         description="The built-in target: HTTP/1.1 and h2c (prior knowledge) on one port, and "
         "HTTPS with ALPN h2/http1.1 on a certificate generated at start.",
-        epilog=EPILOG,
+        epilog=TARGET_EPILOG,
     )
     target.add_argument(
         "--port", type=int, default=8080, metavar="PORT", help="plain port (default 8080; 0 = any)"
@@ -215,7 +222,8 @@ def _add_watch(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "watch",
         help="watch TCP states and new connections to a local port, with no load",
         description="The kernel view alone: sockets by state, new connections per second and "
-        "TIME_WAIT for HOST:PORT, from /proc, live.",
+        "TIME_WAIT for HOST:PORT, live, from the kernel's sock_diag netlink (what `ss` uses; "
+        "/proc/net/tcp where netlink is not available).",
         epilog=EPILOG,
     )
     watch.add_argument("address", metavar="HOST:PORT", help="e.g. 127.0.0.1:8080 or :5432")
@@ -376,6 +384,7 @@ def add_report_options(
     text_format: bool = True,
     csv: bool = True,
     quiet: bool = True,
+    save_dir: bool = False,
 ) -> None:
     """The report flags, defined once; each command takes the ones that apply to it."""
     out = parser.add_argument_group("report")
@@ -405,6 +414,14 @@ def add_report_options(
     if csv:
         out.add_argument(
             "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
+        )
+    if save_dir:
+        out.add_argument(
+            "--save-dir",
+            default=DEFAULT_SAVE_DIR,
+            metavar="DIR",
+            help=f"where the console saves reports (on stop and on s), created if missing "
+            f"(default ./{DEFAULT_SAVE_DIR})",
         )
     if quiet:
         out.add_argument(

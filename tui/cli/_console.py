@@ -14,6 +14,7 @@ from typing import Any
 from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess
 
+from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import threshold_names
@@ -60,11 +61,14 @@ def run_console(
     label: str,
     csv_path: str | None = None,
     thresholds: Thresholds | None = None,
+    save_dir: str = DEFAULT_SAVE_DIR,
 ) -> int:
     from ..app import ConsoleOptions, LoadscopeApp
 
     check_writable(summary_json, "--summary-json")
     check_writable(csv_path, "--csv")
+    if Path(save_dir).exists() and not Path(save_dir).is_dir():
+        raise UsageError(f"--save-dir: {save_dir!r} is a file, not a directory")
     ensure_terminal()
     engine = EngineProcess(
         plan.spec,
@@ -74,7 +78,7 @@ def run_console(
     options = ConsoleOptions(
         label=label,
         summary_json=summary_json,
-        save_dir=Path.cwd(),
+        save_dir=Path(save_dir),
         open_model=plan.config.open_model,
         concurrency=plan.config.concurrency,
         rate=plan.config.rate or 0.0,
@@ -160,6 +164,7 @@ def cmd_console(
         label=label,
         csv_path=args.csv,
         thresholds=thresholds,
+        save_dir=args.save_dir,
     )
 
 

@@ -167,8 +167,17 @@ def check_books(books: list[str] | tuple[str, ...]) -> None:
         if Path(book).is_dir():
             raise UsageError(f"{book}: a directory, not a runbook file")
         if not Path(book).is_file():
-            hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? http://{book})"
+            hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? {_as_url(book)})"
             raise UsageError(f"{book}: no such runbook file{hint}")
+
+
+def _as_url(text: str) -> str:
+    """`http:/host/` or `http:host` as the URL it was meant to be; a bare `host:port` gets
+    http://."""
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme.lower() in ("http", "https"):
+        return f"{scheme.lower()}://{rest.lstrip('/')}"
+    return f"http://{text}"
 
 
 def _checked_url(url: str) -> str:

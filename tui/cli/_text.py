@@ -7,6 +7,7 @@ from typing import Any
 from loadscope.engine import HistogramData, Snapshot
 
 from ..format import counted, ms, number, percent
+from ..widgets._charts import merge_equal_bins
 from ._loadt import go_duration, loadt_block
 
 BAR = "█"
@@ -23,13 +24,13 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> str:
 
 
 def histogram_lines(data: HistogramData, indent: str = "  ") -> list[str]:
-    bins = [b for b in data.log_bins(HISTOGRAM_BINS)]
+    bins = merge_equal_bins(data.log_bins(HISTOGRAM_BINS))
     if not bins:
         return []
     peak = max(count for _, _, count in bins) or 1
     lines = []
     for low, high, count in bins:
-        label = f"{ms(low):>9} – {ms(high):<9}"
+        label = f"{ms(low):>9} – {ms(high):<9}" if ms(low) != ms(high) else f"{ms(low):>21}"
         lines.append(f"{indent}{label} {bar(count / peak)} {count:>10,}")
     return lines
 
