@@ -120,7 +120,7 @@ def errors_view(snapshot: Snapshot, width: int = 60) -> tuple[Group, int]:
     table = Table(box=None, expand=True, padding=(0, 1), header_style="bold", show_edge=False)
     table.add_column("errors", no_wrap=True)
     table.add_column("count", justify="right", no_wrap=True)
-    table.add_column("last message / top reason", ratio=1, no_wrap=True, overflow="ellipsis")
+    table.add_column("last message, or reasons", ratio=1, no_wrap=True, overflow="ellipsis")
     for error in snapshot.errors[:ROWS_SHOWN]:
         table.add_row(Text(error.kind, style="bold red"), f"{error.count:,}", error.last_message)
     if snapshot.iterations_failed and table.row_count < ROWS_SHOWN:
@@ -149,9 +149,9 @@ def _warning_line(kind: str, message: str, width: int) -> Text:
 
 
 def _top_reason(failures: tuple[tuple[str, int], ...]) -> str:
-    """The commonest reason with its own count, and how many other reasons there are."""
+    """How many reasons, then the commonest with its own count (the tail may be cut)."""
     if not failures:
         return ""
     reason, count = failures[0]
-    others = f"; +{len(failures) - 1} other reasons" if len(failures) > 1 else ""
-    return f"{count:,}× {reason}{others}"
+    others = f"+{len(failures) - 1} more; top " if len(failures) > 1 else ""
+    return f"{others}{count:,}× {reason}"

@@ -36,7 +36,7 @@ class SessionHeader(Widget):
             text.append("  starting the engine…", style="dim")
             return text
         width = self.size.width or 120
-        for level in range(3):  # labels give way, one level at a time, before a number or the URL
+        for level in range(4):  # labels give way, one level at a time, before a number or the URL
             text = self._line(snap, level)
             if text.cell_len <= width:
                 return text
@@ -44,7 +44,8 @@ class SessionHeader(Widget):
         return text
 
     def _line(self, snap: Snapshot, level: int) -> Text:
-        """Level 0: every label; 1: no badge, no `reuse`; 2: the state as a symbol only."""
+        """Level 0: every label; 1: no badge, no `reuse`; 2: the state as a symbol only;
+        3: no `HTTP`, the model in short, tight separators."""
         labelled = level == 0
         text = Text(no_wrap=True, overflow="ellipsis")
         if labelled:
@@ -55,10 +56,16 @@ class SessionHeader(Widget):
         text.append(f" {clock(snap.session_s)}", style="bold")
         if snap.duration_s:
             text.append(f"/{clock(snap.duration_s + snap.warm_up_s)}", style="dim")
-        separator = "  │ " if labelled else " │ "
-        for part in (_model(snap), f"reuse {snap.reuse_mode}", f"HTTP {_version(snap)}"):
+        separator = "  │ " if labelled else " │ " if level < 3 else "│"
+        parts = [_model(snap), f"reuse {snap.reuse_mode}", f"HTTP {_version(snap)}"]
+        if level >= 1:
+            parts[1] = snap.reuse_mode
+        if level >= 3:
+            parts[0] = _model(snap).removeprefix("open ").replace(" (", " ").rstrip(")")
+            parts[2] = _version(snap)
+        for part in parts:
             text.append(separator, style="dim")
-            text.append(part if labelled else part.removeprefix("reuse "), style="bold")
+            text.append(part, style="bold")
         text.append(separator, style="dim")
         label = self.runbook or snap.scenario
         text.append(label, style="bold cyan")
