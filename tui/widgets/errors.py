@@ -11,13 +11,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import RichLog
 
-from loadscope.engine import Snapshot
+from loadscope.engine import EventKind, EventRecord, Snapshot
 
 from ..format import clock
 from .panel import Panel
 from .text_view import TextView
 
-EVENT_STYLES = {"warning": "bold yellow", "error": "bold red", "abort": "bold red"}
+EVENT_STYLES = {
+    EventKind.WARNING: "bold yellow",
+    EventKind.DETECTOR: "bold yellow",
+    EventKind.ABORT: "bold red",
+}
 ROWS_SHOWN = 6
 
 
@@ -58,7 +62,7 @@ class ErrorsPanel(Panel):
             start = keys.index(self._last_event_key) + 1 if self._last_event_key in keys else 0
         for event in events[start:]:
             log.write(event_entry(event.t, event.kind, event.message))
-            advice = _advice_for(snapshot, event.kind, event.message)
+            advice = _advice_for(snapshot, event)
             if advice:
                 log.write(event_entry(None, "", f"→ {advice}", style="yellow"))
         if events:
@@ -89,7 +93,7 @@ def event_parts(kind: str, message: str) -> tuple[str, str]:
 def event_entry(t: float | None, kind: str, message: str, *, style: str = "") -> Table:
     """One entry: time and label in their own columns, so a long message wraps under itself."""
     label, text = event_parts(kind, message) if kind else ("", message)
-    style = style or EVENT_STYLES.get(kind, "")
+    style = style or (EVENT_STYLES.get(EventKind(kind), "") if kind else "")
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(width=TIME_WIDTH, justify="right", style="dim", no_wrap=True)
     grid.add_column(width=KIND_WIDTH, no_wrap=True, overflow="ellipsis")
@@ -102,12 +106,11 @@ def event_entry(t: float | None, kind: str, message: str, *, style: str = "") ->
     return grid
 
 
-def _advice_for(snapshot: Snapshot, kind: str, message: str) -> str:
+def _advice_for(snapshot: Snapshot, event: EventRecord) -> str:
     """What to change, for a detector's warning (its numbers may have moved on since)."""
-    if kind != "warning":
+    if event.kind is not EventKind.DETECTOR:
         return ""
-    detector = message.partition(":")[0]
-    return next((w.advice for w in snapshot.warnings if w.kind == detector), "")
+    return next((w.advice for w in snapshot.warnings if w.kind == event.detector), "")
 
 
 def errors_view(snapshot: Snapshot, width: int = 60) -> tuple[Group, int]:
