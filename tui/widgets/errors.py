@@ -116,9 +116,7 @@ def _advice_for(snapshot: Snapshot, event: EventRecord) -> str:
 def errors_view(snapshot: Snapshot, width: int = 60) -> tuple[Group, int]:
     """Detector warnings first, then request errors by kind and the failed iterations.
     Returns the renderable and its height in lines."""
-    warnings = [
-        _warning_line(warning.kind, warning.message, width) for warning in snapshot.warnings
-    ]
+    warnings = _warning_lines(snapshot, width)
     height = len(warnings)
     table = Table(box=None, expand=True, padding=(0, 1), header_style="bold", show_edge=False)
     table.add_column("errors", no_wrap=True)
@@ -139,16 +137,31 @@ def errors_view(snapshot: Snapshot, width: int = 60) -> tuple[Group, int]:
     return Group(*warnings, table), height + table.row_count + 1
 
 
-def _warning_line(kind: str, message: str, width: int) -> Text:
-    """One line per warning; when its message does not fit, the kind alone and where to read
-    the rest (the event log has every warning whole), never a message cut mid-number."""
-    line = Text(f"! {kind}: ", style="bold yellow", no_wrap=True)
-    line.append(message, style="yellow")
-    if line.cell_len <= width:
-        return line
-    short = Text(f"! {kind}", style="bold yellow", no_wrap=True, overflow="ellipsis")
-    short.append(" (in the events below)", style="dim yellow")
-    return short
+def _warning_lines(snapshot: Snapshot, width: int) -> list[Text]:
+    """Warnings that fit whole, one a line; the others by kind, on one shared line when they
+    fit there, so the event log below (which has them whole) keeps its room."""
+    lines: list[Text] = []
+    named: list[str] = []
+    for warning in snapshot.warnings:
+        line = Text(f"! {warning.kind}: ", style="bold yellow", no_wrap=True)
+        line.append(warning.message, style="yellow")
+        if line.cell_len <= width:
+            lines.append(line)
+        else:
+            named.append(warning.kind)
+    shared = _named_line(named)
+    if shared.cell_len <= width or len(named) == 1:
+        return [*lines, shared] if named else lines
+    return lines + [_named_line([kind]) for kind in named]
+
+
+def _named_line(kinds: list[str]) -> Text:
+    line = Text(f"! {', '.join(kinds)}", style="bold yellow", no_wrap=True, overflow="ellipsis")
+    line.append(BELOW, style="dim yellow")
+    return line
+
+
+BELOW = " (in the events below)"
 
 
 def _top_reason(failures: tuple[tuple[str, int], ...]) -> str:
