@@ -149,10 +149,13 @@ def _warning_lines(snapshot: Snapshot, width: int) -> list[Text]:
             lines.append(line)
         else:
             named.append(warning.kind)
-    shared = _named_line(named)
-    if shared.cell_len <= width or len(named) == 1:
-        return [*lines, shared] if named else lines
-    return lines + [_named_line([kind]) for kind in named]
+    groups: list[list[str]] = []
+    for kind in named:  # as few lines as the kinds fit on
+        if groups and _named_line([*groups[-1], kind]).cell_len <= width:
+            groups[-1].append(kind)
+        else:
+            groups.append([kind])
+    return lines + [_named_line(group) for group in groups]
 
 
 def _named_line(kinds: list[str]) -> Text:
@@ -161,7 +164,7 @@ def _named_line(kinds: list[str]) -> Text:
     return line
 
 
-BELOW = " (in the events below)"
+BELOW = " (see events)"
 
 
 def _top_reason(failures: tuple[tuple[str, int], ...]) -> str:
