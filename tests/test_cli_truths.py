@@ -192,3 +192,32 @@ def test_runn_latency_line_keeps_sub_millisecond_digits(
     assert minimum < 1  # loopback: well under a millisecond
     assert shown["min"] != "0ms"
     assert abs(float(shown["min"].removesuffix("ms")) - minimum) < 0.001
+
+
+def test_a_url_with_one_slash_gets_the_corrected_url_as_hint() -> None:
+    result = loadscope("run", "http:/127.0.0.1:9/")
+    assert result.code == 2
+    assert result.error_line().endswith("no such runbook file (a URL? http://127.0.0.1:9/)")
+
+
+def test_help_texts_say_what_is_true() -> None:
+    watch = loadscope("watch", "--help").out
+    assert "netlink" in watch and "from /proc," not in watch
+    target = loadscope("target", "--help").out
+    assert "threshold" not in target and "Exit codes: 0 stopped, 2 bad input" in target
+    demo = loadscope("demo", "--help").out
+    assert "(default 10; churn: 20)" in demo and "(default basic)" in demo
+
+
+def test_numbers_in_warnings_and_watch_lines_have_one_format() -> None:
+    from loadscope.engine.diagnostics._detectors import _rate
+    from loadscope.engine.diagnostics.kernel import SocketCounts, WatchSample
+    from loadscope.tui.cli._watch import _line
+
+    assert _rate(2593.0) == "2,593" and _rate(4.25) == "4.2"
+
+    def row(rate: float) -> list[str]:
+        sample = WatchSample(3.0, SocketCounts(), 1, rate, 1, 0, 0, (32768, 60999), "netlink")
+        return _line(sample).split()
+
+    assert row(7724.0)[1] == "7,724" and row(8460.3)[1] == "8,460"
