@@ -2,7 +2,7 @@
 """A soak: does a long `loadscope run` keep its memory and its file descriptors flat?
 
 Runs `loadscope run URL` for `--duration` (default 10 min) twice, one run after the other: a
-closed model (`-c 50`, back to back) and an open model (`--rate 1000`). While each runs, its RSS
+closed model (`-c 50`, back to back) and an open model (`--rate 500`). While each runs, its RSS
 and open file descriptors (the process and any children, from /proc) are sampled every
 `--interval` seconds. Prints the series, first/last/max, the growth trend and a verdict per run
 as Markdown.
@@ -55,6 +55,7 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     report: dict[str, object] = field(default_factory=dict)
     target_accepts: int | None = None
+    load_average: float = 0.0  # the machine's, over the minute before the run
 
 
 # -- /proc ---------------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def sample(pid: int, t_s: float) -> Sample | None:
 
 def soak(run: Run, duration: float, interval: float) -> None:
     """Start the run and sample it every `interval` seconds of wall clock until it exits."""
-    before = nginx_accepts()
+    before, run.load_average = nginx_accepts(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         report_path = Path(folder) / "report.json"
         command = [*run.command, "--out", str(report_path)]
@@ -190,7 +191,8 @@ def describe_run(run: Run, warm_up: float) -> list[str]:
         f"{report.get('dropped_iterations', 0):,} dropped iterations, "
         f"{report.get('connections_opened', 0):,} connections opened "
         f"(target's accept counter: {run.target_accepts}), "
-        f"peak {report.get('connections_peak_open', 0):,} open.",
+        f"peak {report.get('connections_peak_open', 0):,} open; load average "
+        f"{run.load_average:.1f} at the start.",
         "",
         "| | first | last | max | second half − first half (max) | trend after warm-up | verdict |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -305,7 +307,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--warm-up", type=float, default=60.0, help="seconds the verdict skips")
     parser.add_argument("-c", type=int, default=50, help="closed model: virtual users")
-    parser.add_argument("--rate", type=float, default=1000.0, help="open model: iterations/s")
+    parser.add_argument("--rate", type=float, default=500.0, help="open model: iterations/s")
     parser.add_argument("--max-vus", type=int, default=200, help="open model: VU cap")
     parser.add_argument("--only", choices=["closed", "open"], help="run only one model")
     parser.add_argument("--write", metavar="FILE", help="replace the soak section of this file")
