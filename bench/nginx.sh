@@ -122,7 +122,9 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
-accepts) accepts ;;
+accepts)
+  accepts || { echo "nginx does not answer on 127.0.0.1:$status_port: bash $0 start" >&2; exit 1; }
+  ;;
 *)
   echo "usage: $0 start|stop|accepts" >&2
   exit 2
