@@ -9,7 +9,8 @@ ratios as Markdown. Connections opened are nginx's own accept counter around eac
     bash bench/nginx.sh start
     python bench/bench_engine.py --rounds 3 --duration 5 [--write bench/RESULTS.md]
 
-Each load is bounded (`--duration` seconds, at most 60) and targets loopback only.
+Each load is bounded (`--duration` seconds, at most 60) and targets loopback only. Give it at
+least 5 s: Locust spends its first second or two spawning users.
 """
 
 from __future__ import annotations

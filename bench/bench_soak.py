@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 MAX_DURATION_S = 1800.0
 RSS_TOLERANCE_MIB, RSS_TOLERANCE_SHARE, FD_TOLERANCE = 2.0, 0.03, 2
+Accepts = Callable[[], int | None]  # the target's accept counter, if it has one
 
 
 @dataclass
@@ -98,9 +99,9 @@ def sample(pid: int, t_s: float) -> Sample | None:
 # -- one soak run --------------------------------------------------------------------------------
 
 
-def soak(run: Run, duration: float, interval: float) -> None:
+def soak(run: Run, duration: float, interval: float, accepts: Accepts) -> None:
     """Start the run and sample it every `interval` seconds of wall clock until it exits."""
-    before, run.load_average = nginx_accepts(), os.getloadavg()[0]
+    before, run.load_average = accepts(), os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         report_path = Path(folder) / "report.json"
         command = [*run.command, "--out", str(report_path)]
@@ -114,7 +115,7 @@ def soak(run: Run, duration: float, interval: float) -> None:
         if child.returncode != 0:
             raise SystemExit(f"{run.name}: exit {child.returncode}: {stderr.decode()[-500:]}")
         run.report = json.loads(report_path.read_text())
-    run.target_accepts = accepts_between(before, nginx_accepts())
+    run.target_accepts = accepts_between(before, accepts())
 
 
 def sample_until_exit(
@@ -183,14 +184,16 @@ def describe_run(run: Run, warm_up: float) -> list[str]:
     rss_slope = slope_per_minute(times, [p.rss_mib for p in after])
     fds_slope = slope_per_minute(times, [p.fds for p in after])
     report = run.report
+    accepted = (
+        "" if run.target_accepts is None else f" (nginx's accept counter: {run.target_accepts})"
+    )
     return [
         f"**{run.name}**: `{' '.join(shorten(run.command))}`: "
         f"{report.get('requests_total', 0):,} requests, "
         f"{report.get('requests_per_second', 0):,.0f} req/s, "
         f"{report.get('errors_total', 0):,} errors, "
         f"{report.get('dropped_iterations', 0):,} dropped iterations, "
-        f"{report.get('connections_opened', 0):,} connections opened "
-        f"(target's accept counter: {run.target_accepts}), "
+        f"{report.get('connections_opened', 0):,} connections opened{accepted}, "
         f"peak {report.get('connections_peak_open', 0):,} open; load average "
         f"{run.load_average:.1f} at the start.",
         "",
@@ -279,14 +282,19 @@ def wait_for_port(port: int, deadline: float) -> None:
     raise SystemExit(f"the built-in target did not listen on :{port}")
 
 
+def no_counter() -> int | None:
+    return None
+
+
 @contextmanager
-def chosen_target(kind: str) -> Iterator[tuple[str, str]]:
+def chosen_target(kind: str) -> Iterator[tuple[str, str, Accepts]]:
+    """(URL, description, the target's accept counter) of the target to soak against."""
     if kind == "builtin":
         with builtin_target() as url:
-            yield url, "the built-in target in its own process (`loadscope target`)"
+            yield url, "the built-in target in its own process (`loadscope target`)", no_counter
         return
     require_nginx()
-    yield H1_URL, "nginx (`bench/nginx.sh`, HTTP/1.1)"
+    yield H1_URL, "nginx (`bench/nginx.sh`, HTTP/1.1)", nginx_accepts
 
 
 def loadscope_run(url: str, duration: float, load: list[str]) -> list[str]:
@@ -324,10 +332,10 @@ def main() -> None:
     }
     if args.only:
         loads = {name: load for name, load in loads.items() if name.startswith(args.only)}
-    with chosen_target(args.target) as (url, target):
+    with chosen_target(args.target) as (url, target, accepts):
         runs = [Run(name, loadscope_run(url, args.duration, load)) for name, load in loads.items()]
         for run in runs:
-            soak(run, args.duration, args.interval)
+            soak(run, args.duration, args.interval, accepts)
     OUT.mkdir(exist_ok=True)
     raw = OUT / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.json"
     raw.write_text(json.dumps([without_timeline(asdict(run)) for run in runs], indent=1))
