@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -183,8 +184,7 @@ def _child_main(
     try:
         runner(_serve(conn, spec, config, push_interval, setup))
     except Exception as exc:  # the parent shows this one line; no traceback on a console
-        with contextlib.suppress(OSError):
-            conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        _send_whole(conn, ("fatal", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
 
@@ -223,8 +223,7 @@ async def _serve(
     pusher.cancel()
     with contextlib.suppress(OSError):
         loop.remove_reader(conn.fileno())
-    with contextlib.suppress(OSError, BrokenPipeError):
-        conn.send(("final", session.snapshot(timeline=None)))
+    _send_whole(conn, ("final", session.snapshot(timeline=None)))
 
 
 def _apply(
@@ -244,8 +243,7 @@ def _apply(
     try:
         getattr(session, command)(*args)
     except (ValueError, TypeError) as exc:
-        with contextlib.suppress(OSError):
-            conn.send(("error", str(exc)))
+        _send_whole(conn, ("error", str(exc)))
 
 
 async def _push(
@@ -253,5 +251,25 @@ async def _push(
 ) -> None:
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(OSError, BrokenPipeError):
-            conn.send(("snapshot", session.snapshot()))
+        _send_whole(conn, ("snapshot", session.snapshot()))
+
+
+def _send_whole(conn: multiprocessing.connection.Connection, message: tuple[str, object]) -> None:
+    """Send one message from the child, all of it or nothing.
+
+    Watching the pipe with uvloop's `add_reader` makes its socket non-blocking, and a snapshot
+    larger than the socket's buffer then stops part-way with BlockingIOError: the parent would
+    read the next message from the middle of this one. So the send blocks until the parent
+    has taken it all (it drains the pipe several times a second). A closed pipe is ignored:
+    the parent has gone.
+    """
+    fd = conn.fileno()
+    was_blocking = os.get_blocking(fd)
+    os.set_blocking(fd, True)
+    try:
+        conn.send(message)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, was_blocking)
