@@ -17,6 +17,7 @@ from loadscope.engine._config import (
     Stage,
     State,
 )
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control import EngineProcess, ScenarioSpec
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
@@ -82,4 +83,5 @@ __all__ = [
     "UrlScenario",
     "attach_diagnostics",
     "phase_specs",
+    "run_event_loop",
 ]

@@ -46,6 +46,7 @@ class CloseReason(enum.StrEnum):
     POOL_SHRINK = "pool_shrink"
     KEEPALIVE_EXPIRY = "keepalive_expiry"
     PEER_CLOSED = "peer_closed"
+    CONNECTION_RESET = "connection_reset"  # the server reset the connection (RST)
     CONNECTION_CLOSE = "connection_close"  # the server answered `Connection: close`
     GOAWAY = "goaway"
     ERROR = "error"

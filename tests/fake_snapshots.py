@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from loadscope.engine import Histogram, HistogramData, LatencySummary, Snapshot, TimelinePoint
-from loadscope.engine.diagnostics._ledger import ConnectionInfo
 from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
     ErrorSnapshot,
@@ -17,6 +16,7 @@ from loadscope.engine.metrics._snapshot import (
     StepSnapshot,
     Warning,
 )
+from loadscope.engine.transport.interfaces import ConnectionInfo
 
 
 def _latencies(seed: int, count: int, base_us: int) -> Histogram:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from loadscope.engine._config import RunnerConfig
+from loadscope.engine.transport.interfaces import KEEP_BODY
 
 if TYPE_CHECKING:
     from loadscope.engine.metrics._metrics import StepStats
@@ -150,6 +151,7 @@ class UrlScenario:
         self._request = self._runner.build_request(
             self.method, self.url, headers=list(self.headers), content=self.body
         )
+        self._request.extensions[KEEP_BODY] = False  # nothing reads it: count it, don't keep it
 
     async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
