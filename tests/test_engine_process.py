@@ -1,36 +1,39 @@
-"""A session in a child process: what crosses the pipe arrives whole, however late it is read."""
+"""What the engine's child process sends its parent arrives whole, however late the parent
+reads, and a parent that reads late never blocks the child's event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import threading
-import time
 
-from loadscope.engine.control._process import _send_whole
+from loadscope.engine.control._process import Outbox
+
+BIG = 4 << 20  # larger than any socket buffer: it cannot go out in one write
 
 
-def test_a_message_larger_than_the_pipe_arrives_whole_from_a_non_blocking_end() -> None:
-    # uvloop's add_reader leaves the child's end non-blocking; a plain send of a message larger
-    # than the socket's buffer would stop part-way, and the parent read garbage after it.
+async def test_messages_arrive_whole_and_late_readers_only_miss_snapshots() -> None:
     parent, child = multiprocessing.Pipe(duplex=True)
-    os.set_blocking(child.fileno(), False)
-    big = ("snapshot", b"x" * (4 << 20))
+    os.set_blocking(child.fileno(), False)  # as uvloop's add_reader leaves it
+    outbox = Outbox(child)
+    snapshots = [("snapshot", bytes([n]) * BIG) for n in range(5)]
+    outbox.send(snapshots[0], droppable=True)
+    # Nobody reads yet: had a send waited for the parent, the test would hang right here.
+    for snapshot in snapshots[1:]:
+        outbox.send(snapshot, droppable=True)
+    outbox.send(("error", "bad value"))
     received: list[object] = []
-
-    def read_late() -> None:
-        time.sleep(0.3)  # the parent is busy: the buffer fills first
-        received.extend(parent.recv() for _ in range(3))
-
-    reader = threading.Thread(target=read_late)
+    reader = threading.Thread(target=lambda: received.extend(iter(parent.recv, ("final", 1))))
     reader.start()
-    try:
-        for message in (("error", "first"), big, ("final", "last")):
-            _send_whole(child, message)
-    finally:
-        reader.join(30)
-    assert received == [("error", "first"), big, ("final", "last")]
-    assert os.get_blocking(child.fileno()) is False  # left as the event loop wants it
+    await asyncio.sleep(0.5)  # the writer callback moves the rest while the parent reads
+    outbox.finish(("final", 1))
+    await asyncio.to_thread(reader.join, 30)
+    assert received[0] == snapshots[0]  # the one under way went whole
+    assert received[-1] == ("error", "bad value")  # queued behind it, never dropped
+    assert all(message in snapshots for message in received[1:-1])
+    assert len(received) < len(snapshots) + 1  # snapshots behind a pending one were dropped
     parent.close()
-    _send_whole(child, ("snapshot", "nobody reads"))  # the parent has gone: no error
+    outbox.send(("snapshot", "nobody reads"))  # the parent has gone: dropped, no error
+    outbox.finish(("final", 2))
     child.close()
