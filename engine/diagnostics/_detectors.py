@@ -43,6 +43,7 @@ SERVER_CLOSE_REASONS = {
     "connection_close": "answered `Connection: close`",
     "peer_closed": "closed by the server",
     "goaway": "ended by GOAWAY",
+    "connection_reset": "reset by the server",
 }
 
 
