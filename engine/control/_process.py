@@ -211,9 +211,6 @@ async def _serve(
             stop_requested.set()  # the parent went away: stop cleanly
 
     loop.add_reader(conn.fileno(), on_readable)
-    # uvloop's reader makes the pipe non-blocking; a snapshot bigger than the pipe's buffer
-    # would then be sent in part (BlockingIOError) and the console would read garbage.
-    os.set_blocking(conn.fileno(), True)
     runner = asyncio.create_task(session.run())
     pusher = asyncio.create_task(_push(outbox, session, push_interval))
     watcher = asyncio.create_task(stop_requested.wait())
