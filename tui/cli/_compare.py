@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import EXIT_OK, EXIT_THRESHOLD, UsageError
 from ._outputs import dumps
-from ._thresholds import Verdict
+from ._thresholds import Result, Verdict
 
 if TYPE_CHECKING:
     from loadscope.engine.runbook import Expression
@@ -274,9 +274,9 @@ def evaluate(expressions: list[Expression], names: dict[str, float]) -> Verdict:
             passed = expression.is_true(names)
         except EvalError as exc:
             raise UsageError(f"--threshold: `{expression.source}`: {exc}") from None
-        verdict.results.append(
-            (expression.source, passed, "" if passed else expression.explain(names))
-        )
+        why = "" if passed else expression.explain(names)
+        used: dict[str, float | None] = {name: names[name] for name in sorted(expression.names)}
+        verdict.results.append(Result(expression.source, passed, why, used))
     return verdict
 
 
