@@ -1,6 +1,27 @@
-"""Control: where a session runs (in this process or a child process) behind one controller API."""
+"""Control: where a session runs (in this process, a child process, N worker processes or Ray
+actors) behind one controller API."""
 
 from loadscope.engine.control._process import EngineProcess
+from loadscope.engine.control._runtime import WorkerRole
 from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.control._split import split_count, worker_config
+from loadscope.engine.control._workers import (
+    LocalPool,
+    WorkerController,
+    WorkerHandle,
+    WorkerPool,
+    available_cores,
+)
 
-__all__ = ["EngineProcess", "ScenarioSpec"]
+__all__ = [
+    "EngineProcess",
+    "LocalPool",
+    "ScenarioSpec",
+    "WorkerController",
+    "WorkerHandle",
+    "WorkerPool",
+    "WorkerRole",
+    "available_cores",
+    "split_count",
+    "worker_config",
+]

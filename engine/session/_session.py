@@ -71,6 +71,7 @@ class Session:
         self._idle_vus: list[VirtualUser] = []
         self._next_vu_id = 1
         self._iteration_counter = 0
+        self.iteration_numbering = (0, 1)  # runn.i = first + started * step (see `WorkerRole`)
         self._no_reuse: dict[str, PoolScope] = {}
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -353,7 +354,8 @@ class Session:
         self._idle_vus.append(vu)
 
     def next_iteration_index(self) -> int:
-        index = self._iteration_counter
+        first, step = self.iteration_numbering
+        index = first + self._iteration_counter * step
         self._iteration_counter += 1
         return index
 
