@@ -6,14 +6,17 @@ from loadscope.engine.control._runtime import WorkerRole
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.control._split import split_count, worker_config
 from loadscope.engine.control._workers import (
+    ClusterError,
     LocalPool,
     WorkerController,
     WorkerHandle,
     WorkerPool,
     available_cores,
+    worker_pool,
 )
 
 __all__ = [
+    "ClusterError",
     "EngineProcess",
     "LocalPool",
     "ScenarioSpec",
@@ -24,4 +27,5 @@ __all__ = [
     "available_cores",
     "split_count",
     "worker_config",
+    "worker_pool",
 ]

@@ -25,7 +25,7 @@ from loadscope.engine.control._runtime import WorkerRole
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.control._split import split_amount, split_count, worker_config
 from loadscope.engine.metrics._merge import WorkerPart, merge_snapshots
-from loadscope.engine.metrics._snapshot import Snapshot
+from loadscope.engine.metrics._snapshot import Snapshot, TimelinePoint
 
 Setup = Callable[[Any], None]
 
@@ -103,6 +103,25 @@ class LocalPool:
         """Nothing outlives the processes."""
 
 
+class ClusterError(ValueError):
+    """The cluster named cannot be used: bad spelling, or Ray not installed."""
+
+
+def worker_pool(cluster: str | None) -> WorkerPool:
+    """`None`/"local": processes here; "ray" (RAY_ADDRESS or a local cluster) or
+    "ray://HOST:PORT": Ray actors. Ray is imported only here, and only then."""
+    if cluster in (None, "", "local"):
+        return LocalPool()
+    assert cluster is not None
+    if cluster != "ray" and not cluster.startswith("ray://"):
+        raise ClusterError(f"--cluster: {cluster!r} is not local, ray or ray://HOST:PORT")
+    try:
+        from loadscope.engine.control._ray import RayPool
+    except ImportError:
+        raise ClusterError("--cluster ray needs Ray: pip install 'loadscope[ray]'") from None
+    return RayPool(cluster if cluster.startswith("ray://") else None)
+
+
 class WorkerController:
     """A session split over `workers` workers, behind the controls of a single one."""
 
@@ -132,6 +151,8 @@ class WorkerController:
         self.final: Snapshot | None = None
         self.errors: list[str] = []
         self.exit_message: str | None = None
+        self.tick_listeners: list[Callable[[TimelinePoint], None]] = []  # each merged second
+        self._emitted_t = 0
 
     @property
     def cluster(self) -> str:
@@ -208,7 +229,17 @@ class WorkerController:
         ]
         merged = merge_snapshots(parts, cluster=self.cluster)
         self._judge.observe(merged, parts)
+        self._emit_seconds(merged.timeline)
         return dataclasses.replace(merged, warnings=self._judge.warnings())
+
+    def _emit_seconds(self, timeline: Sequence[TimelinePoint]) -> None:
+        if timeline and timeline[-1].t < self._emitted_t:  # statistics were reset
+            self._emitted_t = 0
+        for point in timeline:
+            if point.t > self._emitted_t:
+                self._emitted_t = point.t
+                for listener in self.tick_listeners:
+                    listener(point)
 
     def _finish(self) -> None:
         if self.final is not None:
