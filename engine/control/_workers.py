@@ -153,6 +153,7 @@ class WorkerController:
         self.exit_message: str | None = None
         self.tick_listeners: list[Callable[[TimelinePoint], None]] = []  # each merged second
         self._emitted_t = 0
+        self.warming_up = config.warm_up > 0  # as the latest merged snapshot says
 
     @property
     def cluster(self) -> str:
@@ -229,6 +230,7 @@ class WorkerController:
         ]
         merged = merge_snapshots(parts, cluster=self.cluster)
         self._judge.observe(merged, parts)
+        self.warming_up = merged.warming_up
         self._emit_seconds(merged.timeline)
         return dataclasses.replace(merged, warnings=self._judge.warnings())
 

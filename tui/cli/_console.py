@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from loadscope.engine import Session, Snapshot
-from loadscope.engine.control import EngineProcess
+from loadscope.engine.control import EngineProcess, WorkerController
 from loadscope.engine.metrics.report import build_report
 
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -42,6 +42,19 @@ def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str,
     return render
 
 
+def _engine(plan: LoadPlan, csv_path: str | None) -> EngineProcess | WorkerController:
+    """One engine process, or with --workers/--cluster the workers, merged (CSV: merged too)."""
+    from ._workers import split, worker_controller
+
+    if not split(plan):
+        setup = functools.partial(setup_child_session, plan, csv_path=csv_path)
+        return EngineProcess(plan.spec, plan.config, setup=setup)
+    controller = worker_controller(plan, functools.partial(setup_child_session, plan))
+    if csv_path:
+        controller.tick_listeners.append(CsvTimeline(csv_path).write)
+    return controller
+
+
 def ensure_terminal() -> None:
     if not sys.stdout.isatty() and not os.environ.get("LOADSCOPE_FORCE_CONSOLE"):
         raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
@@ -60,11 +73,7 @@ def run_console(
     check_writable(summary_json, "--summary-json")
     check_writable(csv_path, "--csv")
     ensure_terminal()
-    engine = EngineProcess(
-        plan.spec,
-        plan.config,
-        setup=functools.partial(setup_child_session, plan, csv_path=csv_path),
-    )
+    engine = _engine(plan, csv_path)
     options = ConsoleOptions(
         label=label,
         summary_json=summary_json,

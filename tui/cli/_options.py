@@ -28,6 +28,8 @@ class LoadPlan:
     config: SessionConfig
     phases: tuple[Phase, ...] = ()
     duration_given: float | None = None  # -d as typed: it caps a runbook's own phases
+    workers: int = 1  # --workers: engine processes (or Ray actors) sharing the load
+    cluster: str = "local"  # --cluster: local, ray, or ray://HOST:PORT
 
 
 def duration(text: str, flag: str) -> float:
@@ -248,6 +250,10 @@ def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> Lo
         plan.duration_given = config.duration
     if getattr(args, "phases", None):
         use_phases(plan, parse_phases(args.phases))
+    if hasattr(args, "workers"):
+        from ._workers import adopt_worker_options
+
+        adopt_worker_options(plan, args)
     return plan
 
 

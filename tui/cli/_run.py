@@ -208,9 +208,14 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     check_writable(args.csv, "--csv")
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
+    progress = sys.stderr.isatty() and not args.quiet
+    if plan.workers > 1 or plan.cluster != "local":
+        from ._workers import drive_workers
+
+        outcome = drive_workers(plan, progress=progress, csv_path=args.csv)
+        return finish(args, plan, outcome, thresholds)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    progress = sys.stderr.isatty() and not args.quiet
     outcome = run_loop(drive(session, progress=progress, csv_path=args.csv))
     return finish(args, plan, outcome, thresholds)
 
