@@ -16,7 +16,7 @@ from loadscope.engine._config import (
     SessionConfig,
     Stage,
 )
-from loadscope.engine.control import EngineProcess, ScenarioSpec
+from loadscope.engine.control import EngineProcess, ScenarioSpec, WorkerController
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
     Diagnostics,
@@ -38,6 +38,7 @@ from loadscope.engine.metrics._snapshot import (
     SocketCounts,
     StepSnapshot,
     TimelinePoint,
+    WorkerSnapshot,
 )
 from loadscope.engine.session._session import Session, SessionExtension, State
 from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
@@ -77,6 +78,8 @@ __all__ = [
     "StepSnapshot",
     "TimelinePoint",
     "UrlScenario",
+    "WorkerController",
+    "WorkerSnapshot",
     "attach_diagnostics",
     "phase_specs",
 ]
