@@ -16,6 +16,7 @@ from loadscope.engine._config import (
     SessionConfig,
     Stage,
 )
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control import EngineProcess, ScenarioSpec, WorkerController
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
@@ -82,4 +83,5 @@ __all__ = [
     "WorkerSnapshot",
     "attach_diagnostics",
     "phase_specs",
+    "run_event_loop",
 ]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from loadscope.engine._config import SessionConfig
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control._runtime import (
     COMMANDS,
     WorkerRole,
@@ -191,13 +192,7 @@ def _child_main(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
     try:
-        import uvloop
-
-        runner: Callable[..., Any] = uvloop.run
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        runner = asyncio.run
-    try:
-        runner(_serve(conn, spec, config, push_interval, setup, role))
+        run_event_loop(_serve(conn, spec, config, push_interval, setup, role))
     except Exception as exc:  # the parent shows this one line; no traceback on a console
         with contextlib.suppress(OSError):
             conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
