@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from loadscope.engine import SessionConfig, Stage
+from loadscope.engine import Histogram, HistogramData, SessionConfig, Stage
 from loadscope.engine.control import (
     LocalPool,
     ScenarioSpec,
@@ -15,10 +16,13 @@ from loadscope.engine.control import (
     split_count,
     worker_config,
 )
+from loadscope.engine.metrics import WorkerPart, merge_histograms, merge_snapshots
 from loadscope.engine.target import TargetProcess
 
 from . import workers_checks as checks
 from .cli_support import loadscope
+from .fake_snapshots import make_snapshot
+from .reports import report_of
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +117,41 @@ async def test_the_console_drives_workers_and_shows_a_row_per_worker(
             assert "w1 " in row and "w2 " in row and "% cpu" in row
     finally:
         checks.stop(control)
+
+
+def test_merged_latency_is_that_of_every_request_not_an_average() -> None:
+    rng = random.Random(14)
+    fast, slow, everything = Histogram(), Histogram(), Histogram()
+    for histogram, low, high in ((fast, 200, 5_000), (slow, 40_000, 900_000)):
+        for _ in range(5_000):
+            value = rng.randint(low, high)
+            histogram.record(value)
+            everything.record(value)
+    merged = merge_histograms([HistogramData.of(fast), HistogramData.of(slow)])
+    assert merged.nonzero() == everything.nonzero()
+    assert (merged.n, merged.min, merged.max, merged.total) == (
+        everything.n,
+        everything.min,
+        everything.max,
+        everything.total,
+    )
+    assert merged.percentiles((50, 99)) == everything.percentiles((50, 99))
+
+
+def test_merged_snapshots_add_up_second_by_second() -> None:
+    one, two = make_snapshot(30, concurrency=10), make_snapshot(30, concurrency=4, churn=True)
+    merged = merge_snapshots([WorkerPart(1, "a", one), WorkerPart(2, "b", two)], cluster="local")
+    assert merged.requests_total == one.requests_total + two.requests_total
+    assert merged.concurrency == 14
+    assert merged.histogram_total.count == one.histogram_total.count + two.histogram_total.count
+    assert [p.opened for p in merged.timeline] == [
+        p.opened + q.opened for p, q in zip(one.timeline, two.timeline, strict=True)
+    ]
+    assert [p.rps for p in merged.timeline] == [
+        round(p.rps + q.rps, 1) for p, q in zip(one.timeline, two.timeline, strict=True)
+    ]
+    assert merged.connections.opened_total == (
+        one.connections.opened_total + two.connections.opened_total
+    )
+    assert [(w.worker, w.node) for w in merged.workers] == [(1, "a"), (2, "b")]
+    assert report_of(merged)["per_worker"][1]["requests_total"] == two.requests_total

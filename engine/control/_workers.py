@@ -153,6 +153,7 @@ class WorkerController:
         self.exit_message: str | None = None
         self.tick_listeners: list[Callable[[TimelinePoint], None]] = []  # each merged second
         self._emitted_t = 0
+        self._seconds: dict[object, TimelinePoint] = {}  # merged seconds, each merged once
         self.warming_up = config.warm_up > 0  # as the latest merged snapshot says
 
     @property
@@ -228,7 +229,7 @@ class WorkerController:
             WorkerPart(index + 1, handle.node or "?", snap)
             for index, (handle, snap) in enumerate(zip(self.handles, snaps, strict=True))
         ]
-        merged = merge_snapshots(parts, cluster=self.cluster)
+        merged = merge_snapshots(parts, cluster=self.cluster, timeline_cache=self._seconds)
         self._judge.observe(merged, parts)
         self.warming_up = merged.warming_up
         self._emit_seconds(merged.timeline)

@@ -85,7 +85,12 @@ def worker_row(part: WorkerPart) -> WorkerSnapshot:
     )
 
 
-def merge_snapshots(parts: Sequence[WorkerPart], *, cluster: str) -> Snapshot:
+def merge_snapshots(
+    parts: Sequence[WorkerPart],
+    *,
+    cluster: str,
+    timeline_cache: dict[object, TimelinePoint] | None = None,
+) -> Snapshot:
     """The session as a whole. Timeline seconds some worker has not reported yet are left out
     until it has (unless every worker has stopped), so a live chart never dips."""
     if not parts:
@@ -95,7 +100,7 @@ def merge_snapshots(parts: Sequence[WorkerPart], *, cluster: str) -> Snapshot:
     hist = _HistogramSet(snaps)
     latency = hist.merged("__total__")
     elapsed = max(s.elapsed_s for s in snaps)
-    timeline = merge_timelines(snaps, complete_only=not all_stopped(snaps))
+    timeline = merge_timelines(snaps, complete_only=not all_stopped(snaps), cache=timeline_cache)
     requests, errors = (
         _sum(snaps, lambda s: s.requests_total),
         _sum(snaps, lambda s: s.errors_total),
@@ -211,10 +216,18 @@ class _HistogramSet:
 
 
 def merge_histograms(parts: Iterable[HistogramData]) -> Histogram:
+    """Bucket by bucket, into one histogram."""
     merged = Histogram()
+    counts = merged.counts
     for data in parts:
-        if data.count:
-            merged.merge(data.to_histogram())
+        if not data.count:
+            continue
+        for index, count in data.buckets:
+            counts[index] += count
+        merged.min = data.min_us if merged.n == 0 else min(merged.min, data.min_us)
+        merged.max = max(merged.max, data.max_us)
+        merged.n += data.count
+        merged.total += data.total_us
     return merged
 
 
@@ -256,8 +269,14 @@ def _merge_steps(snaps: Sequence[Snapshot], hist: _HistogramSet) -> tuple[StepSn
     )
 
 
-def merge_timelines(snaps: Sequence[Snapshot], *, complete_only: bool) -> tuple[TimelinePoint, ...]:
-    """Seconds summed by their number `t` (workers start together, so their seconds line up)."""
+def merge_timelines(
+    snaps: Sequence[Snapshot],
+    *,
+    complete_only: bool,
+    cache: dict[object, TimelinePoint] | None = None,
+) -> tuple[TimelinePoint, ...]:
+    """Seconds summed by their number `t` (workers start together, so their seconds line up).
+    A `cache` kept across calls merges each second once: a worker's past seconds never change."""
     by_second: dict[int, list[TimelinePoint]] = {}
     for snap in snaps:
         for point in snap.timeline:
@@ -266,7 +285,24 @@ def merge_timelines(snaps: Sequence[Snapshot], *, complete_only: bool) -> tuple[
         last_seen = [s.timeline[-1].t if s.timeline else 0 for s in snaps]
         limit = min(last_seen)
         by_second = {t: points for t, points in by_second.items() if t <= limit}
-    return tuple(merge_points(t, by_second[t]) for t in sorted(by_second))
+    if cache is None:
+        return tuple(merge_points(t, by_second[t]) for t in sorted(by_second))
+    merged = tuple(_cached_point(cache, t, by_second[t]) for t in sorted(by_second))
+    if len(cache) > 2 * len(merged) + 100:  # drop seconds no snapshot holds any more
+        kept = set(merged)
+        for stale in [key for key, point in cache.items() if point not in kept]:
+            del cache[stale]
+    return merged
+
+
+def _cached_point(
+    cache: dict[object, TimelinePoint], t: int, points: Sequence[TimelinePoint]
+) -> TimelinePoint:
+    key = (t, tuple((p.iterations, p.rps, p.opened) for p in points))  # new after a reset
+    cached = cache.get(key)
+    if cached is None:
+        cached = cache[key] = merge_points(t, points)
+    return cached
 
 
 def merge_points(t: int, points: Sequence[TimelinePoint]) -> TimelinePoint:
