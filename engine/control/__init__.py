@@ -1,7 +1,7 @@
 """Control: where a session runs (in this process, a child process, N worker processes or Ray
 actors) behind one controller API."""
 
-from loadscope.engine.control._process import EngineProcess
+from loadscope.engine.control._process import PUSH_INTERVAL, EngineProcess
 from loadscope.engine.control._runtime import WorkerRole
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.control._split import split_count, worker_config
@@ -16,6 +16,7 @@ from loadscope.engine.control._workers import (
 )
 
 __all__ = [
+    "PUSH_INTERVAL",
     "ClusterError",
     "EngineProcess",
     "LocalPool",

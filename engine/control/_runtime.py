@@ -17,6 +17,9 @@ from loadscope.engine.session._build import build_snapshot
 from loadscope.engine.session._session import Session
 
 LIVE_TIMELINE = 600  # seconds of timeline in a live snapshot; the final one has them all
+# A worker's live snapshot carries only its latest seconds: the controller keeps the merged
+# history, so each second crosses the process boundary a few times, not 600.
+WORKER_LIVE_TIMELINE = 20
 COMMANDS = frozenset(
     {
         "set_concurrency",
@@ -67,5 +70,8 @@ def apply_control(session: Session, command: str, args: tuple[Any, ...]) -> str 
 
 
 def take_snapshot(session: Session, role: WorkerRole | None, *, final: bool) -> Snapshot:
-    timeline = None if final else LIVE_TIMELINE
+    if final:
+        timeline = None
+    else:
+        timeline = LIVE_TIMELINE if role is None else WORKER_LIVE_TIMELINE
     return build_snapshot(session, timeline, mergeable=role is not None)

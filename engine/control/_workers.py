@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from loadscope.engine._config import SessionConfig
 from loadscope.engine.control._judge import MergedJudge
 from loadscope.engine.control._process import PUSH_INTERVAL, EngineProcess
-from loadscope.engine.control._runtime import WorkerRole
+from loadscope.engine.control._runtime import LIVE_TIMELINE, WorkerRole
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.control._split import split_amount, split_count, worker_config
-from loadscope.engine.metrics._merge import WorkerPart, merge_snapshots
+from loadscope.engine.metrics._merge import WorkerPart, all_stopped, merge_snapshots
 from loadscope.engine.metrics._snapshot import Snapshot, TimelinePoint
 
 Setup = Callable[[Any], None]
@@ -122,6 +122,26 @@ def worker_pool(cluster: str | None) -> WorkerPool:
     return RayPool(cluster if cluster.startswith("ray://") else None)
 
 
+class MergedHistory:
+    """The merged seconds so far (the live chart's), as workers send only their latest ones."""
+
+    def __init__(self, limit: int = LIVE_TIMELINE) -> None:
+        self.limit = limit
+        self._points: dict[int, TimelinePoint] = {}
+        self._elapsed = 0.0
+
+    def add(self, merged: Snapshot) -> tuple[TimelinePoint, ...]:
+        restarted = merged.elapsed_s < self._elapsed  # statistics were reset (or a warm-up ended)
+        self._elapsed = merged.elapsed_s
+        if restarted:
+            self._points.clear()
+        for point in merged.timeline:
+            self._points[point.t] = point
+        for t in sorted(self._points)[: max(0, len(self._points) - self.limit)]:
+            del self._points[t]
+        return tuple(self._points[t] for t in sorted(self._points))
+
+
 class WorkerController:
     """A session split over `workers` workers, behind the controls of a single one."""
 
@@ -153,6 +173,8 @@ class WorkerController:
         self.exit_message: str | None = None
         self.tick_listeners: list[Callable[[TimelinePoint], None]] = []  # each merged second
         self._emitted_t = 0
+        self._merged_from: list[Snapshot | None] = []
+        self._history = MergedHistory()
         self._seconds: dict[object, TimelinePoint] = {}  # merged seconds, each merged once
         self.warming_up = config.warm_up > 0  # as the latest merged snapshot says
 
@@ -217,9 +239,17 @@ class WorkerController:
             self._check_failures()
         if all(h.finished for h in self.handles) and self.handles:
             self._finish()
-        elif all(snap is not None for snap in latest):
+        elif all(snap is not None for snap in latest) and self._news(latest):
             self._latest = self._merge([s for s in latest if s is not None])
         return self._latest
+
+    def _news(self, latest: list[Snapshot | None]) -> bool:
+        """Whether any worker sent a snapshot since the last merge (merging costs CPU)."""
+        news = len(latest) != len(self._merged_from) or any(
+            now is not before for now, before in zip(latest, self._merged_from, strict=True)
+        )
+        self._merged_from = latest
+        return news
 
     def snapshot(self) -> Snapshot | None:
         return self.updates()
@@ -230,6 +260,8 @@ class WorkerController:
             for index, (handle, snap) in enumerate(zip(self.handles, snaps, strict=True))
         ]
         merged = merge_snapshots(parts, cluster=self.cluster, timeline_cache=self._seconds)
+        if not all_stopped(snaps):
+            merged = dataclasses.replace(merged, timeline=self._history.add(merged))
         self._judge.observe(merged, parts)
         self.warming_up = merged.warming_up
         self._emit_seconds(merged.timeline)

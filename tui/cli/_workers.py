@@ -17,6 +17,7 @@ from typing import Any
 
 from loadscope.engine import Snapshot, TimelinePoint
 from loadscope.engine.control import (
+    PUSH_INTERVAL,
     ClusterError,
     WorkerController,
     available_cores,
@@ -28,7 +29,8 @@ from ._options import LoadPlan
 from ._outputs import CsvTimeline
 from ._run import UNREACHABLE_KINDS, Outcome
 
-POLL_S = 0.05
+POLL_S = 0.1
+HEADLESS_PUSH_S = 1.0  # no console to feel immediate: workers report once a second
 START_TIMEOUT_S = {"local": 60.0, "ray": 180.0}  # until every worker is ready
 
 
@@ -62,13 +64,16 @@ def worker_pool_for(plan: LoadPlan) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def worker_controller(plan: LoadPlan, setup: Callable[[Any], None]) -> WorkerController:
+def worker_controller(
+    plan: LoadPlan, setup: Callable[[Any], None], *, push_interval: float = PUSH_INTERVAL
+) -> WorkerController:
     return WorkerController(
         plan.spec,
         plan.config,
         workers=plan.workers,
         pool=worker_pool_for(plan),
         setup=setup,
+        push_interval=push_interval,
     )
 
 
@@ -105,7 +110,7 @@ class _Interrupts:
 
 
 def drive_workers(plan: LoadPlan, *, progress: bool, csv_path: str | None) -> Outcome:
-    controller = worker_controller(plan, headless_setup(plan))
+    controller = worker_controller(plan, headless_setup(plan), push_interval=HEADLESS_PUSH_S)
     csv = CsvTimeline(csv_path) if csv_path else None
     if csv is not None:
         controller.tick_listeners.append(_measured_only(controller, csv.write))
