@@ -117,8 +117,12 @@ class Run:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def run_once(args: argparse.Namespace, workers: int, cluster: str) -> Run:
+def run_once(
+    args: argparse.Namespace, workers: int, cluster: str, rate: float | None = None
+) -> Run:
     label = f"{workers} worker{'s' if workers > 1 else ''}, {cluster}"
+    if rate:
+        label += f", {rate:g} req/s"
     stub = Stub(args.stub)
     accepts0, requests0 = stub.read()
     stub.queries = 0
@@ -139,6 +143,8 @@ def run_once(args: argparse.Namespace, workers: int, cluster: str) -> Run:
         "--format",
         "json",
     ]
+    if rate:
+        command += ["--rate", f"{rate:g}", "--max-vus", str(args.concurrency)]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env
@@ -195,6 +201,40 @@ def steady(result: Run, samples: list[Sample]) -> None:
     result.per_own_cpu_s = requests / own if own > 0 else 0.0
     result.wall_rps = requests / span
     result.cpu_cores = cpu / span
+
+
+def fixed_and_marginal(rows: list[Run]) -> tuple[float, float] | None:
+    """Least squares of CPU cores used against requests per second over runs at several rates:
+    (fixed cores, CPU microseconds per request)."""
+    points = [(r.wall_rps, r.cpu_cores) for r in rows if r.wall_rps]
+    if len({round(x) for x, _ in points}) < 2:
+        return None
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum(
+        (x - mean_x) ** 2 for x, _ in points
+    )
+    return mean_y - slope * mean_x, slope * 1e6
+
+
+def fit_table(runs: dict[str, list[Run]]) -> str:
+    by_config: dict[str, list[Run]] = {}
+    for rows in runs.values():
+        for run in rows:
+            by_config.setdefault(f"{run.workers} worker(s), {run.cluster}", []).append(run)
+    lines = [
+        "| configuration | fixed CPU (cores, whatever the load) | CPU µs per request | "
+        "requests per CPU-second at full load (1 / that) |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, rows in by_config.items():
+        fit = fixed_and_marginal(rows)
+        if fit is None:
+            continue
+        fixed, per_request = fit
+        full = 1e6 / per_request if per_request > 0 else 0.0
+        lines.append(f"| {label} | {fixed:.3f} | {per_request:.1f} | {full:,.0f} |")
+    return "\n".join(lines)
 
 
 def merge_cost(counts: list[int]) -> list[tuple[int, float]]:
@@ -261,14 +301,20 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--ray", action="store_true", help="also 2 workers on a local Ray cluster")
     parser.add_argument("--merge-cost", action="store_true", help="time merges of 1..64 workers")
+    parser.add_argument(
+        "--rates",
+        default="",
+        help="also open-model runs at these rates, e.g. 500,1500: fits fixed and per-request CPU",
+    )
     parser.add_argument("--write", help="append the tables to this Markdown file")
     args = parser.parse_args()
     args.duration = min(args.duration, 60.0)
     configs = [(1, "local"), (2, "local")] + ([(2, "ray")] if args.ray else [])
+    rates: list[float | None] = [None, *(float(r) for r in args.rates.split(",") if r)]
     runs: dict[str, list[Run]] = {}
     for round_no in range(1, args.rounds + 1):
-        for workers, cluster in configs:
-            run = run_once(args, workers, cluster)
+        for (workers, cluster), rate in ((c, r) for r in rates for c in configs):
+            run = run_once(args, workers, cluster, rate)
             runs.setdefault(run.label, []).append(run)
             print(
                 f"round {round_no} {run.label}: {run.per_cpu_s:,.0f} req/CPU-s "
@@ -289,6 +335,8 @@ def main() -> int:
         own = statistics.median([r.per_own_cpu_s for r in runs["2 workers, ray"]])
         text += f"\nRay / local at 2 workers, CPU per request: {two / ray:.2f}x"
         text += f" ({two / own:.2f}x without Ray's own daemons)" if own else ""
+    if args.rates:
+        text += "\n\n" + fit_table(runs)
     if args.merge_cost:
         text += (
             "\n\n| workers merged | ms per merge | controller CPU at 4 merges/s |\n|---:|---:|---:|"

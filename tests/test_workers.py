@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +21,9 @@ from loadscope.engine.metrics import WorkerPart, merge_histograms, merge_snapsho
 from loadscope.engine.target import TargetProcess
 
 from . import workers_checks as checks
-from .cli_support import loadscope
+from .cli_support import loadscope, start, wait_for
 from .fake_snapshots import make_snapshot
-from .reports import report_of
+from .reports import report_of, validated
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +156,39 @@ def test_merged_snapshots_add_up_second_by_second() -> None:
     )
     assert [(w.worker, w.node) for w in merged.workers] == [(1, "a"), (2, "b")]
     assert report_of(merged)["per_worker"][1]["requests_total"] == two.requests_total
+
+
+def test_ctrl_c_stops_every_worker_and_the_report_is_written(
+    own_target: TargetProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    before = own_target.requests()
+    process = start(
+        "run", f"{own_target.http_url}/delay/5", "--workers", "2", "-c", "4", "-d", "60s",
+        "--out", str(out),
+    )  # fmt: skip
+    wait_for(lambda: own_target.requests() > before + 20, timeout=checks.START_TIMEOUT)
+    process.interrupt()
+    result = process.finish(timeout=checks.WAIT)
+    assert result.code == 130
+    report = validated(json.loads(out.read_text()))
+    assert report["interrupted"] is True and report["workers"] == 2
+    assert own_target.wait_until(lambda t: t.open_connections() == 0, timeout=checks.WAIT)
+    assert report["requests_total"] == own_target.requests() - before
+
+
+def test_loadt_splits_its_rate_cap_over_workers(own_target: TargetProcess, tmp_path: Path) -> None:
+    book = tmp_path / "record.yml"
+    book.write_text(checks.RUNN_I_BOOK)
+    result = loadscope(
+        "loadt", str(book), "--workers", "2", "--load-concurrent", "4", "--max-rps", "40",
+        "--duration", "3sec", "--warm-up", "0sec", "--format", "json",
+        env={"TARGET": own_target.http_url},
+        timeout=checks.START_TIMEOUT + checks.WAIT,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    report = result.json()["loadscope"]
+    assert report["workers"] == 2
+    # 20 iterations a second each: together never more than the global cap of 40/s
+    assert report["iterations_total"] <= 40 * 3 + 2
+    assert all(row["requests_total"] > 0 for row in report["per_worker"])

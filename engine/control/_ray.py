@@ -202,13 +202,18 @@ class RayPool:
         return workers
 
     def _connect(self, count: int) -> None:
+        """Join the cluster, or start a local one; a failure is one line (RuntimeError)."""
         if ray.is_initialized():
             return
-        if self.address:
-            ray.init(address=self.address, log_to_driver=False)
-        else:
-            cpus = max(count, os.cpu_count() or 1)
-            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        try:
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:
+                cpus = max(count, os.cpu_count() or 1)
+                ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        except Exception as exc:  # Ray raises plain Exception, ConnectionError, ValueError...
+            where = self.address or "a local cluster"
+            raise RuntimeError(f"Ray did not start ({where}): {_last_line(exc)}") from None
         self._started_here = True
 
     def _nodes(self, actors: list[Any]) -> list[tuple[str, str]]:

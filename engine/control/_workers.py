@@ -183,6 +183,8 @@ class WorkerController:
         return self.pool.cluster
 
     def start(self) -> None:
+        """Start every worker (they begin the load together once all are ready). RuntimeError
+        when the cluster cannot take them (Ray did not start, or could not place them)."""
         self.handles = self.pool.create(
             self.spec, self.config, self.count, self._setup, self._push_interval
         )

@@ -84,7 +84,10 @@ def run_console(
         reuse_mode=plan.config.reuse_mode.value,
     )
     app = LoadscopeApp(engine, options, report_renderer(plan))
-    engine.start()
+    try:
+        engine.start()
+    except RuntimeError as exc:  # Ray did not start or could not place the workers
+        raise UsageError(str(exc)) from None
     try:
         code = app.run()
     finally:
