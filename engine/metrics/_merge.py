@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ SHARED_EVENT_KINDS = frozenset(
         "phase",
     }
 )
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+LEVEL_EVENT_KINDS = frozenset({"concurrency", "max_vus", "rate"})  # events with before/after
 LIVE_CONNECTIONS_SHOWN = 50
 RECENT_CLOSED_KEPT = 100
 EVENTS_KEPT = 500
@@ -334,19 +337,65 @@ def _sum_int_optional(values: Iterable[int | None]) -> int | None:
 
 
 def merge_events(parts: Sequence[WorkerPart]) -> tuple[EventRecord, ...]:
-    """The first worker's events, and every other worker's own ones, named, in time order."""
+    """The first worker's events, and every other worker's own ones, named, in time order.
+    A level change every worker logged (its share of 50 -> 40 VUs) shows the session's levels:
+    the k-th change of a kind in each worker is the same control, so their values add up."""
+    shared: dict[str, list[list[EventRecord]]] = {}
     merged: list[EventRecord] = []
     for index, part in enumerate(parts):
+        seen: dict[str, int] = {}
         for event in part.snapshot.events:
-            kind = str(getattr(event.kind, "value", event.kind))
-            if index == 0:
+            kind = _kind(event)
+            if kind in LEVEL_EVENT_KINDS:
+                position = seen[kind] = seen.get(kind, -1) + 1
+                copies = shared.setdefault(kind, [])
+                if position == len(copies):
+                    copies.append([])
+                copies[position].append(event)
+            elif index == 0:
                 merged.append(event)
             elif kind not in SHARED_EVENT_KINDS:
                 merged.append(
                     dataclasses.replace(event, message=f"worker {part.worker}: {event.message}")
                 )
+    merged += [_summed_level(copies) for groups in shared.values() for copies in groups]
     merged.sort(key=lambda event: event.t)
     return tuple(merged[-EVENTS_KEPT:])
+
+
+def _kind(event: EventRecord) -> str:
+    return str(getattr(event.kind, "value", event.kind))
+
+
+def _summed_level(copies: Sequence[EventRecord]) -> EventRecord:
+    first = copies[0]
+    if getattr(first, "after", None) is None:  # an event without typed levels
+        return first
+    before = sum(getattr(copy, "before", None) or 0 for copy in copies)
+    after = sum(getattr(copy, "after", None) or 0 for copy in copies)
+    summed: EventRecord = dataclasses.replace(
+        first,
+        before=before if getattr(first, "before", None) is not None else None,
+        after=after,
+        message=_relabel(first.message, before, after),
+    )
+    return summed
+
+
+def _relabel(message: str, before: float, after: float) -> str:
+    """ "concurrency 25 → 20" as "concurrency 50 → 40": the first and last numbers are the
+    two levels."""
+    numbers = list(NUMBER.finditer(message))
+    if not numbers:
+        return message
+    if len(numbers) == 1:
+        only = numbers[0]
+        return f"{message[: only.start()]}{after:g}{message[only.end() :]}"
+    first, last = numbers[0], numbers[-1]
+    return (
+        f"{message[: first.start()]}{before:g}{message[first.end() : last.start()]}"
+        f"{after:g}{message[last.end() :]}"
+    )
 
 
 def _merge_connections(snaps: Sequence[Snapshot], hist: _HistogramSet) -> ConnectionsSnapshot:

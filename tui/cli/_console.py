@@ -10,26 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import Session, Snapshot
+from loadscope.engine import Snapshot
 from loadscope.engine.control import EngineProcess, WorkerController
 from loadscope.engine.metrics.report import build_report
 
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
-from ._extensions import attach_extensions
+from ._extensions import setup_child_session
 from ._loadt import threshold_names
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS
 from ._outputs import CsvTimeline, check_writable
-from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
+from ._run import build_scenario, check_descriptors, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
-
-
-def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
-    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
-    attach_extensions(session, plan)
-    if csv_path:
-        csv = CsvTimeline(csv_path)
-        session.tick_listeners.append(csv.write)
+from ._workers import worker_controller
 
 
 def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
@@ -44,8 +38,6 @@ def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str,
 
 def _engine(plan: LoadPlan, csv_path: str | None) -> EngineProcess | WorkerController:
     """One engine process, or with --workers/--cluster the workers, merged (CSV: merged too)."""
-    from ._workers import split, worker_controller
-
     if not split(plan):
         setup = functools.partial(setup_child_session, plan, csv_path=csv_path)
         return EngineProcess(plan.spec, plan.config, setup=setup)

@@ -11,11 +11,11 @@ from loadscope.engine.control import ScenarioSpec
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
-from ._options import LoadPlan, check_books, duration, parse_vars
+from ._options import LoadPlan, adopt_worker_options, check_books, duration, parse_vars, split
 from ._outputs import check_writable
 from ._run import build_scenario, check_descriptors, drive, finish
 from ._thresholds import Thresholds
-from ._workers import adopt_worker_options, drive_workers, split
+from ._workers import drive_workers
 
 UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
 

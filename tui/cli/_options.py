@@ -9,7 +9,13 @@ from pathlib import Path
 import httpx
 
 from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
-from loadscope.engine.control import ScenarioSpec
+from loadscope.engine.control import (
+    ClusterError,
+    ScenarioSpec,
+    WorkerPool,
+    available_cores,
+    worker_pool,
+)
 from loadscope.engine.durations import DurationError, parse_duration
 from loadscope.engine.session.scenario import TOKEN, check_header, check_port
 
@@ -251,8 +257,6 @@ def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> Lo
     if getattr(args, "phases", None):
         use_phases(plan, parse_phases(args.phases))
     if hasattr(args, "workers"):
-        from ._workers import adopt_worker_options
-
         adopt_worker_options(plan, args)
     return plan
 
@@ -273,3 +277,33 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
         use_phases(plan, tuple(Phase(ReuseMode(mode), seconds) for mode, seconds in phases))
         if plan.duration_given is not None:  # -d on the command line wins: the run stops there
             plan.config.duration = min(plan.config.duration or 0.0, plan.duration_given)
+
+
+def parse_workers(text: str) -> int:
+    if text == "auto":
+        return available_cores()
+    try:
+        count = int(text)
+    except ValueError:
+        raise UsageError(f"--workers: {text!r} is not a number or auto") from None
+    if count < 1:
+        raise UsageError("--workers must be 1 or more (or auto)")
+    return count
+
+
+def adopt_worker_options(plan: LoadPlan, args: argparse.Namespace) -> None:
+    plan.workers = parse_workers(str(getattr(args, "workers", "1")))
+    plan.cluster = str(getattr(args, "cluster", "local") or "local")
+    worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
+
+
+def split(plan: LoadPlan) -> bool:
+    """Whether the run goes through worker processes (or Ray actors) at all."""
+    return plan.workers > 1 or plan.cluster != "local"
+
+
+def worker_pool_for(plan: LoadPlan) -> WorkerPool:
+    try:
+        return worker_pool(plan.cluster)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from loadscope.engine import (
@@ -24,32 +24,13 @@ from loadscope.engine.metrics.report import build_report
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import CsvTimeline, check_writable, dumps, write_json
 from ._progress import show_progress
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
-
-UNREACHABLE_KINDS = frozenset(
-    {
-        "connect_refused",
-        "connect_error",
-        "connect_timeout",
-        "dns_error",
-        "unreachable",
-        "tls_error",
-        "tls_verify",
-        "resource_exhausted",
-    }
-)
-
-
-@dataclass
-class Outcome:
-    snapshot: Snapshot
-    interrupted: bool = False
-    unreachable: str | None = None
-    report: dict[str, Any] = field(default_factory=dict)
+from ._workers import drive_workers
 
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
@@ -203,9 +184,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
     progress = sys.stderr.isatty() and not args.quiet
-    if plan.workers > 1 or plan.cluster != "local":
-        from ._workers import drive_workers
-
+    if split(plan):
         outcome = drive_workers(plan, progress=progress, csv_path=args.csv)
         return finish(args, plan, outcome, thresholds)
     session = Session(plan.config, scenario)

@@ -6,7 +6,6 @@ The console drives the controller itself (it has the controls of an engine proce
 
 from __future__ import annotations
 
-import argparse
 import functools
 import signal
 import sys
@@ -18,50 +17,18 @@ from typing import Any
 from loadscope.engine import Snapshot, TimelinePoint
 from loadscope.engine.control import (
     PUSH_INTERVAL,
-    ClusterError,
     WorkerController,
-    available_cores,
-    worker_pool,
 )
 
 from ._errors import UsageError
-from ._options import LoadPlan
+from ._extensions import setup_child_session
+from ._options import LoadPlan, worker_pool_for
+from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import CsvTimeline
-from ._run import UNREACHABLE_KINDS, Outcome
 
 POLL_S = 0.1
 HEADLESS_PUSH_S = 1.0  # no console to feel immediate: workers report once a second
 START_TIMEOUT_S = {"local": 60.0, "ray": 180.0}  # until every worker is ready
-
-
-def parse_workers(text: str) -> int:
-    if text == "auto":
-        return available_cores()
-    try:
-        count = int(text)
-    except ValueError:
-        raise UsageError(f"--workers: {text!r} is not a number or auto") from None
-    if count < 1:
-        raise UsageError("--workers must be 1 or more (or auto)")
-    return count
-
-
-def adopt_worker_options(plan: LoadPlan, args: argparse.Namespace) -> None:
-    plan.workers = parse_workers(str(getattr(args, "workers", "1")))
-    plan.cluster = str(getattr(args, "cluster", "local") or "local")
-    worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
-
-
-def split(plan: LoadPlan) -> bool:
-    """Whether the run goes through worker processes (or Ray actors) at all."""
-    return plan.workers > 1 or plan.cluster != "local"
-
-
-def worker_pool_for(plan: LoadPlan) -> Any:
-    try:
-        return worker_pool(plan.cluster)
-    except ClusterError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def worker_controller(
@@ -79,8 +46,6 @@ def worker_controller(
 
 def headless_setup(plan: LoadPlan) -> Callable[[Any], None]:
     """What each worker attaches: the run's extensions (the CSV is written here, merged)."""
-    from ._console import setup_child_session
-
     return functools.partial(setup_child_session, plan, csv_path=None)
 
 
