@@ -118,6 +118,8 @@ def merge_snapshots(
         busy_vus=_sum(snaps, lambda s: s.busy_vus),
         rate=_sum_optional(s.rate for s in snaps),
         max_vus=_sum(snaps, lambda s: s.max_vus),
+        # Each worker's own peak, summed: the peaks of workers that ramp together coincide.
+        peak_vus=_sum(snaps, lambda s: s.peak_vus),
         warming_up=any(s.warming_up for s in snaps),
         requests_total=requests,
         errors_total=errors,
