@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from loadscope.engine import Session, Snapshot
 
 from ._errors import UsageError
+from ._options import LoadPlan, split
 from ._outputs import check_writable
 
 if TYPE_CHECKING:
@@ -45,6 +46,15 @@ def check_outputs(args: argparse.Namespace) -> MetricsAddress | None:
         except OSError as exc:
             raise _cannot_listen(address, exc) from None
     return address
+
+
+def refuse_metrics_with_workers(address: MetricsAddress | None, plan: LoadPlan) -> None:
+    """Each worker's session is in its own process; /metrics serves one session's numbers."""
+    if address is not None and split(plan):
+        raise UsageError(
+            "--metrics-port does not work with --workers/--cluster yet; "
+            "serve metrics from a single-process run"
+        )
 
 
 def _cannot_listen(address: MetricsAddress, exc: OSError) -> UsageError:

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from loadscope.engine import (
@@ -25,34 +25,20 @@ from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
-from ._more_outputs import MetricsAddress, check_outputs, serve_metrics, write_html_report
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._more_outputs import (
+    MetricsAddress,
+    check_outputs,
+    refuse_metrics_with_workers,
+    serve_metrics,
+    write_html_report,
+)
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import CsvTimeline, check_writable, dumps, write_json
 from ._progress import show_progress
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
-
-UNREACHABLE_KINDS = frozenset(
-    {
-        "connect_refused",
-        "connect_error",
-        "connect_timeout",
-        "dns_error",
-        "unreachable",
-        "tls_error",
-        "tls_verify",
-        "resource_exhausted",
-    }
-)
-
-
-@dataclass
-class Outcome:
-    snapshot: Snapshot
-    interrupted: bool = False
-    unreachable: str | None = None
-    cut_by_user: bool = False  # a second Ctrl-C cut running work before the grace ran out
-    report: dict[str, Any] = field(default_factory=dict)
+from ._workers import drive_workers
 
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
@@ -208,11 +194,15 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
     metrics = check_outputs(args)
+    refuse_metrics_with_workers(metrics, plan)
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
+    progress = sys.stderr.isatty() and not args.quiet
+    if split(plan):
+        outcome = drive_workers(plan, progress=progress, csv_path=args.csv)
+        return finish(args, plan, outcome, thresholds)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    progress = sys.stderr.isatty() and not args.quiet
     outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
     return finish(args, plan, outcome, thresholds)
 
