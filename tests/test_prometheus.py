@@ -133,3 +133,11 @@ def test_the_console_serves_metrics_from_its_engine_process(
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_metrics_with_workers_are_refused_before_any_request() -> None:
+    result = loadscope(
+        "run", "http://127.0.0.1:9/", "--workers", "2", "--metrics-port", str(free_port())
+    )
+    assert result.code == 2
+    assert "--metrics-port does not work with --workers" in result.error_line()
