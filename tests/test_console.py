@@ -163,11 +163,15 @@ async def test_m_cycles_reuse_modes_and_h_toggles_http(
         for expected in ("per-vu", "per-iteration", "none", "shared"):
             await pilot.press("m")
             await until(pilot, lambda expected=expected: app.snapshot.reuse_mode == expected)
-        await pilot.press("h")
-        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/2")
-        assert app.snapshot.http_version == "http2"
+        # h: auto -> HTTP/1.1 -> HTTP/2 (h2c on http://) -> auto
         await pilot.press("h")
         await until(pilot, lambda: app.snapshot.http_version == "http1")
+        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/1.1")
+        await pilot.press("h")
+        await until(pilot, lambda: app.snapshot.http_version == "http2")
+        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/2")
+        await pilot.press("h")
+        await until(pilot, lambda: app.snapshot.http_version == "auto")
         await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/1.1")
 
 
