@@ -190,12 +190,9 @@ class RayPool:
             remote.options(scheduling_strategy="SPREAD", name=None).remote() for _ in range(count)
         ]
         nodes = self._nodes(actors)
-        seen: set[str] = set()
         workers = []
-        for index, (actor, (node_id, _host)) in enumerate(zip(actors, nodes, strict=True)):
-            first_on_node = node_id not in seen
-            seen.add(node_id)
-            share = worker_config(config, index, count, kernel_view=first_on_node)
+        for index, (actor, (_node_id, _host)) in enumerate(zip(actors, nodes, strict=True)):
+            share = worker_config(config, index, count)
             role = WorkerRole(index + 1, count)
             args = (spec, share, push_interval, setup, role)
             workers.append(RayWorker(actor, args, role, push_interval))

@@ -21,11 +21,10 @@ def share(total: int, index: int, parts: int) -> int:
     return split_count(total, parts)[index]
 
 
-def worker_config(
-    config: SessionConfig, index: int, parts: int, *, kernel_view: bool
-) -> SessionConfig:
+def worker_config(config: SessionConfig, index: int, parts: int) -> SessionConfig:
     """Worker `index` (0-based) of `parts`: its share of the load. The detectors run once, on
-    the merged data, so no worker runs its own; the kernel view runs once per machine."""
+    the merged data, so no worker runs its own. Every worker's kernel view counts only its own
+    sockets (its own local ports), so the views add up to the machine's without overlap."""
     return dataclasses.replace(
         config,
         concurrency=share(config.concurrency, index, parts),
@@ -42,7 +41,6 @@ def worker_config(
             else None
         ),
         stages=tuple(_stage_share(config, stage, index, parts) for stage in config.stages),
-        kernel_view=config.kernel_view and kernel_view,
         detectors=False,
         labels=dict(config.labels),
     )

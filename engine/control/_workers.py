@@ -76,7 +76,7 @@ def available_cores() -> int:
 
 
 class LocalPool:
-    """Worker processes on this machine; the first one takes the kernel view."""
+    """Worker processes on this machine; each counts its own sockets in the kernel view."""
 
     cluster = "local"
 
@@ -91,7 +91,7 @@ class LocalPool:
         return [
             EngineProcess(
                 spec,
-                worker_config(config, index, count, kernel_view=index == 0),
+                worker_config(config, index, count),
                 push_interval=push_interval,
                 setup=setup,
                 role=WorkerRole(index + 1, count),

@@ -3,8 +3,9 @@
 Counts add up. Latency comes from histograms merged bucket by bucket (never from averaged
 percentiles), so the merged p99 is the p99 of every request of every worker. Timelines add up
 second by second; a second's own percentiles cannot be merged from percentiles, so a merged point
-shows the highest of the workers' (an upper bound). The kernel view comes from one worker per
-machine, so the merge sums the machines.
+shows the highest of the workers' (an upper bound). Each worker's kernel view counts only its own
+sockets, so the views add up, on one machine or across several; the TIME_WAIT peak is the sum of
+the workers' peaks (an upper bound: they need not peak in the same second).
 """
 
 from __future__ import annotations
@@ -433,7 +434,7 @@ def _merge_connections(snaps: Sequence[Snapshot], hist: _HistogramSet) -> Connec
 
 
 def merge_kernels(kernels: Sequence[KernelSnapshot | None]) -> KernelSnapshot | None:
-    """Machines add up: each kernel snapshot here is a different machine's."""
+    """Workers add up: each kernel snapshot counts one worker's own sockets."""
     present = [k for k in kernels if k is not None]
     if not present:
         return None

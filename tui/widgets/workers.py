@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from loadscope.engine import Snapshot, WorkerSnapshot
+from loadscope.engine import Snapshot, SocketCounts, WorkerSnapshot
 
 
 class WorkersRow(Widget):
@@ -47,15 +47,29 @@ def worker_cell(row: WorkerSnapshot, *, with_node: bool) -> Text:
 
 
 def _node_sockets(snap: Snapshot) -> Text:
-    """Each node's kernel view (one worker per node takes it), summed, with the node named."""
-    nodes = [(row.node, row.kernel) for row in snap.workers if row.kernel is not None]
+    """Each node's sockets (its workers' own, added up), with the node named."""
+    nodes: dict[str, SocketCounts] = {}
+    for row in snap.workers:
+        if row.kernel is not None:
+            seen = nodes.get(row.node)
+            nodes[row.node] = row.kernel if seen is None else _added(seen, row.kernel)
     text = Text()
     if snap.cluster != "ray" or not nodes:
         return text
     text.append("\n sockets ", style="bold")
-    for node, counts in nodes:
+    for node, counts in nodes.items():
         text.append(f" {node}: {counts.established} est, {counts.time_wait} tw ", style="dim")
-    total_established = sum(counts.established for _node, counts in nodes)
-    total_time_wait = sum(counts.time_wait for _node, counts in nodes)
+    total_established = sum(counts.established for counts in nodes.values())
+    total_time_wait = sum(counts.time_wait for counts in nodes.values())
     text.append(f" │ all: {total_established} est, {total_time_wait} tw", style="bold")
     return text
+
+
+def _added(a: SocketCounts, b: SocketCounts) -> SocketCounts:
+    return SocketCounts(
+        established=a.established + b.established,
+        time_wait=a.time_wait + b.time_wait,
+        close_wait=a.close_wait + b.close_wait,
+        syn_sent=a.syn_sent + b.syn_sent,
+        other=a.other + b.other,
+    )
