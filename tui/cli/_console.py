@@ -21,7 +21,7 @@ from ._loadt import threshold_names
 from ._more_outputs import (
     MetricsAddress,
     check_outputs,
-    refuse_metrics_with_workers,
+    serve_merged_metrics,
     serve_metrics,
     write_html_report,
 )
@@ -74,6 +74,7 @@ def _engine(
     controller = worker_controller(plan, functools.partial(setup_child_session, plan))
     if csv_path:
         controller.tick_listeners.append(CsvTimeline(csv_path).write)
+    serve_merged_metrics(metrics, controller)  # lives as long as this process
     return controller
 
 
@@ -98,7 +99,6 @@ def run_console(
     check_writable(summary_json, "--summary-json")
     check_writable(csv_path, "--csv")
     metrics = check_outputs(outputs) if outputs is not None else None
-    refuse_metrics_with_workers(metrics, plan)
     if Path(save_dir).exists() and not Path(save_dir).is_dir():
         raise UsageError(f"--save-dir: {save_dir!r} is a file, not a directory")
     ensure_terminal()
