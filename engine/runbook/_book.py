@@ -128,6 +128,7 @@ class StepSpec:
     if_: YScalar | None = None
     loop: LoopSpec | None = None
     force: bool = False
+    defer: bool = False
     test: YScalar | None = None
     test_constant: bool | None = None
     binds: list[BindSpec] = field(default_factory=list)
@@ -478,9 +479,7 @@ def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) 
     _test(node.get("test"), step)
     _binds(node.get("bind"), step)
     step.dump = _dump(node.get("dump"), warn)
-    defer = node.key_node("defer")
-    if defer is not None:
-        warn(defer.location, "`defer` is not supported; the step runs in its place")
+    step.defer = _flag(node, "defer")
     runners = [(k, v) for k, v in node.items if k.value not in STEP_KEYS]
     if node.get("include") is not None:
         runners.insert(0, (node.key_node("include"), node.get("include")))  # type: ignore[arg-type]

@@ -169,11 +169,14 @@ def compile_book(
         program.if_ = _condition(book.if_, top, "if")
     if book.loop is not None:
         program.loop = _loop(book.loop, rules(all_binds, outcome=True), top)
+        program.loop.step_level = False
     bound: frozenset[str] = frozenset()
     for step in book.steps:
         step_name = f"{site.prefix}{name}:{step.label()}"
         own = bound | frozenset(_bound_names(step))
-        compiled = StepProgram(name=step_name, index=step.index, key=step.key, force=step.force)
+        compiled = StepProgram(
+            name=step_name, index=step.index, key=step.key, force=step.force, deferred=step.defer
+        )
         before = rules(bound)
         inside = rules(own, in_loop=step.loop is not None)
         if step.if_ is not None:

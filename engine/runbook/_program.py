@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,55 @@ def _failed(step: str, part: str, error: EvalError) -> ExpressionFailed:
     return ExpressionFailed(f"{step}: {part} failed: {one_line(str(error), 200)}")
 
 
+def evaluate_part(getter: Getter, scope: Any, step: str, part: str) -> Any:
+    """`getter(scope)`; an expression that fails fails the step, naming the part that did."""
+    try:
+        return getter(scope)
+    except EvalError as exc:
+        raise _failed(step, part, exc) from None
+
+
+Attempt = Callable[[], Awaitable[object]]
+
+
+async def run_loop(
+    loop: LoopProgram, scope: Scope, name: str, attempt: Attempt, before: Callable[[int], None]
+) -> None:
+    """Up to `count` attempts, until `until` holds: the one loop of steps and of root loops.
+
+    An attempt's failure is kept, not raised, until the loop ends: with `until`, the loop fails
+    only if it never holds; without, the first failure fails the loop. A failed expression
+    fails at once.
+    """
+    count = loop.times(scope, name)
+    first_error: IterationFailed | RequestFailed | None = None
+    for number in range(count):
+        wait = loop.pause(number)
+        if wait:
+            await asyncio.sleep(wait)
+        before(number)
+        error: IterationFailed | RequestFailed | None = None
+        try:
+            await attempt()
+        except ExpressionFailed:
+            raise
+        except (IterationFailed, RequestFailed) as exc:
+            error = exc
+            first_error = first_error or exc
+        if not loop.step_level:
+            scope.outcome = "failure" if error is not None else "success"
+        if loop.until is None:
+            continue
+        if evaluate_part(loop.until, scope, name, "loop.until") is True:
+            if error is not None and loop.step_level:
+                raise error
+            return
+    if loop.until is not None:
+        raise IterationFailed(f"{name}: loop failed: ({loop.until_source}) is not true")
+    if first_error is not None:
+        raise first_error
+
+
 @dataclass(slots=True)
 class LoopProgram:
     count: Getter
@@ -47,6 +96,7 @@ class LoopProgram:
     max_interval: float = 0.0
     multiplier: float = 1.5
     jitter: float = 0.0
+    step_level: bool = True  # a step's loop (its last attempt's failure counts); else a root's
 
     def pause(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (the first one waits nothing)."""
@@ -65,10 +115,7 @@ class LoopProgram:
         return max(wait, 0.0)
 
     def times(self, scope: Scope, step: str) -> int:
-        try:
-            count = self.count(scope)
-        except EvalError as exc:
-            raise _failed(step, "loop.count", exc) from None
+        count = evaluate_part(self.count, scope, step, "loop.count")
         if type(count) is str and count.strip().lstrip("-").isdigit():
             count = int(count)
         if type(count) is float:
@@ -127,6 +174,7 @@ class StepProgram:
     if_: Getter | None = None
     loop: LoopProgram | None = None
     force: bool = False
+    deferred: bool = False  # `defer: true`: runs after the other steps, last deferred first
     request: RequestProgram | None = None
     include: IncludeProgram | None = None
     dump: Getter | None = None
@@ -137,17 +185,24 @@ class StepProgram:
     async def run(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> None:
         if self.if_ is not None:
             scope.before_step()
-            try:
-                go = self.if_(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "if", exc) from None
-            if go is not True:
+            if evaluate_part(self.if_, scope, self.name, "if") is not True:
                 self.skip(scope)
                 return
-        if self.loop is None:
+        loop = self.loop
+        if loop is None:
             await self.attempt(book, scope, vu)
-        else:
-            await self.run_loop(book, scope, vu, self.loop)
+            return
+        if loop.times(scope, self.name) <= 0:
+            self.skip(scope)
+            return
+
+        def at(number: int) -> None:
+            scope.loop_index = number
+
+        try:
+            await run_loop(loop, scope, self.name, lambda: self.attempt(book, scope, vu), at)
+        finally:
+            scope.loop_index = None
 
     def skip(self, scope: Scope, outcome: str = "skipped") -> None:
         scope.record(self.index, self.key, {"outcome": outcome})
@@ -163,10 +218,8 @@ class StepProgram:
         if sender is not None:
             request = sender.prebuilt
             if request is None:
-                try:
-                    request = sender.build(scope)
-                except EvalError as exc:
-                    raise _failed(self.name, "request", exc) from None
+                request = evaluate_part(sender.build, scope, self.name, "request")
+            response: ResponseView | None
             if sender.use_cookie:
                 response = await sender.send_with_cookies(vu, request)
             else:
@@ -185,25 +238,17 @@ class StepProgram:
             recorded = True
         # Before a step's first part has run, `current` is nil and `previous` the latest result.
         if self.dump is not None:
-            try:
-                value = self.dump(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "dump", exc) from None
+            value = evaluate_part(self.dump, scope, self.name, "dump")
             if book.dump_sink is not None:
                 book.dump_sink(self.name, plain(value))
             recorded = recorded or self.settle(scope)
         for bind in self.binds:
-            try:
-                bind.apply(scope)
-            except EvalError as exc:
-                raise _failed(self.name, f"bind {bind.name}", exc) from None
+            evaluate_part(bind.apply, scope, self.name, f"bind {bind.name}")
         if self.binds:
             recorded = recorded or self.settle(scope)
-        if self.test is not None and not book.skip_test:
-            try:
-                passed = self.test(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "test", exc) from None
+        test = self.test
+        if test is not None and not book.skip_test:
+            passed = evaluate_part(test, scope, self.name, "test")
             if passed is not True:
                 raise IterationFailed(f"{self.name}: test failed: {self.test_source}")
         if not recorded:
@@ -218,13 +263,11 @@ class StepProgram:
     ) -> None:
         variables = include.base_vars
         if include.vars is not None:
-            try:
-                variables = {
-                    **variables,
-                    **{key: value.render(scope) for key, value in include.vars.items()},
-                }
-            except EvalError as exc:
-                raise _failed(self.name, "include.vars", exc) from None
+            rendered = {
+                key: evaluate_part(value.render, scope, self.name, "include.vars")
+                for key, value in include.vars.items()
+            }
+            variables = {**variables, **rendered}
         child = await include.book.run(
             vu, variables=variables, parent=scope.as_parent(book.env), cookie_log=scope.cookie_log
         )
@@ -233,44 +276,8 @@ class StepProgram:
                 self.index, self.key, {**child.as_included(book.env), "outcome": "success"}
             )
 
-    async def run_loop(
-        self, book: BookProgram, scope: Scope, vu: VirtualUser, loop: LoopProgram
-    ) -> None:
-        count = loop.times(scope, self.name)
-        if count <= 0:
-            self.skip(scope)
-            return
-        first_error: IterationFailed | RequestFailed | None = None
-        try:
-            for attempt in range(count):
-                wait = loop.pause(attempt)
-                if wait:
-                    await asyncio.sleep(wait)
-                scope.loop_index = attempt
-                error: IterationFailed | RequestFailed | None = None
-                try:
-                    await self.attempt(book, scope, vu)
-                except ExpressionFailed:
-                    raise
-                except (IterationFailed, RequestFailed) as exc:
-                    error = exc
-                    first_error = first_error or exc
-                if loop.until is None:
-                    continue
-                try:
-                    done = loop.until(scope)
-                except EvalError as exc:
-                    raise _failed(self.name, "loop.until", exc) from None
-                if done is True:
-                    if error is not None:
-                        raise error
-                    return
-        finally:
-            scope.loop_index = None
-        if loop.until is not None:
-            raise IterationFailed(f"{self.name}: loop failed: ({loop.until_source}) is not true")
-        if first_error is not None:
-            raise first_error
+
+Failure = IterationFailed | RequestFailed
 
 
 @dataclass(slots=True)
@@ -315,66 +322,49 @@ class BookProgram:
                 [] if cookie_log is None else cookie_log,
                 self.record_results,
             )
-            if self.if_ is not None:
-                try:
-                    go = self.if_(scope)
-                except EvalError as exc:
-                    raise _failed(self.name, "if", exc) from None
-                if go is not True:
-                    return scope
+            if self.if_ is not None and evaluate_part(self.if_, scope, self.name, "if") is not True:
+                return scope
             if self.loop is not None:
                 await self.run_loop(scope, vu, self.loop)
                 return scope
-        failure: IterationFailed | RequestFailed | None = None
+        failure: Failure | None = None
+        deferred: list[StepProgram] = []
         for step in self.steps:
+            if step.deferred:
+                deferred.append(step)
+                step.skip(scope)  # its place in `steps`, filled when it runs
+                continue
             if failure is not None and not (self.force or step.force):
                 step.skip(scope)
                 continue
-            if self.interval and step.index:
-                await asyncio.sleep(self.interval)
-            try:
-                if step.if_ is None and step.loop is None:
-                    await step.attempt(self, scope, vu)  # one coroutine less on the common path
-                else:
-                    await step.run(self, scope, vu)
-            except (IterationFailed, RequestFailed) as exc:
-                if not self.may_continue:
-                    raise
-                failure = failure or exc
-                step.skip(scope, "failure")
+            failure = await self.run_step(step, scope, vu, failure)
+        for step in reversed(deferred):  # deferred steps run whatever happened before them
+            failure = await self.run_step(step, scope, vu, failure)
         if failure is not None:
             raise failure
         return scope
 
-    @property
-    def may_continue(self) -> bool:
-        return self.force or any(step.force for step in self.steps)
+    async def run_step(
+        self, step: StepProgram, scope: Scope, vu: VirtualUser, failure: Failure | None
+    ) -> Failure | None:
+        """Run one step; the first failure of the pass is what the pass fails with."""
+        if self.interval and step.index:
+            await asyncio.sleep(self.interval)
+        try:
+            if step.if_ is None and step.loop is None:
+                await step.attempt(self, scope, vu)  # one coroutine less on the common path
+            else:
+                await step.run(self, scope, vu)
+        except (IterationFailed, RequestFailed) as exc:
+            step.skip(scope, "failure")
+            return failure or exc
+        return failure
 
     async def run_loop(self, scope: Scope, vu: VirtualUser, loop: LoopProgram) -> None:
-        count = loop.times(scope, self.name)
-        first_error: IterationFailed | RequestFailed | None = None
-        for attempt in range(count):
-            wait = loop.pause(attempt)
-            if wait:
-                await asyncio.sleep(wait)
-            scope.new_pass(self.use_map)
-            try:
-                await self.run(vu, scope=scope)
-                scope.outcome = "success"
-            except ExpressionFailed:
-                raise
-            except (IterationFailed, RequestFailed) as exc:
-                scope.outcome = "failure"
-                first_error = first_error or exc
-            if loop.until is None:
-                continue
-            try:
-                done = loop.until(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "loop.until", exc) from None
-            if done is True:
-                return
-        if loop.until is not None:
-            raise IterationFailed(f"{self.name}: loop failed: ({loop.until_source}) is not true")
-        if first_error is not None:
-            raise first_error
+        await run_loop(
+            loop,
+            scope,
+            self.name,
+            lambda: self.run(vu, scope=scope),
+            lambda _number: scope.new_pass(self.use_map),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from loadscope.engine.session._vu import VirtualUser
     from loadscope.engine.transport._runner import Runner
 
+NO_LOAD_WARNING = (
+    "the runbook sends no HTTP load (no step makes a request): it runs its tests and reports "
+    "0 requests"
+)
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9.]+")
 
@@ -76,7 +81,8 @@ class RunbookScenario:
             for index, book in enumerate(books)
         ]
         self._dump_sink: Callable[[str, Any], None] | None = None
-        if len(books) == 1:  # the engine awaits the runbook's own pass: one coroutine less
+        self.sends_requests = bool(self._requests)
+        if len(books) == 1 and self.sends_requests:  # one coroutine less per iteration
             self.run_iteration = books[0].run  # type: ignore[method-assign,assignment]
 
     def _requests_of(self, book: BookProgram) -> list[RequestProgram]:
@@ -103,10 +109,18 @@ class RunbookScenario:
             request.prepare(runners[request.runner_name], steps[request.step_name])
 
     async def run_iteration(self, vu: VirtualUser) -> None:
+        if not self.sends_requests:
+            await self._without_load(vu)
         for book, reset_cookies in zip(self.books, self._cookie_reset, strict=True):
             if reset_cookies:  # each runbook's pass has its own cookies, as runn's operators do
                 vu.reset_cookies()
             await book.run(vu)
+
+    async def _without_load(self, vu: VirtualUser) -> None:
+        """Runbooks that send nothing never wait on a socket: give the loop its turn, and say
+        (once, in the session's event log) that there is no HTTP load."""
+        vu.session.log_once("runbook-no-load", NO_LOAD_WARNING)
+        await asyncio.sleep(0)
 
     # -- extras for the command line and the console ----------------------------------------------
     def add_headers(self, headers: Sequence[tuple[str, str]]) -> None:
@@ -135,9 +149,7 @@ def load_runbooks(
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
     scenario = compile_runbooks(paths, vars, env=env)
     if not scenario.step_names():
-        raise RunbookError(
-            Location(scenario.paths[0]), "the runbooks send no HTTP request", "add an HTTP step"
-        )
+        scenario.warnings.append(f"{scenario.paths[0]}: warning: {NO_LOAD_WARNING}")
     return scenario
 
 
