@@ -32,6 +32,7 @@ from ._errors import EvalError, ExpressionError, Location, RunbookError, one_lin
 from ._eval import Getter, compile_tree
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
+from ._runn import TERMINAL_HINT
 from ._scope import NameRules
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._yaml import YMap, YNode, YScalar, YSeq, load
@@ -162,6 +163,7 @@ def compile_book(
             reads_results=registry.mark_results_read,
             step_keys=step_keys,
             step_count=None if book.use_map else len(book.steps),
+            directory=book.file.parent,
         )
 
     top = rules(frozenset())
@@ -243,11 +245,14 @@ def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompi
         try:
             tree = parse(text)
             rules.check(tree)
-            return compile_tree(tree, rules.resolve)
+            return compile_tree(tree, rules.resolve, rules.directory)
         except ExpressionError as exc:
             location = node.locate(offset + exc.offset)
+            hint = exc.hint
+            if hint == TERMINAL_HINT and what.startswith("bind "):
+                hint = hint.replace("NAME", what.removeprefix("bind "))
             raise RunbookError(
-                location, f"{what}: {exc.message} in `{one_line(text, 80)}`", exc.hint
+                location, f"{what}: {exc.message} in `{one_line(text, 80)}`", hint
             ) from None
         except RecursionError:
             raise RunbookError(
@@ -344,24 +349,25 @@ def _bind(key: YScalar, value: YNode, rules: NameRules) -> BindProgram:
             path.append(
                 expression_compiler(key, rules, "bind")(text[node.start : node.end], node.start)
             )
-    return BindProgram(name=name, path=path, append=append, value=_bind_value(value, rules))
+    value_template = _bind_value(value, rules, f"bind {name}")
+    return BindProgram(name=name, path=path, append=append, value=value_template)
 
 
 def _constant(value: Any) -> Getter:
     return lambda _scope: value
 
 
-def _bind_value(node: YNode, rules: NameRules) -> Template:
+def _bind_value(node: YNode, rules: NameRules, what: str) -> Template:
     """Bind values are bare expressions; in a map or a list, each string is one."""
     if isinstance(node, YScalar):
         if isinstance(node.value, str):
-            return Template(render=_expression(node, rules, "bind"))
+            return Template(render=_expression(node, rules, what))
         return Template(node.value)
     if isinstance(node, YSeq):
-        items = [_bind_value(item, rules) for item in node.items]
+        items = [_bind_value(item, rules, what) for item in node.items]
         return Template(render=lambda scope: [item.render(scope) for item in items])
     assert isinstance(node, YMap)
-    pairs = [(key.value, _bind_value(value, rules)) for key, value in node.items]
+    pairs = [(key.value, _bind_value(value, rules, what)) for key, value in node.items]
     return Template(render=lambda scope: {key: value.render(scope) for key, value in pairs})
 
 

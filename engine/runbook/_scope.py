@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._ast import Literal, Member, Name, Node
@@ -131,6 +132,7 @@ class NameRules:
     reads_results: Callable[[], None] | None = None
     step_keys: frozenset[str] | None = None  # a map-form runbook's step names
     step_count: int | None = None  # a list-form runbook's number of steps
+    directory: Path | None = None  # the runbook's, for `file()`
 
     def check(self, tree: Node) -> None:
         for node in walk(tree):
