@@ -6,6 +6,8 @@ the runbook does not have, a name no earlier step binds) is an error at load.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +20,7 @@ from loadscope.engine import RunnerConfig
 from ._ast import Literal, Member, Name, Node, parse
 from ._book import (
     BookSpec,
+    IncludeSpec,
     LoopSpec,
     RequestSpec,
     RunnerSpec,
@@ -119,6 +122,8 @@ class _Site:
     force: bool
     depth: int
     chain: tuple[Path, ...]
+    trail: tuple[int, ...] = ()  # step indices from the top runbook (runn's trace id)
+    host_rules: dict[str, str] = field(default_factory=dict)
 
 
 def compile_book(
@@ -128,6 +133,8 @@ def compile_book(
     overrides: Mapping[str, Any],
     name: str,
 ) -> BookProgram:
+    host_rules = {**site.host_rules, **book.host_rules}
+    site = replace(site, host_rules=host_rules)
     runners = {**site.runners, **book.runners}
     runner_books = {**site.runner_books, **dict.fromkeys(book.runners, name)}
     base_vars = {**book.vars, **overrides}
@@ -167,6 +174,11 @@ def compile_book(
         )
 
     top = rules(frozenset())
+    program.needs = [
+        (key, _needed(registry, spec, site, f"{site.prefix}{name}:needs.{key}>"))
+        for key, spec in book.needs
+    ]
+    program.concurrency = list(book.concurrency)
     if book.if_ is not None:
         program.if_ = _condition(book.if_, top, "if")
     if book.loop is not None:
@@ -175,18 +187,19 @@ def compile_book(
     bound: frozenset[str] = frozenset()
     for step in book.steps:
         step_name = f"{site.prefix}{name}:{step.label()}"
-        own = bound | frozenset(_bound_names(step))
+        before_names = all_binds if step.defer else bound  # deferred steps run after them all
+        own = before_names | frozenset(_bound_names(step))
         compiled = StepProgram(
             name=step_name, index=step.index, key=step.key, force=step.force, deferred=step.defer
         )
-        before = rules(bound)
+        before = rules(before_names)
         inside = rules(own, in_loop=step.loop is not None)
         if step.if_ is not None:
             compiled.if_ = _condition(step.if_, before, "if")
         if step.loop is not None:
             compiled.loop = _loop(step.loop, inside, before)
         if step.runner is not None:
-            runner = _runner_for(step.runner[0], runners)
+            runner = with_host_rules(_runner_for(step.runner[0], runners), host_rules)
             request = parse_request(runner.name, *step.runner, registry.warn)
             engine_runner = registry.runner_name(runner_books[runner.name], runner)
             compiled.request = _request(
@@ -195,8 +208,9 @@ def compile_book(
                 runner,
                 engine_runner,
                 step_name,
-                rules(bound, in_loop=step.loop is not None),
+                rules(before_names, in_loop=step.loop is not None),
                 book,
+                trace_id(site, step.index),
             )
         if step.include is not None:
             compiled.include = _include(
@@ -205,7 +219,7 @@ def compile_book(
                 book,
                 site,
                 step_name,
-                rules(bound, in_loop=step.loop is not None),
+                rules(before_names, in_loop=step.loop is not None),
                 runners,
                 runner_books,
                 program,
@@ -216,9 +230,42 @@ def compile_book(
         if step.test is not None:
             compiled.test, compiled.test_source = _test(step, inside)
         program.steps.append(compiled)
-        bound = own
+        bound = bound | frozenset(_bound_names(step))
     registry.books.append(program)
     return program
+
+
+def with_host_rules(runner: RunnerSpec, rules: Mapping[str, str]) -> RunnerSpec:
+    """The runner connecting where `hostRules` maps its host, sending its own Host."""
+    if not rules or runner.endpoint is None:
+        return runner
+    url = httpx.URL(runner.endpoint)
+    address = _rule_for(url.host, rules)
+    if address is None:
+        return runner
+    host, _, port = address.rpartition(":") if _has_port(address) else (address, "", "")
+    mapped = url.copy_with(host=host.strip("[]"), port=int(port) if port else url.port)
+    return replace(runner, endpoint=str(mapped), host=url.netloc.decode("ascii"))
+
+
+def _has_port(address: str) -> bool:
+    return address.rpartition(":")[2].isdigit() and not address.endswith("]")
+
+
+def _rule_for(host: str, rules: Mapping[str, str]) -> str | None:
+    if host in rules:
+        return rules[host]
+    for pattern, address in rules.items():  # `*.example.com` matches any subdomain
+        if pattern.startswith("*.") and host.endswith(pattern[1:]):
+            return address
+    return None
+
+
+def trace_id(site: _Site, index: int) -> str:
+    """runn's trace id of a step: the root runbook's id and the step indices down to it."""
+    root = hashlib.sha1(str(site.chain[0]).encode()).hexdigest()
+    steps = "&".join(f"step={number}" for number in (*site.trail, index))
+    return f"{root}?{steps}"
 
 
 def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
@@ -380,6 +427,7 @@ def _request(
     step_name: str,
     rules: NameRules,
     book: BookSpec,
+    trace: str,
 ) -> RequestProgram:
     assert runner.endpoint is not None
     path = compile_string(
@@ -393,6 +441,11 @@ def _request(
             )
             values = value.items if isinstance(value, YSeq) else [value]
             headers.append((name_template, [_template(v, rules, "header") for v in values]))
+    if spec.trace if spec.trace is not None else runner.trace:
+        value = json.dumps({"id": trace}, separators=(",", ":"))
+        headers.append((Template(runner.trace_header), [Template(value)]))
+    if runner.host is not None:
+        headers.insert(0, (Template("Host"), [Template(runner.host)]))
     encoder = body = None
     if spec.media_type is not None and spec.body is not None:
         boundary = runner.multipart_boundary or new_boundary()
@@ -411,6 +464,7 @@ def _request(
             encoder=encoder,
             use_cookie=use_cookie,
             follow_redirects=runner.follow_redirects,
+            cookie_domain=runner.host,
         )
     except (EvalError, httpx.InvalidURL, ValueError) as exc:  # a static body or path, encoded now
         raise RunbookError(spec.location, f"invalid request: {exc}") from None
@@ -433,11 +487,14 @@ def _include(
 ) -> IncludeProgram:
     spec = step.include
     assert spec is not None
-    if spec.path in site.chain:
+    if spec.inline is None and spec.path in site.chain:
         raise RunbookError(spec.location, f"include cycle: {spec.display} includes itself")
     if site.depth >= MAX_INCLUDE_DEPTH:
         raise RunbookError(spec.location, "includes nested too deeply")
-    child = registry.read(spec.path, spec.display)
+    if spec.inline is not None:
+        child = parse_book(spec.inline, spec.display, spec.path, registry.warn)
+    else:
+        child = registry.read(spec.path, spec.display)
     overrides: dict[str, Any] = {}
     dynamic: dict[str, Template] = {}
     for key, value in spec.vars.items if spec.vars is not None else []:
@@ -459,10 +516,21 @@ def _include(
         skip_test=spec.skip_test or parent.skip_test,
         force=spec.force,
         depth=site.depth + 1,
-        chain=(*site.chain, spec.path),
+        chain=site.chain if spec.inline is not None else (*site.chain, spec.path),
+        trail=(*site.trail, step.index),
+        host_rules=site.host_rules,
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
+
+
+def _needed(registry: Registry, spec: IncludeSpec, site: _Site, prefix: str) -> BookProgram:
+    """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`."""
+    if spec.path in site.chain:
+        raise RunbookError(spec.location, f"needs cycle: {spec.display} needs itself")
+    book = registry.read(spec.path, spec.display)
+    needed_site = replace(top_site((*site.chain, spec.path)), prefix=prefix, depth=site.depth + 1)
+    return compile_book(registry, book, needed_site, {}, book.name)
 
 
 def top_site(chain: tuple[Path, ...]) -> _Site:

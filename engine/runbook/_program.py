@@ -8,6 +8,7 @@ runs up to `count` attempts, until `until` holds; `steps[i]` then holds its last
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -299,6 +300,10 @@ class BookProgram:
     record_results: bool = True
     needs_view: bool = True
     dump_sink: DumpSink | None = None
+    needs: list[tuple[str, BookProgram]] = field(default_factory=list)
+    # runn's `concurrency:` keys: passes of runbooks sharing a key never overlap (across VUs)
+    concurrency: list[str] = field(default_factory=list)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # shared by the scenario
 
     async def run(
         self,
@@ -308,11 +313,14 @@ class BookProgram:
         parent: dict[str, Any] | None = None,
         cookie_log: list[ResponseView] | None = None,
         scope: Scope | None = None,
+        locked: bool = False,
     ) -> Scope:
         """One pass over the runbook (or, under a root `loop`, all of its passes).
 
         With `scope`, only one more pass over that scope: what a root loop repeats.
         """
+        if self.concurrency and scope is None and not locked:
+            return await self.run_alone(vu, variables, parent, cookie_log)
         if scope is None:
             scope = Scope(
                 vu,
@@ -322,6 +330,8 @@ class BookProgram:
                 [] if cookie_log is None else cookie_log,
                 self.record_results,
             )
+            if self.needs:
+                scope.needs = {key: (await book.run(vu)).binds for key, book in self.needs}
             if self.if_ is not None and evaluate_part(self.if_, scope, self.name, "if") is not True:
                 return scope
             if self.loop is not None:
@@ -343,6 +353,24 @@ class BookProgram:
         if failure is not None:
             raise failure
         return scope
+
+    async def run_alone(
+        self,
+        vu: VirtualUser,
+        variables: dict[str, Any] | None,
+        parent: dict[str, Any] | None,
+        cookie_log: list[ResponseView] | None,
+    ) -> Scope:
+        """A pass holding the locks of its concurrency keys (taken in order: no deadlock)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for key in sorted(set(self.concurrency)):
+                lock = self.locks.get(key)
+                if lock is None:
+                    lock = self.locks[key] = asyncio.Lock()
+                await stack.enter_async_context(lock)
+            return await self.run(
+                vu, variables=variables, parent=parent, cookie_log=cookie_log, locked=True
+            )
 
     async def run_step(
         self, step: StepProgram, scope: Scope, vu: VirtualUser, failure: Failure | None

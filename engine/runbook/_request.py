@@ -264,6 +264,7 @@ class RequestProgram:
         encoder: BodyEncoder | None,
         use_cookie: bool,
         follow_redirects: bool,
+        cookie_domain: str | None = None,
     ) -> None:
         self.step_name = step_name
         self.runner_name = runner_name
@@ -275,7 +276,7 @@ class RequestProgram:
         self.use_cookie = use_cookie
         self.follow_redirects = follow_redirects
         self.keep_cookies = False  # set when any step of the run sends cookies
-        self.cookie_domain = self.urls.base.netloc.decode("ascii")
+        self.cookie_domain = cookie_domain or self.urls.base.netloc.decode("ascii")
         self.static_url = self.urls.url(path.value) if path.static else None
         self.static_body = (
             encoder.encode(body.value) if encoder is not None and body is not None and body.static

@@ -187,7 +187,9 @@ def compile_runbooks(
     if any(book.log_cookies for book in registry.books):  # includes share the `cookies` log
         for book in registry.books:
             book.log_cookies = True
+    locks: dict[str, asyncio.Lock] = {}  # one set per scenario: each session has its own
     for book in registry.books:
+        book.locks = locks
         book.record_results = registry.results_read
         book.needs_view = registry.results_read or book.log_cookies or uses_cookies
     scenario = RunbookScenario(books, registry, displays)

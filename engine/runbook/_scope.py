@@ -33,6 +33,7 @@ class Scope:
         "cookie_log",
         "current",
         "loop_index",
+        "needs",
         "outcome",
         "parent",
         "previous",
@@ -60,6 +61,7 @@ class Scope:
         self.cookie_log = cookie_log
         self.outcome: str | None = None
         self.loop_index: int | None = None
+        self.needs: dict[str, dict[str, Any]] = {}
         self.current: dict[str, Any] | None = None
         self.previous: dict[str, Any] | None = None
         self.records: list[dict[str, Any]] = []
@@ -209,6 +211,7 @@ _SCOPE_GETTERS: dict[str, Getter] = {
     "current": attrgetter("current"),
     "previous": attrgetter("previous"),
     "parent": attrgetter("parent"),
+    "needs": attrgetter("needs"),
     "runn": MapGetter({"i": lambda scope: scope.vu.iteration}),
 }
 

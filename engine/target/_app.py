@@ -158,6 +158,9 @@ class App:
             "/login": self._login,
             "/me": self._me,
             "/form": _form,
+            "/host": _host,
+            "/cookies": _cookies,
+            "/cookies/set": _set_cookies,
             "/__stats": lambda _: json_response(self._stats()),
         }
         self._prefixed: dict[str, Callable[[Request, str], Result]] = {
@@ -255,6 +258,33 @@ def _echo(request: Request) -> Response:
             "http_version": request.http_version,
         }
     )
+
+
+def _host(request: Request) -> Response:
+    """The host the client asked for (Host, or HTTP/2's :authority): what hostRules keep."""
+    host = request.header(b"host") or request.header(b":authority") or b""
+    return json_response({"host": host.decode("latin-1")})
+
+
+def _cookies(request: Request) -> Response:
+    """The cookies the client sent, by name."""
+    cookies: dict[str, str] = {}
+    for key, value in request.headers:
+        if key == b"cookie":
+            for pair in value.decode("latin-1").split(";"):
+                name, sep, text = pair.strip().partition("=")
+                if sep and name:
+                    cookies[name] = text
+    return json_response({"cookies": cookies})
+
+
+def _set_cookies(request: Request) -> Response:
+    """`/cookies/set?a=1&b=2`: sets each as a cookie (Path=/) and redirects to /cookies."""
+    headers = [(b"location", b"/cookies")]
+    for name, value in parse_query(request.query).items():
+        text = value if isinstance(value, str) else str(value[-1])
+        headers.append((b"set-cookie", f"{name}={text}; Path=/".encode("latin-1")))
+    return Response(302, b"", TEXT, tuple(headers))
 
 
 def _form(request: Request) -> Response:
