@@ -2,6 +2,7 @@
 
 Nothing here imports Textual or `tui`. The console and the command line drive a `Session`
 (in-process) or an `EngineProcess` (a session in a child process) through the same controls.
+The built-in target server is `loadscope.engine.target` (`TargetProcess`, `TargetOptions`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from loadscope.engine._config import (
     SessionConfig,
     Stage,
 )
+from loadscope.engine.control import EngineProcess, ScenarioSpec
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
     Diagnostics,
@@ -45,6 +47,7 @@ __all__ = [
     "ConnectionsSnapshot",
     "DetectorExtension",
     "Diagnostics",
+    "EngineProcess",
     "EventRecord",
     "GeneratorExtension",
     "GeneratorLoad",
@@ -63,6 +66,7 @@ __all__ = [
     "ReuseMode",
     "RunnerConfig",
     "Scenario",
+    "ScenarioSpec",
     "Session",
     "SessionConfig",
     "SessionExtension",

@@ -88,7 +88,7 @@ async def shoot(
         concurrency=config.concurrency,
         reuse_mode=config.reuse_mode.value,
     )
-    app = LoadscopeApp(engine, options, report_renderer(plan, "0s", None))
+    app = LoadscopeApp(engine, options, report_renderer(plan))
     engine.start()
     try:
         async with app.run_test(size=size) as pilot:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .reports import validated
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 COMMAND = [sys.executable, "-m", "loadscope.tui.cli"]
@@ -27,7 +29,7 @@ class Result:
 
     def json(self) -> dict[str, Any]:
         """stdout must be one JSON document and nothing else."""
-        return json.loads(self.out)
+        return validated(json.loads(self.out))
 
     def error_line(self) -> str:
         """A failure is one line on stderr, never a traceback."""

@@ -21,6 +21,7 @@ from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli._outputs import CSV_FIELDS
 
 from .cli_support import COMMAND, REPO, environment, loadscope
+from .reports import validated
 
 # The runn loadt block, as issue 4 gives it: labels and separators must match line by line.
 RUNN_BLOCK = """\
@@ -169,7 +170,7 @@ def test_out_and_csv_files(target: TargetProcess, tmp_path: Path) -> None:
         "run", target.http_url, "-c", "2", "-d", "2s", "--out", str(out), "--csv", str(timeline)
     )
     assert result.code == 0 and result.out.startswith("Number of runbooks")
-    report = json.loads(out.read_text())
+    report = validated(json.loads(out.read_text()))
     assert report["requests_total"] > 0 and report["interrupted"] is False
     with timeline.open(newline="") as handle:
         reader = csv.DictReader(handle)
@@ -437,7 +438,8 @@ def test_progress_on_a_terminal_only(target: TargetProcess) -> None:
     assert process.returncode == 0
     assert re.search(r"\[[\d.]+s/1s\] [\d,]+ req/s +[\d,]+ requests +0 errors +2 VUs", progress)
     assert "Traceback" not in progress
-    assert json.loads(process.stdout.read() if process.stdout else "")["requests_total"] > 0
+    report = validated(json.loads(process.stdout.read() if process.stdout else ""))
+    assert report["requests_total"] > 0
 
 
 def _read_all(controller: int, process: subprocess.Popen[bytes]) -> str:

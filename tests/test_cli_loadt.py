@@ -13,6 +13,7 @@ import pytest
 from loadscope.engine.target import TargetProcess
 
 from .cli_support import EXAMPLES, loadscope, start
+from .reports import validated
 from .test_cli import RUNN_BLOCK, label
 
 RUNN_KEYS = [
@@ -85,7 +86,7 @@ def test_max_rps_caps_iterations_started_per_second(target: TargetProcess) -> No
         "--max-rps", "10", "--load-concurrent", "3", "--format", "json",
     )  # fmt: skip
     assert code == 0, err
-    report = json.loads(out)
+    report = validated(json.loads(out))
     assert 13 <= report["total"] <= 15  # at most 10 a second, over 1.5 s
     assert report["rps"] <= 10
     assert all(point["iterations"] <= 10 for point in report["loadscope"]["timeline"])

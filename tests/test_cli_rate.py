@@ -14,6 +14,7 @@ from loadscope.engine import Session, SessionConfig, UrlScenario
 from loadscope.engine.target import TargetProcess
 
 from .cli_support import loadscope
+from .reports import validated
 
 HISTOGRAM_ERROR = 1 / 128  # engine/_histogram.py: a bucket is at most 0.78% of its value wide
 
@@ -45,7 +46,7 @@ def test_too_few_vus_drop_iterations_and_latency_counts_from_the_intended_start(
         "-d", "2s", "--out", str(out),
     )  # fmt: skip
     assert result.code == 0, result.err
-    report = json.loads(out.read_text())
+    report = validated(json.loads(out.read_text()))
     # 5 VUs busy 200 ms each serve 25 iterations/s of the 50 asked: the rest are dropped.
     assert report["dropped_iterations"] > 20
     assert report["iterations_total"] + report["dropped_iterations"] == 100

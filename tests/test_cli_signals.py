@@ -13,6 +13,7 @@ import pytest
 from loadscope.engine.target import TargetProcess
 
 from .cli_support import Popen, established_to, port_of, start, wait_for
+from .reports import validated
 
 
 def started_load(target: TargetProcess, process: Popen, baseline: int, vus: int) -> None:
@@ -43,7 +44,7 @@ def test_a_signal_stops_writes_the_report_and_closes_everything(
     assert result.code == 130
     assert result.out.startswith("Number of runbooks per RunN")  # the report is printed
     assert result.err.strip().splitlines()[-1] == "loadscope: interrupted; report written"
-    report = json.loads(out.read_text())  # complete JSON
+    report = validated(json.loads(out.read_text()))  # complete JSON
     assert report["interrupted"] is True
     assert report["requests_total"] > 0 and report["errors_total"] == 0
     assert report["iterations_total"] == report["iterations_succeeded"]  # in-flight ones finished
@@ -89,7 +90,7 @@ def test_interrupted_during_the_warm_up_reports_nothing_measured(
     process.interrupt()
     result = process.finish(timeout=30)
     assert result.code == 130
-    report = json.loads(out.read_text())
+    report = validated(json.loads(out.read_text()))
     assert report["interrupted"] is True
     assert report["requests_total"] == report["iterations_total"] == 0  # all of it was warm-up
     assert report["timeline"] == []

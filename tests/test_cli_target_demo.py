@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 from .cli_support import loadscope, start
+from .reports import validated
 
 
 def test_target_in_the_foreground_serves_a_load_and_stops_on_sigint() -> None:
@@ -80,7 +81,7 @@ def test_demo_headless_runs_the_demo_runbook(tmp_path: Path) -> None:
     assert re.fullmatch(r"built-in target on http://127\.0\.0\.1:\d+\n", result.err)
     assert result.out.startswith("Number of runbooks per RunN....: 1\n")
     assert "Duration (--duration)..........: 2s\n" in result.out
-    report = json.loads(summary.read_text())
+    report = validated(json.loads(summary.read_text()))
     assert set(report["steps"]) == {"demo:home", "demo:sign_up", "demo:profile", "demo:catalog"}
     assert report["iterations_total"] == report["iterations_succeeded"] > 0
     assert report["errors_total"] == 0 and report["concurrency"] == 10

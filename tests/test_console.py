@@ -4,14 +4,16 @@ built-in target (and a scripted controller where only the drawing matters)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
-from loadscope.engine import ReuseMode, SessionConfig, Snapshot
+from loadscope.engine import SessionConfig, Snapshot
 from loadscope.engine.control._process import EngineProcess
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.target import TargetProcess
@@ -24,17 +26,14 @@ from loadscope.tui.screens.value_dialog import ValueDialog, parse_value
 from loadscope.tui.widgets.header import SessionHeader
 
 from .fake_snapshots import make_snapshot
+from .reports import report_of, validated
 
 SIZE = (120, 40)
 
 
-def render_stub(snapshot: Snapshot) -> tuple[str, dict[str, object]]:
-    return f"report: {snapshot.requests_total} requests", {
-        "requests_total": snapshot.requests_total,
-        "concurrency": snapshot.concurrency,
-        "connections_opened": snapshot.connections.opened_total,
-        "connections_peak_open": snapshot.connections.peak_open,
-    }
+def render_stub(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+    """A short text, and the real JSON report."""
+    return f"report: {snapshot.requests_total} requests", report_of(snapshot)
 
 
 @asynccontextmanager
@@ -64,12 +63,12 @@ async def console(
         engine.close()
 
 
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    waited = 0.0
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait on the wall clock: a pause can take far longer than asked on a busy machine."""
+    deadline = time.monotonic() + timeout
     while not condition():
-        assert waited < timeout, "condition not met in time"
+        assert time.monotonic() < deadline, "condition not met in time"
         await pilot.pause(0.05)
-        waited += 0.05
 
 
 def scripted_demo_app() -> LoadscopeApp:
@@ -152,13 +151,11 @@ async def test_m_cycles_reuse_modes_and_h_toggles_http(
     target: TargetProcess, tmp_path: Path
 ) -> None:
     async with console(target, tmp_path) as (app, pilot, _engine):
-        seen = []
-        for _ in range(4):
+        # The expected modes are known before any key is pressed: an engine poll landing during
+        # a press must not move what the test waits for.
+        for expected in ("per-vu", "per-iteration", "none", "shared"):
             await pilot.press("m")
-            expected = ReuseMode(app.snapshot.reuse_mode).next().value
             await until(pilot, lambda expected=expected: app.snapshot.reuse_mode == expected)
-            seen.append(app.snapshot.reuse_mode)
-        assert seen == ["per-vu", "per-iteration", "none", "shared"]
         await pilot.press("h")
         await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/2")
         assert app.snapshot.http_version == "http2"
@@ -185,10 +182,10 @@ async def test_r_resets_statistics_and_the_run_goes_on(
 async def test_s_saves_report_text_and_screenshot(target: TargetProcess, tmp_path: Path) -> None:
     async with console(target, tmp_path) as (_app, pilot, _engine):
         await pilot.press("s")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: len(list(tmp_path.glob("loadscope-*"))) == 3)
         suffixes = sorted(p.suffix for p in tmp_path.glob("loadscope-*"))
         assert suffixes == [".json", ".svg", ".txt"]
-        report = json.loads(next(tmp_path.glob("loadscope-*.json")).read_text())
+        report = validated(json.loads(next(tmp_path.glob("loadscope-*.json")).read_text()))
         assert report["requests_total"] > 0
         assert "<svg" in next(tmp_path.glob("loadscope-*.svg")).read_text()[:500]
 
@@ -201,7 +198,7 @@ async def test_q_stops_shows_the_summary_and_q_again_exits(
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert engine.final is not None and engine.final.state == "stopped"
-        summary = json.loads((tmp_path / "summary.json").read_text())
+        summary = validated(json.loads((tmp_path / "summary.json").read_text()))
         assert summary["concurrency"] == 6
         assert summary["connections_opened"] == summary["connections_peak_open"] == 6
         await pilot.press("q")

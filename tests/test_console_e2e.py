@@ -16,6 +16,9 @@ import pytest
 
 from loadscope.engine.target import TargetProcess
 
+from .cli_support import wait_for
+from .reports import validated
+
 LOADSCOPE = shutil.which("loadscope") or ""
 
 
@@ -33,13 +36,6 @@ def spawn(args: list[str], cwd: Path) -> pexpect.spawn:
         timeout=30,
     )
     return child
-
-
-def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @pytest.mark.timeout(90)
@@ -66,7 +62,7 @@ def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) ->
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
-    report = json.loads(summary.read_text())
+    report = validated(json.loads(summary.read_text()))
     assert report["concurrency"] == 14
     assert report["reuse_mode"] == "shared"
     assert report["connections_opened"] == report["connections_peak_open"] == 14
@@ -87,7 +83,7 @@ def test_console_with_duration_stops_by_itself(target: TargetProcess, tmp_path: 
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
-    report = json.loads(summary.read_text())
+    report = validated(json.loads(summary.read_text()))
     assert 1.9 <= report["duration_s"] <= 4
     assert report["concurrency"] == 2
 
@@ -122,7 +118,7 @@ def test_console_writes_csv_and_checks_thresholds(target: TargetProcess, tmp_pat
     assert "threshold failed: (req_p99 < 0.000001) is not true" in child.before
     rows = csv.read_text().splitlines()
     assert rows[0].startswith("t,rps,errors,concurrency") and len(rows) >= 3
-    assert json.loads(out.read_text())["requests_total"] > 0
+    assert validated(json.loads(out.read_text()))["requests_total"] > 0
 
 
 def test_console_refuses_a_bad_threshold_before_opening(tmp_path: Path) -> None:

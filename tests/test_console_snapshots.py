@@ -11,18 +11,18 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from loadscope.engine import Snapshot
-from loadscope.engine.metrics.report import build_report
 from loadscope.tui.app import ConsoleOptions, LoadscopeApp
 from loadscope.tui.cli._loadt import loadt_values
 from loadscope.tui.cli._text import render_text
 from loadscope.tui.controller import ScriptedController
 
 from .fake_snapshots import make_snapshot
+from .reports import report_of
 
 
 def report(snapshot: Snapshot) -> tuple[str, dict[str, object]]:
     """The real text report, as the console's summary shows it."""
-    data = build_report(snapshot)
+    data = report_of(snapshot)
     values = loadt_values(
         snapshot,
         runbooks=1,

@@ -20,9 +20,9 @@ from loadscope.engine.diagnostics._detectors import (
     server_closes,
     time_wait_growth,
 )
-from loadscope.engine.metrics.report import build_report
 from loadscope.engine.target import TargetOptions, TargetProcess
 
+from .reports import report_of
 from .test_kernel import quiet_port
 
 STEADY = Observation(
@@ -220,7 +220,7 @@ async def test_a_server_sending_connection_close(target: TargetProcess) -> None:
     events = warning_events(session)
     assert len(events) == len(found)  # each kind logged once, however long it lasted
     assert any(message.startswith("server_closes: ") for message in events)
-    report = build_report(session.snapshot())
+    report = report_of(session.snapshot())
     assert [w["kind"] for w in report["warnings"]] == found
     assert set(report["warnings"][0]) == {"kind", "message", "advice", "values"}
 

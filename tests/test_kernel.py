@@ -33,10 +33,10 @@ from loadscope.engine.diagnostics.kernel import (
     parse_address,
     read_port_range,
 )
-from loadscope.engine.metrics.report import build_report
 from loadscope.engine.target import TargetOptions, TargetProcess
 
 from .helpers import run_session
+from .reports import report_of
 
 HAVE_SS = shutil.which("ss") is not None
 HAVE_PROC = Path("/proc/net/tcp").exists()
@@ -155,7 +155,7 @@ async def test_a_session_without_a_kernel_view_has_none(target: TargetProcess) -
     snapshot = session.snapshot()
     assert snapshot.requests_total > 0 and snapshot.kernel is None
     assert all(p.time_wait is None and p.established is None for p in snapshot.timeline)
-    report = build_report(snapshot)
+    report = report_of(snapshot)
     assert "time_wait_peak" not in report and "kernel" not in report
 
 
@@ -298,7 +298,7 @@ async def test_a_session_records_the_kernel_view(target: TargetProcess) -> None:
     assert all(isinstance(p.established, int) for p in snapshot.timeline)
     assert snapshot.kernel.fds_open > 0 and snapshot.kernel.fds_limit == fd_limit()
     assert kernel.latest is not None and kernel.latest.cost_ms >= 0
-    report = build_report(snapshot)
+    report = report_of(snapshot)
     assert report["time_wait_peak"] == snapshot.kernel.time_wait_peak
     assert report["kernel"]["total"]["time_wait"] == counts.time_wait
     assert "time_wait" in report["timeline"][-1] and "established" in report["timeline"][-1]

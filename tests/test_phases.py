@@ -19,11 +19,12 @@ from loadscope.engine import (
     attach_diagnostics,
     phase_specs,
 )
-from loadscope.engine.metrics.report import build_report
 from loadscope.engine.session._vu import VirtualUser
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli import main
 from loadscope.tui.cli._options import Phase
+
+from .reports import report_of, validated
 
 
 def test_phases_come_from_pairs_or_objects() -> None:
@@ -85,7 +86,7 @@ async def test_phases_switch_the_reuse_mode_and_measure_each(target: TargetProce
         "phase 2/3: per-iteration for 2s",
         "phase 3/3: shared for 2s",
     ]
-    report = build_report(snapshot)
+    report = report_of(snapshot)
     assert [p["reuse_mode"] for p in report["phases"]] == ["shared", "per-iteration", "shared"]
     assert set(report["phases"][0]) >= {
         "rps",
@@ -127,7 +128,7 @@ async def test_latency_is_split_by_connection_fate(target: TargetProcess) -> Non
     connects = snapshot.connections.connect_ms.mean + snapshot.connections.tls_ms.mean
     total_ms = metrics.latency.total / 1000
     assert snapshot.handshake_time_share == pytest.approx(connects * new.count / total_ms, rel=0.01)
-    report = build_report(snapshot)
+    report = report_of(snapshot)
     assert report["latency_new_connection_ms"]["count"] == iterations
     assert (
         report["latency_new_connection_ms"]["p50"] > report["latency_reused_connection_ms"]["p50"]
@@ -152,7 +153,7 @@ def test_phases_from_the_command_line_after_a_warm_up(
             "json",
         ]
     )
-    report = json.loads(capsys.readouterr().out)
+    report = validated(json.loads(capsys.readouterr().out))
     assert code == 0
     phases = report["phases"]
     assert [p["reuse_mode"] for p in phases] == ["shared", "none"]

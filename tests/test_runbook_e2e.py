@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from loadscope.engine import HttpVersion, Session, SessionConfig
-from loadscope.engine.metrics.report import build_report
 from loadscope.engine.runbook import RunbookError, load_runbooks
 from loadscope.engine.target import TargetProcess
+
+from .reports import report_of
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OWNED_EXAMPLES = sorted(
@@ -88,7 +89,7 @@ def test_all_examples_in_one_run(target: TargetProcess) -> None:
     scenario = load_runbooks(OWNED_EXAMPLES, env=env_for(target))
     snapshot = run(scenario, duration=0.6).snapshot()
     assert snapshot.iterations_total > 0 and snapshot.iterations_failed == 0, snapshot.failures
-    report = build_report(snapshot)
+    report = report_of(snapshot)
     for key in ("iterations_total", "iterations_succeeded", "iterations_failed",
                 "iteration_latency_ms", "steps", "failures"):  # fmt: skip
         assert key in report

@@ -275,6 +275,10 @@ class LoadscopeApp(App[int]):
         self.refresh_bindings()
         self.notify("stopping: finishing in-flight iterations…", timeout=3)
 
+    @classmethod
+    def key_bindings(cls) -> list[Binding]:
+        return [binding for binding in cls.BINDINGS if isinstance(binding, Binding)]
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.BINDINGS))
+            self.push_screen(HelpScreen(self.key_bindings()))

@@ -5,7 +5,9 @@ Key names come from the project's issues and must not change; new keys may be ad
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
+from importlib import resources
 from typing import Any
 
 from loadscope.engine.metrics._histogram import bucket_bounds
@@ -15,6 +17,15 @@ from loadscope.engine.metrics._snapshot import (
     Snapshot,
     TimelinePoint,
 )
+
+SCHEMA_VERSION = 1  # bumped only when a key changes meaning or goes away
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) every report validates against."""
+    text = resources.files(__package__).joinpath("report.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def _ms(value: float) -> float:
@@ -88,6 +99,7 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
     duration = snapshot.elapsed_s
     connections = snapshot.connections
     report: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "scenario": snapshot.scenario,
         "targets": list(snapshot.targets),
         "mode": snapshot.mode,

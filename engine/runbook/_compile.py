@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from loadscope.engine import RunnerConfig
+from loadscope.engine._config import RunnerConfig
 
 from ._ast import Literal, Member, Name, Node, parse
 from ._book import (

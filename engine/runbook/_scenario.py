@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadscope.engine import RunnerConfig
+from loadscope.engine._config import RunnerConfig
 
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import NoReturn
 
 from loadscope.engine import ReuseMode
 
@@ -19,12 +21,14 @@ examples:
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2 through our own handler."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         from ._errors import UsageError
 
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
-    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace:
         """Unknown flags are reported by the command they were given to, with its help."""
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
@@ -77,23 +81,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=EPILOG,
     )
     add_load_options(console, default_duration=None)
-    out = console.add_argument_group("report")
-    out.add_argument(
-        "--summary-json",
-        metavar="FILE",
-        help="write the final JSON report here when the run stops, and again on exit",
-    )
-    out.add_argument("--out", metavar="FILE", help="the same as --summary-json, as for run")
-    out.add_argument(
-        "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
-    )
-    out.add_argument(
-        "--threshold",
-        action="append",
-        default=[],
-        metavar="EXPR",
-        help="checked on the final report when you leave: exit 1 unless EXPR holds (repeatable)",
-    )
+    add_report_options(console, text_format=False, quiet=False)
 
 
 def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -127,25 +115,8 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="N",
         help="cap on runbook iterations started per second; 0 = unlimited (default 1)",
     )
-    loadt.add_argument(
-        "--threshold",
-        default="",
-        metavar="EXPR",
-        help="fail (exit 1) unless this expression holds, e.g. 'error_rate < 1'",
-    )
-    loadt.add_argument(
-        "--format", choices=["text", "json"], default="text", help="report format (default text)"
-    )
-    loadt.add_argument(
-        "--var",
-        action="append",
-        default=[],
-        metavar="KEY:VALUE",
-        help="set a runbook var (repeatable)",
-    )
-    loadt.add_argument(
-        "--out", metavar="FILE", help="also write the JSON report here, even when interrupted"
-    )
+    add_runbook_options(loadt.add_argument_group("runbook"))
+    add_report_options(loadt, quiet=False)
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -175,10 +146,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         default=None,
         help="stop after this long (default: until q; 10s headless)",
     )
-    demo.add_argument("--summary-json", metavar="FILE", help="write the final JSON report here")
-    demo.add_argument(
-        "--format", choices=["text", "json"], default="text", help="headless report format"
-    )
+    add_report_options(demo, threshold=False, csv=False, quiet=False)
 
 
 def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -356,13 +324,6 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         metavar="'NAME: VALUE'",
         help="add a header to every request (repeatable)",
     )
-    http.add_argument(
-        "--var",
-        action="append",
-        default=[],
-        metavar="KEY:VALUE",
-        help="set a runbook var (repeatable)",
-    )
     http.add_argument("-X", "--method", default="GET", help="URL form: the method (default GET)")
     http.add_argument(
         "--body",
@@ -370,30 +331,60 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         metavar="TEXT|@FILE",
         help="URL form: the request body; @FILE reads it from a file",
     )
+    add_runbook_options(parser.add_argument_group("runbook"))
 
 
-def add_report_options(parser: argparse.ArgumentParser) -> None:
-    out = parser.add_argument_group("report")
-    out.add_argument(
-        "--threshold",
+def add_runbook_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--var",
         action="append",
         default=[],
-        metavar="EXPR",
-        help="fail (exit 1) unless EXPR holds, e.g. 'error_rate < 1 && p99 < 200' (repeatable)",
+        metavar="KEY:VALUE",
+        help="set a runbook var (repeatable)",
     )
+
+
+def add_report_options(
+    parser: argparse.ArgumentParser,
+    *,
+    threshold: bool = True,
+    text_format: bool = True,
+    csv: bool = True,
+    quiet: bool = True,
+) -> None:
+    """The report flags, defined once; each command takes the ones that apply to it."""
+    out = parser.add_argument_group("report")
+    if threshold:
+        out.add_argument(
+            "--threshold",
+            action="append",
+            default=[],
+            metavar="EXPR",
+            help="fail (exit 1) unless EXPR holds on the final report, e.g. "
+            "'error_rate < 1 && p99 < 200' (repeatable)",
+        )
+    if text_format:
+        out.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="report on stdout (default text); json prints only the JSON report",
+        )
     out.add_argument(
-        "--format",
-        choices=["text", "json"],
-        default="text",
-        help="report on stdout (default text); json prints only the JSON report",
+        "--out",
+        "--summary-json",
+        dest="out",
+        metavar="FILE",
+        help="write the JSON report here, always, even when interrupted",
     )
-    out.add_argument(
-        "--out", metavar="FILE", help="write the JSON report here, always, even when interrupted"
-    )
-    out.add_argument("--csv", metavar="FILE", help="write the per-second timeline here as CSV")
-    out.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no progress or warnings on stderr; a one-line summary for text",
-    )
+    if csv:
+        out.add_argument(
+            "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
+        )
+    if quiet:
+        out.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            help="no progress or warnings on stderr; a one-line summary for text",
+        )

@@ -6,11 +6,12 @@ import argparse
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from loadscope.engine import Session, Snapshot
-from loadscope.engine.control._process import EngineProcess
+from loadscope.engine.control import EngineProcess
 from loadscope.engine.metrics.report import build_report
 
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -31,9 +32,8 @@ def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None =
         session.tick_listeners.append(csv.write)
 
 
-def report_renderer(plan: LoadPlan, *_labels: object):
-    """The console's final report: the same text as `loadscope run` prints. (The warm-up and
-    duration labels older callers pass are taken from `plan` now, as runn prints them.)"""
+def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
+    """The console's final report: the same text as `loadscope run` prints."""
 
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
         report = build_report(snapshot)
@@ -110,13 +110,13 @@ def cmd_console(
     check_descriptors(plan.config)
     scenario = build_scenario(plan.spec, quiet=False)  # bad input: exit 2 before the console
     adopt_runbook_phases(plan, scenario)
-    thresholds = Thresholds.compile(getattr(args, "threshold", []))  # exit 2 before any load
+    thresholds = Thresholds.compile(args.threshold)  # exit 2 before any load
     label = label or ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
     return run_console(
         plan,
-        summary_json=args.summary_json or getattr(args, "out", None),
+        summary_json=args.out,
         label=label,
-        csv_path=getattr(args, "csv", None),
+        csv_path=args.csv,
         thresholds=thresholds,
     )
 

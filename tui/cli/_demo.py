@@ -49,9 +49,9 @@ def demo_command(args: argparse.Namespace, book: Path, story: str) -> list[str]:
     argv = demo_arguments(args, book, story)
     if args.headless:
         argv = ["run", *argv, "--format", args.format]
-        return [*argv, "--out", args.summary_json] if args.summary_json else argv
-    argv = ["console", *argv]
-    return [*argv, "--summary-json", args.summary_json] if args.summary_json else argv
+    else:
+        argv = ["console", *argv]
+    return [*argv, "--out", args.out] if args.out else argv
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

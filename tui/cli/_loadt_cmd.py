@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from loadscope.engine import Session, SessionConfig
-from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.control import ScenarioSpec
 
 from ._errors import UsageError
 from ._extensions import attach_extensions
@@ -46,12 +46,13 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
 def cmd_loadt(args: argparse.Namespace) -> int:
     plan = loadt_plan(args)
     check_descriptors(plan.config, strict=args.load_concurrent > 0)  # 0: "unlimited"
-    thresholds = Thresholds.compile([args.threshold] if args.threshold else [])
+    thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
+    check_writable(args.csv, "--csv")
     scenario = build_scenario(plan.spec, quiet=False)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    outcome = run_loop(drive(session, progress=False, csv_path=None))
+    outcome = run_loop(drive(session, progress=False, csv_path=args.csv))
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(args.books),
@@ -67,7 +68,6 @@ def cmd_loadt(args: argparse.Namespace) -> int:
         max_rps=args.max_rps,
     )
     args.quiet = False
-    args.csv = None
     return finish(args, plan, outcome, thresholds, shape=_runn_json, values=values)
 
 

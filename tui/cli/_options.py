@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
-from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.durations import DurationError, parse_duration
 from loadscope.engine.session.scenario import TOKEN, check_header, check_port
 

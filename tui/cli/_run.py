@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadscope.engine import Scenario, Session, SessionConfig, Snapshot, TimelinePoint
-from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.metrics.report import build_report
 
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -76,6 +76,12 @@ def run_loop(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+@dataclass
+class _DriveState:
+    interrupts: int = 0  # Ctrl-C / SIGTERM seen: the first stops, the second cuts
+    unreachable: str | None = None
+
+
 async def drive(
     session: Session,
     *,
@@ -86,12 +92,12 @@ async def drive(
     csv = CsvTimeline(csv_path) if csv_path else None
     if csv is not None:
         session.tick_listeners.append(measured_only(session, csv.write))
-    state = {"interrupts": 0, "unreachable": None}
+    state = _DriveState()
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
-        state["interrupts"] += 1
-        if state["interrupts"] == 1:
+        state.interrupts += 1
+        if state.interrupts == 1:
             session.request_stop()
         else:
             session.abort()
@@ -113,8 +119,8 @@ async def drive(
             csv.close()
     return Outcome(
         session.snapshot(timeline=None),
-        interrupted=bool(state["interrupts"]),
-        unreachable=state["unreachable"],  # type: ignore[arg-type]
+        interrupted=bool(state.interrupts),
+        unreachable=state.unreachable,
     )
 
 
@@ -130,7 +136,7 @@ def measured_only(
     return listener
 
 
-async def _watch_reachability(session: Session, state: dict[str, Any]) -> None:
+async def _watch_reachability(session: Session, state: _DriveState) -> None:
     """Learn from the first real connections whether the target is there at all."""
     metrics = session.metrics
     needed = max(1, min(session.concurrency or 1, 3))
@@ -142,7 +148,7 @@ async def _watch_reachability(session: Session, state: dict[str, Any]) -> None:
         kinds = set(metrics.error_kinds)
         if metrics.errors >= needed and kinds and kinds <= UNREACHABLE_KINDS:
             kind = metrics.error_kinds.most_common(1)[0][0]
-            state["unreachable"] = unreachable_message(session, kind)
+            state.unreachable = unreachable_message(session, kind)
             session.request_stop()
             return
 

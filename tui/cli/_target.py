@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from loadscope.engine.target import TargetOptions
-from loadscope.engine.target._options import PlainProtocols
+from loadscope.engine.target import PlainProtocols, TargetOptions
 
 from ._errors import UsageError
 

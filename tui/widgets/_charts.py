@@ -37,7 +37,7 @@ def nice_ceiling(value: float) -> float:
     """1, 2, 2.5 or 5 times a power of ten at or above `value`."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for factor in (1, 2, 2.5, 5, 10):
         if value <= factor * power:
             return factor * power

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Group
 from rich.text import Text
@@ -18,7 +19,9 @@ class TimeChart(Widget):
     TimeChart { height: 1fr; min-height: 3; }
     """
 
-    def __init__(self, kind: str = "area", unit: str = "", peak: bool = False, **kwargs) -> None:
+    def __init__(
+        self, kind: str = "area", unit: str = "", peak: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.kind = kind
         self.unit = unit

@@ -4,6 +4,8 @@ ledger of live connections (shown when the panel is zoomed)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,7 +34,7 @@ class ConnectionsPanel(Panel):
     ConnectionsPanel.-maximized #ledger-title { display: block; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._sort = LEDGER_SORTS[0]
 

@@ -3,6 +3,8 @@ failures, and the event log (changes, stages, warnings)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -28,7 +30,7 @@ class ErrorsPanel(Panel):
     }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._last_event_key: tuple[float, str] | None = None
 

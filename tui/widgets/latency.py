@@ -3,6 +3,8 @@ window and the whole run, and latency over time."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -25,7 +27,7 @@ class HistogramView(Widget):
     HistogramView { width: 1fr; height: 1fr; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._data = HistogramData()
         self._summary = LatencySummary()

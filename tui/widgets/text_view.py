@@ -6,6 +6,8 @@ times a second that dominates the console's CPU. Panels give these views fixed h
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import RenderableType
 from rich.text import Text
 from textual.widget import Widget
@@ -16,7 +18,7 @@ class TextView(Widget):
     TextView { height: 1; }
     """
 
-    def __init__(self, renderable: RenderableType = "", **kwargs) -> None:
+    def __init__(self, renderable: RenderableType = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._renderable: RenderableType = renderable
 
