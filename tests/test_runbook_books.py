@@ -93,3 +93,31 @@ def test_terminal_functions_are_a_load_error_naming_the_var(tmp_path: Path) -> N
         f"{path}:4:12: bind otp: input() reads from a terminal, which a load test does not "
         "have in `input('OTP> ', '')` (give the value as a var instead: --var otp:value)"
     )
+
+
+def test_only_steps_whose_body_is_read_keep_it(tmp_path: Path) -> None:
+    path = tmp_path / "bodies.yml"
+    path.write_text(
+        "runners: {req: http://127.0.0.1:9}\n"
+        "steps:\n"
+        "  status: {req: {/a: {get: {}}}, test: current.res.status == 200}\n"
+        "  token: {req: {/b: {get: {}}}}\n"
+        "  uses: {req: {'/c/{{ steps.token.res.body.id }}': {get: {}}}}\n"
+        "  headers: {req: {/d: {get: {}}}, test: len(current.res.headers) > 0}\n"
+        "  listed: {req: {/e: {get: {}}}, test: 'len(filter(current.res.body, .ok)) > 0'}\n"
+    )
+    scenario = load_runbooks([path])
+    kept = {request.step_name.split(":")[1]: request.keep_body for request in scenario._requests}
+    assert kept == {
+        "status": False, "token": True, "uses": False, "headers": False, "listed": True
+    }  # fmt: skip
+
+
+def test_a_body_read_through_parent_keeps_every_body(tmp_path: Path) -> None:
+    (tmp_path / "child.yml").write_text("steps:\n  - test: parent.steps[0].res.body != nil\n")
+    path = tmp_path / "main.yml"
+    path.write_text(
+        "runners: {req: http://127.0.0.1:9}\n"
+        "steps:\n  - req: {/a: {get: {}}}\n  - include: child.yml\n"
+    )
+    assert [request.keep_body for request in load_runbooks([path])._requests] == [True]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import httpx
 from loadscope.engine._config import RunnerConfig
 
 from ._ast import Literal, Member, Name, Node, parse
+from ._bodies import BodyRead, body_reads
 from ._book import (
     BookSpec,
     IncludeSpec,
@@ -55,6 +56,7 @@ class Registry:
     books: list[BookProgram] = field(default_factory=list)
     parsed: dict[Path, BookSpec] = field(default_factory=dict)
     results_read: bool = False  # some expression reads `steps`, `current`, `previous`, `parent`
+    all_bodies: bool = False  # some expression reads bodies of steps it cannot name
 
     def mark_results_read(self) -> None:
         self.results_read = True
@@ -157,8 +159,23 @@ def compile_book(
     def mark_cookies() -> None:
         program.log_cookies = True
 
+    def reads_bodies(step: StepSpec | None) -> Callable[[Node], None]:
+        def note(tree: Node) -> None:
+            for read in body_reads(tree):
+                index = _body_step(read, step, book)
+                if index is None or index in include_steps:
+                    registry.all_bodies = True
+                else:
+                    program.body_steps.add(index)
+
+        return note
+
+    include_steps = {step.index for step in book.steps if step.include is not None}
+    step_now: list[StepSpec | None] = [None]  # the step being compiled, for `current`
+
     def rules(bound: frozenset[str], in_loop: bool = False, outcome: bool = False) -> NameRules:
         return NameRules(
+            body_reader=reads_bodies(step_now[0]),
             env=registry.env,
             var_keys=var_keys,
             static_vars=static_vars,
@@ -186,6 +203,7 @@ def compile_book(
         program.loop.step_level = False
     bound: frozenset[str] = frozenset()
     for step in book.steps:
+        step_now[0] = step
         step_name = f"{site.prefix}{name}:{step.label()}"
         before_names = all_binds if step.defer else bound  # deferred steps run after them all
         own = before_names | frozenset(_bound_names(step))
@@ -233,6 +251,21 @@ def compile_book(
         bound = bound | frozenset(_bound_names(step))
     registry.books.append(program)
     return program
+
+
+def _body_step(read: BodyRead, step: StepSpec | None, book: BookSpec) -> int | None:
+    """The index of the step whose body `read` reads; None when it cannot be told."""
+    if read.which == "current":
+        return None if step is None else step.index
+    if read.which == "previous":
+        return None if step is None or step.index == 0 else step.index - 1
+    if read.which == "step" and isinstance(read.step, int):
+        count = len(book.steps)
+        return read.step % count if -count <= read.step < count else None
+    if read.which == "step":
+        keys = {spec.key: spec.index for spec in book.steps}
+        return keys.get(read.step)  # type: ignore[arg-type]
+    return None
 
 
 def with_host_rules(runner: RunnerSpec, rules: Mapping[str, str]) -> RunnerSpec:
@@ -292,6 +325,8 @@ def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompi
         try:
             tree = parse(text)
             rules.check(tree)
+            if rules.body_reader is not None:
+                rules.body_reader(tree)
             return compile_tree(tree, rules.resolve, rules.directory)
         except ExpressionError as exc:
             location = node.locate(offset + exc.offset)

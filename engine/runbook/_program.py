@@ -30,6 +30,18 @@ if TYPE_CHECKING:
 DumpSink = Callable[[str, Any], None]
 
 
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What became of one step in one pass: `success`, `failure` (with why) or `skipped`."""
+
+    step: str
+    outcome: str
+    reason: str = ""
+
+
+StepSink = Callable[[StepOutcome], None]
+
+
 class ExpressionFailed(IterationFailed):
     """An expression failed while running: this fails the step at once, even inside a loop."""
 
@@ -183,19 +195,20 @@ class StepProgram:
     test: Getter | None = None
     test_source: str = ""
 
-    async def run(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> None:
+    async def run(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> bool:
+        """The step, with its `if` and `loop`; False when they say it does not run."""
         if self.if_ is not None:
             scope.before_step()
             if evaluate_part(self.if_, scope, self.name, "if") is not True:
                 self.skip(scope)
-                return
+                return False
         loop = self.loop
         if loop is None:
             await self.attempt(book, scope, vu)
-            return
+            return True
         if loop.times(scope, self.name) <= 0:
             self.skip(scope)
-            return
+            return False
 
         def at(number: int) -> None:
             scope.loop_index = number
@@ -204,6 +217,7 @@ class StepProgram:
             await run_loop(loop, scope, self.name, lambda: self.attempt(book, scope, vu), at)
         finally:
             scope.loop_index = None
+        return True
 
     def skip(self, scope: Scope, outcome: str = "skipped") -> None:
         scope.record(self.index, self.key, {"outcome": outcome})
@@ -304,6 +318,8 @@ class BookProgram:
     # runn's `concurrency:` keys: passes of runbooks sharing a key never overlap (across VUs)
     concurrency: list[str] = field(default_factory=list)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # shared by the scenario
+    step_sink: StepSink | None = None  # told every step's outcome (`--iterations`)
+    body_steps: set[int] = field(default_factory=set)  # steps whose response bodies are read
 
     async def run(
         self,
@@ -346,6 +362,8 @@ class BookProgram:
                 continue
             if failure is not None and not (self.force or step.force):
                 step.skip(scope)
+                if self.step_sink is not None:
+                    self.step_sink(StepOutcome(step.name, "skipped"))
                 continue
             failure = await self.run_step(step, scope, vu, failure)
         for step in reversed(deferred):  # deferred steps run whatever happened before them
@@ -378,14 +396,19 @@ class BookProgram:
         """Run one step; the first failure of the pass is what the pass fails with."""
         if self.interval and step.index:
             await asyncio.sleep(self.interval)
+        ran = True
         try:
             if step.if_ is None and step.loop is None:
                 await step.attempt(self, scope, vu)  # one coroutine less on the common path
             else:
-                await step.run(self, scope, vu)
+                ran = await step.run(self, scope, vu)
         except (IterationFailed, RequestFailed) as exc:
             step.skip(scope, "failure")
+            if self.step_sink is not None:
+                self.step_sink(StepOutcome(step.name, "failure", exc.reason))
             return failure or exc
+        if self.step_sink is not None:
+            self.step_sink(StepOutcome(step.name, "success" if ran else "skipped"))
         return failure
 
     async def run_loop(self, scope: Scope, vu: VirtualUser, loop: LoopProgram) -> None:

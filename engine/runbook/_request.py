@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from loadscope.engine.transport._runner import Runner
     from loadscope.engine.transport._wire import RawResponse
 
+KEEP_BODY = "loadscope.keep_body"  # the transport keeps the response body only when True
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 _PATH_SAFE = "!$&'()*+,;=:@/%-._~"
@@ -276,6 +277,9 @@ class RequestProgram:
         self.use_cookie = use_cookie
         self.follow_redirects = follow_redirects
         self.keep_cookies = False  # set when any step of the run sends cookies
+        # Whether an expression reads this step's response body: the transport keeps it only
+        # then (set once every runbook is compiled).
+        self.keep_body = True
         self.cookie_domain = cookie_domain or self.urls.base.netloc.decode("ascii")
         self.static_url = self.urls.url(path.value) if path.static else None
         self.static_body = (
@@ -315,6 +319,7 @@ class RequestProgram:
             self.prebuilt = runner.build_request(
                 self.method, self.static_url, headers=headers, content=self.static_body
             )
+            self.prebuilt.extensions[KEEP_BODY] = self.keep_body
             return
         probe = runner.build_request(
             self.method, self.static_url or self.urls.base, headers=headers
@@ -382,15 +387,18 @@ class RequestProgram:
         url = self.static_url if path is None else self.urls.url(path)
         if not (dynamic or body or self._empty_length or self.use_cookie):
             # Nothing to add, and only the cookie path changes a request's headers once built.
-            return new_request(self.method, url, self._skeleton, b"")  # type: ignore[arg-type]
-        headers = httpx.Headers(self._skeleton)
-        for name, values in dynamic:
-            headers = _set_header(headers, name, values)
-        if body:
-            headers["Content-Length"] = str(len(body))
-        elif self._empty_length:
-            headers["Content-Length"] = "0"
-        return new_request(self.method, url, headers, body or b"")  # type: ignore[arg-type]
+            request = new_request(self.method, url, self._skeleton, b"")  # type: ignore[arg-type]
+        else:
+            headers = httpx.Headers(self._skeleton)
+            for name, values in dynamic:
+                headers = _set_header(headers, name, values)
+            if body:
+                headers["Content-Length"] = str(len(body))
+            elif self._empty_length:
+                headers["Content-Length"] = "0"
+            request = new_request(self.method, url, headers, body or b"")  # type: ignore[arg-type]
+        request.extensions[KEEP_BODY] = self.keep_body
+        return request
 
     # Sending is split so that the common case (no cookie jar, no redirect) costs the step a
     # single `await vu.exchange(...)`: every coroutine layer is paid again on each resume.
@@ -535,6 +543,9 @@ def redirect_request(
         headers.pop(name, None)
     if url.host != request.url.host:
         headers.pop("authorization", None)
-    return runner.build_request(
+    hop = runner.build_request(
         method, url, headers=headers, content=request.content if keep_body else None
     )
+    if KEEP_BODY in request.extensions:
+        hop.extensions[KEEP_BODY] = request.extensions[KEEP_BODY]
+    return hop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,8 @@ from loadscope.engine._config import RunnerConfig
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
 from ._errors import Location, RunbookError
-from ._program import BookProgram
+from ._expression import compile_expression
+from ._program import BookProgram, StepOutcome
 from ._request import RequestProgram
 
 if TYPE_CHECKING:
@@ -117,10 +119,9 @@ class RunbookScenario:
             await book.run(vu)
 
     async def _without_load(self, vu: VirtualUser) -> None:
-        """Runbooks that send nothing never wait on a socket: give the loop its turn, and say
-        (once, in the session's event log) that there is no HTTP load."""
+        """Say once, in the session's event log, that the runbooks send no HTTP load (the VU
+        gives the loop its turn after an iteration that sent nothing)."""
         vu.session.log_once("runbook-no-load", NO_LOAD_WARNING)
-        await asyncio.sleep(0)
 
     # -- extras for the command line and the console ----------------------------------------------
     def add_headers(self, headers: Sequence[tuple[str, str]]) -> None:
@@ -139,6 +140,11 @@ class RunbookScenario:
         for book in self._registry.books:
             book.dump_sink = sink
 
+    def report_steps(self, sink: Callable[[StepOutcome], None] | None) -> None:
+        """Tell `sink` every step's outcome, included runbooks' too (for `--iterations`)."""
+        for book in self._registry.books:
+            book.step_sink = sink
+
 
 def load_runbooks(
     paths: Sequence[str | Path],
@@ -151,6 +157,35 @@ def load_runbooks(
     if not scenario.step_names():
         scenario.warnings.append(f"{scenario.paths[0]}: warning: {NO_LOAD_WARNING}")
     return scenario
+
+
+def select_by_labels(
+    paths: Sequence[str], labels: Sequence[str], *, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """The runbooks whose `labels:` match any of `labels`, as runn's `--label` matches them:
+    each is a label, or labels joined by `and`, `or`, `not` (or `!`)."""
+    condition = compile_expression(label_condition(labels), origin="--label")
+    registry = Registry(env=dict(os.environ if env is None else env))
+    chosen = []
+    for display in paths:
+        book = registry.read(Path(display).resolve(), display)
+        if condition.evaluate({"labels": dict.fromkeys(book.labels, True)}) is True:
+            chosen.append(display)
+    return chosen
+
+
+def label_condition(labels: Sequence[str]) -> str:
+    """`users and !auth` -> `(labels["users"] ?? false) and not (labels["auth"] ?? false)`."""
+    terms = []
+    for label in labels:
+        words = []
+        for word in label.replace("!", "not ").split():
+            if word in ("and", "or", "not"):
+                words.append(word)
+            else:
+                words.append(f"(labels[{json.dumps(word)}] ?? false)")
+        terms.append("(" + " ".join(words) + ")")
+    return " or ".join(terms)
 
 
 def compile_runbooks(
@@ -189,6 +224,9 @@ def compile_runbooks(
             book.log_cookies = True
     locks: dict[str, asyncio.Lock] = {}  # one set per scenario: each session has its own
     for book in registry.books:
+        for step in book.steps:
+            if step.request is not None:
+                step.request.keep_body = registry.all_bodies or step.index in book.body_steps
         book.locks = locks
         book.record_results = registry.results_read
         book.needs_view = registry.results_read or book.log_cookies or uses_cookies

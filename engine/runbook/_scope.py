@@ -135,6 +135,7 @@ class NameRules:
     step_keys: frozenset[str] | None = None  # a map-form runbook's step names
     step_count: int | None = None  # a list-form runbook's number of steps
     directory: Path | None = None  # the runbook's, for `file()`
+    body_reader: Callable[[Node], None] | None = None  # told every expression compiled here
 
     def check(self, tree: Node) -> None:
         for node in walk(tree):

@@ -64,6 +64,23 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
     return scenario
 
 
+def show_steps(scenario: Scenario, iterations: int | None) -> None:
+    """With `--iterations`, every step's outcome on stderr as runn run prints it, with the
+    reason of each failure."""
+    report_steps = getattr(scenario, "report_steps", None)
+    if iterations is None or report_steps is None:
+        return
+    marks = {"success": "ok", "failure": "fail", "skipped": "skip"}
+
+    def show(outcome: Any) -> None:
+        print(f"    --- {outcome.step} ... {marks.get(outcome.outcome, outcome.outcome)}",
+              file=sys.stderr)  # fmt: skip
+        if outcome.reason:
+            print(f"        Failure/Error: {outcome.reason}", file=sys.stderr)
+
+    report_steps(show)
+
+
 def run_loop(coro: Any) -> Any:
     """uvloop when available (LOADSCOPE_LOOP=asyncio picks the standard loop, for comparisons)."""
     if os.environ.get("LOADSCOPE_LOOP") != "asyncio":
@@ -208,6 +225,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     check_writable(args.csv, "--csv")
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
+    show_steps(scenario, plan.config.max_iterations)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
     progress = sys.stderr.isatty() and not args.quiet
