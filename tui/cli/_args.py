@@ -355,7 +355,7 @@ def add_runbook_options(group: argparse._ArgumentGroup) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="stop after N iterations in total; with 1, every step's outcome is shown (as runn run)",
+        help="stop after N iterations in total, showing every step's outcome (as runn run)",
     )
 
 
