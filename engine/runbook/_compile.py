@@ -33,7 +33,7 @@ from ._book import (
     reserved,
 )
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
-from ._eval import Getter, compile_tree
+from ._eval import Getter, compile_tree, constant_of
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
 from ._runn import TERMINAL_HINT
@@ -196,6 +196,10 @@ def compile_book(
         for key, spec in book.needs
     ]
     program.concurrency = list(book.concurrency)
+    if never_runs(book, top):  # `if: included` at the top: its steps cannot run, nor fail
+        program.if_ = _constant(False)
+        registry.books.append(program)
+        return program
     if book.if_ is not None:
         program.if_ = _condition(book.if_, top, "if")
     if book.loop is not None:
@@ -251,6 +255,20 @@ def compile_book(
         bound = bound | frozenset(_bound_names(step))
     registry.books.append(program)
     return program
+
+
+def never_runs(book: BookSpec, rules: NameRules) -> bool:
+    """The runbook's own `if` is false whatever happens (`if: included`, not included)."""
+    node = book.if_
+    if node is None:
+        return False
+    if isinstance(node.value, bool):
+        return not node.value
+    try:
+        folded = constant_of(parse(str(node.value)), rules.resolve)
+    except ExpressionError:
+        return False
+    return folded is not None and folded.value is not True
 
 
 def _body_step(read: BodyRead, step: StepSpec | None, book: BookSpec) -> int | None:

@@ -526,6 +526,15 @@ class _Failing:
 Compiled = Getter | Constant
 
 
+def constant_of(node: Node, resolve: Resolver) -> Constant | None:
+    """The expression's value if it is known at load (`included`, `true`, `1 > 2` ...)."""
+    try:
+        compiled = _compile(node, resolve)
+    except ExpressionError:
+        return None
+    return compiled if isinstance(compiled, Constant) else None
+
+
 def compile_tree(node: Node, resolve: Resolver, base_dir: Path | None = None) -> Getter:
     token = BASE_DIR.set(base_dir)
     try:

@@ -161,6 +161,7 @@ class App:
             "/host": _host,
             "/cookies": _cookies,
             "/cookies/set": _set_cookies,
+            "/response-headers": _response_headers,
             "/__stats": lambda _: json_response(self._stats()),
         }
         self._prefixed: dict[str, Callable[[Request, str], Result]] = {
@@ -285,6 +286,17 @@ def _set_cookies(request: Request) -> Response:
         text = value if isinstance(value, str) else str(value[-1])
         headers.append((b"set-cookie", f"{name}={text}; Path=/".encode("latin-1")))
     return Response(302, b"", TEXT, tuple(headers))
+
+
+def _response_headers(request: Request) -> Response:
+    """`/response-headers?Set-Cookie=a%3D1&X-Id=2`: each query pair becomes a response header
+    (and is echoed as JSON), as httpbin does."""
+    fields = parse_query(request.query)
+    headers = []
+    for name, value in fields.items():
+        for text in [value] if isinstance(value, str) else value:
+            headers.append((name.encode("latin-1"), str(text).encode("latin-1")))
+    return json_response(fields, 200, tuple(headers))
 
 
 def _form(request: Request) -> Response:
