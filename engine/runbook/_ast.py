@@ -197,6 +197,9 @@ class _Parser:
         hint = "did you mean `==`?" if token.is_op("=") else None
         return ExpressionError(f"unexpected {token.describe()}", token.start, hint)
 
+    def is_name(self, word: str) -> bool:
+        return self.token.kind is Kind.NAME and self.token.value == word
+
     def sequence(self) -> Node:
         """`a; b; c` (or one expression); a `let` scopes over the rest of its sequence."""
         first = self.expression(0)
@@ -237,7 +240,7 @@ class _Parser:
         if not (self.token.kind is Kind.NAME and self.token.value == "else"):
             raise ExpressionError("expected `else` after `if { ... }`", self.token.start)
         self.advance()
-        if self.token.kind is Kind.NAME and self.token.value == "if":
+        if self.is_name("if"):
             otherwise = self.if_else()
         else:
             self.expect("{")

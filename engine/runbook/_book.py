@@ -328,11 +328,11 @@ def _loadscope_settings(node: YNode | None, warn: Warn) -> list[tuple[str, float
 
 def _phase_items(item: YNode) -> list[tuple[str, float]]:
     if isinstance(item, YMap):
-        mode = item.get("reuse")
+        mode_node = item.get("reuse")
         seconds = _duration(item.get("duration"), "duration")
-        if not isinstance(mode, YScalar) or seconds is None:
+        if not isinstance(mode_node, YScalar) or seconds is None:
             raise RunbookError(item.location, "a phase needs `reuse` and `duration`")
-        return [(_reuse_mode(mode, str(mode.value)), seconds)]
+        return [(_reuse_mode(mode_node, str(mode_node.value)), seconds)]
     if not isinstance(item, YScalar) or not isinstance(item.value, str):
         raise RunbookError(item.location, f"a phase is `mode:duration`, not {kind_of(item)}")
     phases = []

@@ -153,20 +153,21 @@ def _has_suffix(text: Any, suffix: Any) -> bool:
 
 @register("split", 2, 3)
 def _split(text: Any, separator: Any, limit: Any = -1) -> list[str]:
-    text, separator = _string("split", text), _string("split", separator)
+    whole, sep = _string("split", text), _string("split", separator)
     count = _int_arg("split", limit)
     if count == 0:
         return []
-    if separator == "":
-        parts = list(text)
-        return parts if count < 0 else [*parts[: count - 1], "".join(parts[count - 1 :])]
-    return text.split(separator, -1 if count < 0 else count - 1)
+    if sep == "":
+        chars = list(whole)
+        return chars if count < 0 else [*chars[: count - 1], "".join(chars[count - 1 :])]
+    return whole.split(sep, -1 if count < 0 else count - 1)
 
 
 @register("splitAfter", 2, 3)
 def _split_after(text: Any, separator: Any, limit: Any = -1) -> list[str]:
-    parts = _split(text, separator, limit)
-    return [part + separator for part in parts[:-1]] + parts[-1:]
+    parts: list[str] = _split(text, separator, limit)
+    sep = _string("splitAfter", separator)
+    return [part + sep for part in parts[:-1]] + parts[-1:]
 
 
 @register("replace", 3, 3)

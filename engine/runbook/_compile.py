@@ -495,8 +495,8 @@ def _request(
             values = value.items if isinstance(value, YSeq) else [value]
             headers.append((name_template, [_template(v, rules, "header") for v in values]))
     if spec.trace if spec.trace is not None else runner.trace:
-        value = json.dumps({"id": trace}, separators=(",", ":"))
-        headers.append((Template(runner.trace_header), [Template(value)]))
+        trace_header = json.dumps({"id": trace}, separators=(",", ":"))
+        headers.append((Template(runner.trace_header), [Template(trace_header)]))
     if runner.host is not None:
         headers.insert(0, (Template("Host"), [Template(runner.host)]))
     encoder = body = None

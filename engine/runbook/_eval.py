@@ -206,7 +206,7 @@ def _div(a: Any, b: Any) -> float:
     _numbers("/", a, b)
     if b == 0:  # Go's float division: ±Inf or NaN, not an error
         return math.nan if a == 0 or a != a else math.copysign(math.inf, a)
-    return a / b
+    return float(a / b)
 
 
 def _mod(a: Any, b: Any) -> int:
@@ -229,7 +229,7 @@ def _pow(a: Any, b: Any) -> float:
 
 
 def _ordered(op: str) -> Callable[[Any, Any], bool]:
-    compare = {
+    compare: Callable[[Any, Any], bool] = {
         "<": lambda a, b: a < b,
         ">": lambda a, b: a > b,
         "<=": lambda a, b: a <= b,
@@ -259,7 +259,7 @@ def _in(item: Any, container: Any) -> bool:
 
 
 def _strings(op: str) -> Callable[[Any, Any], bool]:
-    test = {
+    test: Callable[[str, str], bool] = {
         "contains": lambda a, b: b in a,
         "startsWith": lambda a, b: a.startswith(b),
         "endsWith": lambda a, b: a.endswith(b),

@@ -37,7 +37,7 @@ def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if type(value) in (int, float):
-        return value != 0
+        return bool(value != 0)
     if isinstance(value, str):
         return value.strip() in ("1", "t", "T", "TRUE", "true", "True")
     return False
@@ -211,7 +211,8 @@ def _jwt_sign(value: Any) -> str:
             claims[claim] = moment
     claims.update(plain(options.get("private_claims") or {}))
     try:
-        return jwt.encode(claims, secret, algorithm=algorithm)
+        token: str = jwt.encode(claims, secret, algorithm=algorithm)
+        return token
     except (TypeError, ValueError, jwt.PyJWTError) as exc:
         raise EvalError(f"jwt.Sign: {exc}") from None
 

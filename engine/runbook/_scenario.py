@@ -17,6 +17,15 @@ from ._compile import Registry, compile_book, top_site
 from ._errors import Location, RunbookError
 from ._expression import compile_expression
 from ._program import BookProgram, StepOutcome
+
+__all__ = [
+    "RunbookScenario",
+    "StepOutcome",
+    "compile_runbooks",
+    "load_runbooks",
+    "parse_var_value",
+    "select_by_labels",
+]
 from ._request import RequestProgram
 
 if TYPE_CHECKING:
