@@ -316,8 +316,14 @@ def _faker_function(name: str, make: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _load_faker(_node: Call, args: list[Compiled]) -> list[Compiled]:
+    _faker()  # Faker takes most of a second to load: at load, not in the first iteration
+    return args
+
+
 for _name, (_least, _most, _make) in _FAKER.items():
     register(f"faker.{_name}", _least, _most, pure=False)(_faker_function(_name, _make))
+    CALL_HOOKS[f"faker.{_name}"] = _load_faker
 
 
 # -- functions that read a terminal ---------------------------------------------------------------
