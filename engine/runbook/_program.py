@@ -361,13 +361,25 @@ class BookProgram:
                 step.skip(scope)  # its place in `steps`, filled when it runs
                 continue
             if failure is not None and not (self.force or step.force):
-                step.skip(scope)
-                if self.step_sink is not None:
-                    self.step_sink(StepOutcome(step.name, "skipped"))
+                self.skipped(step, scope)
                 continue
-            failure = await self.run_step(step, scope, vu, failure)
+            if self.interval and step.index:
+                await asyncio.sleep(self.interval)
+            try:
+                ran = await self.start(step, scope, vu)  # no coroutine layer of our own
+            except (IterationFailed, RequestFailed) as exc:
+                failure = self.failed(step, scope, exc, failure)
+                continue
+            if self.step_sink is not None:
+                self.ran(step, ran)
         for step in reversed(deferred):  # deferred steps run whatever happened before them
-            failure = await self.run_step(step, scope, vu, failure)
+            try:
+                ran = await self.start(step, scope, vu)
+            except (IterationFailed, RequestFailed) as exc:
+                failure = self.failed(step, scope, exc, failure)
+                continue
+            if self.step_sink is not None:
+                self.ran(step, ran)
         if failure is not None:
             raise failure
         return scope
@@ -390,26 +402,29 @@ class BookProgram:
                 vu, variables=variables, parent=parent, cookie_log=cookie_log, locked=True
             )
 
-    async def run_step(
-        self, step: StepProgram, scope: Scope, vu: VirtualUser, failure: Failure | None
-    ) -> Failure | None:
-        """Run one step; the first failure of the pass is what the pass fails with."""
-        if self.interval and step.index:
-            await asyncio.sleep(self.interval)
-        ran = True
-        try:
-            if step.if_ is None and step.loop is None:
-                await step.attempt(self, scope, vu)  # one coroutine less on the common path
-            else:
-                ran = await step.run(self, scope, vu)
-        except (IterationFailed, RequestFailed) as exc:
-            step.skip(scope, "failure")
-            if self.step_sink is not None:
-                self.step_sink(StepOutcome(step.name, "failure", exc.reason))
-            return failure or exc
+    def start(self, step: StepProgram, scope: Scope, vu: VirtualUser) -> Awaitable[bool | None]:
+        """The step's coroutine: its attempt, or (with `if` or `loop`) its run (False: skipped)."""
+        if step.if_ is None and step.loop is None:
+            return step.attempt(self, scope, vu)
+        return step.run(self, scope, vu)
+
+    def ran(self, step: StepProgram, ran: bool | None) -> None:
+        assert self.step_sink is not None
+        self.step_sink(StepOutcome(step.name, "skipped" if ran is False else "success"))
+
+    def skipped(self, step: StepProgram, scope: Scope) -> None:
+        step.skip(scope)
         if self.step_sink is not None:
-            self.step_sink(StepOutcome(step.name, "success" if ran else "skipped"))
-        return failure
+            self.step_sink(StepOutcome(step.name, "skipped"))
+
+    def failed(
+        self, step: StepProgram, scope: Scope, error: Failure, first: Failure | None
+    ) -> Failure:
+        """Record the step's failure; the pass fails with its first one."""
+        step.skip(scope, "failure")
+        if self.step_sink is not None:
+            self.step_sink(StepOutcome(step.name, "failure", error.reason))
+        return first or error
 
     async def run_loop(self, scope: Scope, vu: VirtualUser, loop: LoopProgram) -> None:
         await run_loop(
