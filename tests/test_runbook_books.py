@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadscope.engine import Session, SessionConfig
+from loadscope.engine import HttpVersion, Session, SessionConfig
 from loadscope.engine.runbook import RunbookError, load_runbooks
 from loadscope.engine.runbook._scenario import NO_LOAD_WARNING
 from loadscope.engine.target import TargetProcess
@@ -39,10 +39,19 @@ def env_for(target: TargetProcess) -> dict[str, str]:
     }
 
 
-def run(path: Path, target: TargetProcess, concurrency: int = 1) -> Session:
+def run(
+    path: Path,
+    target: TargetProcess,
+    concurrency: int = 1,
+    http_version: HttpVersion = HttpVersion.AUTO,
+) -> Session:
     scenario = load_runbooks([path], env=env_for(target))
     config = SessionConfig(
-        concurrency=concurrency, duration=0.3, kernel_view=False, detectors=False
+        concurrency=concurrency,
+        duration=0.3,
+        kernel_view=False,
+        detectors=False,
+        http_version=http_version,
     )
     session = Session(config, scenario)  # type: ignore[arg-type]
     asyncio.run(asyncio.wait_for(session.run(), 30))
@@ -75,6 +84,13 @@ def test_a_book_without_requests_sends_nothing_and_says_so(target: TargetProcess
     assert [event.message for event in session.events if NO_LOAD_WARNING in event.message] == [
         NO_LOAD_WARNING
     ]
+
+
+def test_host_rules_keep_the_host_over_http2(target: TargetProcess) -> None:
+    snapshot = run(BOOKS / "http_host_rules.yml", target, http_version=HttpVersion.HTTP2).snapshot()
+    assert snapshot.iterations_total > 0
+    assert snapshot.iterations_failed == 0, snapshot.failures
+    assert dict(snapshot.http_versions).get("HTTP/2", 0) == snapshot.requests_total
 
 
 def test_concurrency_key_serialises_passes(target: TargetProcess) -> None:

@@ -263,7 +263,7 @@ def _echo(request: Request) -> Response:
 
 def _host(request: Request) -> Response:
     """The host the client asked for (Host, or HTTP/2's :authority): what hostRules keep."""
-    host = request.header(b"host") or request.header(b":authority") or b""
+    host = request.header(b"host") or b""
     return json_response({"host": host.decode("latin-1")})
 
 
