@@ -16,6 +16,7 @@ from loadscope.engine._config import (
     SessionConfig,
     Stage,
 )
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control import EngineProcess, ScenarioSpec
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
@@ -79,4 +80,5 @@ __all__ = [
     "UrlScenario",
     "attach_diagnostics",
     "phase_specs",
+    "run_event_loop",
 ]

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from loadscope.engine._config import SessionConfig
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.metrics._snapshot import Snapshot
 
@@ -174,13 +175,7 @@ def _child_main(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
     try:
-        import uvloop
-
-        runner: Callable[..., Any] = uvloop.run
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        runner = asyncio.run
-    try:
-        runner(_serve(conn, spec, config, push_interval, setup))
+        run_event_loop(_serve(conn, spec, config, push_interval, setup))
     except Exception as exc:  # the parent shows this one line; no traceback on a console
         with contextlib.suppress(OSError):
             conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
