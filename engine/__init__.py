@@ -15,6 +15,7 @@ from loadscope.engine._config import (
     RunnerConfig,
     SessionConfig,
     Stage,
+    State,
 )
 from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control import EngineProcess, ScenarioSpec
@@ -29,6 +30,7 @@ from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec, phas
 from loadscope.engine.metrics._histogram import Histogram
 from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
+    EventKind,
     EventRecord,
     GeneratorLoad,
     HistogramData,
@@ -40,7 +42,7 @@ from loadscope.engine.metrics._snapshot import (
     StepSnapshot,
     TimelinePoint,
 )
-from loadscope.engine.session._session import Session, SessionExtension, State
+from loadscope.engine.session._session import Session, SessionExtension
 from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "DetectorExtension",
     "Diagnostics",
     "EngineProcess",
+    "EventKind",
     "EventRecord",
     "GeneratorExtension",
     "GeneratorLoad",

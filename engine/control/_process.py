@@ -20,6 +20,7 @@ from loadscope.engine._config import SessionConfig
 from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.metrics._snapshot import Snapshot
+from loadscope.engine.session._session import Session
 
 PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
 COMMANDS = frozenset(
@@ -46,7 +47,7 @@ class EngineProcess:
         config: SessionConfig,
         *,
         push_interval: float = PUSH_INTERVAL,
-        setup: Callable[[Any], None] | None = None,
+        setup: Callable[[Session], None] | None = None,
     ) -> None:
         """`setup(session)` runs in the child before the session starts (it must pickle)."""
         self.spec = spec
@@ -171,7 +172,7 @@ def _child_main(
     spec: ScenarioSpec,
     config: SessionConfig,
     push_interval: float,
-    setup: Callable[[Any], None] | None,
+    setup: Callable[[Session], None] | None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
     try:
@@ -188,10 +189,8 @@ async def _serve(
     spec: ScenarioSpec,
     config: SessionConfig,
     push_interval: float,
-    setup: Callable[[Any], None] | None,
+    setup: Callable[[Session], None] | None,
 ) -> None:
-    from loadscope.engine.session._session import Session
-
     session = Session(config, spec.build())
     if setup is not None:
         setup(session)
@@ -224,7 +223,7 @@ async def _serve(
 
 
 def _apply(
-    session: Any,
+    session: Session,
     command: str,
     args: tuple[Any, ...],
     stop_requested: asyncio.Event,
@@ -244,7 +243,9 @@ def _apply(
             conn.send(("error", str(exc)))
 
 
-async def _push(conn: multiprocessing.connection.Connection, session: Any, interval: float) -> None:
+async def _push(
+    conn: multiprocessing.connection.Connection, session: Session, interval: float
+) -> None:
     while True:
         await asyncio.sleep(interval)
         with contextlib.suppress(OSError, BrokenPipeError):
