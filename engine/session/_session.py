@@ -393,11 +393,6 @@ class Session:
             return None
         index = self._iteration_counter
         self._iteration_counter += 1
-        limit = self.config.max_iterations
-        if limit is not None and self._iteration_counter >= limit and self.accepting:
-            self.accepting = False  # this was the last one to start (--iterations)
-            self.event("stop", f"{limit} iteration(s) started: stopping when they end")
-            self.request_stop()
         return index
 
     def iteration_ended(self) -> None:
