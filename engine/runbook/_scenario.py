@@ -93,7 +93,9 @@ class RunbookScenario:
         ]
         self._dump_sink: Callable[[str, Any], None] | None = None
         self.sends_requests = bool(self._requests)
-        if len(books) == 1 and self.sends_requests:  # one coroutine less per iteration
+        # for the session's event log (the console shows it)
+        self.event_warnings: list[str] = [] if self.sends_requests else [NO_LOAD_WARNING]
+        if len(books) == 1:  # the engine awaits the runbook's own pass: one coroutine less
             self.run_iteration = books[0].run  # type: ignore[method-assign,assignment]
 
     def _requests_of(self, book: BookProgram) -> list[RequestProgram]:
@@ -120,17 +122,10 @@ class RunbookScenario:
             request.prepare(runners[request.runner_name], steps[request.step_name])
 
     async def run_iteration(self, vu: VirtualUser) -> None:
-        if not self.sends_requests:
-            await self._without_load(vu)
         for book, reset_cookies in zip(self.books, self._cookie_reset, strict=True):
             if reset_cookies:  # each runbook's pass has its own cookies, as runn's operators do
                 vu.reset_cookies()
             await book.run(vu)
-
-    async def _without_load(self, vu: VirtualUser) -> None:
-        """Say once, in the session's event log, that the runbooks send no HTTP load (the VU
-        gives the loop its turn after an iteration that sent nothing)."""
-        vu.session.log_once("runbook-no-load", NO_LOAD_WARNING)
 
     # -- extras for the command line and the console ----------------------------------------------
     def add_headers(self, headers: Sequence[tuple[str, str]]) -> None:
