@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from loadscope.engine.transport.interfaces import KEEP_BODY
+
 from ._errors import EvalError
 from ._eval import format_float, plain
 from ._response import ResponseView
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from loadscope.engine.transport._runner import Runner
     from loadscope.engine.transport._wire import RawResponse
 
-KEEP_BODY = "loadscope.keep_body"  # the transport keeps the response body only when True
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 _PATH_SAFE = "!$&'()*+,;=:@/%-._~"
