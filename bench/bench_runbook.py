@@ -122,13 +122,14 @@ def main() -> None:
     args = parser.parse_args()
     rounds = max(1, min(args.rounds, 20))
     duration = max(0.5, min(args.duration, 30.0))
-    pin()
     if args.target == "builtin":
         from loadscope.engine.target import TargetOptions, TargetProcess
 
-        with TargetProcess(TargetOptions()) as target:
+        with TargetProcess(TargetOptions()) as target:  # started first: not on our CPU
+            pin()
             run(target.http_url.rstrip("/"), rounds, duration, args.concurrency, json=True)
     else:
+        pin()
         run(NGINX, rounds, duration, args.concurrency, json=False)
 
 

@@ -146,6 +146,10 @@ class BindProgram:
     path: list[Getter]  # keys under `name`, evaluated in the step's scope
     append: bool
     value: Template  # bare expressions (strings) anywhere inside are evaluated
+    part: str = ""  # `bind name`, as a failure names it
+
+    def __post_init__(self) -> None:
+        self.part = f"bind {self.name}"
 
     def apply(self, scope: Scope) -> None:
         value = self.value.render(scope)
@@ -223,49 +227,54 @@ class StepProgram:
         scope.record(self.index, self.key, {"outcome": outcome})
 
     async def attempt(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> None:
+        """One attempt: request (or include), dump, bind, test; an expression that fails names
+        its part. The request is sent right here: a coroutine layer costs on every resume."""
         recording = scope.recording
         if recording:
             records = scope.records
             scope.current = None
             scope.previous = records[-1] if records else None
         recorded = not recording  # with nothing to record, there is nothing left to settle
-        sender = self.request
-        if sender is not None:
-            request = sender.prebuilt
-            if request is None:
-                request = evaluate_part(sender.build, scope, self.name, "request")
-            response: ResponseView | None
-            if sender.use_cookie:
-                response = await sender.send_with_cookies(vu, request)
-            else:
-                raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
-                if raw.status in REDIRECTS and sender.follow_redirects:
-                    request, raw = await sender.follow(vu, request, raw)
-                response = sender.view(vu, request, raw) if book.needs_view else None
-            if response is not None:
-                if recording:
-                    scope.record(self.index, self.key, {"res": response, "outcome": "success"})
-                    recorded = True
-                if book.log_cookies and response.has_set_cookie():
-                    scope.cookie_log.append(response)
-        elif self.include is not None:
-            await self.run_include(book, scope, vu, self.include)
-            recorded = True
-        # Before a step's first part has run, `current` is nil and `previous` the latest result.
-        if self.dump is not None:
-            value = evaluate_part(self.dump, scope, self.name, "dump")
-            if book.dump_sink is not None:
-                book.dump_sink(self.name, plain(value))
-            recorded = recorded or self.settle(scope)
-        for bind in self.binds:
-            evaluate_part(bind.apply, scope, self.name, f"bind {bind.name}")
-        if self.binds:
-            recorded = recorded or self.settle(scope)
-        test = self.test
-        if test is not None and not book.skip_test:
-            passed = evaluate_part(test, scope, self.name, "test")
-            if passed is not True:
-                raise IterationFailed(f"{self.name}: test failed: {self.test_source}")
+        part = "request"
+        try:
+            sender = self.request
+            if sender is not None:
+                request = sender.prebuilt or sender.build(scope)
+                response: ResponseView | None
+                if sender.use_cookie:
+                    response = await sender.send_with_cookies(vu, request)
+                else:
+                    raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
+                    if raw.status in REDIRECTS and sender.follow_redirects:
+                        request, raw = await sender.follow(vu, request, raw)
+                    response = sender.view(vu, request, raw) if book.needs_view else None
+                if response is not None:
+                    if recording:
+                        scope.record(self.index, self.key, {"res": response, "outcome": "success"})
+                        recorded = True
+                    if book.log_cookies and response.has_set_cookie():
+                        scope.cookie_log.append(response)
+            elif self.include is not None:
+                recorded = await self.run_include(book, scope, vu, self.include)
+            # Before a step's first part has run, `current` is nil, `previous` the latest result.
+            if self.dump is not None:
+                part = "dump"
+                value = self.dump(scope)
+                if book.dump_sink is not None:
+                    book.dump_sink(self.name, plain(value))
+                recorded = recorded or self.settle(scope)
+            for bind in self.binds:
+                part = bind.part
+                bind.apply(scope)
+            if self.binds:
+                recorded = recorded or self.settle(scope)
+            test = self.test
+            if test is not None and not book.skip_test:
+                part = "test"
+                if test(scope) is not True:
+                    raise IterationFailed(f"{self.name}: test failed: {self.test_source}")
+        except EvalError as exc:
+            raise _failed(self.name, part, exc) from None
         if not recorded:
             self.settle(scope)
 
@@ -275,7 +284,7 @@ class StepProgram:
 
     async def run_include(
         self, book: BookProgram, scope: Scope, vu: VirtualUser, include: IncludeProgram
-    ) -> None:
+    ) -> bool:
         variables = include.base_vars
         if include.vars is not None:
             rendered = {
@@ -290,6 +299,7 @@ class StepProgram:
             scope.record(
                 self.index, self.key, {**child.as_included(book.env), "outcome": "success"}
             )
+        return True
 
 
 Failure = IterationFailed | RequestFailed
@@ -366,7 +376,11 @@ class BookProgram:
             if self.interval and step.index:
                 await asyncio.sleep(self.interval)
             try:
-                ran = await self.start(step, scope, vu)  # no coroutine layer of our own
+                ran: bool | None = None
+                if step.if_ is None and step.loop is None:
+                    await step.attempt(self, scope, vu)  # one coroutine less on the common path
+                else:
+                    ran = await step.run(self, scope, vu)
             except (IterationFailed, RequestFailed) as exc:
                 failure = self.failed(step, scope, exc, failure)
                 continue
