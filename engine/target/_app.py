@@ -162,6 +162,7 @@ class App:
             "/cookies": _cookies,
             "/cookies/set": _set_cookies,
             "/response-headers": _response_headers,
+            "/bearer": _bearer,
             "/__stats": lambda _: json_response(self._stats()),
         }
         self._prefixed: dict[str, Callable[[Request, str], Result]] = {
@@ -286,6 +287,14 @@ def _set_cookies(request: Request) -> Response:
         text = value if isinstance(value, str) else str(value[-1])
         headers.append((b"set-cookie", f"{name}={text}; Path=/".encode("latin-1")))
     return Response(302, b"", TEXT, tuple(headers))
+
+
+def _bearer(request: Request) -> Response:
+    """`Authorization: Bearer TOKEN` -> {"authenticated": true, "token": TOKEN}, else 401."""
+    scheme, _, token = request.text_header(b"authorization").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _Reject(401, "a bearer token is needed", ((b"www-authenticate", b"Bearer"),))
+    return json_response({"authenticated": True, "token": token.strip()})
 
 
 def _response_headers(request: Request) -> Response:
