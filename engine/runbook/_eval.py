@@ -40,6 +40,7 @@ from ._ast import (
     Unary,
 )
 from ._errors import EvalError, ExpressionError
+from ._times import go_duration, go_time
 
 Getter = Callable[[Any], Any]
 Resolver = Callable[[Name], "Getter | Constant"]
@@ -337,8 +338,6 @@ def to_string(value: Any) -> str:
     if isinstance(value, float):
         return format_float(value)
     if isinstance(value, dt.datetime | dt.timedelta):
-        from ._builtins import go_duration, go_time
-
         return go_time(value) if isinstance(value, dt.datetime) else go_duration(value)
     return json.dumps(plain(value), separators=(",", ":"), ensure_ascii=False)
 

@@ -23,9 +23,10 @@ from typing import Any
 from loadscope.engine.durations import DurationError, parse_duration
 
 from ._ast import Call
-from ._builtins import parse_time, register
+from ._builtins import register
 from ._errors import EvalError, ExpressionError
 from ._eval import BASE_DIR, CALL_HOOKS, FUNCTIONS, Compiled, Constant, equal, plain, type_name
+from ._times import parse_time
 
 TERMINAL_FUNCTIONS = ("input", "secret", "select")
 TERMINAL_HINT = "give the value as a var instead: --var NAME:value"
