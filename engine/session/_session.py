@@ -75,6 +75,7 @@ class Session:
             else None
         )
         self.busy = 0
+        self.peak_vus = 0  # the most VUs running at once (retiring ones included)
         self.accepting = False
         self.aborting = False
         self.timeline: deque[TimelinePoint] = deque(maxlen=config.timeline_limit)
@@ -85,6 +86,7 @@ class Session:
         self._idle_vus: list[VirtualUser] = []
         self._next_vu_id = 1
         self._iteration_counter = 0  # iterations started, for `max_iterations` too
+        self.iteration_numbering = (0, 1)  # runn.i = first + started * step (see `WorkerRole`)
         self._no_reuse: dict[str, PoolScope] = {}
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -372,6 +374,7 @@ class Session:
         vu = VirtualUser(self, self._next_vu_id)
         self._next_vu_id += 1
         self._vus.append(vu)
+        self.peak_vus = max(self.peak_vus, len(self._vus))
         body = vu.run_open(first_start) if first_start else vu.run_closed()
         vu.task = asyncio.get_running_loop().create_task(body)
         vu.task.add_done_callback(lambda _task: self._vu_done(vu))
@@ -390,10 +393,12 @@ class Session:
         self._idle_vus.append(vu)
 
     def claim_iteration(self) -> int | None:
-        """The run-wide index of a new iteration; None once `max_iterations` have started."""
+        """The run-wide index of a new iteration (runn.i; a worker's are spaced by the worker
+        count, see `iteration_numbering`); None once `max_iterations` have started."""
         if self._iterations_spent():
             return None
-        index = self._iteration_counter
+        first, step = self.iteration_numbering
+        index = first + self._iteration_counter * step
         self._iteration_counter += 1
         return index
 

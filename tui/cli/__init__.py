@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ._args import build_parser
+from ._args import attach_negative_values, build_parser
 from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 EXIT_INTERNAL = 3
@@ -46,7 +46,7 @@ def _dispatch(arguments: list[str]) -> int:
     if arguments in (["-h"], ["--help"]):
         parser.print_help()
         return 0
-    args = parser.parse_args(arguments)
+    args = parser.parse_args(attach_negative_values(arguments))
     if args.version:
         from importlib.metadata import version
 
@@ -79,6 +79,14 @@ def _dispatch(arguments: list[str]) -> int:
         from ._watch import cmd_watch
 
         return cmd_watch(args)
+    if command == "compare":
+        from ._compare import cmd_compare
+
+        return cmd_compare(args)
+    if command == "serve":
+        from ._serve import cmd_serve
+
+        return cmd_serve(args)
     raise UsageError(f"'{command}' is not available yet")
 
 

@@ -1,14 +1,17 @@
-"""The argument parser: `loadscope run|loadt|console|demo|target|watch`."""
+"""The argument parser: `loadscope run|loadt|console|demo|target|watch|compare|serve`."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from typing import NoReturn
 
 from loadscope.engine import ReuseMode
 
+DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
+TARGET_EPILOG = "Exit codes: 0 stopped, 2 bad input (e.g. a port in use), 130 interrupted."
 RUN_EXAMPLES = """\
 examples:
   loadscope run http://127.0.0.1:8080/ -c 50 -d 30s
@@ -41,6 +44,25 @@ class _Parser(argparse.ArgumentParser):
         return parsed
 
 
+NEGATIVE_VALUE = re.compile(r"-\d")
+OPTION = re.compile(r"--?[A-Za-z][\w-]*")
+
+
+def attach_negative_values(arguments: list[str]) -> list[str]:
+    """`-d -1s` as `-d-1s`: argparse takes `-1s` for an unknown flag and says "expected one
+    argument"; attached, the flag's own check says what is wrong with the value."""
+    joined: list[str] = []
+    for argument in arguments:
+        previous = joined[-1] if joined else ""
+        if NEGATIVE_VALUE.match(argument) and OPTION.fullmatch(previous):
+            joined[-1] = (
+                f"{previous}={argument}" if previous.startswith("--") else previous + argument
+            )
+        else:
+            joined.append(argument)
+    return joined
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="loadscope",
@@ -56,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(commands)
     _add_target(commands)
     _add_watch(commands)
+    _add_compare(commands)
+    _add_serve(commands)
     return parser
 
 
@@ -69,7 +93,9 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_load_options(run, default_duration="10s")
+    add_worker_options(run)
     add_report_options(run)
+    add_metrics_options(run)
 
 
 def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -81,7 +107,9 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=EPILOG,
     )
     add_load_options(console, default_duration=None)
-    add_report_options(console, text_format=False, quiet=False)
+    add_worker_options(console)
+    add_report_options(console, text_format=False, quiet=False, save_dir=True)
+    add_metrics_options(console)
 
 
 def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -116,7 +144,9 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="cap on runbook iterations started per second; 0 = unlimited (default 1)",
     )
     add_runbook_options(loadt.add_argument_group("runbook"))
+    add_worker_options(loadt)
     add_report_options(loadt, quiet=False)
+    add_metrics_options(loadt)
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -138,7 +168,12 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "--headless", action="store_true", help="run without the console and print the report"
     )
     demo.add_argument(
-        "-c", "--concurrency", type=int, default=None, metavar="N", help="virtual users"
+        "-c",
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="virtual users (default 10; churn: 20)",
     )
     demo.add_argument(
         "-d",
@@ -146,7 +181,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         default=None,
         help="stop after this long (default: until q; 10s headless)",
     )
-    add_report_options(demo, threshold=False, csv=False, quiet=False)
+    add_report_options(demo, threshold=False, csv=False, quiet=False, html=False, save_dir=True)
 
 
 def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -155,7 +190,7 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="run the built-in target server in the foreground",
         description="The built-in target: HTTP/1.1 and h2c (prior knowledge) on one port, and "
         "HTTPS with ALPN h2/http1.1 on a certificate generated at start.",
-        epilog=EPILOG,
+        epilog=TARGET_EPILOG,
     )
     target.add_argument(
         "--port", type=int, default=8080, metavar="PORT", help="plain port (default 8080; 0 = any)"
@@ -195,7 +230,8 @@ def _add_watch(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "watch",
         help="watch TCP states and new connections to a local port, with no load",
         description="The kernel view alone: sockets by state, new connections per second and "
-        "TIME_WAIT for HOST:PORT, from /proc, live.",
+        "TIME_WAIT for HOST:PORT, live, from the kernel's sock_diag netlink (what `ss` uses; "
+        "/proc/net/tcp where netlink is not available).",
         epilog=EPILOG,
     )
     watch.add_argument("address", metavar="HOST:PORT", help="e.g. 127.0.0.1:8080 or :5432")
@@ -225,11 +261,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "--duration",
         default=None,
         help="how long to measure: 10s, 10sec, 1m30s, 500ms "
-        + (
-            f"(default {default_duration}; with --stages, their total)"
-            if default_duration
-            else "(default: until stopped; with --stages, their total)"
-        ),
+        + (f"(default {default_duration})" if default_duration else "(default: until stopped)")
+        + "; --stages and --phases set the length themselves, so not with them",
     )
     load.add_argument(
         "--warm-up",
@@ -331,7 +364,32 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         metavar="TEXT|@FILE",
         help="URL form: the request body; @FILE reads it from a file",
     )
+    http.add_argument(
+        "--expect-status",
+        default=None,
+        metavar="CODES",
+        help="URL form: statuses that count as success, e.g. 200,201,404 or 200-299; any "
+        "other fails its iteration with error kind http_status (default 200-399). Runbooks "
+        "decide with a `test`",
+    )
     add_runbook_options(parser.add_argument_group("runbook"))
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("workers")
+    group.add_argument(
+        "--workers",
+        default="1",
+        metavar="N|auto",
+        help="engine processes sharing the load, merged live; auto = one per core (default 1)",
+    )
+    group.add_argument(
+        "--cluster",
+        default="local",
+        metavar="local|ray|ray://HOST:PORT",
+        help="where workers run: this machine (default), or Ray actors (RAY_ADDRESS or "
+        "ray://HOST:PORT joins a cluster; plain ray starts a local one); needs loadscope[ray]",
+    )
 
 
 def add_runbook_options(group: argparse._ArgumentGroup) -> None:
@@ -366,6 +424,8 @@ def add_report_options(
     text_format: bool = True,
     csv: bool = True,
     quiet: bool = True,
+    html: bool = True,
+    save_dir: bool = False,
 ) -> None:
     """The report flags, defined once; each command takes the ones that apply to it."""
     out = parser.add_argument_group("report")
@@ -396,6 +456,20 @@ def add_report_options(
         out.add_argument(
             "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
         )
+    if html:
+        out.add_argument(
+            "--html",
+            metavar="FILE",
+            help="write a self-contained HTML report (summary, charts, tables) here at the end",
+        )
+    if save_dir:
+        out.add_argument(
+            "--save-dir",
+            default=DEFAULT_SAVE_DIR,
+            metavar="DIR",
+            help=f"where the console saves reports (on stop and on s), created if missing "
+            f"(default ./{DEFAULT_SAVE_DIR})",
+        )
     if quiet:
         out.add_argument(
             "-q",
@@ -403,3 +477,67 @@ def add_report_options(
             action="store_true",
             help="no progress or warnings on stderr; a one-line summary for text",
         )
+
+
+def add_metrics_options(parser: argparse.ArgumentParser) -> None:
+    """Prometheus metrics served while the session lives."""
+    metrics = parser.add_argument_group("metrics")
+    metrics.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics while the run lives",
+    )
+    metrics.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address --metrics-port listens on (default 127.0.0.1)",
+    )
+
+
+def _add_compare(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    compare = commands.add_parser(
+        "compare",
+        help="compare two JSON reports: better, worse or within noise",
+        description="Compare two JSON reports (from --out): rps, latency percentiles, error "
+        "rate and connection numbers, each with its change and a verdict, and the steps.",
+        epilog=EPILOG,
+    )
+    compare.add_argument("base", metavar="BASE.json", help="the report to compare against")
+    compare.add_argument("new", metavar="NEW.json", help="the report of the change")
+    compare.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output (default text)"
+    )
+    compare.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="fail (exit 1) unless EXPR holds, e.g. 'p99_change_pct < 10 && rps_change_pct > -5'"
+        " (repeatable; names: <metric>_base, _new, _change, _change_pct)",
+    )
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = commands.add_parser(
+        "serve",
+        help="serve the live console in a web browser",
+        description="Serve the console over HTTP with textual-serve: each browser that opens "
+        "the page starts its own console session with the console arguments given.",
+        epilog="example:\n  loadscope serve --port 8000 http://127.0.0.1:8080/ -c 20\n\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, metavar="PORT", help="the port (default 8000)"
+    )
+    serve.add_argument(
+        "console_args",
+        nargs=argparse.REMAINDER,
+        metavar="CONSOLE ARGUMENTS",
+        help="what `loadscope console` takes: runbooks or a URL, -c, -d, ...",
+    )

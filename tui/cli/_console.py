@@ -6,40 +6,75 @@ import argparse
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from loadscope.engine import Session, Snapshot
-from loadscope.engine.control import EngineProcess
-from loadscope.engine.metrics.report import build_report
+from loadscope.engine.control import EngineProcess, WorkerController
 
+from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
-from ._extensions import attach_extensions
+from ._extensions import setup_child_session
 from ._loadt import threshold_names
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._more_outputs import (
+    MetricsAddress,
+    check_outputs,
+    refuse_metrics_with_workers,
+    serve_metrics,
+    write_html_report,
+)
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS
 from ._outputs import CsvTimeline, check_writable
-from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
+from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
+from ._workers import worker_controller
 
 
-def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
-    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
-    attach_extensions(session, plan)
-    if csv_path:
-        csv = CsvTimeline(csv_path)
-        session.tick_listeners.append(csv.write)
+def setup_child_with_metrics(
+    plan: LoadPlan,
+    session: Session,
+    csv_path: str | None = None,
+    metrics: MetricsAddress | None = None,
+) -> None:
+    """Runs in the engine process: what `setup_child_session` does, and `/metrics` (served by
+    the process that holds the session, until it exits)."""
+    setup_child_session(plan, session, csv_path=csv_path)
+    serve_metrics(metrics, session)
 
 
-def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
-    """The console's final report: the same text as `loadscope run` prints."""
+def report_renderer(
+    plan: LoadPlan, thresholds: Thresholds | None = None
+) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
+    """The console's final report: the same text and JSON as `loadscope run` gives, with the
+    thresholds' results."""
+    checks = thresholds or Thresholds([])
 
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
-        report = build_report(snapshot)
-        return render_text(snapshot, report, runn_values(plan, snapshot)), report
+        report = full_report(plan, snapshot)
+        runn = runn_values(plan, snapshot)
+        report["thresholds"] = checks.evaluate(threshold_names(runn, report)).as_report()
+        return render_text(snapshot, report, runn), report
 
     return render
+
+
+def _engine(
+    plan: LoadPlan, csv_path: str | None, metrics: MetricsAddress | None = None
+) -> EngineProcess | WorkerController:
+    """One engine process, or with --workers/--cluster the workers, merged (CSV: merged too)."""
+    if not split(plan):
+        setup = functools.partial(
+            setup_child_with_metrics, plan, csv_path=csv_path, metrics=metrics
+        )
+        return EngineProcess(plan.spec, plan.config, setup=setup)
+    controller = worker_controller(plan, functools.partial(setup_child_session, plan))
+    if csv_path:
+        controller.tick_listeners.append(CsvTimeline(csv_path).write)
+    return controller
 
 
 def ensure_terminal() -> None:
@@ -54,28 +89,41 @@ def run_console(
     label: str,
     csv_path: str | None = None,
     thresholds: Thresholds | None = None,
+    outputs: argparse.Namespace | None = None,
+    save_dir: str = DEFAULT_SAVE_DIR,
 ) -> int:
+    """`outputs`: the parsed arguments that may hold --html and --metrics-port."""
     from ..app import ConsoleOptions, LoadscopeApp
 
     check_writable(summary_json, "--summary-json")
     check_writable(csv_path, "--csv")
+    metrics = check_outputs(outputs) if outputs is not None else None
+    refuse_metrics_with_workers(metrics, plan)
+    if Path(save_dir).exists() and not Path(save_dir).is_dir():
+        raise UsageError(f"--save-dir: {save_dir!r} is a file, not a directory")
     ensure_terminal()
-    engine = EngineProcess(
-        plan.spec,
-        plan.config,
-        setup=functools.partial(setup_child_session, plan, csv_path=csv_path),
-    )
+    engine = _engine(plan, csv_path, metrics)
     options = ConsoleOptions(
         label=label,
         summary_json=summary_json,
-        save_dir=Path.cwd(),
+        save_dir=Path(save_dir),
         open_model=plan.config.open_model,
         concurrency=plan.config.concurrency,
         rate=plan.config.rate or 0.0,
         reuse_mode=plan.config.reuse_mode.value,
     )
-    app = LoadscopeApp(engine, options, report_renderer(plan))
-    engine.start()
+    app = LoadscopeApp(engine, options, report_renderer(plan, thresholds))
+    try:
+        engine.start()
+    except RuntimeError as exc:  # Ray did not start or could not place the workers
+        raise UsageError(str(exc)) from None
+    refused = first_connections_refused(engine, plan.config.concurrency)
+    if refused:  # `run`'s rule: a target that is not there is exit 2, before the dashboard
+        engine.stop()
+        engine.wait_final(plan.config.stop_grace + 5)
+        engine.close()
+        print(f"loadscope: target unreachable: {refused}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         code = app.run()
     finally:
@@ -87,6 +135,11 @@ def run_console(
     if engine.exit_message and engine.final is None:
         print(f"loadscope: engine failed: {engine.exit_message}", file=sys.stderr)
         return 2
+    html_path = getattr(outputs, "html", None)
+    if html_path and engine.final is not None:
+        _, final_report = report_renderer(plan, thresholds)(engine.final)
+        write_html_report(html_path, engine.final, final_report)
+        app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
     unreachable = _never_reached(engine.final)
@@ -94,13 +147,42 @@ def run_console(
         print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
         return EXIT_USAGE
     if thresholds is not None and thresholds.expressions and engine.final is not None:
-        report = build_report(engine.final)
-        verdict = thresholds.evaluate(threshold_names(runn_values(plan, engine.final), report))
-        for line in verdict.failures:
+        _, report = report_renderer(plan, thresholds)(engine.final)
+        failures = [result["why"] for result in report["thresholds"] if not result["passed"]]
+        for line in failures:
             print(f"threshold failed: {line}", file=sys.stderr)
-        if verdict.failures:
+        if failures:
             return EXIT_THRESHOLD
     return code if isinstance(code, int) else EXIT_OK
+
+
+ENGINE_START_WAIT = 30.0  # spawning the engine process can take seconds on a busy machine
+FIRST_CONNECTIONS_WAIT = 5.0  # from its first snapshot: a target still silent is the dashboard's
+
+
+def first_connections_refused(engine: EngineProcess | WorkerController, concurrency: int) -> str:
+    """Wait for the first connections: the message when every one failed as `run` counts it
+    unreachable (refused, DNS, TLS...), or "" once one connects (or nothing is known yet)."""
+    needed = max(1, min(concurrency or 1, 3))
+    deadline = time.monotonic() + ENGINE_START_WAIT
+    seen_first = False
+    while time.monotonic() < deadline and not engine.finished:
+        snapshot = engine.updates()
+        if snapshot is not None:
+            if not seen_first:
+                seen_first = True
+                deadline = time.monotonic() + FIRST_CONNECTIONS_WAIT
+            if snapshot.connections.opened_total or snapshot.requests_total > snapshot.errors_total:
+                return ""
+            kinds = {error.kind for error in snapshot.errors}
+            if snapshot.errors_total >= needed and kinds and kinds <= UNREACHABLE_KINDS:
+                return _located(snapshot, snapshot.errors[0].last_message)
+        time.sleep(0.05)
+    return ""
+
+
+def _located(snapshot: Snapshot, message: str) -> str:
+    return message if "://" in message else f"{', '.join(snapshot.targets)}: {message}"
 
 
 def cmd_console(
@@ -118,6 +200,8 @@ def cmd_console(
         label=label,
         csv_path=args.csv,
         thresholds=thresholds,
+        outputs=args,
+        save_dir=args.save_dir,
     )
 
 

@@ -5,16 +5,28 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from loadscope.engine import Session, SessionConfig, run_event_loop
+from loadscope.engine import Session, SessionConfig
 from loadscope.engine.control import ScenarioSpec
 
+from ._describe import duration_text
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
-from ._options import LoadPlan, check_books, duration, iterations, labelled, parse_vars
+from ._more_outputs import check_outputs, refuse_metrics_with_workers
+from ._options import (
+    LoadPlan,
+    adopt_worker_options,
+    check_books,
+    duration,
+    iterations,
+    labelled,
+    parse_vars,
+    split,
+)
 from ._outputs import check_writable
-from ._run import build_scenario, check_descriptors, drive, finish
+from ._run import build_scenario, check_descriptors, finish, run_with_metrics
 from ._thresholds import Thresholds
+from ._workers import drive_workers
 
 UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
 
@@ -42,7 +54,9 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
     check_books(args.books)
     books = labelled(list(args.books), args.label, None)
     spec = ScenarioSpec(runbooks=tuple(books), vars=parse_vars(args.var))
-    return LoadPlan(spec, config)
+    plan = LoadPlan(spec, config)
+    adopt_worker_options(plan, args)
+    return plan
 
 
 def cmd_loadt(args: argparse.Namespace) -> int:
@@ -51,15 +65,20 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
+    metrics = check_outputs(args)
+    refuse_metrics_with_workers(metrics, plan)
     scenario = build_scenario(plan.spec, quiet=False)
-    session = Session(plan.config, scenario)
-    attach_extensions(session, plan)
-    outcome = run_event_loop(drive(session, progress=False, csv_path=args.csv))
+    if split(plan):
+        outcome = drive_workers(plan, progress=False, csv_path=args.csv)
+    else:
+        session = Session(plan.config, scenario)
+        attach_extensions(session, plan)
+        outcome = run_with_metrics(session, metrics, progress=False, csv_path=args.csv)
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(plan.spec.runbooks),
         warm_up=go_duration(plan.config.warm_up),
-        duration=go_duration(plan.config.duration or 0),
+        duration=duration_text(plan.config, outcome.snapshot, interrupted=outcome.interrupted),
         # runn divides by --duration; a run cut short by Ctrl-C divides by what it ran
         duration_s=(
             outcome.snapshot.elapsed_s

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
-from loadscope.engine.control import ScenarioSpec
+from loadscope.engine.control import (
+    ClusterError,
+    ScenarioSpec,
+    WorkerPool,
+    available_cores,
+    worker_pool,
+)
 from loadscope.engine.durations import DurationError, parse_duration
-from loadscope.engine.session.scenario import TOKEN, check_header, check_port
+from loadscope.engine.session.scenario import (
+    DEFAULT_EXPECTED_STATUS,
+    TOKEN,
+    check_header,
+    check_port,
+    parse_status_ranges,
+)
 
 from ._errors import UsageError
 
@@ -28,6 +41,8 @@ class LoadPlan:
     config: SessionConfig
     phases: tuple[Phase, ...] = ()
     duration_given: float | None = None  # -d as typed: it caps a runbook's own phases
+    workers: int = 1  # --workers: engine processes (or Ray actors) sharing the load
+    cluster: str = "local"  # --cluster: local, ray, or ray://HOST:PORT
 
 
 def duration(text: str, flag: str) -> float:
@@ -142,9 +157,15 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
             headers=headers,
             body=_body(args.body),
             vars=variables,
+            expect_status=_expected_status(getattr(args, "expect_status", None)),
         )
     if args.body is not None or args.method.upper() != "GET":
         raise UsageError("-X/--method and --body are for the URL form; runbooks set their own")
+    if getattr(args, "expect_status", None) is not None:
+        raise UsageError(
+            "--expect-status is for the URL form; in a runbook a status fails only when a "
+            "`test` says so"
+        )
     check_books(books)
     books = labelled(books, args.label, env)
     return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
@@ -178,8 +199,17 @@ def check_books(books: list[str] | tuple[str, ...]) -> None:
         if Path(book).is_dir():
             raise UsageError(f"{book}: a directory, not a runbook file")
         if not Path(book).is_file():
-            hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? http://{book})"
+            hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? {_as_url(book)})"
             raise UsageError(f"{book}: no such runbook file{hint}")
+
+
+def _as_url(text: str) -> str:
+    """`http:/host/` or `http:host` as the URL it was meant to be; a bare `host:port` gets
+    http://."""
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme.lower() in ("http", "https"):
+        return f"{scheme.lower()}://{rest.lstrip('/')}"
+    return f"http://{text}"
 
 
 def _checked_url(url: str) -> str:
@@ -194,6 +224,16 @@ def _checked_url(url: str) -> str:
     except ValueError as exc:
         raise UsageError(f"invalid URL {url!r}: {exc}") from None
     return url
+
+
+def _expected_status(text: str | None) -> str:
+    if text is None:
+        return DEFAULT_EXPECTED_STATUS
+    try:
+        parse_status_ranges(text)
+    except ValueError as exc:
+        raise UsageError(f"--expect-status: {exc}") from None
+    return text.replace(" ", "")
 
 
 def _checked_method(method: str) -> str:
@@ -240,7 +280,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
         raise UsageError("--max-idle must be at least 1")
     if args.h2_connections < 1:
         raise UsageError("--h2-connections must be at least 1")
-    stages = parse_stages(args.stages) if args.stages else ()
+    stages = parse_stages(args.stages) if args.stages is not None else ()
     run_for = run_duration(args, stages)
     timeout = duration(args.timeout, "--timeout")
     if timeout <= 0:
@@ -271,9 +311,24 @@ def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> Lo
     plan = LoadPlan(spec, config)
     if getattr(args, "duration", None):
         plan.duration_given = config.duration
-    if getattr(args, "phases", None):
+    if getattr(args, "phases", None) is not None:
         use_phases(plan, parse_phases(args.phases))
+    check_one_length(args)
+    if hasattr(args, "workers"):
+        adopt_worker_options(plan, args)
     return plan
+
+
+def check_one_length(args: argparse.Namespace) -> None:
+    """One rule: --stages and --phases set the run's length; -d beside them is bad input."""
+    if getattr(args, "duration", None) is None:
+        return
+    for flag in ("stages", "phases"):
+        if getattr(args, flag, None) is not None:
+            raise UsageError(
+                f"-d/--duration and --{flag} both set the length: the {flag} last their total; "
+                "drop -d"
+            )
 
 
 def use_phases(plan: LoadPlan, phases: tuple[Phase, ...]) -> None:
@@ -291,4 +346,41 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
     if phases and not plan.phases:
         use_phases(plan, tuple(Phase(ReuseMode(mode), seconds) for mode, seconds in phases))
         if plan.duration_given is not None:  # -d on the command line wins: the run stops there
-            plan.config.duration = min(plan.config.duration or 0.0, plan.duration_given)
+            total = plan.config.duration or 0.0
+            plan.config.duration = min(total, plan.duration_given)
+            if plan.duration_given < total:
+                print(
+                    f"loadscope: -d {plan.duration_given:g}s stops the runbook's phases "
+                    f"({total:g}s in all) early",
+                    file=sys.stderr,
+                )
+
+
+def parse_workers(text: str) -> int:
+    if text == "auto":
+        return available_cores()
+    try:
+        count = int(text)
+    except ValueError:
+        raise UsageError(f"--workers: {text!r} is not a number or auto") from None
+    if count < 1:
+        raise UsageError("--workers must be 1 or more (or auto)")
+    return count
+
+
+def adopt_worker_options(plan: LoadPlan, args: argparse.Namespace) -> None:
+    plan.workers = parse_workers(str(getattr(args, "workers", "1")))
+    plan.cluster = str(getattr(args, "cluster", "local") or "local")
+    worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
+
+
+def split(plan: LoadPlan) -> bool:
+    """Whether the run goes through worker processes (or Ray actors) at all."""
+    return plan.workers > 1 or plan.cluster != "local"
+
+
+def worker_pool_for(plan: LoadPlan) -> WorkerPool:
+    try:
+        return worker_pool(plan.cluster)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None

@@ -46,12 +46,19 @@ def write_json(path: str | Path, report: dict[str, Any]) -> None:
     directory = target.parent if str(target.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would differ from the other reports
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(dumps(report) + "\n")
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(path: str | None, flag: str) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from loadscope.engine import (
@@ -21,35 +21,24 @@ from loadscope.engine import (
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.metrics.report import build_report
 
+from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._more_outputs import (
+    MetricsAddress,
+    check_outputs,
+    refuse_metrics_with_workers,
+    serve_metrics,
+    write_html_report,
+)
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import CsvTimeline, check_writable, dumps, write_json
 from ._progress import show_progress
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
-
-UNREACHABLE_KINDS = frozenset(
-    {
-        "connect_refused",
-        "connect_error",
-        "connect_timeout",
-        "dns_error",
-        "unreachable",
-        "tls_error",
-        "tls_verify",
-        "resource_exhausted",
-    }
-)
-
-
-@dataclass
-class Outcome:
-    snapshot: Snapshot
-    interrupted: bool = False
-    unreachable: str | None = None
-    report: dict[str, Any] = field(default_factory=dict)
+from ._workers import drive_workers
 
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
@@ -91,6 +80,7 @@ def show_steps(scenario: Scenario, iterations: int | None) -> None:
 class _DriveState:
     interrupts: int = 0  # Ctrl-C / SIGTERM seen: the first stops, the second cuts
     unreachable: str | None = None
+    cut_by_user: bool = False
 
 
 async def drive(
@@ -111,6 +101,7 @@ async def drive(
         if state.interrupts == 1:
             session.request_stop()
         else:
+            state.cut_by_user = state.cut_by_user or not session.aborting
             session.abort()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -128,10 +119,12 @@ async def drive(
             loop.remove_signal_handler(sig)
         if csv is not None:
             csv.close()
+    snapshot = session.snapshot(timeline=None)
     return Outcome(
-        session.snapshot(timeline=None),
+        cut_by(snapshot, "a second Ctrl-C") if state.cut_by_user else snapshot,
         interrupted=bool(state.interrupts),
         unreachable=state.unreachable,
+        cut_by_user=state.cut_by_user,
     )
 
 
@@ -217,29 +210,53 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
+    metrics = check_outputs(args)
+    refuse_metrics_with_workers(metrics, plan)
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
+    progress = sys.stderr.isatty() and not args.quiet
+    if split(plan):
+        outcome = drive_workers(plan, progress=progress, csv_path=args.csv)
+        return finish(args, plan, outcome, thresholds)
     show_steps(scenario, plan.config.max_iterations)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    progress = sys.stderr.isatty() and not args.quiet
-    outcome = run_event_loop(drive(session, progress=progress, csv_path=args.csv))
+    outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
     return finish(args, plan, outcome, thresholds)
 
 
-def runn_values(plan: LoadPlan, snapshot: Snapshot) -> dict[str, Any]:
-    """runn's block for a `run` (and the console): durations as runn prints them."""
+def run_with_metrics(
+    session: Session, address: MetricsAddress | None, *, progress: bool, csv_path: str | None
+) -> Outcome:
+    """`drive` the session, with `/metrics` served from before its start to its end."""
+    server = serve_metrics(address, session)
+    try:
+        outcome: Outcome = run_event_loop(drive(session, progress=progress, csv_path=csv_path))
+    finally:
+        if server is not None:
+            server.close()
+    return outcome
+
+
+def runn_values(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
+    """runn's block for a `run` (and the console): the time it ran, as runn prints durations."""
     config = plan.config
-    planned = config.duration or sum(stage.duration for stage in config.stages)
     return loadt_values(
         snapshot,
         runbooks=max(1, len(plan.spec.runbooks)),
         warm_up=go_duration(config.warm_up),
-        duration=go_duration(planned or round(snapshot.elapsed_s, 3)),
+        duration=duration_text(config, snapshot, interrupted=interrupted),
         duration_s=snapshot.elapsed_s,
-        concurrent=snapshot.max_vus if snapshot.mode == "open" else snapshot.concurrency,
+        concurrent=peak_vus(snapshot) if snapshot.mode == "closed" else snapshot.max_vus,
         max_rps=int(config.rate or 0),
     )
+
+
+def full_report(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
+    """The JSON report of a run: the measurements, then what the run was."""
+    report = build_report(snapshot)
+    report.update(run_description(plan.config, snapshot, interrupted=interrupted))
+    return report
 
 
 def finish(
@@ -252,14 +269,19 @@ def finish(
     values: dict[str, Any] | None = None,
 ) -> int:
     snapshot = outcome.snapshot
-    report = build_report(snapshot)
-    runn = values if values is not None else runn_values(plan, snapshot)
+    report = full_report(plan, snapshot, interrupted=outcome.interrupted)
+    runn = (
+        values
+        if values is not None
+        else runn_values(plan, snapshot, interrupted=outcome.interrupted)
+    )
     verdict = thresholds.evaluate(threshold_names(runn, report))
     report["thresholds"] = verdict.as_report()
     report["interrupted"] = outcome.interrupted
     document = shape(runn, report) if shape else report
     if args.out:
         write_json(args.out, document)
+    write_html_report(getattr(args, "html", None), snapshot, report)
     if outcome.unreachable:  # bad input: the error line says it all (the file has the rest)
         print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
         return EXIT_USAGE
