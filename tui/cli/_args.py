@@ -400,6 +400,21 @@ def add_runbook_options(group: argparse._ArgumentGroup) -> None:
         metavar="KEY:VALUE",
         help="set a runbook var (repeatable)",
     )
+    group.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="run only runbooks with this label; repeat for any of several, or write "
+        "'users and auth' (as runn)",
+    )
+    group.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N iterations in total, showing every step's outcome (as runn run)",
+    )
 
 
 def add_report_options(

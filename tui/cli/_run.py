@@ -58,6 +58,23 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
     return scenario
 
 
+def show_steps(scenario: Scenario, iterations: int | None) -> None:
+    """With `--iterations`, every step's outcome on stderr as runn run prints it, with the
+    reason of each failure."""
+    report_steps = getattr(scenario, "report_steps", None)
+    if iterations is None or report_steps is None:
+        return
+    marks = {"success": "ok", "failure": "fail", "skipped": "skip"}
+
+    def show(outcome: Any) -> None:
+        print(f"    --- {outcome.step} ... {marks.get(outcome.outcome, outcome.outcome)}",
+              file=sys.stderr)  # fmt: skip
+        if outcome.reason:
+            print(f"        Failure/Error: {outcome.reason}", file=sys.stderr)
+
+    report_steps(show)
+
+
 @dataclass
 class _DriveState:
     interrupts: int = 0  # Ctrl-C / SIGTERM seen: the first stops, the second cuts
@@ -199,6 +216,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     if split(plan):
         outcome = drive_workers(plan, progress=progress, csv_path=args.csv, metrics=metrics)
         return finish(args, plan, outcome, thresholds)
+    show_steps(scenario, plan.config.max_iterations)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
     outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
