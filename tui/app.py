@@ -86,6 +86,7 @@ class LoadscopeApp(App[int]):
         self._summary_shown = False
         self._errors_seen = 0
         self.saved_paths: list[Path] = []
+        self.write_failures: list[str] = []  # files that could not be written, said at exit
         self.exit_code = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -93,8 +94,9 @@ class LoadscopeApp(App[int]):
         self.push_screen(DashboardScreen(self.options.label))
         self.set_interval(self._poll_seconds, self.poll_engine)
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            # SIGTERM stops the run like q: the report is still written
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.stop_run)
+            # SIGTERM and a SIGINT from outside stop the run like q: the report is still written
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(sig, self.stop_run)
 
     def poll_engine(self) -> None:
         snap = self.controller.updates()
@@ -163,17 +165,25 @@ class LoadscopeApp(App[int]):
         self.refresh_bindings()
         self.push_screen(SummaryScreen(text, saved))
 
-    def _write_summary(self, report: dict[str, Any]) -> Path:
-        from .cli._outputs import write_json
+    def _write_summary(self, report: dict[str, Any]) -> Path | None:
+        from .cli._outputs import write_failure, write_json
 
         path = (
             Path(self.options.summary_json)
             if self.options.summary_json
             else (self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}.json")
         )
-        write_json(path, report)
+        try:
+            write_json(path, report)
+        except OSError as exc:
+            self._write_failed(write_failure(str(path), exc))
+            return None
         self.saved_paths.append(path)
         return path
+
+    def _write_failed(self, message: str) -> None:
+        self.write_failures.append(message)
+        self.notify(message, severity="error", title="not saved", timeout=10)
 
     def rewrite_summary_on_exit(self) -> None:
         """`--summary-json` is written when the run stops and again on exit."""
@@ -246,14 +256,19 @@ class LoadscopeApp(App[int]):
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
-        from .cli._outputs import write_json
+        from .cli._outputs import write_failure, write_json
 
         stem = self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}"
         text, report = self.render_report(snap)
         json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
-        write_json(json_path, report)
-        text_path.write_text(text, encoding="utf-8")
-        svg_path = Path(self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent)))
+        try:
+            write_json(json_path, report)
+            text_path.write_text(text, encoding="utf-8")
+            svg = self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent))
+        except OSError as exc:
+            self._write_failed(write_failure(str(stem.parent), exc))
+            return
+        svg_path = Path(svg)
         self.saved_paths += [json_path, text_path, svg_path]
         self.notify(
             f"saved {json_path}, {text_path.name}, {svg_path.name}", title="saved", timeout=6

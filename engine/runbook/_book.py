@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from loadscope.engine.durations import DurationError, parse_duration
+from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
 from loadscope.engine.session.scenario import check_port
 
 from ._errors import Location, RunbookError
@@ -349,9 +350,9 @@ def read_var_file(text: str, directory: Path, location: Location) -> Any:
         if text.startswith(scheme) and "{{" not in text:
             file = directory / text[len(scheme) :]
             try:
-                content = file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise RunbookError(location, f"cannot read {text}: {exc.strerror}") from None
+                content = read_input_file(file).decode("utf-8")
+            except (InputFileError, UnicodeDecodeError) as exc:
+                raise RunbookError(location, f"cannot read {text}: {exc}") from None
             try:
                 if scheme == "json://":
                     return json.loads(content)
@@ -459,8 +460,9 @@ def _file(node: YMap, key: str, directory: Path) -> str | None:
     if text is None:
         return None
     path = directory / text
-    if not path.is_file():
-        raise RunbookError(node.get(key).location, f"`{key}`: no such file {text}")  # type: ignore[union-attr]
+    problem = input_file_problem(path)
+    if problem:
+        raise RunbookError(node.get(key).location, f"`{key}`: {text}: {problem}")  # type: ignore[union-attr]
     return str(path)
 
 
@@ -627,9 +629,29 @@ def _include_spec(text: str, node: YScalar, book: BookSpec, variables: YMap | No
     display = (
         str(Path(book.path).parent / relative) if not Path(relative).is_absolute() else relative
     )
-    if not path.is_file():
-        raise RunbookError(node.location, f"cannot include {text!r}: no such file")
+    problem = input_file_problem(path)
+    if problem:
+        raise RunbookError(node.location, f"cannot include {text!r}: {problem}")
     return IncludeSpec(path=path, display=display, location=node.location, vars=variables)
+
+
+def _check_static_header(name: YScalar, value: YNode) -> None:
+    """What HTTP cannot carry is bad input at load: a name that is not a token, a value that is
+    not ASCII or holds CR, LF or NUL (templated ones are checked when rendered)."""
+    text = str(name.value)
+    if "{{" not in text and not _HEADER_NAME.fullmatch(text):
+        raise RunbookError(name.location, f"invalid header name {text!r}")
+    for item in value.items if isinstance(value, YSeq) else [value]:
+        content = item.value if isinstance(item, YScalar) else None
+        if not isinstance(content, str) or "{{" in content:
+            continue
+        if not content.isascii() or any(c in content for c in "\r\n\0"):
+            raise RunbookError(
+                item.location, f"header {text}: a value must be ASCII without CR, LF or NUL"
+            )
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 
 
 def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSpec:
@@ -676,6 +698,7 @@ def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSp
                 raise RunbookError(
                     value.location, f"header {header_name.value!r} is a string or a list"
                 )
+            _check_static_header(header_name, value)
     else:
         headers = None
     media_type, body, body_location = _body(options.get("body"), options.location)

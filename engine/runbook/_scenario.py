@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loadscope.engine._config import RunnerConfig
+from loadscope.engine.files import input_file_problem
 
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
@@ -158,8 +159,10 @@ def compile_runbooks(
     displays = [str(path) for path in paths]
     for display in displays:
         file = Path(display).resolve()
-        if not file.is_file():
-            raise RunbookError(Location(display), "no such runbook file")
+        problem = input_file_problem(file)
+        if problem:
+            reason = "no such runbook file" if problem == "no such file" else problem
+            raise RunbookError(Location(display), reason)
         spec = registry.read(file, display)
         phases = phases or spec.phases
         name = spec.name

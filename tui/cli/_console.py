@@ -14,11 +14,12 @@ from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess
 from loadscope.engine.metrics.report import build_report
 
-from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
+from . import _signals
+from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
-from ._outputs import CsvTimeline, check_writable
+from ._outputs import CsvTimeline, check_outputs
 from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
@@ -57,8 +58,6 @@ def run_console(
 ) -> int:
     from ..app import ConsoleOptions, LoadscopeApp
 
-    check_writable(summary_json, "--summary-json")
-    check_writable(csv_path, "--csv")
     ensure_terminal()
     engine = EngineProcess(
         plan.spec,
@@ -75,6 +74,9 @@ def run_console(
         reuse_mode=plan.config.reuse_mode.value,
     )
     app = LoadscopeApp(engine, options, report_renderer(plan))
+    if _signals.interrupted():  # stopped while starting: no console, no load
+        print("loadscope: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     engine.start()
     try:
         code = app.run()
@@ -89,6 +91,10 @@ def run_console(
         return 2
     for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
+    for failure in dict.fromkeys(app.write_failures):
+        print(f"loadscope: {failure}", file=sys.stderr)
+    if app.write_failures:
+        return EXIT_USAGE
     unreachable = _never_reached(engine.final)
     if unreachable:
         print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
@@ -108,6 +114,7 @@ def cmd_console(
 ) -> int:
     plan = load_plan(args, env)
     check_descriptors(plan.config)
+    check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=False)  # bad input: exit 2 before the console
     adopt_runbook_phases(plan, scenario)
     thresholds = Thresholds.compile(args.threshold)  # exit 2 before any load

@@ -11,8 +11,8 @@ from loadscope.engine.control import ScenarioSpec
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
-from ._options import LoadPlan, check_books, duration, parse_vars
-from ._outputs import check_writable
+from ._options import LoadPlan, check_books, duration, limits, parse_vars
+from ._outputs import check_outputs
 from ._run import build_scenario, check_descriptors, drive, finish, run_loop
 from ._thresholds import Thresholds
 
@@ -35,6 +35,7 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
         warm_up=duration(args.warm_up, "--warm-up"),
         max_iterations_per_second=float(args.max_rps) or None,
     )
+    config.connect_timeout, config.max_body = limits(args)
     if args.load_concurrent == 0:  # unlimited VUs under the cap: iterations start on time
         config.rate = float(args.max_rps)
         config.max_vus = UNLIMITED_VUS
@@ -47,8 +48,7 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     plan = loadt_plan(args)
     check_descriptors(plan.config, strict=args.load_concurrent > 0)  # 0: "unlimited"
     thresholds = Thresholds.compile(args.threshold)
-    check_writable(args.out, "--out")
-    check_writable(args.csv, "--csv")
+    check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=False)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
 from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.durations import DurationError, parse_duration
+from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
 from loadscope.engine.session.scenario import TOKEN, check_header, check_port
 
 from ._errors import UsageError
@@ -37,6 +39,43 @@ def duration(text: str, flag: str) -> float:
         raise UsageError(f"{flag}: {exc}") from None
 
 
+SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "k": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gib": 1024**3,
+}
+MAX_SIZE = 16 * 1024**3
+SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)")
+
+
+def parse_size(text: str, flag: str) -> int:
+    """Bytes in `10MB`, `512KiB`, `1048576` (kB/MB/GB are powers of 1000; KiB, K are 1024)."""
+    match = SIZE.fullmatch(text.strip())
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in SIZE_UNITS:
+        raise UsageError(f"{flag}: {text!r} is not a size (try 10MB, 512KiB, 1048576)")
+    size = float(match.group(1)) * SIZE_UNITS[unit]
+    if size > MAX_SIZE:  # infinity too: 400 digits are a float overflow
+        raise UsageError(f"{flag}: {text!r} is more than the maximum of 16GiB")
+    return int(size)
+
+
+def limits(args: argparse.Namespace) -> tuple[float, int]:
+    """--connect-timeout and --max-body, the same on every command that loads."""
+    connect = duration(args.connect_timeout, "--connect-timeout")
+    if connect <= 0:
+        raise UsageError("--connect-timeout must be more than 0")
+    return connect, parse_size(args.max_body, "--max-body")
+
+
 def parse_stages(text: str) -> tuple[Stage, ...]:
     stages = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -49,6 +88,8 @@ def parse_stages(text: str) -> tuple[Stage, ...]:
             raise UsageError(f"--stages: target {target!r} in {part!r} is not a number") from None
         if level < 0:
             raise UsageError(f"--stages: target in {part!r} cannot be negative")
+        if not math.isfinite(level) or level > 1_000_000:
+            raise UsageError(f"--stages: target in {part!r} is not a number up to 1,000,000")
         stages.append(Stage(duration(length, "--stages"), level))
     if not stages:
         raise UsageError("--stages: give at least one DURATION:TARGET, e.g. 30s:50")
@@ -84,6 +125,9 @@ def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
             check_header(name.strip(), content.strip())
         except ValueError as exc:
             raise UsageError(f"--header: {exc}") from None
+        if not content.isascii():
+            shown = content.strip()
+            raise UsageError(f"--header: {name.strip()}: a value must be ASCII (got {shown!r})")
         headers.append((name.strip(), content.strip()))
     return tuple(headers)
 
@@ -151,11 +195,14 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
 
 def check_books(books: list[str] | tuple[str, ...]) -> None:
     for book in books:
-        if Path(book).is_dir():
-            raise UsageError(f"{book}: a directory, not a runbook file")
-        if not Path(book).is_file():
+        problem = input_file_problem(book)
+        if problem == "no such file":
             hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? http://{book})"
             raise UsageError(f"{book}: no such runbook file{hint}")
+        if problem == "a directory":
+            raise UsageError(f"{book}: a directory, not a runbook file")
+        if problem:
+            raise UsageError(f"{book}: cannot be a runbook: {problem}")
 
 
 def _checked_url(url: str) -> str:
@@ -183,9 +230,9 @@ def _body(body: str | None) -> bytes | None:
         return None
     if body.startswith("@"):
         try:
-            return Path(body[1:]).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"--body: cannot read {body[1:]}: {exc.strerror}") from None
+            return read_input_file(body[1:])
+        except InputFileError as exc:
+            raise UsageError(f"--body: cannot read {body[1:]}: {exc}") from None
     return body.encode()
 
 
@@ -222,6 +269,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
     if timeout <= 0:
         raise UsageError("--timeout must be more than 0")
     scheme = httpx.URL(spec.url).scheme if spec.url else None
+    connect_timeout, max_body = limits(args)
     return SessionConfig(
         concurrency=concurrency,
         duration=run_for,
@@ -237,6 +285,8 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
         retire_at=RetireAt(args.retire_at),
         stop_grace=duration(args.grace, "--grace"),
         max_idle_per_origin=args.max_idle,
+        connect_timeout=connect_timeout,
+        max_body=max_body,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -54,21 +55,59 @@ def write_json(path: str | Path, report: dict[str, Any]) -> None:
         raise
 
 
-def check_writable(path: str | None, flag: str) -> None:
-    """Fail before any load if an output file cannot be created."""
-    if not path:
-        return
-    directory = Path(path).parent
-    if not directory.exists():
-        raise UsageError(f"{flag}: directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"{flag}: cannot write in {str(directory)!r}")
+OUTPUT_FLAGS = (("out", "--out"), ("csv", "--csv"))  # every file a command writes
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every command's output files, checked before anything is sent: exit 2 if one cannot be
+    written, so a run never ends by losing its report."""
+    seen: dict[Path, str] = {}
+    for attribute, flag in OUTPUT_FLAGS:
+        path = getattr(args, attribute, None)
+        if not path:
+            continue
+        check_writable(path, flag)
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise UsageError(f"{flag} and {seen[resolved]} name the same file {path}")
+        seen[resolved] = flag
+
+
+def check_writable(path: str, flag: str) -> None:
+    """The file may be created (or replaced) where it is named: a regular file or nothing yet,
+    in a directory where a new file can be made (tried, not guessed: root ignores modes)."""
+    if not path.strip():
+        raise UsageError(f"{flag}: empty file name")
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{flag}: {path} is a directory; name a file in it")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{flag}: {path} is not a regular file")
+    directory = target.parent
+    if not directory.is_dir():
+        missing = str(directory)
+        raise UsageError(f"{flag}: cannot write {path}: directory {missing!r} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"{flag}: cannot write {path}: {exc.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UsageError(f"{flag}: cannot write {path}: permission denied")
+
+
+def write_failure(path: str, exc: OSError) -> str:
+    """The one line that says a report file could not be written at the end."""
+    return f"cannot write {path}: {exc.strerror or exc}"
 
 
 class CsvTimeline:
     """Appends one row per second as the session ticks, so an interrupted run loses nothing."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
+        self.failure = ""
         try:
             self._handle: IO[str] = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
@@ -78,8 +117,16 @@ class CsvTimeline:
         self._handle.flush()
 
     def write(self, point: TimelinePoint) -> None:
-        self._writer.writerow(timeline_entry(point))
-        self._handle.flush()
+        if self.failure:
+            return
+        try:
+            self._writer.writerow(timeline_entry(point))
+            self._handle.flush()
+        except OSError as exc:  # disk full mid-run: the run goes on, the exit code says it
+            self.failure = write_failure(self.path, exc)
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as exc:
+            self.failure = self.failure or write_failure(self.path, exc)

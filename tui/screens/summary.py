@@ -20,7 +20,7 @@ class SummaryScreen(Screen[None]):
         Binding("s", "app.save", "save again"),
     ]
 
-    def __init__(self, report_text: str, saved_to: Path) -> None:
+    def __init__(self, report_text: str, saved_to: Path | None) -> None:
         super().__init__()
         self._report_text = report_text
         self._saved_to = saved_to
@@ -28,8 +28,11 @@ class SummaryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         banner = Text()
         banner.append(" Run stopped ", style="bold reverse green")
-        banner.append("  report saved to ", style="dim")
-        banner.append(str(self._saved_to), style="bold")
+        if self._saved_to is None:
+            banner.append("  the report could not be saved", style="bold red")
+        else:
+            banner.append("  report saved to ", style="dim")
+            banner.append(str(self._saved_to), style="bold")
         banner.append("   q: quit · esc: back to the dashboard · s: save again", style="dim")
         yield Static(banner, id="summary-banner")
         with VerticalScroll(id="summary-body"):
