@@ -21,6 +21,8 @@ from textual.binding import Binding
 from textual.reactive import var
 
 from loadscope.engine import ReuseMode, Snapshot
+from loadscope.engine.metrics.report import redact_snapshot
+from loadscope.engine.redact import redact_text
 
 from .controller import Controller
 from .screens.dashboard import DashboardScreen
@@ -101,7 +103,7 @@ class LoadscopeApp(App[int]):
     def poll_engine(self) -> None:
         snap = self.controller.updates()
         if snap is not None:
-            self.snapshot = snap
+            self.snapshot = redact_snapshot(snap)
         self._show_engine_errors()
         if self.controller.finished and not self._summary_shown:
             self._on_run_finished()
@@ -146,7 +148,7 @@ class LoadscopeApp(App[int]):
     def _show_engine_errors(self) -> None:
         errors = self.controller.errors
         for message in errors[self._errors_seen :]:
-            self.notify(message, severity="error", title="engine")
+            self.notify(redact_text(message), severity="error", title="engine")
         self._errors_seen = len(errors)
 
     def _on_run_finished(self) -> None:
@@ -158,7 +160,7 @@ class LoadscopeApp(App[int]):
             self.notify(message, severity="error", title="engine", timeout=30)
             self.exit_code = 2
             return
-        self.snapshot = final
+        self.snapshot = final = redact_snapshot(final)
         text, report = self.render_report(final)
         saved = self._write_summary(report)
         self.clear_notifications()

@@ -28,11 +28,10 @@ Warn = Callable[[Location, str], None]
 
 TOP_LEVEL = frozenset(
     {"desc", "labels", "runners", "vars", "steps", "if", "force", "skipTest", "interval", "loop",
-     "hostRules"}
+     "hostRules", "secrets"}
 )  # fmt: skip
 TOP_LEVEL_IGNORED = {
     "needs": "needs (runbook dependencies) is not supported",
-    "secrets": "secrets masking is not supported",
     "concurrency": "concurrency keys are not supported; loadscope runs every runbook per VU",
     "debug": "debug output is not supported under load",
     "trace": "trace headers are not supported",
@@ -161,6 +160,7 @@ class BookSpec:
     interval: float = 0.0
     loop: LoopSpec | None = None
     phases: list[tuple[str, float]] = field(default_factory=list)  # from `x-loadscope`
+    secrets: list[str] = field(default_factory=list)  # `secrets:`, e.g. vars.password, env.TOKEN
 
     @property
     def name(self) -> str:
@@ -186,6 +186,7 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
         else:
             warn(key_node.location, f"`{key}` is not a runbook key; it is ignored")
     book.desc = _optional_string(root, "desc") or ""
+    book.secrets = _secrets(root.get("secrets"))
     book.labels = _labels(root.get("labels"))
     book.runners = _runners(root.get("runners"), file.parent, warn)
     vars_node = root.get("vars")
@@ -633,6 +634,17 @@ def _include_spec(text: str, node: YScalar, book: BookSpec, variables: YMap | No
     if problem:
         raise RunbookError(node.location, f"cannot include {text!r}: {problem}")
     return IncludeSpec(path=path, display=display, location=node.location, vars=variables)
+
+
+def _secrets(node: YNode | None) -> list[str]:
+    """runn's `secrets:`: the values (`vars.x`, `env.X`) that every output masks."""
+    if node is None or _absent(node):
+        return []
+    items = node.items if isinstance(node, YSeq) else [node]
+    names = [item.value for item in items if isinstance(item, YScalar)]
+    if len(names) != len(items) or not all(isinstance(name, str) for name in names):
+        raise RunbookError(node.location, "`secrets` is a list of names such as vars.password")
+    return [str(name) for name in names]
 
 
 def _check_static_header(name: YScalar, value: YNode) -> None:

@@ -66,6 +66,7 @@ class RunbookScenario:
         self.paths = paths
         # `x-loadscope: {phases: ...}` of the first runbook that has it: (reuse mode, seconds)
         self.phases: list[tuple[str, float]] = []
+        self.secret_values: tuple[str, ...] = ()  # `secrets:` values: every output masks them
         self.books = books
         self.warnings: list[str] = list(registry.warnings)
         self._registry = registry
@@ -156,6 +157,7 @@ def compile_runbooks(
     books: list[BookProgram] = []
     names: set[str] = set()
     phases: list[tuple[str, float]] = []
+    secret_values: list[str] = []
     displays = [str(path) for path in paths]
     for display in displays:
         file = Path(display).resolve()
@@ -171,6 +173,7 @@ def compile_runbooks(
             name, number = f"{spec.name}#{number}", number + 1
         names.add(name)
         base = apply_vars(spec.vars, overrides, file.parent)
+        secret_values += _secret_values(spec.secrets, base, registry.env)
         books.append(compile_book(registry, spec, top_site((file,)), base, name))
     uses_cookies = any(request.use_cookie for request in registry.requests)
     for request in registry.requests:
@@ -183,4 +186,20 @@ def compile_runbooks(
         book.needs_view = registry.results_read or book.log_cookies or uses_cookies
     scenario = RunbookScenario(books, registry, displays)
     scenario.phases = phases
+    scenario.secret_values = tuple(secret_values)
     return scenario
+
+
+def _secret_values(
+    names: list[str], variables: Mapping[str, Any], env: Mapping[str, str]
+) -> list[str]:
+    """The values `secrets:` names that are known at load (vars, env); outputs mask them."""
+    values: list[str] = []
+    for name in names:
+        root, _, path = name.partition(".")
+        value: Any = variables if root == "vars" else env if root == "env" else None
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            values.append(str(value))
+    return values

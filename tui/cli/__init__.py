@@ -16,6 +16,13 @@ from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, Usag
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    from ._streams import redacted_output
+
+    with redacted_output():
+        return _main(arguments)
+
+
+def _main(arguments: list[str]) -> int:
     try:
         code = _dispatch(arguments)
     except UsageError as exc:

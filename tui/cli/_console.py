@@ -12,7 +12,8 @@ from typing import Any
 
 from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess
-from loadscope.engine.metrics.report import build_report
+from loadscope.engine.metrics.report import build_report, redact_snapshot
+from loadscope.engine.redact import redact_text
 
 from . import _signals
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -37,6 +38,7 @@ def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str,
     """The console's final report: the same text as `loadscope run` prints."""
 
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+        snapshot = redact_snapshot(snapshot)
         report = build_report(snapshot)
         return render_text(snapshot, report, runn_values(plan, snapshot)), report
 
@@ -65,7 +67,7 @@ def run_console(
         setup=functools.partial(setup_child_session, plan, csv_path=csv_path),
     )
     options = ConsoleOptions(
-        label=label,
+        label=redact_text(label),
         summary_json=summary_json,
         save_dir=Path.cwd(),
         open_model=plan.config.open_model,

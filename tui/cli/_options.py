@@ -13,6 +13,7 @@ from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, St
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.durations import DurationError, parse_duration
 from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
+from loadscope.engine.redact import add_header_secrets, add_secrets, redact_url
 from loadscope.engine.session.scenario import TOKEN, check_header, check_port
 
 from ._errors import UsageError
@@ -129,6 +130,7 @@ def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
             shown = content.strip()
             raise UsageError(f"--header: {name.strip()}: a value must be ASCII (got {shown!r})")
         headers.append((name.strip(), content.strip()))
+    add_header_secrets(headers)
     return tuple(headers)
 
 
@@ -209,13 +211,14 @@ def _checked_url(url: str) -> str:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+        raise UsageError(f"invalid URL {redact_url(url)!r}: {exc}") from None
+    add_secrets([parsed.password] if parsed.password else [])
     if not parsed.host:
-        raise UsageError(f"invalid URL {url!r}: no host")
+        raise UsageError(f"invalid URL {redact_url(url)!r}: no host")
     try:
         check_port(parsed)
     except ValueError as exc:
-        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+        raise UsageError(f"invalid URL {redact_url(url)!r}: {exc}") from None
     return url
 
 

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from loadscope.engine import TimelinePoint
 from loadscope.engine.metrics.report import timeline_entry
+from loadscope.engine.redact import redact_value
 
 from ._errors import UsageError
 
@@ -38,7 +39,7 @@ CSV_FIELDS = (
 
 
 def dumps(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False)
+    return json.dumps(redact_value(report), indent=2, ensure_ascii=False)
 
 
 def write_json(path: str | Path, report: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from loadscope.engine import Scenario, Session, SessionConfig, Snapshot, TimelinePoint
 from loadscope.engine.control import ScenarioSpec
-from loadscope.engine.metrics.report import build_report
+from loadscope.engine.metrics.report import build_report, redact_snapshot
+from loadscope.engine.redact import add_secrets
 
 from . import _signals
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -61,6 +62,7 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
         raise UsageError(str(exc)) from None
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
+    add_secrets(getattr(scenario, "secret_values", ()))
     for warning in getattr(scenario, "warnings", ()):
         if not quiet:
             print(warning, file=sys.stderr)
@@ -229,7 +231,7 @@ def finish(
     shape: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
     values: dict[str, Any] | None = None,
 ) -> int:
-    snapshot = outcome.snapshot
+    snapshot = outcome.snapshot = redact_snapshot(outcome.snapshot)
     report = build_report(snapshot)
     runn = values if values is not None else runn_values(plan, snapshot)
     verdict = thresholds.evaluate(threshold_names(runn, report))
