@@ -43,6 +43,7 @@ class ConsoleOptions:
     concurrency: int = 1
     rate: float = 0.0
     reuse_mode: str = ReuseMode.SHARED.value
+    connect_timeout: float = 10.0
 
 
 class LoadscopeApp(App[int]):
@@ -164,8 +165,17 @@ class LoadscopeApp(App[int]):
         text, report = self.render_report(final)
         saved = self._write_summary(report)
         self.clear_notifications()
+        self._say_why_silent(final)
         self.refresh_bindings()
         self.push_screen(SummaryScreen(text, saved))
+
+    def _say_why_silent(self, snapshot: Snapshot) -> None:
+        """A run that got no answer says why, in the console as on stderr."""
+        from .cli._reasons import silence_reason
+
+        reason = silence_reason(snapshot, self.options.connect_timeout)
+        if reason:
+            self.notify(reason, severity="error", title="no answer", timeout=30)
 
     def _write_summary(self, report: dict[str, Any]) -> Path | None:
         from .cli._outputs import write_failure, write_json

@@ -21,6 +21,7 @@ from ._extensions import attach_extensions
 from ._loadt import threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_outputs
+from ._reasons import silence_reason
 from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
@@ -74,6 +75,7 @@ def run_console(
         concurrency=plan.config.concurrency,
         rate=plan.config.rate or 0.0,
         reuse_mode=plan.config.reuse_mode.value,
+        connect_timeout=plan.config.connect_timeout,
     )
     app = LoadscopeApp(engine, options, report_renderer(plan))
     if _signals.interrupted():  # stopped while starting: no console, no load
@@ -98,6 +100,9 @@ def run_console(
     if app.write_failures:
         return EXIT_USAGE
     unreachable = _never_reached(engine.final)
+    reason = silence_reason(engine.final, plan.config.connect_timeout) if engine.final else ""
+    if reason and not unreachable:
+        print(f"loadscope: {reason}", file=sys.stderr)
     if unreachable:
         print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
         return EXIT_USAGE

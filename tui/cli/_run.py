@@ -24,6 +24,7 @@ from ._loadt import go_duration, loadt_values, threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_outputs, dumps, write_failure, write_json
 from ._progress import show_progress
+from ._reasons import silence_reason
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
 
@@ -243,6 +244,10 @@ def finish(
             write_json(args.out, document)
         except OSError as exc:  # checked at start, yet lost since (disk full, directory gone)
             outcome.write_failures.append(write_failure(args.out, exc))
+    if not outcome.interrupted and not outcome.unreachable:
+        reason = silence_reason(snapshot, plan.config.connect_timeout)
+        if reason:
+            print(f"loadscope: {reason}", file=sys.stderr)
     code = _report(args, outcome, document, report, runn, verdict.failures)
     for failure in outcome.write_failures:
         print(f"loadscope: {failure}", file=sys.stderr)
