@@ -19,6 +19,7 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
+from textual.timer import Timer
 
 from loadscope.engine import ReuseMode, Snapshot
 from loadscope.engine.metrics.report import redact_snapshot
@@ -31,6 +32,8 @@ from .screens.summary import SummaryScreen
 from .screens.value_dialog import ValueDialog
 
 POLL_SECONDS = 0.25
+RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
+RAMP_SECONDS = 0.2
 ReportRenderer = Callable[[Snapshot], tuple[str, dict[str, Any]]]
 
 
@@ -85,6 +88,8 @@ class LoadscopeApp(App[int]):
         self._rate = options.rate
         self._reuse = ReuseMode(options.reuse_mode)
         self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
+        self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
+        self._ramp_timer: Timer | None = None
         self._stopping = False
         self._summary_shown = False
         self._errors_seen = 0
@@ -215,6 +220,7 @@ class LoadscopeApp(App[int]):
 
     def action_concurrency(self, delta: int) -> None:
         if not self._stopping:
+            self._end_ramp()
             self._send_level(max(0, self._level() + delta))
 
     def action_exact_value(self) -> None:
@@ -223,12 +229,42 @@ class LoadscopeApp(App[int]):
         if self.options.open_model:
             dialog = ValueDialog("Iterations per second", self._rate, integer=False)
         else:
-            dialog = ValueDialog("Virtual users", self._concurrency, integer=True)
+            from .cli._limits import vu_limit_reason
+
+            dialog = ValueDialog(
+                "Virtual users", self._concurrency, integer=True, limit=vu_limit_reason
+            )
         self.push_screen(dialog, self._apply_exact_value)
 
     def _apply_exact_value(self, value: float | None) -> None:
-        if value is not None and not self._stopping:
+        if value is None or self._stopping:
+            return
+        self._end_ramp()
+        if self.options.open_model or value - self._level() <= RAMP_STEP:
             self._send_level(value)
+            return
+        self._ramp_target = int(value)
+        self.notify(f"adding VUs up to {int(value):,}, {RAMP_STEP} at a time", timeout=3)
+        self._ramp_timer = self.set_interval(RAMP_SECONDS, self._ramp_step)
+        self._ramp_step()
+
+    def _ramp_step(self) -> None:
+        """One step of a big increase: the engine starts the VUs in bites, the console keeps
+        answering keys in between."""
+        target = self._ramp_target
+        if target is None or self._stopping:
+            self._end_ramp()
+            return
+        level = min(target, self._concurrency + RAMP_STEP)
+        self._send_level(level)
+        if level >= target:
+            self._end_ramp()
+
+    def _end_ramp(self) -> None:
+        self._ramp_target = None
+        if self._ramp_timer is not None:
+            self._ramp_timer.stop()
+            self._ramp_timer = None
 
     def action_pause_resume(self) -> None:
         if self._stopping or self.snapshot is None:

@@ -18,6 +18,7 @@ from loadscope.engine.redact import redact_text
 from . import _signals
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
+from ._limits import raise_open_files_limit
 from ._loadt import threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_outputs
@@ -81,6 +82,7 @@ def run_console(
     if _signals.interrupted():  # stopped while starting: no console, no load
         print("loadscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    raise_open_files_limit()
     engine.start()
     try:
         code = app.run()

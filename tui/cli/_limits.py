@@ -4,6 +4,7 @@ a local port of the ephemeral range."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 FD_HEADROOM = 64  # the engine's own files, sockets to the console, the kernel view
@@ -50,3 +51,24 @@ def _ports_problem(vus: int) -> str:
         f"need up to {vus:,} connections to the target but the ephemeral port range holds "
         f"{ports:,} ports (net.ipv4.ip_local_port_range {low}-{high})"
     )
+
+
+def vu_limit_reason(vus: float) -> str:
+    """The console's `c` dialog: why `vus` VUs are refused, with the limits as they are now
+    (the engine process inherited them when it started)."""
+    problem = vu_limit_problem(int(vus), raise_soft_limit=False)
+    return f"{int(vus):,} VUs {problem}" if problem else ""
+
+
+def raise_open_files_limit() -> None:
+    """The console may grow the load to the hard limit: lift the soft one before the engine
+    process starts, so it inherits it."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        # some systems refuse RLIM_INFINITY as a soft limit: then the soft one stays
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

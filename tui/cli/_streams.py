@@ -25,8 +25,8 @@ class RedactingStream:
 @contextmanager
 def redacted_output() -> Iterator[None]:
     out, err = sys.stdout, sys.stderr
-    sys.stdout = RedactingStream(out)  # type: ignore[assignment]
-    sys.stderr = RedactingStream(err)  # type: ignore[assignment]
+    sys.stdout = RedactingStream(out)
+    sys.stderr = RedactingStream(err)
     try:
         yield
     finally:
