@@ -99,7 +99,7 @@ class LoadscopeApp(App[int]):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(DashboardScreen(self.options.label))
+        self.push_screen(DashboardScreen(redact_text(self.options.label)))
         self.set_interval(self._poll_seconds, self.poll_engine)
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             # SIGTERM and a SIGINT from outside stop the run like q: the report is still written
