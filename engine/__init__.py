@@ -15,7 +15,9 @@ from loadscope.engine._config import (
     RunnerConfig,
     SessionConfig,
     Stage,
+    State,
 )
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control import EngineProcess, ScenarioSpec
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
@@ -28,6 +30,7 @@ from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec, phas
 from loadscope.engine.metrics._histogram import Histogram
 from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
+    EventKind,
     EventRecord,
     GeneratorLoad,
     HistogramData,
@@ -39,7 +42,7 @@ from loadscope.engine.metrics._snapshot import (
     StepSnapshot,
     TimelinePoint,
 )
-from loadscope.engine.session._session import Session, SessionExtension, State
+from loadscope.engine.session._session import Session, SessionExtension
 from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "DetectorExtension",
     "Diagnostics",
     "EngineProcess",
+    "EventKind",
     "EventRecord",
     "GeneratorExtension",
     "GeneratorLoad",
@@ -79,4 +83,5 @@ __all__ = [
     "UrlScenario",
     "attach_diagnostics",
     "phase_specs",
+    "run_event_loop",
 ]

@@ -19,6 +19,16 @@ class ReuseMode(enum.StrEnum):
         return members[(members.index(self) + 1) % len(members)]
 
 
+class State(enum.StrEnum):
+    """Where a session is in its life."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
 class HttpVersion(enum.StrEnum):
     AUTO = "auto"  # TLS: ALPN offers h2 and http/1.1 and the server chooses; plain http: HTTP/1.1
     HTTP1 = "http1"
@@ -36,6 +46,7 @@ class CloseReason(enum.StrEnum):
     POOL_SHRINK = "pool_shrink"
     KEEPALIVE_EXPIRY = "keepalive_expiry"
     PEER_CLOSED = "peer_closed"
+    CONNECTION_RESET = "connection_reset"  # the server reset the connection (RST)
     CONNECTION_CLOSE = "connection_close"  # the server answered `Connection: close`
     GOAWAY = "goaway"
     ERROR = "error"

@@ -30,6 +30,8 @@ def input_file_problem(path: str | Path, limit: int = MAX_INPUT_FILE) -> str:
         return "no such file"
     except OSError as exc:
         return exc.strerror or str(exc)
+    except ValueError:  # a NUL byte in the name
+        return "not a valid file name"
     for is_kind, description in _KINDS:
         if is_kind(mode_size.st_mode):
             return description

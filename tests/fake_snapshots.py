@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 from loadscope.engine import Histogram, HistogramData, LatencySummary, Snapshot, TimelinePoint
-from loadscope.engine.diagnostics._ledger import ConnectionInfo
 from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
     ErrorSnapshot,
+    EventKind,
     EventRecord,
     GeneratorLoad,
     KernelSnapshot,
@@ -16,6 +16,7 @@ from loadscope.engine.metrics._snapshot import (
     StepSnapshot,
     Warning,
 )
+from loadscope.engine.transport.interfaces import ConnectionInfo
 
 
 def _latencies(seed: int, count: int, base_us: int) -> Histogram:
@@ -163,11 +164,24 @@ def make_snapshot(
         steps=steps,
         timeline=points,
         events=(
-            EventRecord(0.0, "start", "started: 10 VUs, reuse shared, HTTP by ALPN"),
-            EventRecord(30.0, "concurrency", "concurrency 10 → 20"),
-            EventRecord(31.0, "concurrency", f"concurrency 20 → {concurrency}"),
-            EventRecord(45.0, "reuse", "reuse mode shared → per-iteration"),
-            EventRecord(60.0, "reuse", f"reuse mode per-iteration → {reuse_mode}"),
+            EventRecord(0.0, EventKind.START, "started: 10 VUs, reuse shared, HTTP by ALPN"),
+            EventRecord(30.0, EventKind.CONCURRENCY, "concurrency 10 → 20", before=10, after=20),
+            EventRecord(
+                31.0,
+                EventKind.CONCURRENCY,
+                f"concurrency 20 → {concurrency}",
+                before=20,
+                after=concurrency,
+            ),
+            EventRecord(
+                45.0, EventKind.REUSE, "reuse mode shared → per-iteration", mode="per-iteration"
+            ),
+            EventRecord(
+                60.0,
+                EventKind.REUSE,
+                f"reuse mode per-iteration → {reuse_mode}",
+                mode=reuse_mode,
+            ),
         ),
         connections=ConnectionsSnapshot(
             open=concurrency,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadscope.engine import Session, SessionConfig, UrlScenario
+from loadscope.engine import EventKind, Session, SessionConfig, UrlScenario
 from loadscope.engine.session._session import EVENTS_KEPT
 
 
@@ -13,7 +13,12 @@ async def test_timeline_and_events_are_rings() -> None:
     for second in range(5000):  # well over an hour of ticks, with traffic and changes
         session.metrics.record_error(step, "connect_refused", "connection refused", 100)
         session.metrics.record_iteration(120, f"GET /: failure {second % 7}")
-        session.event("concurrency", f"concurrency {second} → {second + 1}")
+        session.event(
+            EventKind.CONCURRENCY,
+            f"concurrency {second} → {second + 1}",
+            before=second,
+            after=second + 1,
+        )
         session._tick()
     snap = session.snapshot(timeline=None)
     assert len(snap.timeline) == 300

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from loadscope.engine.target import TargetProcess
 
-from .cli_support import EXAMPLES, loadscope, start
+from .cli_support import EXAMPLES, loadscope, start, wait_for
 from .reports import validated
 from .test_cli import RUNN_BLOCK, label
 
@@ -142,12 +141,15 @@ def test_threshold_and_var(target: TargetProcess, tmp_path: Path) -> None:
 
 
 def test_interrupted_rps_is_over_the_time_it_ran(target: TargetProcess) -> None:
+    answered = target.requests()
     process = start(
         "loadt", str(EXAMPLES / "users.yml"), "--duration", "60s", "--warm-up", "0s",
         "--max-rps", "0", "--load-concurrent", "2", "--format", "json",
         env={"TARGET": target.http_url},
     )  # fmt: skip
-    time.sleep(2.0)
+    # Interrupt once the load is on (a busy machine may take seconds just to import), not after
+    # a nominal pause.
+    wait_for(lambda: target.requests() > answered + 100, what="the load to start")
     process.interrupt()
     result = process.finish(timeout=30)
     assert result.code == 130

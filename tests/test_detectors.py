@@ -7,11 +7,19 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario, attach_diagnostics
+from loadscope.engine import (
+    EventKind,
+    ReuseMode,
+    Session,
+    SessionConfig,
+    UrlScenario,
+    attach_diagnostics,
+)
 from loadscope.engine.diagnostics._detectors import (
     Detectors,
     Kind,
     Observation,
+    RunTotals,
     connection_churn,
     generator_saturated,
     low_reuse,
@@ -188,6 +196,56 @@ def test_a_healthy_history_is_quiet() -> None:
         assert detectors.observe(replace(observation, fds_limit=1024)) == []
 
 
+# -- the whole run, judged when it ends ----------------------------------------------------------
+# A 4 s per-iteration run at c=10: every request on a new connection, TIME_WAIT still rising.
+CHURNY_RUN = RunTotals(
+    seconds=4.0,
+    reuse_mode="per-iteration",
+    one_mode=True,
+    answered=3448,
+    opened=3448,
+    held=12,
+    time_wait_readings=((10.0, 1500), (11.0, 2367)),
+)
+
+
+def test_a_short_churny_run_is_judged_on_its_totals() -> None:
+    detectors = Detectors()
+    fired = detectors.judge_run(CHURNY_RUN)
+    assert [w.kind for w in fired] == ["connection_churn", "low_reuse", "time_wait_growth"]
+    churn, reuse, growth = fired
+    assert dict(churn.values)["new_connection_share"] == 1.0
+    assert dict(churn.values)["opened_per_s"] == 862 and "--reuse shared" in churn.advice
+    assert dict(reuse.values)["requests_per_connection"] == 1.0
+    assert dict(growth.values) == {"time_wait": 2367, "growth_per_s": 867}
+    assert all(w.t == 4.0 for w in fired) and detectors.warnings == tuple(fired)
+
+
+def test_a_run_that_held_its_connections_is_quiet() -> None:
+    keep_alive = replace(CHURNY_RUN, reuse_mode="shared", opened=10, held=10)
+    flat = replace(keep_alive, time_wait_readings=((10.0, 0), (11.0, 0)))
+    assert Detectors().judge_run(flat) == []
+    # A few connections replaced in many requests is rotation, not churn (but still reuse).
+    assert Detectors().judge_run(replace(flat, opened=14)) == []
+    assert Detectors().judge_run(replace(CHURNY_RUN, answered=10, opened=10, held=4)) != []
+    assert [w.kind for w in Detectors().judge_run(replace(flat, answered=10, opened=10))] == []
+
+
+def test_the_whole_run_leaves_what_the_steady_window_found_and_mixed_modes_alone() -> None:
+    mixed = replace(CHURNY_RUN, one_mode=False, time_wait_readings=())
+    assert Detectors().judge_run(mixed) == []  # phases or a switch churn by design
+    none = Detectors().judge_run(replace(CHURNY_RUN, reuse_mode="none", time_wait_readings=()))
+    assert [w.kind for w in none] == ["low_reuse"]  # reuse none opens per request by request
+    detectors = Detectors()
+    for observation in seconds(3, opened=50, answered=50, reuse_mode="per-iteration"):
+        detectors.observe(observation)
+    steady = detectors.warnings
+    assert [w.kind for w in detectors.judge_run(CHURNY_RUN)] == ["time_wait_growth"]
+    assert detectors.warnings[:2] == steady  # the steady window's numbers stay
+    falling = replace(CHURNY_RUN, time_wait_readings=((10.0, 2400), (11.0, 2367)))
+    assert "time_wait_growth" not in [w.kind for w in Detectors().judge_run(falling)]
+
+
 # -- real faulty setups --------------------------------------------------------------------------
 async def diagnosed(url: str, **config: object) -> Session:
     # 4.5 s: ticks at 1-4 s, steady from the second on, so the 3 s windows are judged at 4 s.
@@ -204,7 +262,7 @@ def kinds(session: Session) -> list[str]:
 
 
 def warning_events(session: Session) -> list[str]:
-    return [event.message for event in session.events if event.kind == "warning"]
+    return [event.message for event in session.events if event.kind is EventKind.DETECTOR]
 
 
 async def test_a_server_sending_connection_close(target: TargetProcess) -> None:
@@ -255,6 +313,34 @@ async def test_per_iteration_reuse() -> None:
     assert dict(growth.values)["time_wait"] <= session.snapshot().connections.opened_total
 
 
+async def test_a_run_too_short_for_a_steady_window_still_reports_churn(
+    target: TargetProcess,
+) -> None:
+    # 3 s: ticks at 1 and 2 s, never the 3 steady seconds a window needs after settling.
+    session = await diagnosed(target.http_url, duration=3.0, reuse_mode=ReuseMode.PER_ITERATION)
+    snapshot = session.snapshot()
+    found = kinds(session)
+    opened = snapshot.connections.opened_total
+    assert snapshot.requests_total >= 100 and opened >= snapshot.requests_total - 8
+    assert {"connection_churn", "low_reuse", "time_wait_growth"} <= set(found), found
+    growth = next(w for w in snapshot.warnings if w.kind == "time_wait_growth")
+    assert 0 < dict(growth.values)["time_wait"] <= opened  # this run's sockets only
+    logged = [e.detector for e in session.events if e.kind is EventKind.DETECTOR]
+    assert sorted(logged) == sorted(found)  # each logged once, with its kind
+    assert [w["kind"] for w in report_of(snapshot)["warnings"]] == found
+
+
+async def test_a_short_keep_alive_run_after_a_churny_one_stays_quiet(
+    target: TargetProcess,
+) -> None:
+    await diagnosed(target.http_url, duration=1.5, reuse_mode=ReuseMode.PER_ITERATION)
+    session = await diagnosed(target.http_url, duration=3.0, max_iterations_per_second=300)
+    snapshot = session.snapshot()
+    assert snapshot.requests_total > 100 and snapshot.connections.opened_total == 4
+    assert not {"connection_churn", "low_reuse", "time_wait_growth"} & set(kinds(session))
+    assert snapshot.kernel is not None and snapshot.kernel.time_wait_peak == 0
+
+
 async def test_a_server_keep_alive_shorter_than_the_client_idle_expiry() -> None:
     with TargetProcess(TargetOptions(keepalive_timeout=1.0)) as server:
         # One request a second on one connection: it sits idle past the server's 1 s each time.
@@ -271,7 +357,8 @@ async def test_a_server_keep_alive_shorter_than_the_client_idle_expiry() -> None
 async def test_a_healthy_shared_run_stays_quiet(target: TargetProcess) -> None:
     session = await diagnosed(target.http_url + "/json", max_iterations_per_second=300)
     snapshot = session.snapshot()
-    assert snapshot.requests_total > 1000 and snapshot.errors_total == 0
+    # Up to 1,350 at 300/s; a busy machine sends fewer, and a quiet run is a quiet run.
+    assert snapshot.requests_total > 300 and snapshot.errors_total == 0
     assert snapshot.warnings == () and warning_events(session) == []
     assert snapshot.generator.cpu_seconds > 0
     assert all(point.cpu_percent is not None for point in snapshot.timeline)

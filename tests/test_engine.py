@@ -226,3 +226,42 @@ async def test_a_long_drain_leaves_no_gap_in_the_timeline(target: TargetProcess)
     seconds = [p.t for p in snap.timeline]
     assert seconds == list(range(1, len(seconds) + 1))
     assert sum(p.iterations for p in snap.timeline) == snap.iterations_total
+
+
+# -- --iterations: a run of a fixed number of iterations ----------------------------------------
+@pytest.mark.parametrize("concurrency", [1, 8])
+async def test_max_iterations_ends_the_run_after_that_many(
+    target: TargetProcess, concurrency: int
+) -> None:
+    served = target.requests()
+    session = Session(
+        config(concurrency=concurrency, duration=None, max_iterations=40),
+        UrlScenario(target.http_url),
+    )
+    await asyncio.wait_for(session.run(), 30)  # no duration: the iterations end it
+    snapshot = session.snapshot()
+    assert session.state is State.STOPPED
+    assert snapshot.iterations_total == snapshot.iterations_succeeded == 40
+    assert snapshot.requests_total == target.requests() - served == 40
+
+
+async def test_max_iterations_in_the_open_model_drops_nothing(target: TargetProcess) -> None:
+    session = Session(
+        config(rate=200.0, max_vus=20, duration=None, max_iterations=30),
+        UrlScenario(target.http_url),
+    )
+    await asyncio.wait_for(session.run(), 30)  # no duration: the iterations end it
+    snapshot = session.snapshot()
+    assert snapshot.iterations_total == snapshot.requests_total == 30
+    assert snapshot.dropped_iterations == 0
+
+
+async def test_the_duration_still_ends_a_run_before_its_iterations(
+    target: TargetProcess,
+) -> None:
+    cap = 10**9
+    session = Session(
+        config(duration=1.0, max_iterations=cap), UrlScenario(target.http_url + "/delay/20")
+    )
+    await asyncio.wait_for(session.run(), 30)
+    assert 0 < session.snapshot().iterations_total < cap

@@ -22,6 +22,7 @@ from loadscope.engine import (
     SessionConfig,
     SocketCounts,
     UrlScenario,
+    attach_diagnostics,
 )
 from loadscope.engine.diagnostics.kernel import (
     Endpoint,
@@ -119,6 +120,16 @@ def test_counts_both_ends_by_state_from_proc_text(fake_proc: Path) -> None:
     assert sample.fds_open == 7
 
 
+def test_own_ports_keep_only_our_connections_both_ends(fake_proc: Path) -> None:
+    own = bytearray(65536)
+    own[0x9C40] = own[0x9C42] = 1  # an ESTABLISHED pair, and a TIME_WAIT the server holds
+    view = KernelView([Endpoint("127.0.0.1", 8080)], source=Source.PROC, proc_root=str(fake_proc))
+    sample = view.sample(bytes(own))
+    assert sample is not None
+    assert sample.total == SocketCounts(established=2, time_wait=1)
+    assert sample.ephemeral_in_use == 6  # the ports are shared: every client holds them
+
+
 def test_targets_are_counted_apart_and_any_host_matches_the_port(fake_proc: Path) -> None:
     endpoints = [Endpoint("::1", 8080), Endpoint("127.0.0.2", 8080), Endpoint(None, 9999)]
     sample = KernelView(endpoints, source="proc", proc_root=str(fake_proc)).sample()
@@ -183,6 +194,32 @@ def test_file_descriptors_against_the_limit() -> None:
 
 
 # -- real sockets against ss and the accept counter ----------------------------------------------
+@needs_linux
+async def test_a_session_counts_only_its_own_time_wait(target: TargetProcess) -> None:
+    """TIME_WAIT left by an earlier churny run is not the next run's, in the kernel view nor in
+    its phases."""
+    port = int(target.http_url.rsplit(":", 1)[1])
+    churn = SessionConfig(
+        concurrency=2, duration=1.0, rate=200, max_vus=4, reuse_mode=ReuseMode.PER_ITERATION
+    )
+    churned = await run_session(churn, UrlScenario(target.http_url))
+    before = KernelView(endpoints_for("127.0.0.1", port)).sample()
+    assert before is not None and churned.ledger.opened_total > 100
+    assert before.total.time_wait >= 50  # the earlier run's, still there (60 s)
+    config = SessionConfig(concurrency=4, duration=2.0, reuse_mode=ReuseMode.SHARED)
+    session = Session(config, UrlScenario(target.http_url))
+    diagnostics = attach_diagnostics(session, phases=[("shared", 2.0)], detectors=False)
+    await asyncio.wait_for(session.run(), 30)
+    snapshot = session.snapshot()
+    opened = snapshot.connections.opened_total
+    assert snapshot.requests_total > 100 and opened <= 8
+    assert diagnostics.kernel is not None and diagnostics.kernel.latest is not None
+    assert snapshot.kernel is not None and snapshot.kernel.time_wait_peak <= opened
+    assert all((p.time_wait or 0) <= opened for p in snapshot.timeline)
+    (phase,) = snapshot.phases
+    assert phase.time_wait_peak <= opened and phase.time_wait_rise <= opened
+
+
 def ss_count(port: int, state: str, direction: str = "both") -> int:
     where = {
         "both": f"( sport = :{port} or dport = :{port} )",

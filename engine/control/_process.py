@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from loadscope.engine._config import SessionConfig
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.metrics._snapshot import Snapshot
+from loadscope.engine.session._session import Session
 
 PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
 COMMANDS = frozenset(
@@ -45,7 +47,7 @@ class EngineProcess:
         config: SessionConfig,
         *,
         push_interval: float = PUSH_INTERVAL,
-        setup: Callable[[Any], None] | None = None,
+        setup: Callable[[Session], None] | None = None,
     ) -> None:
         """`setup(session)` runs in the child before the session starts (it must pickle)."""
         self.spec = spec
@@ -170,17 +172,11 @@ def _child_main(
     spec: ScenarioSpec,
     config: SessionConfig,
     push_interval: float,
-    setup: Callable[[Any], None] | None,
+    setup: Callable[[Session], None] | None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
     try:
-        import uvloop
-
-        runner: Callable[..., Any] = uvloop.run
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        runner = asyncio.run
-    try:
-        runner(_serve(conn, spec, config, push_interval, setup))
+        run_event_loop(_serve(conn, spec, config, push_interval, setup))
     except Exception as exc:  # the parent shows this one line; no traceback on a console
         with contextlib.suppress(OSError):
             conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
@@ -193,10 +189,8 @@ async def _serve(
     spec: ScenarioSpec,
     config: SessionConfig,
     push_interval: float,
-    setup: Callable[[Any], None] | None,
+    setup: Callable[[Session], None] | None,
 ) -> None:
-    from loadscope.engine.session._session import Session
-
     session = Session(config, spec.build())
     if setup is not None:
         setup(session)
@@ -229,7 +223,7 @@ async def _serve(
 
 
 def _apply(
-    session: Any,
+    session: Session,
     command: str,
     args: tuple[Any, ...],
     stop_requested: asyncio.Event,
@@ -249,7 +243,9 @@ def _apply(
             conn.send(("error", str(exc)))
 
 
-async def _push(conn: multiprocessing.connection.Connection, session: Any, interval: float) -> None:
+async def _push(
+    conn: multiprocessing.connection.Connection, session: Session, interval: float
+) -> None:
     while True:
         await asyncio.sleep(interval)
         with contextlib.suppress(OSError, BrokenPipeError):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from loadscope.engine.runbook import load_runbooks
 from loadscope.engine.session.scenario import Scenario, UrlScenario
 
 
@@ -20,10 +22,6 @@ class ScenarioSpec:
 
     def build(self) -> Scenario:
         if self.runbooks:
-            import os
-
-            from loadscope.engine.runbook import load_runbooks
-
             env = {**os.environ, **self.env}
             scenario = load_runbooks(list(self.runbooks), dict(self.vars), env=env)
             if self.headers:

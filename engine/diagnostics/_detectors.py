@@ -5,6 +5,9 @@ condition holds now. A kind fires once, is logged once, and from then on only it
 update, so a long run does not spam the event log. Rates are judged in steady state only: after
 the first seconds and with no change of load level, reuse mode or HTTP version for a few seconds,
 since a change opens and closes connections by design.
+
+When the run ends, the churn kinds that have not fired are judged once more on the whole run's
+totals (`RunTotals`): a run too short for a steady window still says that it churned.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ SERVER_CLOSE_MIN_SHARE = 0.01  # server closes per answered request
 USAGE_LIMIT = 0.8
 CPU_SATURATED = 90.0
 LAG_SATURATED_MS = 50.0
+
+RUN_MIN_ANSWERED = 20  # a run's totals say nothing about reuse below this many responses
+RUN_CHURN_MIN_SHARE = 0.05  # connections opened beyond those the load held, per response
 
 SERVER_CLOSE_REASONS = {
     "connection_close": "answered `Connection: close`",
@@ -88,6 +94,21 @@ class Finding:
     values: tuple[tuple[str, float], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RunTotals:
+    """A whole run (since the statistics started), as the final judgement sees it."""
+
+    seconds: float
+    reuse_mode: str
+    one_mode: bool  # the reuse mode and HTTP version never changed during the run
+    answered: int
+    opened: int
+    held: int  # the most connections open at once: what the load itself needed
+    time_wait_start: int = 0  # this session's TIME_WAIT when the run began
+    # This session's TIME_WAIT at its last two readings (monotonic time, count), oldest first.
+    time_wait_readings: tuple[tuple[float, int], ...] = ()
+
+
 History = Sequence[Observation]
 
 
@@ -121,6 +142,20 @@ class Detectors:
                 fired.append(warning)
         return fired
 
+    def judge_run(self, totals: RunTotals) -> list[Warning]:
+        """Judge the whole run's totals for the kinds that have not fired; return those that
+        fire now."""
+        fired = []
+        for kind, check in RUN_CHECKS.items():
+            finding = None if kind in self._warnings else check(totals)
+            if finding is not None:
+                warning = Warning(
+                    kind.value, finding.message, finding.advice, finding.values, totals.seconds
+                )
+                self._warnings[kind] = warning
+                fired.append(warning)
+        return fired
+
 
 # -- helpers -------------------------------------------------------------------------------------
 def _steady_tail(history: History, seconds: int) -> History | None:
@@ -132,6 +167,32 @@ def _steady_tail(history: History, seconds: int) -> History | None:
 
 def _rate(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def _churn_advice(mode: str) -> str:
+    if mode == "per-iteration":
+        return (
+            "per-iteration reuse throws every connection away when an iteration ends: "
+            "use --reuse shared (or per-vu) to keep them"
+        )
+    return (
+        "a kept-alive pool should open nothing once warm: see server_closes and "
+        "pool_too_small; raise --max-idle to the concurrency if the pool is capped"
+    )
+
+
+def _low_reuse_advice(mode: str) -> str:
+    if mode == "none":
+        return "reuse none opens a connection per request: use --reuse shared to keep them"
+    if mode == "per-iteration":
+        return "each iteration opens its own connections: use --reuse shared or per-vu"
+    return "the server or the pool closes connections early: see server_closes, pool_too_small"
+
+
+TIME_WAIT_ADVICE = (
+    "every closed connection leaves a TIME_WAIT for 60 s on the side that closed first, "
+    "holding a port: reuse connections to stop feeding it"
+)
 
 
 # -- the detectors -------------------------------------------------------------------------------
@@ -147,20 +208,10 @@ def connection_churn(history: History) -> Finding | None:
     mode = tail[-1].reuse_mode
     per_second = opened / len(tail)
     share = opened / answered if answered else 1.0
-    if mode == "per-iteration":
-        advice = (
-            "per-iteration reuse throws every connection away when an iteration ends: "
-            "use --reuse shared (or per-vu) to keep them"
-        )
-    else:
-        advice = (
-            "a kept-alive pool should open nothing once warm: see server_closes and "
-            "pool_too_small; raise --max-idle to the concurrency if the pool is capped"
-        )
     return Finding(
         f"{_rate(per_second)} new connections/s in steady state with reuse {mode} "
         f"(one per {1 / share:.1f} requests)",
-        advice,
+        _churn_advice(mode),
         (
             ("opened_per_s", round(per_second, 1)),
             ("requests_per_s", round(answered / len(tail), 1)),
@@ -180,19 +231,10 @@ def low_reuse(history: History) -> Finding | None:
     per_connection = sum(o.answered for o in tail) / opened
     if per_connection >= LOW_REUSE_BELOW:
         return None
-    mode = tail[-1].reuse_mode
-    if mode == "none":
-        advice = "reuse none opens a connection per request: use --reuse shared to keep them"
-    elif mode == "per-iteration":
-        advice = "each iteration opens its own connections: use --reuse shared or per-vu"
-    else:
-        advice = (
-            "the server or the pool closes connections early: see server_closes, pool_too_small"
-        )
     shown = math.floor(per_connection * 100) / 100  # 1.996 is under 2: never show "2.00"
     return Finding(
         f"{shown:.2f} requests per connection: connections close almost as soon as they open",
-        advice,
+        _low_reuse_advice(tail[-1].reuse_mode),
         (
             ("requests_per_connection", shown),
             ("opened_per_s", round(opened / len(tail), 1)),
@@ -214,8 +256,7 @@ def time_wait_growth(history: History) -> Finding | None:
     per_second = growth / (span if span > 0 else max(tail[-1].t - tail[0].t, 1.0))
     return Finding(
         f"TIME_WAIT keeps growing: {counts[-1]:,} sockets, +{_rate(per_second)}/s",
-        "every closed connection leaves a TIME_WAIT for 60 s on the side that closed first, "
-        "holding a port: reuse connections to stop feeding it",
+        TIME_WAIT_ADVICE,
         (("time_wait", counts[-1]), ("growth_per_s", round(per_second, 1))),
     )
 
@@ -354,4 +395,74 @@ CHECKS: dict[Kind, Callable[[History], Finding | None]] = {
     Kind.POOL_TOO_SMALL: pool_too_small,
     Kind.PORTS_OR_FDS: ports_or_fds,
     Kind.GENERATOR_SATURATED: generator_saturated,
+}
+
+
+# -- the whole run, judged when it ends ----------------------------------------------------------
+def run_connection_churn(run: RunTotals) -> Finding | None:
+    """Connections kept opening beyond those the load held, while reuse was on."""
+    replaced = run.opened - run.held
+    if not run.one_mode or run.reuse_mode == "none" or run.answered < RUN_MIN_ANSWERED:
+        return None
+    if replaced < LOW_REUSE_MIN_OPENED or replaced < RUN_CHURN_MIN_SHARE * run.answered:
+        return None
+    seconds = max(run.seconds, 1e-3)
+    share = run.opened / run.answered
+    return Finding(
+        f"{_rate(run.opened / seconds)} new connections/s over the whole run with reuse "
+        f"{run.reuse_mode} (one per {1 / share:.1f} requests; at most {run.held:,} were open "
+        "at once)",
+        _churn_advice(run.reuse_mode),
+        (
+            ("opened_per_s", round(run.opened / seconds, 1)),
+            ("requests_per_s", round(run.answered / seconds, 1)),
+            ("new_connection_share", round(share, 4)),
+        ),
+    )
+
+
+def run_low_reuse(run: RunTotals) -> Finding | None:
+    """Over the whole run, connections served fewer than two requests each (a run that only
+    opened the connections its load held has not had the time to reuse them)."""
+    if not run.one_mode or run.answered < RUN_MIN_ANSWERED:
+        return None
+    if run.opened <= run.held or run.opened < LOW_REUSE_MIN_OPENED:
+        return None
+    per_connection = run.answered / run.opened
+    if per_connection >= LOW_REUSE_BELOW:
+        return None
+    shown = math.floor(per_connection * 100) / 100
+    return Finding(
+        f"{shown:.2f} requests per connection over the whole run: connections close almost as "
+        "soon as they open",
+        _low_reuse_advice(run.reuse_mode),
+        (
+            ("requests_per_connection", shown),
+            ("opened_per_s", round(run.opened / max(run.seconds, 1e-3), 1)),
+        ),
+    )
+
+
+def run_time_wait_growth(run: RunTotals) -> Finding | None:
+    """This session's TIME_WAIT grew over the run and was still growing at its end."""
+    if len(run.time_wait_readings) < 2:
+        return None
+    (before_at, before), (last_at, last) = run.time_wait_readings[-2:]
+    growth = last - run.time_wait_start
+    if last <= before or growth < max(
+        TIME_WAIT_MIN_GROWTH, TIME_WAIT_MIN_RELATIVE * run.time_wait_start
+    ):
+        return None
+    per_second = (last - before) / max(last_at - before_at, 1e-3)
+    return Finding(
+        f"TIME_WAIT grew all run: {last:,} sockets at the end, +{_rate(per_second)}/s",
+        TIME_WAIT_ADVICE,
+        (("time_wait", last), ("growth_per_s", round(per_second, 1))),
+    )
+
+
+RUN_CHECKS: dict[Kind, Callable[[RunTotals], Finding | None]] = {
+    Kind.CONNECTION_CHURN: run_connection_churn,
+    Kind.LOW_REUSE: run_low_reuse,
+    Kind.TIME_WAIT_GROWTH: run_time_wait_growth,
 }

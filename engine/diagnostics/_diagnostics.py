@@ -13,10 +13,10 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TypedDict
 
-from loadscope.engine._config import ReuseMode
-from loadscope.engine.diagnostics._detectors import SETTLE_S, Detectors, Observation
+from loadscope.engine._config import HttpVersion, ReuseMode, State
+from loadscope.engine.diagnostics._detectors import SETTLE_S, Detectors, Observation, RunTotals
 from loadscope.engine.diagnostics._generator import GeneratorMonitor
 from loadscope.engine.diagnostics._kernel import (
     Endpoint,
@@ -27,21 +27,28 @@ from loadscope.engine.diagnostics._kernel import (
     format_address,
 )
 from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec
-from loadscope.engine.metrics._snapshot import GeneratorLoad, KernelSnapshot
-from loadscope.engine.session._session import SessionExtension, State
-
-if TYPE_CHECKING:
-    from loadscope.engine.session._session import Session
+from loadscope.engine.diagnostics._view import DiagnosticsExtension, SessionView
+from loadscope.engine.metrics._snapshot import EventKind, GeneratorLoad, KernelSnapshot, Warning
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Events that change the load or the connections on purpose (session.event kinds).
+# Events that change the load or the connections on purpose.
 CHANGE_EVENTS = frozenset(
-    {"concurrency", "max_vus", "rate", "reuse", "http", "stage", "pause", "resume", "phase"}
+    {
+        EventKind.CONCURRENCY,
+        EventKind.MAX_VUS,
+        EventKind.RATE,
+        EventKind.REUSE,
+        EventKind.HTTP,
+        EventKind.STAGE,
+        EventKind.PAUSE,
+        EventKind.RESUME,
+        EventKind.PHASE,
+    }
 )
 
 
-def target_addresses(session: Session) -> list[tuple[str, int]]:
+def target_addresses(session: SessionView) -> list[tuple[str, int]]:
     """The (host, port) every runner of the session talks to, in order, once each."""
     addresses: dict[tuple[str, int], None] = {}
     for runner in session.runners.values():
@@ -50,8 +57,10 @@ def target_addresses(session: Session) -> list[tuple[str, int]]:
     return list(addresses)
 
 
-class KernelExtension(SessionExtension):
-    """Socket counts for the session's targets (both ends) and local limits.
+class KernelExtension(DiagnosticsExtension):
+    """Socket counts of the session's own connections to its targets (both ends: by the local
+    ports its connections used, so TIME_WAIT left by earlier runs or other clients is not
+    counted) and local limits.
 
     The read runs in a worker thread, started at each tick and collected at the next (so a
     second's timeline point shows the reading taken as that second began), and the event loop
@@ -81,23 +90,23 @@ class KernelExtension(SessionExtension):
     def time_wait(self) -> int | None:
         return self.latest.total.time_wait if self.latest is not None else None
 
-    def started(self, session: Session) -> None:
+    def started(self, session: SessionView) -> None:
         self._addresses = target_addresses(session)
-        self._start_sample()
+        self._start_sample(session)
 
-    def tick(self, session: Session) -> dict[str, object]:
+    def tick(self, session: SessionView) -> dict[str, object]:
         self._collect(session)
         if self._pending is None:
             if self._skip > 0:
                 self._skip -= 1
             else:
-                self._start_sample()
+                self._start_sample(session)
         latest = self.latest
         if latest is None:
             return {}
         return {"time_wait": latest.total.time_wait, "established": latest.total.established}
 
-    def reset(self, session: Session) -> None:
+    def reset(self, session: SessionView) -> None:
         self.time_wait_peak = self.time_wait or 0
 
     def snapshot_fields(self) -> dict[str, object]:
@@ -116,10 +125,11 @@ class KernelExtension(SessionExtension):
             )
         }
 
-    def _start_sample(self) -> None:
-        self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample)
+    def _start_sample(self, session: SessionView) -> None:
+        own_ports = bytes(session.ledger.local_ports)  # a copy: the worker thread reads it
+        self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample, own_ports)
 
-    def _collect(self, session: Session) -> None:
+    def _collect(self, session: SessionView) -> None:
         pending = self._pending
         if pending is None or not pending.done():
             return
@@ -138,11 +148,11 @@ class KernelExtension(SessionExtension):
         self.time_wait_peak = max(self.time_wait_peak, sample.total.time_wait)
         self._skip = max(0, math.ceil(sample.cost_ms / self.budget_ms) - 1)
 
-    def _sample(self) -> KernelSample | None:
+    def _sample(self, own_ports: bytes) -> KernelSample | None:
         """In the worker thread: resolving a target's name may block, and so does the read."""
         if self._view is None:
             self._view = KernelView(self._endpoints(), source=self.source, proc_root=self.proc_root)
-        return self._view.sample()
+        return self._view.sample(own_ports)
 
     def _endpoints(self) -> list[Endpoint]:
         endpoints = []
@@ -154,7 +164,7 @@ class KernelExtension(SessionExtension):
         return endpoints
 
 
-class GeneratorExtension(SessionExtension):
+class GeneratorExtension(DiagnosticsExtension):
     """CPU% and event-loop lag of the engine, each second; `cpu_percent` in the timeline.
 
     While running the snapshot shows the last second; once stopped, the run's mean CPU% and its
@@ -165,18 +175,18 @@ class GeneratorExtension(SessionExtension):
         self.monitor = GeneratorMonitor()
         self.load = GeneratorLoad()
 
-    def started(self, session: Session) -> None:
+    def started(self, session: SessionView) -> None:
         self.monitor.start()
 
-    def tick(self, session: Session) -> dict[str, object]:
+    def tick(self, session: SessionView) -> dict[str, object]:
         self.load = self.monitor.sample()
         return {"cpu_percent": self.load.cpu_percent}
 
-    def reset(self, session: Session) -> None:
+    def reset(self, session: SessionView) -> None:
         self.monitor.reset()
         self.load = GeneratorLoad()
 
-    def stopped(self, session: Session) -> None:
+    def stopped(self, session: SessionView) -> None:
         self.monitor.stop()
         final = self.monitor.sample()
         elapsed = max(session.elapsed(), 1e-3)
@@ -190,7 +200,7 @@ class GeneratorExtension(SessionExtension):
         return {"generator": self.load}
 
 
-class DetectorExtension(SessionExtension):
+class DetectorExtension(DiagnosticsExtension):
     """Feeds the detectors one `Observation` a second; new warnings go to the event log."""
 
     def __init__(
@@ -204,30 +214,65 @@ class DetectorExtension(SessionExtension):
         self._opened = 0
         self._closes: dict[str, int] = {}
         self._server_idle_close: float | None = None
+        self._modes: set[tuple[ReuseMode, HttpVersion]] = set()  # seen since the run began
+        self._time_wait_start = 0
+        self._time_wait_readings: deque[tuple[float, int]] = deque(maxlen=2)
 
-    def started(self, session: Session) -> None:
+    def started(self, session: SessionView) -> None:
         self._rebase(session)
 
-    def tick(self, session: Session) -> dict[str, object]:
-        for warning in self.detectors.observe(self.observe(session)):
-            session.event("warning", f"{warning.kind}: {warning.message}")
+    def tick(self, session: SessionView) -> dict[str, object]:
+        self._log(session, self.detectors.observe(self.observe(session)))
         return {}
 
-    def reset(self, session: Session) -> None:
+    def reset(self, session: SessionView) -> None:
         self.detectors.reset()
         self._rebase(session)
+
+    def stopped(self, session: SessionView) -> None:
+        """Judge the whole run too: a run too short for a steady window may still churn."""
+        self._log(session, self.detectors.judge_run(self.run_totals(session)))
+
+    def run_totals(self, session: SessionView) -> RunTotals:
+        self._note_time_wait()
+        return RunTotals(
+            seconds=round(session.elapsed(), 3),
+            reuse_mode=session.reuse_mode.value,
+            one_mode=len(self._modes | {(session.reuse_mode, session.http_version)}) == 1,
+            answered=_answered(session),
+            opened=session.ledger.opened_total,
+            held=session.ledger.peak_open,
+            time_wait_start=self._time_wait_start,
+            time_wait_readings=tuple(self._time_wait_readings),
+        )
+
+    def _log(self, session: SessionView, warnings: Iterable[Warning]) -> None:
+        for warning in warnings:
+            session.event(
+                EventKind.DETECTOR, f"{warning.kind}: {warning.message}", detector=warning.kind
+            )
+
+    def _note_time_wait(self) -> None:
+        """Keep the kernel view's last two readings of this session's TIME_WAIT."""
+        sample = self.kernel.latest if self.kernel is not None else None
+        readings = self._time_wait_readings
+        if sample is not None and (not readings or readings[-1][0] != sample.taken_at):
+            readings.append((sample.taken_at, sample.total.time_wait))
 
     def snapshot_fields(self) -> dict[str, object]:
         return {"warnings": self.detectors.warnings}
 
-    def _rebase(self, session: Session) -> None:
+    def _rebase(self, session: SessionView) -> None:
         self._levels.clear()
         self._answered = _answered(session)
         self._opened = session.ledger.opened_total
         self._closes = dict(session.ledger.closed_by_reason)
         self._server_idle_close = None
+        self._modes = {(session.reuse_mode, session.http_version)}
+        self._time_wait_readings.clear()
+        self._time_wait_start = (self.kernel.time_wait if self.kernel is not None else None) or 0
 
-    def observe(self, session: Session) -> Observation:
+    def observe(self, session: SessionView) -> Observation:
         """This second of `session`, as the detectors see it (call once a tick)."""
         ledger, metrics, config = session.ledger, session.metrics, session.config
         answered, opened = _answered(session), ledger.opened_total
@@ -239,6 +284,8 @@ class DetectorExtension(SessionExtension):
         }
         if "peer_closed" in closes:
             self._server_idle_close = _server_idle_close(session) or self._server_idle_close
+        self._modes.add((session.reuse_mode, session.http_version))
+        self._note_time_wait()
         observation = Observation(
             t=round(session.elapsed(), 3),
             steady=self._steady(session),
@@ -261,7 +308,7 @@ class DetectorExtension(SessionExtension):
         self._answered, self._opened, self._closes = answered, opened, closes_total
         return observation
 
-    def _steady(self, session: Session) -> bool:
+    def _steady(self, session: SessionView) -> bool:
         level = (
             session.rate if session.config.open_model else session.concurrency,
             session.reuse_mode,
@@ -281,7 +328,7 @@ class DetectorExtension(SessionExtension):
                 return False
         return True
 
-    def _kernel_fields(self) -> dict[str, object]:
+    def _kernel_fields(self) -> _KernelFields:
         sample = self.kernel.latest if self.kernel is not None else None
         if sample is None:
             return {}
@@ -294,23 +341,37 @@ class DetectorExtension(SessionExtension):
             "fds_limit": sample.fds_limit,
         }
 
-    def _generator_fields(self) -> dict[str, object]:
+    def _generator_fields(self) -> _GeneratorFields:
         if self.generator is None:
             return {}
         load = self.generator.load
         return {"cpu_percent": load.cpu_percent, "loop_lag_ms": load.loop_lag_ms}
 
 
-def _answered(session: Session) -> int:
+class _KernelFields(TypedDict, total=False):
+    time_wait: int
+    time_wait_at: float
+    ephemeral_in_use: int
+    ephemeral_size: int
+    fds_open: int
+    fds_limit: int
+
+
+class _GeneratorFields(TypedDict, total=False):
+    cpu_percent: float
+    loop_lag_ms: float
+
+
+def _answered(session: SessionView) -> int:
     return session.metrics.requests_new + session.metrics.requests_reused
 
 
-def _pool_keep(session: Session) -> int:
+def _pool_keep(session: SessionView) -> int:
     keeps = [runner.shared.keep for runner in session.runners.values()]
     return min(keeps) if keeps else session.config.pool_keep(session.concurrency)
 
 
-def _server_idle_close(session: Session) -> float | None:
+def _server_idle_close(session: SessionView) -> float | None:
     """How long connections sat idle before the server closed them (median of recent ones)."""
     idle = sorted(
         c.idle_s
@@ -331,7 +392,7 @@ class Diagnostics:
 
 
 def attach_diagnostics(
-    session: Session,
+    session: SessionView,
     *,
     phases: Iterable[PhaseSpec | tuple[ReuseMode | str, float] | object] = (),
     kernel_view: bool | None = None,
@@ -348,5 +409,5 @@ def attach_diagnostics(
     phase = PhaseExtension(plan, time_wait=kernel) if plan else None  # type: ignore[arg-type]
     for extension in (generator, kernel, detector, phase):
         if extension is not None:
-            session.extensions.append(extension)
+            session.add_extension(extension)
     return Diagnostics(generator, kernel, detector, phase)

@@ -20,16 +20,15 @@ import os
 import re
 import socket
 import struct
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from loadscope.engine.metrics._snapshot import SocketCounts
 
-try:
+if sys.platform != "win32":
     import resource
-except ImportError:  # pragma: no cover - not POSIX
-    resource = None  # type: ignore[assignment]
 
 
 class TcpState(enum.IntEnum):
@@ -177,13 +176,17 @@ class KernelSample:
 
 
 class _Tally:
-    __slots__ = ("connections", "counts", "ephemeral", "port_range")
+    __slots__ = ("connections", "counts", "ephemeral", "own_ports", "port_range")
 
-    def __init__(self, labels: int, port_range: tuple[int, int], track: bool) -> None:
+    def __init__(
+        self, labels: int, port_range: tuple[int, int], track: bool, own_ports: bytes | None
+    ) -> None:
         self.counts = [[0] * _COLUMNS for _ in range(labels)]
         self.ephemeral = [0] * labels  # client sockets to the target on a port of the range
         self.port_range = port_range
         self.connections: dict[SideKey, SocketId] | None = {} if track else None
+        # Count only connections whose client end has a port marked here (None: every one).
+        self.own_ports = own_ports
 
 
 _NO_MATCH = -1
@@ -291,6 +294,7 @@ class _NetlinkSource:
         """
         counts, ephemeral, connections = tally.counts, tally.ephemeral, tally.connections
         low, high = tally.port_range
+        own = tally.own_ports
         by_port = self._by_port
         offset, end = 0, len(buf)
         while offset + 16 <= end:
@@ -316,9 +320,13 @@ class _NetlinkSource:
                         if hosts is not None:
                             index = hosts.get(src, hosts.get(_ANY_HOST, _NO_MATCH))
                     if index != _NO_MATCH:
-                        counts[index][column] += 1
                         if not server_side and low <= int.from_bytes(src_port) <= high:
                             ephemeral[index] += 1
+                        client_port = dst_port if server_side else src_port
+                        if own is not None and not own[int.from_bytes(client_port)]:
+                            index = _NO_MATCH  # another client's socket
+                    if index != _NO_MATCH:
+                        counts[index][column] += 1
                         if connections is not None and state not in _UNTRACKED_STATES:
                             mine = src_port + _netlink_normal(src)
                             theirs = dst_port + _netlink_normal(dst)
@@ -428,6 +436,7 @@ class _ProcSource:
     def _count(self, text: bytes, tally: _Tally) -> None:
         counts, ephemeral, columns = tally.counts, tally.ephemeral, _PROC_STATE_COLUMN
         low, high = tally.port_range
+        own = tally.own_ports
         match = self._match
         for local, remote, state in _PROC_ROW.findall(text):
             column = columns[state]
@@ -436,13 +445,16 @@ class _ProcSource:
             index, server_side = match(local, remote)
             if index is None:
                 continue
-            counts[index][column] += 1
             if not server_side and low <= int(local[-4:], 16) <= high:
                 ephemeral[index] += 1
+            if own is not None and not own[int((remote if server_side else local)[-4:], 16)]:
+                continue  # another client's socket
+            counts[index][column] += 1
 
     def _track(self, text: bytes, tally: _Tally, connections: dict[SideKey, SocketId]) -> None:
         counts, ephemeral, columns = tally.counts, tally.ephemeral, _PROC_STATE_COLUMN
         low, high = tally.port_range
+        own = tally.own_ports
         now = time.monotonic()
         for local, remote, state, timer, inode in _PROC_TRACKED_ROW.findall(text):
             column = columns[state]
@@ -451,9 +463,11 @@ class _ProcSource:
             index, server_side = self._match(local, remote)
             if index is None:
                 continue
-            counts[index][column] += 1
             if not server_side and low <= int(local[-4:], 16) <= high:
                 ephemeral[index] += 1
+            if own is not None and not own[int((remote if server_side else local)[-4:], 16)]:
+                continue  # another client's socket
+            counts[index][column] += 1
             if state in _PROC_UNTRACKED_STATES:
                 continue
             mine, theirs = _proc_normal(local), _proc_normal(remote)
@@ -484,7 +498,7 @@ def open_fds(proc_root: str = "/proc") -> int:
 
 def fd_limit() -> int:
     """The soft RLIMIT_NOFILE; 0 when unlimited or unknown."""
-    if resource is None:
+    if sys.platform == "win32":  # pragma: no cover - not POSIX
         return 0
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return 0 if soft == resource.RLIM_INFINITY else int(soft)
@@ -522,11 +536,14 @@ class KernelView:
         """The source in use: the first that has not failed."""
         return self._sources[0].name.value if self._sources else None
 
-    def sample(self) -> KernelSample | None:
+    def sample(self, own_ports: bytes | None = None) -> KernelSample | None:
+        """With `own_ports` (a byte per port, non-zero for a port of ours), the counts and the
+        tracked connections are only those whose client end has one of those ports (both ends
+        still count); `ephemeral_in_use` always counts every client: the ports are shared."""
         started = time.thread_time()
         while self._sources:
             source = self._sources[0]
-            tally = _Tally(len(self.labels), self.port_range, self.track_connections)
+            tally = _Tally(len(self.labels), self.port_range, self.track_connections, own_ports)
             try:
                 source.scan(tally)
             except OSError:

@@ -8,94 +8,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from loadscope.engine._config import CloseReason
 from loadscope.engine.metrics._histogram import Histogram
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionInfo:
-    """Plain data about one connection, for snapshots and reports."""
-
-    id: int
-    runner: str
-    origin: str
-    protocol: str
-    local_port: int
-    age_s: float
-    requests: int
-    in_flight: int
-    idle_s: float
-    bytes_sent: int
-    bytes_received: int
-    connect_ms: float
-    tls_ms: float
-    close_reason: str | None = None
-
-
-class Connection:
-    """State shared by HTTP/1.1 and HTTP/2 connections; the ledger reads it."""
-
-    __slots__ = (
-        "bytes_received",
-        "bytes_sent",
-        "close_reason",
-        "closed",
-        "connect_us",
-        "id",
-        "in_flight",
-        "keepalive_hint",
-        "last_used",
-        "ledger",
-        "local_port",
-        "opened_at",
-        "origin",
-        "protocol",
-        "requests",
-        "runner",
-        "tls_us",
-    )
-
-    def __init__(self, ledger: ConnectionLedger, runner: str, origin: str, protocol: str) -> None:
-        self.ledger = ledger
-        self.runner = runner
-        self.origin = origin
-        self.protocol = protocol
-        self.id = 0
-        self.local_port = 0
-        self.opened_at = time.monotonic()
-        self.last_used = self.opened_at
-        self.connect_us = 0
-        self.tls_us = 0
-        self.requests = 0
-        self.in_flight = 0
-        self.bytes_sent = 0
-        self.bytes_received = 0
-        self.keepalive_hint: float | None = None
-        self.closed = False
-        self.close_reason: CloseReason | None = None
-
-    def info(self, now: float) -> ConnectionInfo:
-        return ConnectionInfo(
-            id=self.id,
-            runner=self.runner,
-            origin=self.origin,
-            protocol=self.protocol,
-            local_port=self.local_port,
-            age_s=round(now - self.opened_at, 3),
-            requests=self.requests,
-            in_flight=self.in_flight,
-            idle_s=round(now - self.last_used, 3) if self.in_flight == 0 else 0.0,
-            bytes_sent=self.bytes_sent,
-            bytes_received=self.bytes_received,
-            connect_ms=self.connect_us / 1000,
-            tls_ms=self.tls_us / 1000,
-            close_reason=self.close_reason.value if self.close_reason else None,
-        )
+from loadscope.engine.transport.interfaces import Connection, ConnectionInfo
 
 
 class ConnectionLedger:
+    """Satisfies the transport's `ConnectionObserver` protocol."""
+
     RECENT = 200
 
     def __init__(self) -> None:
@@ -103,6 +25,9 @@ class ConnectionLedger:
         self._next_id = 1
         self.active = 0
         self.connecting = 0  # TCP or TLS handshakes under way
+        # A byte per TCP port, set for every local port this session's connections used: how
+        # the kernel view tells this session's sockets (TIME_WAIT included) from other clients'.
+        self.local_ports = bytearray(65536)
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -136,6 +61,7 @@ class ConnectionLedger:
         conn.id = self._next_id
         self._next_id += 1
         self.live[conn.id] = conn
+        self.local_ports[conn.local_port] = 1
         self.opened_total += 1
         self.opened_tick += 1
         if len(self.live) > self.peak_open:
@@ -143,6 +69,13 @@ class ConnectionLedger:
         self.connect_us.record(conn.connect_us)
         if conn.tls_us:
             self.tls_us.record(conn.tls_us)
+
+    def on_lost_before_open(self, reason: CloseReason) -> None:
+        self.opened_total += 1
+        self.opened_tick += 1
+        self._count_close(reason)
+        self.requests_per_connection.record(0)
+        self.age_ms.record(0)
 
     def on_active(self) -> None:
         self.active += 1
@@ -160,12 +93,18 @@ class ConnectionLedger:
             self.active -= 1
         now = time.monotonic()
         conn.close_reason = reason
-        self.closed_total += 1
-        self.closed_tick += 1
-        self.closed_by_reason[reason.value] += 1
+        self._count_close(reason)
         self.requests_per_connection.record(conn.requests)
         self.age_ms.record(int((now - conn.opened_at) * 1000))
         self.recent_closed.append(conn.info(now))
+
+    def _count_close(self, reason: CloseReason) -> None:
+        self.closed_total += 1
+        self.closed_tick += 1
+        self.closed_by_reason[reason.value] += 1
+
+    def live_connections(self) -> Iterable[Connection]:
+        return self.live.values()
 
     def take_tick(self) -> tuple[int, int]:
         """Connections opened and closed since the previous tick."""

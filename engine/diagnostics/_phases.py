@@ -11,15 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from loadscope.engine._config import ReuseMode
 from loadscope.engine.diagnostics._generator import cpu_seconds
-from loadscope.engine.metrics._snapshot import PhaseResult
-from loadscope.engine.session._session import SessionExtension
-
-if TYPE_CHECKING:
-    from loadscope.engine.session._session import Session
+from loadscope.engine.diagnostics._view import DiagnosticsExtension, SessionView
+from loadscope.engine.metrics._snapshot import EventKind, PhaseResult
 
 BOUNDARY_SLACK = 0.5  # seconds: the tick nearest a boundary ends the phase
 
@@ -58,7 +55,7 @@ def phase_specs(
 class _Running:
     """Counters at the start of the phase in progress, and what it has seen since."""
 
-    def __init__(self, session: Session, index: int, spec: PhaseSpec, time_wait: int) -> None:
+    def __init__(self, session: SessionView, index: int, spec: PhaseSpec, time_wait: int) -> None:
         self.index = index
         self.spec = spec
         self.began = time.perf_counter()
@@ -67,7 +64,7 @@ class _Running:
         self.time_wait_start = self.time_wait_peak = time_wait
         self.rebase(session)
 
-    def rebase(self, session: Session) -> None:
+    def rebase(self, session: SessionView) -> None:
         """Measure from now on (the start, or a statistics reset that zeroed the counters)."""
         metrics = session.metrics
         self.latency = metrics.latency.copy()
@@ -77,7 +74,7 @@ class _Running:
         self.cpu = cpu_seconds()
         self.measured_from = time.perf_counter()
 
-    def result(self, session: Session) -> PhaseResult:
+    def result(self, session: SessionView) -> PhaseResult:
         metrics = session.metrics
         duration = max(time.perf_counter() - self.measured_from, 1e-3)
         latency = metrics.latency.copy()
@@ -105,7 +102,7 @@ class _Running:
         )
 
 
-class PhaseExtension(SessionExtension):
+class PhaseExtension(DiagnosticsExtension):
     """Runs the phases on a session and exposes their results as `Snapshot.phases` (finished
     phases, then the one in progress)."""
 
@@ -120,7 +117,7 @@ class PhaseExtension(SessionExtension):
         self.results: list[PhaseResult] = []
         self._time_wait_source = time_wait
         self._running: _Running | None = None
-        self._session: Session | None = None
+        self._session: SessionView | None = None
 
     @property
     def total_duration(self) -> float:
@@ -130,12 +127,12 @@ class PhaseExtension(SessionExtension):
     def current(self) -> PhaseSpec | None:
         return self._running.spec if self._running is not None else None
 
-    def started(self, session: Session) -> None:
+    def started(self, session: SessionView) -> None:
         self._session = session
         if self.phases and not session.warming_up:
             self._begin(session, 0)
 
-    def tick(self, session: Session) -> dict[str, object]:
+    def tick(self, session: SessionView) -> dict[str, object]:
         running = self._running
         if running is None:
             return {}
@@ -146,13 +143,13 @@ class PhaseExtension(SessionExtension):
             self._begin(session, running.index + 1)
         return {}
 
-    def reset(self, session: Session) -> None:
+    def reset(self, session: SessionView) -> None:
         if self._running is not None:
             self._running.rebase(session)
         elif self.phases and not self.results:
             self._begin(session, 0)  # the warm-up is over
 
-    def stopped(self, session: Session) -> None:
+    def stopped(self, session: SessionView) -> None:
         if self._running is not None:
             self.results.append(self._running.result(session))
             self._running = None
@@ -163,12 +160,13 @@ class PhaseExtension(SessionExtension):
             results.append(self._running.result(self._session))
         return {"phases": tuple(results)}
 
-    def _begin(self, session: Session, index: int) -> None:
+    def _begin(self, session: SessionView, index: int) -> None:
         spec = self.phases[index]
         session.set_reuse_mode(spec.reuse_mode)
         session.event(
-            "phase",
+            EventKind.PHASE,
             f"phase {index + 1}/{len(self.phases)}: {spec.reuse_mode} for {spec.duration:g}s",
+            mode=spec.reuse_mode.value,
         )
         self._running = _Running(session, index, spec, self._time_wait())
 

@@ -44,13 +44,14 @@ class Histogram:
     """Counts of microsecond values. `record` is the hot path: a few integer operations."""
 
     __slots__ = ("counts", "max", "min", "n", "total")
+    counts: list[int]
+    n: int
+    total: int
+    min: int
+    max: int
 
     def __init__(self) -> None:
-        self.counts = [0] * BUCKETS
-        self.n = 0
-        self.total = 0
-        self.min = 0
-        self.max = 0
+        self.reset()
 
     def record(self, value: int) -> None:
         if value < 0:
@@ -112,7 +113,11 @@ class Histogram:
         self.max = min(self.max, bucket_bounds(hi_index)[1])
 
     def reset(self) -> None:
-        self.__init__()
+        self.counts = [0] * BUCKETS
+        self.n = 0
+        self.total = 0
+        self.min = 0
+        self.max = 0
 
     def copy(self) -> Histogram:
         clone = Histogram()

@@ -122,7 +122,7 @@ class Metrics:
             self.http_errors += 1
         version = self.last_version = raw.http_version
         self.http_versions[version] = self.http_versions.get(version, 0) + 1
-        self.bytes_received += len(raw.body)
+        self.bytes_received += raw.body_size
         if raw.new_connection:
             self.requests_new += 1
             self.latency_new.record(total_us)

@@ -6,10 +6,11 @@ process boundary (pickle) and be read by anyone without locks.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
-from loadscope.engine.diagnostics._ledger import ConnectionInfo
 from loadscope.engine.metrics._histogram import Histogram, bucket_bounds
+from loadscope.engine.transport.interfaces import ConnectionInfo
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
@@ -122,11 +123,39 @@ class ErrorSnapshot:
     last_message: str
 
 
+class EventKind(enum.StrEnum):
+    """What an event in a session's log is about."""
+
+    START = "start"
+    STOP = "stop"  # no new iterations; running ones finish
+    STOPPED = "stopped"
+    ABORT = "abort"  # running iterations cut at the end of the grace
+    CONCURRENCY = "concurrency"
+    MAX_VUS = "max_vus"
+    RATE = "rate"
+    REUSE = "reuse"
+    HTTP = "http"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RESET = "reset"
+    STAGE = "stage"
+    PHASE = "phase"
+    WARNING = "warning"  # something went wrong in the engine or a view of it
+    DETECTOR = "detector"  # a detector's warning fired
+    DUMP = "dump"  # a runbook's `dump`
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
+    """One entry of a session's log: the kind and its typed values, and the line for people."""
+
     t: float  # seconds since the session started
-    kind: str
+    kind: EventKind
     message: str
+    before: float | None = None  # CONCURRENCY, MAX_VUS, RATE: the level before the change
+    after: float | None = None  # ... the level after it; STAGE: the level it ramps to
+    mode: str | None = None  # REUSE, PHASE: the reuse mode now; HTTP: the HTTP version now
+    detector: str | None = None  # DETECTOR: the warning's kind (see `Snapshot.warnings`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from ._scope import Scope
 from ._template import Template
 
 if TYPE_CHECKING:
-    from loadscope.engine.session._vu import VirtualUser
+    from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
 
     from ._response import ResponseView
 

@@ -27,7 +27,7 @@ from ._template import Template, render_text
 
 if TYPE_CHECKING:
     from loadscope.engine.metrics._metrics import StepStats
-    from loadscope.engine.session._vu import VirtualUser
+    from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
     from loadscope.engine.transport._runner import Runner
     from loadscope.engine.transport._wire import RawResponse
 

@@ -19,7 +19,7 @@ from ._request import RequestProgram
 
 if TYPE_CHECKING:
     from loadscope.engine.metrics._metrics import StepStats
-    from loadscope.engine.session._vu import VirtualUser
+    from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
     from loadscope.engine.transport._runner import Runner
 
 _INT = re.compile(r"-?[0-9]+")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import heapq
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
+from loadscope.engine.diagnostics._view import SessionView
+from loadscope.engine.metrics._metrics import StepStats
 from loadscope.engine.metrics._snapshot import (
     ConnectionsSnapshot,
     ErrorSnapshot,
@@ -13,15 +16,33 @@ from loadscope.engine.metrics._snapshot import (
     LatencySummary,
     Snapshot,
     StepSnapshot,
+    TimelinePoint,
 )
-
-if TYPE_CHECKING:
-    from loadscope.engine.session._session import Session
+from loadscope.engine.session.scenario import Scenario
 
 LIVE_CONNECTIONS_SHOWN = 50
 
 
-def build_snapshot(session: Session, timeline: int | None) -> Snapshot:
+class SnapshotSource(SessionView, Protocol):
+    """What a snapshot reads of a session beyond what diagnostics read (`Session` is one)."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def timeline(self) -> Sequence[TimelinePoint]: ...
+
+    @property
+    def extensions(self) -> Sequence[object]: ...
+
+    @property
+    def vus(self) -> int: ...
+
+    @property
+    def max_vus(self) -> int: ...
+
+
+def build_snapshot(session: SnapshotSource, timeline: int | None) -> Snapshot:
     metrics = session.metrics
     config = session.config
     elapsed = session.elapsed()
@@ -87,15 +108,12 @@ def build_snapshot(session: Session, timeline: int | None) -> Snapshot:
     )
 
 
-def _handshake_share(session: Session) -> float:
+def _handshake_share(session: SnapshotSource) -> float:
     total = session.metrics.latency.total
     return round(min(1.0, session.metrics.handshake_us / total), 4) if total else 0.0
 
 
-def _step(step: object) -> StepSnapshot:
-    from loadscope.engine.metrics._metrics import StepStats
-
-    assert isinstance(step, StepStats)
+def _step(step: StepStats) -> StepSnapshot:
     window = list(step.window_requests)
     rps = sum(window) / len(window) if window else 0.0
     return StepSnapshot(
@@ -108,7 +126,7 @@ def _step(step: object) -> StepSnapshot:
     )
 
 
-def _connections(session: Session) -> ConnectionsSnapshot:
+def _connections(session: SnapshotSource) -> ConnectionsSnapshot:
     ledger = session.ledger
     metrics = session.metrics
     now = time.monotonic()

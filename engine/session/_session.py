@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
-from loadscope.engine._config import CloseReason, HttpVersion, ReuseMode, SessionConfig
+from loadscope.engine._config import CloseReason, HttpVersion, ReuseMode, SessionConfig, State
 from loadscope.engine.diagnostics._ledger import ConnectionLedger
 from loadscope.engine.metrics._metrics import Metrics, StepStats
-from loadscope.engine.metrics._snapshot import EventRecord, Snapshot, TimelinePoint
+from loadscope.engine.metrics._snapshot import EventKind, EventRecord, Snapshot, TimelinePoint
+from loadscope.engine.session._build import build_snapshot
 from loadscope.engine.session._pacing import AsyncPacer, due_arrivals
 from loadscope.engine.session._vu import VirtualUser
 from loadscope.engine.session.scenario import Scenario
@@ -29,12 +30,25 @@ STAGE_STEP = 0.1  # seconds between concurrency updates while ramping
 TICK_SLACK = 0.1  # a tick this close to the end of the run is left to the final tick
 
 
-class State(enum.StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
+__all__ = ["Session", "SessionExtension", "State"]
+
+
+class SessionExtension(Protocol):
+    """A hook into a session's life: the kernel view, detectors and phases plug in here
+    (diagnostics' extensions satisfy it without importing the session)."""
+
+    def started(self, session: Session) -> None:
+        """Called once when the session starts."""
+
+    def tick(self, session: Session) -> dict[str, object]:
+        """Called every second; returns extra `TimelinePoint` fields."""
+        return {}
+
+    def reset(self, session: Session) -> None:
+        """Called when statistics are reset."""
+
+    def stopped(self, session: Session) -> None:
+        """Called once when the session has stopped."""
 
 
 class Session:
@@ -70,7 +84,7 @@ class Session:
         self._vus: list[VirtualUser] = []
         self._idle_vus: list[VirtualUser] = []
         self._next_vu_id = 1
-        self._iteration_counter = 0
+        self._iteration_counter = 0  # iterations started, for `max_iterations` too
         self._no_reuse: dict[str, PoolScope] = {}
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -88,7 +102,7 @@ class Session:
         self._logged_once: set[str] = set()
         self.scenario.prepare(self.runners, self.steps)
         if hasattr(scenario, "dump_sink"):
-            scenario.dump_sink = self._log_dump  # type: ignore[attr-defined]
+            scenario.dump_sink = self._log_dump
         self._dumps_logged: dict[str, float] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -103,7 +117,7 @@ class Session:
         self.accepting = True
         if self.config.warm_up > 0:
             self._warm_up_until = now + self.config.warm_up
-        self.event("start", self._describe_start())
+        self.event(EventKind.START, self._describe_start())
         self._ticker_task = self._spawn(self._ticker())
         if self.config.open_model:
             self._spawn(self._arrivals())
@@ -113,6 +127,8 @@ class Session:
             self._spawn(self._run_stages())
         for extension in self.extensions:
             extension.started(self)
+        if self._iterations_spent():
+            self.request_stop()
 
     async def run(self) -> None:
         """Start, warm up, measure for the duration (or until `stop()`), then stop."""
@@ -173,7 +189,7 @@ class Session:
         self.accepting = False
         self._closing.set()
         self._resumed.set()
-        self.event("stop", "stopping: no new iterations; waiting for running ones")
+        self.event(EventKind.STOP, "stopping: no new iterations; waiting for running ones")
         for vu in self._idle_vus:
             vu.assign(0.0)
         grace = self.config.stop_grace if grace is None else grace
@@ -189,7 +205,7 @@ class Session:
         for extension in self.extensions:
             extension.stopped(self)
         self.state = State.STOPPED
-        self.event("stopped", "session stopped; every connection closed")
+        self.event(EventKind.STOPPED, "session stopped; every connection closed")
         self._stopped.set()
         self._finished.set()
 
@@ -207,7 +223,8 @@ class Session:
         pending = [task for task in tasks if not task.done()]
         if pending:
             self.aborting = True
-            self.event("abort", f"cut {len(pending)} running iteration(s) at the end of the grace")
+            cut = f"cut {len(pending)} running iteration(s) at the end of the grace"
+            self.event(EventKind.ABORT, cut)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -232,14 +249,21 @@ class Session:
     def set_concurrency(self, n: int) -> None:
         n = max(0, int(n))
         if self.config.open_model:
-            self.max_vus = max(1, n)
-            self.event("max_vus", f"max VUs → {self.max_vus}")
+            before, self.max_vus = self.max_vus, max(1, n)
+            self.event(
+                EventKind.MAX_VUS, f"max VUs → {self.max_vus}", before=before, after=self.max_vus
+            )
             for runner in self.runners.values():
                 runner.resize(self.config.pool_keep(self.max_vus))
             return
         if n == self.concurrency and len(self._live_vus()) == n:
             return
-        self.event("concurrency", f"concurrency {self.concurrency} → {n}")
+        self.event(
+            EventKind.CONCURRENCY,
+            f"concurrency {self.concurrency} → {n}",
+            before=self.concurrency,
+            after=n,
+        )
         self.concurrency = n
         if self.accepting:
             self._apply_concurrency(n)
@@ -248,14 +272,19 @@ class Session:
         if not self.config.open_model:
             raise ValueError("set_rate needs an open-model session (started with a rate)")
         rate = max(0.0, float(rate))
-        self.event("rate", f"rate {self.rate:g}/s → {rate:g}/s")
+        before = self.rate or 0.0
+        self.event(EventKind.RATE, f"rate {before:g}/s → {rate:g}/s", before=before, after=rate)
         self.rate = rate
 
     def set_reuse_mode(self, mode: ReuseMode | str) -> None:
         mode = ReuseMode(mode)
         if mode is self.reuse_mode:
             return
-        self.event("reuse", f"reuse mode {self.reuse_mode.value} → {mode.value}")
+        self.event(
+            EventKind.REUSE,
+            f"reuse mode {self.reuse_mode.value} → {mode.value}",
+            mode=mode.value,
+        )
         self.reuse_mode = mode
         for runner in self.runners.values():
             runner.replace_shared(CloseReason.MODE_SWITCH)
@@ -269,7 +298,11 @@ class Session:
         version = HttpVersion(version)
         if version is self.http_version:
             return
-        self.event("http", f"HTTP version {self.http_version.value} → {version.value}")
+        self.event(
+            EventKind.HTTP,
+            f"HTTP version {self.http_version.value} → {version.value}",
+            mode=version.value,
+        )
         self.http_version = version
         for runner in self.runners.values():
             runner.switch_http_version(version)
@@ -283,13 +316,13 @@ class Session:
         if self.state is State.RUNNING:
             self.state = State.PAUSED
             self._resumed.clear()
-            self.event("pause", "paused: no new requests")
+            self.event(EventKind.PAUSE, "paused: no new requests")
 
     def resume(self) -> None:
         if self.state is State.PAUSED:
             self.state = State.RUNNING
             self._resumed.set()
-            self.event("resume", "resumed")
+            self.event(EventKind.RESUME, "resumed")
 
     @property
     def paused(self) -> bool:
@@ -305,12 +338,14 @@ class Session:
         self._stats_started_at = self._last_tick_at = time.perf_counter()
         for extension in self.extensions:
             extension.reset(self)
-        self.event("reset", reason)
+        self.event(EventKind.RESET, reason)
 
     def snapshot(self, timeline: int | None = 600) -> Snapshot:
-        from loadscope.engine.session._build import build_snapshot
-
         return build_snapshot(self, timeline)
+
+    def add_extension(self, extension: SessionExtension) -> None:
+        """Hook `extension` into this session's life (before it starts)."""
+        self.extensions.append(extension)
 
     # -- virtual users -------------------------------------------------------------------------
     def _initial_concurrency(self) -> int:
@@ -337,7 +372,7 @@ class Session:
         self._vus.append(vu)
         body = vu.run_open(first_start) if first_start else vu.run_closed()
         vu.task = asyncio.get_running_loop().create_task(body)
-        vu.task.add_done_callback(lambda _task, vu=vu: self._vu_done(vu))
+        vu.task.add_done_callback(lambda _task: self._vu_done(vu))
         return vu
 
     def _vu_done(self, vu: VirtualUser) -> None:
@@ -352,10 +387,22 @@ class Session:
     def vu_idle(self, vu: VirtualUser) -> None:
         self._idle_vus.append(vu)
 
-    def next_iteration_index(self) -> int:
+    def claim_iteration(self) -> int | None:
+        """The run-wide index of a new iteration; None once `max_iterations` have started."""
+        if self._iterations_spent():
+            return None
         index = self._iteration_counter
         self._iteration_counter += 1
         return index
+
+    def iteration_ended(self) -> None:
+        """The run ends when the last of its `max_iterations` has finished."""
+        if self.busy == 0 and self._iterations_spent():
+            self.request_stop()
+
+    def _iterations_spent(self) -> bool:
+        cap = self.config.max_iterations
+        return cap is not None and self._iteration_counter >= cap
 
     def no_reuse_scope(self, runner: Runner) -> PoolScope:
         scope = self._no_reuse.get(runner.name)
@@ -394,6 +441,8 @@ class Session:
     def _dispatch(self, intended: float) -> None:
         if self._measure_until and intended >= self._measure_until:
             return  # due after the end of the run: not an arrival of this run
+        if self._iterations_spent():
+            return  # every iteration of the run has started
         while self._idle_vus:
             vu = self._idle_vus.pop()
             if vu.assign(intended):
@@ -419,9 +468,14 @@ class Session:
 
     # -- stages --------------------------------------------------------------------------------
     async def _run_stages(self) -> None:
-        level = float(self.rate if self.config.open_model else self.concurrency) or 0.0
+        level = float((self.rate or 0.0) if self.config.open_model else self.concurrency)
         for index, stage in enumerate(self.config.stages, 1):
-            self.event("stage", f"stage {index}: → {stage.target:g} over {stage.duration:g}s")
+            self.event(
+                EventKind.STAGE,
+                f"stage {index}: → {stage.target:g} over {stage.duration:g}s",
+                before=level,
+                after=stage.target,
+            )
             start, began = level, time.perf_counter()
             while True:
                 progress = (
@@ -508,14 +562,25 @@ class Session:
             runner.sweep(now)
 
     # -- bookkeeping ---------------------------------------------------------------------------
-    def event(self, kind: str, message: str) -> None:
+    def event(
+        self,
+        kind: EventKind,
+        message: str,
+        *,
+        before: float | None = None,
+        after: float | None = None,
+        mode: str | None = None,
+        detector: str | None = None,
+    ) -> None:
+        """Log `kind` with its typed values and the line people read."""
         started = self._started_at or time.perf_counter()
-        self.events.append(EventRecord(round(time.perf_counter() - started, 3), kind, message))
+        t = round(time.perf_counter() - started, 3)
+        self.events.append(EventRecord(t, kind, message, before, after, mode, detector))
 
     def log_once(self, key: str, message: str) -> None:
         if key not in self._logged_once:
             self._logged_once.add(key)
-            self.event("warning", message)
+            self.event(EventKind.WARNING, message)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._stats_started_at if self._stats_started_at else 0.0
@@ -527,8 +592,8 @@ class Session:
     def warming_up(self) -> bool:
         return bool(self._warm_up_until)
 
-    def _spawn(self, coro: object) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
         return task
 
@@ -538,7 +603,7 @@ class Session:
         if now - self._dumps_logged.get(step, -1.0) < 1.0:
             return
         self._dumps_logged[step] = now
-        self.event("dump", f"{step}: {value!r}"[:300])
+        self.event(EventKind.DUMP, f"{step}: {value!r}"[:300])
 
     def _describe_start(self) -> str:
         model = (
@@ -551,20 +616,3 @@ class Session:
         versions = {"auto": auto, "http1": "HTTP/1.1", "http2": "HTTP/2"}
         version = versions.get(self.http_version.value, self.http_version.value)
         return f"started: {model}, reuse {self.reuse_mode.value}, {version}"
-
-
-class SessionExtension:
-    """A hook into the session's life: the kernel view, detectors and phases plug in here."""
-
-    def started(self, session: Session) -> None:
-        """Called once when the session starts."""
-
-    def tick(self, session: Session) -> dict[str, object]:
-        """Called every second; returns extra `TimelinePoint` fields."""
-        return {}
-
-    def reset(self, session: Session) -> None:
-        """Called when statistics are reset."""
-
-    def stopped(self, session: Session) -> None:
-        """Called once when the session has stopped."""

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
-from loadscope.engine._config import CloseReason, RetireAt, ReuseMode
-from loadscope.engine.metrics._metrics import StepStats
-from loadscope.engine.session.scenario import IterationFailed, RequestFailed
+from loadscope.engine._config import CloseReason, RetireAt, ReuseMode, SessionConfig
+from loadscope.engine.metrics._metrics import Metrics, StepStats
+from loadscope.engine.session._pacing import AsyncPacer
+from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario
 from loadscope.engine.transport._errors import classify_os_error
+from loadscope.engine.transport._runner import Runner
 from loadscope.engine.transport._transport import PoolScope, to_response
 from loadscope.engine.transport._wire import RawResponse
-
-if TYPE_CHECKING:
-    from loadscope.engine.session._session import Session
-    from loadscope.engine.transport._runner import Runner
 
 MAX_REDIRECTS = 10
 INTERRUPTED = "interrupted"  # the error kind of requests cut at the end of the grace period
@@ -28,8 +26,58 @@ class Retired(Exception):
     """Raised inside an iteration when its VU was removed with `RetireAt.REQUEST`."""
 
 
+class VuSession(Protocol):
+    """What a virtual user needs from the session that runs it (`Session` is one)."""
+
+    busy: int  # iterations running now
+
+    @property
+    def config(self) -> SessionConfig: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def reuse_mode(self) -> ReuseMode: ...
+
+    @property
+    def accepting(self) -> bool:
+        """False once no new iteration may start."""
+        ...
+
+    @property
+    def aborting(self) -> bool:
+        """True while running iterations are cut at the end of the grace period."""
+        ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def pacer(self) -> AsyncPacer | None: ...
+
+    async def wait_resumed(self) -> None: ...
+
+    async def pace(self) -> bool: ...
+
+    def claim_iteration(self) -> int | None:
+        """The run-wide index of a new iteration; None when `max_iterations` are all started."""
+        ...
+
+    def iteration_ended(self) -> None: ...
+
+    def vu_idle(self, vu: VirtualUser) -> None: ...
+
+    def no_reuse_scope(self, runner: Runner) -> PoolScope: ...
+
+    def log_once(self, key: str, message: str) -> None: ...
+
+
 class VirtualUser:
-    def __init__(self, session: Session, vu_id: int) -> None:
+    def __init__(self, session: VuSession, vu_id: int) -> None:
         self.session = session
         self.id = vu_id
         self.iteration = 0  # the run-wide iteration index of the current iteration (runn.i)
@@ -141,7 +189,8 @@ class VirtualUser:
                 if session.pacer is not None and (not await session.pace() or self.retiring):
                     break
                 sent = self.exchanges
-                await self.iterate(0.0)
+                if not await self.iterate(0.0):
+                    break
                 if self.exchanges == sent:
                     # It sent nothing (a skipped `if`, a test failing first), so it may never
                     # have awaited: let the clock, the deadline and signals run.
@@ -156,7 +205,8 @@ class VirtualUser:
         intended = first_start
         try:
             while True:
-                await self.iterate(intended)
+                if not await self.iterate(intended):
+                    break
                 if self.retiring or not session.accepting:
                     break
                 self._assignment = loop.create_future()
@@ -177,9 +227,14 @@ class VirtualUser:
         self._assignment.set_result(intended_start)
         return True
 
-    async def iterate(self, intended_start: float) -> None:
+    async def iterate(self, intended_start: float) -> bool:
+        """Run one iteration; False, running none, once the session's `max_iterations` are all
+        started."""
         session = self.session
-        self.iteration = session.next_iteration_index()
+        index = session.claim_iteration()
+        if index is None:
+            return False
+        self.iteration = index
         self.local_iteration += 1
         self.reset_cookies()  # a fresh jar per iteration, made only if something uses it
         self._intended_start = intended_start
@@ -189,7 +244,7 @@ class VirtualUser:
         try:
             await session.scenario.run_iteration(self)
         except Retired:
-            return
+            return True
         except IterationFailed as exc:
             failure = exc.reason
         except RequestFailed as exc:
@@ -199,7 +254,7 @@ class VirtualUser:
                 raise
             # Cut at the end of the grace period: a failed iteration with no latency sample.
             session.metrics.record_iteration(None, f"{INTERRUPTED}: {INTERRUPTED_MESSAGE}")
-            return
+            return True
         except Exception as exc:  # a scenario bug must not kill the VU or the session
             failure = f"internal error: {type(exc).__name__}: {exc}"
             session.log_once("internal", failure)
@@ -209,7 +264,9 @@ class VirtualUser:
             if session.reuse_mode is ReuseMode.PER_ITERATION:
                 for scope in self._scopes.values():
                     scope.close_idle(CloseReason.ITERATION_END)
+            session.iteration_ended()
         session.metrics.record_iteration(int((time.perf_counter() - started) * 1e6), failure)
+        return True
 
 
 def _redirect_request(

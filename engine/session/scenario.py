@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from loadscope.engine._config import RunnerConfig
+from loadscope.engine.transport.interfaces import KEEP_BODY
 
 if TYPE_CHECKING:
     from loadscope.engine.metrics._metrics import StepStats
-    from loadscope.engine.session._vu import VirtualUser
     from loadscope.engine.transport._runner import Runner
+    from loadscope.engine.transport._wire import RawResponse
 
 
 class IterationFailed(Exception):
@@ -38,6 +39,40 @@ class RequestFailed(Exception):
         return f"{self.step}: {self.kind}"
 
 
+class VirtualUserView(Protocol):
+    """What an iteration uses of the virtual user running it (`VirtualUser` is one)."""
+
+    @property
+    def iteration(self) -> int:
+        """The run-wide index of the current iteration (runn's `runn.i`)."""
+        ...
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """This iteration's cookie jar."""
+        ...
+
+    def reset_cookies(self) -> None: ...
+
+    async def exchange(
+        self, runner: Runner, request: httpx.Request, step: StepStats
+    ) -> RawResponse:
+        """Send `request` and record it under `step`; raises `RequestFailed` without a response."""
+        ...
+
+    async def send(
+        self,
+        runner: Runner,
+        request: httpx.Request,
+        step: StepStats,
+        *,
+        follow_redirects: bool | None = None,
+        use_cookies: bool = False,
+    ) -> httpx.Response:
+        """Like `exchange`, as an `httpx.Response`, following redirects and keeping cookies."""
+        ...
+
+
 class Scenario(Protocol):
     name: str
 
@@ -50,7 +85,7 @@ class Scenario(Protocol):
     def prepare(self, runners: Mapping[str, Runner], steps: Mapping[str, StepStats]) -> None:
         """Bind to the session's runners and step counters; prebuild what does not vary."""
 
-    async def run_iteration(self, vu: VirtualUser) -> None: ...
+    async def run_iteration(self, vu: VirtualUserView) -> None: ...
 
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110: methods and header names
@@ -116,7 +151,8 @@ class UrlScenario:
         self._request = self._runner.build_request(
             self.method, self.url, headers=list(self.headers), content=self.body
         )
+        self._request.extensions[KEEP_BODY] = False  # nothing reads it: count it, don't keep it
 
-    async def run_iteration(self, vu: VirtualUser) -> None:
+    async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
         await vu.exchange(self._runner, self._request, self._step)

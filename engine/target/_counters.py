@@ -34,7 +34,7 @@ class SharedCounters:
 
     def slot(self, worker: int, listener: Listener) -> int:
         """Index of `Field.ACCEPTED` for this worker and listener; the other fields follow it."""
-        return worker * _PER_WORKER + listener.index * _PER_LISTENER
+        return worker * _PER_WORKER + listener.slot * _PER_LISTENER
 
     def total(self, field: Field, listener: Listener | str | None = None) -> int:
         listeners = list(Listener) if listener is None else [Listener(listener)]

@@ -12,7 +12,8 @@ class Listener(enum.StrEnum):
     HTTPS = "https"  # TLS; ALPN chooses h2 or http/1.1
 
     @property
-    def index(self) -> int:
+    def slot(self) -> int:
+        """This listener's place in the shared counters."""
         return 0 if self is Listener.HTTP else 1
 
 

@@ -20,7 +20,8 @@ import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.process import BaseProcess
-from typing import Any
+
+from loadscope.engine._loop import run_event_loop
 
 from ._counters import Field, SharedCounters
 from ._options import Listener, TargetOptions
@@ -209,7 +210,7 @@ def _worker_main(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and stops us
     try:
-        run(_worker(pipe, options, counters, worker, secret))
+        run_event_loop(_worker(pipe, options, counters, worker, secret))
     finally:
         pipe.close()
 
@@ -251,13 +252,3 @@ async def _worker(
     except Exception as exc:  # could not listen, most likely: the parent shows one line
         with contextlib.suppress(OSError):
             pipe.send(("error", f"{type(exc).__name__}: {exc}"))
-
-
-def run(main: Any) -> None:
-    """Run a coroutine on uvloop when it is installed, else on asyncio's default loop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - platforms without uvloop
-        asyncio.run(main)
-        return
-    uvloop.run(main)

@@ -11,16 +11,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loadscope.engine._config import HttpVersion
-from loadscope.engine.diagnostics._ledger import ConnectionLedger
+from loadscope.engine._config import CloseReason, HttpVersion
 from loadscope.engine.transport._errors import (
     ConnectError,
     ConnectTimeout,
     TLSError,
     classify_os_error,
+    is_reset,
 )
 from loadscope.engine.transport._h1 import AsyncHTTP11Connection
 from loadscope.engine.transport._h2 import AsyncHTTP2Connection
+from loadscope.engine.transport.interfaces import (
+    DEFAULT_MAX_BODY,
+    Connection,
+    ConnectionObserver,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,59 +59,85 @@ class _Handshake(asyncio.Protocol):
         self.lost = exc
 
 
-Connection = AsyncHTTP11Connection | AsyncHTTP2Connection
+# The protocol objects a connector builds; callers see them only as `Connection`.
+_Wire = AsyncHTTP11Connection | AsyncHTTP2Connection
 
 
 class AsyncConnector:
-    """Opens connections to one origin for one runner. DNS is resolved once per session."""
+    """Opens connections to one origin for one runner. DNS is resolved once per session.
+
+    `connect_timeout` bounds TCP connect and the TLS handshake together. Every TCP handshake that
+    completes is reported to the observer, even when the connection dies before it is usable, so
+    `connections_opened` matches the server's accept count.
+    """
 
     def __init__(
         self,
         runner: str,
         origin: Origin,
-        ledger: ConnectionLedger,
+        observer: ConnectionObserver,
         ssl_context: Callable[[HttpVersion], ssl.SSLContext],
         connect_timeout: float,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.runner = runner
         self.origin = origin
-        self.ledger = ledger
+        self.observer = observer
+        self.connect_timeout = connect_timeout
         self._ssl_context = ssl_context
-        self._connect_timeout = connect_timeout
+        self._max_body = max_body
         self._address: str | None = None
         self._family = socket.AF_UNSPEC
 
     async def open(self, http_version: HttpVersion) -> Connection:
-        self.ledger.connecting += 1
+        self.observer.connecting += 1
         try:
             return await self._open(http_version)
         finally:
-            self.ledger.connecting -= 1
+            self.observer.connecting -= 1
 
     async def _open(self, http_version: HttpVersion) -> Connection:
         loop = asyncio.get_running_loop()
         address = self._address or await self._resolve(loop)
+        deadline = loop.time() + self.connect_timeout
         started = time.perf_counter()
-        try:
-            transport, handshake = await asyncio.wait_for(
-                loop.create_connection(_Handshake, address, self.origin.port),
-                self._connect_timeout,
-            )
-        except TimeoutError:
-            raise ConnectTimeout(f"connect to {self.origin} timed out") from None
-        except OSError as exc:
-            kind, message = classify_os_error(exc)
-            raise ConnectError(f"connect to {self.origin}: {message}", kind) from exc
+        transport, handshake = await self._tcp_connect(loop, address)
         connected = time.perf_counter()
-        alpn = None
-        if self.origin.is_tls:
-            transport, alpn = await self._start_tls(loop, transport, handshake, http_version)
+        try:
+            alpn = None
+            if self.origin.is_tls:
+                remaining = deadline - loop.time()
+                transport, alpn = await self._start_tls(
+                    loop, transport, handshake, http_version, remaining
+                )
+        except BaseException as exc:
+            transport.abort()
+            self.observer.on_lost_before_open(_lost_reason(exc))
+            raise
         tls_done = time.perf_counter()
         conn = self._protocol_for(http_version, alpn)
         conn.connect_us = int((connected - started) * 1e6)
         conn.tls_us = int((tls_done - connected) * 1e6) if self.origin.is_tls else 0
         self._hand_over(transport, handshake, conn)
         return conn
+
+    async def _tcp_connect(
+        self, loop: asyncio.AbstractEventLoop, address: str
+    ) -> tuple[asyncio.Transport, _Handshake]:
+        try:
+            return await asyncio.wait_for(
+                loop.create_connection(_Handshake, address, self.origin.port),
+                self.connect_timeout,
+            )
+        except TimeoutError:
+            raise ConnectTimeout(f"connect to {self.origin} timed out") from None
+        except OSError as exc:
+            if is_reset(exc):
+                # The handshake completed (a refusal is ECONNREFUSED) and the server reset the
+                # connection before the loop saw it: the server accepted it, so count it.
+                self.observer.on_lost_before_open(CloseReason.CONNECTION_RESET)
+            kind, message = classify_os_error(exc)
+            raise ConnectError(f"connect to {self.origin}: {message}", kind) from exc
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop) -> str:
         host = self.origin.host
@@ -127,25 +158,24 @@ class AsyncConnector:
     async def _start_tls(
         self,
         loop: asyncio.AbstractEventLoop,
-        transport: asyncio.BaseTransport,
+        transport: asyncio.Transport,
         handshake: _Handshake,
         http_version: HttpVersion,
+        timeout: float,
     ) -> tuple[asyncio.Transport, str | None]:
         try:
             tls_transport = await asyncio.wait_for(
                 loop.start_tls(
-                    transport,  # type: ignore[arg-type]
+                    transport,
                     handshake,
                     self._ssl_context(http_version),
                     server_hostname=self.origin.host,
                 ),
-                self._connect_timeout,
+                max(timeout, 0.0),
             )
         except TimeoutError:
-            transport.close()
             raise ConnectTimeout(f"TLS handshake with {self.origin} timed out") from None
         except (ssl.SSLError, OSError) as exc:
-            transport.close()
             kind, message = classify_os_error(exc)
             if kind.startswith("tls"):
                 raise TLSError(f"TLS with {self.origin}: {message}", kind) from exc
@@ -156,28 +186,31 @@ class AsyncConnector:
         alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         return tls_transport, alpn
 
-    def _protocol_for(self, http_version: HttpVersion, alpn: str | None) -> Connection:
+    def _protocol_for(self, http_version: HttpVersion, alpn: str | None) -> _Wire:
         origin = str(self.origin)
         if self.origin.is_tls:
             use_h2 = alpn == "h2"
         else:
             use_h2 = http_version is HttpVersion.HTTP2
-        if use_h2:
-            return AsyncHTTP2Connection(self.ledger, self.runner, origin)
-        return AsyncHTTP11Connection(self.ledger, self.runner, origin)
+        protocol = AsyncHTTP2Connection if use_h2 else AsyncHTTP11Connection
+        return protocol(self.observer, self.runner, origin, self._max_body)
 
     def _hand_over(
-        self, transport: asyncio.BaseTransport, handshake: _Handshake, conn: Connection
+        self, transport: asyncio.BaseTransport, handshake: _Handshake, conn: _Wire
     ) -> None:
         sockname = transport.get_extra_info("sockname")
         if sockname:
             conn.local_port = int(sockname[1])
+        self.observer.on_open(conn)
         conn.connection_made(transport)
         transport.set_protocol(conn)
-        self.ledger.on_open(conn)
-        if isinstance(conn, AsyncHTTP2Connection):
-            conn.start()
         for data in handshake.buffered:
             conn.data_received(data)
         if handshake.is_lost:
             conn.connection_lost(handshake.lost)
+
+
+def _lost_reason(exc: BaseException) -> CloseReason:
+    if is_reset(exc) or is_reset(exc.__cause__):
+        return CloseReason.CONNECTION_RESET
+    return CloseReason.ERROR

@@ -49,6 +49,18 @@ class PeerClosed(EngineError, httpx.RemoteProtocolError):
         self.before_response = before_response
 
 
+class ConnectionReset(PeerClosed):
+    """The server reset the connection (RST, ECONNRESET) rather than closing it cleanly."""
+
+    kind = "connection_reset"
+
+
+class BodyTooLarge(EngineError, httpx.RemoteProtocolError):
+    """A response body the caller keeps grew past `SessionConfig.max_body`."""
+
+    kind = "body_too_large"
+
+
 class ProtocolError(EngineError, httpx.RemoteProtocolError):
     kind = "protocol_error"
 
@@ -72,6 +84,11 @@ class PoolClosed(EngineError, httpx.TransportError):
     kind = "cancelled"
 
 
+def is_reset(exc: BaseException | None) -> bool:
+    """A connection torn down by an RST: ECONNRESET on read, EPIPE on a write after it."""
+    return isinstance(exc, ConnectionResetError | BrokenPipeError)
+
+
 def classify_os_error(exc: BaseException) -> tuple[str, str]:
     """(kind, one-line message) for an exception raised while connecting or talking."""
     if isinstance(exc, EngineError):
@@ -82,7 +99,7 @@ def classify_os_error(exc: BaseException) -> tuple[str, str]:
         return "tls_error", f"TLS error: {exc.reason or exc}"
     if isinstance(exc, ConnectionRefusedError):
         return "connect_refused", "connection refused"
-    if isinstance(exc, ConnectionResetError):
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
         return "connection_reset", "connection reset by peer"
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return "timeout", "timed out"

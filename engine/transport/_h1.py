@@ -1,7 +1,8 @@
 """HTTP/1.1 connections: an asyncio protocol around the llhttp parser (httptools).
 
-One request at a time per connection. Requests arrive already serialized (see `_serialize`), so
-the hot path is a single `transport.write` and a parser fed from `data_received`.
+One request at a time per connection. A request is serialized once and cached (see `_serialize`),
+so the hot path is a single `transport.write` and a parser fed from `data_received`. Bodies the
+request does not keep are counted as they arrive and dropped.
 """
 
 from __future__ import annotations
@@ -10,11 +11,25 @@ import asyncio
 import time
 
 import httptools
+import httpx
 
 from loadscope.engine._config import CloseReason
-from loadscope.engine.diagnostics._ledger import Connection, ConnectionLedger
-from loadscope.engine.transport._errors import PeerClosed, ProtocolError, ReadTimeout
+from loadscope.engine.transport._errors import (
+    BodyTooLarge,
+    ConnectionReset,
+    PeerClosed,
+    ProtocolError,
+    ReadTimeout,
+    is_reset,
+)
+from loadscope.engine.transport._serialize import h1_bytes
 from loadscope.engine.transport._wire import RawResponse, parse_keepalive_timeout
+from loadscope.engine.transport.interfaces import (
+    DEFAULT_MAX_BODY,
+    KEEP_BODY,
+    Connection,
+    ConnectionObserver,
+)
 
 _HTTP11 = b"HTTP/1.1"
 
@@ -22,10 +37,12 @@ _HTTP11 = b"HTTP/1.1"
 class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     __slots__ = (
         "_body",
+        "_body_size",
         "_drain",
         "_first_byte",
         "_head_only",
         "_headers",
+        "_keep_body",
         "_lost",
         "_message_done",
         "_parser",
@@ -34,16 +51,25 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         "_transport",
         "_waiter",
         "keep_alive",
-        "pool",
     )
 
-    def __init__(self, ledger: ConnectionLedger, runner: str, origin: str) -> None:
-        Connection.__init__(self, ledger, runner, origin, "HTTP/1.1")
+    multiplexed = False
+
+    def __init__(
+        self,
+        observer: ConnectionObserver,
+        runner: str,
+        origin: str,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        Connection.__init__(self, observer, runner, origin, "HTTP/1.1", max_body)
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[RawResponse] | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
+        self._body_size = 0
+        self._keep_body = True
         self._status = 0
         self._first_byte = 0.0
         self._head_only = False
@@ -52,16 +78,11 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self.keep_alive = True
-        self.pool: object | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._lost = asyncio.get_running_loop().create_future()
-
-    def attach(self, transport: asyncio.Transport) -> None:
-        """Take over a transport upgraded by `loop.start_tls`."""
-        self._transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
@@ -85,20 +106,26 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         return None  # close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
+        reset = is_reset(exc)
         if self._waiter is not None and not self._waiter.done():
-            if self._status and not self._message_done and self._reads_until_close():
+            if exc is None and self._status and not self._message_done and self._reads_to_eof():
                 self._complete()
             else:
-                before = not self._first_byte
-                self._fail(PeerClosed("server closed the connection", before_response=before))
+                self._fail(self._lost_error(reset))
         if not self.closed:
             self.closed = True
-            reason = CloseReason.ERROR if exc is not None else CloseReason.PEER_CLOSED
-            self.ledger.on_close(self, reason)
+            self.close_reason = _lost_reason(exc, reset)
+            self.observer.on_close(self, self.close_reason)
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
+
+    def _lost_error(self, reset: bool) -> PeerClosed:
+        before = not self._first_byte
+        if reset:
+            return ConnectionReset("connection reset by peer", before_response=before)
+        return PeerClosed("server closed the connection", before_response=before)
 
     def pause_writing(self) -> None:
         self._drain = asyncio.get_running_loop().create_future()
@@ -115,7 +142,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
             hint = parse_keepalive_timeout(value)
             if hint is not None and hint != self.keepalive_hint:
                 self.keepalive_hint = hint
-                self.ledger.on_keepalive_hint(hint)
+                self.observer.on_keepalive_hint(hint)
 
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
@@ -124,6 +151,15 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
             self._complete()
 
     def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if not self._keep_body:
+            return
+        if self._body_size > self.max_body:
+            self._keep_body = False
+            self._body = []
+            self._fail(BodyTooLarge(f"response body larger than {self.max_body} bytes"))
+            self.close(CloseReason.ERROR)
+            return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -137,23 +173,30 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
 
     # -- requests ---------------------------------------------------------------------------
     @property
-    def is_idle_usable(self) -> bool:
+    def usable(self) -> bool:
+        return not self.closed and self.keep_alive
+
+    def is_available(self) -> bool:
         return not self.closed and self.keep_alive and self._waiter is None
 
-    async def roundtrip(self, data: bytes, head_only: bool, timeout: float | None) -> RawResponse:
+    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+        data = h1_bytes(request, close=self.single_use)
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
-            raise PeerClosed("connection already closed", before_response=True)
+            raise await self._closed_error()
         loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
+        waiter: asyncio.Future[RawResponse] = loop.create_future()
+        self._waiter = waiter
         self._headers = []
         self._body = []
+        self._body_size = 0
+        self._keep_body = request.extensions.get(KEEP_BODY) is not False
         self._status = 0
         self._first_byte = 0.0
-        self._head_only = head_only
+        self._head_only = request.method == "HEAD"
         self._message_done = False
         self.in_flight = 1
-        self.ledger.on_active()
+        self.observer.on_active()
         self.requests += 1
         self.bytes_sent += len(data)
         timer = loop.call_later(timeout, self._on_timeout) if timeout else None
@@ -169,8 +212,15 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
             if self.in_flight:
                 self.in_flight = 0
                 if not self.closed:
-                    self.ledger.on_idle()
+                    self.observer.on_idle()
             self.last_used = time.monotonic()
+
+    async def _closed_error(self) -> PeerClosed:
+        if not self.closed:
+            await self.wait_closed()  # the transport is closing on its own: learn why
+        if self.close_reason is CloseReason.CONNECTION_RESET:
+            return ConnectionReset("connection reset by peer", before_response=True)
+        return PeerClosed("connection already closed", before_response=True)
 
     def _complete(self) -> None:
         self._message_done = True
@@ -178,12 +228,15 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         self.keep_alive = self._parser.should_keep_alive()
-        body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
+        parts = self._body
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
         response = RawResponse(self._status, self._headers, body, _HTTP11)
+        response.body_size = self._body_size
         response.first_byte = self._first_byte
         waiter.set_result(response)
 
-    def _reads_until_close(self) -> bool:
+    def _reads_to_eof(self) -> bool:
+        """A response with neither length nor chunking ends when the server closes."""
         for name, _ in self._headers:
             lowered = name.lower()
             if lowered in (b"content-length", b"transfer-encoding"):
@@ -202,7 +255,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
-        self.ledger.on_close(self, reason)
+        self.observer.on_close(self, reason)
         if self._transport is not None:
             self._transport.close()
 
@@ -213,3 +266,9 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
             except TimeoutError:
                 if self._transport is not None:
                     self._transport.abort()
+
+
+def _lost_reason(exc: Exception | None, reset: bool) -> CloseReason:
+    if reset:
+        return CloseReason.CONNECTION_RESET
+    return CloseReason.ERROR if exc is not None else CloseReason.PEER_CLOSED

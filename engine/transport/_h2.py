@@ -10,22 +10,35 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import httpx
 
 from loadscope.engine._config import CloseReason
-from loadscope.engine.diagnostics._ledger import Connection, ConnectionLedger
 from loadscope.engine.transport._errors import (
+    BodyTooLarge,
+    ConnectionReset,
     GoAway,
     PeerClosed,
     ProtocolError,
     ReadTimeout,
     StreamReset,
+    is_reset,
 )
+from loadscope.engine.transport._serialize import h2_headers, request_body
 from loadscope.engine.transport._wire import RawResponse
+from loadscope.engine.transport.interfaces import (
+    DEFAULT_MAX_BODY,
+    KEEP_BODY,
+    Connection,
+    ConnectionObserver,
+)
 
 _HTTP2 = b"HTTP/2"
 _BIG_WINDOW = 16 * 1024 * 1024
-# Until the server's SETTINGS arrive, assume this many concurrent streams (RFC 9113 suggests 100).
+# Concurrent streams when the server's SETTINGS set no limit (RFC 9113 suggests at least 100).
 _DEFAULT_STREAMS = 100
+# Until the server's SETTINGS arrive, one stream: a server with a lower limit than we guessed
+# would refuse the excess.
+_STREAMS_BEFORE_SETTINGS = 1
 _H2_CONFIG = h2.config.H2Configuration(
     client_side=True,
     header_encoding=None,
@@ -36,13 +49,15 @@ _H2_CONFIG = h2.config.H2Configuration(
 
 
 class _Stream:
-    __slots__ = ("body", "first_byte", "headers", "status", "waiter")
+    __slots__ = ("body", "body_size", "first_byte", "headers", "keep_body", "status", "waiter")
 
-    def __init__(self, waiter: asyncio.Future[RawResponse]) -> None:
+    def __init__(self, waiter: asyncio.Future[RawResponse], keep_body: bool) -> None:
         self.waiter = waiter
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
+        self.body_size = 0
+        self.keep_body = keep_body
         self.first_byte = 0.0
 
 
@@ -56,29 +71,34 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         "_settings_seen",
         "_streams",
         "_transport",
-        "on_capacity",
-        "pool",
     )
 
-    def __init__(self, ledger: ConnectionLedger, runner: str, origin: str) -> None:
-        Connection.__init__(self, ledger, runner, origin, "HTTP/2")
+    multiplexed = True
+
+    def __init__(
+        self,
+        observer: ConnectionObserver,
+        runner: str,
+        origin: str,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        Connection.__init__(self, observer, runner, origin, "HTTP/2", max_body)
         self._h2 = h2.connection.H2Connection(config=_H2_CONFIG)
         self._transport: asyncio.Transport | None = None
         self._streams: dict[int, _Stream] = {}
-        self._max_streams = _DEFAULT_STREAMS
+        self._max_streams = _STREAMS_BEFORE_SETTINGS
         self._goaway = False
         self._settings_seen = False
         self._lost: asyncio.Future[None] | None = None
         self._send_windows: asyncio.Future[None] | None = None
-        self.on_capacity: object | None = None  # callable set by the pool
-        self.pool: object | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._lost = asyncio.get_running_loop().create_future()
+        self._start()
 
-    def start(self) -> None:
+    def _start(self) -> None:
         self._h2.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -95,13 +115,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     def usable(self) -> bool:
         return not self.closed and not self._goaway
 
-    @property
-    def has_capacity(self) -> bool:
+    def is_available(self) -> bool:
         return len(self._streams) < self._max_streams and not self.closed and not self._goaway
-
-    @property
-    def streams_in_flight(self) -> int:
-        return len(self._streams)
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
@@ -121,28 +136,40 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        reset = is_reset(exc)
+        lost = ConnectionReset if reset else PeerClosed
         for stream in self._streams.values():
             if not stream.waiter.done():
                 before = not stream.first_byte
                 stream.waiter.set_exception(
-                    PeerClosed("server closed the HTTP/2 connection", before_response=before)
+                    lost("server closed the HTTP/2 connection", before_response=before)
                 )
         if not self.closed:
             self.closed = True
-            reason = CloseReason.ERROR if exc is not None else CloseReason.PEER_CLOSED
-            if self._goaway:
-                reason = CloseReason.GOAWAY
-            self.ledger.on_close(self, reason)
+            self.close_reason = self._lost_reason(exc, reset)
+            self.observer.on_close(self, self.close_reason)
         self._wake_senders()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         self._notify_capacity()
 
+    def _unusable_error(self) -> PeerClosed:
+        if self.close_reason is CloseReason.CONNECTION_RESET:
+            return ConnectionReset("connection reset by peer", before_response=True)
+        return PeerClosed("connection no longer usable", before_response=True)
+
+    def _lost_reason(self, exc: Exception | None, reset: bool) -> CloseReason:
+        if self._goaway:
+            return CloseReason.GOAWAY
+        if reset:
+            return CloseReason.CONNECTION_RESET
+        return CloseReason.ERROR if exc is not None else CloseReason.PEER_CLOSED
+
     def close(self, reason: CloseReason) -> None:
         if self.closed:
             return
         self.closed = True
-        self.ledger.on_close(self, reason)
+        self.observer.on_close(self, reason)
         try:
             self._h2.close_connection()
             self._flush()
@@ -161,18 +188,19 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
                     self._transport.abort()
 
     # -- requests -----------------------------------------------------------------------------
-    async def roundtrip(
-        self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float | None
-    ) -> RawResponse:
+    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+        headers = h2_headers(request)
+        body = request_body(request)
         if not self.usable:
-            raise PeerClosed("connection no longer usable", before_response=True)
+            raise self._unusable_error()
         loop = asyncio.get_running_loop()
         stream_id = self._h2.get_next_available_stream_id()
         waiter: asyncio.Future[RawResponse] = loop.create_future()
-        stream = self._streams[stream_id] = _Stream(waiter)
-        if len(self._streams) == 1:
-            self.in_flight = 1
-            self.ledger.on_active()
+        keep_body = request.extensions.get(KEEP_BODY) is not False
+        stream = self._streams[stream_id] = _Stream(waiter, keep_body)
+        self.in_flight = len(self._streams)
+        if self.in_flight == 1:
+            self.observer.on_active()
         self.requests += 1
         timer = loop.call_later(timeout, self._on_timeout, stream_id) if timeout else None
         try:
@@ -209,20 +237,24 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     def _end_stream(self, stream_id: int) -> None:
         if self._streams.pop(stream_id, None) is None:
             return
+        self.in_flight = len(self._streams)
         if not self._streams:
-            self.in_flight = 0
             if not self.closed:
-                self.ledger.on_idle()
+                self.observer.on_idle()
             self.last_used = time.monotonic()
             if self._goaway:
                 self.close(CloseReason.GOAWAY)
         self._notify_capacity()
 
     def _on_timeout(self, stream_id: int) -> None:
+        self._abandon(stream_id, ReadTimeout("no complete response within the timeout"))
+
+    def _abandon(self, stream_id: int, error: Exception) -> None:
+        """Fail one stream's request and tell the server we no longer want it."""
         stream = self._streams.get(stream_id)
         if stream is None or stream.waiter.done():
             return
-        stream.waiter.set_exception(ReadTimeout("no complete response within the timeout"))
+        stream.waiter.set_exception(error)
         try:
             self._h2.reset_stream(stream_id)
             self._flush()
@@ -265,15 +297,26 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     def _on_data(self, event: h2.events.DataReceived) -> None:
         self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         stream = self._streams.get(event.stream_id)
-        if stream is not None and event.data:
-            stream.body.append(event.data)
+        if stream is None or not event.data:
+            return
+        stream.body_size += len(event.data)
+        if not stream.keep_body:
+            return
+        if stream.body_size > self.max_body:
+            stream.keep_body = False
+            stream.body = []
+            too_large = BodyTooLarge(f"response body larger than {self.max_body} bytes")
+            self._abandon(event.stream_id, too_large)
+            return
+        stream.body.append(event.data)
 
     def _on_stream_ended(self, stream_id: int) -> None:
         stream = self._streams.get(stream_id)
         if stream is None or stream.waiter.done():
             return
-        body = b"".join(stream.body)
-        stream.waiter.set_result(RawResponse(stream.status, stream.headers, body, _HTTP2))
+        response = RawResponse(stream.status, stream.headers, b"".join(stream.body), _HTTP2)
+        response.body_size = stream.body_size
+        stream.waiter.set_result(response)
 
     def _on_reset(self, stream_id: int, error_code: object) -> None:
         stream = self._streams.get(stream_id)
@@ -284,7 +327,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         remote = self._h2.remote_settings.max_concurrent_streams
         self._max_streams = min(remote, 1000) if remote else _DEFAULT_STREAMS
         self._settings_seen = True
-        self._notify_capacity()
+        for _ in range(max(self._max_streams - len(self._streams), 1)):
+            self._notify_capacity()  # each call lets one waiting request in
 
     def _on_goaway(self, last_stream_id: int | None) -> None:
         self._goaway = True
@@ -317,4 +361,4 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     def _notify_capacity(self) -> None:
         callback = self.on_capacity
         if callback is not None:
-            callback()  # type: ignore[operator]
+            callback()

@@ -1,38 +1,64 @@
-"""Connection pools for one origin.
+"""Connection pools for one origin, written against the `Connection` interface.
 
-HTTP/1.1: a stack of idle connections. Acquire pops, release pushes: O(1) whatever the size, and
-no idle connection is closed while the pool holds fewer than `keep` (the concurrency). HTTP/2: up
-to `h2_connections` multiplexed connections, streams spread across them.
+Two small strategies, chosen by what the connection says it is (`Connection.multiplexed`):
+- exclusive (one request at a time, HTTP/1.1): a stack of idle connections. Acquire pops, release
+  pushes: O(1) whatever the size, and no idle connection is closed while the pool holds fewer
+  than `keep` (the concurrency);
+- multiplexed (HTTP/2): up to `h2_connections` connections, each request on the least busy one.
 
 On TLS with `HttpVersion.AUTO` the protocol is unknown until the first handshake; the first caller
 opens one connection and the rest wait for its ALPN answer, so a session against an h2 server opens
-exactly `h2_connections` connections, never one per concurrent caller.
+exactly `h2_connections` connections, never one per concurrent caller. A probe that fails or
+outlasts the connect timeout releases its waiters, and each then connects for itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
+import contextlib
 import time
 from collections import deque
+from typing import Protocol
 
 import httpx
 
 from loadscope.engine._config import CloseReason, HttpVersion
 from loadscope.engine.transport._connect import AsyncConnector
 from loadscope.engine.transport._errors import GoAway, PeerClosed, ProtocolError
-from loadscope.engine.transport._h1 import AsyncHTTP11Connection
-from loadscope.engine.transport._h2 import AsyncHTTP2Connection
-from loadscope.engine.transport._serialize import h1_bytes, h2_headers, request_body
 from loadscope.engine.transport._wire import RawResponse
+from loadscope.engine.transport.interfaces import Connection
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
-class _Protocol(enum.Enum):
-    UNKNOWN = 0
-    HTTP1 = 1
-    HTTP2 = 2
+class _Strategy(Protocol):
+    """How a pool hands out and takes back connections of one kind."""
+
+    multiplexed: bool
+    attempts: int  # sends per request, retries included
+    retry_new: bool  # may a request that failed on a brand-new connection be retried?
+
+    async def acquire(self, fresh: bool) -> tuple[Connection, bool]:
+        """A connection for one request, and whether it is new."""
+
+    def adopt(self, conn: Connection) -> None:
+        """Take in a connection opened outside `acquire` (the protocol probe)."""
+
+    def release(self, conn: Connection) -> None:
+        """The request on `conn` completed."""
+
+    def fail(self, conn: Connection, reason: CloseReason | None) -> None:
+        """The request on `conn` failed; `reason` is set when it was cancelled."""
+
+    def resize(self) -> None: ...
+
+    def sweep(self, now: float) -> None: ...
+
+    def close_idle(self, reason: CloseReason) -> None: ...
+
+    def retire(self, reason: CloseReason) -> None: ...
+
+    def connections(self) -> list[Connection]: ...
 
 
 class AsyncOriginPool:
@@ -52,318 +78,377 @@ class AsyncOriginPool:
         self.h2_size = max(h2_connections, 1)
         self.reuse = reuse
         self.idle_timeout = idle_timeout
-        self._protocol = self._known_protocol(connector, http_version)
-        self._probe: asyncio.Future[None] | None = None
-        self._idle: deque[AsyncHTTP11Connection] = deque()
-        self._h2: list[AsyncHTTP2Connection] = []
-        self._h2_opening = 0
-        self._h2_waiters: deque[asyncio.Future[None]] = deque()
-        self._retired: CloseReason | None = None
+        self.retired: CloseReason | None = None
         self.cancel_reason = CloseReason.ERROR
+        self._probe: asyncio.Future[None] | None = None
+        self._strategy: _Strategy | None = self._known_strategy()
 
-    @staticmethod
-    def _known_protocol(connector: AsyncConnector, version: HttpVersion) -> _Protocol:
-        if connector.origin.is_tls:
-            return _Protocol.HTTP1 if version is HttpVersion.HTTP1 else _Protocol.UNKNOWN
-        return _Protocol.HTTP2 if version is HttpVersion.HTTP2 else _Protocol.HTTP1
+    def _known_strategy(self) -> _Strategy | None:
+        """The strategy when configuration decides the protocol; None until ALPN tells."""
+        version = self._http_version
+        if self._connector.origin.is_tls:
+            return _Exclusive(self) if version is HttpVersion.HTTP1 else None
+        return _Multiplexed(self) if version is HttpVersion.HTTP2 else _Exclusive(self)
+
+    def _strategy_for(self, conn: Connection) -> _Strategy:
+        """The current strategy if it suits `conn`, else a new one (ALPN changed its answer)."""
+        strategy = self._strategy
+        if strategy is not None and strategy.multiplexed is conn.multiplexed:
+            return strategy
+        if strategy is not None:
+            strategy.close_idle(CloseReason.MODE_SWITCH)
+        strategy = self._strategy = _Multiplexed(self) if conn.multiplexed else _Exclusive(self)
+        return strategy
 
     # -- the request path -------------------------------------------------------------------
     async def exchange(self, request: httpx.Request, timeout: float | None) -> RawResponse:
         started = time.perf_counter()
-        if self._protocol is _Protocol.UNKNOWN:
+        strategy = self._strategy
+        if strategy is None:
             first = await self._learn_protocol()
             if first is not None:
-                return await self._send_on(first, True, request, timeout, started)
-        if self._protocol is _Protocol.HTTP2:
-            return await self._exchange_h2(request, timeout, started)
-        return await self._exchange_h1(request, timeout, started)
+                return await self._send(first, True, request, timeout, started)
+            strategy = self._strategy
+            if strategy is None:  # the probe failed or hangs: connect for ourselves
+                return await self._send(await self.open(), True, request, timeout, started)
+        attempt = 1
+        conn, new = await strategy.acquire(False)
+        while True:
+            try:
+                return await self._send(conn, new, request, timeout, started)
+            except PeerClosed as exc:  # GoAway is not one: it retries even after a response
+                if attempt >= strategy.attempts or not _may_retry(exc, request, new, strategy):
+                    raise
+            except GoAway as exc:
+                if attempt >= strategy.attempts or not (exc.unprocessed or _idempotent(request)):
+                    raise
+            attempt += 1
+            conn, new = await strategy.acquire(True)
+            started = time.perf_counter()
 
-    async def _learn_protocol(self) -> AsyncHTTP11Connection | AsyncHTTP2Connection | None:
-        """The first caller opens a connection; the others wait for the ALPN answer."""
-        if self._probe is not None:
-            await asyncio.shield(self._probe)
-            return None
-        self._probe = asyncio.get_running_loop().create_future()
-        try:
-            conn = await self._connector.open(self._http_version)
-        except BaseException:
-            probe, self._probe = self._probe, None
-            probe.set_result(None)  # waiters retry and meet the error themselves
-            raise
-        if isinstance(conn, AsyncHTTP2Connection):
-            self._protocol = _Protocol.HTTP2
-            self._adopt_h2(conn)
-        elif self._http_version is HttpVersion.HTTP2:
-            conn.close(CloseReason.ERROR)
-            self._probe.set_result(None)
-            self._probe = None
-            raise ProtocolError(f"{self._connector.origin} did not agree to HTTP/2 by ALPN")
-        else:
-            self._protocol = _Protocol.HTTP1
-            conn.pool = self
-        self._probe.set_result(None)
-        return conn
-
-    async def _send_on(
+    async def _send(
         self,
-        conn: AsyncHTTP11Connection | AsyncHTTP2Connection,
+        conn: Connection,
         new: bool,
         request: httpx.Request,
         timeout: float | None,
         started: float,
     ) -> RawResponse:
-        if isinstance(conn, AsyncHTTP2Connection):
-            return await self._roundtrip_h2(conn, new, request, timeout, started)
-        return await self._roundtrip_h1(conn, new, request, timeout, started)
-
-    # -- HTTP/1.1 ---------------------------------------------------------------------------
-    async def _exchange_h1(
-        self, request: httpx.Request, timeout: float | None, started: float
-    ) -> RawResponse:
-        conn, new = await self._acquire_h1()
-        try:
-            return await self._roundtrip_h1(conn, new, request, timeout, started)
-        except PeerClosed as exc:
-            # A kept-alive connection the server closed just before we wrote: retry once, fresh.
-            if new or not exc.before_response or request.method not in _IDEMPOTENT:
-                raise
-        conn = await self._open_h1()
-        return await self._roundtrip_h1(conn, True, request, timeout, time.perf_counter())
-
-    async def _acquire_h1(self) -> tuple[AsyncHTTP11Connection, bool]:
-        idle = self._idle
-        if idle and self.reuse:
-            now = time.monotonic()
-            while idle:
-                conn = idle.pop()
-                if not conn.is_idle_usable:
-                    continue
-                if now - conn.last_used >= self._expiry(conn):
-                    conn.close(CloseReason.KEEPALIVE_EXPIRY)
-                    continue
-                return conn, False
-        return await self._open_h1(), True
-
-    async def _open_h1(self) -> AsyncHTTP11Connection:
-        conn = await self._connector.open(self._http_version)
-        if isinstance(conn, AsyncHTTP2Connection):  # ALPN changed its mind: keep it anyway
-            self._protocol = _Protocol.HTTP2
-            self._adopt_h2(conn)
-            raise PeerClosed("protocol changed to HTTP/2; retry", before_response=True)
-        conn.pool = self
-        return conn
-
-    async def _roundtrip_h1(
-        self,
-        conn: AsyncHTTP11Connection,
-        new: bool,
-        request: httpx.Request,
-        timeout: float | None,
-        started: float,
-    ) -> RawResponse:
-        data = h1_bytes(request, close=not self.reuse)
         sent = time.perf_counter()
         try:
-            raw = await conn.roundtrip(data, request.method == "HEAD", timeout)
+            raw = await conn.send(request, timeout)
         except asyncio.CancelledError:
-            conn.close(self.cancel_reason)
+            self._settle(conn).fail(conn, self.cancel_reason)
             raise
         except BaseException:
-            conn.close(CloseReason.ERROR)
+            self._settle(conn).fail(conn, None)
             raise
-        self._release_h1(conn)
+        self._settle(conn).release(conn)
         return _with_timings(raw, conn, new, started, sent)
 
-    def _release_h1(self, conn: AsyncHTTP11Connection) -> None:
-        if conn.closed:
-            return
-        if not conn.keep_alive:
-            conn.close(CloseReason.CONNECTION_CLOSE if self.reuse else CloseReason.NO_REUSE)
-        elif not self.reuse:
-            conn.close(CloseReason.NO_REUSE)
-        elif self._retired is not None:
-            conn.close(self._retired)
-        elif len(self._idle) >= self.keep and self._purge_dead() >= self.keep:
-            conn.close(CloseReason.POOL_SHRINK)
-        else:
-            self._idle.append(conn)
+    def _settle(self, conn: Connection) -> _Strategy:
+        strategy = self._strategy
+        if strategy is None or strategy.multiplexed is not conn.multiplexed:
+            return _ORPHANS  # its strategy was replaced while the request ran
+        return strategy
 
-    def _purge_dead(self) -> int:
-        alive = [c for c in self._idle if c.is_idle_usable]
-        if len(alive) != len(self._idle):
-            self._idle = deque(alive)
-        return len(self._idle)
+    async def _learn_protocol(self) -> Connection | None:
+        """The first caller opens a connection; the others wait for the ALPN answer."""
+        probe = self._probe
+        if probe is not None:
+            with contextlib.suppress(TimeoutError):  # then connect for ourselves
+                await asyncio.wait_for(asyncio.shield(probe), self._connector.connect_timeout)
+            return None
+        probe = self._probe = asyncio.get_running_loop().create_future()
+        try:
+            return await self.open()
+        finally:
+            self._probe = None
+            probe.set_result(None)  # on failure the waiters retry and meet the error themselves
 
-    def _expiry(self, conn: AsyncHTTP11Connection | AsyncHTTP2Connection) -> float:
+    async def open(self) -> Connection:
+        """A new connection, adopted by the strategy its protocol calls for."""
+        conn = await self._connector.open(self._http_version)
+        if self._http_version is HttpVersion.HTTP2 and not conn.multiplexed:
+            conn.close(CloseReason.ERROR)
+            raise ProtocolError(f"{self._connector.origin} did not agree to HTTP/2 by ALPN")
+        conn.single_use = not self.reuse
+        self._strategy_for(conn).adopt(conn)
+        return conn
+
+    def expiry(self, conn: Connection) -> float:
         hint = conn.keepalive_hint
         if hint is not None and hint > 0:
             # Leave the server's keep-alive a little early rather than race its close.
             return min(self.idle_timeout, max(hint - 0.5, hint * 0.9))
         return self.idle_timeout
 
-    # -- HTTP/2 -----------------------------------------------------------------------------
-    async def _exchange_h2(
-        self, request: httpx.Request, timeout: float | None, started: float
-    ) -> RawResponse:
-        for attempt in range(3):
-            conn, new = await self._acquire_h2()
-            try:
-                return await self._roundtrip_h2(conn, new, request, timeout, started)
-            except GoAway as exc:
-                if attempt == 2 or not (exc.unprocessed or request.method in _IDEMPOTENT):
-                    raise
-            except PeerClosed as exc:
-                # The connection died before any byte of this response (often a reset that ate
-                # the GOAWAY): like HTTP/1.1, retry an idempotent request elsewhere.
-                if attempt == 2 or not exc.before_response or request.method not in _IDEMPOTENT:
-                    raise
-        raise AssertionError("unreachable")
+    # -- housekeeping -------------------------------------------------------------------------
+    def resize(self, keep: int) -> None:
+        """Keep at most `keep` idle connections; close the oldest surplus now."""
+        self.keep = max(keep, 1)
+        if self._strategy is not None:
+            self._strategy.resize()
 
-    async def _acquire_h2(self) -> tuple[AsyncHTTP2Connection, bool]:
+    def sweep(self, now: float) -> None:
+        """Close idle connections past their keep-alive expiry."""
+        if self._strategy is not None:
+            self._strategy.sweep(now)
+
+    def retire(self, reason: CloseReason) -> None:
+        """Close idle connections now, busy ones when their request ends; take no new work."""
+        self.retired = reason
+        if self._strategy is not None:
+            self._strategy.retire(reason)
+
+    def close_idle(self, reason: CloseReason) -> None:
+        """Close every idle connection (per-iteration mode at the end of an iteration)."""
+        if self._strategy is not None:
+            self._strategy.close_idle(reason)
+
+    def connections(self) -> list[Connection]:
+        return self._strategy.connections() if self._strategy is not None else []
+
+
+class _Exclusive:
+    """One request per connection at a time: a LIFO stack of idle connections."""
+
+    multiplexed = False
+    attempts = 2
+    retry_new = False  # a fresh connection that fails says something about the server
+
+    def __init__(self, pool: AsyncOriginPool) -> None:
+        self._pool = pool
+        self._idle: deque[Connection] = deque()
+
+    async def acquire(self, fresh: bool) -> tuple[Connection, bool]:
+        pool = self._pool
+        idle = self._idle
+        if idle and pool.reuse and not fresh:
+            now = time.monotonic()
+            while idle:
+                conn = idle.pop()
+                if not conn.is_available():
+                    continue
+                if now - conn.last_used >= pool.expiry(conn):
+                    conn.close(CloseReason.KEEPALIVE_EXPIRY)
+                    continue
+                return conn, False
+        return await pool.open(), True
+
+    def adopt(self, conn: Connection) -> None:
+        pass  # it joins the idle stack when its first request completes
+
+    def release(self, conn: Connection) -> None:
+        pool = self._pool
+        if conn.closed:
+            return
+        if not conn.usable:
+            conn.close(CloseReason.CONNECTION_CLOSE if pool.reuse else CloseReason.NO_REUSE)
+        elif not pool.reuse:
+            conn.close(CloseReason.NO_REUSE)
+        elif pool.retired is not None:
+            conn.close(pool.retired)
+        elif len(self._idle) >= pool.keep and self._purge_dead() >= pool.keep:
+            conn.close(CloseReason.POOL_SHRINK)
+        else:
+            self._idle.append(conn)
+
+    def fail(self, conn: Connection, reason: CloseReason | None) -> None:
+        conn.close(reason or CloseReason.ERROR)
+
+    def _purge_dead(self) -> int:
+        alive = [c for c in self._idle if c.is_available()]
+        if len(alive) != len(self._idle):
+            self._idle = deque(alive)
+        return len(self._idle)
+
+    def resize(self) -> None:
+        self._purge_dead()
+        while len(self._idle) > self._pool.keep:
+            self._idle.popleft().close(CloseReason.POOL_SHRINK)
+
+    def sweep(self, now: float) -> None:
+        idle = self._idle
+        expiry = self._pool.expiry
+        while idle and (not idle[0].is_available() or now - idle[0].last_used >= expiry(idle[0])):
+            conn = idle.popleft()
+            if not conn.closed:
+                conn.close(CloseReason.KEEPALIVE_EXPIRY)
+
+    def close_idle(self, reason: CloseReason) -> None:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                conn.close(reason)
+
+    def retire(self, reason: CloseReason) -> None:
+        self.close_idle(reason)
+
+    def connections(self) -> list[Connection]:
+        return list(self._idle)
+
+
+class _Multiplexed:
+    """Many requests per connection: up to `h2_size` connections, the least busy one first."""
+
+    multiplexed = True
+    attempts = 3
+    retry_new = True
+
+    def __init__(self, pool: AsyncOriginPool) -> None:
+        self._pool = pool
+        self._conns: list[Connection] = []
+        self._opening = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, fresh: bool) -> tuple[Connection, bool]:
         """An idle connection if there is one; else a new one while fewer than `h2_size` exist;
         else the least busy connection with a free stream; else wait for one."""
+        pool = self._pool
         while True:
-            if not self.reuse:
-                return await self._open_h2(), True
-            conn = self._pick_h2()
-            if conn is not None and conn.streams_in_flight == 0:
+            if not pool.reuse:
+                return await pool.open(), True
+            conn = self._least_busy()
+            if conn is not None and conn.is_idle():
                 return conn, False
-            if len(self._h2) + self._h2_opening < self.h2_size:
-                return await self._open_h2(), True
+            if len(self._conns) + self._opening < pool.h2_size:
+                return await self._open(), True
             if conn is not None:
                 return conn, False
             waiter = asyncio.get_running_loop().create_future()
-            self._h2_waiters.append(waiter)
+            self._waiters.append(waiter)
             try:
                 await waiter
             finally:
                 if not waiter.done():
                     waiter.cancel()
 
-    def _pick_h2(self) -> AsyncHTTP2Connection | None:
-        """The usable connection with the fewest streams in flight (h2_size is small)."""
-        best: AsyncHTTP2Connection | None = None
+    def _least_busy(self) -> Connection | None:
+        """The available connection with the fewest requests in flight (h2_size is small)."""
+        best: Connection | None = None
         stale = False
-        for conn in self._h2:
+        for conn in self._conns:
             if not conn.usable:
                 stale = True
-            elif conn.has_capacity and (
-                best is None or conn.streams_in_flight < best.streams_in_flight
-            ):
+            elif conn.is_available() and (best is None or conn.in_flight < best.in_flight):
                 best = conn
         if stale:
-            self._h2 = [c for c in self._h2 if c.usable]
+            self._conns = [c for c in self._conns if c.usable]
         return best
 
-    async def _open_h2(self) -> AsyncHTTP2Connection:
-        self._h2_opening += 1
+    async def _open(self) -> Connection:
+        self._opening += 1
         try:
-            conn = await self._connector.open(self._http_version)
+            return await self._pool.open()
         except BaseException:
-            self._wake_h2_waiter()
+            self._wake_one()
             raise
         finally:
-            self._h2_opening -= 1
-        if not isinstance(conn, AsyncHTTP2Connection):
-            conn.close(CloseReason.ERROR)
-            raise ProtocolError(f"{self._connector.origin} did not agree to HTTP/2")
-        if self.reuse:
-            self._adopt_h2(conn)
-        return conn
+            self._opening -= 1
 
-    def _adopt_h2(self, conn: AsyncHTTP2Connection) -> None:
-        conn.pool = self
-        conn.on_capacity = self._wake_h2_waiter
-        self._h2.append(conn)
+    def adopt(self, conn: Connection) -> None:
+        if self._pool.reuse:
+            conn.on_capacity = self._wake_one
+            self._conns.append(conn)
 
-    def _wake_h2_waiter(self) -> None:
-        while self._h2_waiters:
-            waiter = self._h2_waiters.popleft()
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
 
-    async def _roundtrip_h2(
-        self,
-        conn: AsyncHTTP2Connection,
-        new: bool,
-        request: httpx.Request,
-        timeout: float | None,
-        started: float,
-    ) -> RawResponse:
-        headers = h2_headers(request)
-        body = request_body(request)
-        sent = time.perf_counter()
-        try:
-            raw = await conn.roundtrip(headers, body, timeout)
-        except asyncio.CancelledError:
-            if not self.reuse:
-                conn.close(self.cancel_reason)
-            raise
-        finally:
-            if not self.reuse:
-                conn.close(CloseReason.NO_REUSE)
-            elif self._retired is not None and conn.streams_in_flight == 0:
-                conn.close(self._retired)
-        return _with_timings(raw, conn, new, started, sent)
+    def release(self, conn: Connection) -> None:
+        pool = self._pool
+        if not pool.reuse:
+            conn.close(CloseReason.NO_REUSE)
+        elif pool.retired is not None and conn.is_idle():
+            conn.close(pool.retired)
 
-    # -- housekeeping -------------------------------------------------------------------------
-    def resize(self, keep: int) -> None:
-        """Keep at most `keep` idle HTTP/1.1 connections; close the oldest surplus now."""
-        self.keep = max(keep, 1)
-        self._purge_dead()
-        while len(self._idle) > self.keep:
-            self._idle.popleft().close(CloseReason.POOL_SHRINK)
+    def fail(self, conn: Connection, reason: CloseReason | None) -> None:
+        if reason is not None and not self._pool.reuse:
+            conn.close(reason)
+        self.release(conn)
+
+    def resize(self) -> None:
+        pass  # h2_size, not the concurrency, bounds multiplexed connections
 
     def sweep(self, now: float) -> None:
-        """Close connections idle past their keep-alive expiry (oldest first)."""
-        idle = self._idle
-        while idle and (
-            not idle[0].is_idle_usable or now - idle[0].last_used >= self._expiry(idle[0])
-        ):
-            conn = idle.popleft()
-            if not conn.closed:
+        expiry = self._pool.expiry
+        for conn in list(self._conns):
+            if conn.usable and conn.is_idle() and now - conn.last_used >= expiry(conn):
                 conn.close(CloseReason.KEEPALIVE_EXPIRY)
-        for conn in list(self._h2):
-            idle_for = now - conn.last_used
-            if conn.usable and conn.streams_in_flight == 0 and idle_for >= self._expiry(conn):
-                conn.close(CloseReason.KEEPALIVE_EXPIRY)
-        self._h2 = [c for c in self._h2 if c.usable]
+        self._conns = [c for c in self._conns if c.usable]
+
+    def close_idle(self, reason: CloseReason) -> None:
+        for conn in self._conns:
+            if conn.is_idle():
+                conn.close(reason)
+        self._conns = [c for c in self._conns if not c.closed]
 
     def retire(self, reason: CloseReason) -> None:
-        """Close idle connections now, busy ones when their request ends; take no new work."""
-        self._retired = reason
-        while self._idle:
-            self._idle.popleft().close(reason)
-        for conn in self._h2:
-            if conn.streams_in_flight == 0:
-                conn.close(reason)
-        self._h2 = [c for c in self._h2 if not c.closed]
-        for waiter in self._h2_waiters:
+        self.close_idle(reason)
+        for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def close_idle(self, reason: CloseReason) -> None:
-        """Close every idle connection (per-iteration mode at the end of an iteration)."""
-        while self._idle:
-            conn = self._idle.pop()
-            if not conn.closed:
-                conn.close(reason)
-        for conn in self._h2:
-            if conn.streams_in_flight == 0:
-                conn.close(reason)
-        self._h2 = [c for c in self._h2 if not c.closed]
+    def connections(self) -> list[Connection]:
+        return list(self._conns)
 
-    def connections(self) -> list[AsyncHTTP11Connection | AsyncHTTP2Connection]:
-        return [*self._idle, *self._h2]
+
+class _Orphans:
+    """Settles requests whose connection's strategy was replaced: close once idle."""
+
+    multiplexed = False
+    attempts = 1
+    retry_new = False
+
+    async def acquire(self, fresh: bool) -> tuple[Connection, bool]:
+        raise AssertionError("orphaned connections are never handed out")
+
+    def adopt(self, conn: Connection) -> None:
+        pass
+
+    def release(self, conn: Connection) -> None:
+        if conn.is_idle():
+            conn.close(CloseReason.MODE_SWITCH)
+
+    def fail(self, conn: Connection, reason: CloseReason | None) -> None:
+        self.release(conn)
+
+    def resize(self) -> None:
+        pass
+
+    def sweep(self, now: float) -> None:
+        pass
+
+    def close_idle(self, reason: CloseReason) -> None:
+        pass
+
+    def retire(self, reason: CloseReason) -> None:
+        pass
+
+    def connections(self) -> list[Connection]:
+        return []
+
+
+_ORPHANS = _Orphans()
+
+
+def _idempotent(request: httpx.Request) -> bool:
+    return request.method in _IDEMPOTENT
+
+
+def _may_retry(exc: PeerClosed, request: httpx.Request, new: bool, strategy: _Strategy) -> bool:
+    """A connection that died before any byte of the response (a kept-alive connection the
+    server closed just before we wrote, a reset that ate a GOAWAY): retry an idempotent request
+    on a fresh connection."""
+    return exc.before_response and _idempotent(request) and (strategy.retry_new or not new)
 
 
 def _with_timings(
-    raw: RawResponse,
-    conn: AsyncHTTP11Connection | AsyncHTTP2Connection,
-    new: bool,
-    started: float,
-    sent: float,
+    raw: RawResponse, conn: Connection, new: bool, started: float, sent: float
 ) -> RawResponse:
     raw.new_connection = new
     waited = int((sent - started) * 1e6)

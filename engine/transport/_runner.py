@@ -9,36 +9,40 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 
 import httpx
 
 from loadscope.engine._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
-from loadscope.engine.diagnostics._ledger import ConnectionLedger
 from loadscope.engine.transport._connect import AsyncConnector, Origin
 from loadscope.engine.transport._pool import AsyncOriginPool
 from loadscope.engine.transport._tls import build_ssl_context
-from loadscope.engine.transport._transport import AsyncEngineTransport, PoolScope
+from loadscope.engine.transport._transport import PoolScope, to_response
+from loadscope.engine.transport.interfaces import ConnectionObserver
+
+SCOPE_EXTENSION = "loadscope.scope"
 
 USER_AGENT = "loadscope/0.1"
 
 
 class Runner:
     def __init__(
-        self, config: RunnerConfig, session: SessionConfig, ledger: ConnectionLedger
+        self, config: RunnerConfig, session: SessionConfig, observer: ConnectionObserver
     ) -> None:
         self.name = config.name
         self.config = config
         self.base_url = httpx.URL(config.base_url)
-        self.ledger = ledger
+        self.observer = observer
         self.timeout = config.timeout if config.timeout is not None else session.timeout
         self.http_version = session.http_version
         self.h2_connections = session.h2_connections
         self.idle_timeout = session.idle_timeout
         self._connect_timeout = min(session.connect_timeout, self.timeout)
+        self._max_body = session.max_body
         self._skip_verify = config.skip_verify or session.insecure
         self._contexts: dict[HttpVersion, ssl.SSLContext] = {}
         self._connectors: dict[Origin, AsyncConnector] = {}
-        self.shared = PoolScope(self, keep=session.initial_pool_keep())
+        self.shared = PoolScope(self.new_pool, keep=session.initial_pool_keep())
         self.transport = AsyncEngineTransport(self)
         self.client = httpx.AsyncClient(
             transport=self.transport,
@@ -73,7 +77,12 @@ class Runner:
         connector = self._connectors.get(origin)
         if connector is None:
             connector = self._connectors[origin] = AsyncConnector(
-                self.name, origin, self.ledger, self.ssl_context, self._connect_timeout
+                self.name,
+                origin,
+                self.observer,
+                self.ssl_context,
+                self._connect_timeout,
+                self._max_body,
             )
         return connector
 
@@ -88,7 +97,7 @@ class Runner:
         )
 
     def new_scope(self, *, keep: int = 1, reuse: bool = True) -> PoolScope:
-        return PoolScope(self, keep=keep, reuse=reuse)
+        return PoolScope(self.new_pool, keep=keep, reuse=reuse)
 
     def build_request(self, method: str, url: str | httpx.URL, **kwargs: object) -> httpx.Request:
         request = self.client.build_request(method, url, **kwargs)  # type: ignore[arg-type]
@@ -102,7 +111,7 @@ class Runner:
 
     def replace_shared(self, reason: CloseReason) -> None:
         old = self.shared
-        self.shared = PoolScope(self, keep=old.keep)
+        self.shared = PoolScope(self.new_pool, keep=old.keep)
         old.retire(reason)
 
     def sweep(self, now: float) -> None:
@@ -113,7 +122,37 @@ class Runner:
 
     async def aclose(self) -> None:
         self.shared.retire(CloseReason.SESSION_END)
-        conns = [c for c in self.ledger.live.values() if c.runner == self.name]
+        conns = [c for c in self.observer.live_connections() if c.runner == self.name]
         for conn in conns:
             conn.close(CloseReason.SESSION_END)
         await asyncio.gather(*(c.wait_closed() for c in conns))
+
+
+class AsyncEngineTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over the engine's own pools.
+
+    A request may name its scope (a virtual user's pools) in `extensions["loadscope.scope"]`;
+    otherwise the runner's shared pools serve it.
+    """
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        scope = request.extensions.get(SCOPE_EXTENSION) or self._runner.shared
+        timeout = _read_timeout(request) or self._runner.timeout
+        started = time.perf_counter()
+        raw = await scope.exchange(request, timeout)
+        response = to_response(raw, request)
+        response.extensions["loadscope.elapsed_us"] = int((time.perf_counter() - started) * 1e6)
+        return response
+
+    async def aclose(self) -> None:
+        await self._runner.aclose()
+
+
+def _read_timeout(request: httpx.Request) -> float | None:
+    timeouts = request.extensions.get("timeout")
+    if isinstance(timeouts, dict):
+        return timeouts.get("read")
+    return None

@@ -1,9 +1,8 @@
-"""The engine's httpx transport, and the scopes that decide which pool a request uses."""
+"""Scopes that decide which pool a request uses, and raw responses as `httpx.Response`s."""
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import httpx
 
@@ -12,10 +11,8 @@ from loadscope.engine.transport._connect import Origin
 from loadscope.engine.transport._pool import AsyncOriginPool
 from loadscope.engine.transport._wire import RawResponse
 
-if TYPE_CHECKING:
-    from loadscope.engine.transport._runner import Runner
-
-SCOPE_EXTENSION = "loadscope.scope"
+# Builds a pool for an origin: (origin, idle connections kept, reuse connections?).
+PoolFactory = Callable[[Origin, int, bool], AsyncOriginPool]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -27,8 +24,8 @@ def origin_of(url: httpx.URL) -> Origin:
 class PoolScope:
     """The pools one owner uses: the runner's shared pools, or one virtual user's own."""
 
-    def __init__(self, runner: Runner, *, keep: int, reuse: bool = True) -> None:
-        self._runner = runner
+    def __init__(self, new_pool: PoolFactory, *, keep: int, reuse: bool = True) -> None:
+        self._new_pool = new_pool
         self._pools: dict[tuple[str, str, int | None], AsyncOriginPool] = {}
         self.keep = keep
         self.reuse = reuse
@@ -37,7 +34,7 @@ class PoolScope:
         key = (url.scheme, url.host, url.port)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = self._runner.new_pool(origin_of(url), self.keep, self.reuse)
+            pool = self._pools[key] = self._new_pool(origin_of(url), self.keep, self.reuse)
         return pool
 
     async def exchange(self, request: httpx.Request, timeout: float | None) -> RawResponse:
@@ -72,38 +69,8 @@ def to_response(raw: RawResponse, request: httpx.Request) -> httpx.Response:
         request=request,
         extensions={"http_version": raw.http_version, "loadscope.timing": raw},
     )
-    if b"content-encoding" in (name.lower() for name, _ in raw.headers):
+    if raw.body and b"content-encoding" in (name.lower() for name, _ in raw.headers):
         response.read()  # let httpx decode gzip/deflate/br
     else:
         response._content = raw.body  # already whole; skip httpx's decoder pipeline (8 µs)
     return response
-
-
-class AsyncEngineTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over the engine's own pools.
-
-    A request may name its scope (a virtual user's pools) in `extensions["loadscope.scope"]`;
-    otherwise the runner's shared pools serve it.
-    """
-
-    def __init__(self, runner: Runner) -> None:
-        self._runner = runner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        scope = request.extensions.get(SCOPE_EXTENSION) or self._runner.shared
-        timeout = _read_timeout(request) or self._runner.timeout
-        started = time.perf_counter()
-        raw = await scope.exchange(request, timeout)
-        response = to_response(raw, request)
-        response.extensions["loadscope.elapsed_us"] = int((time.perf_counter() - started) * 1e6)
-        return response
-
-    async def aclose(self) -> None:
-        await self._runner.aclose()
-
-
-def _read_timeout(request: httpx.Request) -> float | None:
-    timeouts = request.extensions.get("timeout")
-    if isinstance(timeouts, dict):
-        return timeouts.get("read")
-    return None

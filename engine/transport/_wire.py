@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 class RawResponse:
-    """What a connection hands back: status, raw headers, the whole body and timings (µs)."""
+    """What a connection hands back: status, raw headers, the body and timings (µs).
+
+    `body` is empty when the request did not keep it; `body_size` always counts its bytes."""
 
     __slots__ = (
         "body",
+        "body_size",
         "connect_us",
         "first_byte",
         "headers",
@@ -25,6 +28,7 @@ class RawResponse:
         self.status = status
         self.headers = headers
         self.body = body
+        self.body_size = len(body)
         self.http_version = http_version
         self.first_byte = 0.0  # perf_counter() when the first byte of this response arrived
         self.ttfb_us = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from loadscope.engine import Session, SessionConfig
+from loadscope.engine import Session, SessionConfig, run_event_loop
 from loadscope.engine.control import ScenarioSpec
 
 from ._errors import UsageError
@@ -13,7 +13,7 @@ from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
 from ._options import LoadPlan, check_books, duration, limits, parse_vars
 from ._outputs import check_outputs
-from ._run import build_scenario, check_descriptors, drive, finish, run_loop
+from ._run import build_scenario, check_descriptors, drive, finish
 from ._thresholds import Thresholds
 
 UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
@@ -52,7 +52,7 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     scenario = build_scenario(plan.spec, quiet=False)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    outcome = run_loop(drive(session, progress=False, csv_path=args.csv))
+    outcome = run_event_loop(drive(session, progress=False, csv_path=args.csv))
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(args.books),

@@ -110,7 +110,10 @@ def parse_phases(text: str) -> tuple[Phase, ...]:
         except ValueError:
             modes = ", ".join(m.value for m in ReuseMode)
             raise UsageError(f"--phases: unknown reuse mode {mode!r} (use {modes})") from None
-        phases.append(Phase(reuse, duration(length, "--phases")))
+        seconds = duration(length, "--phases")
+        if seconds <= 0:
+            raise UsageError(f"--phases: {part!r} lasts 0s; a phase needs a duration")
+        phases.append(Phase(reuse, seconds))
     if not phases:
         raise UsageError("--phases: give at least one MODE:DURATION, e.g. shared:30s")
     return tuple(phases)

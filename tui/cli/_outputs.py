@@ -79,7 +79,20 @@ def check_writable(path: str, flag: str) -> None:
     in a directory where a new file can be made (tried, not guessed: root ignores modes)."""
     if not path.strip():
         raise UsageError(f"{flag}: empty file name")
-    target = Path(path)
+    try:
+        _check_writable(Path(path), path, flag)
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a loop of links...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{flag}: cannot write {_shown(path)}: {reason}") from None
+
+
+def _shown(path: str) -> str:
+    if path.isprintable() and len(path) <= 80:
+        return path
+    return repr(path if len(path) <= 80 else path[:77] + "...")
+
+
+def _check_writable(target: Path, path: str, flag: str) -> None:
     if target.is_dir():
         raise UsageError(f"{flag}: {path} is a directory; name a file in it")
     if target.exists() and not target.is_file():
@@ -91,7 +104,9 @@ def check_writable(path: str, flag: str) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     except OSError as exc:
-        raise UsageError(f"{flag}: cannot write {path}: {exc.strerror}") from None
+        where = f"{directory}/" if str(directory) != "/" else "/"
+        reason = f"no file can be created in {where} ({exc.strerror})"
+        raise UsageError(f"{flag}: cannot write {path}: {reason}") from None
     os.close(fd)
     os.unlink(probe)
     if target.exists() and not os.access(target, os.W_OK):

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadscope.engine import Scenario, Session, SessionConfig, Snapshot, TimelinePoint
+from loadscope.engine import (
+    Scenario,
+    Session,
+    SessionConfig,
+    Snapshot,
+    TimelinePoint,
+    run_event_loop,
+)
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.metrics.report import build_report, redact_snapshot
 from loadscope.engine.redact import add_secrets
@@ -68,18 +74,6 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
         if not quiet:
             print(warning, file=sys.stderr)
     return scenario
-
-
-def run_loop(coro: Any) -> Any:
-    """uvloop when available (LOADSCOPE_LOOP=asyncio picks the standard loop, for comparisons)."""
-    if os.environ.get("LOADSCOPE_LOOP") != "asyncio":
-        try:
-            import uvloop
-        except ImportError:  # pragma: no cover
-            pass
-        else:
-            return uvloop.run(coro)
-    return asyncio.run(coro)
 
 
 @dataclass
@@ -204,7 +198,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
     progress = sys.stderr.isatty() and not args.quiet
-    outcome = run_loop(drive(session, progress=progress, csv_path=args.csv))
+    outcome = run_event_loop(drive(session, progress=progress, csv_path=args.csv))
     return finish(args, plan, outcome, thresholds)
 
 

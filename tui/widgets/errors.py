@@ -11,13 +11,17 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import RichLog
 
-from loadscope.engine import Snapshot
+from loadscope.engine import EventKind, EventRecord, Snapshot
 
 from ..format import clock
 from .panel import Panel
 from .text_view import TextView
 
-EVENT_STYLES = {"warning": "bold yellow", "error": "bold red", "abort": "bold red"}
+EVENT_STYLES = {
+    EventKind.WARNING: "bold yellow",
+    EventKind.DETECTOR: "bold yellow",
+    EventKind.ABORT: "bold red",
+}
 ROWS_SHOWN = 6
 
 
@@ -62,19 +66,18 @@ class ErrorsPanel(Panel):
             line.append(f"{event.kind:<11} ", style=style or "cyan")
             line.append(event.message, style=style)
             log.write(line)
-            advice = _advice_for(snapshot, event.kind, event.message)
+            advice = _advice_for(snapshot, event)
             if advice:
                 log.write(Text(f"{'':>6} → {advice}", style="yellow"))
         if events:
             self._last_event_key = (events[-1].t, events[-1].message)
 
 
-def _advice_for(snapshot: Snapshot, kind: str, message: str) -> str:
+def _advice_for(snapshot: Snapshot, event: EventRecord) -> str:
     """What to change, for a detector's warning (its numbers may have moved on since)."""
-    if kind != "warning":
+    if event.kind is not EventKind.DETECTOR:
         return ""
-    detector = message.partition(":")[0]
-    return next((w.advice for w in snapshot.warnings if w.kind == detector), "")
+    return next((w.advice for w in snapshot.warnings if w.kind == event.detector), "")
 
 
 def errors_view(snapshot: Snapshot) -> tuple[Group, int]:

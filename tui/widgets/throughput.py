@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 
-from loadscope.engine import EventRecord, Snapshot
+from loadscope.engine import EventKind, EventRecord, Snapshot
 
 from ..format import number
 from ._charts import Marker, Series
@@ -16,16 +16,16 @@ from .text_view import TextView
 
 MARKER_KINDS = frozenset(
     {
-        "concurrency",
-        "rate",
-        "max_vus",
-        "reuse",
-        "http",
-        "pause",
-        "resume",
-        "reset",
-        "stage",
-        "phase",
+        EventKind.CONCURRENCY,
+        EventKind.RATE,
+        EventKind.MAX_VUS,
+        EventKind.REUSE,
+        EventKind.HTTP,
+        EventKind.PAUSE,
+        EventKind.RESUME,
+        EventKind.RESET,
+        EventKind.STAGE,
+        EventKind.PHASE,
     }
 )
 MARKERS_SHOWN = 9
@@ -101,27 +101,32 @@ def _legend(layers: list[Series], marks: list[tuple[Marker, EventRecord]]) -> Te
     text.no_wrap, text.overflow = True, "ellipsis"
     for marker, event in reversed(marks[-3:]):  # newest first: it is the one being read
         text.append(marker.label[-1:], style="bold black on yellow")
-        text.append(f" {_short(event.kind, event.message)}  ", style="yellow")
+        text.append(f" {_short(event)}  ", style="yellow")
     return text
 
 
 SHORT_LABELS = {
-    "concurrency": "c",
-    "rate": "rate",
-    "max_vus": "max VUs",
-    "reuse": "reuse",
-    "http": "HTTP",
-    "stage": "stage",
-    "phase": "phase",
+    EventKind.CONCURRENCY: "c",
+    EventKind.RATE: "rate",
+    EventKind.MAX_VUS: "max VUs",
+    EventKind.REUSE: "reuse",
+    EventKind.HTTP: "HTTP",
+    EventKind.STAGE: "stage",
+    EventKind.PHASE: "phase",
 }
+NO_VALUE = frozenset({EventKind.PAUSE, EventKind.RESUME, EventKind.RESET})
 
 
-def _short(kind: str, message: str) -> str:
-    """`concurrency 10 → 20` becomes `c→20`: the legend names only the new value."""
-    if kind in ("pause", "resume", "reset"):
-        return kind
-    if "→" not in message:  # `phase 2/3: per-iteration for 20s` becomes `phase→per-iteration`
-        new_value = message.partition(": ")[2].split(" ")[0] or message.split(" ")[0]
-        return f"{SHORT_LABELS.get(kind, kind)}→{new_value}"
-    new_value = message.rsplit("→", 1)[-1].strip().split(" ")[0]
-    return f"{SHORT_LABELS.get(kind, kind)}→{new_value}"
+def _short(event: EventRecord) -> str:
+    """The legend names only the new value: a change of concurrency to 20 is `c→20`."""
+    if event.kind in NO_VALUE:
+        return event.kind.value
+    return f"{SHORT_LABELS.get(event.kind, event.kind.value)}→{_new_value(event)}"
+
+
+def _new_value(event: EventRecord) -> str:
+    if event.mode is not None:
+        return event.mode
+    if event.after is None:
+        return ""
+    return f"{event.after:g}/s" if event.kind is EventKind.RATE else f"{event.after:g}"
