@@ -151,7 +151,6 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
     scenario = load_runbooks([path])
     expected = [
         (2, 1, "`needs` is ignored"),
-        (4, 1, "`secrets` is ignored"),
         (5, 1, "`concurrency` is ignored"),
         (6, 1, "`debug` is ignored"),
         (7, 1, "`trace` is ignored"),

@@ -463,7 +463,8 @@ def _file(node: YMap, key: str, directory: Path) -> str | None:
     path = directory / text
     problem = input_file_problem(path)
     if problem:
-        raise RunbookError(node.get(key).location, f"`{key}`: {text}: {problem}")  # type: ignore[union-attr]
+        reason = f"no such file {text}" if problem == "no such file" else f"{text}: {problem}"
+        raise RunbookError(node.get(key).location, f"`{key}`: {reason}")  # type: ignore[union-attr]
     return str(path)
 
 
