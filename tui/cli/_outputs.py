@@ -56,7 +56,9 @@ def write_json(path: str | Path, report: dict[str, Any]) -> None:
         raise
 
 
-OUTPUT_FLAGS = (("out", "--out"), ("csv", "--csv"))  # every file a command writes
+# Every file a command writes, by argparse dest. A command without the flag skips it; a new
+# output flag (an HTML report, say) is added here and is checked with the others.
+OUTPUT_FLAGS = (("out", "--out"), ("csv", "--csv"), ("html", "--html"))
 
 
 def check_outputs(args: argparse.Namespace) -> None:
