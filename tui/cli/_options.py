@@ -239,7 +239,7 @@ def _body(body: str | None) -> bytes | None:
             return read_input_file(body[1:])
         except InputFileError as exc:
             raise UsageError(f"--body: cannot read {body[1:]}: {exc}") from None
-    return body.encode()
+    return body.encode("utf-8", "surrogateescape")  # argv bytes that are not UTF-8, as given
 
 
 def run_duration(args: argparse.Namespace, stages: tuple[Stage, ...]) -> float | None:
