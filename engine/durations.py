@@ -40,7 +40,7 @@ def parse_duration(text: str | int | float) -> float:
     Raises DurationError with a hint."""
     seconds = _seconds(text)
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        raise DurationError(f"not a duration: {text!r} (try 10s, 10sec, 500ms, 1m30s)")
+        raise DurationError(f"{text!r} is not a finite duration (try 10s, 10sec, 500ms, 1m30s)")
     if seconds > MAX_DURATION:
         raise DurationError(f"{text!r} is longer than the maximum of 30 days (720h)")
     return seconds

@@ -43,7 +43,7 @@ CASES = [
     (["run", URL, "--rate", "inf"], "'inf' is not a finite number"),
     (["run", URL, "-d", "99999999999999999999h"], "longer than the maximum of 30 days"),
     (["run", URL, "--warm-up", "31d"], "longer than the maximum of 30 days"),
-    (["run", URL, "--timeout", "nan"], "--timeout: not a duration"),
+    (["run", URL, "--timeout", "nan"], "--timeout: 'nan' is not a finite duration"),
     (["run", URL, "--stages", "1s:inf"], "is not a number up to 1,000,000"),
     (["run", URL, "--phases", "shared:0"], "a phase needs a duration"),
     (["run", URL, "--max-body", "lots"], "--max-body: 'lots' is not a size"),

@@ -68,6 +68,7 @@ steps:
             application/json:
               user: bob
               password: "{{{{ vars.password }}}}"
+    dump: vars.password
     test: current.res.status == 299 && vars.password == "{BOOK_SECRET}"
 """
     )
