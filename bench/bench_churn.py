@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import replace_section
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -65,9 +67,6 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        sys.path.insert(0, str(HERE))
-        from bench_engine import replace_section
-
         replace_section(Path(args.write), "churn", table)
 
 

@@ -5,7 +5,7 @@
 pseudo-terminal (120×40, redrawing live), both pinned to the same core so the console's drawing
 competes with the engine for CPU (the worst case), alternating rounds, medians.
 
-    bash ../shared/bench/nginx-target.sh start
+    bash bench/nginx.sh start
     python bench/bench_console.py --rounds 3 --duration 10 [--write bench/RESULTS.md]
 """
 
@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 
 import pexpect
+from results import replace_section
+from target import H1_URL as URL
+from target import require_nginx
 
 HERE = Path(__file__).resolve().parent
-URL = "http://127.0.0.1:18080/"
 CPU = os.environ.get("BENCH_CPU", "0")
 
 
@@ -50,7 +52,7 @@ def headless(c: int, d: float) -> float:
     out = subprocess.run(command, capture_output=True, text=True, timeout=d + 60, cwd=HERE.parent)
     if out.returncode:
         raise SystemExit(f"run failed: {out.stderr}")
-    return json.loads(out.stdout)["requests_per_second"]
+    return float(json.loads(out.stdout)["requests_per_second"])
 
 
 def with_console(c: int, d: float) -> float:
@@ -89,7 +91,7 @@ def with_console(c: int, d: float) -> float:
         child.send("q")
         child.expect(pexpect.EOF)
         child.close()
-        return json.loads(summary.read_text())["requests_per_second"]
+        return float(json.loads(summary.read_text())["requests_per_second"])
 
 
 def main() -> None:
@@ -99,6 +101,7 @@ def main() -> None:
     parser.add_argument("-c", type=int, default=50)
     parser.add_argument("--write", metavar="FILE")
     args = parser.parse_args()
+    require_nginx()
     d = min(args.duration, 60.0)
     runs = {"headless run": lambda: headless(args.c, d), "console": lambda: with_console(args.c, d)}
     results: dict[str, list[float]] = {name: [] for name in runs}
@@ -128,11 +131,8 @@ def main() -> None:
     )
     print(table)
     if args.write:
-        from bench_engine import replace_section
-
         replace_section(Path(args.write), "console", table)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     main()

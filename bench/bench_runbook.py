@@ -10,7 +10,7 @@ templated step with a `test` on the response (so its results are recorded and re
 the client's CPU time per request each round (robust to other load on the machine, unlike
 requests per second) and the median ratio against the URL's, round by round (1.00 = as cheap).
 
-    bash ../shared/bench/nginx-target.sh start          # or: --target builtin
+    bash bench/nginx.sh start                            # or: --target builtin
     python bench/bench_runbook.py --rounds 5 --duration 3
 
 Loopback only; every load is bounded (`--duration` seconds, at most 30, `--rounds` at most 20).
@@ -31,10 +31,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from target import H1_URL  # noqa: E402  (bench/target.py: the port bench/nginx.sh listens on)
+
 from loadscope.engine import Session, SessionConfig, UrlScenario  # noqa: E402
 from loadscope.engine.runbook import load_runbooks  # noqa: E402
 
-NGINX = "http://127.0.0.1:18080"
+NGINX = H1_URL.rstrip("/")
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 STATIC = """

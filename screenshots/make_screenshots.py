@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from loadscope.tui.cli._options import LoadPlan, adopt_runbook_phases  # noqa: E
 from loadscope.tui.watch_app import WatchApp  # noqa: E402
 
 Script = Callable[[Pilot], Awaitable[None]]
+KEEP_REPORTS = {"churn-summary"}
 TEXT = re.compile(
     r'(<text\b[^>]*?\bx=")([\d.]+)("[^>]*?\btextLength=")([\d.]+)("[^>]*>)(.*?)(</text>)'
 )
@@ -85,7 +87,9 @@ async def shoot(
         label=label,
         save_dir=Path("/tmp"),
         summary_json=f"/tmp/loadscope-{name}.json",
+        open_model=config.open_model,
         concurrency=config.concurrency,
+        rate=config.rate or 0.0,
         reuse_mode=config.reuse_mode.value,
     )
     app = LoadscopeApp(engine, options, report_renderer(plan))
@@ -101,6 +105,9 @@ async def shoot(
         engine.stop()
         engine.wait_final(10)
         engine.close()
+    if name in KEEP_REPORTS:  # the README quotes these numbers: they come from this very run
+        shutil.copyfile(f"/tmp/loadscope-{name}.json", HERE / f"{name}.json")
+        print(f"saved {(HERE / f'{name}.json').relative_to(ROOT)}, the report in the picture")
 
 
 def _setup(plan: LoadPlan):
@@ -110,6 +117,36 @@ def _setup(plan: LoadPlan):
 
 
 def wait(seconds: float) -> Script:
+    """Until the session has run `seconds` (its own clock): a busy machine starts the engine
+    late, and a picture must show the run it describes."""
+
+    async def script(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, LoadscopeApp)
+        deadline = time.monotonic() + seconds * 3 + 60
+        while app.snapshot is None or app.snapshot.session_s < seconds:
+            assert time.monotonic() < deadline, f"the session did not run {seconds}s"
+            await pilot.pause(0.2)
+
+    return script
+
+
+def summary_shown(timeout: float = 60) -> Script:
+    """Until the run has stopped (by q, or at its own end) and the summary is on screen."""
+
+    async def script(pilot: Pilot) -> None:
+        from loadscope.tui.screens.summary import SummaryScreen
+
+        deadline = time.monotonic() + timeout
+        while not isinstance(pilot.app.screen, SummaryScreen):
+            assert time.monotonic() < deadline, f"no summary within {timeout:g} s"
+            await pilot.pause(0.2)
+        await pilot.pause(0.5)
+
+    return script
+
+
+def pause(seconds: float) -> Script:
     async def script(pilot: Pilot) -> None:
         await pilot.pause(seconds)
 
@@ -172,7 +209,7 @@ async def main(only: set[str]) -> None:
                 "dashboard",
                 demo_spec(target),
                 SessionConfig(concurrency=10),
-                then(wait(8), press("right_square_bracket"), wait(10)),
+                then(wait(8), press("right_square_bracket"), wait(18)),
                 label="examples/demo.yml",
             ),
             "dashboard-80x24": lambda: shoot(
@@ -187,14 +224,14 @@ async def main(only: set[str]) -> None:
                 "help",
                 demo_spec(target),
                 SessionConfig(concurrency=5),
-                then(wait(3), press("question_mark"), wait(0.5)),
+                then(wait(3), press("question_mark"), pause(0.5)),
                 label="examples/demo.yml",
             ),
             "summary": lambda: shoot(
                 "summary",
                 demo_spec(target),
                 SessionConfig(concurrency=10),
-                then(wait(6), press("q"), wait(3)),
+                then(wait(6), press("q"), summary_shown()),
                 label="examples/demo.yml",
             ),
             "tls-shared": lambda: shoot(
@@ -226,7 +263,7 @@ async def main(only: set[str]) -> None:
                 "churn-summary",
                 churn_spec(target),
                 SessionConfig(concurrency=20, insecure=True, warm_up=3),
-                wait(70),
+                summary_shown(240),  # the runbook's phases end the run
                 label="demo churn: examples/churn.yml",
             ),
             "watch": lambda: shoot_watch(target),

@@ -158,7 +158,9 @@ def test_quiet_prints_one_summary_line(target: TargetProcess) -> None:
     assert result.code == 0 and result.err == ""
     [line] = result.out.splitlines()
     assert re.fullmatch(
-        r"[\d,]+ requests, [\d,.]+ req/s, 0 errors, p50 \S+, p99 \S+, 2 connections opened", line
+        r"[\d,]+ requests, [\d,.]+ req/s, 0 errors, request p50 \S+, request p99 \S+, "
+        r"2 connections opened",
+        line,
     )
     quiet_json = loadscope("run", target.http_url, "-d", "300ms", "-q", "--format", "json")
     assert quiet_json.code == 0 and quiet_json.json()["requests_total"] > 0

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from loadscope.engine import SessionConfig, Snapshot
+from loadscope.engine import (
+    EventKind,
+    EventRecord,
+    Session,
+    SessionConfig,
+    Snapshot,
+    UrlScenario,
+)
 from loadscope.engine.control._process import EngineProcess
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.target import TargetProcess
@@ -156,11 +163,15 @@ async def test_m_cycles_reuse_modes_and_h_toggles_http(
         for expected in ("per-vu", "per-iteration", "none", "shared"):
             await pilot.press("m")
             await until(pilot, lambda expected=expected: app.snapshot.reuse_mode == expected)
-        await pilot.press("h")
-        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/2")
-        assert app.snapshot.http_version == "http2"
+        # h: auto -> HTTP/1.1 -> HTTP/2 (h2c on http://) -> auto
         await pilot.press("h")
         await until(pilot, lambda: app.snapshot.http_version == "http1")
+        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/1.1")
+        await pilot.press("h")
+        await until(pilot, lambda: app.snapshot.http_version == "http2")
+        await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/2")
+        await pilot.press("h")
+        await until(pilot, lambda: app.snapshot.http_version == "auto")
         await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/1.1")
 
 
@@ -291,15 +302,33 @@ async def test_a_dead_target_shows_errors_and_nothing_crashes(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("kind", "message", "label"),
+    ("event", "label"),
     [
-        ("concurrency", "concurrency 10 → 20", "c→20"),
-        ("reuse", "reuse mode shared → per-iteration", "reuse→per-iteration"),
-        ("phase", "phase 2/3: per-iteration for 20s", "phase→per-iteration"),
-        ("pause", "paused: no new requests", "pause"),
+        (EventRecord(0, EventKind.CONCURRENCY, "", before=10, after=20), "c→20"),
+        (EventRecord(0, EventKind.RATE, "", before=10, after=12.5), "rate→12.5/s"),
+        (EventRecord(0, EventKind.MAX_VUS, "", before=100, after=50), "max VUs→50"),
+        (EventRecord(0, EventKind.STAGE, "", before=0, after=30), "stage→30"),
+        (EventRecord(0, EventKind.REUSE, "", mode="per-iteration"), "reuse→per-iteration"),
+        (EventRecord(0, EventKind.HTTP, "", mode="http2"), "HTTP→http2"),
+        (EventRecord(0, EventKind.PHASE, "", mode="per-iteration"), "phase→per-iteration"),
+        (EventRecord(0, EventKind.PAUSE, "paused: no new requests"), "pause"),
     ],
 )
-def test_chart_markers_name_the_new_value(kind: str, message: str, label: str) -> None:
+def test_chart_markers_name_the_new_value_from_the_events_values(
+    event: EventRecord, label: str
+) -> None:
+    """The messages are empty: a marker never comes from parsing the text."""
     from loadscope.tui.widgets.throughput import _short
 
-    assert _short(kind, message) == label
+    assert _short(event) == label
+
+
+async def test_a_sessions_changes_carry_the_values_the_markers_show() -> None:
+    from loadscope.tui.widgets.throughput import _short
+
+    session = Session(SessionConfig(concurrency=10), UrlScenario("http://127.0.0.1:9/"))
+    session.set_concurrency(20)
+    session.set_reuse_mode("per-iteration")
+    session.set_http_version("http2")
+    assert [_short(e) for e in session.events] == ["c→20", "reuse→per-iteration", "HTTP→http2"]
+    assert (session.events[0].before, session.events[0].after) == (10, 20)

@@ -91,6 +91,8 @@ class LoadscopeApp(App[int]):
         self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
         self._ramp_timer: Timer | None = None
         self._stopping = False
+        self._cut_by_user = False
+        self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
         self._summary_shown = False
         self._errors_seen = 0
         self.saved_paths: list[Path] = []
@@ -119,6 +121,8 @@ class LoadscopeApp(App[int]):
             return
         if not self._stopping:
             self._sync_level(snapshot)
+        if self._http_sent == snapshot.http_version:
+            self._http_sent = None
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
                 screen.snapshot = snapshot
@@ -160,7 +164,7 @@ class LoadscopeApp(App[int]):
     def _on_run_finished(self) -> None:
         self._summary_shown = True
         self._stopping = True
-        final = self.controller.final
+        final = self.final_snapshot()
         if final is None:
             message = self.controller.exit_message or "the engine stopped"
             self.notify(message, severity="error", title="engine", timeout=30)
@@ -172,7 +176,7 @@ class LoadscopeApp(App[int]):
         self.clear_notifications()
         self._say_why_silent(final)
         self.refresh_bindings()
-        self.push_screen(SummaryScreen(text, saved))
+        self.push_screen(SummaryScreen(text, saved, report.get("thresholds")))
 
     def _say_why_silent(self, snapshot: Snapshot) -> None:
         """A run that got no answer says why, in the console as on stderr."""
@@ -185,15 +189,15 @@ class LoadscopeApp(App[int]):
     def _write_summary(self, report: dict[str, Any]) -> Path | None:
         from .cli._outputs import write_failure, write_json
 
-        path = (
-            Path(self.options.summary_json)
-            if self.options.summary_json
-            else (self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}.json")
-        )
         try:
+            if self.options.summary_json:
+                path = Path(self.options.summary_json)
+            else:
+                path = self._save_stem().with_suffix(".json")
             write_json(path, report)
         except OSError as exc:
-            self._write_failed(write_failure(str(path), exc))
+            where = self.options.summary_json or str(self.options.save_dir)
+            self._write_failed(write_failure(where, exc))
             return None
         self.saved_paths.append(path)
         return path
@@ -202,9 +206,16 @@ class LoadscopeApp(App[int]):
         self.write_failures.append(message)
         self.notify(message, severity="error", title="not saved", timeout=10)
 
+    def final_snapshot(self) -> Snapshot | None:
+        """The engine's final snapshot, saying so when a second q cut the running work."""
+        from .cli._describe import cut_by
+
+        final = self.controller.final
+        return cut_by(final, "a second q") if final is not None and self._cut_by_user else final
+
     def rewrite_summary_on_exit(self) -> None:
         """`--summary-json` is written when the run stops and again on exit."""
-        final = self.controller.final
+        final = self.final_snapshot()
         if final is not None and self.options.summary_json:
             _, report = self.render_report(final)
             self._write_summary(report)
@@ -282,17 +293,18 @@ class LoadscopeApp(App[int]):
         self.controller.set_reuse_mode(self._reuse.value)
         self.notify(f"reuse mode → {self._reuse.value}", timeout=2)
 
+    HTTP_CYCLE = {"auto": "http1", "http1": "http2", "http2": "auto"}
+    HTTP_NAMES = {"auto": "auto (negotiated)", "http1": "HTTP/1.1", "http2": "HTTP/2"}
+
     def action_toggle_http(self) -> None:
+        """auto → HTTP/1.1 → HTTP/2 → auto; the header shows the one in effect."""
         if self._stopping:
             return
-        snap = self.snapshot
-        on_h2 = snap is not None and (
-            snap.http_version == "http2"
-            or (snap.http_version == "auto" and snap.http_version_in_use == "HTTP/2")
-        )
-        version = "http1" if on_h2 else "http2"
+        current = self._http_sent or (self.snapshot.http_version if self.snapshot else "auto")
+        version = self.HTTP_CYCLE.get(current, "auto")
+        self._http_sent = version
         self.controller.set_http_version(version)
-        self.notify(f"HTTP → {'1.1' if version == 'http1' else '2'}", timeout=2)
+        self.notify(f"HTTP → {self.HTTP_NAMES[version]}", timeout=2)
 
     def action_reset_stats(self) -> None:
         if not self._stopping:
@@ -300,21 +312,21 @@ class LoadscopeApp(App[int]):
             self.notify("statistics reset; the run goes on", timeout=2)
 
     def action_save(self) -> None:
-        snap = self.controller.final or self.snapshot
+        snap = self.final_snapshot() or self.snapshot
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
         from .cli._outputs import write_failure, write_json
 
-        stem = self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}"
         text, report = self.render_report(snap)
-        json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
         try:
+            stem = self._save_stem()
+            json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
             write_json(json_path, report)
             text_path.write_text(text, encoding="utf-8")
             svg = self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent))
         except OSError as exc:
-            self._write_failed(write_failure(str(stem.parent), exc))
+            self._write_failed(write_failure(str(self.options.save_dir), exc))
             return
         svg_path = Path(svg)
         self.saved_paths += [json_path, text_path, svg_path]
@@ -322,10 +334,18 @@ class LoadscopeApp(App[int]):
             f"saved {json_path}, {text_path.name}, {svg_path.name}", title="saved", timeout=6
         )
 
+    def _save_stem(self) -> Path:
+        """`DIR/loadscope-YYYYmmdd-HHMMSS` in the save directory, made on first use."""
+        self.options.save_dir.mkdir(parents=True, exist_ok=True)
+        return self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}"
+
     def action_quit_or_stop(self) -> None:
         if self._stopping and self.controller.finished:
             self.exit(self.exit_code)
         elif self._stopping:
+            snap = self.snapshot
+            if snap is None or not any(e.kind == "abort" for e in snap.events):
+                self._cut_by_user = True  # before the grace period ran out
             self.controller.abort()  # a second q while stopping: cut in-flight work now
         else:
             self.stop_run()

@@ -30,6 +30,8 @@ def ms(value: float) -> str:
         return f"{value:,.0f}ms"
     if value >= 10:
         return f"{value:.1f}ms"
+    if 0 < value < 0.1:  # 0.04 ms must not read as 0.00ms
+        return f"{value:.3f}ms"
     return f"{value:.2f}ms"
 
 

@@ -11,9 +11,12 @@ import asyncio
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
+import struct
 import time
 from collections.abc import Callable
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from loadscope.engine._config import SessionConfig
@@ -175,17 +178,18 @@ def _child_main(
     setup: Callable[[Session], None] | None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
+    outbox = Outbox(conn)
     try:
-        run_event_loop(_serve(conn, spec, config, push_interval, setup))
+        run_event_loop(_serve(conn, outbox, spec, config, push_interval, setup))
     except Exception as exc:  # the parent shows this one line; no traceback on a console
-        with contextlib.suppress(OSError):
-            conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        outbox.finish(("fatal", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
 
 
 async def _serve(
     conn: multiprocessing.connection.Connection,
+    outbox: Outbox,
     spec: ScenarioSpec,
     config: SessionConfig,
     push_interval: float,
@@ -201,14 +205,14 @@ async def _serve(
         try:
             while conn.poll():
                 command, args = conn.recv()
-                _apply(session, command, args, stop_requested, conn)
+                _apply(session, command, args, stop_requested, outbox)
         except (EOFError, OSError):
             loop.remove_reader(conn.fileno())
             stop_requested.set()  # the parent went away: stop cleanly
 
     loop.add_reader(conn.fileno(), on_readable)
     runner = asyncio.create_task(session.run())
-    pusher = asyncio.create_task(_push(conn, session, push_interval))
+    pusher = asyncio.create_task(_push(outbox, session, push_interval))
     watcher = asyncio.create_task(stop_requested.wait())
     await asyncio.wait({runner, watcher}, return_when=asyncio.FIRST_COMPLETED)
     if not runner.done():
@@ -218,8 +222,7 @@ async def _serve(
     pusher.cancel()
     with contextlib.suppress(OSError):
         loop.remove_reader(conn.fileno())
-    with contextlib.suppress(OSError, BrokenPipeError):
-        conn.send(("final", session.snapshot(timeline=None)))
+    outbox.finish(("final", session.snapshot(timeline=None)))
 
 
 def _apply(
@@ -227,7 +230,7 @@ def _apply(
     command: str,
     args: tuple[Any, ...],
     stop_requested: asyncio.Event,
-    conn: multiprocessing.connection.Connection,
+    outbox: Outbox,
 ) -> None:
     if command == "stop":
         stop_requested.set()
@@ -239,14 +242,84 @@ def _apply(
     try:
         getattr(session, command)(*args)
     except (ValueError, TypeError) as exc:
-        with contextlib.suppress(OSError):
-            conn.send(("error", str(exc)))
+        outbox.send(("error", str(exc)))
 
 
-async def _push(
-    conn: multiprocessing.connection.Connection, session: Session, interval: float
-) -> None:
+async def _push(outbox: Outbox, session: Session, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(OSError, BrokenPipeError):
-            conn.send(("snapshot", session.snapshot()))
+        outbox.send(("snapshot", session.snapshot()), droppable=True)
+
+
+class Outbox:
+    """The child's messages to the parent, each written whole, without blocking the event loop.
+
+    Watching the pipe with uvloop's `add_reader` leaves its socket non-blocking, so a message
+    larger than the room in the socket's buffer goes out in parts: the rest is written when the
+    socket drains (`add_writer`), never mixed with the next message. A snapshot that finds one
+    still on its way is dropped (the next supersedes it), so a console that reads late never
+    slows the load; other messages wait their turn. Frames are `Connection.send`'s, so the
+    parent reads them with `Connection.recv`. Once the parent has gone, messages are dropped.
+    """
+
+    def __init__(self, conn: multiprocessing.connection.Connection) -> None:
+        self._fd = conn.fileno()
+        self._pending = bytearray()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def send(self, message: tuple[str, object], *, droppable: bool = False) -> None:
+        """From the event loop: queue `message` and write what the socket takes now."""
+        if self._closed or (droppable and self._pending):
+            return
+        writing = bool(self._pending)
+        self._pending += _frame(message)
+        if not writing:
+            self._write()
+
+    def finish(self, message: tuple[str, object]) -> None:
+        """The last message: write what is pending and `message`, waiting for the parent."""
+        self._stop_watching()
+        if self._closed:
+            return
+        self._pending += _frame(message)
+        try:
+            os.set_blocking(self._fd, True)
+            while self._pending:
+                del self._pending[: os.write(self._fd, self._pending)]
+        except OSError:
+            self._closed = True
+
+    def _write(self) -> None:
+        try:
+            written = os.write(self._fd, self._pending)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # the parent has gone
+            self._closed = True
+            self._pending.clear()
+            written = 0
+        del self._pending[:written]
+        if self._pending:
+            self._watch()
+        else:
+            self._stop_watching()
+
+    def _watch(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_writer(self._fd, self._write)
+
+    def _stop_watching(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            with contextlib.suppress(RuntimeError, OSError):  # the loop may be closed
+                loop.remove_writer(self._fd)
+
+
+def _frame(message: tuple[str, object]) -> bytes:
+    """`message` as `Connection.send` frames it: a big-endian length, then the pickle."""
+    payload = ForkingPickler.dumps(message)
+    size = len(payload)
+    header = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
+    return header + bytes(payload)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from loadscope.engine.runbook import load_runbooks
-from loadscope.engine.session.scenario import Scenario, UrlScenario
+from loadscope.engine.session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class ScenarioSpec:
     runbooks: tuple[str, ...] = ()
     vars: Mapping[str, object] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)  # added to os.environ for ${ENV}
+    expect_status: str = DEFAULT_EXPECTED_STATUS  # the URL form only; runbooks `test` statuses
 
     def build(self) -> Scenario:
         if self.runbooks:
@@ -29,7 +30,9 @@ class ScenarioSpec:
             return scenario
         if self.url is None:
             raise ValueError("nothing to run: give a URL or a runbook")
-        return UrlScenario(self.url, self.method, self.headers, self.body)
+        return UrlScenario(
+            self.url, self.method, self.headers, self.body, expect_status=self.expect_status
+        )
 
     def describe(self) -> str:
         return ", ".join(self.runbooks) if self.runbooks else f"{self.method} {self.url}"

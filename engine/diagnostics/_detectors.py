@@ -43,6 +43,7 @@ SERVER_CLOSE_REASONS = {
     "connection_close": "answered `Connection: close`",
     "peer_closed": "closed by the server",
     "goaway": "ended by GOAWAY",
+    "connection_reset": "reset by the server",
 }
 
 
@@ -166,7 +167,7 @@ def _steady_tail(history: History, seconds: int) -> History | None:
 
 
 def _rate(value: float) -> str:
-    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
 
 
 def _churn_advice(mode: str) -> str:

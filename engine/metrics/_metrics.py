@@ -145,6 +145,15 @@ class Metrics:
         self.error_kinds[kind] += 1
         self.last_error[kind] = message[:MAX_ERROR_MESSAGE]
 
+    def record_rejected(self, step: StepStats, kind: str, message: str) -> None:
+        """A response already recorded that the scenario counts as an error (an unexpected
+        status): an error of `kind`, not a second request."""
+        self.errors += 1
+        self._second_errors += 1
+        step.errors += 1
+        self.error_kinds[kind] += 1
+        self.last_error[kind] = message[:MAX_ERROR_MESSAGE]
+
     def record_iteration(self, total_us: int | None, failure: str | None) -> None:
         """One finished iteration; `total_us` None when it was cut short (no latency sample)."""
         self.iterations += 1

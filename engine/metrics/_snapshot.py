@@ -299,3 +299,4 @@ class Snapshot:
     generator: GeneratorLoad = field(default_factory=GeneratorLoad)
     phases: tuple[PhaseResult, ...] = ()
     http_version_in_use: str = ""  # the version of the latest response
+    peak_vus: int = 0  # the most VUs running at once

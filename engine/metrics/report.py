@@ -123,7 +123,8 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
         "dropped_iterations": snapshot.dropped_iterations,
         "iteration_latency_ms": latency_ms(snapshot.iteration_latency, p999=False),
         "failures": dict(snapshot.failures),
-        "concurrency": snapshot.concurrency,
+        # the VUs set at the end; in the open model, the VU cap in use (never the unused -c)
+        "concurrency": snapshot.max_vus if snapshot.mode == "open" else snapshot.concurrency,
         "rate": snapshot.rate,
         "max_vus": snapshot.max_vus,
         "duration_s": round(duration, 3),

@@ -41,6 +41,9 @@ class SnapshotSource(SessionView, Protocol):
     @property
     def max_vus(self) -> int: ...
 
+    @property
+    def peak_vus(self) -> int: ...
+
 
 def build_snapshot(session: SnapshotSource, timeline: int | None) -> Snapshot:
     metrics = session.metrics
@@ -104,6 +107,7 @@ def build_snapshot(session: SnapshotSource, timeline: int | None) -> Snapshot:
         events=tuple(session.events),
         connections=_connections(session),
         http_version_in_use=metrics.last_version.decode("ascii"),
+        peak_vus=session.peak_vus,
         **extras,  # type: ignore[arg-type]
     )
 

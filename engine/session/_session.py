@@ -75,6 +75,7 @@ class Session:
             else None
         )
         self.busy = 0
+        self.peak_vus = 0  # the most VUs running at once (retiring ones included)
         self.accepting = False
         self.aborting = False
         self.timeline: deque[TimelinePoint] = deque(maxlen=config.timeline_limit)
@@ -370,6 +371,7 @@ class Session:
         vu = VirtualUser(self, self._next_vu_id)
         self._next_vu_id += 1
         self._vus.append(vu)
+        self.peak_vus = max(self.peak_vus, len(self._vus))
         body = vu.run_open(first_start) if first_start else vu.run_closed()
         vu.task = asyncio.get_running_loop().create_task(body)
         vu.task.add_done_callback(lambda _task: self._vu_done(vu))

@@ -105,6 +105,9 @@ class VirtualUser:
         self._cookies = None
 
     # -- requests -------------------------------------------------------------------------------
+    def reject(self, step: StepStats, kind: str, message: str) -> None:
+        self.session.metrics.record_rejected(step, kind, message)
+
     async def exchange(
         self, runner: Runner, request: httpx.Request, step: StepStats
     ) -> RawResponse:

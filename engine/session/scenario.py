@@ -72,6 +72,10 @@ class VirtualUserView(Protocol):
         """Like `exchange`, as an `httpx.Response`, following redirects and keeping cookies."""
         ...
 
+    def reject(self, step: StepStats, kind: str, message: str) -> None:
+        """Count a response already recorded under `step` as an error of `kind`."""
+        ...
+
 
 class Scenario(Protocol):
     name: str
@@ -103,8 +107,27 @@ def check_header(name: str, value: str) -> None:
         raise ValueError(f"header {name}: a value cannot contain CR, LF or NUL")
 
 
+DEFAULT_EXPECTED_STATUS = "200-399"
+HTTP_STATUS = "http_status"  # the error kind of a response outside the expected statuses
+
+
+def parse_status_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """`200-399`, `200,201,404` or `200-299,404` as inclusive ranges; ValueError if not."""
+    ranges = []
+    for part in (p.strip() for p in text.split(",")):
+        low, sep, high = part.partition("-")
+        if not (low.strip().isdigit() and (not sep or high.strip().isdigit())):
+            raise ValueError(f"{part!r} is not a status code or a range like 200-299")
+        first, last = int(low), int(high) if sep else int(low)
+        if not 100 <= first <= last <= 599:
+            raise ValueError(f"{part!r} is not within 100-599, low to high")
+        ranges.append((first, last))
+    return tuple(ranges)
+
+
 class UrlScenario:
-    """One request per iteration to one URL: `loadscope run URL`."""
+    """One request per iteration to one URL: `loadscope run URL`. A response whose status is
+    not expected (default 200-399) fails its iteration with the error kind `http_status`."""
 
     def __init__(
         self,
@@ -113,6 +136,7 @@ class UrlScenario:
         headers: Sequence[tuple[str, str]] = (),
         body: bytes | None = None,
         name: str | None = None,
+        expect_status: str = DEFAULT_EXPECTED_STATUS,
     ) -> None:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -130,6 +154,12 @@ class UrlScenario:
         self.headers = tuple(headers)
         self.body = body
         self.name = name or str(parsed)
+        self.expect_status = expect_status
+        self._expected = frozenset(
+            code
+            for low, high in parse_status_ranges(expect_status)
+            for code in range(low, high + 1)
+        )
         self._step_name = f"{self.method} {parsed.raw_path.decode('ascii', 'replace')}"
         self._request: httpx.Request | None = None
         self._runner: Runner | None = None
@@ -155,4 +185,8 @@ class UrlScenario:
 
     async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
-        await vu.exchange(self._runner, self._request, self._step)
+        raw = await vu.exchange(self._runner, self._request, self._step)
+        if raw.status not in self._expected:
+            message = f"status {raw.status}, expected {self.expect_status}"
+            vu.reject(self._step, HTTP_STATUS, message)
+            raise RequestFailed(self._step.name, HTTP_STATUS, message)

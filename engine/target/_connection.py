@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import TYPE_CHECKING, Protocol
 
 from ._counters import Field
 from ._h1 import Http1Codec
 from ._h2 import Http2Codec
 from ._options import Listener, PlainProtocols
-
-if TYPE_CHECKING:
-    from ._server import Site
+from ._site import Codec, Site
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-
-class Codec(Protocol):
-    def start(self) -> None: ...
-    def feed(self, data: bytes) -> None: ...
-    def lost(self) -> None: ...
-    def shutdown(self) -> None: ...
 
 
 class ServerConnection(asyncio.Protocol):
@@ -157,6 +147,9 @@ class ServerConnection(asyncio.Protocol):
             self._idle_timer = loop.call_later(remaining, self._check_idle)
         else:
             self.shutdown()
+
+    def abort(self) -> None:
+        self.transport.abort()
 
     def shutdown(self) -> None:
         """Close gracefully: idle keep-alive expiry, or the server stopping."""

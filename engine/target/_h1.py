@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 
 import httptools
 
 from ._app import Deferred, Request, Response
-
-if TYPE_CHECKING:
-    from ._connection import ServerConnection
+from ._site import CodecHost
 
 SERVER = b"server: loadscope-target\r\n"
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
@@ -72,7 +69,7 @@ class Http1Codec:
         "_url",
     )
 
-    def __init__(self, conn: ServerConnection) -> None:
+    def __init__(self, conn: CodecHost) -> None:
         self._conn = conn
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""

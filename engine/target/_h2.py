@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h2.config
 import h2.connection
@@ -23,9 +23,7 @@ import h2.exceptions
 import h2.settings
 
 from ._app import Deferred, Request, Response
-
-if TYPE_CHECKING:
-    from ._connection import ServerConnection
+from ._site import CodecHost
 
 _BIG_WINDOW = 16 * 1024 * 1024
 _DEFAULT_WINDOW = 65_535
@@ -67,7 +65,7 @@ class Http2Codec:
         "_streams",
     )
 
-    def __init__(self, conn: ServerConnection) -> None:
+    def __init__(self, conn: CodecHost) -> None:
         self._conn = conn
         self._h2 = h2.connection.H2Connection(config=_CONFIG)
         self._streams: dict[int, _Stream] = {}

@@ -14,9 +14,8 @@ from ._app import App
 from ._connection import ServerConnection
 from ._counters import SharedCounters
 from ._options import Listener, TargetOptions
+from ._site import Site
 from ._tls_listener import TlsListener, listening_socket
-
-DRAIN_TIMEOUT = 1.0  # on shutdown, how long closing connections may take to flush
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,40 +40,8 @@ class TargetInfo:
         return f"https://{_netloc(self.host, self.https_port)}"
 
 
-class Site:
-    """One worker's state that its connections share."""
-
-    def __init__(
-        self,
-        options: TargetOptions,
-        app: App,
-        counters: SharedCounters,
-        worker: int,
-        ssl_context: ssl.SSLContext | None,
-    ) -> None:
-        self.options = options
-        self.app = app
-        self.counts = counters.array
-        self.slots = {listener: counters.slot(worker, listener) for listener in Listener}
-        self.ssl_context = ssl_context
-        self.loop = asyncio.get_running_loop()
-        self.connections: set[ServerConnection] = set()
-        self.stopping = False
-        timeout = options.keepalive_timeout
-        self.keep_alive_value = None if timeout is None else b"timeout=%s" % _seconds(timeout)
-
-    def factory(self, listener: Listener) -> Callable[[], ServerConnection]:
-        return lambda: ServerConnection(self, listener)
-
-    async def close_all(self) -> None:
-        self.stopping = True
-        for connection in list(self.connections):
-            connection.shutdown()
-        deadline = self.loop.time() + DRAIN_TIMEOUT
-        while self.connections and self.loop.time() < deadline:
-            await asyncio.sleep(0.01)
-        for connection in list(self.connections):
-            connection.transport.abort()
+def connection_factory(site: Site, listener: Listener) -> Callable[[], ServerConnection]:
+    return lambda: ServerConnection(site, listener)
 
 
 async def serve(
@@ -121,7 +88,7 @@ async def _serve(
     try:
         plain = listening_socket(options.host, options.port, options.backlog, reuse_port)
         server = await loop.create_server(
-            site.factory(Listener.HTTP), sock=plain, backlog=options.backlog
+            connection_factory(site, Listener.HTTP), sock=plain, backlog=options.backlog
         )
         if options.tls:
             secure = listening_socket(options.host, options.tls_port, options.backlog, reuse_port)
@@ -165,7 +132,3 @@ def _stats_function(counters: SharedCounters, worker: int) -> Callable[[], dict[
 
 def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _seconds(value: float) -> bytes:
-    return b"%d" % value if value == int(value) else b"%g" % value

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import TYPE_CHECKING
 
 from ._connection import ServerConnection
 from ._counters import Field
 from ._options import Listener
-
-if TYPE_CHECKING:
-    from ._server import Site
+from ._site import Site
 
 HANDSHAKE_TIMEOUT = 10.0
 # After sending close_notify, how long to wait for the client's before closing the socket anyway.

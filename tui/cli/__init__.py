@@ -64,13 +64,13 @@ def _located(message: str) -> bool:
 
 
 def _dispatch(arguments: list[str]) -> int:
-    from ._args import build_parser
+    from ._args import attach_negative_values, build_parser
 
     parser = build_parser()
     if arguments in (["-h"], ["--help"]):
         parser.print_help()
         return 0
-    args = parser.parse_args(arguments)
+    args = parser.parse_args(attach_negative_values(arguments))
     if args.version:
         from importlib.metadata import version
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from loadscope.engine import ReuseMode
 
+DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
+TARGET_EPILOG = "Exit codes: 0 stopped, 2 bad input (e.g. a port in use), 130 interrupted."
 RUN_EXAMPLES = """\
 examples:
   loadscope run http://127.0.0.1:8080/ -c 50 -d 30s
@@ -82,6 +85,25 @@ class _Parser(argparse.ArgumentParser):
         return parsed
 
 
+NEGATIVE_VALUE = re.compile(r"-\d")
+OPTION = re.compile(r"--?[A-Za-z][\w-]*")
+
+
+def attach_negative_values(arguments: list[str]) -> list[str]:
+    """`-d -1s` as `-d-1s`: argparse takes `-1s` for an unknown flag and says "expected one
+    argument"; attached, the flag's own check says what is wrong with the value."""
+    joined: list[str] = []
+    for argument in arguments:
+        previous = joined[-1] if joined else ""
+        if NEGATIVE_VALUE.match(argument) and OPTION.fullmatch(previous):
+            joined[-1] = (
+                f"{previous}={argument}" if previous.startswith("--") else previous + argument
+            )
+        else:
+            joined.append(argument)
+    return joined
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="loadscope",
@@ -122,7 +144,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=EPILOG,
     )
     add_load_options(console, default_duration=None)
-    add_report_options(console, text_format=False, quiet=False)
+    add_report_options(console, text_format=False, quiet=False, save_dir=True)
 
 
 def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -185,7 +207,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         type=whole(-MAX_VUS, MAX_VUS),
         default=None,
         metavar="N",
-        help="virtual users",
+        help="virtual users (default 10; churn: 20)",
     )
     demo.add_argument(
         "-d",
@@ -193,7 +215,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         default=None,
         help="stop after this long (default: until q; 10s headless)",
     )
-    add_report_options(demo, threshold=False, csv=False, quiet=False)
+    add_report_options(demo, threshold=False, csv=False, quiet=False, save_dir=True)
 
 
 def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -202,7 +224,7 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="run the built-in target server in the foreground",
         description="The built-in target: HTTP/1.1 and h2c (prior knowledge) on one port, and "
         "HTTPS with ALPN h2/http1.1 on a certificate generated at start.",
-        epilog=EPILOG,
+        epilog=TARGET_EPILOG,
     )
     target.add_argument(
         "--port",
@@ -246,7 +268,8 @@ def _add_watch(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "watch",
         help="watch TCP states and new connections to a local port, with no load",
         description="The kernel view alone: sockets by state, new connections per second and "
-        "TIME_WAIT for HOST:PORT, from /proc, live.",
+        "TIME_WAIT for HOST:PORT, live, from the kernel's sock_diag netlink (what `ss` uses; "
+        "/proc/net/tcp where netlink is not available).",
         epilog=EPILOG,
     )
     watch.add_argument("address", metavar="HOST:PORT", help="e.g. 127.0.0.1:8080 or :5432")
@@ -276,11 +299,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "--duration",
         default=None,
         help="how long to measure: 10s, 10sec, 1m30s, 500ms "
-        + (
-            f"(default {default_duration}; with --stages, their total)"
-            if default_duration
-            else "(default: until stopped; with --stages, their total)"
-        ),
+        + (f"(default {default_duration})" if default_duration else "(default: until stopped)")
+        + "; --stages and --phases set the length themselves, so not with them",
     )
     load.add_argument(
         "--warm-up",
@@ -383,6 +403,14 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         metavar="TEXT|@FILE",
         help="URL form: the request body; @FILE reads it from a file",
     )
+    http.add_argument(
+        "--expect-status",
+        default=None,
+        metavar="CODES",
+        help="URL form: statuses that count as success, e.g. 200,201,404 or 200-299; any "
+        "other fails its iteration with error kind http_status (default 200-399). Runbooks "
+        "decide with a `test`",
+    )
     add_runbook_options(parser.add_argument_group("runbook"))
 
 
@@ -419,6 +447,7 @@ def add_report_options(
     text_format: bool = True,
     csv: bool = True,
     quiet: bool = True,
+    save_dir: bool = False,
 ) -> None:
     """The report flags, defined once; each command takes the ones that apply to it."""
     out = parser.add_argument_group("report")
@@ -448,6 +477,14 @@ def add_report_options(
     if csv:
         out.add_argument(
             "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
+        )
+    if save_dir:
+        out.add_argument(
+            "--save-dir",
+            default=DEFAULT_SAVE_DIR,
+            metavar="DIR",
+            help=f"where the console saves reports (on stop and on s), created if missing "
+            f"(default ./{DEFAULT_SAVE_DIR})",
         )
     if quiet:
         out.add_argument(

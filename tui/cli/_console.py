@@ -6,16 +6,18 @@ import argparse
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess
-from loadscope.engine.metrics.report import build_report, redact_snapshot
+from loadscope.engine.metrics.report import redact_snapshot
 from loadscope.engine.redact import redact_text
 
 from . import _signals
+from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._limits import raise_open_files_limit
@@ -23,7 +25,7 @@ from ._loadt import threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, load_plan
 from ._outputs import CsvTimeline, check_outputs
 from ._reasons import silence_reason
-from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, runn_values
+from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
 
@@ -36,13 +38,19 @@ def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None =
         session.tick_listeners.append(csv.write)
 
 
-def report_renderer(plan: LoadPlan) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
-    """The console's final report: the same text as `loadscope run` prints."""
+def report_renderer(
+    plan: LoadPlan, thresholds: Thresholds | None = None
+) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
+    """The console's final report: the same text and JSON as `loadscope run` gives, with the
+    thresholds' results."""
+    checks = thresholds or Thresholds([])
 
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
         snapshot = redact_snapshot(snapshot)
-        report = build_report(snapshot)
-        return render_text(snapshot, report, runn_values(plan, snapshot)), report
+        report = full_report(plan, snapshot)
+        runn = runn_values(plan, snapshot)
+        report["thresholds"] = checks.evaluate(threshold_names(runn, report)).as_report()
+        return render_text(snapshot, report, runn), report
 
     return render
 
@@ -59,6 +67,7 @@ def run_console(
     label: str,
     csv_path: str | None = None,
     thresholds: Thresholds | None = None,
+    save_dir: str = DEFAULT_SAVE_DIR,
 ) -> int:
     from ..app import ConsoleOptions, LoadscopeApp
 
@@ -71,19 +80,26 @@ def run_console(
     options = ConsoleOptions(
         label=redact_text(label),
         summary_json=summary_json,
-        save_dir=Path.cwd(),
+        save_dir=Path(save_dir),
         open_model=plan.config.open_model,
         concurrency=plan.config.concurrency,
         rate=plan.config.rate or 0.0,
         reuse_mode=plan.config.reuse_mode.value,
         connect_timeout=plan.config.connect_timeout,
     )
-    app = LoadscopeApp(engine, options, report_renderer(plan))
+    app = LoadscopeApp(engine, options, report_renderer(plan, thresholds))
     if _signals.interrupted():  # stopped while starting: no console, no load
         print("loadscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     raise_open_files_limit()
     engine.start()
+    refused = first_connections_refused(engine, plan.config.concurrency)
+    if refused:  # `run`'s rule: a target that is not there is exit 2, before the dashboard
+        engine.stop()
+        engine.wait_final(plan.config.stop_grace + 5)
+        engine.close()
+        print(f"loadscope: target unreachable: {refused}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         code = app.run()
     finally:
@@ -109,13 +125,42 @@ def run_console(
         print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
         return EXIT_USAGE
     if thresholds is not None and thresholds.expressions and engine.final is not None:
-        report = build_report(engine.final)
-        verdict = thresholds.evaluate(threshold_names(runn_values(plan, engine.final), report))
-        for line in verdict.failures:
+        _, report = report_renderer(plan, thresholds)(engine.final)
+        failures = [result["why"] for result in report["thresholds"] if not result["passed"]]
+        for line in failures:
             print(f"threshold failed: {line}", file=sys.stderr)
-        if verdict.failures:
+        if failures:
             return EXIT_THRESHOLD
     return code if isinstance(code, int) else EXIT_OK
+
+
+ENGINE_START_WAIT = 30.0  # spawning the engine process can take seconds on a busy machine
+FIRST_CONNECTIONS_WAIT = 5.0  # from its first snapshot: a target still silent is the dashboard's
+
+
+def first_connections_refused(engine: EngineProcess, concurrency: int) -> str:
+    """Wait for the first connections: the message when every one failed as `run` counts it
+    unreachable (refused, DNS, TLS...), or "" once one connects (or nothing is known yet)."""
+    needed = max(1, min(concurrency or 1, 3))
+    deadline = time.monotonic() + ENGINE_START_WAIT
+    seen_first = False
+    while time.monotonic() < deadline and not engine.finished:
+        snapshot = engine.updates()
+        if snapshot is not None:
+            if not seen_first:
+                seen_first = True
+                deadline = time.monotonic() + FIRST_CONNECTIONS_WAIT
+            if snapshot.connections.opened_total or snapshot.requests_total > snapshot.errors_total:
+                return ""
+            kinds = {error.kind for error in snapshot.errors}
+            if snapshot.errors_total >= needed and kinds and kinds <= UNREACHABLE_KINDS:
+                return _located(snapshot, snapshot.errors[0].last_message)
+        time.sleep(0.05)
+    return ""
+
+
+def _located(snapshot: Snapshot, message: str) -> str:
+    return message if "://" in message else f"{', '.join(snapshot.targets)}: {message}"
 
 
 def cmd_console(
@@ -134,6 +179,7 @@ def cmd_console(
         label=label,
         csv_path=args.csv,
         thresholds=thresholds,
+        save_dir=args.save_dir,
     )
 
 

@@ -51,7 +51,7 @@ def demo_command(args: argparse.Namespace, book: Path, story: str) -> list[str]:
     if args.headless:
         argv = ["run", *argv, "--format", args.format]
     else:
-        argv = ["console", *argv]
+        argv = ["console", *argv, "--save-dir", args.save_dir]
     return [*argv, "--out", args.out] if args.out else argv
 
 

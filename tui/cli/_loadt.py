@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadscope.engine import Snapshot
+from loadscope.engine import LatencySummary, Snapshot
 
 _BLOCK = """\
 Number of runbooks per RunN....: {runbooks}
@@ -18,8 +18,8 @@ Succeeded......................: {succeeded}
 Failed.........................: {failed}
 Error rate.....................: {error_rate}%
 RunN per second................: {rps}
-Latency .......................: max={max}ms min={min}ms avg={avg}ms med={med}ms \
-p(90)={p90}ms p(95)={p95}ms p(99)={p99}ms
+Latency .......................: max={max} min={min} avg={avg} med={med} \
+p(90)={p90} p(95)={p95} p(99)={p99}
 """
 
 
@@ -77,6 +77,13 @@ def loadt_values(
         "failed": failed,
         "error_rate": (failed / total * 100) if total else 0.0,
         "rps": total / duration_s if duration_s else 0.0,
+        # None (JSON null, "n/a" in the block) when no iteration was timed: never a made-up 0
+        **{key: (value if latency.count else None) for key, value in _latency(latency).items()},
+    }
+
+
+def _latency(latency: LatencySummary) -> dict[str, float]:
+    return {
         "latency_max_ms": latency.max,
         "latency_min_ms": latency.min,
         "latency_avg_ms": latency.mean,
@@ -85,6 +92,13 @@ def loadt_values(
         "latency_p95_ms": latency.p95,
         "latency_p99_ms": latency.p99,
     }
+
+
+def latency_text(value: float | None) -> str:
+    """runn's one decimal, but enough digits below 1 ms that 0.04 ms does not read as 0ms."""
+    if value is None:
+        return "n/a"
+    return commaf(value, 1 if value >= 1 else 3) + "ms"
 
 
 def loadt_block(values: dict[str, Any]) -> str:
@@ -99,16 +113,20 @@ def loadt_block(values: dict[str, Any]) -> str:
         failed=values["failed"],
         error_rate=commaf(values["error_rate"]),
         rps=commaf(values["rps"]),
-        max=commaf(values["latency_max_ms"]),
-        min=commaf(values["latency_min_ms"]),
-        avg=commaf(values["latency_avg_ms"]),
-        med=commaf(values["latency_med_ms"]),
-        p90=commaf(values["latency_p90_ms"]),
-        p95=commaf(values["latency_p95_ms"]),
-        p99=commaf(values["latency_p99_ms"]),
+        max=latency_text(values["latency_max_ms"]),
+        min=latency_text(values["latency_min_ms"]),
+        avg=latency_text(values["latency_avg_ms"]),
+        med=latency_text(values["latency_med_ms"]),
+        p90=latency_text(values["latency_p90_ms"]),
+        p95=latency_text(values["latency_p95_ms"]),
+        p99=latency_text(values["latency_p99_ms"]),
     )
 
 
+ITERATION_NAMES = frozenset(
+    {"total", "succeeded", "failed", "error_rate", "rps", "max", "mid", "med", "min", "p90"}
+    | {"p95", "p99", "avg"}
+)
 THRESHOLD_NAMES = frozenset(
     {
         "total",
@@ -150,10 +168,10 @@ THRESHOLD_NAMES = frozenset(
 )
 
 
-def threshold_names(values: dict[str, Any], report: dict[str, Any]) -> dict[str, float]:
+def threshold_names(values: dict[str, Any], report: dict[str, Any]) -> dict[str, float | None]:
     """The names a --threshold may use: runn's, then loadscope's own."""
     latency = report["latency_ms"]
-    names: dict[str, float] = {
+    names: dict[str, float | None] = {
         "total": values["total"],
         "succeeded": values["succeeded"],
         "failed": values["failed"],

@@ -8,6 +8,7 @@ from typing import Any
 from loadscope.engine import Session, SessionConfig, run_event_loop
 from loadscope.engine.control import ScenarioSpec
 
+from ._describe import duration_text
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
@@ -57,7 +58,7 @@ def cmd_loadt(args: argparse.Namespace) -> int:
         outcome.snapshot,
         runbooks=len(args.books),
         warm_up=go_duration(plan.config.warm_up),
-        duration=go_duration(plan.config.duration or 0),
+        duration=duration_text(plan.config, outcome.snapshot, interrupted=outcome.interrupted),
         # runn divides by --duration; a run cut short by Ctrl-C divides by what it ran
         duration_s=(
             outcome.snapshot.elapsed_s

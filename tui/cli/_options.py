@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 from dataclasses import dataclass
 
 import httpx
@@ -14,7 +15,13 @@ from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.durations import DurationError, parse_duration
 from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
 from loadscope.engine.redact import add_header_secrets, add_secrets, redact_url
-from loadscope.engine.session.scenario import TOKEN, check_header, check_port
+from loadscope.engine.session.scenario import (
+    DEFAULT_EXPECTED_STATUS,
+    TOKEN,
+    check_header,
+    check_port,
+    parse_status_ranges,
+)
 
 from ._errors import UsageError
 
@@ -191,9 +198,15 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
             headers=headers,
             body=_body(args.body),
             vars=variables,
+            expect_status=_expected_status(getattr(args, "expect_status", None)),
         )
     if args.body is not None or args.method.upper() != "GET":
         raise UsageError("-X/--method and --body are for the URL form; runbooks set their own")
+    if getattr(args, "expect_status", None) is not None:
+        raise UsageError(
+            "--expect-status is for the URL form; in a runbook a status fails only when a "
+            "`test` says so"
+        )
     check_books(books)
     return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
 
@@ -202,12 +215,21 @@ def check_books(books: list[str] | tuple[str, ...]) -> None:
     for book in books:
         problem = input_file_problem(book)
         if problem == "no such file":
-            hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? http://{book})"
+            hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? {_as_url(book)})"
             raise UsageError(f"{book}: no such runbook file{hint}")
         if problem == "a directory":
             raise UsageError(f"{book}: a directory, not a runbook file")
         if problem:
             raise UsageError(f"{book}: cannot be a runbook: {problem}")
+
+
+def _as_url(text: str) -> str:
+    """`http:/host/` or `http:host` as the URL it was meant to be; a bare `host:port` gets
+    http://."""
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme.lower() in ("http", "https"):
+        return f"{scheme.lower()}://{rest.lstrip('/')}"
+    return f"http://{text}"
 
 
 def _checked_url(url: str) -> str:
@@ -223,6 +245,16 @@ def _checked_url(url: str) -> str:
     except ValueError as exc:
         raise UsageError(f"invalid URL {redact_url(url)!r}: {exc}") from None
     return url
+
+
+def _expected_status(text: str | None) -> str:
+    if text is None:
+        return DEFAULT_EXPECTED_STATUS
+    try:
+        parse_status_ranges(text)
+    except ValueError as exc:
+        raise UsageError(f"--expect-status: {exc}") from None
+    return text.replace(" ", "")
 
 
 def _checked_method(method: str) -> str:
@@ -269,7 +301,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
         raise UsageError("--max-idle must be at least 1")
     if args.h2_connections < 1:
         raise UsageError("--h2-connections must be at least 1")
-    stages = parse_stages(args.stages) if args.stages else ()
+    stages = parse_stages(args.stages) if args.stages is not None else ()
     run_for = run_duration(args, stages)
     timeout = duration(args.timeout, "--timeout")
     if timeout <= 0:
@@ -302,9 +334,22 @@ def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> Lo
     plan = LoadPlan(spec, config)
     if getattr(args, "duration", None):
         plan.duration_given = config.duration
-    if getattr(args, "phases", None):
+    if getattr(args, "phases", None) is not None:
         use_phases(plan, parse_phases(args.phases))
+    check_one_length(args)
     return plan
+
+
+def check_one_length(args: argparse.Namespace) -> None:
+    """One rule: --stages and --phases set the run's length; -d beside them is bad input."""
+    if getattr(args, "duration", None) is None:
+        return
+    for flag in ("stages", "phases"):
+        if getattr(args, flag, None) is not None:
+            raise UsageError(
+                f"-d/--duration and --{flag} both set the length: the {flag} last their total; "
+                "drop -d"
+            )
 
 
 def use_phases(plan: LoadPlan, phases: tuple[Phase, ...]) -> None:
@@ -322,4 +367,11 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
     if phases and not plan.phases:
         use_phases(plan, tuple(Phase(ReuseMode(mode), seconds) for mode, seconds in phases))
         if plan.duration_given is not None:  # -d on the command line wins: the run stops there
-            plan.config.duration = min(plan.config.duration or 0.0, plan.duration_given)
+            total = plan.config.duration or 0.0
+            plan.config.duration = min(total, plan.duration_given)
+            if plan.duration_given < total:
+                print(
+                    f"loadscope: -d {plan.duration_given:g}s stops the runbook's phases "
+                    f"({total:g}s in all) early",
+                    file=sys.stderr,
+                )

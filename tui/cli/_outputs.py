@@ -48,12 +48,19 @@ def write_json(path: str | Path, report: dict[str, Any]) -> None:
     directory = target.parent if str(target.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would differ from the other reports
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(dumps(report) + "\n")
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 # Every file a command writes, by argparse dest. A command without the flag skips it; a new
@@ -74,6 +81,25 @@ def check_outputs(args: argparse.Namespace) -> None:
         if resolved in seen:
             raise UsageError(f"{flag} and {seen[resolved]} name the same file {path}")
         seen[resolved] = flag
+    save_dir = getattr(args, "save_dir", None)
+    if save_dir:
+        check_directory(save_dir, "--save-dir")
+
+
+def check_directory(path: str, flag: str) -> None:
+    """A directory the console saves into: made when first needed, so it may not exist yet;
+    if it does, it must be a directory where files can be created."""
+    target = Path(path)
+    try:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{flag}: {path!r} is a file, not a directory")
+        if target.is_dir():
+            fd, probe = tempfile.mkstemp(prefix=".loadscope.", dir=target)
+            os.close(fd)
+            os.unlink(probe)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{flag}: cannot write in {_shown(path)}: {reason}") from None
 
 
 def check_writable(path: str, flag: str) -> None:

@@ -23,6 +23,7 @@ from loadscope.engine.metrics.report import build_report, redact_snapshot
 from loadscope.engine.redact import add_secrets
 
 from . import _signals
+from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._limits import vu_limit_problem
@@ -53,6 +54,7 @@ class Outcome:
     snapshot: Snapshot
     interrupted: bool = False
     unreachable: str | None = None
+    cut_by_user: bool = False  # a second Ctrl-C cut running work before the grace ran out
     report: dict[str, Any] = field(default_factory=dict)
     write_failures: list[str] = field(default_factory=list)  # files that could not be written
 
@@ -80,6 +82,7 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
 class _DriveState:
     interrupts: int = 0  # Ctrl-C / SIGTERM seen: the first stops, the second cuts
     unreachable: str | None = None
+    cut_by_user: bool = False
 
 
 async def drive(
@@ -100,6 +103,7 @@ async def drive(
         if state.interrupts == 1:
             session.request_stop()
         else:
+            state.cut_by_user = state.cut_by_user or not session.aborting
             session.abort()
 
     earlier = {sig: signal.getsignal(sig) for sig in _signals.STOP_SIGNALS}
@@ -123,11 +127,13 @@ async def drive(
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         if csv is not None:
             csv.close()
+    snapshot = session.snapshot(timeline=None)
     return Outcome(
-        session.snapshot(timeline=None),
+        cut_by(snapshot, "a second Ctrl-C") if state.cut_by_user else snapshot,
         interrupted=bool(state.interrupts),
         unreachable=state.unreachable,
         write_failures=[csv.failure] if csv is not None and csv.failure else [],
+        cut_by_user=state.cut_by_user,
     )
 
 
@@ -202,19 +208,25 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     return finish(args, plan, outcome, thresholds)
 
 
-def runn_values(plan: LoadPlan, snapshot: Snapshot) -> dict[str, Any]:
-    """runn's block for a `run` (and the console): durations as runn prints them."""
+def runn_values(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
+    """runn's block for a `run` (and the console): the time it ran, as runn prints durations."""
     config = plan.config
-    planned = config.duration or sum(stage.duration for stage in config.stages)
     return loadt_values(
         snapshot,
         runbooks=max(1, len(plan.spec.runbooks)),
         warm_up=go_duration(config.warm_up),
-        duration=go_duration(planned or round(snapshot.elapsed_s, 3)),
+        duration=duration_text(config, snapshot, interrupted=interrupted),
         duration_s=snapshot.elapsed_s,
-        concurrent=snapshot.max_vus if snapshot.mode == "open" else snapshot.concurrency,
+        concurrent=peak_vus(snapshot) if snapshot.mode == "closed" else snapshot.max_vus,
         max_rps=int(config.rate or 0),
     )
+
+
+def full_report(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
+    """The JSON report of a run: the measurements, then what the run was."""
+    report = build_report(snapshot)
+    report.update(run_description(plan.config, snapshot, interrupted=interrupted))
+    return report
 
 
 def finish(
@@ -227,8 +239,12 @@ def finish(
     values: dict[str, Any] | None = None,
 ) -> int:
     snapshot = outcome.snapshot = redact_snapshot(outcome.snapshot)
-    report = build_report(snapshot)
-    runn = values if values is not None else runn_values(plan, snapshot)
+    report = full_report(plan, snapshot, interrupted=outcome.interrupted)
+    runn = (
+        values
+        if values is not None
+        else runn_values(plan, snapshot, interrupted=outcome.interrupted)
+    )
     verdict = thresholds.evaluate(threshold_names(runn, report))
     report["thresholds"] = verdict.as_report()
     report["interrupted"] = outcome.interrupted

@@ -7,7 +7,8 @@ from typing import Any
 from loadscope.engine import HistogramData, Snapshot
 
 from ..format import counted, ms, number, percent
-from ._loadt import loadt_block
+from ..widgets._charts import merge_equal_bins
+from ._loadt import go_duration, loadt_block
 
 BAR = "█"
 PARTIAL = " ▏▎▍▌▋▊▉"
@@ -23,13 +24,13 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> str:
 
 
 def histogram_lines(data: HistogramData, indent: str = "  ") -> list[str]:
-    bins = [b for b in data.log_bins(HISTOGRAM_BINS)]
+    bins = merge_equal_bins(data.log_bins(HISTOGRAM_BINS))
     if not bins:
         return []
     peak = max(count for _, _, count in bins) or 1
     lines = []
     for low, high, count in bins:
-        label = f"{ms(low):>9} – {ms(high):<9}"
+        label = f"{ms(low):>9} – {ms(high):<9}" if ms(low) != ms(high) else f"{ms(low):>21}"
         lines.append(f"{indent}{label} {bar(count / peak)} {count:>10,}")
     return lines
 
@@ -53,6 +54,7 @@ def render_text(
     parts += _connections(snapshot, report)
     parts += _steps(snapshot)
     parts += _warnings(report)
+    parts += threshold_lines(report)
     if title:
         parts.insert(0, title)
     return "\n".join(parts).rstrip() + "\n"
@@ -74,17 +76,27 @@ def _requests(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
         lines.append(row("", f"{error.kind}: {error.last_message}"))
     lines += [
         row("HTTP versions", counts(snapshot.http_versions)),
-        row("mode", _mode(snapshot)),
+        row("mode", _mode(snapshot, report)),
         "",
     ]
     return lines
 
 
-def _mode(snapshot: Snapshot) -> str:
+def _mode(snapshot: Snapshot, report: dict[str, Any]) -> str:
+    """What the run was: its model, its rate or stages, its peak VUs; never an unused default."""
+    peak = report.get("peak_vus", snapshot.concurrency)
+    stages = ",".join(
+        f"{go_duration(s['duration_s'])}:{s['target']:g}" for s in report.get("stages", ())
+    )
     if snapshot.mode == "open":
-        model = f"open, {snapshot.rate:g} it/s, max {snapshot.max_vus} VUs"
+        rate = f"stages {stages} it/s" if stages else f"{snapshot.rate or 0:g} it/s"
+        model = f"open, {rate}, peak {counted(peak, 'VU')} of max {snapshot.max_vus:,}"
         if snapshot.dropped_iterations:
             model += f", {snapshot.dropped_iterations:,} dropped"
+    elif stages:
+        model = f"closed, stages {stages} VUs, peak {counted(peak, 'VU')}"
+    elif peak != snapshot.concurrency:
+        model = f"closed, {counted(snapshot.concurrency, 'VU')} at the end, peak {peak:,}"
     else:
         model = f"closed, {counted(snapshot.concurrency, 'VU')}"
     return f"{model}; reuse {snapshot.reuse_mode}; HTTP {snapshot.http_version}"
@@ -229,10 +241,29 @@ def _warnings(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def threshold_lines(report: dict[str, Any]) -> list[str]:
+    """Each threshold, passed or failed, with the numbers it was checked on and what they are
+    (runn's `p99` is over whole iterations, `req_p99` over requests)."""
+    results = report.get("thresholds") or []
+    if not results:
+        return []
+    lines = ["Thresholds"]
+    for result in results:
+        mark = "✓ passed" if result["passed"] else "✗ FAILED"
+        lines.append(f"  {mark}  {result['expression']}")
+        for name, value in result.get("values", {}).items():
+            meaning = result.get("meanings", {}).get(name, name)
+            shown = "n/a" if value is None else f"{value:,}"
+            lines.append(f"      {name} = {shown} ({meaning})")
+    lines.append("")
+    return lines
+
+
 def summary_line(report: dict[str, Any]) -> str:
     lat = report["latency_ms"]
     return (
         f"{report['requests_total']:,} requests, {number(report['requests_per_second'])} req/s, "
-        f"{report['errors_total']:,} errors, p50 {ms(lat['p50'])}, p99 {ms(lat['p99'])}, "
+        f"{report['errors_total']:,} errors, request p50 {ms(lat['p50'])}, "
+        f"request p99 {ms(lat['p99'])}, "
         f"{counted(report['connections_opened'], 'connection')} opened"
     )

@@ -10,25 +10,61 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import UsageError
-from ._loadt import THRESHOLD_NAMES
+from ._loadt import ITERATION_NAMES, THRESHOLD_NAMES
 
 if TYPE_CHECKING:
     from loadscope.engine.runbook import Expression
 
 
+@dataclass(frozen=True)
+class Result:
+    expression: str
+    passed: bool
+    why: str  # empty when it passed
+    values: dict[str, float | None]  # the names it uses, rounded as the report rounds them
+
+
 @dataclass
 class Verdict:
-    results: list[tuple[str, bool, str]] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
 
     @property
     def failures(self) -> list[str]:
-        return [explanation for _, passed, explanation in self.results if not passed]
+        return [result.why for result in self.results if not result.passed]
 
     def as_report(self) -> list[dict[str, Any]]:
         return [
-            {"expression": source, "passed": passed, **({"why": why} if not passed else {})}
-            for source, passed, why in self.results
+            {
+                "expression": result.expression,
+                "passed": result.passed,
+                **({"why": result.why} if not result.passed else {}),
+                "values": result.values,
+                "meanings": {name: meaning(name) for name in result.values},
+            }
+            for result in self.results
         ]
+
+
+LATENCY_NAMES = frozenset({"min", "max", "avg", "mean", "mid", "med", "p50", "p90", "p95"})
+LATENCY_NAMES |= {"p99", "p999"}
+
+
+def meaning(name: str) -> str:
+    """What a threshold name measures: runn's names are over whole iterations, `req_` ones
+    over single requests (the quiet summary's p50/p99 are the requests' ones)."""
+    if name.startswith("req_"):
+        unit, measure = "request", name.removeprefix("req_")
+    elif name in ITERATION_NAMES:
+        unit, measure = "iteration", name
+    else:
+        return name.replace("_", " ")
+    if measure in LATENCY_NAMES:
+        return f"{unit} latency {measure}, ms"
+    if measure == "error_rate":
+        return f"failed {unit}s, %"
+    if measure == "rps":
+        return f"{unit}s per second"
+    return f"{unit}s {measure.replace('_', ' ')}"
 
 
 class Thresholds:
@@ -59,13 +95,21 @@ class Thresholds:
             compiled.append(expression)
         return cls(compiled)
 
-    def evaluate(self, names: dict[str, float]) -> Verdict:
+    def evaluate(self, names: dict[str, float | None]) -> Verdict:
+        rounded = {name: _rounded(value) for name, value in names.items()}
         verdict = Verdict()
         for expression in self.expressions:
-            passed = expression.is_true(names)
-            why = "" if passed else expression.explain(names)
-            verdict.results.append((expression.source, passed, why))
+            passed = expression.is_true(rounded)
+            why = "" if passed else expression.explain(rounded)
+            used = {name: rounded[name] for name in sorted(expression.names)}
+            verdict.results.append(Result(expression.source, passed, why, used))
         return verdict
+
+
+def _rounded(value: float | None) -> float | None:
+    """Milliseconds and rates to 3 decimals, as the JSON report gives them (None: nothing was
+    measured, and a threshold on it cannot pass)."""
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def _check_types(expression: Expression, source: str) -> None:

@@ -99,7 +99,7 @@ def _line(sample: WatchSample) -> str:
     return _row(
         (
             f"{sample.elapsed_s:.0f}s",
-            f"{rate:g}",
+            f"{rate:,.0f}",  # one format for every row: 7,724 and 8,460, never 8460.3
             str(counts.established),
             str(counts.time_wait),
             str(counts.close_wait),
@@ -112,8 +112,8 @@ def _line(sample: WatchSample) -> str:
 
 def _summary(watcher: SocketWatcher, last: WatchSample) -> str:
     seconds = last.elapsed_s
-    rate = f" ({watcher.total_new / seconds:.1f}/s)" if seconds > 0 else ""
+    rate = f" ({watcher.total_new / seconds:,.1f}/s)" if seconds > 0 else ""
     return (
-        f"{watcher.label}: {watcher.total_new} new connections in {seconds:.1f}s{rate}, "
-        f"TIME_WAIT peak {watcher.time_wait_peak}"
+        f"{watcher.label}: {watcher.total_new:,} new connections in {seconds:.1f}s{rate}, "
+        f"TIME_WAIT peak {watcher.time_wait_peak:,}"
     )

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from loadscope.engine import Snapshot
 
@@ -22,6 +22,8 @@ from ..widgets.throughput import ThroughputPanel
 
 NARROW_WIDTH = 100
 SHORT_HEIGHT = 34
+TALL_HEIGHT = 46
+SCROLL_HINT = "↓ more panels below: scroll, or tab to a panel (z zooms it)"
 
 
 class DashboardScreen(Screen[None]):
@@ -49,6 +51,7 @@ class DashboardScreen(Screen[None]):
             with Horizontal(id="row-bottom", classes="row"):
                 yield StepsPanel(id="steps", classes="wide-half")
                 yield ErrorsPanel(id="errors", classes="narrow-half")
+        yield Static(SCROLL_HINT, id="scroll-hint")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -79,6 +82,7 @@ class DashboardScreen(Screen[None]):
     def _fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_WIDTH, "-narrow")
         self.set_class(height < SHORT_HEIGHT, "-short")
+        self.set_class(height >= TALL_HEIGHT and width >= NARROW_WIDTH, "-tall")
         self.query_one(Footer).compact = width < NARROW_WIDTH
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:

@@ -68,9 +68,9 @@ class HelpScreen(ModalScreen[None]):
             "set": "type an exact concurrency (the rate, in open mode)",
             "pause": "(space) pause: no new requests; again to resume",
             "reuse": "cycle connection reuse: shared → per-vu → per-iteration → none",
-            "http": "switch between HTTP/1.1 and HTTP/2 (h2c on http://)",
+            "http": "HTTP version: auto → 1.1 → 2 (h2c on http://) → auto; the header shows it",
             "reset": "reset statistics; the run goes on",
-            "save": "save the report (JSON and text) and a screenshot (SVG)",
+            "save": "save the report (JSON, text) and a screenshot (SVG) in ./loadscope-reports",
             "stop": "stop, and show the summary with the final report; q again exits",
             "help": "this screen",
         }

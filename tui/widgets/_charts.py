@@ -52,6 +52,12 @@ def seconds_per_column(points: int, columns: int, per_cell: int = 1) -> int:
     return STEPS[-1]
 
 
+def column_seconds(points: int, columns: int) -> int:
+    """Seconds per column, the same for area and braille line charts of one width: charts
+    stacked in one column share a time scale, so their change markers line up."""
+    return 2 * seconds_per_column(points, columns, per_cell=2)
+
+
 def bucket(values: Sequence[float], step: int, count: int, *, peak: bool = False) -> list[float]:
     """The last `count` buckets of `step` seconds each (mean, or max with `peak`), oldest first."""
     buckets: list[float] = []
@@ -64,11 +70,25 @@ def bucket(values: Sequence[float], step: int, count: int, *, peak: bool = False
     return buckets
 
 
+def axis_label(value: float, unit: str) -> str:
+    """An axis value in at most 5 cells: counts as 950, 1.2k, 45k; milliseconds as 250ms
+    below a second and 1.5s, 50s above (never "50kms")."""
+    if unit != "ms":
+        return compact(value) + unit
+    if value < 1000:
+        return compact(value) + "ms"
+    return (
+        f"{value / 1000:.1f}".removesuffix(".0") + "s"
+        if value < 10_000
+        else compact(value / 1000) + "s"
+    )
+
+
 def _y_labels(top: float, rows: int, unit: str) -> list[str]:
     labels = [""] * rows
-    labels[0] = compact(top) + unit
+    labels[0] = axis_label(top, unit)
     if rows >= 4:
-        labels[rows // 2] = compact(top / 2) + unit
+        labels[rows // 2] = axis_label(top / 2, unit)
     labels[-1] = "0"
     return [label.rjust(Y_LABEL_WIDTH - 1)[: Y_LABEL_WIDTH - 1] + " " for label in labels]
 
@@ -112,7 +132,7 @@ def area_chart(
     plot_width = max(1, width - Y_LABEL_WIDTH)
     rows = max(1, height - 1)
     points = max((len(layer.values) for layer in layers), default=0)
-    step = seconds_per_column(points, plot_width)
+    step = column_seconds(points, plot_width)
     columns = [bucket(layer.values, step, plot_width) for layer in layers]
     totals = [sum(col[i] for col in columns if i < len(col)) for i in range(plot_width)]
     top = nice_ceiling(max(totals, default=0.0))
@@ -192,7 +212,7 @@ def line_chart(
     plot_width = max(1, width - Y_LABEL_WIDTH)
     rows = max(1, height - 1)
     points = max((len(s.values) for s in series), default=0)
-    step = seconds_per_column(points, plot_width, per_cell=2)
+    step = column_seconds(points, plot_width) // 2  # two samples per braille cell
     sampled = [bucket(s.values, step, plot_width * 2, peak=peak) for s in series]
     top = nice_ceiling(max((max(values, default=0.0) for values in sampled), default=0.0))
     bits = [[0] * plot_width for _ in range(rows)]
@@ -203,10 +223,10 @@ def line_chart(
         [(chr(BRAILLE_BASE + b) if b else " ", s) for b, s in zip(bit_row, style_row, strict=True)]
         for bit_row, style_row in zip(bits, styles, strict=True)
     ]
-    column_seconds = step * 2  # two samples per braille cell
-    _draw_markers(grid, markers, t_end, column_seconds, plot_width)
+    seconds = step * 2
+    _draw_markers(grid, markers, t_end, seconds, plot_width)
     used = (max((len(v) for v in sampled), default=0) + 1) // 2
-    return [*_plot_rows(grid, top, rows, unit), _x_axis(plot_width, t_end, column_seconds, used)]
+    return [*_plot_rows(grid, top, rows, unit), _x_axis(plot_width, t_end, seconds, used)]
 
 
 def _plot_line(
@@ -240,10 +260,10 @@ def histogram_rows(
     label: object = None,
 ) -> list[Text]:
     """Horizontal bars, one per log bin (ms), with percentile tags on the bins they fall in."""
+
+    bins = merge_equal_bins(bins)
     if not bins:
         return []
-    from ..format import ms
-
     peak = max(count for _, _, count in bins) or 1
     tags: dict[int, list[str]] = {}
     for name, value in marks:
@@ -252,13 +272,13 @@ def histogram_rows(
             len(bins) - 1 if value > bins[-1][1] else 0,
         )
         tags.setdefault(index, []).append(name)
-    label_width = max(len(f"{ms(low)}–{ms(high)}") for low, high, _ in bins)
+    label_width = max(len(bin_label(low, high)) for low, high, _ in bins)
     count_width = max(len(f"{count:,}") for _, _, count in bins)
     tag_width = max((len(" ".join(t)) for t in tags.values()), default=0) + 2
     bar_width = max(4, width - label_width - count_width - tag_width - 3)
     rows = []
     for index, (low, high, count) in enumerate(bins):
-        row = Text(f"{ms(low)}–{ms(high)}".rjust(label_width), style="dim")
+        row = Text(bin_label(low, high).rjust(label_width), style="dim")
         row.append(" ")
         cells = count / peak * bar_width
         full = int(cells)
@@ -273,3 +293,25 @@ def histogram_rows(
 
 
 EIGHTHS_H = " ▏▎▍▌▋▊▉"
+
+
+def bin_label(low: float, high: float) -> str:
+    """`1.20ms–1.45ms`, or one value when both ends read the same."""
+    from ..format import ms
+
+    return ms(low) if ms(low) == ms(high) else f"{ms(low)}–{ms(high)}"
+
+
+def merge_equal_bins(
+    bins: Sequence[tuple[float, float, int]],
+) -> list[tuple[float, float, int]]:
+    """Bins that would read the same (every latency equal: 11 rows of `1.50s–1.50s`) become
+    one row with their counts added."""
+    merged: list[tuple[float, float, int]] = []
+    for low, high, count in bins:
+        if merged and bin_label(*merged[-1][:2]) == bin_label(low, high):
+            first, last, total = merged[-1]
+            merged[-1] = (first, max(last, high), total + count)
+        else:
+            merged.append((low, high, count))
+    return merged

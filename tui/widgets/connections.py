@@ -69,7 +69,8 @@ class ConnectionsPanel(Panel):
             self.show(self.snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
-        self.query_one("#connections-numbers", TextView).show(connection_numbers(snapshot))
+        numbers = self.query_one("#connections-numbers", TextView)
+        numbers.show(connection_numbers(snapshot, numbers.size.width or 200))
         timeline = snapshot.timeline
         t_end = timeline[-1].t if timeline else 0
         opened = Series([float(p.opened) for p in timeline], "green", "opened/s")
@@ -108,61 +109,140 @@ class ConnectionsPanel(Panel):
         self.query_one("#ledger-title", TextView).show(title)
 
 
-def connection_numbers(snapshot: Snapshot) -> Text:
-    conns = snapshot.connections
-    last = snapshot.timeline[-1] if snapshot.timeline else None
-    text = Text(no_wrap=True)  # each line stays one line: the kernel line must stay in view
-    _pair(text, "open", conns.open, "bold")
-    _pair(text, "active", conns.active, "bold green")
-    _pair(text, "idle", conns.idle, "bold blue")
-    if conns.connecting:
-        _pair(text, "connecting", conns.connecting, "bold yellow")
-    text.append("│ ", style="dim")
-    _pair(text, "opened", conns.opened_total, "bold")
-    _pair(text, "/s", last.opened if last else 0, "bold yellow" if last and last.opened else "bold")
-    _pair(text, "peak", conns.peak_open, "bold")
-    text.append("\n")
-    text.append("req/conn ", style="dim")
-    text.append(number(conns.requests_per_connection_mean) + "  ", style="bold")
-    text.append("on new conns ", style="dim")
-    text.append(percent(conns.new_ratio) + "  ", style="bold")
-    text.append("handshake share ", style="dim")
-    text.append(percent(snapshot.handshake_time_share), style="bold")
-    text.append("\n")
-    text.append("connect ", style="dim")
-    if conns.connect_ms.count:
-        text.append(f"p50 {ms(conns.connect_ms.p50)} p99 {ms(conns.connect_ms.p99)}", style="bold")
-    else:
-        text.append("– (none opened)", style="dim")
-    if conns.tls_ms.count:
-        text.append("  TLS ", style="dim")
-        text.append(f"p50 {ms(conns.tls_ms.p50)} p99 {ms(conns.tls_ms.p99)}", style="bold")
-    text.append("\n")
-    text.append("closed ", style="dim")
-    closes = conns.closed_by_reason
-    text.append(
-        "  ".join(f"{reason} {count:,}" for reason, count in closes) if closes else "none",
-        style="bold",
-    )
-    kernel = snapshot.kernel
-    if kernel is not None:
-        text.append("\n")
-        text.append("kernel ", style="dim")
-        text.append(f"ESTAB {kernel.total.established:,}  ", style="bold")
-        tw_style = "bold yellow" if kernel.total.time_wait else "bold"
-        text.append(f"TIME_WAIT {kernel.total.time_wait:,} ", style=tw_style)
-        text.append(f"(peak {kernel.time_wait_peak:,})  ", style="dim")
-        if kernel.total.close_wait:
-            text.append(f"CLOSE_WAIT {kernel.total.close_wait:,}  ", style="bold red")
-        low, high = kernel.ephemeral_range
-        if high:
-            ports = f"{compact(kernel.ephemeral_in_use)}/{compact(high - low + 1)}"
-            text.append(f"ports {ports}  ", style="dim")
-        if kernel.fds_limit:
-            text.append(f"fds {compact(kernel.fds_open)}/{compact(kernel.fds_limit)}", style="dim")
+Segment = tuple[str, str, str]  # (label, value, style); the label may be ""
+
+
+def connection_numbers(snapshot: Snapshot, width: int = 200) -> Text:
+    """Five lines of numbers. Each line is written with full labels if it fits `width`, else
+    with short ones, else with values only where they still read: a number is never cut."""
+    lines = [_pool_line(snapshot), _reuse_line(snapshot), _handshake_line(snapshot)]
+    lines.append(_closed_line(snapshot))
+    if snapshot.kernel is not None:
+        lines.append(_kernel_line(snapshot))
+    text = Text(no_wrap=True)
+    for index, variants in enumerate(lines):
+        if index:
+            text.append("\n")
+        text.append_text(fit(variants, width))
     return text
 
 
-def _pair(text: Text, label: str, value: int, style: str) -> None:
-    text.append(f"{label} ", style="dim")
-    text.append(f"{value:,}  ", style=style)
+def fit(variants: list[list[Segment]], width: int) -> Text:
+    """The first rendering of a line that fits, most labelled first; the last one as is."""
+    rendered = [_render(segments) for segments in variants]
+    return next((line for line in rendered if line.cell_len <= width), rendered[-1])
+
+
+def _render(segments: list[Segment]) -> Text:
+    text = Text()
+    for label, value, style in segments:
+        if label:
+            text.append(f"{label} ", style="dim")
+        if value:
+            text.append(f"{value}  ", style=style)
+    text.rstrip()
+    return text
+
+
+def _pool_line(snapshot: Snapshot) -> list[list[Segment]]:
+    conns = snapshot.connections
+    last = snapshot.timeline[-1] if snapshot.timeline else None
+    per_second = last.opened if last else 0
+    rate_style = "bold yellow" if per_second else "bold"
+    connecting = (
+        [("connecting", f"{conns.connecting:,}", "bold yellow")] if conns.connecting else []
+    )
+    full: list[Segment] = [
+        ("open", f"{conns.open:,}", "bold"),
+        ("active", f"{conns.active:,}", "bold green"),
+        ("idle", f"{conns.idle:,}", "bold blue"),
+        *connecting,
+        ("│ opened", f"{conns.opened_total:,}", "bold"),
+        ("", f"{per_second:,}/s", rate_style),
+        ("peak", f"{conns.peak_open:,}", "bold"),
+    ]
+    short: list[Segment] = [
+        ("open", f"{conns.open:,}", "bold"),
+        ("act", f"{conns.active:,}", "bold green"),
+        ("idle", f"{conns.idle:,}", "bold blue"),
+        *[("conn…", value, style) for _, value, style in connecting],
+        ("│ opened", compact(conns.opened_total), "bold"),
+        ("", f"{compact(per_second)}/s", rate_style),
+        ("peak", compact(conns.peak_open), "bold"),
+    ]
+    return [full, short]
+
+
+def _reuse_line(snapshot: Snapshot) -> list[list[Segment]]:
+    conns = snapshot.connections
+    values = (
+        number(conns.requests_per_connection_mean),
+        percent(conns.new_ratio),
+        percent(snapshot.handshake_time_share),
+    )
+    full = ("req/conn", "on new conns", "handshake share")
+    short = ("req/conn", "new conns", "handshake")
+    return [
+        [(label, value, "bold") for label, value in zip(names, values, strict=True)]
+        for names in (full, short)
+    ]
+
+
+def _handshake_line(snapshot: Snapshot) -> list[list[Segment]]:
+    conns = snapshot.connections
+    if not conns.connect_ms.count:
+        return [[("connect", "– (none opened)", "dim")]]
+    connect = conns.connect_ms
+    full: list[Segment] = [
+        ("connect p50", ms(connect.p50), "bold"),
+        ("p99", ms(connect.p99), "bold"),
+    ]
+    short: list[Segment] = [("connect", f"{ms(connect.p50)}/{ms(connect.p99)}", "bold")]
+    if conns.tls_ms.count:
+        tls = conns.tls_ms
+        full += [("TLS p50", ms(tls.p50), "bold"), ("p99", ms(tls.p99), "bold")]
+        short += [("TLS", f"{ms(tls.p50)}/{ms(tls.p99)}", "bold")]
+    return [full, short]
+
+
+def _closed_line(snapshot: Snapshot) -> list[list[Segment]]:
+    closes = snapshot.connections.closed_by_reason
+    if not closes:
+        return [[("closed", "none", "bold")]]
+    variants = []
+    for shown in range(len(closes), 0, -1):  # fewer reasons before any count is cut
+        segments: list[Segment] = [("closed", "", "")]
+        segments += [(reason, f"{count:,}", "bold") for reason, count in closes[:shown]]
+        if shown < len(closes):
+            segments.append(("", f"+{len(closes) - shown} more", "dim"))
+        variants.append(segments)
+    return variants
+
+
+def _kernel_line(snapshot: Snapshot) -> list[list[Segment]]:
+    kernel = snapshot.kernel
+    assert kernel is not None
+    tw_style = "bold yellow" if kernel.total.time_wait else "bold"
+    core: list[Segment] = [
+        ("ESTAB", f"{kernel.total.established:,}", "bold"),
+        ("TIME_WAIT", f"{kernel.total.time_wait:,}", tw_style),
+        ("peak", f"{kernel.time_wait_peak:,}", "dim"),
+    ]
+    if kernel.total.close_wait:
+        core.append(("CLOSE_WAIT", f"{kernel.total.close_wait:,}", "bold red"))
+    extra: list[Segment] = []
+    low, high = kernel.ephemeral_range
+    if high:
+        extra.append(
+            ("ports", f"{compact(kernel.ephemeral_in_use)}/{compact(high - low + 1)}", "dim")
+        )
+    if kernel.fds_limit:
+        extra.append(("fds", f"{compact(kernel.fds_open)}/{compact(kernel.fds_limit)}", "dim"))
+    short = {"TIME_WAIT": "TW", "CLOSE_WAIT": "CW", "ESTAB": "EST"}
+    brief = [(short.get(label, label), value, style) for label, value, style in core]
+    return [
+        [("kernel", "", ""), *core, *extra],
+        [("kernel", "", ""), *brief, *extra],
+        [*brief, *extra],
+        brief,
+    ]

@@ -30,32 +30,49 @@ class SessionHeader(Widget):
 
     def render(self) -> Text:
         snap = self.snapshot
-        text = Text()
-        text.append(" loadscope ", style="bold reverse")
         if snap is None:
+            text = Text()
+            text.append(" loadscope ", style="bold reverse")
             text.append("  starting the engine…", style="dim")
             return text
+        width = self.size.width or 120
+        for level in range(4):  # labels give way, one level at a time, before a number or the URL
+            text = self._line(snap, level)
+            if text.cell_len <= width:
+                return text
+        text.truncate(width, overflow="ellipsis")  # only the target's tail can go
+        return text
+
+    def _line(self, snap: Snapshot, level: int) -> Text:
+        """Level 0: every label; 1: no badge, no `reuse`; 2: the state as a symbol only;
+        3: no `HTTP`, the model in short, tight separators."""
+        labelled = level == 0
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if labelled:
+            text.append(" loadscope ", style="bold reverse")
         symbol, style = STATE_STYLES.get(snap.state, ("?", ""))
-        label = "warming up" if snap.warming_up and snap.state == "running" else snap.state
-        text.append(f" {symbol} {label.upper()} ", style=style)
+        state = "warming up" if snap.warming_up and snap.state == "running" else snap.state
+        text.append(f" {symbol} {state.upper()} " if level < 2 else f" {symbol}", style=style)
         text.append(f" {clock(snap.session_s)}", style="bold")
         if snap.duration_s:
             text.append(f"/{clock(snap.duration_s + snap.warm_up_s)}", style="dim")
-        text.append("  │ ", style="dim")
-        text.append(_model(snap), style="bold")
-        text.append("  │ ", style="dim")
-        text.append(f"reuse {snap.reuse_mode}", style="bold")
-        text.append("  │ ", style="dim")
-        text.append(f"HTTP {_version(snap)}", style="bold")
-        text.append("  │ ", style="dim")
+        separator = "  │ " if labelled else " │ " if level < 3 else "│"
+        parts = [_model(snap), f"reuse {snap.reuse_mode}", f"HTTP {_version(snap)}"]
+        if level >= 1:
+            parts[1] = snap.reuse_mode
+        if level >= 3:
+            parts[0] = _model(snap).removeprefix("open ").replace(" (", " ").rstrip(")")
+            parts[2] = _version(snap)
+        for part in parts:
+            text.append(separator, style="dim")
+            text.append(part, style="bold")
+        text.append(separator, style="dim")
         label = self.runbook or snap.scenario
         text.append(label, style="bold cyan")
         targets = ", ".join(snap.targets)
         if targets and targets != label:
             text.append(" → ", style="dim")
             text.append(targets, style="cyan")
-        text.no_wrap = True
-        text.overflow = "ellipsis"
         return text
 
 
@@ -66,8 +83,10 @@ def _model(snap: Snapshot) -> str:
 
 
 def _version(snap: Snapshot) -> str:
-    setting = {"auto": "auto", "http1": "1.1", "http2": "2"}.get(snap.http_version, "?")
-    in_use = snap.http_version_in_use
-    if snap.http_version == "auto" and in_use:
-        return f"auto ({in_use.removeprefix('HTTP/')})"
-    return setting
+    """The HTTP version in effect: `auto (1.1)` when negotiated, `1.1 forced` when set by `h`
+    or a flag."""
+    in_use = snap.http_version_in_use.removeprefix("HTTP/")
+    if snap.http_version == "auto":
+        return f"auto ({in_use})" if in_use else "auto"
+    setting = {"http1": "1.1", "http2": "2"}.get(snap.http_version, "?")
+    return f"{setting} forced"

@@ -119,5 +119,8 @@ class LatencyTrendPanel(Panel):
         self.query_one(TimeChart).plot(lines[::-1], t_end, markers)  # p50 drawn on top
         key = legend(lines)
         if timeline:
-            key.append(f" now p50 {ms(timeline[-1].p50_ms)}  p99 {ms(timeline[-1].p99_ms)}")
+            last = timeline[-1]
+            timed = last.rps > 0  # no response this second (0 VUs, paused): nothing to show
+            now_p50, now_p99 = (ms(last.p50_ms), ms(last.p99_ms)) if timed else ("–", "–")
+            key.append(f" now p50 {now_p50}  p99 {now_p99}")
         self.query_one("#latency-trend-legend", TextView).show(key)
