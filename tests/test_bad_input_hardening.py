@@ -54,6 +54,8 @@ CASES = [
     (["run", "/dev/zero"], "/dev/zero: cannot be a runbook: not a regular file"),
     (["run", URL, "--out", "a\0b"], "--out: cannot write"),
     (["run", URL, "-c", "1" * 5000], "invalid int value"),
+    (["run", "http://" + "1" * 5000 + "/"], "the host name is 5,000 characters long"),
+    (["run", "http://a." + "b" * 64 + ".c/"], "longer than 63 characters"),
     (["loadt", "/dev/zero"], "not a regular file"),
     (["loadt", "/dev/null", "--max-rps", "99999999"], "more than the maximum 1,000,000"),
     (["target", "--port", "70000"], "more than the maximum 65,535"),
@@ -66,6 +68,7 @@ BOOK_CASES = [
     (INCLUDE_ZERO_BOOK, "cannot include '/dev/zero': not a regular file (a character device)"),
     (SNOWMAN_BOOK, "header X-A: a value must be ASCII"),
     (SNOWMAN_NAME_BOOK, "invalid header name 'X-☃'"),
+    (GET_STEP.replace(URL, "http://" + "x" * 300 + "/"), "the host name is 300 characters long"),
 ]
 
 

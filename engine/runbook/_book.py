@@ -19,6 +19,7 @@ import httpx
 
 from loadscope.engine.durations import DurationError, parse_duration
 from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
+from loadscope.engine.hosts import host_problem
 from loadscope.engine.session.scenario import check_port
 
 from ._errors import Location, RunbookError
@@ -453,6 +454,9 @@ def _endpoint(value: str, node: YScalar) -> str:
         check_port(url)
     except ValueError as exc:
         raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
+    problem = host_problem(url.host)
+    if problem:
+        raise RunbookError(node.location, f"invalid endpoint: {problem}")
     return value
 
 

@@ -14,6 +14,7 @@ from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, St
 from loadscope.engine.control import ScenarioSpec
 from loadscope.engine.durations import DurationError, parse_duration
 from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
+from loadscope.engine.hosts import host_problem
 from loadscope.engine.redact import add_header_secrets, add_secrets, redact_url
 from loadscope.engine.session.scenario import (
     DEFAULT_EXPECTED_STATUS,
@@ -240,6 +241,9 @@ def _checked_url(url: str) -> str:
     add_secrets([parsed.password] if parsed.password else [])
     if not parsed.host:
         raise UsageError(f"invalid URL {redact_url(url)!r}: no host")
+    problem = host_problem(parsed.host)
+    if problem:
+        raise UsageError(f"invalid URL: {problem}")
     try:
         check_port(parsed)
     except ValueError as exc:
