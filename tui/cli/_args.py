@@ -132,6 +132,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_load_options(run, default_duration="10s")
+    add_worker_options(run)
     add_report_options(run)
 
 
@@ -144,6 +145,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=EPILOG,
     )
     add_load_options(console, default_duration=None)
+    add_worker_options(console)
     add_report_options(console, text_format=False, quiet=False, save_dir=True)
 
 
@@ -180,6 +182,7 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_limit_options(loadt.add_argument_group("http"))
     add_runbook_options(loadt.add_argument_group("runbook"))
+    add_worker_options(loadt)
     add_report_options(loadt, quiet=False)
 
 
@@ -427,6 +430,23 @@ def add_limit_options(group: argparse._ArgumentGroup) -> None:
         metavar="SIZE",
         help="largest response body kept for the runbook's expressions, e.g. 10MB, 512KiB, "
         "1048576; past it the request fails as body_too_large (default 64MiB)",
+    )
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("workers")
+    group.add_argument(
+        "--workers",
+        default="1",
+        metavar="N|auto",
+        help="engine processes sharing the load, merged live; auto = one per core (default 1)",
+    )
+    group.add_argument(
+        "--cluster",
+        default="local",
+        metavar="local|ray|ray://HOST:PORT",
+        help="where workers run: this machine (default), or Ray actors (RAY_ADDRESS or "
+        "ray://HOST:PORT joins a cluster; plain ray starts a local one); needs loadscope[ray]",
     )
 
 

@@ -11,31 +11,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import Session, Snapshot
-from loadscope.engine.control import EngineProcess
+from loadscope.engine import Snapshot
+from loadscope.engine.control import EngineProcess, WorkerController
 from loadscope.engine.metrics.report import redact_snapshot
 from loadscope.engine.redact import redact_text
 
 from . import _signals
 from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
-from ._extensions import attach_extensions
+from ._extensions import setup_child_session
 from ._limits import raise_open_files_limit
 from ._loadt import threshold_names
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS
 from ._outputs import CsvTimeline, check_outputs
 from ._reasons import silence_reason
-from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, full_report, runn_values
+from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
-
-
-def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
-    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
-    attach_extensions(session, plan)
-    if csv_path:
-        csv = CsvTimeline(csv_path)
-        session.tick_listeners.append(csv.write)
+from ._workers import worker_controller
 
 
 def report_renderer(
@@ -55,6 +49,17 @@ def report_renderer(
     return render
 
 
+def _engine(plan: LoadPlan, csv_path: str | None) -> EngineProcess | WorkerController:
+    """One engine process, or with --workers/--cluster the workers, merged (CSV: merged too)."""
+    if not split(plan):
+        setup = functools.partial(setup_child_session, plan, csv_path=csv_path)
+        return EngineProcess(plan.spec, plan.config, setup=setup)
+    controller = worker_controller(plan, functools.partial(setup_child_session, plan))
+    if csv_path:
+        controller.tick_listeners.append(CsvTimeline(csv_path).write)
+    return controller
+
+
 def ensure_terminal() -> None:
     if not sys.stdout.isatty() and not os.environ.get("LOADSCOPE_FORCE_CONSOLE"):
         raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
@@ -72,11 +77,7 @@ def run_console(
     from ..app import ConsoleOptions, LoadscopeApp
 
     ensure_terminal()
-    engine = EngineProcess(
-        plan.spec,
-        plan.config,
-        setup=functools.partial(setup_child_session, plan, csv_path=csv_path),
-    )
+    engine = _engine(plan, csv_path)
     options = ConsoleOptions(
         label=redact_text(label),
         summary_json=summary_json,
@@ -92,7 +93,10 @@ def run_console(
         print("loadscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     raise_open_files_limit()
-    engine.start()
+    try:
+        engine.start()
+    except RuntimeError as exc:  # Ray did not start or could not place the workers
+        raise UsageError(str(exc)) from None
     refused = first_connections_refused(engine, plan.config.concurrency)
     if refused:  # `run`'s rule: a target that is not there is exit 2, before the dashboard
         engine.stop()
@@ -138,7 +142,7 @@ ENGINE_START_WAIT = 30.0  # spawning the engine process can take seconds on a bu
 FIRST_CONNECTIONS_WAIT = 5.0  # from its first snapshot: a target still silent is the dashboard's
 
 
-def first_connections_refused(engine: EngineProcess, concurrency: int) -> str:
+def first_connections_refused(engine: EngineProcess | WorkerController, concurrency: int) -> str:
     """Wait for the first connections: the message when every one failed as `run` counts it
     unreachable (refused, DNS, TLS...), or "" once one connects (or nothing is known yet)."""
     needed = max(1, min(concurrency or 1, 3))
