@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import Snapshot
+from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess, WorkerController
 from loadscope.engine.metrics.report import redact_snapshot
 from loadscope.engine.redact import redact_text
@@ -22,14 +22,33 @@ from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, Usag
 from ._extensions import setup_child_session
 from ._limits import raise_open_files_limit
 from ._loadt import threshold_names
+from ._more_outputs import (
+    MetricsAddress,
+    check_outputs,
+    refuse_metrics_with_workers,
+    serve_metrics,
+    write_html_report,
+)
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS
-from ._outputs import CsvTimeline, check_outputs
+from ._outputs import CsvTimeline
 from ._reasons import silence_reason
 from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
 from ._workers import worker_controller
+
+
+def setup_child_with_metrics(
+    plan: LoadPlan,
+    session: Session,
+    csv_path: str | None = None,
+    metrics: MetricsAddress | None = None,
+) -> None:
+    """Runs in the engine process: what `setup_child_session` does, and `/metrics` (served by
+    the process that holds the session, until it exits)."""
+    setup_child_session(plan, session, csv_path=csv_path)
+    serve_metrics(metrics, session)
 
 
 def report_renderer(
@@ -49,10 +68,14 @@ def report_renderer(
     return render
 
 
-def _engine(plan: LoadPlan, csv_path: str | None) -> EngineProcess | WorkerController:
+def _engine(
+    plan: LoadPlan, csv_path: str | None, metrics: MetricsAddress | None = None
+) -> EngineProcess | WorkerController:
     """One engine process, or with --workers/--cluster the workers, merged (CSV: merged too)."""
     if not split(plan):
-        setup = functools.partial(setup_child_session, plan, csv_path=csv_path)
+        setup = functools.partial(
+            setup_child_with_metrics, plan, csv_path=csv_path, metrics=metrics
+        )
         return EngineProcess(plan.spec, plan.config, setup=setup)
     controller = worker_controller(plan, functools.partial(setup_child_session, plan))
     if csv_path:
@@ -72,12 +95,16 @@ def run_console(
     label: str,
     csv_path: str | None = None,
     thresholds: Thresholds | None = None,
+    outputs: argparse.Namespace | None = None,
     save_dir: str = DEFAULT_SAVE_DIR,
 ) -> int:
+    """`outputs`: the parsed arguments that may hold --html and --metrics-port."""
     from ..app import ConsoleOptions, LoadscopeApp
 
+    metrics = check_outputs(outputs) if outputs is not None else None
+    refuse_metrics_with_workers(metrics, plan)
     ensure_terminal()
-    engine = _engine(plan, csv_path)
+    engine = _engine(plan, csv_path, metrics)
     options = ConsoleOptions(
         label=redact_text(label),
         summary_json=summary_json,
@@ -115,6 +142,11 @@ def run_console(
     if engine.exit_message and engine.final is None:
         print(f"loadscope: engine failed: {engine.exit_message}", file=sys.stderr)
         return 2
+    html_path = getattr(outputs, "html", None)
+    if html_path and engine.final is not None:
+        _, final_report = report_renderer(plan, thresholds)(engine.final)
+        write_html_report(html_path, engine.final, final_report)
+        app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
     for failure in dict.fromkeys(app.write_failures):
@@ -183,6 +215,7 @@ def cmd_console(
         label=label,
         csv_path=args.csv,
         thresholds=thresholds,
+        outputs=args,
         save_dir=args.save_dir,
     )
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from loadscope.engine import Session, SessionConfig, run_event_loop
+from loadscope.engine import Session, SessionConfig
 from loadscope.engine.control import ScenarioSpec
 
 from ._describe import duration_text
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
+from ._more_outputs import check_outputs, refuse_metrics_with_workers
 from ._options import (
     LoadPlan,
     adopt_worker_options,
@@ -21,8 +22,7 @@ from ._options import (
     parse_vars,
     split,
 )
-from ._outputs import check_outputs
-from ._run import build_scenario, check_descriptors, drive, finish
+from ._run import build_scenario, check_descriptors, finish, run_with_metrics
 from ._thresholds import Thresholds
 from ._workers import drive_workers
 
@@ -60,14 +60,15 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     plan = loadt_plan(args)
     check_descriptors(plan.config, strict=args.load_concurrent > 0)  # 0: "unlimited"
     thresholds = Thresholds.compile(args.threshold)
-    check_outputs(args)
+    metrics = check_outputs(args)
+    refuse_metrics_with_workers(metrics, plan)
     scenario = build_scenario(plan.spec, quiet=False)
     if split(plan):
         outcome = drive_workers(plan, progress=False, csv_path=args.csv)
     else:
         session = Session(plan.config, scenario)
         attach_extensions(session, plan)
-        outcome = run_event_loop(drive(session, progress=False, csv_path=args.csv))
+        outcome = run_with_metrics(session, metrics, progress=False, csv_path=args.csv)
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(args.books),

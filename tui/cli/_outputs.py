@@ -68,7 +68,7 @@ def _umask() -> int:
 OUTPUT_FLAGS = (("out", "--out"), ("csv", "--csv"), ("html", "--html"))
 
 
-def check_outputs(args: argparse.Namespace) -> None:
+def check_output_files(args: argparse.Namespace) -> None:
     """Every command's output files, checked before anything is sent: exit 2 if one cannot be
     written, so a run never ends by losing its report."""
     seen: dict[Path, str] = {}
@@ -102,9 +102,11 @@ def check_directory(path: str, flag: str) -> None:
         raise UsageError(f"{flag}: cannot write in {_shown(path)}: {reason}") from None
 
 
-def check_writable(path: str, flag: str) -> None:
+def check_writable(path: str | None, flag: str) -> None:
     """The file may be created (or replaced) where it is named: a regular file or nothing yet,
     in a directory where a new file can be made (tried, not guessed: root ignores modes)."""
+    if path is None:
+        return
     if not path.strip():
         raise UsageError(f"{flag}: empty file name")
     try:

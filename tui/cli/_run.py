@@ -28,9 +28,16 @@ from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, Usag
 from ._extensions import attach_extensions
 from ._limits import vu_limit_problem
 from ._loadt import go_duration, loadt_values, threshold_names
+from ._more_outputs import (
+    MetricsAddress,
+    check_outputs,
+    refuse_metrics_with_workers,
+    serve_metrics,
+    write_html_report,
+)
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
-from ._outputs import CsvTimeline, check_outputs, dumps, write_failure, write_json
+from ._outputs import CsvTimeline, dumps, write_failure, write_json
 from ._progress import show_progress
 from ._reasons import silence_reason
 from ._text import render_text, summary_line
@@ -177,7 +184,8 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     plan = load_plan(args, env)
     check_load(plan)
     thresholds = Thresholds.compile(args.threshold)
-    check_outputs(args)
+    metrics = check_outputs(args)
+    refuse_metrics_with_workers(metrics, plan)
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
     progress = sys.stderr.isatty() and not args.quiet
@@ -186,8 +194,21 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
         return finish(args, plan, outcome, thresholds)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    outcome = run_event_loop(drive(session, progress=progress, csv_path=args.csv))
+    outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
     return finish(args, plan, outcome, thresholds)
+
+
+def run_with_metrics(
+    session: Session, address: MetricsAddress | None, *, progress: bool, csv_path: str | None
+) -> Outcome:
+    """`drive` the session, with `/metrics` served from before its start to its end."""
+    server = serve_metrics(address, session)
+    try:
+        outcome: Outcome = run_event_loop(drive(session, progress=progress, csv_path=csv_path))
+    finally:
+        if server is not None:
+            server.close()
+    return outcome
 
 
 def runn_values(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
@@ -236,6 +257,10 @@ def finish(
             write_json(args.out, document)
         except OSError as exc:  # checked at start, yet lost since (disk full, directory gone)
             outcome.write_failures.append(write_failure(args.out, exc))
+    try:
+        write_html_report(getattr(args, "html", None), snapshot, report)
+    except UsageError as exc:  # the same: written at the end, the report still goes to stdout
+        outcome.write_failures.append(str(exc).removeprefix("--html: "))
     if not outcome.interrupted and not outcome.unreachable:
         reason = silence_reason(snapshot, plan.config.connect_timeout)
         if reason:

@@ -1,0 +1,87 @@
+"""`--metrics-port` and `--html` for `run`, `console` and `loadt`."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loadscope.engine import Session, Snapshot
+
+from ._errors import UsageError
+from ._options import LoadPlan, split
+from ._outputs import check_output_files
+
+if TYPE_CHECKING:
+    from ..outputs.prometheus import MetricsServer
+
+
+@dataclass(frozen=True)
+class MetricsAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def metrics_address(args: argparse.Namespace) -> MetricsAddress | None:
+    port = getattr(args, "metrics_port", None)
+    if port is None:
+        return None
+    if not 0 < port < 65536:
+        raise UsageError(f"--metrics-port: {port} is not a port (1-65535)")
+    return MetricsAddress(args.metrics_host, port)
+
+
+def check_outputs(args: argparse.Namespace) -> MetricsAddress | None:
+    """Before any request, for every command: each output file can be written (--out, --csv,
+    --html, --save-dir) and the metrics port is free."""
+    check_output_files(args)
+    address = metrics_address(args)
+    if address is not None:
+        from ..outputs.prometheus import check_metrics_port
+
+        try:
+            check_metrics_port(address.host, address.port)
+        except OSError as exc:
+            raise _cannot_listen(address, exc) from None
+    return address
+
+
+def refuse_metrics_with_workers(address: MetricsAddress | None, plan: LoadPlan) -> None:
+    """Each worker's session is in its own process; /metrics serves one session's numbers."""
+    if address is not None and split(plan):
+        raise UsageError(
+            "--metrics-port does not work with --workers/--cluster yet; "
+            "serve metrics from a single-process run"
+        )
+
+
+def _cannot_listen(address: MetricsAddress, exc: OSError) -> UsageError:
+    return UsageError(f"--metrics-port: cannot listen on {address}: {exc.strerror or exc}")
+
+
+def serve_metrics(address: MetricsAddress | None, session: Session) -> MetricsServer | None:
+    """Start /metrics for `session` (in the process that runs it)."""
+    if address is None:
+        return None
+    from ..outputs.prometheus import MetricsServer
+
+    try:
+        server = MetricsServer(address.host, address.port)
+    except OSError as exc:
+        raise _cannot_listen(address, exc) from None
+    server.attach(session)
+    return server
+
+
+def write_html_report(path: str | None, snapshot: Snapshot, report: dict[str, Any]) -> None:
+    if not path:
+        return
+    from ..outputs.html import write_html
+
+    try:
+        write_html(path, snapshot, report)
+    except OSError as exc:
+        raise UsageError(f"--html: cannot write {path}: {exc.strerror or exc}") from None
