@@ -135,9 +135,35 @@ def test_the_console_serves_metrics_from_its_engine_process(
     assert child.exitstatus == 0
 
 
-def test_metrics_with_workers_are_refused_before_any_request() -> None:
-    result = loadscope(
-        "run", "http://127.0.0.1:9/", "--workers", "2", "--metrics-port", str(free_port())
+def test_workers_serve_the_merged_numbers(target: TargetProcess) -> None:
+    """With --workers 2, /metrics counts both workers' requests: the merged session's."""
+    port = free_port()
+    run = start(
+        "run", target.http_url + "/json", "-d", "60s", "-c", "4", "--workers", "2",
+        "--metrics-port", str(port), "-q",
+    )  # fmt: skip
+    seen: dict[str, list[tuple[str, dict[str, str], float]]] = {}
+
+    def both_workers_counted() -> bool:
+        seen.clear()
+        seen.update(scrape(port))
+        vus = dict((n, v) for n, _, v in seen.get("loadscope_vus", []))
+        return requests_total(seen) > 0 and vus.get("loadscope_vus") == 4
+
+    try:
+        wait_for(both_workers_counted, timeout=90, what="merged metrics from both workers")
+    finally:
+        run.interrupt(signal.SIGINT)
+    result = run.finish()
+    assert result.code == 130
+    answered = sum(
+        v
+        for name, labels, v in seen["loadscope_requests"]
+        if name.endswith("_total") and labels["status"] != "error"
     )
-    assert result.code == 2
-    assert "--metrics-port does not work with --workers" in result.error_line()
+    counts = [
+        v for name, _, v in seen["loadscope_request_duration_seconds"] if name.endswith("_count")
+    ]
+    assert counts == [answered]  # merged histograms and merged counters agree
+    opened = dict((n, v) for n, _, v in seen["loadscope_connections_opened"])
+    assert opened["loadscope_connections_opened_total"] == 4  # 2 + 2: both workers' pools

@@ -25,7 +25,7 @@ from ._loadt import threshold_names
 from ._more_outputs import (
     MetricsAddress,
     check_outputs,
-    refuse_metrics_with_workers,
+    serve_merged_metrics,
     serve_metrics,
     write_html_report,
 )
@@ -80,6 +80,7 @@ def _engine(
     controller = worker_controller(plan, functools.partial(setup_child_session, plan))
     if csv_path:
         controller.tick_listeners.append(CsvTimeline(csv_path).write)
+    serve_merged_metrics(metrics, controller)  # lives as long as this process
     return controller
 
 
@@ -102,7 +103,6 @@ def run_console(
     from ..app import ConsoleOptions, LoadscopeApp
 
     metrics = check_outputs(outputs) if outputs is not None else None
-    refuse_metrics_with_workers(metrics, plan)
     ensure_terminal()
     engine = _engine(plan, csv_path, metrics)
     options = ConsoleOptions(

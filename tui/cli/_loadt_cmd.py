@@ -12,7 +12,7 @@ from ._describe import duration_text
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
-from ._more_outputs import check_outputs, refuse_metrics_with_workers
+from ._more_outputs import check_outputs
 from ._options import (
     LoadPlan,
     adopt_worker_options,
@@ -61,10 +61,9 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     check_descriptors(plan.config, strict=args.load_concurrent > 0)  # 0: "unlimited"
     thresholds = Thresholds.compile(args.threshold)
     metrics = check_outputs(args)
-    refuse_metrics_with_workers(metrics, plan)
     scenario = build_scenario(plan.spec, quiet=False)
     if split(plan):
-        outcome = drive_workers(plan, progress=False, csv_path=args.csv)
+        outcome = drive_workers(plan, progress=False, csv_path=args.csv, metrics=metrics)
     else:
         session = Session(plan.config, scenario)
         attach_extensions(session, plan)

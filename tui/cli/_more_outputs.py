@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 from loadscope.engine import Session, Snapshot
 
 from ._errors import UsageError
-from ._options import LoadPlan, split
 from ._outputs import check_output_files
 
 if TYPE_CHECKING:
-    from ..outputs.prometheus import MetricsServer
+    from ..outputs.prometheus import MergedSource, MetricsServer
 
 
 @dataclass(frozen=True)
@@ -49,15 +48,6 @@ def check_outputs(args: argparse.Namespace) -> MetricsAddress | None:
     return address
 
 
-def refuse_metrics_with_workers(address: MetricsAddress | None, plan: LoadPlan) -> None:
-    """Each worker's session is in its own process; /metrics serves one session's numbers."""
-    if address is not None and split(plan):
-        raise UsageError(
-            "--metrics-port does not work with --workers/--cluster yet; "
-            "serve metrics from a single-process run"
-        )
-
-
 def _cannot_listen(address: MetricsAddress, exc: OSError) -> UsageError:
     return UsageError(f"--metrics-port: cannot listen on {address}: {exc.strerror or exc}")
 
@@ -73,6 +63,22 @@ def serve_metrics(address: MetricsAddress | None, session: Session) -> MetricsSe
     except OSError as exc:
         raise _cannot_listen(address, exc) from None
     server.attach(session)
+    return server
+
+
+def serve_merged_metrics(
+    address: MetricsAddress | None, controller: MergedSource
+) -> MetricsServer | None:
+    """Start /metrics for a session split over workers: the merged numbers, in this process."""
+    if address is None:
+        return None
+    from ..outputs.prometheus import MetricsServer
+
+    try:
+        server = MetricsServer(address.host, address.port)
+    except OSError as exc:
+        raise _cannot_listen(address, exc) from None
+    server.attach_workers(controller)
     return server
 
 

@@ -31,7 +31,6 @@ from ._loadt import go_duration, loadt_values, threshold_names
 from ._more_outputs import (
     MetricsAddress,
     check_outputs,
-    refuse_metrics_with_workers,
     serve_metrics,
     write_html_report,
 )
@@ -185,12 +184,11 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     check_load(plan)
     thresholds = Thresholds.compile(args.threshold)
     metrics = check_outputs(args)
-    refuse_metrics_with_workers(metrics, plan)
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
     progress = sys.stderr.isatty() and not args.quiet
     if split(plan):
-        outcome = drive_workers(plan, progress=progress, csv_path=args.csv)
+        outcome = drive_workers(plan, progress=progress, csv_path=args.csv, metrics=metrics)
         return finish(args, plan, outcome, thresholds)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)

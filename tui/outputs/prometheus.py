@@ -8,8 +8,9 @@ touches live engine state from another thread.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import (
@@ -59,14 +60,17 @@ def cumulative_buckets(data: HistogramData) -> tuple[tuple[float, int], ...]:
     return tuple(result)
 
 
-def step_numbers(session: Session, snapshot: Snapshot) -> tuple[tuple[str, StepNumbers], ...]:
+def step_numbers(
+    snapshot: Snapshot, histograms: Mapping[str, HistogramData]
+) -> tuple[tuple[str, StepNumbers], ...]:
+    """Each step's statuses and latency buckets; `histograms` by step name."""
     steps = []
     for step in snapshot.steps:
         statuses = [(str(code), n) for code, n in step.status_codes]
         failed = step.requests - sum(n for _, n in step.status_codes)
         if failed > 0:
             statuses.append(("error", failed))
-        data = HistogramData.of(session.steps[step.name].histogram)
+        data = histograms.get(step.name, HistogramData())
         steps.append(
             (
                 step.name,
@@ -79,10 +83,26 @@ def step_numbers(session: Session, snapshot: Snapshot) -> tuple[tuple[str, StepN
 
 
 def numbers_of(session: Session) -> Numbers:
-    snapshot = session.snapshot(timeline=1)
+    """In the process that runs the session: its steps' histograms as they are."""
+    histograms = {name: HistogramData.of(step.histogram) for name, step in session.steps.items()}
+    return numbers_from(session.snapshot(timeline=1), histograms)
+
+
+def merged_numbers(snapshot: Snapshot) -> Numbers:
+    """From the workers' merged snapshot, which carries the steps' merged histograms."""
+    prefix = "step:"
+    histograms = {
+        name.removeprefix(prefix): data
+        for name, data in snapshot.histograms
+        if name.startswith(prefix)
+    }
+    return numbers_from(snapshot, histograms)
+
+
+def numbers_from(snapshot: Snapshot, histograms: Mapping[str, HistogramData]) -> Numbers:
     connections = snapshot.connections
     return Numbers(
-        steps=step_numbers(session, snapshot),
+        steps=step_numbers(snapshot, histograms),
         errors=tuple((e.kind, e.count) for e in snapshot.errors),
         vus=snapshot.vus,
         open=connections.open,
@@ -161,6 +181,12 @@ def _bound(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
 
 
+class MergedSource(Protocol):
+    tick_listeners: list[Callable[[TimelinePoint], None]]
+
+    def snapshot(self) -> Snapshot | None: ...
+
+
 class MetricsServer:
     """`/metrics` for one session, from its first tick to `close()`."""
 
@@ -176,6 +202,16 @@ class MetricsServer:
             self.collector.update(numbers_of(session))
 
         session.tick_listeners.append(on_tick)
+
+    def attach_workers(self, controller: MergedSource) -> None:
+        """Serve the merged numbers of a session split over workers, every merged second."""
+
+        def on_tick(point: TimelinePoint) -> None:
+            snapshot = controller.snapshot()
+            if snapshot is not None:
+                self.collector.update(merged_numbers(snapshot))
+
+        controller.tick_listeners.append(on_tick)
 
     def close(self) -> None:
         self._server.shutdown()
