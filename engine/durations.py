@@ -27,6 +27,7 @@ _UNITS = {
     "day": 86400.0,
     "days": 86400.0,
 }
+MAX_DURATION = 30 * 86400.0  # 30 days: beyond it a duration is a typo, not a plan
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Zµ]+)")
 
 
@@ -35,7 +36,17 @@ class DurationError(ValueError):
 
 
 def parse_duration(text: str | int | float) -> float:
-    """Seconds in `text`. A bare number is seconds. Raises DurationError with a hint."""
+    """Seconds in `text`. A bare number is seconds; at most 30 days, a finite number.
+    Raises DurationError with a hint."""
+    seconds = _seconds(text)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise DurationError(f"{text!r} is not a finite duration (try 10s, 10sec, 500ms, 1m30s)")
+    if seconds > MAX_DURATION:
+        raise DurationError(f"{text!r} is longer than the maximum of 30 days (720h)")
+    return seconds
+
+
+def _seconds(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise DurationError(f"not a duration: {text!r}")
     if isinstance(text, int | float):

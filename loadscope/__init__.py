@@ -3,11 +3,17 @@
 One import name holds everything: `loadscope.engine` (the load engine, no UI) and
 `loadscope.tui` (the Textual console and the command line). In the source tree these are the
 top-level folders `engine/` and `tui/`; `loadscope/` links them under this name.
+
+Nothing is imported here: the command line must take over signals before anything heavy loads.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("loadscope")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> object:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("loadscope")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            return "0+unknown"
+    raise AttributeError(f"module 'loadscope' has no attribute {name!r}")

@@ -145,7 +145,6 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
     )
     scenario = load_runbooks([path])
     expected = [
-        (2, 1, "`secrets` is ignored"),
         (3, 1, "`debug` is ignored"),
         (4, 1, "`trace` (runbook-level) is ignored"),
         (5, 1, "`x-owner` is ignored (an extension key)"),

@@ -19,8 +19,11 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
+from textual.timer import Timer
 
 from loadscope.engine import ReuseMode, Snapshot
+from loadscope.engine.metrics.report import redact_snapshot
+from loadscope.engine.redact import redact_text
 
 from .controller import Controller
 from .screens.dashboard import DashboardScreen
@@ -29,6 +32,8 @@ from .screens.summary import SummaryScreen
 from .screens.value_dialog import ValueDialog
 
 POLL_SECONDS = 0.25
+RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
+RAMP_SECONDS = 0.2
 ReportRenderer = Callable[[Snapshot], tuple[str, dict[str, Any]]]
 
 
@@ -41,6 +46,7 @@ class ConsoleOptions:
     concurrency: int = 1
     rate: float = 0.0
     reuse_mode: str = ReuseMode.SHARED.value
+    connect_timeout: float = 10.0
 
 
 class LoadscopeApp(App[int]):
@@ -82,26 +88,30 @@ class LoadscopeApp(App[int]):
         self._rate = options.rate
         self._reuse = ReuseMode(options.reuse_mode)
         self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
+        self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
+        self._ramp_timer: Timer | None = None
         self._stopping = False
         self._cut_by_user = False
         self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
         self._summary_shown = False
         self._errors_seen = 0
         self.saved_paths: list[Path] = []
+        self.write_failures: list[str] = []  # files that could not be written, said at exit
         self.exit_code = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(DashboardScreen(self.options.label))
+        self.push_screen(DashboardScreen(redact_text(self.options.label)))
         self.set_interval(self._poll_seconds, self.poll_engine)
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            # SIGTERM stops the run like q: the report is still written
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.stop_run)
+            # SIGTERM and a SIGINT from outside stop the run like q: the report is still written
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                asyncio.get_running_loop().add_signal_handler(sig, self.stop_run)
 
     def poll_engine(self) -> None:
         snap = self.controller.updates()
         if snap is not None:
-            self.snapshot = snap
+            self.snapshot = redact_snapshot(snap)
         self._show_engine_errors()
         if self.controller.finished and not self._summary_shown:
             self._on_run_finished()
@@ -148,7 +158,7 @@ class LoadscopeApp(App[int]):
     def _show_engine_errors(self) -> None:
         errors = self.controller.errors
         for message in errors[self._errors_seen :]:
-            self.notify(message, severity="error", title="engine")
+            self.notify(redact_text(message), severity="error", title="engine")
         self._errors_seen = len(errors)
 
     def _on_run_finished(self) -> None:
@@ -160,23 +170,41 @@ class LoadscopeApp(App[int]):
             self.notify(message, severity="error", title="engine", timeout=30)
             self.exit_code = 2
             return
-        self.snapshot = final
+        self.snapshot = final = redact_snapshot(final)
         text, report = self.render_report(final)
         saved = self._write_summary(report)
         self.clear_notifications()
+        self._say_why_silent(final)
         self.refresh_bindings()
         self.push_screen(SummaryScreen(text, saved, report.get("thresholds")))
 
-    def _write_summary(self, report: dict[str, Any]) -> Path:
-        from .cli._outputs import write_json
+    def _say_why_silent(self, snapshot: Snapshot) -> None:
+        """A run that got no answer says why, in the console as on stderr."""
+        from .cli._reasons import silence_reason
 
-        if self.options.summary_json:
-            path = Path(self.options.summary_json)
-        else:
-            path = self._save_stem().with_suffix(".json")
-        write_json(path, report)
+        reason = silence_reason(snapshot, self.options.connect_timeout)
+        if reason:
+            self.notify(reason, severity="error", title="no answer", timeout=30)
+
+    def _write_summary(self, report: dict[str, Any]) -> Path | None:
+        from .cli._outputs import write_failure, write_json
+
+        try:
+            if self.options.summary_json:
+                path = Path(self.options.summary_json)
+            else:
+                path = self._save_stem().with_suffix(".json")
+            write_json(path, report)
+        except OSError as exc:
+            where = self.options.summary_json or str(self.options.save_dir)
+            self._write_failed(write_failure(where, exc))
+            return None
         self.saved_paths.append(path)
         return path
+
+    def _write_failed(self, message: str) -> None:
+        self.write_failures.append(message)
+        self.notify(message, severity="error", title="not saved", timeout=10)
 
     def final_snapshot(self) -> Snapshot | None:
         """The engine's final snapshot, saying so when a second q cut the running work."""
@@ -203,6 +231,7 @@ class LoadscopeApp(App[int]):
 
     def action_concurrency(self, delta: int) -> None:
         if not self._stopping:
+            self._end_ramp()
             self._send_level(max(0, self._level() + delta))
 
     def action_exact_value(self) -> None:
@@ -211,12 +240,42 @@ class LoadscopeApp(App[int]):
         if self.options.open_model:
             dialog = ValueDialog("Iterations per second", self._rate, integer=False)
         else:
-            dialog = ValueDialog("Virtual users", self._concurrency, integer=True)
+            from .cli._limits import vu_limit_reason
+
+            dialog = ValueDialog(
+                "Virtual users", self._concurrency, integer=True, limit=vu_limit_reason
+            )
         self.push_screen(dialog, self._apply_exact_value)
 
     def _apply_exact_value(self, value: float | None) -> None:
-        if value is not None and not self._stopping:
+        if value is None or self._stopping:
+            return
+        self._end_ramp()
+        if self.options.open_model or value - self._level() <= RAMP_STEP:
             self._send_level(value)
+            return
+        self._ramp_target = int(value)
+        self.notify(f"adding VUs up to {int(value):,}, {RAMP_STEP} at a time", timeout=3)
+        self._ramp_timer = self.set_interval(RAMP_SECONDS, self._ramp_step)
+        self._ramp_step()
+
+    def _ramp_step(self) -> None:
+        """One step of a big increase: the engine starts the VUs in bites, the console keeps
+        answering keys in between."""
+        target = self._ramp_target
+        if target is None or self._stopping:
+            self._end_ramp()
+            return
+        level = min(target, self._concurrency + RAMP_STEP)
+        self._send_level(level)
+        if level >= target:
+            self._end_ramp()
+
+    def _end_ramp(self) -> None:
+        self._ramp_target = None
+        if self._ramp_timer is not None:
+            self._ramp_timer.stop()
+            self._ramp_timer = None
 
     def action_pause_resume(self) -> None:
         if self._stopping or self.snapshot is None:
@@ -257,18 +316,23 @@ class LoadscopeApp(App[int]):
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
-        from .cli._outputs import write_json
+        from .cli._outputs import write_failure, write_json
 
-        stem = self._save_stem()
         text, report = self.render_report(snap)
-        json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
-        write_json(json_path, report)
-        text_path.write_text(text, encoding="utf-8")
-        svg_path = Path(self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent)))
-        from .outputs.html import write_html
+        try:
+            stem = self._save_stem()
+            json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
+            write_json(json_path, report)
+            text_path.write_text(text, encoding="utf-8")
+            svg = self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent))
+            from .outputs.html import write_html
 
-        html_path = stem.with_suffix(".html")
-        write_html(html_path, snap, report)
+            html_path = stem.with_suffix(".html")
+            write_html(html_path, snap, report)
+        except OSError as exc:
+            self._write_failed(write_failure(str(self.options.save_dir), exc))
+            return
+        svg_path = Path(svg)
         self.saved_paths += [json_path, text_path, svg_path, html_path]
         self.notify(
             f"saved {json_path}, {text_path.name}, {svg_path.name}, {html_path.name}",

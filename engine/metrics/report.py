@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from importlib import resources
 from typing import Any
 
@@ -19,6 +19,7 @@ from loadscope.engine.metrics._snapshot import (
     TimelinePoint,
     WorkerSnapshot,
 )
+from loadscope.engine.redact import redact_text, redact_value
 
 SCHEMA_VERSION = 1  # bumped only when a key changes meaning or goes away
 
@@ -215,4 +216,24 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
         report["kernel"] = asdict(snapshot.kernel)
     if snapshot.phases:
         report["phases"] = [asdict(phase) for phase in snapshot.phases]
-    return report
+    return redact_value(report)  # type: ignore[no-any-return]
+
+
+def redact_snapshot(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with its words redacted (URL userinfo, secret header values, runbook
+    secrets), for anything that shows or writes it: the console, the text report."""
+    return replace(
+        snapshot,
+        scenario=redact_text(snapshot.scenario),
+        targets=tuple(redact_text(target) for target in snapshot.targets),
+        errors=tuple(
+            replace(error, last_message=redact_text(error.last_message))
+            for error in snapshot.errors
+        ),
+        events=tuple(replace(one, message=redact_text(one.message)) for one in snapshot.events),
+        warnings=tuple(
+            replace(one, message=redact_text(one.message), advice=redact_text(one.advice))
+            for one in snapshot.warnings
+        ),
+        steps=tuple(replace(step, name=redact_text(step.name)) for step in snapshot.steps),
+    )

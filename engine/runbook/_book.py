@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 
 from loadscope.engine.durations import DurationError, parse_duration
+from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
+from loadscope.engine.hosts import host_problem
 from loadscope.engine.session.scenario import check_port
 
 from ._errors import Location, RunbookError
@@ -27,10 +29,9 @@ Warn = Callable[[Location, str], None]
 
 TOP_LEVEL = frozenset(
     {"desc", "labels", "runners", "vars", "steps", "if", "force", "skipTest", "interval", "loop",
-     "hostRules", "needs", "concurrency", "trace"}
+     "hostRules", "needs", "concurrency", "trace", "secrets"}
 )  # fmt: skip
 TOP_LEVEL_IGNORED = {
-    "secrets": "secrets masking is not supported",
     "debug": "debug output is not supported under load",
 }
 STEP_KEYS = frozenset({"desc", "if", "loop", "force", "test", "bind", "dump", "include", "defer"})
@@ -166,6 +167,7 @@ class BookSpec:
     host_rules: dict[str, str] = field(default_factory=dict)  # host -> address to connect to
     needs: list[tuple[str, IncludeSpec]] = field(default_factory=list)
     concurrency: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # `secrets:`, e.g. vars.password, env.TOKEN
 
     @property
     def name(self) -> str:
@@ -191,6 +193,7 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
         else:
             warn(key_node.location, f"`{key}` is not a runbook key; it is ignored")
     book.desc = _optional_string(root, "desc") or ""
+    book.secrets = _secrets(root.get("secrets"))
     book.labels = _labels(root.get("labels"))
     book.runners = _runners(root.get("runners"), file.parent, warn)
     vars_node = root.get("vars")
@@ -398,9 +401,9 @@ def read_var_file(text: str, directory: Path, location: Location) -> Any:
         if text.startswith(scheme) and "{{" not in text:
             file = directory / text[len(scheme) :]
             try:
-                content = file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise RunbookError(location, f"cannot read {text}: {exc.strerror}") from None
+                content = read_input_file(file).decode("utf-8")
+            except (InputFileError, UnicodeDecodeError) as exc:
+                raise RunbookError(location, f"cannot read {text}: {exc}") from None
             try:
                 if scheme == "json://":
                     return json.loads(content)
@@ -514,6 +517,9 @@ def _endpoint(value: str, node: YScalar) -> str:
         check_port(url)
     except ValueError as exc:
         raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
+    problem = host_problem(url.host)
+    if problem:
+        raise RunbookError(node.location, f"invalid endpoint: {problem}")
     return value
 
 
@@ -522,8 +528,10 @@ def _file(node: YMap, key: str, directory: Path) -> str | None:
     if text is None:
         return None
     path = directory / text
-    if not path.is_file():
-        raise RunbookError(node.get(key).location, f"`{key}`: no such file {text}")  # type: ignore[union-attr]
+    problem = input_file_problem(path)
+    if problem:
+        reason = f"no such file {text}" if problem == "no such file" else f"{text}: {problem}"
+        raise RunbookError(node.get(key).location, f"`{key}`: {reason}")  # type: ignore[union-attr]
     return str(path)
 
 
@@ -695,9 +703,40 @@ def _include_spec(text: str, node: YScalar, book: BookSpec, variables: YMap | No
     display = (
         str(Path(book.path).parent / relative) if not Path(relative).is_absolute() else relative
     )
-    if not path.is_file():
-        raise RunbookError(node.location, f"cannot include {text!r}: no such file")
+    problem = input_file_problem(path)
+    if problem:
+        raise RunbookError(node.location, f"cannot include {text!r}: {problem}")
     return IncludeSpec(path=path, display=display, location=node.location, vars=variables)
+
+
+def _secrets(node: YNode | None) -> list[str]:
+    """runn's `secrets:`: the values (`vars.x`, `env.X`) that every output masks."""
+    if node is None or _absent(node):
+        return []
+    items = node.items if isinstance(node, YSeq) else [node]
+    names = [item.value for item in items if isinstance(item, YScalar)]
+    if len(names) != len(items) or not all(isinstance(name, str) for name in names):
+        raise RunbookError(node.location, "`secrets` is a list of names such as vars.password")
+    return [str(name) for name in names]
+
+
+def _check_static_header(name: YScalar, value: YNode) -> None:
+    """What HTTP cannot carry is bad input at load: a name that is not a token, a value that is
+    not ASCII or holds CR, LF or NUL (templated ones are checked when rendered)."""
+    text = str(name.value)
+    if "{{" not in text and not _HEADER_NAME.fullmatch(text):
+        raise RunbookError(name.location, f"invalid header name {text!r}")
+    for item in value.items if isinstance(value, YSeq) else [value]:
+        content = item.value if isinstance(item, YScalar) else None
+        if not isinstance(content, str) or "{{" in content:
+            continue
+        if not content.isascii() or any(c in content for c in "\r\n\0"):
+            raise RunbookError(
+                item.location, f"header {text}: a value must be ASCII without CR, LF or NUL"
+            )
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 
 
 def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSpec:
@@ -742,6 +781,7 @@ def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSp
                 raise RunbookError(
                     value.location, f"header {header_name.value!r} is a string or a list"
                 )
+            _check_static_header(header_name, value)
     else:
         headers = None
     media_type, body, body_location = _body(options.get("body"), options.location)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from loadscope.engine.files import InputFileError, read_input_file
 from loadscope.engine.transport.interfaces import KEEP_BODY
 
 from ._errors import EvalError
@@ -202,9 +203,9 @@ def _form_bytes(value: Any) -> bytes:
 
 def _read(directory: Path, name: str) -> bytes:
     try:
-        return (directory / name.removeprefix("file://")).read_bytes()
-    except OSError as exc:
-        raise EvalError(f"cannot read {name}: {exc.strerror}") from None
+        return read_input_file(directory / name.removeprefix("file://"))
+    except InputFileError as exc:
+        raise EvalError(f"cannot read {name}: {exc}") from None
 
 
 def _multipart_bytes(value: Any, boundary: str, directory: Path) -> bytes:
@@ -229,7 +230,7 @@ def _multipart_bytes(value: Any, boundary: str, directory: Path) -> bytes:
                 f'Content-Disposition: form-data; name="{quoted}"; filename="{filename}"\r\n'
                 f"Content-Type: {kind}\r\n"
             )
-            content = path.read_bytes()
+            content = _read(directory, text)
         else:
             head = f'Content-Disposition: form-data; name="{quoted}"\r\n'
             content = text.encode("utf-8")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loadscope.engine._config import RunnerConfig
+from loadscope.engine.files import input_file_problem
 
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
@@ -81,6 +82,7 @@ class RunbookScenario:
         self.paths = paths
         # `x-loadscope: {phases: ...}` of the first runbook that has it: (reuse mode, seconds)
         self.phases: list[tuple[str, float]] = []
+        self.secret_values: tuple[str, ...] = ()  # `secrets:` values: every output masks them
         self.books = books
         self.warnings: list[str] = list(registry.warnings)
         self._registry = registry
@@ -206,11 +208,14 @@ def compile_runbooks(
     books: list[BookProgram] = []
     names: set[str] = set()
     phases: list[tuple[str, float]] = []
+    secret_values: list[str] = []
     displays = [str(path) for path in paths]
     for display in displays:
         file = Path(display).resolve()
-        if not file.is_file():
-            raise RunbookError(Location(display), "no such runbook file")
+        problem = input_file_problem(file)
+        if problem:
+            reason = "no such runbook file" if problem == "no such file" else problem
+            raise RunbookError(Location(display), reason)
         spec = registry.read(file, display)
         phases = phases or spec.phases
         name = spec.name
@@ -219,6 +224,7 @@ def compile_runbooks(
             name, number = f"{spec.name}#{number}", number + 1
         names.add(name)
         base = apply_vars(spec.vars, overrides, file.parent)
+        secret_values += _secret_values(spec.secrets, base, registry.env)
         books.append(compile_book(registry, spec, top_site((file,)), base, name))
     uses_cookies = any(request.use_cookie for request in registry.requests)
     for request in registry.requests:
@@ -236,4 +242,20 @@ def compile_runbooks(
         book.needs_view = registry.results_read or book.log_cookies or uses_cookies
     scenario = RunbookScenario(books, registry, displays)
     scenario.phases = phases
+    scenario.secret_values = tuple(secret_values)
     return scenario
+
+
+def _secret_values(
+    names: list[str], variables: Mapping[str, Any], env: Mapping[str, str]
+) -> list[str]:
+    """The values `secrets:` names that are known at load (vars, env); outputs mask them."""
+    values: list[str] = []
+    for name in names:
+        root, _, path = name.partition(".")
+        value: Any = variables if root == "vars" else env if root == "env" else None
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            values.append(str(value))
+    return values

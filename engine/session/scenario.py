@@ -147,8 +147,8 @@ class UrlScenario:
             raise ValueError(f"invalid URL {url!r}: {exc}") from None
         if not TOKEN.fullmatch(method):
             raise ValueError(f"not an HTTP method: {method!r}")
-        for name, value in headers:
-            check_header(name, value)
+        for header, value in headers:
+            check_header(header, value)
         self.url = parsed
         self.method = method.upper()
         self.headers = tuple(headers)

@@ -1,21 +1,30 @@
 """loadscope's command line. Every failure is one line on stderr and an exit code, never a
-traceback: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."""
+traceback: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted.
+
+This module stays light: `entry()` takes over Ctrl-C and SIGTERM before the engine is imported
+(a second or more on a busy machine), so a signal at any moment ends in exit 130.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-from ._args import attach_negative_values, build_parser
-from ._errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
-
-EXIT_INTERNAL = 3
+from . import _signals
+from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    from ._streams import redacted_output
+
+    with redacted_output():
+        return _main(arguments)
+
+
+def _main(arguments: list[str]) -> int:
     try:
-        return _dispatch(arguments)
+        code = _dispatch(arguments)
     except UsageError as exc:
         message = str(exc)
         standalone = message.startswith("loadscope") or _located(message)
@@ -25,14 +34,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("loadscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 0
-    except Exception as exc:  # one line, never a traceback; LOADSCOPE_DEBUG=1 shows it
-        import os
+        return EXIT_OK
+    except Exception as exc:
+        return _internal_error(exc)
+    if _signals.interrupted() and code in (EXIT_OK, EXIT_THRESHOLD):
+        return EXIT_INTERRUPTED  # a signal the command had no run to stop (e.g. while parsing)
+    return code
 
-        if os.environ.get("LOADSCOPE_DEBUG"):
-            raise
-        print(f"loadscope: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+
+def _internal_error(exc: Exception) -> int:
+    """A bug of ours, not the user's: one line, never a traceback (LOADSCOPE_DEBUG=1 shows it).
+    The exit code is 2, "could not run as asked", the contract has no other for it."""
+    import os
+
+    if os.environ.get("LOADSCOPE_DEBUG"):
+        raise exc
+    print(
+        f"loadscope: internal error: {type(exc).__name__}: {exc} "
+        "(please report it; LOADSCOPE_DEBUG=1 shows where)",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
 
 
 def _located(message: str) -> bool:
@@ -42,6 +64,8 @@ def _located(message: str) -> bool:
 
 
 def _dispatch(arguments: list[str]) -> int:
+    from ._args import attach_negative_values, build_parser
+
     parser = build_parser()
     if arguments in (["-h"], ["--help"]):
         parser.print_help()
@@ -64,6 +88,7 @@ def _dispatch(arguments: list[str]) -> int:
     if command == "target":
         from ._target import cmd_target
 
+        _signals.raise_from_now()
         return cmd_target(args)
     if command == "loadt":
         from ._loadt_cmd import cmd_loadt
@@ -78,6 +103,7 @@ def _dispatch(arguments: list[str]) -> int:
     if command == "watch":
         from ._watch import cmd_watch
 
+        _signals.raise_from_now()
         return cmd_watch(args)
     if command == "compare":
         from ._compare import cmd_compare
@@ -91,4 +117,5 @@ def _dispatch(arguments: list[str]) -> int:
 
 
 def entry() -> None:
+    _signals.install()
     sys.exit(main())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from loadscope.engine import ReuseMode
@@ -19,6 +20,46 @@ examples:
   loadscope run login.yml users.yml --rate 200 --max-vus 50 -d 1m --threshold 'p99 < 200'
   loadscope run books/*.yml --stages 30s:50,1m:200,30s:0 --format json --out report.json\
 """
+
+
+MAX_VUS = 2**31 - 1  # an outer bound; the machine's limits (open files, ports) refuse far less
+MAX_RATE = 1_000_000.0  # iterations per second
+MAX_PORT = 65_535
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], or a one-line error naming the range."""
+
+    def parse(text: str) -> int:
+        value = int(text.strip())  # ValueError: argparse says "invalid int value"
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is more than the maximum {high:,}")
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is less than the minimum {low:,}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def finite(high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number up to `high` (NaN and infinity are typos)."""
+
+    def parse(text: str) -> float:
+        value = float(text.strip())  # ValueError: argparse says "invalid float value"
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not a finite number")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is more than the maximum {high:,g}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+def _shown(text: str) -> str:
+    """A value as an error message quotes it: at most 40 characters."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,7 +163,7 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     loadt.add_argument("books", nargs="+", metavar="BOOK", help="runbook files")
     loadt.add_argument(
         "--load-concurrent",
-        type=int,
+        type=whole(-MAX_VUS, MAX_VUS),
         default=1,
         metavar="N",
         help="concurrent virtual users; 0 = unlimited under --max-rps (default 1)",
@@ -138,11 +179,12 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     loadt.add_argument(
         "--max-rps",
-        type=int,
+        type=whole(-int(MAX_RATE), int(MAX_RATE)),
         default=1,
         metavar="N",
         help="cap on runbook iterations started per second; 0 = unlimited (default 1)",
     )
+    add_limit_options(loadt.add_argument_group("http"))
     add_runbook_options(loadt.add_argument_group("runbook"))
     add_worker_options(loadt)
     add_report_options(loadt, quiet=False)
@@ -170,7 +212,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
     demo.add_argument(
         "-c",
         "--concurrency",
-        type=int,
+        type=whole(-MAX_VUS, MAX_VUS),
         default=None,
         metavar="N",
         help="virtual users (default 10; churn: 20)",
@@ -193,12 +235,16 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         epilog=TARGET_EPILOG,
     )
     target.add_argument(
-        "--port", type=int, default=8080, metavar="PORT", help="plain port (default 8080; 0 = any)"
+        "--port",
+        type=whole(0, MAX_PORT),
+        default=8080,
+        metavar="PORT",
+        help="plain port (default 8080; 0 = any)",
     )
     target.add_argument("--tls", action="store_true", help="also serve HTTPS (h2 + http/1.1)")
     target.add_argument(
         "--tls-port",
-        type=int,
+        type=whole(0, MAX_PORT),
         default=8443,
         metavar="PORT",
         help="HTTPS port (default 8443; 0 = any)",
@@ -209,11 +255,11 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="accept only HTTP/2 with prior knowledge on the plain port",
     )
     target.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="server processes (default 1)"
+        "--workers", type=whole(1, 256), default=1, metavar="N", help="server processes (default 1)"
     )
     target.add_argument(
         "--keepalive-timeout",
-        type=float,
+        type=finite(30 * 86400.0),
         default=None,
         metavar="SECONDS",
         help="close idle keep-alive connections after this many seconds",
@@ -250,7 +296,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
     load.add_argument(
         "-c",
         "--concurrency",
-        type=int,
+        type=whole(-MAX_VUS, MAX_VUS),
         default=10,
         metavar="N",
         help="virtual users, closed model (default 10)",
@@ -277,14 +323,14 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
     )
     load.add_argument(
         "--rate",
-        type=float,
+        type=finite(MAX_RATE),
         default=None,
         metavar="R",
         help="open model: start R iterations per second whatever the latency",
     )
     load.add_argument(
         "--max-vus",
-        type=int,
+        type=whole(-MAX_VUS, MAX_VUS),
         default=None,
         metavar="N",
         help="open model: VU cap; arrivals beyond it are dropped_iterations "
@@ -324,7 +370,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
     )
     http.add_argument(
         "--h2-connections",
-        type=int,
+        type=whole(-1000, 1000),
         default=1,
         metavar="N",
         help="HTTP/2 connections per origin, streams multiplexed (default 1)",
@@ -337,7 +383,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
     )
     http.add_argument(
         "--max-idle",
-        type=int,
+        type=whole(-MAX_VUS, MAX_VUS),
         default=None,
         metavar="N",
         help="keep at most N idle connections per origin (default: sized to the "
@@ -346,6 +392,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
     http.add_argument(
         "--timeout", default="30s", metavar="DURATION", help="per-request timeout (default 30s)"
     )
+    add_limit_options(http)
     http.add_argument(
         "-k", "--insecure", action="store_true", help="skip TLS certificate verification"
     )
@@ -373,6 +420,22 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "decide with a `test`",
     )
     add_runbook_options(parser.add_argument_group("runbook"))
+
+
+def add_limit_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--connect-timeout",
+        default="10s",
+        metavar="DURATION",
+        help="limit on TCP connect plus the TLS handshake (default 10s)",
+    )
+    group.add_argument(
+        "--max-body",
+        default="64MiB",
+        metavar="SIZE",
+        help="largest response body kept for the runbook's expressions, e.g. 10MB, 512KiB, "
+        "1048576; past it the request fails as body_too_large (default 64MiB)",
+    )
 
 
 def add_worker_options(parser: argparse.ArgumentParser) -> None:

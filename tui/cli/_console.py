@@ -13,10 +13,14 @@ from typing import Any
 
 from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess, WorkerController
+from loadscope.engine.metrics.report import redact_snapshot
+from loadscope.engine.redact import redact_text
 
+from . import _signals
 from ._args import DEFAULT_SAVE_DIR
-from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
+from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import setup_child_session
+from ._limits import raise_open_files_limit
 from ._loadt import threshold_names
 from ._more_outputs import (
     MetricsAddress,
@@ -27,7 +31,8 @@ from ._more_outputs import (
 )
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS
-from ._outputs import CsvTimeline, check_writable
+from ._outputs import CsvTimeline
+from ._reasons import silence_reason
 from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
@@ -54,6 +59,7 @@ def report_renderer(
     checks = thresholds or Thresholds([])
 
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+        snapshot = redact_snapshot(snapshot)
         report = full_report(plan, snapshot)
         runn = runn_values(plan, snapshot)
         report["thresholds"] = checks.evaluate(threshold_names(runn, report)).as_report()
@@ -96,23 +102,24 @@ def run_console(
     """`outputs`: the parsed arguments that may hold --html and --metrics-port."""
     from ..app import ConsoleOptions, LoadscopeApp
 
-    check_writable(summary_json, "--summary-json")
-    check_writable(csv_path, "--csv")
     metrics = check_outputs(outputs) if outputs is not None else None
-    if Path(save_dir).exists() and not Path(save_dir).is_dir():
-        raise UsageError(f"--save-dir: {save_dir!r} is a file, not a directory")
     ensure_terminal()
     engine = _engine(plan, csv_path, metrics)
     options = ConsoleOptions(
-        label=label,
+        label=redact_text(label),
         summary_json=summary_json,
         save_dir=Path(save_dir),
         open_model=plan.config.open_model,
         concurrency=plan.config.concurrency,
         rate=plan.config.rate or 0.0,
         reuse_mode=plan.config.reuse_mode.value,
+        connect_timeout=plan.config.connect_timeout,
     )
     app = LoadscopeApp(engine, options, report_renderer(plan, thresholds))
+    if _signals.interrupted():  # stopped while starting: no console, no load
+        print("loadscope: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    raise_open_files_limit()
     try:
         engine.start()
     except RuntimeError as exc:  # Ray did not start or could not place the workers
@@ -142,7 +149,14 @@ def run_console(
         app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
+    for failure in dict.fromkeys(app.write_failures):
+        print(f"loadscope: {failure}", file=sys.stderr)
+    if app.write_failures:
+        return EXIT_USAGE
     unreachable = _never_reached(engine.final)
+    reason = silence_reason(engine.final, plan.config.connect_timeout) if engine.final else ""
+    if reason and not unreachable:
+        print(f"loadscope: {reason}", file=sys.stderr)
     if unreachable:
         print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
         return EXIT_USAGE
@@ -190,6 +204,7 @@ def cmd_console(
 ) -> int:
     plan = load_plan(args, env)
     check_descriptors(plan.config)
+    check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=False)  # bad input: exit 2 before the console
     adopt_runbook_phases(plan, scenario)
     thresholds = Thresholds.compile(args.threshold)  # exit 2 before any load

@@ -13,6 +13,7 @@ from loadscope.engine.target import TargetOptions, TargetProcess
 from ._args import build_parser
 from ._errors import UsageError
 from ._options import load_plan
+from ._outputs import check_output_files
 
 EXAMPLES = resources.files("loadscope") / "examples"
 STORIES = {
@@ -59,6 +60,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     book = find_example(STORIES[story][0])
     parsed = build_parser().parse_args(demo_command(args, book, story))
     load_plan(parsed)  # bad flags are exit 2 before the target starts
+    check_output_files(parsed)
     if parsed.command == "console":
         from ._console import ensure_terminal
 

@@ -20,10 +20,10 @@ from ._options import (
     duration,
     iterations,
     labelled,
+    limits,
     parse_vars,
     split,
 )
-from ._outputs import check_writable
 from ._run import build_scenario, check_descriptors, finish, run_with_metrics
 from ._thresholds import Thresholds
 from ._workers import drive_workers
@@ -48,6 +48,7 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
         max_iterations_per_second=float(args.max_rps) or None,
         max_iterations=iterations(args),
     )
+    config.connect_timeout, config.max_body = limits(args)
     if args.load_concurrent == 0:  # unlimited VUs under the cap: iterations start on time
         config.rate = float(args.max_rps)
         config.max_vus = UNLIMITED_VUS
@@ -63,8 +64,6 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     plan = loadt_plan(args)
     check_descriptors(plan.config, strict=args.load_concurrent > 0)  # 0: "unlimited"
     thresholds = Thresholds.compile(args.threshold)
-    check_writable(args.out, "--out")
-    check_writable(args.csv, "--csv")
     metrics = check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=False)
     if split(plan):

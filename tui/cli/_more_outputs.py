@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from loadscope.engine import Session, Snapshot
 
 from ._errors import UsageError
-from ._outputs import check_writable
+from ._outputs import check_output_files
 
 if TYPE_CHECKING:
     from ..outputs.prometheus import MergedSource, MetricsServer
@@ -34,8 +34,9 @@ def metrics_address(args: argparse.Namespace) -> MetricsAddress | None:
 
 
 def check_outputs(args: argparse.Namespace) -> MetricsAddress | None:
-    """Before any request: the --html file can be written and the metrics port is free."""
-    check_writable(getattr(args, "html", None), "--html")
+    """Before any request, for every command: each output file can be written (--out, --csv,
+    --html, --save-dir) and the metrics port is free."""
+    check_output_files(args)
     address = metrics_address(args)
     if address is not None:
         from ..outputs.prometheus import check_metrics_port

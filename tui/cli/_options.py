@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
@@ -18,6 +19,9 @@ from loadscope.engine.control import (
     worker_pool,
 )
 from loadscope.engine.durations import DurationError, parse_duration
+from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
+from loadscope.engine.hosts import host_problem
+from loadscope.engine.redact import add_header_secrets, add_secrets, redact_url
 from loadscope.engine.session.scenario import (
     DEFAULT_EXPECTED_STATUS,
     TOKEN,
@@ -52,6 +56,43 @@ def duration(text: str, flag: str) -> float:
         raise UsageError(f"{flag}: {exc}") from None
 
 
+SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "k": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gib": 1024**3,
+}
+MAX_SIZE = 16 * 1024**3
+SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)")
+
+
+def parse_size(text: str, flag: str) -> int:
+    """Bytes in `10MB`, `512KiB`, `1048576` (kB/MB/GB are powers of 1000; KiB, K are 1024)."""
+    match = SIZE.fullmatch(text.strip())
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in SIZE_UNITS:
+        raise UsageError(f"{flag}: {text!r} is not a size (try 10MB, 512KiB, 1048576)")
+    size = float(match.group(1)) * SIZE_UNITS[unit]
+    if size > MAX_SIZE:  # infinity too: 400 digits are a float overflow
+        raise UsageError(f"{flag}: {text!r} is more than the maximum of 16GiB")
+    return int(size)
+
+
+def limits(args: argparse.Namespace) -> tuple[float, int]:
+    """--connect-timeout and --max-body, the same on every command that loads."""
+    connect = duration(args.connect_timeout, "--connect-timeout")
+    if connect <= 0:
+        raise UsageError("--connect-timeout must be more than 0")
+    return connect, parse_size(args.max_body, "--max-body")
+
+
 def parse_stages(text: str) -> tuple[Stage, ...]:
     stages = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -64,6 +105,8 @@ def parse_stages(text: str) -> tuple[Stage, ...]:
             raise UsageError(f"--stages: target {target!r} in {part!r} is not a number") from None
         if level < 0:
             raise UsageError(f"--stages: target in {part!r} cannot be negative")
+        if not math.isfinite(level) or level > 1_000_000:
+            raise UsageError(f"--stages: target in {part!r} is not a number up to 1,000,000")
         stages.append(Stage(duration(length, "--stages"), level))
     if not stages:
         raise UsageError("--stages: give at least one DURATION:TARGET, e.g. 30s:50")
@@ -83,7 +126,10 @@ def parse_phases(text: str) -> tuple[Phase, ...]:
         except ValueError:
             modes = ", ".join(m.value for m in ReuseMode)
             raise UsageError(f"--phases: unknown reuse mode {mode!r} (use {modes})") from None
-        phases.append(Phase(reuse, duration(length, "--phases")))
+        seconds = duration(length, "--phases")
+        if seconds <= 0:
+            raise UsageError(f"--phases: {part!r} lasts 0s; a phase needs a duration")
+        phases.append(Phase(reuse, seconds))
     if not phases:
         raise UsageError("--phases: give at least one MODE:DURATION, e.g. shared:30s")
     return tuple(phases)
@@ -99,7 +145,11 @@ def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
             check_header(name.strip(), content.strip())
         except ValueError as exc:
             raise UsageError(f"--header: {exc}") from None
+        if not content.isascii():
+            shown = content.strip()
+            raise UsageError(f"--header: {name.strip()}: a value must be ASCII (got {shown!r})")
         headers.append((name.strip(), content.strip()))
+    add_header_secrets(headers)
     return tuple(headers)
 
 
@@ -196,11 +246,14 @@ def iterations(args: argparse.Namespace) -> int | None:
 
 def check_books(books: list[str] | tuple[str, ...]) -> None:
     for book in books:
-        if Path(book).is_dir():
-            raise UsageError(f"{book}: a directory, not a runbook file")
-        if not Path(book).is_file():
+        problem = input_file_problem(book)
+        if problem == "no such file":
             hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? {_as_url(book)})"
             raise UsageError(f"{book}: no such runbook file{hint}")
+        if problem == "a directory":
+            raise UsageError(f"{book}: a directory, not a runbook file")
+        if problem:
+            raise UsageError(f"{book}: cannot be a runbook: {problem}")
 
 
 def _as_url(text: str) -> str:
@@ -216,13 +269,17 @@ def _checked_url(url: str) -> str:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+        raise UsageError(f"invalid URL {redact_url(url)!r}: {exc}") from None
+    add_secrets([parsed.password] if parsed.password else [])
     if not parsed.host:
-        raise UsageError(f"invalid URL {url!r}: no host")
+        raise UsageError(f"invalid URL {redact_url(url)!r}: no host")
+    problem = host_problem(parsed.host)
+    if problem:
+        raise UsageError(f"invalid URL: {problem}")
     try:
         check_port(parsed)
     except ValueError as exc:
-        raise UsageError(f"invalid URL {url!r}: {exc}") from None
+        raise UsageError(f"invalid URL {redact_url(url)!r}: {exc}") from None
     return url
 
 
@@ -247,10 +304,10 @@ def _body(body: str | None) -> bytes | None:
         return None
     if body.startswith("@"):
         try:
-            return Path(body[1:]).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"--body: cannot read {body[1:]}: {exc.strerror}") from None
-    return body.encode()
+            return read_input_file(body[1:])
+        except InputFileError as exc:
+            raise UsageError(f"--body: cannot read {body[1:]}: {exc}") from None
+    return body.encode("utf-8", "surrogateescape")  # argv bytes that are not UTF-8, as given
 
 
 def run_duration(args: argparse.Namespace, stages: tuple[Stage, ...]) -> float | None:
@@ -286,6 +343,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
     if timeout <= 0:
         raise UsageError("--timeout must be more than 0")
     scheme = httpx.URL(spec.url).scheme if spec.url else None
+    connect_timeout, max_body = limits(args)
     return SessionConfig(
         concurrency=concurrency,
         duration=run_for,
@@ -302,6 +360,8 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
         stop_grace=duration(args.grace, "--grace"),
         max_idle_per_origin=args.max_idle,
         max_iterations=iterations(args),
+        connect_timeout=connect_timeout,
+        max_body=max_body,
     )
 
 

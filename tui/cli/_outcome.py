@@ -28,3 +28,4 @@ class Outcome:
     unreachable: str | None = None
     cut_by_user: bool = False  # a second Ctrl-C cut running work before the grace ran out
     report: dict[str, Any] = field(default_factory=dict)
+    write_failures: list[str] = field(default_factory=list)  # files that could not be written

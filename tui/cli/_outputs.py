@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
@@ -11,6 +12,7 @@ from typing import IO, Any
 
 from loadscope.engine import TimelinePoint
 from loadscope.engine.metrics.report import timeline_entry
+from loadscope.engine.redact import redact_value
 
 from ._errors import UsageError
 
@@ -37,7 +39,7 @@ CSV_FIELDS = (
 
 
 def dumps(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False)
+    return json.dumps(redact_value(report), indent=2, ensure_ascii=False)
 
 
 def write_json(path: str | Path, report: dict[str, Any]) -> None:
@@ -61,21 +63,97 @@ def _umask() -> int:
     return mask
 
 
+# Every file a command writes, by argparse dest. A command without the flag skips it; a new
+# output flag (an HTML report, say) is added here and is checked with the others.
+OUTPUT_FLAGS = (("out", "--out"), ("csv", "--csv"), ("html", "--html"))
+
+
+def check_output_files(args: argparse.Namespace) -> None:
+    """Every command's output files, checked before anything is sent: exit 2 if one cannot be
+    written, so a run never ends by losing its report."""
+    seen: dict[Path, str] = {}
+    for attribute, flag in OUTPUT_FLAGS:
+        path = getattr(args, attribute, None)
+        if not path:
+            continue
+        check_writable(path, flag)
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise UsageError(f"{flag} and {seen[resolved]} name the same file {path}")
+        seen[resolved] = flag
+    save_dir = getattr(args, "save_dir", None)
+    if save_dir:
+        check_directory(save_dir, "--save-dir")
+
+
+def check_directory(path: str, flag: str) -> None:
+    """A directory the console saves into: made when first needed, so it may not exist yet;
+    if it does, it must be a directory where files can be created."""
+    target = Path(path)
+    try:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{flag}: {path!r} is a file, not a directory")
+        if target.is_dir():
+            fd, probe = tempfile.mkstemp(prefix=".loadscope.", dir=target)
+            os.close(fd)
+            os.unlink(probe)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{flag}: cannot write in {_shown(path)}: {reason}") from None
+
+
 def check_writable(path: str | None, flag: str) -> None:
-    """Fail before any load if an output file cannot be created."""
-    if not path:
+    """The file may be created (or replaced) where it is named: a regular file or nothing yet,
+    in a directory where a new file can be made (tried, not guessed: root ignores modes)."""
+    if path is None:
         return
-    directory = Path(path).parent
-    if not directory.exists():
-        raise UsageError(f"{flag}: directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"{flag}: cannot write in {str(directory)!r}")
+    if not path.strip():
+        raise UsageError(f"{flag}: empty file name")
+    try:
+        _check_writable(Path(path), path, flag)
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a loop of links...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{flag}: cannot write {_shown(path)}: {reason}") from None
+
+
+def _shown(path: str) -> str:
+    if path.isprintable() and len(path) <= 80:
+        return path
+    return repr(path if len(path) <= 80 else path[:77] + "...")
+
+
+def _check_writable(target: Path, path: str, flag: str) -> None:
+    if target.is_dir():
+        raise UsageError(f"{flag}: {path} is a directory; name a file in it")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"{flag}: {path} is not a regular file")
+    directory = target.parent
+    if not directory.is_dir():
+        missing = str(directory)
+        raise UsageError(f"{flag}: cannot write {path}: directory {missing!r} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        where = f"{directory}/" if str(directory) != "/" else "/"
+        reason = f"no file can be created in {where} ({exc.strerror})"
+        raise UsageError(f"{flag}: cannot write {path}: {reason}") from None
+    os.close(fd)
+    os.unlink(probe)
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UsageError(f"{flag}: cannot write {path}: permission denied")
+
+
+def write_failure(path: str, exc: OSError) -> str:
+    """The one line that says a report file could not be written at the end."""
+    return f"cannot write {path}: {exc.strerror or exc}"
 
 
 class CsvTimeline:
     """Appends one row per second as the session ticks, so an interrupted run loses nothing."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
+        self.failure = ""
         try:
             self._handle: IO[str] = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
@@ -85,8 +163,16 @@ class CsvTimeline:
         self._handle.flush()
 
     def write(self, point: TimelinePoint) -> None:
-        self._writer.writerow(timeline_entry(point))
-        self._handle.flush()
+        if self.failure:
+            return
+        try:
+            self._writer.writerow(timeline_entry(point))
+            self._handle.flush()
+        except OSError as exc:  # disk full mid-run: the run goes on, the exit code says it
+            self.failure = write_failure(self.path, exc)
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError as exc:
+            self.failure = self.failure or write_failure(self.path, exc)

@@ -19,11 +19,14 @@ from loadscope.engine import (
     run_event_loop,
 )
 from loadscope.engine.control import ScenarioSpec
-from loadscope.engine.metrics.report import build_report
+from loadscope.engine.metrics.report import build_report, redact_snapshot
+from loadscope.engine.redact import add_secrets
 
+from . import _signals
 from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
+from ._limits import vu_limit_problem
 from ._loadt import go_duration, loadt_values, threshold_names
 from ._more_outputs import (
     MetricsAddress,
@@ -33,8 +36,9 @@ from ._more_outputs import (
 )
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
-from ._outputs import CsvTimeline, check_writable, dumps, write_json
+from ._outputs import CsvTimeline, dumps, write_failure, write_json
 from ._progress import show_progress
+from ._reasons import silence_reason
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
 from ._workers import drive_workers
@@ -52,6 +56,7 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
         raise UsageError(str(exc)) from None
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
+    add_secrets(getattr(scenario, "secret_values", ()))
     for warning in getattr(scenario, "warnings", ()):
         if not quiet:
             print(warning, file=sys.stderr)
@@ -92,7 +97,7 @@ async def drive(
     csv = CsvTimeline(csv_path) if csv_path else None
     if csv is not None:
         session.tick_listeners.append(measured_only(session, csv.write))
-    state = _DriveState()
+    state = _DriveState(interrupts=int(_signals.interrupted()))
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
@@ -103,19 +108,25 @@ async def drive(
             state.cut_by_user = state.cut_by_user or not session.aborting
             session.abort()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    earlier = {sig: signal.getsignal(sig) for sig in _signals.STOP_SIGNALS}
+    for sig in _signals.STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal)
     helpers = [loop.create_task(_watch_reachability(session, state))]
     if progress:
         helpers.append(loop.create_task(show_progress(session)))
     try:
-        await session.run()
+        if state.interrupts:  # a signal came while starting up: report a run that never began
+            await session.stop()
+        else:
+            await session.run()
     finally:
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig, handler in earlier.items():
             loop.remove_signal_handler(sig)
+            # a signal while the report is written still counts
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         if csv is not None:
             csv.close()
     snapshot = session.snapshot(timeline=None)
@@ -123,6 +134,7 @@ async def drive(
         cut_by(snapshot, "a second Ctrl-C") if state.cut_by_user else snapshot,
         interrupted=bool(state.interrupts),
         unreachable=state.unreachable,
+        write_failures=[csv.failure] if csv is not None and csv.failure else [],
         cut_by_user=state.cut_by_user,
     )
 
@@ -172,43 +184,22 @@ def check_load(plan: LoadPlan) -> None:
     check_descriptors(config)
 
 
-FD_HEADROOM = 64  # the engine's own files, sockets to the console, the kernel view
-
-
 def check_descriptors(config: SessionConfig, *, strict: bool = True) -> None:
-    """Each busy VU holds a socket: raise the soft file limit to what the run needs, or (when
-    `strict`: the VU count is what the user asked for) say which limit stops it, before
-    anything is sent."""
-    try:
-        import resource
-    except ImportError:  # not on this platform: the first failed connect will say it
-        return
+    """The VUs the run may reach must fit this machine (open files, ephemeral ports), or, when
+    `strict` (the VU count is what the user asked for), exit 2 before anything is sent."""
     if config.open_model:
         peak = config.effective_max_vus()
     else:
         peak = int(max([config.concurrency, *(stage.target for stage in config.stages)]))
-    needed = peak + FD_HEADROOM
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or needed <= soft:
-        return
-    ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
-    except (ValueError, OSError):
-        ceiling = soft
-    if ceiling < needed and strict:
-        raise UsageError(
-            f"{peak:,} VUs need about {needed:,} open files but this process may open "
-            f"{ceiling:,} (ulimit -n); lower -c/--max-vus or raise the limit"
-        )
+    problem = vu_limit_problem(peak)
+    if problem and strict:
+        raise UsageError(f"{peak:,} VUs {problem}; lower -c/--max-vus or raise the limit")
 
 
 def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     plan = load_plan(args, env)
     check_load(plan)
     thresholds = Thresholds.compile(args.threshold)
-    check_writable(args.out, "--out")
-    check_writable(args.csv, "--csv")
     metrics = check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
@@ -266,7 +257,7 @@ def finish(
     shape: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
     values: dict[str, Any] | None = None,
 ) -> int:
-    snapshot = outcome.snapshot
+    snapshot = outcome.snapshot = redact_snapshot(outcome.snapshot)
     report = full_report(plan, snapshot, interrupted=outcome.interrupted)
     runn = (
         values
@@ -278,8 +269,34 @@ def finish(
     report["interrupted"] = outcome.interrupted
     document = shape(runn, report) if shape else report
     if args.out:
-        write_json(args.out, document)
-    write_html_report(getattr(args, "html", None), snapshot, report)
+        try:
+            write_json(args.out, document)
+        except OSError as exc:  # checked at start, yet lost since (disk full, directory gone)
+            outcome.write_failures.append(write_failure(args.out, exc))
+    try:
+        write_html_report(getattr(args, "html", None), snapshot, report)
+    except UsageError as exc:  # the same: written at the end, the report still goes to stdout
+        outcome.write_failures.append(str(exc).removeprefix("--html: "))
+    if not outcome.interrupted and not outcome.unreachable:
+        reason = silence_reason(snapshot, plan.config.connect_timeout)
+        if reason:
+            print(f"loadscope: {reason}", file=sys.stderr)
+    code = _report(args, outcome, document, report, runn, verdict.failures)
+    for failure in outcome.write_failures:
+        print(f"loadscope: {failure}", file=sys.stderr)
+    return EXIT_USAGE if outcome.write_failures else code
+
+
+def _report(
+    args: argparse.Namespace,
+    outcome: Outcome,
+    document: dict[str, Any],
+    report: dict[str, Any],
+    runn: dict[str, Any],
+    failures: list[str],
+) -> int:
+    """The report on stdout, the verdict on stderr, and the exit code they mean."""
+    snapshot = outcome.snapshot
     if outcome.unreachable:  # bad input: the error line says it all (the file has the rest)
         print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
         return EXIT_USAGE
@@ -289,12 +306,13 @@ def finish(
         print(summary_line(report))
     else:
         print(render_text(snapshot, report, runn), end="")
-    for line in verdict.failures:
+    for line in failures:
         print(f"threshold failed: {line}", file=sys.stderr)
     if outcome.interrupted:
+        written = args.out and not outcome.write_failures
         print(
-            "loadscope: interrupted; report written" if args.out else "loadscope: interrupted",
+            "loadscope: interrupted; report written" if written else "loadscope: interrupted",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    return EXIT_THRESHOLD if verdict.failures else EXIT_OK
+    return EXIT_THRESHOLD if failures else EXIT_OK

@@ -20,6 +20,7 @@ from loadscope.engine.control import (
     WorkerController,
 )
 
+from . import _signals
 from ._errors import UsageError
 from ._extensions import setup_child_session
 from ._more_outputs import MetricsAddress, serve_merged_metrics
@@ -91,6 +92,9 @@ def drive_workers(
     with _Interrupts(controller) as interrupts:
         try:
             controller.start()
+            if _signals.interrupted():  # a signal while starting: stop at once, report it
+                interrupts.count += 1
+                controller.stop()
             unreachable = _poll_until_done(controller, plan, progress=progress)
         except RuntimeError as exc:  # Ray could not place the workers
             raise UsageError(str(exc)) from None

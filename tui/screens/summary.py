@@ -22,7 +22,10 @@ class SummaryScreen(Screen[None]):
     ]
 
     def __init__(
-        self, report_text: str, saved_to: Path, thresholds: list[dict[str, Any]] | None = None
+        self,
+        report_text: str,
+        saved_to: Path | None,
+        thresholds: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self._report_text = report_text
@@ -37,8 +40,11 @@ class SummaryScreen(Screen[None]):
         if verdict:
             failed = any(not result["passed"] for result in self._thresholds)
             banner.append(f" {verdict} ", style="bold reverse red" if failed else "bold green")
-        banner.append("  report saved to ", style="dim")
-        banner.append(str(self._saved_to), style="bold")
+        if self._saved_to is None:
+            banner.append("  the report could not be saved", style="bold red")
+        else:
+            banner.append("  report saved to ", style="dim")
+            banner.append(str(self._saved_to), style="bold")
         yield Static(banner, id="summary-banner")
         with VerticalScroll(id="summary-body"):
             yield Static(Text(self._report_text), id="summary-report")

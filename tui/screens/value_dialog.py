@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -34,11 +36,20 @@ class ValueDialog(ModalScreen[float | None]):
     CSS_PATH = "value_dialog.tcss"
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, title: str, current: float, *, integer: bool) -> None:
+    def __init__(
+        self,
+        title: str,
+        current: float,
+        *,
+        integer: bool,
+        limit: Callable[[float], str] | None = None,
+    ) -> None:
+        """`limit` says why a value is beyond what this machine can run ("" when it is not)."""
         super().__init__()
         self._title = title
         self._current = current
         self._integer = integer
+        self._limit = limit
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -56,6 +67,8 @@ class ValueDialog(ModalScreen[float | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value, error = parse_value(event.value, integer=self._integer)
+        if not error and value is not None and self._limit is not None:
+            error = self._limit(value)
         if error:
             self.query_one("#dialog-error", Label).update(f"✗ {error}")
             return

@@ -1,0 +1,151 @@
+"""A planted secret never reaches an output: a password in the URL, `Authorization`,
+`Proxy-Authorization` and `Cookie` header values, a runbook's `secrets:` and its runners' URL
+userinfo. Every output is searched: stdout, stderr, --out, --csv, and the console's saved
+report, text and screenshot."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from loadscope.engine.control import EngineProcess
+from loadscope.engine.redact import forget_secrets
+from loadscope.engine.target import TargetProcess
+from loadscope.tui.app import ConsoleOptions, LoadscopeApp
+from loadscope.tui.cli._args import build_parser
+from loadscope.tui.cli._console import report_renderer
+from loadscope.tui.cli._options import load_plan
+from loadscope.tui.screens.summary import SummaryScreen
+
+from .cli_support import Result, loadscope
+
+PASSWORD = "urlpw-S3CRET-1"
+TOKEN = "bearer-S3CRET-2"
+COOKIE = "cookie-S3CRET-3"
+PROXY = "proxy-S3CRET-4"
+BOOK_SECRET = "book-S3CRET-5"
+RUNNER_PASSWORD = "runnerpw-S3CRET-6"
+PLANTED = (PASSWORD, TOKEN, COOKIE, PROXY, BOOK_SECRET, RUNNER_PASSWORD)
+HEADERS = [
+    "-H", f"Authorization: Bearer {TOKEN}",
+    "-H", f"Cookie: sid={COOKIE}",
+    "-H", f"Proxy-Authorization: Basic {PROXY}",
+]  # fmt: skip
+
+
+def leaks(*texts: str) -> list[str]:
+    return [secret for secret in PLANTED if any(secret in text for text in texts)]
+
+
+def files_text(directory: Path) -> str:
+    return "\n".join(path.read_text(errors="replace") for path in sorted(directory.iterdir()))
+
+
+def secret_url(target: TargetProcess, userinfo: str = f"alice:{PASSWORD}") -> str:
+    return target.http_url.replace("://", f"://{userinfo}@") + "/json"
+
+
+def runbook(tmp_path: Path, target: TargetProcess) -> Path:
+    book = tmp_path / "book.yml"
+    runner = target.http_url.replace("://", f"://bob:{RUNNER_PASSWORD}@")
+    book.write_text(
+        f"""secrets:
+  - vars.password
+vars:
+  password: {BOOK_SECRET}
+runners:
+  api: {runner}
+steps:
+  - api:
+      /login:
+        post:
+          headers:
+            Authorization: "Bearer {TOKEN}"
+          body:
+            application/json:
+              user: bob
+              password: "{{{{ vars.password }}}}"
+    dump: vars.password
+    test: current.res.status == 299 && vars.password == "{BOOK_SECRET}"
+"""
+    )
+    return book
+
+
+@pytest.mark.parametrize("report_format", ["json", "text"])
+def test_a_url_run_leaks_nothing(target: TargetProcess, tmp_path: Path, report_format: str) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = loadscope(
+        "run", secret_url(target), *HEADERS, "-c", "2", "-d", "1s", "--format", report_format,
+        "--out", str(out_dir / "report.json"), "--csv", str(out_dir / "timeline.csv"),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "***@" in result.out or report_format == "text"
+    assert leaks(result.out, result.err, files_text(out_dir)) == []
+
+
+def test_a_runbook_run_and_loadt_leak_nothing(target: TargetProcess, tmp_path: Path) -> None:
+    book = runbook(tmp_path, target)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    results: list[Result] = [
+        loadscope("run", str(book), *HEADERS, "-c", "2", "-d", "1s", "--format", "json",
+                  "--out", str(out_dir / "run.json"), "--csv", str(out_dir / "run.csv")),
+        loadscope("run", str(book), "-c", "1", "-d", "1s"),
+        loadscope("loadt", str(book), "--duration", "1sec", "--warm-up", "0sec",
+                  "--out", str(out_dir / "loadt.json")),
+    ]  # fmt: skip
+    for result in results:
+        assert result.code == 0, result.err
+        assert leaks(result.out, result.err) == []
+    assert "test failed" in results[1].out  # the failing test's text is shown, masked
+    assert leaks(files_text(out_dir)) == []
+
+
+def test_an_unreachable_target_leaks_nothing_on_stderr() -> None:
+    result = loadscope("run", f"http://alice:{PASSWORD}@127.0.0.1:9/", *HEADERS, "-d", "2s")
+    assert result.code == 2
+    assert leaks(result.out, result.err) == []
+
+
+async def until(pilot: Pilot, condition: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+async def test_the_console_header_and_saved_files_leak_nothing(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    forget_secrets()
+    args = build_parser().parse_args(["console", secret_url(target), *HEADERS, "-c", "2"])
+    plan = load_plan(args)  # reads the flags as the command line does: the secrets are known
+    engine = EngineProcess(plan.spec, plan.config, push_interval=0.2)
+    options = ConsoleOptions(
+        label=secret_url(target), summary_json=str(tmp_path / "summary.json"), save_dir=tmp_path
+    )
+    app = LoadscopeApp(engine, options, report_renderer(plan), poll_seconds=0.2)
+    engine.start()
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.snapshot is not None and app.snapshot.requests_total)
+            dashboard = app.export_screenshot()
+            await pilot.press("s")
+            saved = {".json", ".txt", ".svg", ".html"}  # the report, its text, screenshot, HTML
+            await until(pilot, lambda: {p.suffix for p in tmp_path.glob("loadscope-*")} == saved)
+            await pilot.press("q")
+            await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+            summary = app.export_screenshot()
+    finally:
+        if not engine.finished:
+            engine.stop()
+            engine.wait_final(10)
+        engine.close()
+    assert "***@" in files_text(tmp_path)
+    assert "***@" in dashboard  # the header shows the target, masked
+    assert leaks(files_text(tmp_path), dashboard, summary) == []
