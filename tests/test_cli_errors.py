@@ -87,6 +87,10 @@ OTHER_CASES = [
 
 CASES = RUN_CASES + LOADT_CASES + OTHER_CASES
 
+# The first test pays for every case's process start (the module fixture): on a busy machine
+# that alone can pass the default per-test timeout.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[tuple[str, ...], Result]:
