@@ -75,6 +75,9 @@ class RunnerConfig:
     key: str | None = None
     use_cookie: bool = False
     follow_redirects: bool = True
+    # The name TLS sends (SNI) and verifies the certificate against, when the URL's host is an
+    # address that stands in for it (runn's hostRules); None: the URL's host.
+    tls_server_name: str | None = None
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ import pytest
 from loadscope.engine import HttpVersion, Session, SessionConfig
 from loadscope.engine.runbook import RunbookError, load_runbooks
 from loadscope.engine.runbook._scenario import NO_LOAD_WARNING
-from loadscope.engine.target import TargetProcess
+from loadscope.engine.target import TargetOptions, TargetProcess, write_self_signed
 
 BOOKS = Path(__file__).resolve().parent / "books"
 ALL_BOOKS = sorted(BOOKS.glob("*.yml"))
@@ -137,3 +137,33 @@ def test_a_body_read_through_parent_keeps_every_body(tmp_path: Path) -> None:
         "steps:\n  - req: {/a: {get: {}}}\n  - include: child.yml\n"
     )
     assert [request.keep_body for request in load_runbooks([path])._requests] == [True]
+
+
+def test_host_rules_over_tls_send_the_mapped_host_as_sni(tmp_path: Path) -> None:
+    """The certificate names only the host: verification passes only if TLS asks for that name
+    (SNI and hostname check) while the connection goes to the address hostRules maps it to."""
+    cert, key = write_self_signed(tmp_path, names=("api.example.test",))
+    options = TargetOptions(tls=True, certfile=cert, keyfile=key)
+    with TargetProcess(options) as server:
+        port = httpx.URL(server.https_url or "").port
+        book = tmp_path / "tls_host_rules.yml"
+        book.write_text(
+            f"""desc: hostRules over TLS
+runners:
+  req:
+    endpoint: https://api.example.test:{port}
+    cacert: {cert}
+hostRules:
+  api.example.test: 127.0.0.1
+steps:
+  host:
+    req:
+      /host:
+        get: {{}}
+    test: current.res.status == 200 && current.res.body.host == 'api.example.test:{port}'
+"""
+        )
+        snapshot = run(book, server).snapshot()
+    assert snapshot.iterations_total > 0
+    assert snapshot.iterations_failed == 0, snapshot.failures
+    assert snapshot.errors_total == 0, snapshot.errors

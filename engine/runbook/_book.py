@@ -77,6 +77,7 @@ class RunnerSpec:
     trace: bool = False  # send runn's trace header (X-Runn-Trace) with each request
     trace_header: str = TRACE_HEADER
     host: str | None = None  # the endpoint's own host[:port], when hostRules maps it elsewhere
+    server_name: str | None = None  # and its own host name, for TLS (SNI, certificate)
 
 
 @dataclass(slots=True)

@@ -79,6 +79,7 @@ class Registry:
             key=spec.key,
             use_cookie=bool(spec.use_cookie),
             follow_redirects=spec.follow_redirects,
+            tls_server_name=spec.server_name,
         )
         candidates = [spec.name, f"{book}:{spec.name}"]
         candidates += [f"{book}:{spec.name}#{n}" for n in range(2, len(self.runners) + 3)]
@@ -296,7 +297,9 @@ def with_host_rules(runner: RunnerSpec, rules: Mapping[str, str]) -> RunnerSpec:
         return runner
     host, _, port = address.rpartition(":") if _has_port(address) else (address, "", "")
     mapped = url.copy_with(host=host.strip("[]"), port=int(port) if port else url.port)
-    return replace(runner, endpoint=str(mapped), host=url.netloc.decode("ascii"))
+    return replace(
+        runner, endpoint=str(mapped), host=url.netloc.decode("ascii"), server_name=url.host
+    )
 
 
 def _has_port(address: str) -> bool:

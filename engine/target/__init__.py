@@ -71,6 +71,7 @@ the client: HTTP/1.1 77k, h2c 28k (10 streams), h2 over TLS 26k.
 
 from __future__ import annotations
 
+from ._cert import write_self_signed
 from ._counters import SharedCounters
 from ._foreground import run_foreground
 from ._options import Listener, PlainProtocols, TargetOptions
@@ -86,4 +87,5 @@ __all__ = [
     "TargetProcess",
     "run_foreground",
     "serve",
+    "write_self_signed",
 ]

@@ -19,10 +19,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VALID_FOR = datetime.timedelta(days=30)
 
 
-def write_self_signed(directory: str | os.PathLike[str]) -> tuple[str, str]:
-    """Write `cert.pem` and `key.pem` into `directory`; return their paths."""
+LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
+
+
+def write_self_signed(
+    directory: str | os.PathLike[str], names: tuple[str, ...] = LOOPBACK_NAMES
+) -> tuple[str, str]:
+    """Write `cert.pem` and `key.pem` into `directory` for `names` (addresses or host names);
+    return their paths."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = datetime.datetime.now(datetime.UTC)
     public_key = key.public_key()
     cert = (
@@ -34,13 +40,7 @@ def write_self_signed(directory: str | os.PathLike[str]) -> tuple[str, str]:
         .not_valid_before(now - datetime.timedelta(hours=1))  # tolerate a little clock skew
         .not_valid_after(now + VALID_FOR)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("::1")),
-                    x509.DNSName("localhost"),
-                ]
-            ),
+            x509.SubjectAlternativeName([_alternative_name(n) for n in names]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -78,3 +78,10 @@ def write_self_signed(directory: str | os.PathLike[str]) -> tuple[str, str]:
     )
     key_path.chmod(0o600)
     return str(cert_path), str(key_path)
+
+
+def _alternative_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)

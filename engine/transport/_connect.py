@@ -79,9 +79,12 @@ class AsyncConnector:
         ssl_context: Callable[[HttpVersion], ssl.SSLContext],
         connect_timeout: float,
         max_body: int = DEFAULT_MAX_BODY,
+        *,
+        server_name: str | None = None,
     ) -> None:
         self.runner = runner
         self.origin = origin
+        self.server_name = server_name or origin.host
         self.observer = observer
         self.connect_timeout = connect_timeout
         self._ssl_context = ssl_context
@@ -169,7 +172,7 @@ class AsyncConnector:
                     transport,
                     handshake,
                     self._ssl_context(http_version),
-                    server_hostname=self.origin.host,
+                    server_hostname=self.server_name,
                 ),
                 max(timeout, 0.0),
             )

@@ -83,6 +83,7 @@ class Runner:
                 self.ssl_context,
                 self._connect_timeout,
                 self._max_body,
+                server_name=self.config.tls_server_name,
             )
         return connector
 
