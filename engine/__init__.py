@@ -18,7 +18,7 @@ from loadscope.engine._config import (
     State,
 )
 from loadscope.engine._loop import run_event_loop
-from loadscope.engine.control import EngineProcess, ScenarioSpec
+from loadscope.engine.control import EngineProcess, ScenarioSpec, WorkerController
 from loadscope.engine.diagnostics._diagnostics import (
     DetectorExtension,
     Diagnostics,
@@ -41,6 +41,7 @@ from loadscope.engine.metrics._snapshot import (
     SocketCounts,
     StepSnapshot,
     TimelinePoint,
+    WorkerSnapshot,
 )
 from loadscope.engine.session._session import Session, SessionExtension
 from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
@@ -81,6 +82,8 @@ __all__ = [
     "StepSnapshot",
     "TimelinePoint",
     "UrlScenario",
+    "WorkerController",
+    "WorkerSnapshot",
     "attach_diagnostics",
     "phase_specs",
     "run_event_loop",

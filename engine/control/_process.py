@@ -13,36 +13,35 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from loadscope.engine._config import SessionConfig
 from loadscope.engine._loop import run_event_loop
+from loadscope.engine.control._runtime import (
+    COMMANDS,
+    WorkerRole,
+    apply_control,
+    build_session,
+    take_snapshot,
+)
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.metrics._snapshot import Snapshot
 from loadscope.engine.session._session import Session
 
 PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
-COMMANDS = frozenset(
-    {
-        "set_concurrency",
-        "set_rate",
-        "set_reuse_mode",
-        "set_http_version",
-        "pause",
-        "resume",
-        "reset_stats",
-        "stop",
-        "abort",
-    }
-)
 
 
 class EngineProcess:
-    """A `Session` in a child process. Poll `updates()` (or `snapshot()`) from the UI's loop."""
+    """A `Session` in a child process. Poll `updates()` (or `snapshot()`) from the UI's loop.
+
+    With a `role` it is one worker of a split session (a `WorkerHandle`): the child builds the
+    session, says it is `ready`, and starts the load only on `go()`, with its fellow workers.
+    """
 
     def __init__(
         self,
@@ -51,10 +50,13 @@ class EngineProcess:
         *,
         push_interval: float = PUSH_INTERVAL,
         setup: Callable[[Session], None] | None = None,
+        role: WorkerRole | None = None,
     ) -> None:
         """`setup(session)` runs in the child before the session starts (it must pickle)."""
         self.spec = spec
         self.config = config
+        self.role = role
+        self.node: str | None = None  # the host, once the child is ready
         self._push_interval = push_interval
         self._setup = setup
         self._conn: multiprocessing.connection.Connection | None = None
@@ -69,7 +71,7 @@ class EngineProcess:
         parent, child = context.Pipe(duplex=True)
         self._process = context.Process(
             target=_child_main,
-            args=(child, self.spec, self.config, self._push_interval, self._setup),
+            args=(child, self.spec, self.config, self._push_interval, self._setup, self.role),
             name="loadscope-engine",
             daemon=True,
         )
@@ -105,8 +107,19 @@ class EngineProcess:
     def abort(self) -> None:
         self._send("abort")
 
+    def go(self) -> None:
+        """Start the load of a worker that is ready."""
+        self._send("go")
+
+    @property
+    def ready(self) -> bool:
+        return self.node is not None
+
+    def send(self, command: str, *args: object) -> None:
+        self._send(command, *args)
+
     def _send(self, command: str, *args: object) -> None:
-        if self._conn is None or command not in COMMANDS:
+        if self._conn is None or (command not in COMMANDS and command != "go"):
             return
         with contextlib.suppress(OSError, BrokenPipeError):
             self._conn.send((command, args))
@@ -136,6 +149,8 @@ class EngineProcess:
             self.errors.append(str(payload))
         elif kind == "fatal":
             self.exit_message = str(payload)
+        elif kind == "ready":
+            self.node = str(payload)
 
     def snapshot(self) -> Snapshot | None:
         return self.updates()
@@ -176,11 +191,12 @@ def _child_main(
     config: SessionConfig,
     push_interval: float,
     setup: Callable[[Session], None] | None,
+    role: WorkerRole | None = None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
     outbox = Outbox(conn)
     try:
-        run_event_loop(_serve(conn, outbox, spec, config, push_interval, setup))
+        run_event_loop(_serve(conn, outbox, spec, config, push_interval, setup, role))
     except Exception as exc:  # the parent shows this one line; no traceback on a console
         outbox.finish(("fatal", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -194,25 +210,55 @@ async def _serve(
     config: SessionConfig,
     push_interval: float,
     setup: Callable[[Session], None] | None,
+    role: WorkerRole | None = None,
 ) -> None:
-    session = Session(config, spec.build())
-    if setup is not None:
-        setup(session)
+    session = build_session(spec, config, setup, role)
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
+    go = asyncio.Event()
+    if role is None:
+        go.set()
 
     def on_readable() -> None:
         try:
             while conn.poll():
                 command, args = conn.recv()
-                _apply(session, command, args, stop_requested, outbox)
+                if command == "go":
+                    go.set()
+                else:
+                    _apply(session, command, args, stop_requested, outbox)
         except (EOFError, OSError):
             loop.remove_reader(conn.fileno())
             stop_requested.set()  # the parent went away: stop cleanly
 
     loop.add_reader(conn.fileno(), on_readable)
+    if role is not None:
+        outbox.send(("ready", socket.gethostname()))
+    if await _first_of(go.wait(), stop_requested.wait()):
+        await _run_session(outbox, session, role, push_interval, stop_requested)
+    with contextlib.suppress(OSError):
+        loop.remove_reader(conn.fileno())
+    outbox.finish(("final", take_snapshot(session, role, final=True)))
+
+
+async def _first_of(wanted: Coroutine[Any, Any, Any], other: Coroutine[Any, Any, Any]) -> bool:
+    """Wait for either; True when `wanted` came first."""
+    first, second = asyncio.ensure_future(wanted), asyncio.ensure_future(other)
+    await asyncio.wait({first, second}, return_when=asyncio.FIRST_COMPLETED)
+    first.cancel()
+    second.cancel()
+    return first.done() and not first.cancelled()
+
+
+async def _run_session(
+    outbox: Outbox,
+    session: Session,
+    role: WorkerRole | None,
+    push_interval: float,
+    stop_requested: asyncio.Event,
+) -> None:
     runner = asyncio.create_task(session.run())
-    pusher = asyncio.create_task(_push(outbox, session, push_interval))
+    pusher = asyncio.create_task(_push(outbox, session, role, push_interval))
     watcher = asyncio.create_task(stop_requested.wait())
     await asyncio.wait({runner, watcher}, return_when=asyncio.FIRST_COMPLETED)
     if not runner.done():
@@ -220,9 +266,6 @@ async def _serve(
         await runner
     watcher.cancel()
     pusher.cancel()
-    with contextlib.suppress(OSError):
-        loop.remove_reader(conn.fileno())
-    outbox.finish(("final", session.snapshot(timeline=None)))
 
 
 def _apply(
@@ -239,16 +282,15 @@ def _apply(
         session.abort()
         stop_requested.set()
         return
-    try:
-        getattr(session, command)(*args)
-    except (ValueError, TypeError) as exc:
-        outbox.send(("error", str(exc)))
+    error = apply_control(session, command, args)
+    if error is not None:
+        outbox.send(("error", error))
 
 
-async def _push(outbox: Outbox, session: Session, interval: float) -> None:
+async def _push(outbox: Outbox, session: Session, role: WorkerRole | None, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        outbox.send(("snapshot", session.snapshot()), droppable=True)
+        outbox.send(("snapshot", take_snapshot(session, role, final=False)), droppable=True)
 
 
 class Outbox:

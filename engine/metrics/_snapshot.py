@@ -248,6 +248,23 @@ class PhaseResult:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerSnapshot:
+    """One worker of a multi-process or Ray session, as the console's row and the report show it."""
+
+    worker: int  # 1-based
+    node: str  # the host (local) or Ray node the worker runs on
+    state: str
+    requests_total: int
+    rps_now: float
+    rps_mean: float
+    cpu_percent: float  # the last second while running; the run's mean once stopped
+    connections_opened: int
+    connections_open: int
+    concurrency: int
+    kernel: SocketCounts | None = None  # this node's sockets, from the node's kernel-view worker
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     state: str
     elapsed_s: float  # since the statistics (re)started
@@ -300,3 +317,8 @@ class Snapshot:
     phases: tuple[PhaseResult, ...] = ()
     http_version_in_use: str = ""  # the version of the latest response
     peak_vus: int = 0  # the most VUs running at once
+    cluster: str = "local"  # "local" (processes on this machine) or "ray"
+    workers: tuple[WorkerSnapshot, ...] = ()  # one per worker when the load is split; else none
+    # Histograms a merge needs bucket by bucket (ttfb, pool_wait, steps...): filled only by the
+    # processes of a split session, so a single session's snapshots stay small.
+    histograms: tuple[tuple[str, HistogramData], ...] = ()

@@ -6,6 +6,7 @@ Key names come from the project's issues and must not change; new keys may be ad
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import asdict
 from importlib import resources
 from typing import Any
@@ -16,6 +17,7 @@ from loadscope.engine.metrics._snapshot import (
     LatencySummary,
     Snapshot,
     TimelinePoint,
+    WorkerSnapshot,
 )
 
 SCHEMA_VERSION = 1  # bumped only when a key changes meaning or goes away
@@ -95,6 +97,41 @@ def count_histogram(data: HistogramData) -> list[dict[str, int]]:
     return rows
 
 
+def worker_fields(snapshot: Snapshot) -> dict[str, Any]:
+    """`workers`, `cluster` and `per_worker`; a session that was not split is its own worker."""
+    rows = snapshot.workers or (
+        WorkerSnapshot(
+            worker=1,
+            node=socket.gethostname(),
+            state=snapshot.state,
+            requests_total=snapshot.requests_total,
+            rps_now=snapshot.rps_now,
+            rps_mean=snapshot.rps_mean,
+            cpu_percent=snapshot.generator.cpu_percent,
+            connections_opened=snapshot.connections.opened_total,
+            connections_open=snapshot.connections.open,
+            concurrency=snapshot.concurrency,
+        ),
+    )
+    return {
+        "workers": len(rows),
+        "cluster": snapshot.cluster,
+        "per_worker": [
+            {
+                "worker": row.worker,
+                "node": row.node,
+                "requests_total": row.requests_total,
+                "requests_per_second": (
+                    round(row.requests_total / snapshot.elapsed_s, 2) if snapshot.elapsed_s else 0.0
+                ),
+                "cpu_percent": row.cpu_percent,
+                "connections_opened": row.connections_opened,
+            }
+            for row in rows
+        ],
+    }
+
+
 def build_report(snapshot: Snapshot) -> dict[str, Any]:
     duration = snapshot.elapsed_s
     connections = snapshot.connections
@@ -172,6 +209,7 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
         "generator": asdict(snapshot.generator),
         "timeline": [timeline_entry(point) for point in snapshot.timeline],
     }
+    report.update(worker_fields(snapshot))
     if snapshot.kernel is not None:
         report["time_wait_peak"] = snapshot.kernel.time_wait_peak
         report["kernel"] = asdict(snapshot.kernel)

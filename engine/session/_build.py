@@ -45,7 +45,10 @@ class SnapshotSource(SessionView, Protocol):
     def peak_vus(self) -> int: ...
 
 
-def build_snapshot(session: SnapshotSource, timeline: int | None) -> Snapshot:
+def build_snapshot(
+    session: SnapshotSource, timeline: int | None, *, mergeable: bool = False
+) -> Snapshot:
+    """`mergeable` adds the histograms a merge of several sessions' snapshots needs."""
     metrics = session.metrics
     config = session.config
     elapsed = session.elapsed()
@@ -108,8 +111,24 @@ def build_snapshot(session: SnapshotSource, timeline: int | None) -> Snapshot:
         connections=_connections(session),
         http_version_in_use=metrics.last_version.decode("ascii"),
         peak_vus=session.peak_vus,
+        histograms=_mergeable_histograms(session) if mergeable else (),
         **extras,  # type: ignore[arg-type]
     )
+
+
+def _mergeable_histograms(session: SnapshotSource) -> tuple[tuple[str, HistogramData], ...]:
+    metrics, ledger = session.metrics, session.ledger
+    named = {
+        "ttfb": metrics.ttfb,
+        "pool_wait": metrics.wait,
+        "latency_new": metrics.latency_new,
+        "latency_reused": metrics.latency_reused,
+        "iteration": metrics.iteration_latency,
+        "connect": ledger.connect_us,
+        "tls": ledger.tls_us,
+        **{f"step:{step.name}": step.histogram for step in metrics.steps},
+    }
+    return tuple((name, HistogramData.of(histogram)) for name, histogram in named.items())
 
 
 def _handshake_share(session: SnapshotSource) -> float:

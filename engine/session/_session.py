@@ -86,6 +86,7 @@ class Session:
         self._idle_vus: list[VirtualUser] = []
         self._next_vu_id = 1
         self._iteration_counter = 0  # iterations started, for `max_iterations` too
+        self.iteration_numbering = (0, 1)  # runn.i = first + started * step (see `WorkerRole`)
         self._no_reuse: dict[str, PoolScope] = {}
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -390,10 +391,12 @@ class Session:
         self._idle_vus.append(vu)
 
     def claim_iteration(self) -> int | None:
-        """The run-wide index of a new iteration; None once `max_iterations` have started."""
+        """The run-wide index of a new iteration (runn.i; a worker's are spaced by the worker
+        count, see `iteration_numbering`); None once `max_iterations` have started."""
         if self._iterations_spent():
             return None
-        index = self._iteration_counter
+        first, step = self.iteration_numbering
+        index = first + self._iteration_counter * step
         self._iteration_counter += 1
         return index
 

@@ -91,6 +91,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_load_options(run, default_duration="10s")
+    add_worker_options(run)
     add_report_options(run)
 
 
@@ -103,6 +104,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=EPILOG,
     )
     add_load_options(console, default_duration=None)
+    add_worker_options(console)
     add_report_options(console, text_format=False, quiet=False, save_dir=True)
 
 
@@ -138,6 +140,7 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="cap on runbook iterations started per second; 0 = unlimited (default 1)",
     )
     add_runbook_options(loadt.add_argument_group("runbook"))
+    add_worker_options(loadt)
     add_report_options(loadt, quiet=False)
 
 
@@ -365,6 +368,23 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "decide with a `test`",
     )
     add_runbook_options(parser.add_argument_group("runbook"))
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("workers")
+    group.add_argument(
+        "--workers",
+        default="1",
+        metavar="N|auto",
+        help="engine processes sharing the load, merged live; auto = one per core (default 1)",
+    )
+    group.add_argument(
+        "--cluster",
+        default="local",
+        metavar="local|ray|ray://HOST:PORT",
+        help="where workers run: this machine (default), or Ray actors (RAY_ADDRESS or "
+        "ray://HOST:PORT joins a cluster; plain ray starts a local one); needs loadscope[ray]",
+    )
 
 
 def add_runbook_options(group: argparse._ArgumentGroup) -> None:

@@ -11,26 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import Session, Snapshot
-from loadscope.engine.control import EngineProcess
+from loadscope.engine import Snapshot
+from loadscope.engine.control import EngineProcess, WorkerController
 
 from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
-from ._extensions import attach_extensions
+from ._extensions import setup_child_session
 from ._loadt import threshold_names
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS
 from ._outputs import CsvTimeline, check_writable
-from ._run import UNREACHABLE_KINDS, build_scenario, check_descriptors, full_report, runn_values
+from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
-
-
-def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
-    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
-    attach_extensions(session, plan)
-    if csv_path:
-        csv = CsvTimeline(csv_path)
-        session.tick_listeners.append(csv.write)
+from ._workers import worker_controller
 
 
 def report_renderer(
@@ -47,6 +41,17 @@ def report_renderer(
         return render_text(snapshot, report, runn), report
 
     return render
+
+
+def _engine(plan: LoadPlan, csv_path: str | None) -> EngineProcess | WorkerController:
+    """One engine process, or with --workers/--cluster the workers, merged (CSV: merged too)."""
+    if not split(plan):
+        setup = functools.partial(setup_child_session, plan, csv_path=csv_path)
+        return EngineProcess(plan.spec, plan.config, setup=setup)
+    controller = worker_controller(plan, functools.partial(setup_child_session, plan))
+    if csv_path:
+        controller.tick_listeners.append(CsvTimeline(csv_path).write)
+    return controller
 
 
 def ensure_terminal() -> None:
@@ -70,11 +75,7 @@ def run_console(
     if Path(save_dir).exists() and not Path(save_dir).is_dir():
         raise UsageError(f"--save-dir: {save_dir!r} is a file, not a directory")
     ensure_terminal()
-    engine = EngineProcess(
-        plan.spec,
-        plan.config,
-        setup=functools.partial(setup_child_session, plan, csv_path=csv_path),
-    )
+    engine = _engine(plan, csv_path)
     options = ConsoleOptions(
         label=label,
         summary_json=summary_json,
@@ -85,7 +86,10 @@ def run_console(
         reuse_mode=plan.config.reuse_mode.value,
     )
     app = LoadscopeApp(engine, options, report_renderer(plan, thresholds))
-    engine.start()
+    try:
+        engine.start()
+    except RuntimeError as exc:  # Ray did not start or could not place the workers
+        raise UsageError(str(exc)) from None
     refused = first_connections_refused(engine, plan.config.concurrency)
     if refused:  # `run`'s rule: a target that is not there is exit 2, before the dashboard
         engine.stop()
@@ -124,7 +128,7 @@ ENGINE_START_WAIT = 30.0  # spawning the engine process can take seconds on a bu
 FIRST_CONNECTIONS_WAIT = 5.0  # from its first snapshot: a target still silent is the dashboard's
 
 
-def first_connections_refused(engine: EngineProcess, concurrency: int) -> str:
+def first_connections_refused(engine: EngineProcess | WorkerController, concurrency: int) -> str:
     """Wait for the first connections: the message when every one failed as `run` counts it
     unreachable (refused, DNS, TLS...), or "" once one connects (or nothing is known yet)."""
     needed = max(1, min(concurrency or 1, 3))

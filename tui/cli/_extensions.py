@@ -8,6 +8,7 @@ from __future__ import annotations
 from loadscope.engine import Diagnostics, Session, attach_diagnostics
 
 from ._options import LoadPlan
+from ._outputs import CsvTimeline
 
 
 def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:
@@ -16,3 +17,11 @@ def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:
     return attach_diagnostics(
         session, phases=[(phase.reuse_mode, phase.duration) for phase in plan.phases]
     )
+
+
+def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
+    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
+    attach_extensions(session, plan)
+    if csv_path:
+        csv = CsvTimeline(csv_path)
+        session.tick_listeners.append(csv.write)

@@ -12,10 +12,11 @@ from ._describe import duration_text
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
-from ._options import LoadPlan, check_books, duration, parse_vars
+from ._options import LoadPlan, adopt_worker_options, check_books, duration, parse_vars, split
 from ._outputs import check_writable
 from ._run import build_scenario, check_descriptors, drive, finish
 from ._thresholds import Thresholds
+from ._workers import drive_workers
 
 UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
 
@@ -41,7 +42,9 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
         config.max_vus = UNLIMITED_VUS
     check_books(args.books)
     spec = ScenarioSpec(runbooks=tuple(args.books), vars=parse_vars(args.var))
-    return LoadPlan(spec, config)
+    plan = LoadPlan(spec, config)
+    adopt_worker_options(plan, args)
+    return plan
 
 
 def cmd_loadt(args: argparse.Namespace) -> int:
@@ -51,9 +54,12 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
     scenario = build_scenario(plan.spec, quiet=False)
-    session = Session(plan.config, scenario)
-    attach_extensions(session, plan)
-    outcome = run_event_loop(drive(session, progress=False, csv_path=args.csv))
+    if split(plan):
+        outcome = drive_workers(plan, progress=False, csv_path=args.csv)
+    else:
+        session = Session(plan.config, scenario)
+        attach_extensions(session, plan)
+        outcome = run_event_loop(drive(session, progress=False, csv_path=args.csv))
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(args.books),

@@ -10,7 +10,13 @@ from pathlib import Path
 import httpx
 
 from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
-from loadscope.engine.control import ScenarioSpec
+from loadscope.engine.control import (
+    ClusterError,
+    ScenarioSpec,
+    WorkerPool,
+    available_cores,
+    worker_pool,
+)
 from loadscope.engine.durations import DurationError, parse_duration
 from loadscope.engine.session.scenario import (
     DEFAULT_EXPECTED_STATUS,
@@ -35,6 +41,8 @@ class LoadPlan:
     config: SessionConfig
     phases: tuple[Phase, ...] = ()
     duration_given: float | None = None  # -d as typed: it caps a runbook's own phases
+    workers: int = 1  # --workers: engine processes (or Ray actors) sharing the load
+    cluster: str = "local"  # --cluster: local, ray, or ray://HOST:PORT
 
 
 def duration(text: str, flag: str) -> float:
@@ -281,6 +289,8 @@ def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> Lo
     if getattr(args, "phases", None) is not None:
         use_phases(plan, parse_phases(args.phases))
     check_one_length(args)
+    if hasattr(args, "workers"):
+        adopt_worker_options(plan, args)
     return plan
 
 
@@ -319,3 +329,33 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
                     f"({total:g}s in all) early",
                     file=sys.stderr,
                 )
+
+
+def parse_workers(text: str) -> int:
+    if text == "auto":
+        return available_cores()
+    try:
+        count = int(text)
+    except ValueError:
+        raise UsageError(f"--workers: {text!r} is not a number or auto") from None
+    if count < 1:
+        raise UsageError("--workers must be 1 or more (or auto)")
+    return count
+
+
+def adopt_worker_options(plan: LoadPlan, args: argparse.Namespace) -> None:
+    plan.workers = parse_workers(str(getattr(args, "workers", "1")))
+    plan.cluster = str(getattr(args, "cluster", "local") or "local")
+    worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
+
+
+def split(plan: LoadPlan) -> bool:
+    """Whether the run goes through worker processes (or Ray actors) at all."""
+    return plan.workers > 1 or plan.cluster != "local"
+
+
+def worker_pool_for(plan: LoadPlan) -> WorkerPool:
+    try:
+        return worker_pool(plan.cluster)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from loadscope.engine import (
@@ -25,33 +25,13 @@ from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
-from ._options import LoadPlan, adopt_runbook_phases, load_plan
+from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import CsvTimeline, check_writable, dumps, write_json
 from ._progress import show_progress
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
-
-UNREACHABLE_KINDS = frozenset(
-    {
-        "connect_refused",
-        "connect_error",
-        "connect_timeout",
-        "dns_error",
-        "unreachable",
-        "tls_error",
-        "tls_verify",
-        "resource_exhausted",
-    }
-)
-
-
-@dataclass
-class Outcome:
-    snapshot: Snapshot
-    interrupted: bool = False
-    unreachable: str | None = None
-    cut_by_user: bool = False  # a second Ctrl-C cut running work before the grace ran out
-    report: dict[str, Any] = field(default_factory=dict)
+from ._workers import drive_workers
 
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
@@ -208,9 +188,12 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     check_writable(args.csv, "--csv")
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
+    progress = sys.stderr.isatty() and not args.quiet
+    if split(plan):
+        outcome = drive_workers(plan, progress=progress, csv_path=args.csv)
+        return finish(args, plan, outcome, thresholds)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    progress = sys.stderr.isatty() and not args.quiet
     outcome = run_event_loop(drive(session, progress=progress, csv_path=args.csv))
     return finish(args, plan, outcome, thresholds)
 

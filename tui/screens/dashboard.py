@@ -19,6 +19,7 @@ from ..widgets.latency import LatencyPanel, LatencyTrendPanel
 from ..widgets.panel import Panel
 from ..widgets.steps import StepsPanel
 from ..widgets.throughput import ThroughputPanel
+from ..widgets.workers import WorkersRow
 
 NARROW_WIDTH = 100
 SHORT_HEIGHT = 34
@@ -41,6 +42,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield SessionHeader(id="header")
+        yield WorkersRow(id="workers")
         with VerticalScroll(id="panels"):
             with Horizontal(id="row-top", classes="row"):
                 yield ThroughputPanel(id="throughput", classes="narrow-half")
@@ -90,5 +92,7 @@ class DashboardScreen(Screen[None]):
             return
         for header in self.query(SessionHeader):
             header.snapshot = snapshot
+        for row in self.query(WorkersRow):
+            row.snapshot = snapshot
         for panel in self.query(Panel):
             panel.snapshot = snapshot

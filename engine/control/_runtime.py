@@ -1,0 +1,77 @@
+"""What every place a session runs shares: building it, applying a control, taking a snapshot.
+
+A child process (`_process.py`) and a Ray actor (`_ray.py`) both run a session through these, so
+a control means the same wherever the session is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from loadscope.engine._config import SessionConfig
+from loadscope.engine.control._spec import ScenarioSpec
+from loadscope.engine.metrics._snapshot import Snapshot
+from loadscope.engine.session._build import build_snapshot
+from loadscope.engine.session._session import Session
+
+LIVE_TIMELINE = 600  # seconds of timeline in a live snapshot; the final one has them all
+# A worker's live snapshot carries only its latest seconds: the controller keeps the merged
+# history, so each second crosses the process boundary a few times, not 600.
+WORKER_LIVE_TIMELINE = 20
+COMMANDS = frozenset(
+    {
+        "set_concurrency",
+        "set_rate",
+        "set_reuse_mode",
+        "set_http_version",
+        "pause",
+        "resume",
+        "reset_stats",
+        "stop",
+        "abort",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRole:
+    """Worker `worker` (1-based) of `count`: its iterations are numbered worker-1, +count, ...
+    so `runn.i` is unique across workers, and its snapshots carry mergeable histograms."""
+
+    worker: int
+    count: int
+
+
+def build_session(
+    spec: ScenarioSpec,
+    config: SessionConfig,
+    setup: Callable[[Any], None] | None,
+    role: WorkerRole | None,
+) -> Session:
+    session = Session(config, spec.build())
+    if role is not None:
+        session.iteration_numbering = (role.worker - 1, role.count)
+    if setup is not None:
+        setup(session)
+    return session
+
+
+def apply_control(session: Session, command: str, args: tuple[Any, ...]) -> str | None:
+    """Call a control (not stop/abort, which end the run where it runs); a bad value's message."""
+    if command not in COMMANDS or command in ("stop", "abort"):
+        return None
+    try:
+        getattr(session, command)(*args)
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+def take_snapshot(session: Session, role: WorkerRole | None, *, final: bool) -> Snapshot:
+    if final:
+        timeline = None
+    else:
+        timeline = LIVE_TIMELINE if role is None else WORKER_LIVE_TIMELINE
+    return build_snapshot(session, timeline, mergeable=role is not None)

@@ -1,0 +1,58 @@
+"""Splitting one session's load over N workers: VUs, rate, caps, stages and iterations."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from loadscope.engine._config import SessionConfig, Stage
+
+
+def split_count(total: int, parts: int) -> list[int]:
+    """`total` as `parts` whole shares that differ by at most one: 51 over 2 is [26, 25]."""
+    base, extra = divmod(max(0, total), parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]
+
+
+def split_amount(total: float, parts: int) -> list[float]:
+    return [total / parts] * parts
+
+
+def share(total: int, index: int, parts: int) -> int:
+    return split_count(total, parts)[index]
+
+
+def worker_config(config: SessionConfig, index: int, parts: int) -> SessionConfig:
+    """Worker `index` (0-based) of `parts`: its share of the load. The detectors run once, on
+    the merged data, so no worker runs its own. Every worker's kernel view counts only its own
+    sockets (its own local ports), so the views add up to the machine's without overlap."""
+    return dataclasses.replace(
+        config,
+        concurrency=share(config.concurrency, index, parts),
+        rate=config.rate / parts if config.rate is not None else None,
+        max_vus=_max_vus(config, index, parts),
+        max_iterations_per_second=(
+            config.max_iterations_per_second / parts
+            if config.max_iterations_per_second
+            else config.max_iterations_per_second
+        ),
+        max_iterations=(
+            share(config.max_iterations, index, parts)
+            if config.max_iterations is not None
+            else None
+        ),
+        stages=tuple(_stage_share(config, stage, index, parts) for stage in config.stages),
+        detectors=False,
+        labels=dict(config.labels),
+    )
+
+
+def _max_vus(config: SessionConfig, index: int, parts: int) -> int | None:
+    if config.max_vus is None and not config.open_model:
+        return None
+    return max(1, share(config.effective_max_vus(), index, parts))
+
+
+def _stage_share(config: SessionConfig, stage: Stage, index: int, parts: int) -> Stage:
+    if config.open_model:
+        return Stage(stage.duration, stage.target / parts)
+    return Stage(stage.duration, share(round(stage.target), index, parts))
