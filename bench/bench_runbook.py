@@ -6,7 +6,9 @@ them alike: `UrlScenario` (what `loadscope run URL` sends to `/?n=0`); a runbook
 template (built once, reused); a runbook step whose path is a template evaluated every iteration
 that renders the same request as the URL (`/?n={{ runn.i % 1 }}`); one whose path differs
 every iteration (`/?n={{ runn.i }}`: a new request to assemble and serialize each time); and the
-templated step with a `test` on the response (so its results are recorded and read). Prints
+templated step with a `test` on the response (so its results are recorded and read). With
+`--target builtin`, also a step whose `test` runs `filter` and `map` over a JSON body, against
+the URL of that JSON (`url-json`). Prints
 the client's CPU time per request each round (robust to other load on the machine, unlike
 requests per second) and the median ratio against the URL's, round by round (1.00 = as cheap).
 
@@ -67,12 +69,29 @@ steps:
         get: {{}}
 """
 TESTED = TEMPLATED + "    test: current.res.status == 200\n"
+FILTERED = """
+runners:
+  req: {origin}
+steps:
+  get:
+    req:
+      /json:
+        get: {{}}
+    test: |
+      current.res.status == 200
+      && len(filter(current.res.body.items, # > 1)) == 2
+      && map(current.res.body.items, {{# * 2}})[0] == 2
+"""
 BOOKS = {
     "runbook-static": STATIC,
     "runbook-templated": TEMPLATED,
     "runbook-varying": VARYING,
     "runbook-tested": TESTED,
 }
+# A JSON body to filter: only the built-in target serves one (/json); compared with the URL of
+# the same path, in the same rounds.
+JSON_BOOKS = {"runbook-filtered": FILTERED}
+BASELINE = {"runbook-filtered": "url-json"}
 
 
 def pin() -> None:
@@ -105,22 +124,27 @@ def main() -> None:
     args = parser.parse_args()
     rounds = max(1, min(args.rounds, 20))
     duration = max(0.5, min(args.duration, 30.0))
-    pin()
     if args.target == "builtin":
         from loadscope.engine.target import TargetOptions, TargetProcess
 
-        with TargetProcess(TargetOptions()) as target:
-            run(target.http_url.rstrip("/"), rounds, duration, args.concurrency)
+        with TargetProcess(TargetOptions()) as target:  # started first: not on our CPU
+            pin()
+            run(target.http_url.rstrip("/"), rounds, duration, args.concurrency, json=True)
     else:
-        run(NGINX, rounds, duration, args.concurrency)
+        pin()
+        run(NGINX, rounds, duration, args.concurrency, json=False)
 
 
-def run(origin: str, rounds: int, duration: float, concurrency: int) -> None:
+def run(origin: str, rounds: int, duration: float, concurrency: int, *, json: bool) -> None:
     if not any(f"//{host}" in origin for host in LOOPBACK):
         raise SystemExit(f"refusing a non-loopback target: {origin}")
     with tempfile.TemporaryDirectory() as directory:
         scenarios: dict[str, object] = {"url": UrlScenario(f"{origin}/?n=0")}
-        for name, text in BOOKS.items():
+        books = dict(BOOKS)
+        if json:
+            scenarios["url-json"] = UrlScenario(f"{origin}/json")
+            books.update(JSON_BOOKS)
+        for name, text in books.items():
             book = Path(directory, f"{name}.yml")
             book.write_text(text.format(origin=origin))
             scenarios[name] = load_runbooks([book])
@@ -145,7 +169,8 @@ def run(origin: str, rounds: int, duration: float, concurrency: int) -> None:
     print("| scenario | median req/s | median CPU µs/request | median cost vs url (CPU) |")
     print("|---|---:|---:|---:|")
     for name in names:
-        ratios = [mine / url for mine, url in zip(cost[name], cost["url"], strict=True)]
+        baseline = cost[BASELINE.get(name, "url")]
+        ratios = [mine / url for mine, url in zip(cost[name], baseline, strict=True)]
         print(
             f"| {name} | {statistics.median(rps[name]):.0f} | "
             f"{statistics.median(cost[name]):.1f} | {statistics.median(ratios):.3f} |"

@@ -198,9 +198,10 @@ async def test_r_resets_statistics_and_the_run_goes_on(
 async def test_s_saves_report_text_and_screenshot(target: TargetProcess, tmp_path: Path) -> None:
     async with console(target, tmp_path) as (_app, pilot, _engine):
         await pilot.press("s")
-        await until(pilot, lambda: len(list(tmp_path.glob("loadscope-*"))) == 3)
+        await until(pilot, lambda: len(list(tmp_path.glob("loadscope-*"))) == 4)
         suffixes = sorted(p.suffix for p in tmp_path.glob("loadscope-*"))
-        assert suffixes == [".json", ".svg", ".txt"]
+        assert suffixes == [".html", ".json", ".svg", ".txt"]
+        assert "<h2>Summary" in next(tmp_path.glob("loadscope-*.html")).read_text()
         report = validated(json.loads(next(tmp_path.glob("loadscope-*.json")).read_text()))
         assert report["requests_total"] > 0
         assert "<svg" in next(tmp_path.glob("loadscope-*.svg")).read_text()[:500]

@@ -18,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from loadscope.engine import IterationFailed, RequestFailed, SessionConfig
+from loadscope.engine import IterationFailed, RequestFailed, Session, SessionConfig
 from loadscope.engine.diagnostics._ledger import ConnectionLedger
 from loadscope.engine.metrics._metrics import StepStats
 from loadscope.engine.runbook import RunbookScenario, load_runbooks
+from loadscope.engine.session._vu import VirtualUser
+from loadscope.engine.session.scenario import UrlScenario
 from loadscope.engine.transport._runner import Runner
 from loadscope.engine.transport._serialize import h1_bytes
 from loadscope.engine.transport._wire import RawResponse
@@ -65,18 +67,13 @@ def server(request: httpx.Request) -> Answer:
     return echo(request)
 
 
-class FakeVU:
-    """Stands in for `engine._vu.VirtualUser`: exchange/send answered by `handler`."""
+class FakeVU(VirtualUser):
+    """A real virtual user whose requests are answered by `handler` instead of a socket."""
 
     def __init__(self, handler: Callable[[httpx.Request], Answer] = server) -> None:
+        super().__init__(Session(SessionConfig(), UrlScenario("http://127.0.0.1:9/")), 1)
         self.handler = handler
-        self.iteration = 0
-        self.local_iteration = 0
-        self.cookies = httpx.Cookies()
         self.sent: list[tuple[str, httpx.Request]] = []
-
-    def reset_cookies(self) -> None:
-        self.cookies = httpx.Cookies()
 
     async def exchange(
         self, runner: Runner, request: httpx.Request, step: StepStats
@@ -88,26 +85,6 @@ class FakeVU:
         if status == 599:
             raise RequestFailed(step.name, "connect_refused", "connection refused")
         return RawResponse(status, headers, body, b"HTTP/1.1")
-
-    async def send(
-        self,
-        runner: Runner,
-        request: httpx.Request,
-        step: StepStats,
-        *,
-        follow_redirects: bool | None = None,
-        use_cookies: bool = False,
-    ) -> httpx.Response:
-        if use_cookies and self.cookies:
-            request.headers.pop("cookie", None)
-            self.cookies.set_cookie_header(request)
-        raw = await self.exchange(runner, request, step)
-        response = httpx.Response(
-            raw.status, headers=raw.headers, content=raw.body, request=request
-        )
-        if use_cookies:
-            self.cookies.extract_cookies(response)
-        return response
 
     def paths(self) -> list[str]:
         return [request.url.raw_path.decode() for _, request in self.sent]

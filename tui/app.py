@@ -265,9 +265,15 @@ class LoadscopeApp(App[int]):
         write_json(json_path, report)
         text_path.write_text(text, encoding="utf-8")
         svg_path = Path(self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent)))
-        self.saved_paths += [json_path, text_path, svg_path]
+        from .outputs.html import write_html
+
+        html_path = stem.with_suffix(".html")
+        write_html(html_path, snap, report)
+        self.saved_paths += [json_path, text_path, svg_path, html_path]
         self.notify(
-            f"saved {json_path}, {text_path.name}, {svg_path.name}", title="saved", timeout=6
+            f"saved {json_path}, {text_path.name}, {svg_path.name}, {html_path.name}",
+            title="saved",
+            timeout=6,
         )
 
     def _save_stem(self) -> Path:

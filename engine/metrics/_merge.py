@@ -35,6 +35,8 @@ from loadscope.engine.metrics._snapshot import (
     WorkerSnapshot,
 )
 
+STEP_HISTOGRAM_PREFIX = "step:"  # a step's histogram in Snapshot.histograms
+
 # Events every worker logs alike, because the controller sent the same change to each: the
 # merged log keeps the first worker's copy only.
 SHARED_EVENT_KINDS = frozenset(
@@ -156,7 +158,12 @@ def merge_snapshots(
         phases=_merge_phases(snaps),
         cluster=cluster,
         workers=tuple(worker_row(part) for part in parts),
-        histograms=(),
+        # The steps' histograms, merged: what exporters that need buckets (Prometheus) read.
+        histograms=tuple(
+            (name, HistogramData.of(hist.merged(name)))
+            for name in hist.names()
+            if name.startswith(STEP_HISTOGRAM_PREFIX)
+        ),
     )
 
 
@@ -208,6 +215,9 @@ class _HistogramSet:
 
     def _add(self, name: str, data: HistogramData) -> None:
         self._by_name.setdefault(name, []).append(data)
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
 
     def has(self, name: str) -> bool:
         return name in self._by_name

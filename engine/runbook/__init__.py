@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from ._errors import EvalError, Location, RunbookError
 from ._expression import Expression, compile_expression, evaluate
-from ._scenario import RunbookScenario, compile_runbooks, load_runbooks, parse_var_value
+from ._scenario import (
+    RunbookScenario,
+    StepOutcome,
+    compile_runbooks,
+    load_runbooks,
+    parse_var_value,
+    select_by_labels,
+)
 
 __all__ = [
     "EvalError",
@@ -23,9 +30,11 @@ __all__ = [
     "Location",
     "RunbookError",
     "RunbookScenario",
+    "StepOutcome",
     "compile_expression",
     "compile_runbooks",
     "evaluate",
     "load_runbooks",
     "parse_var_value",
+    "select_by_labels",
 ]

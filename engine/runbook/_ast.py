@@ -78,18 +78,72 @@ class MapLit(Node):
     pairs: list[tuple[Node, Node]] = field(default_factory=list)
 
 
+class Frame:
+    """What a predicate's `#`, `#index` and `#acc` read, or a `let` name: set while it runs."""
+
+    __slots__ = ("acc", "element", "index")
+
+    def __init__(self) -> None:
+        self.element: object = None
+        self.index: object = None
+        self.acc: object = None
+
+
+@dataclass(slots=True)
+class Closure(Node):
+    """A predicate: `{# > 1}`, `.age > 18` or `#index == 0`, as an argument of map/filter ..."""
+
+    body: Node
+    frame: Frame = field(default_factory=Frame)
+
+
+@dataclass(slots=True)
+class Pointer(Node):
+    """`#` (the element), `#index` or `#acc` of the innermost predicate."""
+
+    name: str
+    frame: Frame
+
+
+@dataclass(slots=True)
+class Let(Node):
+    """`let name = value; body`."""
+
+    name: str
+    value: Node
+    body: Node
+    frame: Frame = field(default_factory=Frame)
+
+
+@dataclass(slots=True)
+class LetRef(Node):
+    let: Let
+
+
+@dataclass(slots=True)
+class Sequence(Node):
+    """`a; b`: each evaluated in turn; the value is the last one's."""
+
+    nodes: list[Node]
+
+
 # expr-lang's precedences; comparisons chain (`a < b < c` is `a < b && b < c`).
 BINARY = {
     "or": 10, "||": 10, "and": 15, "&&": 15,
     "==": 20, "!=": 20, "<": 20, ">": 20, "<=": 20, ">=": 20,
-    "in": 20, "matches": 20, "contains": 20, "startsWith": 20, "endsWith": 20,
-    "+": 30, "-": 30, "*": 60, "/": 60, "%": 60, "**": 100, "^": 100, "??": 500,
+    "in": 20, "matches": 20, "contains": 20, "startsWith": 20, "endsWith": 20, "..": 25,
+    "|": 0, "+": 30, "-": 30, "*": 60, "/": 60, "%": 60, "**": 100, "^": 100, "??": 500,
 }  # fmt: skip
 RIGHT_ASSOCIATIVE = frozenset({"**", "^"})
 UNARY = {"not": 50, "!": 50, "-": 90, "+": 90}
 NEGATABLE = frozenset({"in", "matches", "contains", "startsWith", "endsWith"})
 ORDERING = frozenset({"<", ">", "<=", ">="})
 CONSTANTS = {"true": True, "false": False, "nil": None, "null": None}
+# expr-lang's functions whose second argument is a predicate (a closure over `#`)
+PREDICATES = frozenset(
+    {"all", "none", "any", "one", "filter", "map", "count", "sum", "find", "findIndex",
+     "findLast", "findLastIndex", "groupBy", "sortBy", "reduce"}
+)  # fmt: skip
 
 
 def _dotted(node: Node) -> str | None:
@@ -107,7 +161,7 @@ def _dotted(node: Node) -> str | None:
 
 def parse(text: str) -> Node:
     parser = _Parser(tokenize(text))
-    node = parser.expression(0)
+    node = parser.sequence()
     if parser.token.kind is not Kind.EOF:
         raise parser.unexpected()
     return node
@@ -118,6 +172,8 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.depth = 0
+        self.closures: list[Closure] = []  # the predicates being parsed, innermost last
+        self.lets: list[Let] = []  # the `let` names in scope, innermost last
 
     @property
     def token(self) -> Token:
@@ -137,7 +193,61 @@ class _Parser:
         return self.advance()
 
     def unexpected(self) -> ExpressionError:
-        return ExpressionError(f"unexpected {self.token.describe()}", self.token.start)
+        token = self.token
+        hint = "did you mean `==`?" if token.is_op("=") else None
+        return ExpressionError(f"unexpected {token.describe()}", token.start, hint)
+
+    def is_name(self, word: str) -> bool:
+        return self.token.kind is Kind.NAME and self.token.value == word
+
+    def sequence(self) -> Node:
+        """`a; b; c` (or one expression); a `let` scopes over the rest of its sequence."""
+        first = self.expression(0)
+        nodes = [first]
+        while self.token.is_op(";"):
+            self.advance()
+            if self.token.kind is Kind.EOF or self.token.is_op("}", ")"):
+                break
+            nodes.append(self.expression(0))
+        if len(nodes) == 1:
+            return first
+        return Sequence(first.start, nodes[-1].end, nodes)
+
+    def let(self) -> Node:
+        start = self.advance()
+        name = self.advance()
+        if name.kind is not Kind.NAME:
+            raise ExpressionError(f"expected a name after let, found {name.describe()}", name.start)
+        self.expect("=")
+        value = self.expression(0)
+        self.expect(";")
+        let = Let(start.start, start.end, str(name.value), value, Literal(0, 0, None))
+        self.lets.append(let)
+        try:
+            let.body = self.sequence()
+        finally:
+            self.lets.pop()
+        let.end = let.body.end
+        return let
+
+    def if_else(self) -> Node:
+        """`if cond { a } else { b }` (or `else if ...`)."""
+        start = self.advance()
+        cond = self.expression(0)
+        self.expect("{")
+        then = self.sequence()
+        self.expect("}")
+        if not (self.token.kind is Kind.NAME and self.token.value == "else"):
+            raise ExpressionError("expected `else` after `if { ... }`", self.token.start)
+        self.advance()
+        if self.is_name("if"):
+            otherwise = self.if_else()
+        else:
+            self.expect("{")
+            otherwise = self.sequence()
+            close = self.expect("}")
+            otherwise.end = max(otherwise.end, close.end)
+        return Conditional(start.start, otherwise.end, cond, then, otherwise)
 
     # -- binary operators -------------------------------------------------------------------------
     def expression(self, precedence: int) -> Node:
@@ -145,6 +255,13 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise ExpressionError("expression nested too deeply", self.token.start)
         try:
+            token = self.token
+            if precedence == 0 and token.kind is Kind.NAME and token.value in ("let", "if"):
+                follower = self.tokens[self.index + 1]
+                if token.value == "let" and follower.kind is Kind.NAME:
+                    return self.let()
+                if token.value == "if" and not follower.is_op("(", ")", ".", ",", "?."):
+                    return self.if_else()
             left = self._binary(precedence)
             if precedence == 0:
                 left = self._conditional(left)
@@ -170,6 +287,9 @@ class _Parser:
             if negate:
                 self.advance()
             self.advance()
+            if op == "|":
+                left = self.pipe(left)
+                continue
             level = BINARY[op]
             if op in ORDERING:
                 left = self._comparison(left, op, level)
@@ -178,6 +298,14 @@ class _Parser:
             left = Binary(left.start, right.end, op, left, right)
             if negate:
                 left = Unary(left.start, left.end, "not", left)
+
+    def pipe(self, left: Node) -> Node:
+        """`value | f(args)` is `f(value, args)`."""
+        name = self.advance()
+        if name.kind is not Kind.NAME or not self.token.is_op("("):
+            raise ExpressionError("expected a function call after `|`", name.start)
+        dotted = str(name.value)
+        return self.call(name, dotted, [left], left.start)
 
     def _comparison(self, left: Node, op: str, level: int) -> Node:
         root: Node | None = None
@@ -214,11 +342,31 @@ class _Parser:
             return self.postfix(Unary(token.start, operand.end, str(token.value), operand))
         if token.is_op("("):
             self.advance()
-            inner = self.expression(0)
+            inner = self.sequence()
             close = self.expect(")")
             inner.start, inner.end = token.start, close.end
             return self.postfix(inner)
+        if token.is_op("#", "."):
+            return self.postfix(self.pointer(token))
         return self.postfix(self.operand())
+
+    def pointer(self, token: Token) -> Node:
+        """`#`, `#index`, `#acc`; a leading `.field` is `#.field` (only inside a predicate)."""
+        if not self.closures:
+            raise ExpressionError(
+                f"{token.value!r} is only valid inside a predicate, like map(list, {{#.id}})",
+                token.start,
+            )
+        name, end = "", token.end
+        if token.is_op("#"):
+            self.advance()
+            after = self.token
+            if after.kind is Kind.NAME and after.start == token.end:
+                name, end = str(after.value), after.end
+                self.advance()
+                if name not in ("index", "acc"):
+                    raise ExpressionError(f"unknown pointer #{name}", token.start)
+        return Pointer(token.start, end, name, self.closures[-1].frame)
 
     def operand(self) -> Node:
         token = self.advance()
@@ -229,7 +377,10 @@ class _Parser:
             if name in CONSTANTS:
                 return Literal(token.start, token.end, CONSTANTS[name])
             if self.token.is_op("("):
-                return self.call(token)
+                return self.call(token, name, [], token.start)
+            for let in reversed(self.lets):
+                if let.name == name:
+                    return LetRef(token.start, token.end, let)
             return Name(token.start, token.end, name)
         if token.is_op("["):
             return self.array(token)
@@ -237,15 +388,34 @@ class _Parser:
             return self.map(token)
         raise ExpressionError(f"unexpected {token.describe()}", token.start)
 
-    def call(self, name: Token) -> Node:
+    def call(self, name: Token, func: str, args: list[Node], start: int) -> Node:
         self.expect("(")
-        args: list[Node] = []
         while not self.token.is_op(")"):
-            args.append(self.expression(0))
+            if func in PREDICATES and len(args) == 1:
+                args.append(self.closure())
+            else:
+                args.append(self.expression(0))
             if not self.token.is_op(")"):
                 self.expect(",")
         close = self.expect(")")
-        return Call(name.start, close.end, str(name.value), args)
+        return Call(start, close.end, func, args)
+
+    def closure(self) -> Closure:
+        """A predicate argument: `{ ... }` or a bare expression over `#`."""
+        opening = self.token
+        closure = Closure(opening.start, opening.end, Literal(0, 0, None))
+        self.closures.append(closure)
+        try:
+            if opening.is_op("{"):
+                self.advance()
+                closure.body = self.sequence()
+                closure.end = self.expect("}").end
+            else:
+                closure.body = self.expression(0)
+                closure.end = closure.body.end
+        finally:
+            self.closures.pop()
+        return closure
 
     def array(self, opening: Token) -> Node:
         items: list[Node] = []
@@ -300,11 +470,11 @@ class _Parser:
                 node = self.index_or_slice(node)
             elif token.is_op("(") and isinstance(node, Member):
                 dotted = _dotted(node)
-                raise ExpressionError(
-                    f"{dotted}() is not supported" if dotted else "methods are not supported",
-                    node.start,
-                    "runn's built-in function packages (faker, hash, time ...) are not",
-                )
+                if dotted is None:
+                    raise ExpressionError(
+                        "methods are not supported", node.start, "call functions by name"
+                    )
+                node = self.call(token, dotted, [], node.start)
             else:
                 return node
 

@@ -27,14 +27,11 @@ Warn = Callable[[Location, str], None]
 
 TOP_LEVEL = frozenset(
     {"desc", "labels", "runners", "vars", "steps", "if", "force", "skipTest", "interval", "loop",
-     "hostRules"}
+     "hostRules", "needs", "concurrency", "trace"}
 )  # fmt: skip
 TOP_LEVEL_IGNORED = {
-    "needs": "needs (runbook dependencies) is not supported",
     "secrets": "secrets masking is not supported",
-    "concurrency": "concurrency keys are not supported; loadscope runs every runbook per VU",
     "debug": "debug output is not supported under load",
-    "trace": "trace headers are not supported",
 }
 STEP_KEYS = frozenset({"desc", "if", "loop", "force", "test", "bind", "dump", "include", "defer"})
 UNSUPPORTED_STEP_RUNNERS = {
@@ -44,13 +41,13 @@ UNSUPPORTED_STEP_RUNNERS = {
 }
 HTTP_RUNNER_KEYS = frozenset(
     {"endpoint", "timeout", "skipVerify", "cacert", "cert", "key", "useCookie",
-     "notFollowRedirect", "multipartBoundary"}
+     "notFollowRedirect", "multipartBoundary", "trace"}
 )  # fmt: skip
 HTTP_RUNNER_IGNORED = frozenset(
-    {"openapi3", "skipValidateRequest", "skipValidateResponse", "skipCircularReferenceCheck",
-     "trace"}
+    {"openapi3", "skipValidateRequest", "skipValidateResponse", "skipCircularReferenceCheck"}
 )  # fmt: skip
-REQUEST_KEYS = frozenset({"headers", "body", "useCookie"})
+REQUEST_KEYS = frozenset({"headers", "body", "useCookie", "trace"})
+TRACE_HEADER = "X-Runn-Trace"
 LOOP_KEYS = frozenset(
     {"count", "until", "interval", "minInterval", "maxInterval", "multiplier", "jitter"}
 )
@@ -76,6 +73,9 @@ class RunnerSpec:
     use_cookie: bool | None = None
     follow_redirects: bool = True
     multipart_boundary: str | None = None
+    trace: bool = False  # send runn's trace header (X-Runn-Trace) with each request
+    trace_header: str = TRACE_HEADER
+    host: str | None = None  # the endpoint's own host[:port], when hostRules maps it elsewhere
 
 
 @dataclass(slots=True)
@@ -101,6 +101,7 @@ class RequestSpec:
     body: YNode | None
     body_location: Location
     use_cookie: bool | None
+    trace: bool | None = None
 
 
 @dataclass(slots=True)
@@ -111,6 +112,7 @@ class IncludeSpec:
     vars: YMap | None
     skip_test: bool = False
     force: bool = False
+    inline: YMap | None = None  # `include: {steps: ...}`: the steps are right here
 
 
 @dataclass(slots=True)
@@ -128,6 +130,7 @@ class StepSpec:
     if_: YScalar | None = None
     loop: LoopSpec | None = None
     force: bool = False
+    defer: bool = False
     test: YScalar | None = None
     test_constant: bool | None = None
     binds: list[BindSpec] = field(default_factory=list)
@@ -160,6 +163,9 @@ class BookSpec:
     interval: float = 0.0
     loop: LoopSpec | None = None
     phases: list[tuple[str, float]] = field(default_factory=list)  # from `x-loadscope`
+    host_rules: dict[str, str] = field(default_factory=dict)  # host -> address to connect to
+    needs: list[tuple[str, IncludeSpec]] = field(default_factory=list)
+    concurrency: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -197,9 +203,12 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
     book.interval = _duration(root.get("interval"), "interval") or 0.0
     loop = root.get("loop")
     book.loop = None if _absent(loop) else _loop(loop, warn)  # type: ignore[arg-type]
-    host_rules = root.key_node("hostRules")
-    if host_rules is not None:
-        warn(host_rules.location, "`hostRules` is ignored: loadscope connects to each endpoint")
+    book.host_rules = _host_rules(root.get("hostRules"))
+    book.needs = _needs(root.get("needs"), book)
+    book.concurrency = _string_list(root.get("concurrency"), "concurrency")
+    trace = root.get("trace")
+    if trace is not None and not _absent(trace):
+        warn(root.key_node("trace").location, "`trace` (runbook-level) is ignored; use a runner's")  # type: ignore[union-attr]
     steps = root.get("steps")
     if steps is None:
         raise RunbookError(root.location, "the runbook has no `steps`")
@@ -222,6 +231,46 @@ def _absent(node: YNode | None) -> bool:
 
 
 # -- top level ------------------------------------------------------------------------------------
+def _host_rules(node: YNode | None) -> dict[str, str]:
+    """`hostRules: {app.example.com: 127.0.0.1:8080}` (a map, or a list of `host address`)."""
+    if node is None or _absent(node):
+        return {}
+    if isinstance(node, YMap):
+        return {key.value: str(plain(value)).strip() for key, value in node.items}
+    if isinstance(node, YSeq):
+        rules: dict[str, str] = {}
+        for item in node.items:
+            host, _, address = str(plain(item)).strip().partition(" ")
+            if not address.strip():
+                raise RunbookError(item.location, "a host rule is `host address`")
+            rules[host] = address.strip()
+        return rules
+    raise RunbookError(node.location, f"`hostRules` is a map of host: address, not {kind_of(node)}")
+
+
+def _needs(node: YNode | None, book: BookSpec) -> list[tuple[str, IncludeSpec]]:
+    if node is None or _absent(node):
+        return []
+    if not isinstance(node, YMap):
+        raise RunbookError(node.location, f"`needs` is a map of name: runbook, not {kind_of(node)}")
+    needs = []
+    for key, value in node.items:
+        if not isinstance(value, YScalar) or not isinstance(value.value, str):
+            raise RunbookError(value.location, f"`needs.{key.value}` is a runbook path")
+        needs.append((key.value, _include_spec(value.value, value, book, None)))
+    return needs
+
+
+def _string_list(node: YNode | None, what: str) -> list[str]:
+    if node is None or _absent(node):
+        return []
+    if isinstance(node, YScalar):
+        return [str(node.value)]
+    if isinstance(node, YSeq):
+        return [str(plain(item)) for item in node.items]
+    raise RunbookError(node.location, f"`{what}` is a string or a list, not {kind_of(node)}")
+
+
 def _optional_string(node: YMap, key: str) -> str | None:
     value = node.get(key)
     if value is None or _absent(value):
@@ -279,11 +328,11 @@ def _loadscope_settings(node: YNode | None, warn: Warn) -> list[tuple[str, float
 
 def _phase_items(item: YNode) -> list[tuple[str, float]]:
     if isinstance(item, YMap):
-        mode = item.get("reuse")
+        mode_node = item.get("reuse")
         seconds = _duration(item.get("duration"), "duration")
-        if not isinstance(mode, YScalar) or seconds is None:
+        if not isinstance(mode_node, YScalar) or seconds is None:
             raise RunbookError(item.location, "a phase needs `reuse` and `duration`")
-        return [(_reuse_mode(mode, str(mode.value)), seconds)]
+        return [(_reuse_mode(mode_node, str(mode_node.value)), seconds)]
     if not isinstance(item, YScalar) or not isinstance(item.value, str):
         raise RunbookError(item.location, f"a phase is `mode:duration`, not {kind_of(item)}")
     phases = []
@@ -418,7 +467,21 @@ def _runner(name: str, location: Location, node: YNode, directory: Path, warn: W
     for attribute in ("cacert", "cert", "key"):
         setattr(spec, attribute, _file(node, attribute, directory))
     spec.multipart_boundary = _optional_string(node, "multipartBoundary")
+    spec.trace, spec.trace_header = _trace(node.get("trace"))
     return spec
+
+
+def _trace(node: YNode | None) -> tuple[bool, str]:
+    """A runner's `trace: true`, or `trace: {enable: true, headerName: X-Id}`."""
+    if node is None or _absent(node):
+        return False, TRACE_HEADER
+    if isinstance(node, YScalar) and isinstance(node.value, bool):
+        return node.value, TRACE_HEADER
+    if isinstance(node, YMap):
+        enable = node.get("enable")
+        enabled = isinstance(enable, YScalar) and enable.value is True
+        return enabled, _optional_string(node, "headerName") or TRACE_HEADER
+    raise RunbookError(node.location, f"`trace` is true, false or a map, not {kind_of(node)}")
 
 
 def _kind_of_dsn(value: str) -> str:
@@ -478,9 +541,7 @@ def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) 
     _test(node.get("test"), step)
     _binds(node.get("bind"), step)
     step.dump = _dump(node.get("dump"), warn)
-    defer = node.key_node("defer")
-    if defer is not None:
-        warn(defer.location, "`defer` is not supported; the step runs in its place")
+    step.defer = _flag(node, "defer")
     runners = [(k, v) for k, v in node.items if k.value not in STEP_KEYS]
     if node.get("include") is not None:
         runners.insert(0, (node.key_node("include"), node.get("include")))  # type: ignore[arg-type]
@@ -599,9 +660,16 @@ def _include(node: YNode, book: BookSpec, warn: Warn) -> IncludeSpec:
     if not isinstance(node, YMap):
         raise RunbookError(node.location, f"`include` is a path or a map, not {kind_of(node)}")
     if node.get("steps") is not None:
-        raise RunbookError(
-            node.location, "inline includes (`include.steps`) are not supported", "use `path`"
-        )
+        for key_node, _ in node.items:
+            if key_node.value not in ("steps", "vars", "skipTest", "force"):
+                warn(key_node.location, f"`include.{key_node.value}` is ignored")
+        variables = node.get("vars")
+        if variables is not None and not isinstance(variables, YMap):
+            raise RunbookError(variables.location, "`include.vars` is a map")
+        spec = IncludeSpec(book.file, book.path, node.location, variables, inline=node)
+        spec.skip_test = _flag(node, "skipTest")
+        spec.force = _flag(node, "force")
+        return spec
     path = node.get("path")
     if not isinstance(path, YScalar) or not isinstance(path.value, str):
         raise RunbookError(node.location, "`include` needs a `path` to a runbook")
@@ -655,9 +723,7 @@ def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSp
             f"`{method_key.value}` is a map of headers, body ..., not {kind_of(options)}",
         )
     for option, _ in options.items:
-        if option.value == "trace":
-            warn(option.location, "`trace` is ignored")
-        elif option.value not in REQUEST_KEYS:
+        if option.value not in REQUEST_KEYS:
             raise RunbookError(
                 option.location,
                 f"unknown request key `{option.value}`",
@@ -688,10 +754,13 @@ def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSp
     use_cookie = None
     if options.get("useCookie") is not None:
         use_cookie = _flag(options, "useCookie")
+    trace = None
+    if options.get("trace") is not None:
+        trace = _flag(options, "trace")
     return RequestSpec(
         runner=name, location=key.location, path=path, method=method,
         headers=headers, media_type=media_type, body=body, body_location=body_location,
-        use_cookie=use_cookie,
+        use_cookie=use_cookie, trace=trace,
     )  # fmt: skip
 
 

@@ -6,7 +6,9 @@ the runbook does not have, a name no earlier step binds) is an error at load.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ import httpx
 from loadscope.engine._config import RunnerConfig
 
 from ._ast import Literal, Member, Name, Node, parse
+from ._bodies import BodyRead, body_reads
 from ._book import (
     BookSpec,
+    IncludeSpec,
     LoopSpec,
     RequestSpec,
     RunnerSpec,
@@ -29,9 +33,10 @@ from ._book import (
     reserved,
 )
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
-from ._eval import Getter, compile_tree
+from ._eval import Getter, compile_tree, constant_of
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
+from ._runn import TERMINAL_HINT
 from ._scope import NameRules
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._yaml import YMap, YNode, YScalar, YSeq, load
@@ -51,6 +56,7 @@ class Registry:
     books: list[BookProgram] = field(default_factory=list)
     parsed: dict[Path, BookSpec] = field(default_factory=dict)
     results_read: bool = False  # some expression reads `steps`, `current`, `previous`, `parent`
+    all_bodies: bool = False  # some expression reads bodies of steps it cannot name
 
     def mark_results_read(self) -> None:
         self.results_read = True
@@ -118,6 +124,8 @@ class _Site:
     force: bool
     depth: int
     chain: tuple[Path, ...]
+    trail: tuple[int, ...] = ()  # step indices from the top runbook (runn's trace id)
+    host_rules: dict[str, str] = field(default_factory=dict)
 
 
 def compile_book(
@@ -127,6 +135,8 @@ def compile_book(
     overrides: Mapping[str, Any],
     name: str,
 ) -> BookProgram:
+    host_rules = {**site.host_rules, **book.host_rules}
+    site = replace(site, host_rules=host_rules)
     runners = {**site.runners, **book.runners}
     runner_books = {**site.runner_books, **dict.fromkeys(book.runners, name)}
     base_vars = {**book.vars, **overrides}
@@ -149,8 +159,23 @@ def compile_book(
     def mark_cookies() -> None:
         program.log_cookies = True
 
+    def reads_bodies(step: StepSpec | None) -> Callable[[Node], None]:
+        def note(tree: Node) -> None:
+            for read in body_reads(tree):
+                index = _body_step(read, step, book)
+                if index is None or index in include_steps:
+                    registry.all_bodies = True
+                else:
+                    program.body_steps.add(index)
+
+        return note
+
+    include_steps = {step.index for step in book.steps if step.include is not None}
+    step_now: list[StepSpec | None] = [None]  # the step being compiled, for `current`
+
     def rules(bound: frozenset[str], in_loop: bool = False, outcome: bool = False) -> NameRules:
         return NameRules(
+            body_reader=reads_bodies(step_now[0]),
             env=registry.env,
             var_keys=var_keys,
             static_vars=static_vars,
@@ -162,26 +187,41 @@ def compile_book(
             reads_results=registry.mark_results_read,
             step_keys=step_keys,
             step_count=None if book.use_map else len(book.steps),
+            directory=book.file.parent,
         )
 
     top = rules(frozenset())
+    program.needs = [
+        (key, _needed(registry, spec, site, f"{site.prefix}{name}:needs.{key}>"))
+        for key, spec in book.needs
+    ]
+    program.concurrency = list(book.concurrency)
+    if never_runs(book, top):  # `if: included` at the top: its steps cannot run, nor fail
+        program.if_ = _constant(False)
+        registry.books.append(program)
+        return program
     if book.if_ is not None:
         program.if_ = _condition(book.if_, top, "if")
     if book.loop is not None:
         program.loop = _loop(book.loop, rules(all_binds, outcome=True), top)
+        program.loop.step_level = False
     bound: frozenset[str] = frozenset()
     for step in book.steps:
+        step_now[0] = step
         step_name = f"{site.prefix}{name}:{step.label()}"
-        own = bound | frozenset(_bound_names(step))
-        compiled = StepProgram(name=step_name, index=step.index, key=step.key, force=step.force)
-        before = rules(bound)
+        before_names = all_binds if step.defer else bound  # deferred steps run after them all
+        own = before_names | frozenset(_bound_names(step))
+        compiled = StepProgram(
+            name=step_name, index=step.index, key=step.key, force=step.force, deferred=step.defer
+        )
+        before = rules(before_names)
         inside = rules(own, in_loop=step.loop is not None)
         if step.if_ is not None:
             compiled.if_ = _condition(step.if_, before, "if")
         if step.loop is not None:
             compiled.loop = _loop(step.loop, inside, before)
         if step.runner is not None:
-            runner = _runner_for(step.runner[0], runners)
+            runner = with_host_rules(_runner_for(step.runner[0], runners), host_rules)
             request = parse_request(runner.name, *step.runner, registry.warn)
             engine_runner = registry.runner_name(runner_books[runner.name], runner)
             compiled.request = _request(
@@ -190,8 +230,9 @@ def compile_book(
                 runner,
                 engine_runner,
                 step_name,
-                rules(bound, in_loop=step.loop is not None),
+                rules(before_names, in_loop=step.loop is not None),
                 book,
+                trace_id(site, step.index),
             )
         if step.include is not None:
             compiled.include = _include(
@@ -200,7 +241,7 @@ def compile_book(
                 book,
                 site,
                 step_name,
-                rules(bound, in_loop=step.loop is not None),
+                rules(before_names, in_loop=step.loop is not None),
                 runners,
                 runner_books,
                 program,
@@ -211,9 +252,71 @@ def compile_book(
         if step.test is not None:
             compiled.test, compiled.test_source = _test(step, inside)
         program.steps.append(compiled)
-        bound = own
+        bound = bound | frozenset(_bound_names(step))
     registry.books.append(program)
     return program
+
+
+def never_runs(book: BookSpec, rules: NameRules) -> bool:
+    """The runbook's own `if` is false whatever happens (`if: included`, not included)."""
+    node = book.if_
+    if node is None:
+        return False
+    if isinstance(node.value, bool):
+        return not node.value
+    try:
+        folded = constant_of(parse(str(node.value)), rules.resolve)
+    except ExpressionError:
+        return False
+    return folded is not None and folded.value is not True
+
+
+def _body_step(read: BodyRead, step: StepSpec | None, book: BookSpec) -> int | None:
+    """The index of the step whose body `read` reads; None when it cannot be told."""
+    if read.which == "current":
+        return None if step is None else step.index
+    if read.which == "previous":
+        return None if step is None or step.index == 0 else step.index - 1
+    if read.which == "step" and isinstance(read.step, int):
+        count = len(book.steps)
+        return read.step % count if -count <= read.step < count else None
+    if read.which == "step":
+        keys = {spec.key: spec.index for spec in book.steps}
+        return keys.get(read.step)  # type: ignore[arg-type]
+    return None
+
+
+def with_host_rules(runner: RunnerSpec, rules: Mapping[str, str]) -> RunnerSpec:
+    """The runner connecting where `hostRules` maps its host, sending its own Host."""
+    if not rules or runner.endpoint is None:
+        return runner
+    url = httpx.URL(runner.endpoint)
+    address = _rule_for(url.host, rules)
+    if address is None:
+        return runner
+    host, _, port = address.rpartition(":") if _has_port(address) else (address, "", "")
+    mapped = url.copy_with(host=host.strip("[]"), port=int(port) if port else url.port)
+    return replace(runner, endpoint=str(mapped), host=url.netloc.decode("ascii"))
+
+
+def _has_port(address: str) -> bool:
+    return address.rpartition(":")[2].isdigit() and not address.endswith("]")
+
+
+def _rule_for(host: str, rules: Mapping[str, str]) -> str | None:
+    if host in rules:
+        return rules[host]
+    for pattern, address in rules.items():  # `*.example.com` matches any subdomain
+        if pattern.startswith("*.") and host.endswith(pattern[1:]):
+            return address
+    return None
+
+
+def trace_id(site: _Site, index: int) -> str:
+    """runn's trace id of a step: the root runbook's id and the step indices down to it."""
+    root = hashlib.sha1(str(site.chain[0]).encode()).hexdigest()
+    steps = "&".join(f"step={number}" for number in (*site.trail, index))
+    return f"{root}?{steps}"
 
 
 def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
@@ -240,11 +343,16 @@ def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompi
         try:
             tree = parse(text)
             rules.check(tree)
-            return compile_tree(tree, rules.resolve)
+            if rules.body_reader is not None:
+                rules.body_reader(tree)
+            return compile_tree(tree, rules.resolve, rules.directory)
         except ExpressionError as exc:
             location = node.locate(offset + exc.offset)
+            hint = exc.hint
+            if hint == TERMINAL_HINT and what.startswith("bind "):
+                hint = hint.replace("NAME", what.removeprefix("bind "))
             raise RunbookError(
-                location, f"{what}: {exc.message} in `{one_line(text, 80)}`", exc.hint
+                location, f"{what}: {exc.message} in `{one_line(text, 80)}`", hint
             ) from None
         except RecursionError:
             raise RunbookError(
@@ -341,24 +449,25 @@ def _bind(key: YScalar, value: YNode, rules: NameRules) -> BindProgram:
             path.append(
                 expression_compiler(key, rules, "bind")(text[node.start : node.end], node.start)
             )
-    return BindProgram(name=name, path=path, append=append, value=_bind_value(value, rules))
+    value_template = _bind_value(value, rules, f"bind {name}")
+    return BindProgram(name=name, path=path, append=append, value=value_template)
 
 
 def _constant(value: Any) -> Getter:
     return lambda _scope: value
 
 
-def _bind_value(node: YNode, rules: NameRules) -> Template:
+def _bind_value(node: YNode, rules: NameRules, what: str) -> Template:
     """Bind values are bare expressions; in a map or a list, each string is one."""
     if isinstance(node, YScalar):
         if isinstance(node.value, str):
-            return Template(render=_expression(node, rules, "bind"))
+            return Template(render=_expression(node, rules, what))
         return Template(node.value)
     if isinstance(node, YSeq):
-        items = [_bind_value(item, rules) for item in node.items]
+        items = [_bind_value(item, rules, what) for item in node.items]
         return Template(render=lambda scope: [item.render(scope) for item in items])
     assert isinstance(node, YMap)
-    pairs = [(key.value, _bind_value(value, rules)) for key, value in node.items]
+    pairs = [(key.value, _bind_value(value, rules, what)) for key, value in node.items]
     return Template(render=lambda scope: {key: value.render(scope) for key, value in pairs})
 
 
@@ -371,6 +480,7 @@ def _request(
     step_name: str,
     rules: NameRules,
     book: BookSpec,
+    trace: str,
 ) -> RequestProgram:
     assert runner.endpoint is not None
     path = compile_string(
@@ -384,6 +494,11 @@ def _request(
             )
             values = value.items if isinstance(value, YSeq) else [value]
             headers.append((name_template, [_template(v, rules, "header") for v in values]))
+    if spec.trace if spec.trace is not None else runner.trace:
+        trace_header = json.dumps({"id": trace}, separators=(",", ":"))
+        headers.append((Template(runner.trace_header), [Template(trace_header)]))
+    if runner.host is not None:
+        headers.insert(0, (Template("Host"), [Template(runner.host)]))
     encoder = body = None
     if spec.media_type is not None and spec.body is not None:
         boundary = runner.multipart_boundary or new_boundary()
@@ -402,6 +517,7 @@ def _request(
             encoder=encoder,
             use_cookie=use_cookie,
             follow_redirects=runner.follow_redirects,
+            cookie_domain=runner.host,
         )
     except (EvalError, httpx.InvalidURL, ValueError) as exc:  # a static body or path, encoded now
         raise RunbookError(spec.location, f"invalid request: {exc}") from None
@@ -424,11 +540,14 @@ def _include(
 ) -> IncludeProgram:
     spec = step.include
     assert spec is not None
-    if spec.path in site.chain:
+    if spec.inline is None and spec.path in site.chain:
         raise RunbookError(spec.location, f"include cycle: {spec.display} includes itself")
     if site.depth >= MAX_INCLUDE_DEPTH:
         raise RunbookError(spec.location, "includes nested too deeply")
-    child = registry.read(spec.path, spec.display)
+    if spec.inline is not None:
+        child = parse_book(spec.inline, spec.display, spec.path, registry.warn)
+    else:
+        child = registry.read(spec.path, spec.display)
     overrides: dict[str, Any] = {}
     dynamic: dict[str, Template] = {}
     for key, value in spec.vars.items if spec.vars is not None else []:
@@ -450,10 +569,21 @@ def _include(
         skip_test=spec.skip_test or parent.skip_test,
         force=spec.force,
         depth=site.depth + 1,
-        chain=(*site.chain, spec.path),
+        chain=site.chain if spec.inline is not None else (*site.chain, spec.path),
+        trail=(*site.trail, step.index),
+        host_rules=site.host_rules,
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
+
+
+def _needed(registry: Registry, spec: IncludeSpec, site: _Site, prefix: str) -> BookProgram:
+    """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`."""
+    if spec.path in site.chain:
+        raise RunbookError(spec.location, f"needs cycle: {spec.display} needs itself")
+    book = registry.read(spec.path, spec.display)
+    needed_site = replace(top_site((*site.chain, spec.path)), prefix=prefix, depth=site.depth + 1)
+    return compile_book(registry, book, needed_site, {}, book.name)
 
 
 def top_site(chain: tuple[Path, ...]) -> _Site:

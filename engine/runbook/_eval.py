@@ -8,27 +8,39 @@ subtrees are folded at load.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ._ast import (
+    PREDICATES,
     ArrayLit,
     Binary,
     Call,
+    Closure,
     Conditional,
+    Frame,
+    Let,
+    LetRef,
     Literal,
     MapLit,
     Member,
     Name,
     Node,
+    Pointer,
+    Sequence,
     Slice,
     Unary,
 )
 from ._errors import EvalError, ExpressionError
+from ._times import go_duration, go_time
 
 Getter = Callable[[Any], Any]
 Resolver = Callable[[Name], "Getter | Constant"]
@@ -51,7 +63,22 @@ def type_name(value: object) -> str:
         return "array"
     if isinstance(value, Mapping):
         return "map"
+    if isinstance(value, dt.datetime):
+        return "time.Time"
+    if isinstance(value, dt.timedelta):
+        return "time.Duration"
     return type(value).__name__
+
+
+def number_type(value: object) -> str:
+    """`number` for ints and floats alike, else the type's name: what sorting compares."""
+    return "number" if type(value) in _NUMBERS else type_name(value)
+
+
+def as_list(name: str, value: Any) -> list[Any] | tuple[Any, ...]:
+    if isinstance(value, list | tuple):
+        return value
+    raise EvalError(f"invalid argument for {name} (type {type_name(value)}, not array)")
 
 
 def equal(a: object, b: object) -> bool:
@@ -68,6 +95,8 @@ def equal(a: object, b: object) -> bool:
         if len(a) != len(b):
             return False
         return all(key in b and equal(value, b[key]) for key, value in a.items())
+    if ta is tb and ta in (dt.datetime, dt.timedelta):
+        return a == b
     return False
 
 
@@ -147,12 +176,26 @@ def _add(a: Any, b: Any) -> Any:
         return a + b
     if isinstance(a, list) and isinstance(b, list):
         return a + b
+    if isinstance(a, dt.datetime | dt.timedelta) and isinstance(b, dt.timedelta):
+        return a + b
+    if isinstance(a, dt.timedelta) and isinstance(b, dt.datetime):
+        return b + a
     raise EvalError(f"invalid operation: {type_name(a)} + {type_name(b)}")
 
 
 def _sub(a: Any, b: Any) -> Any:
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime | dt.timedelta):
+        return a - b
+    if isinstance(a, dt.timedelta) and isinstance(b, dt.timedelta):
+        return a - b
     _numbers("-", a, b)
     return a - b
+
+
+def _range(a: Any, b: Any) -> list[int]:
+    if type(a) is not int or type(b) is not int:
+        raise EvalError(f"invalid operation: {type_name(a)} .. {type_name(b)}")
+    return list(range(a, b + 1))
 
 
 def _mul(a: Any, b: Any) -> Any:
@@ -164,7 +207,7 @@ def _div(a: Any, b: Any) -> float:
     _numbers("/", a, b)
     if b == 0:  # Go's float division: ±Inf or NaN, not an error
         return math.nan if a == 0 or a != a else math.copysign(math.inf, a)
-    return a / b
+    return float(a / b)
 
 
 def _mod(a: Any, b: Any) -> int:
@@ -187,7 +230,7 @@ def _pow(a: Any, b: Any) -> float:
 
 
 def _ordered(op: str) -> Callable[[Any, Any], bool]:
-    compare = {
+    compare: Callable[[Any, Any], bool] = {
         "<": lambda a, b: a < b,
         ">": lambda a, b: a > b,
         "<=": lambda a, b: a <= b,
@@ -197,6 +240,8 @@ def _ordered(op: str) -> Callable[[Any, Any], bool]:
     def ordered(a: Any, b: Any) -> bool:
         ta, tb = type(a), type(b)
         if (ta in _NUMBERS and tb in _NUMBERS) or (ta is str and tb is str):
+            return compare(a, b)
+        if ta is tb and ta in (dt.datetime, dt.timedelta):
             return compare(a, b)
         raise EvalError(f"invalid operation: {type_name(a)} {op} {type_name(b)}")
 
@@ -215,7 +260,7 @@ def _in(item: Any, container: Any) -> bool:
 
 
 def _strings(op: str) -> Callable[[Any, Any], bool]:
-    test = {
+    test: Callable[[str, str], bool] = {
         "contains": lambda a, b: b in a,
         "startsWith": lambda a, b: a.startswith(b),
         "endsWith": lambda a, b: a.endswith(b),
@@ -265,6 +310,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "<=": _ordered("<="),
     ">=": _ordered(">="),
     "in": _in,
+    "..": _range,
     "contains": _strings("contains"),
     "startsWith": _strings("startsWith"),
     "endsWith": _strings("endsWith"),
@@ -291,6 +337,8 @@ def to_string(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return format_float(value)
+    if isinstance(value, dt.datetime | dt.timedelta):
+        return go_time(value) if isinstance(value, dt.datetime) else go_duration(value)
     return json.dumps(plain(value), separators=(",", ":"), ensure_ascii=False)
 
 
@@ -322,6 +370,10 @@ def plain(value: Any) -> Any:
         return value.decode("utf-8", "replace")
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return int(value.total_seconds() * 1e9)  # Go marshals a Duration as nanoseconds
     return value
 
 
@@ -405,22 +457,33 @@ def _without(value: Any, anywhere: set[str], paths: list[tuple[str, ...]]) -> An
     return value
 
 
-# name -> (least args, most args, function)
-BUILTINS: dict[str, tuple[int, int, Callable[..., Any]]] = {
-    "len": (1, 1, _len),
-    "string": (1, 1, to_string),
-    "int": (1, 1, _int),
-    "float": (1, 1, _float),
-    "abs": (1, 1, _abs),
-    "lower": (1, 1, _string_function("lower", str.lower)),
-    "upper": (1, 1, _string_function("upper", str.upper)),
-    "trim": (1, 2, _string_function("trim", lambda s, chars=None: s.strip(chars))),
-    "type": (1, 1, type_name),
-    "urlencode": (1, 1, _string_function("urlencode", urllib.parse.quote_plus)),
-    "compare": (2, 64, _compare),
-    "keys": (1, 1, _mapping_function("keys", lambda m: list(m.keys()))),
-    "values": (1, 1, _mapping_function("values", lambda m: list(m.values()))),
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    least: int  # arguments
+    most: int
+    fn: Callable[..., Any]
+    pure: bool = True  # same arguments, same result: folded at load when they are constants
+
+
+# Every function expressions may call, by name (`hash.Sha256` too); `_builtins` and `_runn`
+# add expr-lang's and runn's.
+FUNCTIONS: dict[str, FunctionSpec] = {
+    "len": FunctionSpec(1, 1, _len),
+    "string": FunctionSpec(1, 1, to_string),
+    "int": FunctionSpec(1, 1, _int),
+    "float": FunctionSpec(1, 1, _float),
+    "abs": FunctionSpec(1, 1, _abs),
+    "lower": FunctionSpec(1, 1, _string_function("lower", str.lower)),
+    "upper": FunctionSpec(1, 1, _string_function("upper", str.upper)),
+    "trim": FunctionSpec(1, 2, _string_function("trim", lambda s, chars=None: s.strip(chars))),
+    "type": FunctionSpec(1, 1, type_name),
+    "urlencode": FunctionSpec(1, 1, _string_function("urlencode", urllib.parse.quote_plus)),
+    "compare": FunctionSpec(2, 64, _compare),
+    "keys": FunctionSpec(1, 1, _mapping_function("keys", lambda m: list(m.keys()))),
+    "values": FunctionSpec(1, 1, _mapping_function("values", lambda m: list(m.values()))),
 }
+# The directory of the runbook being compiled: runn's `file()` reads relative to it.
+BASE_DIR: ContextVar[Path | None] = ContextVar("BASE_DIR", default=None)
 
 
 # -- the compiler ---------------------------------------------------------------------------------
@@ -462,8 +525,21 @@ class _Failing:
 Compiled = Getter | Constant
 
 
-def compile_tree(node: Node, resolve: Resolver) -> Getter:
-    compiled = _compile(node, resolve)
+def constant_of(node: Node, resolve: Resolver) -> Constant | None:
+    """The expression's value if it is known at load (`included`, `true`, `1 > 2` ...)."""
+    try:
+        compiled = _compile(node, resolve)
+    except ExpressionError:
+        return None
+    return compiled if isinstance(compiled, Constant) else None
+
+
+def compile_tree(node: Node, resolve: Resolver, base_dir: Path | None = None) -> Getter:
+    token = BASE_DIR.set(base_dir)
+    try:
+        compiled = _compile(node, resolve)
+    finally:
+        BASE_DIR.reset(token)
     if isinstance(compiled, _Failing):
         raise ExpressionError(compiled.message, compiled.offset)
     if isinstance(compiled, Constant):
@@ -493,7 +569,49 @@ def _compile(node: Node, resolve: Resolver) -> Compiled:
         return _array(node, resolve)
     if isinstance(node, MapLit):
         return _map(node, resolve)
+    if isinstance(node, Pointer):
+        return _pointer(node)
+    if isinstance(node, Let):
+        return _let(node, resolve)
+    if isinstance(node, LetRef):
+        frame = node.let.frame
+        return lambda _ctx: frame.element
+    if isinstance(node, Sequence):
+        return _sequence(node, resolve)
     raise ExpressionError(f"unsupported syntax {type(node).__name__}", node.start)
+
+
+def _pointer(node: Pointer) -> Getter:
+    frame = node.frame
+    if node.name == "index":
+        return lambda _ctx: frame.index
+    if node.name == "acc":
+        return lambda _ctx: frame.acc
+    return lambda _ctx: frame.element
+
+
+def _let(node: Let, resolve: Resolver) -> Compiled:
+    value = _getter(_compile(node.value, resolve))
+    body = _getter(_compile(node.body, resolve))
+    frame = node.frame
+
+    def let(ctx: Any) -> Any:
+        frame.element = value(ctx)
+        return body(ctx)
+
+    return let
+
+
+def _sequence(node: Sequence, resolve: Resolver) -> Compiled:
+    getters = [_getter(_compile(part, resolve)) for part in node.nodes]
+
+    def sequence(ctx: Any) -> Any:
+        result = None
+        for get in getters:
+            result = get(ctx)
+        return result
+
+    return sequence
 
 
 def _fold(node: Node, fn: Callable[..., Any], *parts: Compiled) -> Compiled | None:
@@ -636,26 +754,188 @@ def _conditional(node: Conditional, resolve: Resolver) -> Compiled:
 
 
 def _call(node: Call, resolve: Resolver) -> Compiled:
-    spec = BUILTINS.get(node.func)
+    if node.func in PREDICATES and len(node.args) >= 2 and isinstance(node.args[1], Closure):
+        return _predicate_call(node, resolve)
+    spec = FUNCTIONS.get(node.func)
+    if spec is None and node.func in PREDICATES:
+        least, most = _PREDICATE_ARGS.get(node.func, (2, 2))
+        count = str(least) if least == most else f"{least} to {most}"
+        raise ExpressionError(f"{node.func}() takes {count} argument(s)", node.start)
     if spec is None:
         raise ExpressionError(
             f"unknown function {node.func}()",
             node.start,
-            "supported: " + ", ".join(f"{name}()" for name in BUILTINS),
+            "see the README's list of supported functions",
         )
-    least, most, fn = spec
+    least, most, fn = spec.least, spec.most, spec.fn
     if not least <= len(node.args) <= most:
         count = str(least) if least == most else f"{least} to {most}"
         raise ExpressionError(f"{node.func}() takes {count} argument(s)", node.start)
     args = [_compile(arg, resolve) for arg in node.args]
-    folded = _fold(node, fn, *args)
+    if node.func in CALL_HOOKS:
+        args = CALL_HOOKS[node.func](node, args)
+    folded = _fold(node, fn, *args) if spec.pure else None
     if folded is not None:
         return folded
+    if not args:
+        return lambda _ctx: fn()
     getters = [_getter(arg) for arg in args]
     if len(getters) == 1:
         only = getters[0]
         return lambda ctx: fn(only(ctx))
     return lambda ctx: fn(*(get(ctx) for get in getters))
+
+
+# Compile-time checks of some calls: (the call, its compiled arguments) -> the arguments to use.
+CALL_HOOKS: dict[str, Callable[[Call, list[Compiled]], list[Compiled]]] = {}
+
+# predicate function -> (least, most) arguments, the predicate included
+_PREDICATE_ARGS = {"count": (1, 2), "sum": (1, 2), "sortBy": (2, 3), "reduce": (2, 3)}
+
+
+def _predicate_call(node: Call, resolve: Resolver) -> Compiled:
+    least, most = _PREDICATE_ARGS.get(node.func, (2, 2))
+    if not least <= len(node.args) <= most:
+        count = str(least) if least == most else f"{least} to {most}"
+        raise ExpressionError(f"{node.func}() takes {count} argument(s)", node.start)
+    closure = node.args[1]
+    assert isinstance(closure, Closure)
+    items = _getter(_compile(node.args[0], resolve))
+    body = _getter(_compile(closure.body, resolve))
+    extra = [_getter(_compile(arg, resolve)) for arg in node.args[2:]]
+    run = PREDICATE_FUNCTIONS[node.func]
+    frame, name = closure.frame, node.func
+
+    def call(ctx: Any) -> Any:
+        def apply(element: Any, index: int) -> Any:
+            frame.element, frame.index = element, index
+            return body(ctx)
+
+        return run(as_list(name, items(ctx)), apply, frame, *(get(ctx) for get in extra))
+
+    return call
+
+
+Apply = Callable[[Any, int], Any]
+Elements = list[Any] | tuple[Any, ...]
+
+
+def _truth(name: str, value: Any) -> bool:
+    if value is True or value is False:
+        return value
+    raise EvalError(f"{name}: the predicate gives {type_name(value)}, not bool")
+
+
+def _results(name: str, elements: Elements, apply: Apply) -> Iterator[tuple[Any, bool]]:
+    for index, element in enumerate(elements):
+        yield element, _truth(name, apply(element, index))
+
+
+def _all(elements: Elements, apply: Apply, _frame: Frame) -> bool:
+    return all(ok for _, ok in _results("all", elements, apply))
+
+
+def _any(elements: Elements, apply: Apply, _frame: Frame) -> bool:
+    return any(ok for _, ok in _results("any", elements, apply))
+
+
+def _none(elements: Elements, apply: Apply, _frame: Frame) -> bool:
+    return not any(ok for _, ok in _results("none", elements, apply))
+
+
+def _one(elements: Elements, apply: Apply, _frame: Frame) -> bool:
+    return sum(ok for _, ok in _results("one", elements, apply)) == 1
+
+
+def _count(elements: Elements, apply: Apply, _frame: Frame) -> int:
+    return sum(ok for _, ok in _results("count", elements, apply))
+
+
+def _sum(elements: Elements, apply: Apply, _frame: Frame) -> Any:
+    total: Any = 0
+    for index, element in enumerate(elements):
+        value = apply(element, index)
+        if type(value) not in _NUMBERS:
+            raise EvalError(f"sum: cannot add {type_name(value)}")
+        total += value
+    return total
+
+
+def _filter(elements: Elements, apply: Apply, _frame: Frame) -> list[Any]:
+    return [element for element, ok in _results("filter", elements, apply) if ok]
+
+
+def _map_items(elements: Elements, apply: Apply, _frame: Frame) -> list[Any]:
+    return [apply(element, index) for index, element in enumerate(elements)]
+
+
+def _find_index(elements: Elements, apply: Apply, _frame: Frame) -> int:
+    for index, (_, ok) in enumerate(_results("findIndex", elements, apply)):
+        if ok:
+            return index
+    return -1
+
+
+def _find(elements: Elements, apply: Apply, frame: Frame) -> Any:
+    index = _find_index(elements, apply, frame)
+    return elements[index] if index >= 0 else None
+
+
+def _find_last_index(elements: Elements, apply: Apply, _frame: Frame) -> int:
+    for index in range(len(elements) - 1, -1, -1):
+        if _truth("findLastIndex", apply(elements[index], index)):
+            return index
+    return -1
+
+
+def _find_last(elements: Elements, apply: Apply, frame: Frame) -> Any:
+    index = _find_last_index(elements, apply, frame)
+    return elements[index] if index >= 0 else None
+
+
+def _group_by(elements: Elements, apply: Apply, _frame: Frame) -> dict[Any, list[Any]]:
+    groups: dict[Any, list[Any]] = {}
+    for index, element in enumerate(elements):
+        key = apply(element, index)
+        if isinstance(key, list | dict):
+            raise EvalError(f"groupBy: cannot group by {type_name(key)}")
+        groups.setdefault(key, []).append(element)
+    return groups
+
+
+def _sort_by(elements: Elements, apply: Apply, _frame: Frame, order: Any = "asc") -> list[Any]:
+    if order not in ("asc", "desc"):
+        raise EvalError(f"sortBy: unknown order {order!r} (asc or desc)")
+    pairs = [(element, apply(element, index)) for index, element in enumerate(elements)]
+    kinds = {number_type(key) for _, key in pairs}
+    if kinds - {"number", "string"} or len(kinds) > 1:
+        raise EvalError(f"sortBy: cannot compare {', '.join(sorted(kinds))}")
+    pairs.sort(key=lambda pair: pair[1], reverse=order == "desc")
+    return [element for element, _ in pairs]
+
+
+_NO_INITIAL = object()
+
+
+def _reduce(elements: Elements, apply: Apply, frame: Frame, initial: Any = _NO_INITIAL) -> Any:
+    """`#acc` starts at `initial`, else at the first element (and the rest are folded in)."""
+    start = 0
+    if initial is _NO_INITIAL:
+        if not elements:
+            raise EvalError("reduce of an empty array with no initial value")
+        initial, start = elements[0], 1
+    frame.acc = initial
+    for index in range(start, len(elements)):
+        frame.acc = apply(elements[index], index)
+    return frame.acc
+
+
+PREDICATE_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "all": _all, "any": _any, "none": _none, "one": _one, "count": _count, "sum": _sum,
+    "filter": _filter, "map": _map_items, "find": _find, "findIndex": _find_index,
+    "findLast": _find_last, "findLastIndex": _find_last_index, "groupBy": _group_by,
+    "sortBy": _sort_by, "reduce": _reduce,
+}  # fmt: skip
 
 
 def _slice_node(node: Slice, resolve: Resolver) -> Compiled:

@@ -9,15 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from . import _builtins, _runn  # noqa: F401  (they register their functions)
 from ._ast import (
     ArrayLit,
     Binary,
     Call,
+    Closure,
     Conditional,
+    Let,
     MapLit,
     Member,
     Name,
     Node,
+    Sequence,
     Slice,
     Unary,
     parse,
@@ -43,6 +47,12 @@ def walk(node: Node) -> Iterator[Node]:
         children = [node.cond, node.then, node.otherwise]
     elif isinstance(node, MapLit):
         children = [part for pair in node.pairs for part in pair]
+    elif isinstance(node, Closure):
+        children = [node.body]
+    elif isinstance(node, Let):
+        children = [node.value, node.body]
+    elif isinstance(node, Sequence):
+        children = list(node.nodes)
     for child in children:
         if child is not None:
             yield from walk(child)

@@ -45,18 +45,13 @@ _SYMBOLS = (
     "(", ")", "[", "]", "{", "}", "|", "#", ";", "=",
 )  # fmt: skip
 _UNSUPPORTED = {
-    "|": "pipes (|) are not supported",
-    "#": "predicates and `#` are not supported; write the test without map/filter closures",
-    ";": "sequences (;) and `let` are not supported",
-    "=": "assignment is not supported; did you mean `==`?",
-    "..": "ranges (..) are not supported",
     "...": "`...` is not supported",
 }
 _NAME = re.compile(r"(?:[^\W\d]|\$)(?:\w|\$)*")  # Unicode letters too, as Go's expr allows
 _DIGITS = frozenset("0123456789")
 _NUMBER = re.compile(
     r"0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"
-    r"|(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?"
+    r"|(?:[0-9][0-9_]*(?:\.(?!\.)[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?"
 )
 _SPACE = re.compile(r"\s+")
 _ESCAPES = {

@@ -8,8 +8,9 @@ runs up to `count` attempts, until `until` holds; `steps[i]` then holds its last
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +30,73 @@ if TYPE_CHECKING:
 DumpSink = Callable[[str, Any], None]
 
 
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What became of one step in one pass: `success`, `failure` (with why) or `skipped`."""
+
+    step: str
+    outcome: str
+    reason: str = ""
+
+
+StepSink = Callable[[StepOutcome], None]
+
+
 class ExpressionFailed(IterationFailed):
     """An expression failed while running: this fails the step at once, even inside a loop."""
 
 
 def _failed(step: str, part: str, error: EvalError) -> ExpressionFailed:
     return ExpressionFailed(f"{step}: {part} failed: {one_line(str(error), 200)}")
+
+
+def evaluate_part(getter: Getter, scope: Any, step: str, part: str) -> Any:
+    """`getter(scope)`; an expression that fails fails the step, naming the part that did."""
+    try:
+        return getter(scope)
+    except EvalError as exc:
+        raise _failed(step, part, exc) from None
+
+
+Attempt = Callable[[], Awaitable[object]]
+
+
+async def run_loop(
+    loop: LoopProgram, scope: Scope, name: str, attempt: Attempt, before: Callable[[int], None]
+) -> None:
+    """Up to `count` attempts, until `until` holds: the one loop of steps and of root loops.
+
+    An attempt's failure is kept, not raised, until the loop ends: with `until`, the loop fails
+    only if it never holds; without, the first failure fails the loop. A failed expression
+    fails at once.
+    """
+    count = loop.times(scope, name)
+    first_error: IterationFailed | RequestFailed | None = None
+    for number in range(count):
+        wait = loop.pause(number)
+        if wait:
+            await asyncio.sleep(wait)
+        before(number)
+        error: IterationFailed | RequestFailed | None = None
+        try:
+            await attempt()
+        except ExpressionFailed:
+            raise
+        except (IterationFailed, RequestFailed) as exc:
+            error = exc
+            first_error = first_error or exc
+        if not loop.step_level:
+            scope.outcome = "failure" if error is not None else "success"
+        if loop.until is None:
+            continue
+        if evaluate_part(loop.until, scope, name, "loop.until") is True:
+            if error is not None and loop.step_level:
+                raise error
+            return
+    if loop.until is not None:
+        raise IterationFailed(f"{name}: loop failed: ({loop.until_source}) is not true")
+    if first_error is not None:
+        raise first_error
 
 
 @dataclass(slots=True)
@@ -47,6 +109,7 @@ class LoopProgram:
     max_interval: float = 0.0
     multiplier: float = 1.5
     jitter: float = 0.0
+    step_level: bool = True  # a step's loop (its last attempt's failure counts); else a root's
 
     def pause(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (the first one waits nothing)."""
@@ -65,10 +128,7 @@ class LoopProgram:
         return max(wait, 0.0)
 
     def times(self, scope: Scope, step: str) -> int:
-        try:
-            count = self.count(scope)
-        except EvalError as exc:
-            raise _failed(step, "loop.count", exc) from None
+        count = evaluate_part(self.count, scope, step, "loop.count")
         if type(count) is str and count.strip().lstrip("-").isdigit():
             count = int(count)
         if type(count) is float:
@@ -86,6 +146,10 @@ class BindProgram:
     path: list[Getter]  # keys under `name`, evaluated in the step's scope
     append: bool
     value: Template  # bare expressions (strings) anywhere inside are evaluated
+    part: str = ""  # `bind name`, as a failure names it
+
+    def __post_init__(self) -> None:
+        self.part = f"bind {self.name}"
 
     def apply(self, scope: Scope) -> None:
         value = self.value.render(scope)
@@ -127,6 +191,7 @@ class StepProgram:
     if_: Getter | None = None
     loop: LoopProgram | None = None
     force: bool = False
+    deferred: bool = False  # `defer: true`: runs after the other steps, last deferred first
     request: RequestProgram | None = None
     include: IncludeProgram | None = None
     dump: Getter | None = None
@@ -134,78 +199,82 @@ class StepProgram:
     test: Getter | None = None
     test_source: str = ""
 
-    async def run(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> None:
+    async def run(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> bool:
+        """The step, with its `if` and `loop`; False when they say it does not run."""
         if self.if_ is not None:
             scope.before_step()
-            try:
-                go = self.if_(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "if", exc) from None
-            if go is not True:
+            if evaluate_part(self.if_, scope, self.name, "if") is not True:
                 self.skip(scope)
-                return
-        if self.loop is None:
+                return False
+        loop = self.loop
+        if loop is None:
             await self.attempt(book, scope, vu)
-        else:
-            await self.run_loop(book, scope, vu, self.loop)
+            return True
+        if loop.times(scope, self.name) <= 0:
+            self.skip(scope)
+            return False
+
+        def at(number: int) -> None:
+            scope.loop_index = number
+
+        try:
+            await run_loop(loop, scope, self.name, lambda: self.attempt(book, scope, vu), at)
+        finally:
+            scope.loop_index = None
+        return True
 
     def skip(self, scope: Scope, outcome: str = "skipped") -> None:
         scope.record(self.index, self.key, {"outcome": outcome})
 
     async def attempt(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> None:
+        """One attempt: request (or include), dump, bind, test; an expression that fails names
+        its part. The request is sent right here: a coroutine layer costs on every resume."""
         recording = scope.recording
         if recording:
             records = scope.records
             scope.current = None
             scope.previous = records[-1] if records else None
         recorded = not recording  # with nothing to record, there is nothing left to settle
-        sender = self.request
-        if sender is not None:
-            request = sender.prebuilt
-            if request is None:
-                try:
-                    request = sender.build(scope)
-                except EvalError as exc:
-                    raise _failed(self.name, "request", exc) from None
-            if sender.use_cookie:
-                response = await sender.send_with_cookies(vu, request)
-            else:
-                raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
-                if raw.status in REDIRECTS and sender.follow_redirects:
-                    request, raw = await sender.follow(vu, request, raw)
-                response = sender.view(vu, request, raw) if book.needs_view else None
-            if response is not None:
-                if recording:
-                    scope.record(self.index, self.key, {"res": response, "outcome": "success"})
-                    recorded = True
-                if book.log_cookies and response.has_set_cookie():
-                    scope.cookie_log.append(response)
-        elif self.include is not None:
-            await self.run_include(book, scope, vu, self.include)
-            recorded = True
-        # Before a step's first part has run, `current` is nil and `previous` the latest result.
-        if self.dump is not None:
-            try:
+        part = "request"
+        try:
+            sender = self.request
+            if sender is not None:
+                request = sender.prebuilt or sender.build(scope)
+                response: ResponseView | None
+                if sender.use_cookie:
+                    response = await sender.send_with_cookies(vu, request)
+                else:
+                    raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
+                    if raw.status in REDIRECTS and sender.follow_redirects:
+                        request, raw = await sender.follow(vu, request, raw)
+                    response = sender.view(vu, request, raw) if book.needs_view else None
+                if response is not None:
+                    if recording:
+                        scope.record(self.index, self.key, {"res": response, "outcome": "success"})
+                        recorded = True
+                    if book.log_cookies and response.has_set_cookie():
+                        scope.cookie_log.append(response)
+            elif self.include is not None:
+                recorded = await self.run_include(book, scope, vu, self.include)
+            # Before a step's first part has run, `current` is nil, `previous` the latest result.
+            if self.dump is not None:
+                part = "dump"
                 value = self.dump(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "dump", exc) from None
-            if book.dump_sink is not None:
-                book.dump_sink(self.name, plain(value))
-            recorded = recorded or self.settle(scope)
-        for bind in self.binds:
-            try:
+                if book.dump_sink is not None:
+                    book.dump_sink(self.name, plain(value))
+                recorded = recorded or self.settle(scope)
+            for bind in self.binds:
+                part = bind.part
                 bind.apply(scope)
-            except EvalError as exc:
-                raise _failed(self.name, f"bind {bind.name}", exc) from None
-        if self.binds:
-            recorded = recorded or self.settle(scope)
-        if self.test is not None and not book.skip_test:
-            try:
-                passed = self.test(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "test", exc) from None
-            if passed is not True:
-                raise IterationFailed(f"{self.name}: test failed: {self.test_source}")
+            if self.binds:
+                recorded = recorded or self.settle(scope)
+            test = self.test
+            if test is not None and not book.skip_test:
+                part = "test"
+                if test(scope) is not True:
+                    raise IterationFailed(f"{self.name}: test failed: {self.test_source}")
+        except EvalError as exc:
+            raise _failed(self.name, part, exc) from None
         if not recorded:
             self.settle(scope)
 
@@ -215,16 +284,14 @@ class StepProgram:
 
     async def run_include(
         self, book: BookProgram, scope: Scope, vu: VirtualUser, include: IncludeProgram
-    ) -> None:
+    ) -> bool:
         variables = include.base_vars
         if include.vars is not None:
-            try:
-                variables = {
-                    **variables,
-                    **{key: value.render(scope) for key, value in include.vars.items()},
-                }
-            except EvalError as exc:
-                raise _failed(self.name, "include.vars", exc) from None
+            rendered = {
+                key: evaluate_part(value.render, scope, self.name, "include.vars")
+                for key, value in include.vars.items()
+            }
+            variables = {**variables, **rendered}
         child = await include.book.run(
             vu, variables=variables, parent=scope.as_parent(book.env), cookie_log=scope.cookie_log
         )
@@ -232,45 +299,10 @@ class StepProgram:
             scope.record(
                 self.index, self.key, {**child.as_included(book.env), "outcome": "success"}
             )
+        return True
 
-    async def run_loop(
-        self, book: BookProgram, scope: Scope, vu: VirtualUser, loop: LoopProgram
-    ) -> None:
-        count = loop.times(scope, self.name)
-        if count <= 0:
-            self.skip(scope)
-            return
-        first_error: IterationFailed | RequestFailed | None = None
-        try:
-            for attempt in range(count):
-                wait = loop.pause(attempt)
-                if wait:
-                    await asyncio.sleep(wait)
-                scope.loop_index = attempt
-                error: IterationFailed | RequestFailed | None = None
-                try:
-                    await self.attempt(book, scope, vu)
-                except ExpressionFailed:
-                    raise
-                except (IterationFailed, RequestFailed) as exc:
-                    error = exc
-                    first_error = first_error or exc
-                if loop.until is None:
-                    continue
-                try:
-                    done = loop.until(scope)
-                except EvalError as exc:
-                    raise _failed(self.name, "loop.until", exc) from None
-                if done is True:
-                    if error is not None:
-                        raise error
-                    return
-        finally:
-            scope.loop_index = None
-        if loop.until is not None:
-            raise IterationFailed(f"{self.name}: loop failed: ({loop.until_source}) is not true")
-        if first_error is not None:
-            raise first_error
+
+Failure = IterationFailed | RequestFailed
 
 
 @dataclass(slots=True)
@@ -292,6 +324,12 @@ class BookProgram:
     record_results: bool = True
     needs_view: bool = True
     dump_sink: DumpSink | None = None
+    needs: list[tuple[str, BookProgram]] = field(default_factory=list)
+    # runn's `concurrency:` keys: passes of runbooks sharing a key never overlap (across VUs)
+    concurrency: list[str] = field(default_factory=list)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # shared by the scenario
+    step_sink: StepSink | None = None  # told every step's outcome (`--iterations`)
+    body_steps: set[int] = field(default_factory=set)  # steps whose response bodies are read
 
     async def run(
         self,
@@ -301,11 +339,14 @@ class BookProgram:
         parent: dict[str, Any] | None = None,
         cookie_log: list[ResponseView] | None = None,
         scope: Scope | None = None,
+        locked: bool = False,
     ) -> Scope:
         """One pass over the runbook (or, under a root `loop`, all of its passes).
 
         With `scope`, only one more pass over that scope: what a root loop repeats.
         """
+        if self.concurrency and scope is None and not locked:
+            return await self.run_alone(vu, variables, parent, cookie_log)
         if scope is None:
             scope = Scope(
                 vu,
@@ -315,66 +356,95 @@ class BookProgram:
                 [] if cookie_log is None else cookie_log,
                 self.record_results,
             )
-            if self.if_ is not None:
-                try:
-                    go = self.if_(scope)
-                except EvalError as exc:
-                    raise _failed(self.name, "if", exc) from None
-                if go is not True:
-                    return scope
+            if self.needs:
+                scope.needs = {key: (await book.run(vu)).binds for key, book in self.needs}
+            if self.if_ is not None and evaluate_part(self.if_, scope, self.name, "if") is not True:
+                return scope
             if self.loop is not None:
                 await self.run_loop(scope, vu, self.loop)
                 return scope
-        failure: IterationFailed | RequestFailed | None = None
+        failure: Failure | None = None
+        deferred: list[StepProgram] = []
         for step in self.steps:
+            if step.deferred:
+                deferred.append(step)
+                step.skip(scope)  # its place in `steps`, filled when it runs
+                continue
             if failure is not None and not (self.force or step.force):
-                step.skip(scope)
+                self.skipped(step, scope)
                 continue
             if self.interval and step.index:
                 await asyncio.sleep(self.interval)
             try:
+                ran: bool | None = None
                 if step.if_ is None and step.loop is None:
                     await step.attempt(self, scope, vu)  # one coroutine less on the common path
                 else:
-                    await step.run(self, scope, vu)
+                    ran = await step.run(self, scope, vu)
             except (IterationFailed, RequestFailed) as exc:
-                if not self.may_continue:
-                    raise
-                failure = failure or exc
-                step.skip(scope, "failure")
+                failure = self.failed(step, scope, exc, failure)
+                continue
+            if self.step_sink is not None:
+                self.ran(step, ran)
+        for step in reversed(deferred):  # deferred steps run whatever happened before them
+            try:
+                ran = await self.start(step, scope, vu)
+            except (IterationFailed, RequestFailed) as exc:
+                failure = self.failed(step, scope, exc, failure)
+                continue
+            if self.step_sink is not None:
+                self.ran(step, ran)
         if failure is not None:
             raise failure
         return scope
 
-    @property
-    def may_continue(self) -> bool:
-        return self.force or any(step.force for step in self.steps)
+    async def run_alone(
+        self,
+        vu: VirtualUser,
+        variables: dict[str, Any] | None,
+        parent: dict[str, Any] | None,
+        cookie_log: list[ResponseView] | None,
+    ) -> Scope:
+        """A pass holding the locks of its concurrency keys (taken in order: no deadlock)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for key in sorted(set(self.concurrency)):
+                lock = self.locks.get(key)
+                if lock is None:
+                    lock = self.locks[key] = asyncio.Lock()
+                await stack.enter_async_context(lock)
+            return await self.run(
+                vu, variables=variables, parent=parent, cookie_log=cookie_log, locked=True
+            )
+
+    def start(self, step: StepProgram, scope: Scope, vu: VirtualUser) -> Awaitable[bool | None]:
+        """The step's coroutine: its attempt, or (with `if` or `loop`) its run (False: skipped)."""
+        if step.if_ is None and step.loop is None:
+            return step.attempt(self, scope, vu)
+        return step.run(self, scope, vu)
+
+    def ran(self, step: StepProgram, ran: bool | None) -> None:
+        assert self.step_sink is not None
+        self.step_sink(StepOutcome(step.name, "skipped" if ran is False else "success"))
+
+    def skipped(self, step: StepProgram, scope: Scope) -> None:
+        step.skip(scope)
+        if self.step_sink is not None:
+            self.step_sink(StepOutcome(step.name, "skipped"))
+
+    def failed(
+        self, step: StepProgram, scope: Scope, error: Failure, first: Failure | None
+    ) -> Failure:
+        """Record the step's failure; the pass fails with its first one."""
+        step.skip(scope, "failure")
+        if self.step_sink is not None:
+            self.step_sink(StepOutcome(step.name, "failure", error.reason))
+        return first or error
 
     async def run_loop(self, scope: Scope, vu: VirtualUser, loop: LoopProgram) -> None:
-        count = loop.times(scope, self.name)
-        first_error: IterationFailed | RequestFailed | None = None
-        for attempt in range(count):
-            wait = loop.pause(attempt)
-            if wait:
-                await asyncio.sleep(wait)
-            scope.new_pass(self.use_map)
-            try:
-                await self.run(vu, scope=scope)
-                scope.outcome = "success"
-            except ExpressionFailed:
-                raise
-            except (IterationFailed, RequestFailed) as exc:
-                scope.outcome = "failure"
-                first_error = first_error or exc
-            if loop.until is None:
-                continue
-            try:
-                done = loop.until(scope)
-            except EvalError as exc:
-                raise _failed(self.name, "loop.until", exc) from None
-            if done is True:
-                return
-        if loop.until is not None:
-            raise IterationFailed(f"{self.name}: loop failed: ({loop.until_source}) is not true")
-        if first_error is not None:
-            raise first_error
+        await run_loop(
+            loop,
+            scope,
+            self.name,
+            lambda: self.run(vu, scope=scope),
+            lambda _number: scope.new_pass(self.use_map),
+        )

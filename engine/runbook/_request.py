@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from loadscope.engine.transport.interfaces import KEEP_BODY
+
 from ._errors import EvalError
 from ._eval import format_float, plain
 from ._response import ResponseView
@@ -264,6 +266,7 @@ class RequestProgram:
         encoder: BodyEncoder | None,
         use_cookie: bool,
         follow_redirects: bool,
+        cookie_domain: str | None = None,
     ) -> None:
         self.step_name = step_name
         self.runner_name = runner_name
@@ -275,7 +278,10 @@ class RequestProgram:
         self.use_cookie = use_cookie
         self.follow_redirects = follow_redirects
         self.keep_cookies = False  # set when any step of the run sends cookies
-        self.cookie_domain = self.urls.base.netloc.decode("ascii")
+        # Whether an expression reads this step's response body: the transport keeps it only
+        # then (set once every runbook is compiled).
+        self.keep_body = True
+        self.cookie_domain = cookie_domain or self.urls.base.netloc.decode("ascii")
         self.static_url = self.urls.url(path.value) if path.static else None
         self.static_body = (
             encoder.encode(body.value) if encoder is not None and body is not None and body.static
@@ -314,6 +320,7 @@ class RequestProgram:
             self.prebuilt = runner.build_request(
                 self.method, self.static_url, headers=headers, content=self.static_body
             )
+            self.prebuilt.extensions[KEEP_BODY] = self.keep_body
             return
         probe = runner.build_request(
             self.method, self.static_url or self.urls.base, headers=headers
@@ -381,15 +388,18 @@ class RequestProgram:
         url = self.static_url if path is None else self.urls.url(path)
         if not (dynamic or body or self._empty_length or self.use_cookie):
             # Nothing to add, and only the cookie path changes a request's headers once built.
-            return new_request(self.method, url, self._skeleton, b"")  # type: ignore[arg-type]
-        headers = httpx.Headers(self._skeleton)
-        for name, values in dynamic:
-            headers = _set_header(headers, name, values)
-        if body:
-            headers["Content-Length"] = str(len(body))
-        elif self._empty_length:
-            headers["Content-Length"] = "0"
-        return new_request(self.method, url, headers, body or b"")  # type: ignore[arg-type]
+            request = new_request(self.method, url, self._skeleton, b"")  # type: ignore[arg-type]
+        else:
+            headers = httpx.Headers(self._skeleton)
+            for name, values in dynamic:
+                headers = _set_header(headers, name, values)
+            if body:
+                headers["Content-Length"] = str(len(body))
+            elif self._empty_length:
+                headers["Content-Length"] = "0"
+            request = new_request(self.method, url, headers, body or b"")  # type: ignore[arg-type]
+        request.extensions[KEEP_BODY] = self.keep_body
+        return request
 
     # Sending is split so that the common case (no cookie jar, no redirect) costs the step a
     # single `await vu.exchange(...)`: every coroutine layer is paid again on each resume.
@@ -534,6 +544,9 @@ def redirect_request(
         headers.pop(name, None)
     if url.host != request.url.host:
         headers.pop("authorization", None)
-    return runner.build_request(
+    hop = runner.build_request(
         method, url, headers=headers, content=request.content if keep_body else None
     )
+    if KEEP_BODY in request.extensions:
+        hop.extensions[KEEP_BODY] = request.extensions[KEEP_BODY]
+    return hop

@@ -85,7 +85,8 @@ class ResponseView(Mapping[str, Any]):
     def content(self) -> bytes:
         """The body, decoded from gzip/deflate/br if the server encoded it."""
         if "content" in self._cache:
-            return self._cache["content"]
+            cached: bytes = self._cache["content"]
+            return cached
         body = self._payload
         encoding = self.header(b"content-encoding")
         if encoding and encoding.strip().lower() in _ENCODED and body:

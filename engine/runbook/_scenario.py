@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -13,7 +15,17 @@ from loadscope.engine._config import RunnerConfig
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
 from ._errors import Location, RunbookError
-from ._program import BookProgram
+from ._expression import compile_expression
+from ._program import BookProgram, StepOutcome
+
+__all__ = [
+    "RunbookScenario",
+    "StepOutcome",
+    "compile_runbooks",
+    "load_runbooks",
+    "parse_var_value",
+    "select_by_labels",
+]
 from ._request import RequestProgram
 
 if TYPE_CHECKING:
@@ -21,6 +33,10 @@ if TYPE_CHECKING:
     from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
     from loadscope.engine.transport._runner import Runner
 
+NO_LOAD_WARNING = (
+    "the runbook sends no HTTP load (no step makes a request): it runs its tests and reports "
+    "0 requests"
+)
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9.]+")
 
@@ -76,6 +92,9 @@ class RunbookScenario:
             for index, book in enumerate(books)
         ]
         self._dump_sink: Callable[[str, Any], None] | None = None
+        self.sends_requests = bool(self._requests)
+        # for the session's event log (the console shows it)
+        self.event_warnings: list[str] = [] if self.sends_requests else [NO_LOAD_WARNING]
         if len(books) == 1:  # the engine awaits the runbook's own pass: one coroutine less
             self.run_iteration = books[0].run  # type: ignore[method-assign,assignment]
 
@@ -125,6 +144,11 @@ class RunbookScenario:
         for book in self._registry.books:
             book.dump_sink = sink
 
+    def report_steps(self, sink: Callable[[StepOutcome], None] | None) -> None:
+        """Tell `sink` every step's outcome, included runbooks' too (for `--iterations`)."""
+        for book in self._registry.books:
+            book.step_sink = sink
+
 
 def load_runbooks(
     paths: Sequence[str | Path],
@@ -135,10 +159,37 @@ def load_runbooks(
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
     scenario = compile_runbooks(paths, vars, env=env)
     if not scenario.step_names():
-        raise RunbookError(
-            Location(scenario.paths[0]), "the runbooks send no HTTP request", "add an HTTP step"
-        )
+        scenario.warnings.append(f"{scenario.paths[0]}: warning: {NO_LOAD_WARNING}")
     return scenario
+
+
+def select_by_labels(
+    paths: Sequence[str], labels: Sequence[str], *, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """The runbooks whose `labels:` match any of `labels`, as runn's `--label` matches them:
+    each is a label, or labels joined by `and`, `or`, `not` (or `!`)."""
+    condition = compile_expression(label_condition(labels), origin="--label")
+    registry = Registry(env=dict(os.environ if env is None else env))
+    chosen = []
+    for display in paths:
+        book = registry.read(Path(display).resolve(), display)
+        if condition.evaluate({"labels": dict.fromkeys(book.labels, True)}) is True:
+            chosen.append(display)
+    return chosen
+
+
+def label_condition(labels: Sequence[str]) -> str:
+    """`users and !auth` -> `(labels["users"] ?? false) and not (labels["auth"] ?? false)`."""
+    terms = []
+    for label in labels:
+        words = []
+        for word in label.replace("!", "not ").split():
+            if word in ("and", "or", "not"):
+                words.append(word)
+            else:
+                words.append(f"(labels[{json.dumps(word)}] ?? false)")
+        terms.append("(" + " ".join(words) + ")")
+    return " or ".join(terms)
 
 
 def compile_runbooks(
@@ -175,7 +226,12 @@ def compile_runbooks(
     if any(book.log_cookies for book in registry.books):  # includes share the `cookies` log
         for book in registry.books:
             book.log_cookies = True
+    locks: dict[str, asyncio.Lock] = {}  # one set per scenario: each session has its own
     for book in registry.books:
+        for step in book.steps:
+            if step.request is not None:
+                step.request.keep_body = registry.all_bodies or step.index in book.body_steps
+        book.locks = locks
         book.record_results = registry.results_read
         book.needs_view = registry.results_read or book.log_cookies or uses_cookies
     scenario = RunbookScenario(books, registry, displays)

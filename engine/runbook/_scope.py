@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._ast import Literal, Member, Name, Node
@@ -32,6 +33,7 @@ class Scope:
         "cookie_log",
         "current",
         "loop_index",
+        "needs",
         "outcome",
         "parent",
         "previous",
@@ -59,6 +61,7 @@ class Scope:
         self.cookie_log = cookie_log
         self.outcome: str | None = None
         self.loop_index: int | None = None
+        self.needs: dict[str, dict[str, Any]] = {}
         self.current: dict[str, Any] | None = None
         self.previous: dict[str, Any] | None = None
         self.records: list[dict[str, Any]] = []
@@ -131,6 +134,8 @@ class NameRules:
     reads_results: Callable[[], None] | None = None
     step_keys: frozenset[str] | None = None  # a map-form runbook's step names
     step_count: int | None = None  # a list-form runbook's number of steps
+    directory: Path | None = None  # the runbook's, for `file()`
+    body_reader: Callable[[Node], None] | None = None  # told every expression compiled here
 
     def check(self, tree: Node) -> None:
         for node in walk(tree):
@@ -207,6 +212,7 @@ _SCOPE_GETTERS: dict[str, Getter] = {
     "current": attrgetter("current"),
     "previous": attrgetter("previous"),
     "parent": attrgetter("parent"),
+    "needs": attrgetter("needs"),
     "runn": MapGetter({"i": lambda scope: scope.vu.iteration}),
 }
 

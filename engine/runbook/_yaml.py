@@ -215,7 +215,7 @@ class _Converter:
             text = self.expand_env(text, location)
         if style:
             value: Any = text
-        elif node.tag == _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False)):
+        elif node.tag == _resolve(node.value):
             value = typed_scalar(text)
         else:
             value = _explicit(text, node.tag)
@@ -238,6 +238,12 @@ class _Converter:
 
 
 _RESOLVER = yaml.resolver.Resolver()
+
+
+def _resolve(text: str) -> str:
+    """The tag YAML gives a plain scalar of `text`."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag
 
 
 def typed_scalar(text: str) -> Any:

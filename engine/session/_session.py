@@ -105,6 +105,8 @@ class Session:
         self.scenario.prepare(self.runners, self.steps)
         if hasattr(scenario, "dump_sink"):
             scenario.dump_sink = self._log_dump
+        for warning in getattr(scenario, "event_warnings", ()):  # e.g. a runbook sends no load
+            self.event(EventKind.WARNING, warning)
         self._dumps_logged: dict[str, float] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -158,6 +158,11 @@ class App:
             "/login": self._login,
             "/me": self._me,
             "/form": _form,
+            "/host": _host,
+            "/cookies": _cookies,
+            "/cookies/set": _set_cookies,
+            "/response-headers": _response_headers,
+            "/bearer": _bearer,
             "/__stats": lambda _: json_response(self._stats()),
         }
         self._prefixed: dict[str, Callable[[Request, str], Result]] = {
@@ -255,6 +260,52 @@ def _echo(request: Request) -> Response:
             "http_version": request.http_version,
         }
     )
+
+
+def _host(request: Request) -> Response:
+    """The host the client asked for (Host, or HTTP/2's :authority): what hostRules keep."""
+    host = request.header(b"host") or b""
+    return json_response({"host": host.decode("latin-1")})
+
+
+def _cookies(request: Request) -> Response:
+    """The cookies the client sent, by name."""
+    cookies: dict[str, str] = {}
+    for key, value in request.headers:
+        if key == b"cookie":
+            for pair in value.decode("latin-1").split(";"):
+                name, sep, text = pair.strip().partition("=")
+                if sep and name:
+                    cookies[name] = text
+    return json_response({"cookies": cookies})
+
+
+def _set_cookies(request: Request) -> Response:
+    """`/cookies/set?a=1&b=2`: sets each as a cookie (Path=/) and redirects to /cookies."""
+    headers = [(b"location", b"/cookies")]
+    for name, value in parse_query(request.query).items():
+        text = value if isinstance(value, str) else str(value[-1])
+        headers.append((b"set-cookie", f"{name}={text}; Path=/".encode("latin-1")))
+    return Response(302, b"", TEXT, tuple(headers))
+
+
+def _bearer(request: Request) -> Response:
+    """`Authorization: Bearer TOKEN` -> {"authenticated": true, "token": TOKEN}, else 401."""
+    scheme, _, token = request.text_header(b"authorization").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _Reject(401, "a bearer token is needed", ((b"www-authenticate", b"Bearer"),))
+    return json_response({"authenticated": True, "token": token.strip()})
+
+
+def _response_headers(request: Request) -> Response:
+    """`/response-headers?Set-Cookie=a%3D1&X-Id=2`: each query pair becomes a response header
+    (and is echoed as JSON), as httpbin does."""
+    fields = parse_query(request.query)
+    headers = []
+    for name, value in fields.items():
+        for text in [value] if isinstance(value, str) else value:
+            headers.append((name.encode("latin-1"), str(text).encode("latin-1")))
+    return json_response(fields, 200, tuple(headers))
 
 
 def _form(request: Request) -> Response:

@@ -142,7 +142,7 @@ class Http2Codec:
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        method = target = b""
+        method = target = authority = b""
         headers: list[tuple[bytes, bytes]] = []
         for name, value in stream.headers:
             if name[:1] != b":":
@@ -151,6 +151,10 @@ class Http2Codec:
                 method = value
             elif name == b":path":
                 target = value
+            elif name == b":authority":
+                authority = value
+        if authority and not any(name == b"host" for name, _ in headers):
+            headers.insert(0, (b"host", authority))  # HTTP/2's Host, as handlers read it
         if not method or not target:
             self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             self._drop(stream_id)

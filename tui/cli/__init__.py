@@ -79,6 +79,14 @@ def _dispatch(arguments: list[str]) -> int:
         from ._watch import cmd_watch
 
         return cmd_watch(args)
+    if command == "compare":
+        from ._compare import cmd_compare
+
+        return cmd_compare(args)
+    if command == "serve":
+        from ._serve import cmd_serve
+
+        return cmd_serve(args)
     raise UsageError(f"'{command}' is not available yet")
 
 

@@ -1,4 +1,4 @@
-"""The argument parser: `loadscope run|loadt|console|demo|target|watch`."""
+"""The argument parser: `loadscope run|loadt|console|demo|target|watch|compare|serve`."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(commands)
     _add_target(commands)
     _add_watch(commands)
+    _add_compare(commands)
+    _add_serve(commands)
     return parser
 
 
@@ -93,6 +95,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_load_options(run, default_duration="10s")
     add_worker_options(run)
     add_report_options(run)
+    add_metrics_options(run)
 
 
 def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -106,6 +109,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     add_load_options(console, default_duration=None)
     add_worker_options(console)
     add_report_options(console, text_format=False, quiet=False, save_dir=True)
+    add_metrics_options(console)
 
 
 def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -142,6 +146,7 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_runbook_options(loadt.add_argument_group("runbook"))
     add_worker_options(loadt)
     add_report_options(loadt, quiet=False)
+    add_metrics_options(loadt)
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -176,7 +181,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         default=None,
         help="stop after this long (default: until q; 10s headless)",
     )
-    add_report_options(demo, threshold=False, csv=False, quiet=False, save_dir=True)
+    add_report_options(demo, threshold=False, csv=False, quiet=False, html=False, save_dir=True)
 
 
 def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -395,6 +400,21 @@ def add_runbook_options(group: argparse._ArgumentGroup) -> None:
         metavar="KEY:VALUE",
         help="set a runbook var (repeatable)",
     )
+    group.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="run only runbooks with this label; repeat for any of several, or write "
+        "'users and auth' (as runn)",
+    )
+    group.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N iterations in total, showing every step's outcome (as runn run)",
+    )
 
 
 def add_report_options(
@@ -404,6 +424,7 @@ def add_report_options(
     text_format: bool = True,
     csv: bool = True,
     quiet: bool = True,
+    html: bool = True,
     save_dir: bool = False,
 ) -> None:
     """The report flags, defined once; each command takes the ones that apply to it."""
@@ -435,6 +456,12 @@ def add_report_options(
         out.add_argument(
             "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
         )
+    if html:
+        out.add_argument(
+            "--html",
+            metavar="FILE",
+            help="write a self-contained HTML report (summary, charts, tables) here at the end",
+        )
     if save_dir:
         out.add_argument(
             "--save-dir",
@@ -450,3 +477,67 @@ def add_report_options(
             action="store_true",
             help="no progress or warnings on stderr; a one-line summary for text",
         )
+
+
+def add_metrics_options(parser: argparse.ArgumentParser) -> None:
+    """Prometheus metrics served while the session lives."""
+    metrics = parser.add_argument_group("metrics")
+    metrics.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics while the run lives",
+    )
+    metrics.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address --metrics-port listens on (default 127.0.0.1)",
+    )
+
+
+def _add_compare(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    compare = commands.add_parser(
+        "compare",
+        help="compare two JSON reports: better, worse or within noise",
+        description="Compare two JSON reports (from --out): rps, latency percentiles, error "
+        "rate and connection numbers, each with its change and a verdict, and the steps.",
+        epilog=EPILOG,
+    )
+    compare.add_argument("base", metavar="BASE.json", help="the report to compare against")
+    compare.add_argument("new", metavar="NEW.json", help="the report of the change")
+    compare.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output (default text)"
+    )
+    compare.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="fail (exit 1) unless EXPR holds, e.g. 'p99_change_pct < 10 && rps_change_pct > -5'"
+        " (repeatable; names: <metric>_base, _new, _change, _change_pct)",
+    )
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = commands.add_parser(
+        "serve",
+        help="serve the live console in a web browser",
+        description="Serve the console over HTTP with textual-serve: each browser that opens "
+        "the page starts its own console session with the console arguments given.",
+        epilog="example:\n  loadscope serve --port 8000 http://127.0.0.1:8080/ -c 20\n\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, metavar="PORT", help="the port (default 8000)"
+    )
+    serve.add_argument(
+        "console_args",
+        nargs=argparse.REMAINDER,
+        metavar="CONSOLE ARGUMENTS",
+        help="what `loadscope console` takes: runbooks or a URL, -c, -d, ...",
+    )

@@ -11,13 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import Snapshot
+from loadscope.engine import Session, Snapshot
 from loadscope.engine.control import EngineProcess, WorkerController
 
 from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import setup_child_session
 from ._loadt import threshold_names
+from ._more_outputs import (
+    MetricsAddress,
+    check_outputs,
+    serve_merged_metrics,
+    serve_metrics,
+    write_html_report,
+)
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS
 from ._outputs import CsvTimeline, check_writable
@@ -25,6 +32,18 @@ from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
 from ._workers import worker_controller
+
+
+def setup_child_with_metrics(
+    plan: LoadPlan,
+    session: Session,
+    csv_path: str | None = None,
+    metrics: MetricsAddress | None = None,
+) -> None:
+    """Runs in the engine process: what `setup_child_session` does, and `/metrics` (served by
+    the process that holds the session, until it exits)."""
+    setup_child_session(plan, session, csv_path=csv_path)
+    serve_metrics(metrics, session)
 
 
 def report_renderer(
@@ -43,14 +62,19 @@ def report_renderer(
     return render
 
 
-def _engine(plan: LoadPlan, csv_path: str | None) -> EngineProcess | WorkerController:
+def _engine(
+    plan: LoadPlan, csv_path: str | None, metrics: MetricsAddress | None = None
+) -> EngineProcess | WorkerController:
     """One engine process, or with --workers/--cluster the workers, merged (CSV: merged too)."""
     if not split(plan):
-        setup = functools.partial(setup_child_session, plan, csv_path=csv_path)
+        setup = functools.partial(
+            setup_child_with_metrics, plan, csv_path=csv_path, metrics=metrics
+        )
         return EngineProcess(plan.spec, plan.config, setup=setup)
     controller = worker_controller(plan, functools.partial(setup_child_session, plan))
     if csv_path:
         controller.tick_listeners.append(CsvTimeline(csv_path).write)
+    serve_merged_metrics(metrics, controller)  # lives as long as this process
     return controller
 
 
@@ -66,16 +90,19 @@ def run_console(
     label: str,
     csv_path: str | None = None,
     thresholds: Thresholds | None = None,
+    outputs: argparse.Namespace | None = None,
     save_dir: str = DEFAULT_SAVE_DIR,
 ) -> int:
+    """`outputs`: the parsed arguments that may hold --html and --metrics-port."""
     from ..app import ConsoleOptions, LoadscopeApp
 
     check_writable(summary_json, "--summary-json")
     check_writable(csv_path, "--csv")
+    metrics = check_outputs(outputs) if outputs is not None else None
     if Path(save_dir).exists() and not Path(save_dir).is_dir():
         raise UsageError(f"--save-dir: {save_dir!r} is a file, not a directory")
     ensure_terminal()
-    engine = _engine(plan, csv_path)
+    engine = _engine(plan, csv_path, metrics)
     options = ConsoleOptions(
         label=label,
         summary_json=summary_json,
@@ -108,6 +135,11 @@ def run_console(
     if engine.exit_message and engine.final is None:
         print(f"loadscope: engine failed: {engine.exit_message}", file=sys.stderr)
         return 2
+    html_path = getattr(outputs, "html", None)
+    if html_path and engine.final is not None:
+        _, final_report = report_renderer(plan, thresholds)(engine.final)
+        write_html_report(html_path, engine.final, final_report)
+        app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
         print(f"saved {path}")
     unreachable = _never_reached(engine.final)
@@ -168,6 +200,7 @@ def cmd_console(
         label=label,
         csv_path=args.csv,
         thresholds=thresholds,
+        outputs=args,
         save_dir=args.save_dir,
     )
 

@@ -5,16 +5,26 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from loadscope.engine import Session, SessionConfig, run_event_loop
+from loadscope.engine import Session, SessionConfig
 from loadscope.engine.control import ScenarioSpec
 
 from ._describe import duration_text
 from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values
-from ._options import LoadPlan, adopt_worker_options, check_books, duration, parse_vars, split
+from ._more_outputs import check_outputs
+from ._options import (
+    LoadPlan,
+    adopt_worker_options,
+    check_books,
+    duration,
+    iterations,
+    labelled,
+    parse_vars,
+    split,
+)
 from ._outputs import check_writable
-from ._run import build_scenario, check_descriptors, drive, finish
+from ._run import build_scenario, check_descriptors, finish, run_with_metrics
 from ._thresholds import Thresholds
 from ._workers import drive_workers
 
@@ -36,12 +46,14 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
         duration=run_for,
         warm_up=duration(args.warm_up, "--warm-up"),
         max_iterations_per_second=float(args.max_rps) or None,
+        max_iterations=iterations(args),
     )
     if args.load_concurrent == 0:  # unlimited VUs under the cap: iterations start on time
         config.rate = float(args.max_rps)
         config.max_vus = UNLIMITED_VUS
     check_books(args.books)
-    spec = ScenarioSpec(runbooks=tuple(args.books), vars=parse_vars(args.var))
+    books = labelled(list(args.books), args.label, None)
+    spec = ScenarioSpec(runbooks=tuple(books), vars=parse_vars(args.var))
     plan = LoadPlan(spec, config)
     adopt_worker_options(plan, args)
     return plan
@@ -53,16 +65,17 @@ def cmd_loadt(args: argparse.Namespace) -> int:
     thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
+    metrics = check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=False)
     if split(plan):
-        outcome = drive_workers(plan, progress=False, csv_path=args.csv)
+        outcome = drive_workers(plan, progress=False, csv_path=args.csv, metrics=metrics)
     else:
         session = Session(plan.config, scenario)
         attach_extensions(session, plan)
-        outcome = run_event_loop(drive(session, progress=False, csv_path=args.csv))
+        outcome = run_with_metrics(session, metrics, progress=False, csv_path=args.csv)
     values = loadt_values(
         outcome.snapshot,
-        runbooks=len(args.books),
+        runbooks=len(plan.spec.runbooks),
         warm_up=go_duration(plan.config.warm_up),
         duration=duration_text(plan.config, outcome.snapshot, interrupted=outcome.interrupted),
         # runn divides by --duration; a run cut short by Ctrl-C divides by what it ran

@@ -167,7 +167,31 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
             "`test` says so"
         )
     check_books(books)
+    books = labelled(books, args.label, env)
     return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
+
+
+def labelled(books: list[str], labels: list[str], env: dict[str, str] | None) -> list[str]:
+    """The runbooks `--label` selects (all without it); none is bad input."""
+    if not labels:
+        return books
+    from loadscope.engine.runbook import RunbookError, select_by_labels
+
+    try:
+        chosen = select_by_labels(books, labels, env=env)
+    except RunbookError as exc:
+        raise UsageError(str(exc)) from None
+    if not chosen:
+        wanted = " or ".join(f"({label})" for label in labels)
+        raise UsageError(f"--label: no runbook has the labels {wanted}")
+    return chosen
+
+
+def iterations(args: argparse.Namespace) -> int | None:
+    count: int | None = getattr(args, "iterations", None)
+    if count is not None and count < 1:
+        raise UsageError("--iterations must be at least 1")
+    return count
 
 
 def check_books(books: list[str] | tuple[str, ...]) -> None:
@@ -277,6 +301,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
         retire_at=RetireAt(args.retire_at),
         stop_grace=duration(args.grace, "--grace"),
         max_idle_per_origin=args.max_idle,
+        max_iterations=iterations(args),
     )
 
 

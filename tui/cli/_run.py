@@ -25,6 +25,12 @@ from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import go_duration, loadt_values, threshold_names
+from ._more_outputs import (
+    MetricsAddress,
+    check_outputs,
+    serve_metrics,
+    write_html_report,
+)
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import CsvTimeline, check_writable, dumps, write_json
@@ -50,6 +56,23 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
         if not quiet:
             print(warning, file=sys.stderr)
     return scenario
+
+
+def show_steps(scenario: Scenario, iterations: int | None) -> None:
+    """With `--iterations`, every step's outcome on stderr as runn run prints it, with the
+    reason of each failure."""
+    report_steps = getattr(scenario, "report_steps", None)
+    if iterations is None or report_steps is None:
+        return
+    marks = {"success": "ok", "failure": "fail", "skipped": "skip"}
+
+    def show(outcome: Any) -> None:
+        print(f"    --- {outcome.step} ... {marks.get(outcome.outcome, outcome.outcome)}",
+              file=sys.stderr)  # fmt: skip
+        if outcome.reason:
+            print(f"        Failure/Error: {outcome.reason}", file=sys.stderr)
+
+    report_steps(show)
 
 
 @dataclass
@@ -186,16 +209,31 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     thresholds = Thresholds.compile(args.threshold)
     check_writable(args.out, "--out")
     check_writable(args.csv, "--csv")
+    metrics = check_outputs(args)
     scenario = build_scenario(plan.spec, quiet=args.quiet)
     adopt_runbook_phases(plan, scenario)
     progress = sys.stderr.isatty() and not args.quiet
     if split(plan):
-        outcome = drive_workers(plan, progress=progress, csv_path=args.csv)
+        outcome = drive_workers(plan, progress=progress, csv_path=args.csv, metrics=metrics)
         return finish(args, plan, outcome, thresholds)
+    show_steps(scenario, plan.config.max_iterations)
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
-    outcome = run_event_loop(drive(session, progress=progress, csv_path=args.csv))
+    outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
     return finish(args, plan, outcome, thresholds)
+
+
+def run_with_metrics(
+    session: Session, address: MetricsAddress | None, *, progress: bool, csv_path: str | None
+) -> Outcome:
+    """`drive` the session, with `/metrics` served from before its start to its end."""
+    server = serve_metrics(address, session)
+    try:
+        outcome: Outcome = run_event_loop(drive(session, progress=progress, csv_path=csv_path))
+    finally:
+        if server is not None:
+            server.close()
+    return outcome
 
 
 def runn_values(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False) -> dict[str, Any]:
@@ -241,6 +279,7 @@ def finish(
     document = shape(runn, report) if shape else report
     if args.out:
         write_json(args.out, document)
+    write_html_report(getattr(args, "html", None), snapshot, report)
     if outcome.unreachable:  # bad input: the error line says it all (the file has the rest)
         print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
         return EXIT_USAGE

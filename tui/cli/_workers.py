@@ -22,6 +22,7 @@ from loadscope.engine.control import (
 
 from ._errors import UsageError
 from ._extensions import setup_child_session
+from ._more_outputs import MetricsAddress, serve_merged_metrics
 from ._options import LoadPlan, worker_pool_for
 from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import CsvTimeline
@@ -74,11 +75,18 @@ class _Interrupts:
             self.controller.abort()
 
 
-def drive_workers(plan: LoadPlan, *, progress: bool, csv_path: str | None) -> Outcome:
+def drive_workers(
+    plan: LoadPlan,
+    *,
+    progress: bool,
+    csv_path: str | None,
+    metrics: MetricsAddress | None = None,
+) -> Outcome:
     controller = worker_controller(plan, headless_setup(plan), push_interval=HEADLESS_PUSH_S)
     csv = CsvTimeline(csv_path) if csv_path else None
     if csv is not None:
         controller.tick_listeners.append(_measured_only(controller, csv.write))
+    server = serve_merged_metrics(metrics, controller)
     unreachable: str | None = None
     with _Interrupts(controller) as interrupts:
         try:
@@ -92,6 +100,8 @@ def drive_workers(plan: LoadPlan, *, progress: bool, csv_path: str | None) -> Ou
             controller.close()
             if csv is not None:
                 csv.close()
+            if server is not None:
+                server.close()
     final = controller.final
     if final is None:
         reason = controller.exit_message or "the workers ended without a report"

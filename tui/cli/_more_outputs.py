@@ -1,0 +1,92 @@
+"""`--metrics-port` and `--html` for `run`, `console` and `loadt`."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loadscope.engine import Session, Snapshot
+
+from ._errors import UsageError
+from ._outputs import check_writable
+
+if TYPE_CHECKING:
+    from ..outputs.prometheus import MergedSource, MetricsServer
+
+
+@dataclass(frozen=True)
+class MetricsAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def metrics_address(args: argparse.Namespace) -> MetricsAddress | None:
+    port = getattr(args, "metrics_port", None)
+    if port is None:
+        return None
+    if not 0 < port < 65536:
+        raise UsageError(f"--metrics-port: {port} is not a port (1-65535)")
+    return MetricsAddress(args.metrics_host, port)
+
+
+def check_outputs(args: argparse.Namespace) -> MetricsAddress | None:
+    """Before any request: the --html file can be written and the metrics port is free."""
+    check_writable(getattr(args, "html", None), "--html")
+    address = metrics_address(args)
+    if address is not None:
+        from ..outputs.prometheus import check_metrics_port
+
+        try:
+            check_metrics_port(address.host, address.port)
+        except OSError as exc:
+            raise _cannot_listen(address, exc) from None
+    return address
+
+
+def _cannot_listen(address: MetricsAddress, exc: OSError) -> UsageError:
+    return UsageError(f"--metrics-port: cannot listen on {address}: {exc.strerror or exc}")
+
+
+def serve_metrics(address: MetricsAddress | None, session: Session) -> MetricsServer | None:
+    """Start /metrics for `session` (in the process that runs it)."""
+    if address is None:
+        return None
+    from ..outputs.prometheus import MetricsServer
+
+    try:
+        server = MetricsServer(address.host, address.port)
+    except OSError as exc:
+        raise _cannot_listen(address, exc) from None
+    server.attach(session)
+    return server
+
+
+def serve_merged_metrics(
+    address: MetricsAddress | None, controller: MergedSource
+) -> MetricsServer | None:
+    """Start /metrics for a session split over workers: the merged numbers, in this process."""
+    if address is None:
+        return None
+    from ..outputs.prometheus import MetricsServer
+
+    try:
+        server = MetricsServer(address.host, address.port)
+    except OSError as exc:
+        raise _cannot_listen(address, exc) from None
+    server.attach_workers(controller)
+    return server
+
+
+def write_html_report(path: str | None, snapshot: Snapshot, report: dict[str, Any]) -> None:
+    if not path:
+        return
+    from ..outputs.html import write_html
+
+    try:
+        write_html(path, snapshot, report)
+    except OSError as exc:
+        raise UsageError(f"--html: cannot write {path}: {exc.strerror or exc}") from None
