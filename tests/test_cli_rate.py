@@ -58,7 +58,8 @@ def test_too_few_vus_drop_iterations_and_latency_counts_from_the_intended_start(
     assert report["latency_ms"]["min"] >= at_least
     mode = next(line for line in result.out.splitlines() if line.strip().startswith("mode"))
     dropped = f"{report['dropped_iterations']:,} dropped"
-    assert f"open, 50 it/s, max 5 VUs, {dropped}" in mode
+    peak = f"peak {report['peak_vus']} VUs" if report["peak_vus"] != 1 else "peak 1 VU"
+    assert f"open, 50 it/s, {peak} of max 5, {dropped}" in mode
 
 
 async def test_a_stalled_generator_still_charges_the_stall_to_latency(

@@ -55,15 +55,13 @@ def run_description(
 
 
 def duration_text(config: SessionConfig, snapshot: Snapshot, *, interrupted: bool) -> str:
-    """runn's `Duration` line: the time it ran, and the plan when it was cut short."""
+    """runn's `duration`: the planned time, or the time it ran when it was cut short."""
     planned = planned_seconds(config)
     if planned is None:
         return go_duration(round(snapshot.elapsed_s, 1))
     if not stopped_early(config, snapshot, interrupted):
         return go_duration(planned)
-    return (
-        f"{go_duration(round(snapshot.elapsed_s, 1))} (interrupted; planned {go_duration(planned)})"
-    )
+    return go_duration(round(snapshot.elapsed_s, 1))  # the text adds the plan (see _text)
 
 
 GRACE_CUT = "cut at the end of the grace period"  # how the engine words a cut

@@ -46,7 +46,7 @@ def counts(pairs: list[tuple[str, int]] | tuple[tuple[Any, int], ...]) -> str:
 def render_text(
     snapshot: Snapshot, report: dict[str, Any], loadt: dict[str, Any], *, title: str = ""
 ) -> str:
-    parts = [loadt_block(loadt).rstrip("\n"), ""]
+    parts = [_with_plan(loadt_block(loadt), report).rstrip("\n"), ""]
     parts += phase_lines(snapshot)  # an A/B run's headline: right after runn's block
     parts += _requests(snapshot, report)
     parts += _latency(snapshot)
@@ -58,6 +58,16 @@ def render_text(
     if title:
         parts.insert(0, title)
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _with_plan(block: str, report: dict[str, Any]) -> str:
+    """`Duration ...: 3.7s (interrupted; planned 30s)` when the run stopped before its plan."""
+    planned = report.get("planned_duration_s")
+    if not (report.get("stopped_early") and planned):
+        return block
+    lines = block.split("\n")
+    lines[2] += f" (interrupted; planned {go_duration(planned)})"
+    return "\n".join(lines)
 
 
 def _requests(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:

@@ -63,14 +63,22 @@ class ConnectionsPanel(Panel):
             "TLS",
         )
 
+    def on_resize(self) -> None:
+        """The number lines are fitted to the width: fit them again when it changes."""
+        if self.snapshot is not None:
+            self._show_numbers(self.snapshot)
+
+    def _show_numbers(self, snapshot: Snapshot) -> None:
+        numbers = self.query_one("#connections-numbers", TextView)
+        numbers.show(connection_numbers(snapshot, self.content_size.width or 200))
+
     def action_sort_ledger(self) -> None:
         self._sort = LEDGER_SORTS[(LEDGER_SORTS.index(self._sort) + 1) % len(LEDGER_SORTS)]
         if self.snapshot is not None:
             self.show(self.snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
-        numbers = self.query_one("#connections-numbers", TextView)
-        numbers.show(connection_numbers(snapshot, numbers.size.width or 200))
+        self._show_numbers(snapshot)
         timeline = snapshot.timeline
         t_end = timeline[-1].t if timeline else 0
         opened = Series([float(p.opened) for p in timeline], "green", "opened/s")

@@ -45,13 +45,21 @@ class ErrorsPanel(Panel):
     def on_mount(self) -> None:
         self.border_title = "Errors & events"
 
+    def on_resize(self) -> None:
+        """Warnings are fitted to the width: fit them again when it changes."""
+        if self.snapshot is not None:
+            self._show_table(self.snapshot)
+
     def show(self, snapshot: Snapshot) -> None:
+        self._show_table(snapshot)
+        self._append_events(snapshot)
+
+    def _show_table(self, snapshot: Snapshot) -> None:
         view = self.query_one("#errors-table", TextView)
-        renderable, height = errors_view(snapshot, view.size.width or self.size.width or 60)
+        renderable, height = errors_view(snapshot, self.content_size.width or 60)
         if view.styles.height is None or view.styles.height.value != height:
             view.styles.height = height
         view.show(renderable)
-        self._append_events(snapshot)
 
     def _append_events(self, snapshot: Snapshot) -> None:
         log = self.query_one(RichLog)
