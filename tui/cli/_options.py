@@ -416,7 +416,11 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
                 )
 
 
-def parse_workers(text: str) -> int:
+MAX_WORKERS = 1024  # Ray actors across a cluster; an engine process each
+LOCAL_WORKERS_PER_CORE = 4  # beyond this, processes on one machine only contend
+
+
+def parse_workers(text: str, cluster: str = "local") -> int:
     if text == "auto":
         return available_cores()
     try:
@@ -425,12 +429,20 @@ def parse_workers(text: str) -> int:
         raise UsageError(f"--workers: {text!r} is not a number or auto") from None
     if count < 1:
         raise UsageError("--workers must be 1 or more (or auto)")
+    if count > MAX_WORKERS:
+        raise UsageError(f"--workers: {count:,} is more than the maximum {MAX_WORKERS:,}")
+    local_limit = LOCAL_WORKERS_PER_CORE * available_cores()
+    if cluster == "local" and count > local_limit:
+        raise UsageError(
+            f"--workers: {count:,} processes on {available_cores()} cores would only contend; "
+            f"use at most {local_limit} here (auto = one per core), or --cluster ray"
+        )
     return count
 
 
 def adopt_worker_options(plan: LoadPlan, args: argparse.Namespace) -> None:
-    plan.workers = parse_workers(str(getattr(args, "workers", "1")))
     plan.cluster = str(getattr(args, "cluster", "local") or "local")
+    plan.workers = parse_workers(str(getattr(args, "workers", "1")), plan.cluster)
     worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
 
 
