@@ -60,8 +60,14 @@ RUN_CASES = [
     (["run", "https://127.0.0.1:9/", "--h2c"], "--h2c is HTTP/2 without TLS"),
     (["run", URL, "--phases", "shared"], "--phases: 'shared' is not MODE:DURATION"),
     (["run", URL, "--phases", "shared:5s", "--stages", "5s:5"], "--phases and --stages"),
-    (["run", URL, "--out", "/no/such/dir/r.json"], "--out: directory '/no/such/dir' does not"),
-    (["run", URL, "--csv", "/no/such/dir/t.csv"], "--csv: directory '/no/such/dir' does not"),
+    (
+        ["run", URL, "--out", "/no/such/dir/r.json"],
+        "directory '/no/such/dir' does not exist",
+    ),
+    (
+        ["run", URL, "--csv", "/no/such/dir/t.csv"],
+        "--csv: cannot write /no/such/dir/t.csv",
+    ),
     (["run", URL, "--threshold", "p99 <"], "--threshold:1:6: unexpected end of expression"),
     (["run", URL, "--threshold", "latency < 1"], "--threshold: unknown name latency"),
     (["run", URL, "--threshold", 'p99 < "a"'], "cannot pass: invalid operation: float < string"),
@@ -78,8 +84,8 @@ LOADT_CASES = [
     (["loadt", "examples/demo.yml", "--concurrency", "3"], "unrecognized arguments"),
 ]
 OTHER_CASES = [
-    (["target", "--port", "-1"], "target: invalid port -1"),
-    (["target", "--workers", "0"], "target: workers must be at least 1"),
+    (["target", "--port", "-1"], "--port: '-1' is less than the minimum 0"),
+    (["target", "--workers", "0"], "--workers: '0' is less than the minimum 1"),
     (["demo", "--headless", "-d", "soon"], "-d/--duration: not a duration"),
     (["console", URL, "-d", "1s"], "the console needs a terminal"),
 ]

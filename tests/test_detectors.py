@@ -336,7 +336,8 @@ async def test_a_short_keep_alive_run_after_a_churny_one_stays_quiet(
     await diagnosed(target.http_url, duration=1.5, reuse_mode=ReuseMode.PER_ITERATION)
     session = await diagnosed(target.http_url, duration=3.0, max_iterations_per_second=300)
     snapshot = session.snapshot()
-    assert snapshot.requests_total > 100 and snapshot.connections.opened_total == 4
+    # A shared pool opens at most one connection per VU (fewer if a VU finds one idle first).
+    assert snapshot.requests_total > 100 and 1 <= snapshot.connections.opened_total <= 4
     assert not {"connection_churn", "low_reuse", "time_wait_growth"} & set(kinds(session))
     assert snapshot.kernel is not None and snapshot.kernel.time_wait_peak == 0
 

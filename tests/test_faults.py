@@ -46,7 +46,9 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     return write_self_signed(tmp_path_factory.mktemp("fault-tls"))
 
 
-async def run_against(server: FaultServer, **overrides: object) -> Snapshot:
+async def run_against(
+    server: FaultServer, *, expect_status: str = "200-399", **overrides: object
+) -> Snapshot:
     values: dict[str, object] = {
         "concurrency": 4,
         "duration": 1.0,
@@ -55,7 +57,8 @@ async def run_against(server: FaultServer, **overrides: object) -> Snapshot:
         "kernel_view": False,
     }
     values.update(overrides)
-    session = await run_session(SessionConfig(**values), UrlScenario(server.url))  # type: ignore[arg-type]
+    scenario = UrlScenario(server.url, expect_status=expect_status)
+    session = await run_session(SessionConfig(**values), scenario)  # type: ignore[arg-type]
     await server.quiesce()
     return session.snapshot()
 
@@ -130,9 +133,17 @@ async def test_idle_close_by_server_is_survived(serve: Serve) -> None:
 
 async def test_5xx_storm_is_counted_as_responses(serve: Serve) -> None:
     server = await serve(Fault.STATUS_503)
-    snap = await run_against(server)
+    snap = await run_against(server, expect_status="200-599")  # every status is an answer here
     assert_counts_match(snap, server)
     assert snap.errors_total == 0 and dict(snap.status_codes) == {503: server.answered}
+
+
+async def test_5xx_storm_fails_its_iterations_by_default_in_url_mode(serve: Serve) -> None:
+    server = await serve(Fault.STATUS_503)
+    snap = await run_against(server)
+    assert dict(snap.status_codes) == {503: server.answered}
+    assert error_kinds(snap) == {"http_status": server.answered}
+    assert snap.iterations_failed == server.answered
 
 
 async def test_50mb_bodies_are_counted_not_kept(serve: Serve) -> None:
