@@ -54,15 +54,9 @@ def _cannot_listen(address: MetricsAddress, exc: OSError) -> UsageError:
 
 def serve_metrics(address: MetricsAddress | None, session: Session) -> MetricsServer | None:
     """Start /metrics for `session` (in the process that runs it)."""
-    if address is None:
-        return None
-    from ..outputs.prometheus import MetricsServer
-
-    try:
-        server = MetricsServer(address.host, address.port)
-    except OSError as exc:
-        raise _cannot_listen(address, exc) from None
-    server.attach(session)
+    server = _bind_metrics(address)
+    if server is not None:
+        server.attach(session)
     return server
 
 
@@ -70,16 +64,21 @@ def serve_merged_metrics(
     address: MetricsAddress | None, controller: MergedSource
 ) -> MetricsServer | None:
     """Start /metrics for a session split over workers: the merged numbers, in this process."""
+    server = _bind_metrics(address)
+    if server is not None:
+        server.attach_workers(controller)
+    return server
+
+
+def _bind_metrics(address: MetricsAddress | None) -> MetricsServer | None:
     if address is None:
         return None
     from ..outputs.prometheus import MetricsServer
 
     try:
-        server = MetricsServer(address.host, address.port)
+        return MetricsServer(address.host, address.port)
     except OSError as exc:
         raise _cannot_listen(address, exc) from None
-    server.attach_workers(controller)
-    return server
 
 
 def write_html_report(path: str | None, snapshot: Snapshot, report: dict[str, Any]) -> None:
