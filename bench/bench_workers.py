@@ -17,6 +17,11 @@ only the cost of load counts: requests per CPU-second there. Counts are exact or
 `requests_total` and `connections_opened` of the report against nginx's requests and accepts,
 less the stub_status queries this script made.
 
+Local workers are pinned to a core each (loadscope's default when there are enough cores), so
+the worker that shares the target's core can be told apart from the one that has a core to
+itself: each round prints every worker's requests per CPU-second and involuntary context
+switches (preemptions). `--unpinned` adds "2 workers, local, --no-pin", left to the scheduler.
+
 `--merge-cost` times the controller's merge of N workers' snapshots (the work that grows with N)
 for a projection of how far one controller goes on a machine with more cores.
 Every load is bounded (`--duration`, at most 60 s) and goes to the URL given (use loopback).
@@ -101,6 +106,7 @@ class Sample:
     cpu: float  # every process of the run
     own_cpu: float  # loadscope's processes only (not Ray's daemons)
     requests: int
+    workers: dict[int, tuple[float, int]] = field(default_factory=dict)  # pid: (CPU s, preempted)
 
 
 @dataclass
@@ -115,12 +121,32 @@ class Run:
     exact: bool = False
     detail: str = ""
     report: dict[str, Any] = field(default_factory=dict)
+    per_worker: list[tuple[float, float]] = field(default_factory=list)  # (req/CPU-s, preempt/s)
+
+
+def engine_processes(seen: dict[int, tuple[str, float]], root: int) -> list[int]:
+    """The engine processes of a local run, in the order they were spawned (worker 1 first)."""
+    return sorted(pid for pid, (kind, _cpu) in seen.items() if kind == "loadscope" and pid != root)
+
+
+def preemptions(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    return sum(int(line.split()[1]) for line in lines if line.startswith("nonvoluntary_ctxt"))
 
 
 def run_once(
-    args: argparse.Namespace, workers: int, cluster: str, rate: float | None = None
+    args: argparse.Namespace,
+    workers: int,
+    cluster: str,
+    rate: float | None = None,
+    pinned: bool = True,
 ) -> Run:
     label = f"{workers} worker{'s' if workers > 1 else ''}, {cluster}"
+    if not pinned:
+        label += ", --no-pin"
     if rate:
         label += f", {rate:g} req/s"
     stub = Stub(args.stub)
@@ -143,6 +169,8 @@ def run_once(
         "--format",
         "json",
     ]
+    if not pinned:
+        command.append("--no-pin")
     if rate:
         command += ["--rate", f"{rate:g}", "--max-vus", str(args.concurrency)]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
@@ -156,7 +184,9 @@ def run_once(
         seen.update(tree_cpu(process.pid))
         total = sum(cpu for _kind, cpu in seen.values())
         own = sum(cpu for kind, cpu in seen.values() if kind == "loadscope")
-        samples.append(Sample(time.monotonic(), total, own, stub.read()[1]))
+        engines = engine_processes(seen, process.pid) if workers > 1 else []
+        per_process = {pid: (seen[pid][1], preemptions(pid)) for pid in engines}
+        samples.append(Sample(time.monotonic(), total, own, stub.read()[1], per_process))
         time.sleep(SAMPLE_S)
     if process.poll() is None:
         process.kill()
@@ -201,6 +231,25 @@ def steady(result: Run, samples: list[Sample]) -> None:
     result.per_own_cpu_s = requests / own if own > 0 else 0.0
     result.wall_rps = requests / span
     result.cpu_cores = cpu / span
+    result.per_worker = per_worker_efficiency(result.report, first, last, requests, span)
+
+
+def per_worker_efficiency(
+    report: dict[str, Any], first: Sample, last: Sample, requests: int, span: float
+) -> list[tuple[float, float]]:
+    """Each engine process's requests per CPU-second and preemptions per second in the window;
+    the window's requests are shared out as the report's per_worker totals are."""
+    totals = [w["requests_total"] for w in report.get("per_worker", [])]
+    pids = sorted(set(first.workers) & set(last.workers))
+    if len(pids) != len(totals) or len(pids) < 2 or not sum(totals):
+        return []
+    rows = []
+    for pid, total in zip(pids, totals, strict=True):
+        cpu = last.workers[pid][0] - first.workers[pid][0]
+        preempted = last.workers[pid][1] - first.workers[pid][1]
+        share = requests * total / sum(totals)
+        rows.append((share / cpu if cpu > 0 else 0.0, preempted / span))
+    return rows
 
 
 def fixed_and_marginal(rows: list[Run]) -> tuple[float, float] | None:
@@ -234,6 +283,23 @@ def fit_table(runs: dict[str, list[Run]]) -> str:
         fixed, per_request = fit
         full = 1e6 / per_request if per_request > 0 else 0.0
         lines.append(f"| {label} | {fixed:.3f} | {per_request:.1f} | {full:,.0f} |")
+    return "\n".join(lines)
+
+
+def pinned_table(rows: list[Run], one_worker: float) -> str:
+    """Per worker of the pinned runs: which core it had, and what it cost there."""
+    lines = [
+        "| pinned worker | requests per CPU-second | vs 1 worker | preemptions per second |",
+        "|---|---:|---:|---:|",
+    ]
+    for index in range(2):
+        good = [r.per_worker[index] for r in rows if len(r.per_worker) > index]
+        if not good:
+            continue
+        eff = statistics.median(e for e, _ in good)
+        pre = statistics.median(p for _, p in good)
+        ratio = f"{eff / one_worker:.2f}x" if one_worker else "-"
+        lines.append(f"| worker {index + 1} (core {index}) | {eff:,.0f} | {ratio} | {pre:,.0f} |")
     return "\n".join(lines)
 
 
@@ -300,6 +366,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--ray", action="store_true", help="also 2 workers on a local Ray cluster")
+    parser.add_argument(
+        "--unpinned", action="store_true", help="also 2 local workers left to the scheduler"
+    )
     parser.add_argument("--merge-cost", action="store_true", help="time merges of 1..64 workers")
     parser.add_argument(
         "--rates",
@@ -309,18 +378,24 @@ def main() -> int:
     parser.add_argument("--write", help="append the tables to this Markdown file")
     args = parser.parse_args()
     args.duration = min(args.duration, 60.0)
-    configs = [(1, "local"), (2, "local")] + ([(2, "ray")] if args.ray else [])
+    configs = [(1, "local", True), (2, "local", True)]
+    configs += [(2, "local", False)] if args.unpinned else []
+    configs += [(2, "ray", True)] if args.ray else []
     rates: list[float | None] = [None, *(float(r) for r in args.rates.split(",") if r)]
     runs: dict[str, list[Run]] = {}
     for round_no in range(1, args.rounds + 1):
-        for (workers, cluster), rate in ((c, r) for r in rates for c in configs):
-            run = run_once(args, workers, cluster, rate)
+        for (workers, cluster, pinned), rate in ((c, r) for r in rates for c in configs):
+            run = run_once(args, workers, cluster, rate, pinned)
             runs.setdefault(run.label, []).append(run)
             print(
                 f"round {round_no} {run.label}: {run.per_cpu_s:,.0f} req/CPU-s "
                 f"({run.per_own_cpu_s:,.0f} own), "
                 f"{run.wall_rps:,.0f} req/s, {run.cpu_cores:.2f} cores; "
-                f"{'exact' if run.exact else 'NOT EXACT'}: {run.detail}",
+                f"{'exact' if run.exact else 'NOT EXACT'}: {run.detail}"
+                + "".join(
+                    f"; worker {i}: {eff:,.0f} req/CPU-s, {pre:,.0f} preemptions/s"
+                    for i, (eff, pre) in enumerate(run.per_worker, 1)
+                ),
                 file=sys.stderr,
             )
     text = table(runs)
@@ -330,11 +405,17 @@ def main() -> int:
     one, two = medians.get("1 worker, local", 0.0), medians.get("2 workers, local", 0.0)
     if one:
         text += f"\n\n2 workers / 1 worker, requests per CPU-second: {two / one:.2f}x"
+    unpinned = medians.get("2 workers, local, --no-pin")
+    if one and unpinned:
+        text += f"\n2 workers left to the scheduler (--no-pin) / 1 worker: {unpinned / one:.2f}x"
     if medians.get("2 workers, ray") and two:
         ray = medians["2 workers, ray"]
         own = statistics.median([r.per_own_cpu_s for r in runs["2 workers, ray"]])
         text += f"\nRay / local at 2 workers, CPU per request: {two / ray:.2f}x"
         text += f" ({two / own:.2f}x without Ray's own daemons)" if own else ""
+    pinned_runs = runs.get("2 workers, local", [])
+    if pinned_runs:
+        text += "\n\n" + pinned_table(pinned_runs, one)
     if args.rates:
         text += "\n\n" + fit_table(runs)
     if args.merge_cost:

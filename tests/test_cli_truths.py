@@ -27,6 +27,9 @@ def test_a_500_fails_its_iteration_in_url_mode(target: TargetProcess) -> None:
     assert report["errors_total"] == report["requests_total"] == report["iterations_failed"]
     assert report["iterations_succeeded"] == 0
     assert report["status_codes"] == {"500": report["requests_total"]}
+    # every second that was answered shows its responses, whatever their status
+    answered = [p for p in report["timeline"] if p["errors"]]
+    assert answered and all(p["rps"] > 0 for p in answered)
 
 
 def test_a_500_fails_an_error_rate_threshold(target: TargetProcess) -> None:

@@ -338,3 +338,22 @@ async def test_a_sessions_changes_carry_the_values_the_markers_show() -> None:
     session.set_http_version("http2")
     assert [_short(e) for e in session.events] == ["c→20", "reuse→per-iteration", "HTTP→http2"]
     assert (session.events[0].before, session.events[0].after) == (10, 20)
+
+
+async def test_after_zoom_order_and_unzoom_every_key_still_fits_the_footer_at_80_columns() -> None:
+    from textual.widgets._footer import FooterKey
+
+    app = scripted_demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        screen = app.screen
+        await pilot.press("z", "o")
+        assert "sort_ledger" in {b.binding.action for b in screen.active_bindings.values()}
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        connections = screen.query_one("#connections")
+        assert not connections.check_action("sort_ledger", ())  # no ledger, so no `o`
+        keys = {key.key: key for key in screen.query(FooterKey)}
+        assert "o" not in keys
+        for key in ("q", "question_mark"):
+            assert key in keys and keys[key].region.right <= 80, sorted(keys)

@@ -65,6 +65,7 @@ def test_the_load_is_split_evenly() -> None:
     assert [[stage.target for stage in s.stages] for s in shares] == [[26, 0], [25, 0]]
     assert all(s.kernel_view for s in shares)  # each counts its own sockets; views add up
     assert not any(s.detectors for s in shares)  # the merged data is judged, once
+    assert sum(s.effective_max_vus() for s in shares) == config.effective_max_vus()
     open_model = SessionConfig(rate=300.0, max_vus=9)
     rates = [worker_config(open_model, k, 3) for k in range(3)]
     assert [r.rate for r in rates] == [100.0, 100.0, 100.0]
@@ -192,3 +193,56 @@ def test_loadt_splits_its_rate_cap_over_workers(own_target: TargetProcess, tmp_p
     # 20 iterations a second each: together never more than the global cap of 40/s
     assert report["iterations_total"] <= 40 * 3 + 2
     assert all(row["requests_total"] > 0 for row in report["per_worker"])
+
+
+def test_the_text_report_has_a_line_per_worker() -> None:
+    from loadscope.tui.cli._text import worker_lines
+
+    report = {
+        "workers": 2,
+        "cluster": "ray",
+        "per_worker": [
+            {
+                "worker": 1,
+                "node": "alpha",
+                "requests_total": 1200,
+                "requests_per_second": 600.0,
+                "cpu_percent": 41.0,
+                "connections_opened": 25,
+            },
+            {
+                "worker": 2,
+                "node": "beta",
+                "requests_total": 800,
+                "requests_per_second": 400.0,
+                "cpu_percent": 38.0,
+                "connections_opened": 25,
+            },
+        ],
+    }
+    lines = worker_lines(report)
+    assert lines[0] == "Workers (2, ray)"
+    assert "#1 alpha" in lines[1] and "1,200 requests" in lines[1] and "CPU 41%" in lines[1]
+    assert "#2 beta" in lines[2] and "connections opened 25" in lines[2]
+    assert worker_lines({**report, "workers": 1, "per_worker": report["per_worker"][:1]}) == []
+
+
+def test_each_worker_has_a_core_of_its_own_when_there_are_enough(
+    own_target: TargetProcess,
+) -> None:
+    import os
+
+    cores = sorted(os.sched_getaffinity(0))
+    assert LocalPool().cores_for(len(cores) + 1) == [None] * (len(cores) + 1)  # too few cores
+    assert LocalPool(pin=False).cores_for(2) == [None, None]
+    if len(cores) < 2:
+        pytest.skip("one core: nothing to pin to")
+    assert LocalPool().cores_for(2) == cores[:2]
+    control = checks.controller(
+        ScenarioSpec(url=f"{own_target.http_url}/"), SessionConfig(concurrency=2), LocalPool()
+    )
+    try:
+        pids = [handle._process.pid for handle in control.handles]  # type: ignore[attr-defined]
+        assert [os.sched_getaffinity(pid) for pid in pids] == [{cores[0]}, {cores[1]}]
+    finally:
+        checks.stop(control)

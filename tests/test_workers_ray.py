@@ -66,3 +66,27 @@ def test_ray_rows_name_the_node(own_target: TargetProcess, cluster: str) -> None
     assert final.cluster == "ray"
     assert len(final.workers) == 2
     assert all(w.node for w in final.workers)
+
+
+def test_a_cluster_address_nobody_listens_on_is_one_line_and_exit_2(
+    own_target: TargetProcess,
+) -> None:
+    import socket
+
+    from .cli_support import loadscope
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = loadscope(
+        "run",
+        f"{own_target.http_url}/",
+        "-d",
+        "1s",
+        "--workers",
+        "2",
+        "--cluster",
+        f"ray://127.0.0.1:{port}",
+    )
+    assert result.code == 2
+    assert f"Ray cluster at ray://127.0.0.1:{port} is not reachable" in result.error_line()

@@ -194,6 +194,9 @@ def _child_main(
     role: WorkerRole | None = None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and tells us to stop
+    if role is not None and role.cpu is not None:
+        with contextlib.suppress(OSError):  # a core taken away since: run wherever we may
+            os.sched_setaffinity(0, {role.cpu})
     outbox = Outbox(conn)
     try:
         run_event_loop(_serve(conn, outbox, spec, config, push_interval, setup, role))

@@ -9,6 +9,7 @@ actor on each node takes that node's kernel view.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import time
@@ -19,11 +20,12 @@ import ray
 
 from loadscope.engine._config import SessionConfig
 from loadscope.engine.control._process import EngineProcess
-from loadscope.engine.control._runtime import WorkerRole
+from loadscope.engine.control._runtime import WorkerRole, core_for
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.control._split import worker_config
 from loadscope.engine.metrics._snapshot import Snapshot
 
+REACH_TIMEOUT = 5.0  # seconds to reach the cluster's address (Ray itself retries for minutes)
 PLACEMENT_TIMEOUT = 120.0  # seconds for Ray to place every actor (a cold local cluster is slow)
 CLOSE_TIMEOUT = 10.0
 
@@ -55,7 +57,11 @@ class _WorkerActor:
         push_interval: float,
         setup: Callable[[Any], None] | None,
         role: WorkerRole,
+        slot: tuple[int, int] = (0, 1),
     ) -> None:
+        """`slot`: this actor's place among the session's actors on its node (index, count),
+        so each can have a core of its own there."""
+        role = dataclasses.replace(role, cpu=core_for(*slot))
         portable = _Portable(setup) if setup is not None else None
         self.process = EngineProcess(
             spec, config, push_interval=push_interval, setup=portable, role=role
@@ -172,8 +178,9 @@ class RayPool:
 
     cluster = "ray"
 
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, pin: bool = True) -> None:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.pin = pin  # actors on one node each get a core of their own there
         self._started_here = False
 
     def create(
@@ -190,11 +197,15 @@ class RayPool:
             remote.options(scheduling_strategy="SPREAD", name=None).remote() for _ in range(count)
         ]
         nodes = self._nodes(actors)
+        node_ids = [node_id for node_id, _host in nodes]
         workers = []
-        for index, (actor, (_node_id, _host)) in enumerate(zip(actors, nodes, strict=True)):
+        for index, (actor, node_id) in enumerate(zip(actors, node_ids, strict=True)):
             share = worker_config(config, index, count)
             role = WorkerRole(index + 1, count)
-            args = (spec, share, push_interval, setup, role)
+            slot = (node_ids[:index].count(node_id), node_ids.count(node_id))
+            if not self.pin:
+                slot = (0, 1)
+            args = (spec, share, push_interval, setup, role, slot)
             workers.append(RayWorker(actor, args, role, push_interval))
         return workers
 
@@ -202,6 +213,8 @@ class RayPool:
         """Join the cluster, or start a local one; a failure is one line (RuntimeError)."""
         if ray.is_initialized():
             return
+        if self.address:
+            _check_reachable(self.address)
         try:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
@@ -231,6 +244,22 @@ class RayPool:
         if self._started_here:
             ray.shutdown()
             self._started_here = False
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, in one line, when nothing listens at HOST:PORT (Ray itself retries for
+    minutes). "auto" and other names without a port are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer within {REACH_TIMEOUT:g}s"
+        raise RuntimeError(f"Ray cluster at {address} is not reachable: {reason}") from None
 
 
 def _last_line(error: Exception) -> str:

@@ -6,6 +6,7 @@ a control means the same wherever the session is.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,19 @@ class WorkerRole:
 
     worker: int
     count: int
+    cpu: int | None = None  # the core a local worker is pinned to (None: wherever it is put)
+
+
+def core_for(slot: int, workers_here: int) -> int | None:
+    """The core for the `slot`-th (0-based) of `workers_here` workers on this machine: one each
+    when there are enough cores for all of them, else None (the scheduler decides)."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without affinity
+        return None
+    if workers_here < 2 or workers_here > len(cores):
+        return None
+    return cores[slot]
 
 
 def build_session(

@@ -46,9 +46,9 @@ def worker_config(config: SessionConfig, index: int, parts: int) -> SessionConfi
     )
 
 
-def _max_vus(config: SessionConfig, index: int, parts: int) -> int | None:
-    if config.max_vus is None and not config.open_model:
-        return None
+def _max_vus(config: SessionConfig, index: int, parts: int) -> int:
+    """The cap split like the VUs, in both models, so the workers' caps add up to the session's
+    (in the closed model it is only reported)."""
     return max(1, share(config.effective_max_vus(), index, parts))
 
 

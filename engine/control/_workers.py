@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from loadscope.engine._config import SessionConfig
 from loadscope.engine.control._judge import MergedJudge
 from loadscope.engine.control._process import PUSH_INTERVAL, EngineProcess
-from loadscope.engine.control._runtime import LIVE_TIMELINE, WorkerRole
+from loadscope.engine.control._runtime import LIVE_TIMELINE, WorkerRole, core_for
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.control._split import split_amount, split_count, worker_config
 from loadscope.engine.metrics._merge import WorkerPart, all_stopped, merge_snapshots
@@ -76,9 +76,19 @@ def available_cores() -> int:
 
 
 class LocalPool:
-    """Worker processes on this machine; each counts its own sockets in the kernel view."""
+    """Worker processes on this machine; each counts its own sockets in the kernel view.
+
+    When every worker can have a core of its own, each is pinned to one (`pin=False` leaves
+    them to the scheduler): a worker that migrates between cores, or shares one with another
+    worker, pays for it in context switches and cold caches on every request."""
 
     cluster = "local"
+
+    def __init__(self, pin: bool = True) -> None:
+        self.pin = pin
+
+    def cores_for(self, count: int) -> list[int | None]:
+        return [core_for(slot, count) if self.pin else None for slot in range(count)]
 
     def create(
         self,
@@ -94,9 +104,9 @@ class LocalPool:
                 worker_config(config, index, count),
                 push_interval=push_interval,
                 setup=setup,
-                role=WorkerRole(index + 1, count),
+                role=WorkerRole(index + 1, count, cpu),
             )
-            for index in range(count)
+            for index, cpu in enumerate(self.cores_for(count))
         ]
 
     def shutdown(self) -> None:
@@ -107,11 +117,12 @@ class ClusterError(ValueError):
     """The cluster named cannot be used: bad spelling, or Ray not installed."""
 
 
-def worker_pool(cluster: str | None) -> WorkerPool:
-    """`None`/"local": processes here; "ray" (RAY_ADDRESS or a local cluster) or
-    "ray://HOST:PORT": Ray actors. Ray is imported only here, and only then."""
+def worker_pool(cluster: str | None, *, pin: bool = True) -> WorkerPool:
+    """`None`/"local": processes here (`pin`: one core each, when there are enough); "ray"
+    (RAY_ADDRESS or a local cluster) or "ray://HOST:PORT": Ray actors, placed by Ray. Ray is
+    imported only here, and only then."""
     if cluster in (None, "", "local"):
-        return LocalPool()
+        return LocalPool(pin)
     assert cluster is not None
     if cluster != "ray" and not cluster.startswith("ray://"):
         raise ClusterError(f"--cluster: {cluster!r} is not local, ray or ray://HOST:PORT")
@@ -119,7 +130,7 @@ def worker_pool(cluster: str | None) -> WorkerPool:
         from loadscope.engine.control._ray import RayPool
     except ImportError:
         raise ClusterError("--cluster ray needs Ray: pip install 'loadscope[ray]'") from None
-    return RayPool(cluster if cluster.startswith("ray://") else None)
+    return RayPool(cluster if cluster.startswith("ray://") else None, pin)
 
 
 class MergedHistory:

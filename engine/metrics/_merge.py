@@ -128,7 +128,7 @@ def merge_snapshots(
         errors_total=errors,
         http_errors_total=_sum(snaps, lambda s: s.http_errors_total),
         rps_now=timeline[-1].rps if timeline else 0.0,
-        rps_mean=round((requests - errors) / elapsed, 1) if elapsed > 0 else 0.0,
+        rps_mean=round(latency.n / elapsed, 1) if elapsed > 0 else 0.0,  # responses
         bytes_received=_sum(snaps, lambda s: s.bytes_received),
         latency=LatencySummary.of(latency),
         latency_window=LatencySummary.of(hist.merged("__window__")),

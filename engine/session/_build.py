@@ -80,7 +80,7 @@ def build_snapshot(
         errors_total=metrics.errors,
         http_errors_total=metrics.http_errors,
         rps_now=session.timeline[-1].rps if session.timeline else 0.0,
-        rps_mean=round((metrics.requests - metrics.errors) / elapsed, 1) if elapsed > 0 else 0.0,
+        rps_mean=round(metrics.latency.n / elapsed, 1) if elapsed > 0 else 0.0,  # responses
         bytes_received=metrics.bytes_received,
         latency=LatencySummary.of(metrics.latency),
         latency_window=LatencySummary.of(metrics.window_histogram),

@@ -533,7 +533,7 @@ class Session:
             extra.update(extension.tick(self))
         point = TimelinePoint(
             t=self._second(elapsed, final),
-            rps=round((sample.requests - sample.errors) / max(span, 0.05), 1),
+            rps=round(sample.histogram.n / max(span, 0.05), 1),  # responses, whatever their status
             errors=sample.errors,
             concurrency=self.busy if self.config.open_model else self.concurrency,
             p50_ms=p50 / 1000,

@@ -453,6 +453,13 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
         help="where workers run: this machine (default), or Ray actors (RAY_ADDRESS or "
         "ray://HOST:PORT joins a cluster; plain ray starts a local one); needs loadscope[ray]",
     )
+    group.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="leave local workers to the scheduler; by default each has a core of its own when "
+        "there are enough",
+    )
 
 
 def add_runbook_options(group: argparse._ArgumentGroup) -> None:

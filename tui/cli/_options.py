@@ -47,6 +47,7 @@ class LoadPlan:
     duration_given: float | None = None  # -d as typed: it caps a runbook's own phases
     workers: int = 1  # --workers: engine processes (or Ray actors) sharing the load
     cluster: str = "local"  # --cluster: local, ray, or ray://HOST:PORT
+    pin: bool = True  # --no-pin: local workers are not pinned to a core each
 
 
 def duration(text: str, flag: str) -> float:
@@ -443,6 +444,7 @@ def parse_workers(text: str, cluster: str = "local") -> int:
 def adopt_worker_options(plan: LoadPlan, args: argparse.Namespace) -> None:
     plan.cluster = str(getattr(args, "cluster", "local") or "local")
     plan.workers = parse_workers(str(getattr(args, "workers", "1")), plan.cluster)
+    plan.pin = bool(getattr(args, "pin", True))
     worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
 
 
@@ -453,6 +455,6 @@ def split(plan: LoadPlan) -> bool:
 
 def worker_pool_for(plan: LoadPlan) -> WorkerPool:
     try:
-        return worker_pool(plan.cluster)
+        return worker_pool(plan.cluster, pin=plan.pin)
     except ClusterError as exc:
         raise UsageError(str(exc)) from None

@@ -52,6 +52,7 @@ def render_text(
     parts += _latency(snapshot)
     parts += _iterations(snapshot)
     parts += _connections(snapshot, report)
+    parts += worker_lines(report)
     parts += _steps(snapshot)
     parts += _warnings(report)
     parts += threshold_lines(report)
@@ -201,6 +202,25 @@ def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def worker_lines(report: dict[str, Any]) -> list[str]:
+    """One line per worker process or Ray actor, when the session was split."""
+    rows = report.get("per_worker") or []
+    if report.get("workers", 1) < 2:
+        return []
+    lines = [f"Workers ({report['workers']}, {report.get('cluster', 'local')})"]
+    for entry in rows:
+        lines.append(
+            row(
+                f"#{entry['worker']} {entry['node']}",
+                f"{entry['requests_total']:,} requests = "
+                f"{number(entry['requests_per_second'])} req/s  "
+                f"CPU {entry['cpu_percent']:.0f}%  "
+                f"connections opened {entry['connections_opened']:,}",
+            )
+        )
+    return [*lines, ""]
+
+
 def phase_lines(snapshot: Snapshot) -> list[str]:
     """The A/B comparison: one row per phase of `--phases` (or a runbook's `x-loadscope`)."""
     if not snapshot.phases:
@@ -273,7 +293,9 @@ def summary_line(report: dict[str, Any]) -> str:
     lat = report["latency_ms"]
     return (
         f"{report['requests_total']:,} requests, {number(report['requests_per_second'])} req/s, "
-        f"{report['errors_total']:,} errors, request p50 {ms(lat['p50'])}, "
+        f"{report['errors_total']:,} errors, "
+        f"{report['iterations_failed']:,} of {counted(report['iterations_total'], 'iteration')} "
+        f"failed, request p50 {ms(lat['p50'])}, "
         f"request p99 {ms(lat['p99'])}, "
         f"{counted(report['connections_opened'], 'connection')} opened"
     )

@@ -72,6 +72,11 @@ class ConnectionsPanel(Panel):
         numbers = self.query_one("#connections-numbers", TextView)
         numbers.show(connection_numbers(snapshot, self.content_size.width or 200))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sort_ledger":  # the ledger shows only in the zoomed panel; so does `o`
+            return self.is_mounted and self.screen.maximized is self
+        return True
+
     def action_sort_ledger(self) -> None:
         self._sort = LEDGER_SORTS[(LEDGER_SORTS.index(self._sort) + 1) % len(LEDGER_SORTS)]
         if self.snapshot is not None:

@@ -40,10 +40,14 @@ class SessionHeader(Widget):
             text = self._line(snap, level)
             if text.cell_len <= width:
                 return text
-        text.truncate(width, overflow="ellipsis")  # only the target's tail can go
+        targets = _short_targets(snap)  # then the URL's scheme, then the middle of its path
+        text = self._line(snap, 3, targets)
+        if text.cell_len > width:
+            text = self._line(snap, 3, _elide_middle(targets, len(targets) - text.cell_len + width))
+        text.truncate(width, overflow="ellipsis")
         return text
 
-    def _line(self, snap: Snapshot, level: int) -> Text:
+    def _line(self, snap: Snapshot, level: int, targets: str | None = None) -> Text:
         """Level 0: every label; 1: no badge, no `reuse`; 2: the state as a symbol only;
         3: no `HTTP`, the model in short, tight separators."""
         labelled = level == 0
@@ -68,12 +72,29 @@ class SessionHeader(Widget):
             text.append(part, style="bold")
         text.append(separator, style="dim")
         label = self.runbook or snap.scenario
+        joined = ", ".join(snap.targets)
+        shown = joined if targets is None else targets
+        if label == joined:  # a URL run: the label is the URL
+            label, shown = shown, ""
         text.append(label, style="bold cyan")
-        targets = ", ".join(snap.targets)
-        if targets and targets != label:
+        if shown:
             text.append(" → ", style="dim")
-            text.append(targets, style="cyan")
+            text.append(shown, style="cyan")
         return text
+
+
+def _short_targets(snap: Snapshot) -> str:
+    return ", ".join(target.removeprefix("http://") for target in snap.targets)
+
+
+def _elide_middle(text: str, room: int) -> str:
+    """`127.0.0.1:8080/a/…/z`: both ends of a URL say more than its middle."""
+    if len(text) <= room:
+        return text
+    if room < 8:
+        return text[: max(room - 1, 0)] + "…"
+    head = (room - 1) * 2 // 3
+    return text[:head] + "…" + text[len(text) - (room - 1 - head) :]
 
 
 def _model(snap: Snapshot) -> str:
