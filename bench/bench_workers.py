@@ -286,6 +286,12 @@ def fit_table(runs: dict[str, list[Run]]) -> str:
     return "\n".join(lines)
 
 
+def paired_ratio(these: list[Run], those: list[Run]) -> float:
+    """The median over rounds of this round's ratio: drift between rounds cancels out."""
+    ratios = [a.per_cpu_s / b.per_cpu_s for a, b in zip(these, those) if a.per_cpu_s and b.per_cpu_s]
+    return statistics.median(ratios) if ratios else 0.0
+
+
 def pinned_table(rows: list[Run], one_worker: float) -> str:
     """Per worker of the pinned runs: which core it had, and what it cost there."""
     lines = [
@@ -405,6 +411,9 @@ def main() -> int:
     one, two = medians.get("1 worker, local", 0.0), medians.get("2 workers, local", 0.0)
     if one:
         text += f"\n\n2 workers / 1 worker, requests per CPU-second: {two / one:.2f}x"
+        paired = paired_ratio(runs.get("2 workers, local", []), runs.get("1 worker, local", []))
+        if paired:
+            text += f" (median of each round's own ratio: {paired:.2f}x)"
     unpinned = medians.get("2 workers, local, --no-pin")
     if one and unpinned:
         text += f"\n2 workers left to the scheduler (--no-pin) / 1 worker: {unpinned / one:.2f}x"
