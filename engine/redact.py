@@ -1,5 +1,6 @@
 """Secrets never reach an output: URL userinfo, the values of `Authorization`,
-`Proxy-Authorization` and `Cookie` headers, and the values a runbook lists under `secrets:`.
+`Proxy-Authorization` and `Cookie` headers, and the values a runbook lists under `secrets:`
+(those known at load, and those bound while running).
 Every report, file and line loadscope writes passes through `redact_text` or `redact_value`.
 
 The known values are process-wide: the command line registers them once, when it reads its
@@ -22,12 +23,18 @@ _HEADER = re.compile(
 )
 
 
+MAX_LEARNT = 1000  # values learnt while running; each output is checked against them all
+
+
 class _Known:
     values: set[str] = set()
+    ordered: list[str] = []  # longest first, so a secret inside another is masked whole
+    learnt: list[str] = []  # found while running, in order: what a worker tells its parent
 
 
 def add_secrets(values: Iterable[object]) -> None:
     """Values to mask in every output from now on (header values, runbook `secrets:`)."""
+    before = len(_Known.values)
     for value in values:
         text = str(value)
         if len(text) >= MIN_SECRET:
@@ -35,6 +42,23 @@ def add_secrets(values: Iterable[object]) -> None:
             for part in text.split():  # "Bearer TOKEN": the token alone is a secret too
                 if len(part) >= 8:
                     _Known.values.add(part)
+    if len(_Known.values) != before:
+        _Known.ordered = sorted(_Known.values, key=len, reverse=True)
+
+
+def learn_secret(value: object) -> None:
+    """A value a runbook's `secrets:` names, seen while running (a token bound from a
+    response): masked from now on in this process, and passed on to the parent process in
+    snapshots (`learnt_secrets`). At most MAX_LEARNT of them."""
+    text = str(value)
+    if len(text) < MIN_SECRET or text in _Known.values or len(_Known.learnt) >= MAX_LEARNT:
+        return
+    _Known.learnt.append(text)
+    add_secrets([text])
+
+
+def learnt_secrets() -> tuple[str, ...]:
+    return tuple(_Known.learnt)
 
 
 def add_header_secrets(headers: Iterable[tuple[str, str]]) -> None:
@@ -52,7 +76,7 @@ def redact_text(text: str) -> str:
         return text
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
     text = _HEADER.sub(lambda m: f"{m['name']}{MASK}", text)
-    for value in sorted(_Known.values, key=len, reverse=True):
+    for value in _Known.ordered:
         if value in text:
             text = text.replace(value, MASK)
     return text
@@ -72,3 +96,5 @@ def redact_value(value: Any) -> Any:
 def forget_secrets() -> None:
     """For a process that runs several commands (tests)."""
     _Known.values.clear()
+    _Known.ordered = []
+    _Known.learnt.clear()

@@ -149,3 +149,54 @@ async def test_the_console_header_and_saved_files_leak_nothing(
     assert "***@" in files_text(tmp_path)
     assert "***@" in dashboard  # the header shows the target, masked
     assert leaks(files_text(tmp_path), dashboard, summary) == []
+
+
+RUNTIME_SECRET = "runtime-S3CRET-7"  # only the target's answer says it: learnt while running
+
+
+def runtime_runbook(tmp_path: Path, target: TargetProcess) -> Path:
+    """`secrets:` names a value bound from a response, and a path into the current one."""
+    book = tmp_path / "runtime.yml"
+    book.write_text(
+        f"""secrets:
+  - who
+  - current.res.body.user
+runners:
+  api: {target.http_url}
+steps:
+  login:
+    api:
+      /login:
+        post:
+          body:
+            application/json:
+              user: "{RUNTIME_SECRET}"
+    dump: current.res.body.user
+    bind:
+      who: current.res.body.user
+  check:
+    api:
+      /json:
+        get: {{}}
+    dump: who
+    test: who == "somebody else"
+"""
+    )
+    return book
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_secret_bound_while_running_is_masked_from_then_on(
+    target: TargetProcess, tmp_path: Path, workers: str
+) -> None:
+    book = runtime_runbook(tmp_path, target)
+    out = tmp_path / "report.json"
+    result = loadscope(
+        "run", str(book), "-c", "2", "-d", "1s", "--workers", workers, "--out", str(out),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "test failed" in result.out  # the failures are reported...
+    texts = (result.out, result.err, out.read_text())
+    assert not any(RUNTIME_SECRET in text for text in texts)  # ...and the value is masked
+    steps = loadscope("run", str(book), "--iterations", "1")
+    assert "***" in steps.out and RUNTIME_SECRET not in steps.out + steps.err

@@ -31,6 +31,7 @@ from loadscope.engine.control._runtime import (
 )
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.metrics._snapshot import Snapshot
+from loadscope.engine.redact import add_secrets
 from loadscope.engine.session._session import Session
 
 PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
@@ -141,6 +142,8 @@ class EngineProcess:
 
     def _receive(self, message: tuple[str, Any]) -> None:
         kind, payload = message
+        if kind in ("snapshot", "final"):
+            add_secrets(payload.secrets_to_mask)  # before anything the child said is written
         if kind == "snapshot":
             self._latest = payload
         elif kind == "final":

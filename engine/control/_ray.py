@@ -24,6 +24,7 @@ from loadscope.engine.control._runtime import WorkerRole, core_for
 from loadscope.engine.control._spec import ScenarioSpec
 from loadscope.engine.control._split import worker_config
 from loadscope.engine.metrics._snapshot import Snapshot
+from loadscope.engine.redact import add_secrets
 
 REACH_TIMEOUT = 5.0  # seconds to reach the cluster's address (Ray itself retries for minutes)
 PLACEMENT_TIMEOUT = 120.0  # seconds for Ray to place every actor (a cold local cluster is slow)
@@ -155,6 +156,9 @@ class RayWorker:
         except ray.exceptions.RayError as exc:
             self.exit_message = f"the Ray actor failed: {_last_line(exc)}"
             return
+        for snapshot in (latest, final):
+            if snapshot is not None:
+                add_secrets(snapshot.secrets_to_mask)
         self.node = node or self.node
         self._latest = final or latest or self._latest
         self.final = final

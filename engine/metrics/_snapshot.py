@@ -322,3 +322,6 @@ class Snapshot:
     # Histograms a merge needs bucket by bucket (ttfb, pool_wait, steps...): filled only by the
     # processes of a split session, so a single session's snapshots stay small.
     histograms: tuple[tuple[str, HistogramData], ...] = ()
+    # Values a runbook's `secrets:` names, learnt while running in the process that took this
+    # snapshot, so the process that writes the outputs masks them too. Never written anywhere.
+    secrets_to_mask: tuple[str, ...] = ()

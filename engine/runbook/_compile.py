@@ -254,8 +254,30 @@ def compile_book(
             compiled.test, compiled.test_source = _test(step, inside)
         program.steps.append(compiled)
         bound = bound | frozenset(_bound_names(step))
+    step_now[0] = None
+    program.secret_getters = _run_time_secrets(book.secrets, rules(all_binds))
     registry.books.append(program)
     return program
+
+
+def _run_time_secrets(names: list[str], rules: NameRules) -> list[Getter]:
+    """`secrets:` names whose values come while running (`token` bound from a response,
+    `current.res.body.token`): read after each step, so every output masks them from then on.
+    `vars.` and `env.` are known at load. A name no expression could read is left out: runn
+    does not check them either."""
+    getters = []
+    for name in names:
+        if name.split(".", 1)[0] in ("vars", "env"):
+            continue
+        try:
+            tree = parse(name)
+            rules.check(tree)
+            if rules.body_reader is not None:
+                rules.body_reader(tree)
+            getters.append(compile_tree(tree, rules.resolve, rules.directory))
+        except (ExpressionError, RecursionError):
+            continue
+    return getters
 
 
 def never_runs(book: BookSpec, rules: NameRules) -> bool:

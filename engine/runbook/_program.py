@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loadscope.engine.redact import learn_secret
 from loadscope.engine.session.scenario import IterationFailed, RequestFailed
 
 from ._errors import EvalError, one_line
@@ -256,6 +257,8 @@ class StepProgram:
                         scope.cookie_log.append(response)
             elif self.include is not None:
                 recorded = await self.run_include(book, scope, vu, self.include)
+            if book.secret_getters:
+                learn_secrets(book.secret_getters, scope)
             # Before a step's first part has run, `current` is nil, `previous` the latest result.
             if self.dump is not None:
                 part = "dump"
@@ -268,6 +271,8 @@ class StepProgram:
                 bind.apply(scope)
             if self.binds:
                 recorded = recorded or self.settle(scope)
+                if book.secret_getters:
+                    learn_secrets(book.secret_getters, scope)
             test = self.test
             if test is not None and not book.skip_test:
                 part = "test"
@@ -329,6 +334,7 @@ class BookProgram:
     concurrency: list[str] = field(default_factory=list)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # shared by the scenario
     step_sink: StepSink | None = None  # told every step's outcome (`--iterations`)
+    secret_getters: list[Getter] = field(default_factory=list)  # `secrets:` known while running
     body_steps: set[int] = field(default_factory=set)  # steps whose response bodies are read
 
     async def run(
@@ -448,3 +454,14 @@ class BookProgram:
             lambda: self.run(vu, scope=scope),
             lambda _number: scope.new_pass(self.use_map),
         )
+
+
+def learn_secrets(getters: list[Getter], scope: Scope) -> None:
+    """Mask, in every output from now on, the values `secrets:` names that this step set."""
+    for getter in getters:
+        try:
+            value = getter(scope)
+        except Exception:  # not set (yet) in this pass: nothing to mask
+            continue
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            learn_secret(value)

@@ -18,6 +18,7 @@ from loadscope.engine.metrics._snapshot import (
     StepSnapshot,
     TimelinePoint,
 )
+from loadscope.engine.redact import learnt_secrets
 from loadscope.engine.session.scenario import Scenario
 
 LIVE_CONNECTIONS_SHOWN = 50
@@ -80,6 +81,7 @@ def build_snapshot(
         errors_total=metrics.errors,
         http_errors_total=metrics.http_errors,
         rps_now=session.timeline[-1].rps if session.timeline else 0.0,
+        secrets_to_mask=learnt_secrets(),
         rps_mean=round(metrics.latency.n / elapsed, 1) if elapsed > 0 else 0.0,  # responses
         bytes_received=metrics.bytes_received,
         latency=LatencySummary.of(metrics.latency),
