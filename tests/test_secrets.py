@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from loadscope.engine.control import EngineProcess
+from loadscope.engine import SessionConfig
+from loadscope.engine.control import EngineProcess, ScenarioSpec
+from loadscope.engine.metrics.report import redact_snapshot
 from loadscope.engine.redact import forget_secrets
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.app import ConsoleOptions, LoadscopeApp
@@ -198,5 +200,29 @@ def test_a_secret_bound_while_running_is_masked_from_then_on(
     assert "test failed" in result.out  # the failures are reported...
     texts = (result.out, result.err, out.read_text())
     assert not any(RUNTIME_SECRET in text for text in texts)  # ...and the value is masked
-    steps = loadscope("run", str(book), "--iterations", "1")
-    assert "***" in steps.out and RUNTIME_SECRET not in steps.out + steps.err
+
+
+def test_a_secret_learnt_in_the_engine_process_is_masked_in_the_console(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """The console's engine runs in a child process: what it learns reaches the parent with
+    its snapshots, before the event log shows the runbook's dumps."""
+    forget_secrets()
+    spec = ScenarioSpec(runbooks=(str(runtime_runbook(tmp_path, target)),))
+    engine = EngineProcess(spec, SessionConfig(concurrency=1), push_interval=0.2)
+    engine.start()
+    try:
+        deadline = time.monotonic() + 60
+        dumps: list[str] = []
+        while not dumps and time.monotonic() < deadline:
+            time.sleep(0.1)
+            snapshot = engine.updates()
+            if snapshot is not None:
+                shown = redact_snapshot(snapshot)
+                dumps = [e.message for e in shown.events if e.kind == "dump"]
+    finally:
+        engine.stop()
+        engine.wait_final(10)
+        engine.close()
+    assert dumps, "no dump in the event log"
+    assert all("***" in message and RUNTIME_SECRET not in message for message in dumps)
