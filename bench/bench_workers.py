@@ -288,7 +288,8 @@ def fit_table(runs: dict[str, list[Run]]) -> str:
 
 def paired_ratio(these: list[Run], those: list[Run]) -> float:
     """The median over rounds of this round's ratio: drift between rounds cancels out."""
-    ratios = [a.per_cpu_s / b.per_cpu_s for a, b in zip(these, those) if a.per_cpu_s and b.per_cpu_s]
+    pairs = zip(these, those, strict=False)  # a round whose run failed has no pair
+    ratios = [a.per_cpu_s / b.per_cpu_s for a, b in pairs if a.per_cpu_s and b.per_cpu_s]
     return statistics.median(ratios) if ratios else 0.0
 
 
