@@ -53,7 +53,11 @@ class LoadscopeApp(App[int]):
     TITLE = "loadscope"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        # One footer entry per pair: `+ -` steps by one, `] [` by ten.
+        # Stop and help first: what a narrow footer cuts is its tail. One footer entry per
+        # pair: `+ -` steps by one, `] [` by ten.
+        Binding("q", "quit_or_stop", "stop"),
+        Binding("ctrl+c", "quit_or_stop", "stop", show=False, priority=True),
+        Binding("question_mark", "help", "help", key_display="?"),
         Binding("plus,equals_sign", "concurrency(1)", "±1", key_display="+ -"),
         Binding("minus", "concurrency(-1)", "-1", key_display="-", show=False),
         Binding("right_square_bracket", "concurrency(10)", "±10", key_display="] ["),
@@ -64,9 +68,6 @@ class LoadscopeApp(App[int]):
         Binding("h", "toggle_http", "http"),
         Binding("r", "reset_stats", "reset"),
         Binding("s", "save", "save"),
-        Binding("q", "quit_or_stop", "stop"),
-        Binding("ctrl+c", "quit_or_stop", "stop", show=False, priority=True),
-        Binding("question_mark", "help", "help", key_display="?"),
     ]
 
     snapshot: var[Snapshot | None] = var(None, always_update=True)
