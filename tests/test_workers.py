@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loadscope.engine import Histogram, HistogramData, SessionConfig, Stage
+from loadscope.engine import Histogram, HistogramData, SessionConfig, Snapshot, Stage
 from loadscope.engine.control import (
     LocalPool,
     ScenarioSpec,
@@ -246,3 +246,20 @@ def test_each_worker_has_a_core_of_its_own_when_there_are_enough(
         assert [os.sched_getaffinity(pid) for pid in pids] == [{cores[0]}, {cores[1]}]
     finally:
         checks.stop(control)
+
+
+def test_the_merged_start_event_states_the_whole_session() -> None:
+    import dataclasses
+
+    from loadscope.engine import EventKind, EventRecord
+
+    def started(vus: int) -> Snapshot:
+        message = f"started: {vus} VUs, reuse shared, HTTP/1.1"
+        event = EventRecord(0.0, EventKind.START, message, after=vus)
+        return dataclasses.replace(make_snapshot(5, concurrency=vus), events=(event,))
+
+    merged = merge_snapshots(
+        [WorkerPart(1, "a", started(26)), WorkerPart(2, "b", started(25))], cluster="local"
+    )
+    [start] = [e for e in merged.events if e.kind == EventKind.START]
+    assert start.message == "started: 51 VUs, reuse shared, HTTP/1.1 (over 2 workers)"

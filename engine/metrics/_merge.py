@@ -365,6 +365,8 @@ def merge_events(parts: Sequence[WorkerPart]) -> tuple[EventRecord, ...]:
                 if position == len(copies):
                     copies.append([])
                 copies[position].append(event)
+            elif index == 0 and kind == "start":
+                merged.append(_session_start(event, parts))
             elif index == 0:
                 merged.append(event)
             elif kind not in SHARED_EVENT_KINDS:
@@ -374,6 +376,20 @@ def merge_events(parts: Sequence[WorkerPart]) -> tuple[EventRecord, ...]:
     merged += [_summed_level(copies) for groups in shared.values() for copies in groups]
     merged.sort(key=lambda event: event.t)
     return tuple(merged[-EVENTS_KEPT:])
+
+
+def _session_start(first: EventRecord, parts: Sequence[WorkerPart]) -> EventRecord:
+    """Worker 1's start, with the level of the whole session (its own is only its share)."""
+    levels = [
+        event.after for part in parts for event in part.snapshot.events if _kind(event) == "start"
+    ]
+    if first.after is None or len(levels) != len(parts) or None in levels:
+        return first
+    total = sum(level for level in levels if level is not None)
+    own = f"{first.after:g}"
+    message = first.message.replace(f" {own} ", f" {total:g} ", 1)
+    message = re.sub(r" \(max \d+ VUs\)", "", message, count=1)  # the caps are split too
+    return dataclasses.replace(first, message=f"{message} (over {len(parts)} workers)", after=total)
 
 
 def _kind(event: EventRecord) -> str:

@@ -153,7 +153,8 @@ class EventRecord:
     kind: EventKind
     message: str
     before: float | None = None  # CONCURRENCY, MAX_VUS, RATE: the level before the change
-    after: float | None = None  # ... the level after it; STAGE: the level it ramps to
+    after: float | None = None  # ... the level after it; STAGE: the level it ramps to; START:
+    # the level it starts at (VUs, or iterations a second in the open model)
     mode: str | None = None  # REUSE, PHASE: the reuse mode now; HTTP: the HTTP version now
     detector: str | None = None  # DETECTOR: the warning's kind (see `Snapshot.warnings`)
 

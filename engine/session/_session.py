@@ -121,7 +121,8 @@ class Session:
         self.accepting = True
         if self.config.warm_up > 0:
             self._warm_up_until = now + self.config.warm_up
-        self.event(EventKind.START, self._describe_start())
+        level = self.rate if self.config.open_model else self.concurrency
+        self.event(EventKind.START, self._describe_start(), after=level)
         self._ticker_task = self._spawn(self._ticker())
         if self.config.open_model:
             self._spawn(self._arrivals())
