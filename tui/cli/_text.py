@@ -6,7 +6,7 @@ from typing import Any
 
 from loadscope.engine import HistogramData, Snapshot
 
-from ..format import counted, ms, number, percent
+from ..format import counted, http_setting, ms, number, percent
 from ..widgets._charts import merge_equal_bins
 from ._loadt import go_duration, loadt_block
 
@@ -110,7 +110,8 @@ def _mode(snapshot: Snapshot, report: dict[str, Any]) -> str:
         model = f"closed, {counted(snapshot.concurrency, 'VU')} at the end, peak {peak:,}"
     else:
         model = f"closed, {counted(snapshot.concurrency, 'VU')}"
-    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {snapshot.http_version}"
+    http = http_setting(snapshot.http_version, snapshot.http_version_in_use)
+    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}"
 
 
 def _latency(snapshot: Snapshot) -> list[str]:

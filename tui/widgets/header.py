@@ -8,7 +8,7 @@ from textual.widget import Widget
 
 from loadscope.engine import Snapshot
 
-from ..format import clock, counted
+from ..format import clock, counted, http_setting
 
 STATE_STYLES = {
     "running": ("●", "bold green"),
@@ -104,10 +104,4 @@ def _model(snap: Snapshot) -> str:
 
 
 def _version(snap: Snapshot) -> str:
-    """The HTTP version in effect: `auto (1.1)` when negotiated, `1.1 forced` when set by `h`
-    or a flag."""
-    in_use = snap.http_version_in_use.removeprefix("HTTP/")
-    if snap.http_version == "auto":
-        return f"auto ({in_use})" if in_use else "auto"
-    setting = {"http1": "1.1", "http2": "2"}.get(snap.http_version, "?")
-    return f"{setting} forced"
+    return http_setting(snap.http_version, snap.http_version_in_use)
