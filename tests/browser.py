@@ -3,6 +3,7 @@ Playwright (no browser download). Tests skip, saying why, only when it is not in
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,17 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+REPO_SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+
+
+def screenshot_path(name: str, tmp_path: Path) -> Path:
+    """Where a browser test saves its picture: the repository's screenshots/ only when asked
+    (LOADSCOPE_UPDATE_SCREENSHOTS=1), so running the tests leaves a checkout unchanged."""
+    directory = REPO_SCREENSHOTS if os.environ.get("LOADSCOPE_UPDATE_SCREENSHOTS") else tmp_path
+    directory.mkdir(exist_ok=True)
+    return directory / name
+
+
 FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -9,7 +9,7 @@ import pytest
 
 from loadscope.engine.target import TargetProcess
 
-from .browser import SCREENSHOTS, chromium, needs_chromium
+from .browser import chromium, needs_chromium, screenshot_path
 from .cli_support import EXAMPLES, loadscope
 
 RESOURCE_ATTRIBUTE = re.compile(r"""(src|href|xlink:href|action|srcset)\s*=""", re.IGNORECASE)
@@ -69,8 +69,7 @@ def test_the_report_renders_offline_in_chromium(html_report: Path) -> None:
         page.goto(url, wait_until="load")
         assert page.locator("svg.chart").count() == 5
         assert page.locator("h1").inner_text().startswith("loadscope report")
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+        page.screenshot(path=str(screenshot_path("report.png", html_report.parent)), full_page=True)
     assert errors == []
     assert requests == [url]  # the file itself, and nothing else
 

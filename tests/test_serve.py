@@ -8,10 +8,11 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from loadscope.engine.target import TargetProcess
 
-from .browser import SCREENSHOTS, chromium, needs_chromium
+from .browser import chromium, needs_chromium, screenshot_path
 from .cli_support import Popen, loadscope, start, wait_for
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
@@ -71,7 +72,7 @@ class Screen:
 
 @needs_chromium
 def test_the_console_in_a_browser_shows_the_dashboard_and_takes_keys(
-    target: TargetProcess,
+    target: TargetProcess, tmp_path: Path
 ) -> None:
     server, url = serving(target, "-c", "3")
     screen = Screen()
@@ -85,8 +86,7 @@ def test_the_console_in_a_browser_shows_the_dashboard_and_takes_keys(
             page.keyboard.press("]")  # ten more virtual users
             until_shown(page, screen, ("13 VUs",))
             page.wait_for_timeout(1500)  # a second of charts at the new level, for the picture
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "browser.png"))
+            page.screenshot(path=str(screenshot_path("browser.png", tmp_path)))
     finally:
         server.interrupt(signal.SIGINT)
         server.finish()
