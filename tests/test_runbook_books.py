@@ -167,3 +167,35 @@ steps:
     assert snapshot.iterations_total > 0
     assert snapshot.iterations_failed == 0, snapshot.failures
     assert snapshot.errors_total == 0, snapshot.errors
+
+
+def test_a_custom_runner_step_that_needs_the_run_is_a_load_error(tmp_path: Path) -> None:
+    runner = tmp_path / "runner.yml"
+    runner.write_text("if: included\nsteps:\n  - test: 'true'\n")
+    path = tmp_path / "book.yml"
+    path.write_text(
+        "runners:\n"
+        "  mine:\n"
+        "    path: runner.yml\n"
+        "  req: http://127.0.0.1:9\n"
+        "steps:\n"
+        "  first:\n"
+        "    req: {/a: {get: {}}}\n"
+        "  second:\n"
+        "    mine:\n"
+        "      token: '{{ steps.first.res.body }}'\n"
+    )
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([path])
+    message = str(caught.value)
+    assert message.startswith(f"{path}:9:5: runner `mine`: ")
+    assert "known only while running" in message
+
+
+def test_a_custom_runner_whose_runbook_is_missing_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "book.yml"
+    path.write_text("runners:\n  mine:\n    path: nowhere.yml\nsteps:\n  - mine: {x: 1}\n")
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([path])
+    missing = tmp_path / "nowhere.yml"
+    assert str(caught.value) == f"{path}:3:5: runner `mine`: {missing}: no such file"

@@ -20,6 +20,7 @@ def test_iterations_1_shows_every_step_and_its_first_failure() -> None:
     report = result.json()
     assert (report["iterations_total"], report["iterations_failed"]) == (1, 1)
     assert report["requests_total"] == 0
+    assert report["stopped_early"] is False  # it ran what it was asked to: not interrupted
     steps = [line.strip() for line in result.err.splitlines() if line.startswith("    ")]
     assert steps == [
         "--- defer:start ... ok",

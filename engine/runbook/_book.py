@@ -78,6 +78,11 @@ class RunnerSpec:
     trace_header: str = TRACE_HEADER
     host: str | None = None  # the endpoint's own host[:port], when hostRules maps it elsewhere
     server_name: str | None = None  # and its own host name, for TLS (SNI, certificate)
+    # A runner defined by another runbook (`path:`, `params:`): a step naming it runs that
+    # runbook, with the step's own YAML as `parent.nodes` and `params` as `parent.params`.
+    runbook: Path | None = None
+    runbook_display: str = ""
+    params: YNode | None = None
 
 
 @dataclass(slots=True)
@@ -445,6 +450,8 @@ def _runner(name: str, location: Location, node: YNode, directory: Path, warn: W
         return _other_runner(name, location, "undefined", warn)
     if not isinstance(node, YMap):
         raise RunbookError(node.location, f"runner `{name}` is a URL or a map, not {kind_of(node)}")
+    if node.get("endpoint") is None and node.get("path") is not None:
+        return _runbook_runner(name, node, directory)
     if node.get("endpoint") is None:
         kind = "gRPC" if node.get("addr") is not None else (
             "database" if node.get("dsn") is not None else
@@ -496,6 +503,24 @@ def _kind_of_dsn(value: str) -> str:
     if value.startswith("ssh://"):
         return "SSH"
     return "database"
+
+
+def _runbook_runner(name: str, node: YMap, directory: Path) -> RunnerSpec:
+    """`name: {path: other.yml, params: {...}}`: a runner defined by another runbook."""
+    path = node.get("path")
+    if not isinstance(path, YScalar) or not isinstance(path.value, str) or not path.value.strip():
+        raise RunbookError(node.location, f"`path` of runner `{name}` is a runbook file")
+    text = path.value.strip()
+    file = Path(text) if Path(text).is_absolute() else directory / text
+    return RunnerSpec(
+        name,
+        node.location,
+        None,
+        kind="runbook",
+        runbook=file,
+        runbook_display=str(file),
+        params=node.get("params"),
+    )
 
 
 def _other_runner(name: str, location: Location, kind: str, warn: Warn) -> RunnerSpec:

@@ -6,6 +6,7 @@ the runbook does not have, a name no earlier step binds) is an error at load.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 
 from loadscope.engine._config import RunnerConfig
+from loadscope.engine.files import input_file_problem
 
 from ._ast import Literal, Member, Name, Node, parse
 from ._bodies import BodyRead, body_reads
@@ -38,6 +40,7 @@ from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, Ste
 from ._request import BodyEncoder, RequestProgram
 from ._runn import TERMINAL_HINT
 from ._scope import NameRules
+from ._static import NotStatic, expand_static, plain_static
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._yaml import YMap, YNode, YScalar, YSeq, load
 
@@ -109,6 +112,17 @@ class Registry:
         book = parse_book(root, display, path, self.warn)
         self.parsed[path] = book
         return book
+
+    def read_tree(self, path: Path, display: str) -> YNode | None:
+        """The runbook's YAML, not yet parsed (a custom runner's runbook is expanded first)."""
+        problem = input_file_problem(path)
+        if problem:
+            raise RunbookError(Location(display), f"cannot read the runbook: {problem}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            raise RunbookError(Location(display), "cannot read the runbook as UTF-8 text") from None
+        return load(text, display, self.env, self.warn)
 
 
 @dataclass
@@ -221,7 +235,12 @@ def compile_book(
             compiled.if_ = _condition(step.if_, before, "if")
         if step.loop is not None:
             compiled.loop = _loop(step.loop, inside, before)
-        if step.runner is not None:
+        custom = _custom_runner_of(step, runners)
+        if custom is not None:
+            compiled.include = _custom_runner(
+                registry, step, site, step_name, custom, static_vars, runners, runner_books, program
+            )
+        elif step.runner is not None:
             runner = with_host_rules(_runner_for(step.runner[0], runners), host_rules)
             request = parse_request(runner.name, *step.runner, registry.warn)
             engine_runner = registry.runner_name(runner_books[runner.name], runner)
@@ -600,6 +619,86 @@ def _include(
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
+
+
+def _custom_runner_of(step: StepSpec, runners: dict[str, RunnerSpec]) -> RunnerSpec | None:
+    if step.runner is None:
+        return None
+    runner = runners.get(step.runner[0].value)
+    return runner if runner is not None and runner.runbook is not None else None
+
+
+def _custom_runner(
+    registry: Registry,
+    step: StepSpec,
+    site: _Site,
+    step_name: str,
+    runner: RunnerSpec,
+    caller_vars: Mapping[str, Any] | None,
+    runners: dict[str, RunnerSpec],
+    runner_books: dict[str, str],
+    parent: BookProgram,
+) -> IncludeProgram:
+    """A step naming a runner defined by another runbook: that runbook, expanded against the
+    step's YAML (`parent.nodes`) and the runner's `params`, run like an include."""
+    assert step.runner is not None and runner.runbook is not None
+    key, node = step.runner
+    path, display = runner.runbook, runner.runbook_display
+    if path in site.chain:
+        raise RunbookError(key.location, f"runner `{runner.name}` runs {display}, which runs it")
+    if site.depth >= MAX_INCLUDE_DEPTH:
+        raise RunbookError(key.location, "includes nested too deeply")
+    problem = input_file_problem(path)
+    if problem:
+        raise RunbookError(runner.location, f"runner `{runner.name}`: {display}: {problem}")
+    known: dict[str, Any] = {"env": registry.env}
+    if caller_vars is not None:
+        known["vars"] = caller_vars
+    try:
+        nodes = plain_static(node, known)
+        params = plain_static(runner.params, known)
+    except NotStatic as exc:
+        raise RunbookError(
+            key.location,
+            f"runner `{runner.name}`: `{one_line(str(exc), 60)}` is known only while running",
+            "loadscope expands a custom runner's step once, at load: use vars or ${ENV}",
+        ) from None
+    view = {"vars": caller_vars or {}, "env": registry.env, "nodes": nodes, "params": params}
+    root = _expanded_runner_book(registry.read_tree(path, display), view, registry.env)
+    child = parse_book(root, display, path, registry.warn)
+    child_site = _Site(
+        prefix=f"{step_name}>",
+        runners=runners,
+        runner_books=runner_books,
+        var_keys=frozenset(),
+        dynamic_vars=False,
+        included=True,
+        skip_test=parent.skip_test,
+        force=False,
+        depth=site.depth + 1,
+        chain=(*site.chain, path),
+        trail=(*site.trail, step.index),
+        host_rules=site.host_rules,
+    )
+    program = compile_book(registry, child, child_site, {}, child.name)
+    return IncludeProgram(book=program, vars=None, base_vars=program.static_vars)
+
+
+def _expanded_runner_book(
+    root: YNode | None, parent: dict[str, Any], env: Mapping[str, str]
+) -> YNode | None:
+    """Its `vars` expanded against `parent` first, then everything else against both."""
+    if not isinstance(root, YMap):
+        return root
+    names: dict[str, Any] = {"parent": parent, "env": env}
+    items = []
+    for key, value in root.items:
+        if key.value == "vars":
+            value = expand_static(value, names)
+            with contextlib.suppress(NotStatic):  # a var needing the run: `vars` stays templated
+                names["vars"] = plain_static(value, names)
+        items.append((key, value))
+    return expand_static(YMap(root.location, items), names)
 
 
 def _needed(registry: Registry, spec: IncludeSpec, site: _Site, prefix: str) -> BookProgram:

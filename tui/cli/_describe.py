@@ -36,8 +36,14 @@ def peak_vus(snapshot: Snapshot) -> int:
 
 
 def stopped_early(config: SessionConfig, snapshot: Snapshot, interrupted: bool) -> bool:
+    """Interrupted, or ended before its planned time for another reason than having run all
+    of its `--iterations`."""
+    if interrupted:
+        return True
+    if ran_all_iterations(config, snapshot):
+        return False
     planned = planned_seconds(config)
-    return interrupted or (planned is not None and snapshot.elapsed_s < planned - 0.5)
+    return planned is not None and snapshot.elapsed_s < planned - 0.5
 
 
 def run_description(
@@ -57,11 +63,17 @@ def run_description(
 def duration_text(config: SessionConfig, snapshot: Snapshot, *, interrupted: bool) -> str:
     """runn's `duration`: the planned time, or the time it ran when it was cut short."""
     planned = planned_seconds(config)
-    if planned is None:
+    if planned is None or ran_all_iterations(config, snapshot):
         return go_duration(round(snapshot.elapsed_s, 1))
     if not stopped_early(config, snapshot, interrupted):
         return go_duration(planned)
     return go_duration(round(snapshot.elapsed_s, 1))  # the text adds the plan (see _text)
+
+
+def ran_all_iterations(config: SessionConfig, snapshot: Snapshot) -> bool:
+    """An `--iterations N` run that started all N: it ends when they do, not at a time."""
+    cap = config.max_iterations
+    return cap is not None and snapshot.iterations_total >= cap
 
 
 GRACE_CUT = "cut at the end of the grace period"  # how the engine words a cut
