@@ -199,3 +199,10 @@ def test_a_custom_runner_whose_runbook_is_missing_says_so(tmp_path: Path) -> Non
         load_runbooks([path])
     missing = tmp_path / "nowhere.yml"
     assert str(caught.value) == f"{path}:3:5: runner `mine`: {missing}: no such file"
+
+
+def test_a_custom_runners_runbook_run_alone_loads_and_does_nothing() -> None:
+    """Its endpoint is a template only a caller fills in; `if: included` says it never runs
+    alone, so it loads (runn skips it) instead of failing on the template."""
+    scenario = load_runbooks([BOOKS / "runners" / "echo_runner.yml"])
+    assert not scenario.sends_requests

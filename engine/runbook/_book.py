@@ -440,9 +440,7 @@ def _runner(name: str, location: Location, node: YNode, directory: Path, warn: W
     if isinstance(node, YScalar) and isinstance(node.value, str):
         value = node.value.strip()
         if "{{" in value:
-            raise RunbookError(
-                node.location, "templates in runner endpoints are not supported", "use ${ENV}"
-            )
+            return _templated_runner(name, node)
         if value.startswith(("http://", "https://")):
             return RunnerSpec(name, node.location, _endpoint(value, node))
         return _other_runner(name, location, _kind_of_dsn(value), warn)
@@ -459,6 +457,9 @@ def _runner(name: str, location: Location, node: YNode, directory: Path, warn: W
             "unknown"
         )  # fmt: skip
         return _other_runner(name, location, kind, warn)
+    endpoint = node.get("endpoint")
+    if isinstance(endpoint, YScalar) and isinstance(endpoint.value, str) and "{{" in endpoint.value:
+        return _templated_runner(name, endpoint)
     spec = RunnerSpec(name, node.location, None)
     for key_node, _ in node.items:
         key = key_node.value
@@ -503,6 +504,15 @@ def _kind_of_dsn(value: str) -> str:
     if value.startswith("ssh://"):
         return "SSH"
     return "database"
+
+
+TEMPLATED_ENDPOINT = "templated endpoint"
+
+
+def _templated_runner(name: str, node: YScalar) -> RunnerSpec:
+    """An endpoint with `{{ }}` in it, which only a custom runner's expansion can fill in: an
+    error once a step uses it (a runbook that only runs when included never does)."""
+    return RunnerSpec(name, node.location, None, kind=TEMPLATED_ENDPOINT)
 
 
 def _runbook_runner(name: str, node: YMap, directory: Path) -> RunnerSpec:

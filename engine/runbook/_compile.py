@@ -22,6 +22,7 @@ from loadscope.engine.files import input_file_problem
 from ._ast import Literal, Member, Name, Node, parse
 from ._bodies import BodyRead, body_reads
 from ._book import (
+    TEMPLATED_ENDPOINT,
     BookSpec,
     IncludeSpec,
     LoopSpec,
@@ -369,6 +370,10 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
         defined = ", ".join(runners) or "none"
         raise RunbookError(
             key.location, f"unknown runner `{key.value}`", f"runners defined here: {defined}"
+        )
+    if runner.kind == TEMPLATED_ENDPOINT:
+        raise RunbookError(
+            runner.location, "templates in runner endpoints are not supported", "use ${ENV}"
         )
     if runner.endpoint is None:
         raise RunbookError(
