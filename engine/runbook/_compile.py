@@ -686,7 +686,10 @@ def _custom_runner(
         host_rules=site.host_rules,
     )
     program = compile_book(registry, child, child_site, {}, child.name)
-    return IncludeProgram(book=program, vars=None, base_vars=program.static_vars)
+    extra = {"nodes": nodes, "params": params}
+    return IncludeProgram(
+        book=program, vars=None, base_vars=program.static_vars, parent_extra=extra
+    )
 
 
 def _expanded_runner_book(

@@ -182,6 +182,8 @@ class IncludeProgram:
     book: BookProgram
     vars: dict[str, Template] | None  # the include's templated `vars`, rendered per run
     base_vars: dict[str, Any]  # the included runbook's vars with the include's static ones
+    # A custom runner's `nodes` (the step's YAML) and `params`, added to what it sees as parent
+    parent_extra: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -298,7 +300,10 @@ class StepProgram:
             }
             variables = {**variables, **rendered}
         child = await include.book.run(
-            vu, variables=variables, parent=scope.as_parent(book.env), cookie_log=scope.cookie_log
+            vu,
+            variables=variables,
+            parent=_parent_view(scope, book, include),
+            cookie_log=scope.cookie_log,
         )
         if scope.recording:
             scope.record(
@@ -465,3 +470,8 @@ def learn_secrets(getters: list[Getter], scope: Scope) -> None:
             continue
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             learn_secret(value)
+
+
+def _parent_view(scope: Scope, book: BookProgram, include: IncludeProgram) -> dict[str, Any]:
+    view = scope.as_parent(book.env)
+    return {**view, **include.parent_extra} if include.parent_extra else view
