@@ -58,3 +58,16 @@ def test_label_selects_runbooks_as_runn_does() -> None:
     assert result.error_line() == "loadscope: --label: no runbook has the labels (nope)"
     chosen = loadscope("run", *books, "--label", "needs", "--iterations", "1", "--format", "json")
     assert chosen.json()["scenario"] == books[0]
+
+
+def test_a_runbook_that_sent_nothing_does_not_blame_the_target(tmp_path: Path) -> None:
+    """Its steps failed before any request: stderr must not say the target never answered."""
+    book = tmp_path / "broken.yml"
+    book.write_text(
+        "runners:\n  req: http://127.0.0.1:9\n"
+        "steps:\n  - req:\n      '/{{ int(\"x\" + string(runn.i)) }}':\n        get: {}\n"
+    )
+    result = loadscope("run", str(book), "--iterations", "1", "-c", "1")
+    assert result.code == 0, result.err
+    assert "nothing was answered" not in result.err
+    assert "no connection could be made" not in result.err

@@ -226,3 +226,45 @@ def test_a_secret_learnt_in_the_engine_process_is_masked_in_the_console(
         engine.close()
     assert dumps, "no dump in the event log"
     assert all("***" in message and RUNTIME_SECRET not in message for message in dumps)
+
+
+def test_a_secret_the_caller_names_and_a_custom_runner_binds_is_masked(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    """`secrets:` of the calling runbook hold in the runbooks it runs (include, custom runner)."""
+    (tmp_path / "login.yml").write_text(
+        f"""if: included
+runners:
+  api: {target.http_url}
+steps:
+  -
+    api:
+      /login:
+        post:
+          body:
+            application/json:
+              user: '{{{{ parent.nodes.user }}}}'
+    bind:
+      who: current.res.body.user
+"""
+    )
+    book = tmp_path / "caller.yml"
+    book.write_text(
+        f"""secrets:
+  - who
+runners:
+  login:
+    path: login.yml
+steps:
+  signin:
+    login:
+      user: "{RUNTIME_SECRET}"
+  check:
+    test: int(steps.signin.who) == 1
+"""
+    )
+    out = tmp_path / "report.json"
+    result = loadscope("run", str(book), "--iterations", "2", "-c", "1", "--out", str(out))
+    assert result.code == 0, result.err
+    assert "test failed" in result.out + result.err
+    assert not any(RUNTIME_SECRET in text for text in (result.out, result.err, out.read_text()))

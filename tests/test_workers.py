@@ -66,6 +66,8 @@ def test_the_load_is_split_evenly() -> None:
     assert all(s.kernel_view for s in shares)  # each counts its own sockets; views add up
     assert not any(s.detectors for s in shares)  # the merged data is judged, once
     assert sum(s.effective_max_vus() for s in shares) == config.effective_max_vus()
+    one_vu = [worker_config(SessionConfig(concurrency=1, max_iterations=2), k, 2) for k in (0, 1)]
+    assert [s.max_iterations for s in one_vu] == [2, 0]  # the worker without a VU runs none
     open_model = SessionConfig(rate=300.0, max_vus=9)
     rates = [worker_config(open_model, k, 3) for k in range(3)]
     assert [r.rate for r in rates] == [100.0, 100.0, 100.0]
@@ -263,3 +265,14 @@ def test_the_merged_start_event_states_the_whole_session() -> None:
     )
     [start] = [e for e in merged.events if e.kind == EventKind.START]
     assert start.message == "started: 51 VUs, reuse shared, HTTP/1.1 (over 2 workers)"
+
+
+def test_iterations_with_fewer_vus_than_workers_all_run(own_target: TargetProcess) -> None:
+    answered = own_target.requests()
+    result = loadscope(
+        "run", f"{own_target.http_url}/", "--workers", "2", "-c", "1", "--iterations", "3",
+        "--format", "json", timeout=checks.START_TIMEOUT + checks.WAIT,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    report = result.json()
+    assert report["iterations_total"] == 3 == own_target.requests() - answered

@@ -35,15 +35,29 @@ def worker_config(config: SessionConfig, index: int, parts: int) -> SessionConfi
             if config.max_iterations_per_second
             else config.max_iterations_per_second
         ),
-        max_iterations=(
-            share(config.max_iterations, index, parts)
-            if config.max_iterations is not None
-            else None
-        ),
+        max_iterations=_iterations(config, index, parts),
         stages=tuple(_stage_share(config, stage, index, parts) for stage in config.stages),
         detectors=False,
         labels=dict(config.labels),
     )
+
+
+def _busy(config: SessionConfig, parts: int) -> list[int]:
+    """The workers that get VUs: in the closed model, -c 1 over 2 workers leaves one idle."""
+    if config.open_model:
+        return list(range(parts))
+    peak = max([config.concurrency, *(round(stage.target) for stage in config.stages)])
+    return [k for k, vus in enumerate(split_count(peak, parts)) if vus > 0] or list(range(parts))
+
+
+def _iterations(config: SessionConfig, index: int, parts: int) -> int | None:
+    """`--iterations`, shared by the workers that have VUs to run them (none for the rest)."""
+    busy = _busy(config, parts)
+    if config.max_iterations is None:
+        return None
+    if index not in busy:
+        return 0
+    return split_count(config.max_iterations, len(busy))[busy.index(index)]
 
 
 def _max_vus(config: SessionConfig, index: int, parts: int) -> int:

@@ -142,6 +142,7 @@ class _Site:
     chain: tuple[Path, ...]
     trail: tuple[int, ...] = ()  # step indices from the top runbook (runn's trace id)
     host_rules: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()  # the including runbooks' `secrets:`, which hold here too
 
 
 def compile_book(
@@ -214,6 +215,7 @@ def compile_book(
     program.concurrency = list(book.concurrency)
     if never_runs(book, top):  # `if: included` at the top: its steps cannot run, nor fail
         program.if_ = _constant(False)
+        program.never_runs = True
         registry.books.append(program)
         return program
     if book.if_ is not None:
@@ -238,8 +240,9 @@ def compile_book(
             compiled.loop = _loop(step.loop, inside, before)
         custom = _custom_runner_of(step, runners)
         if custom is not None:
+            here = replace(site, secrets=(*site.secrets, *book.secrets))
             compiled.include = _custom_runner(
-                registry, step, site, step_name, custom, static_vars, runners, runner_books, program
+                registry, step, here, step_name, custom, static_vars, runners, runner_books, program
             )
         elif step.runner is not None:
             runner = with_host_rules(_runner_for(step.runner[0], runners), host_rules)
@@ -275,7 +278,7 @@ def compile_book(
         program.steps.append(compiled)
         bound = bound | frozenset(_bound_names(step))
     step_now[0] = None
-    program.secret_getters = _run_time_secrets(book.secrets, rules(all_binds))
+    program.secret_getters = _run_time_secrets([*site.secrets, *book.secrets], rules(all_binds))
     registry.books.append(program)
     return program
 
@@ -621,6 +624,7 @@ def _include(
         chain=site.chain if spec.inline is not None else (*site.chain, spec.path),
         trail=(*site.trail, step.index),
         host_rules=site.host_rules,
+        secrets=(*site.secrets, *book.secrets),
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
@@ -684,6 +688,7 @@ def _custom_runner(
         chain=(*site.chain, path),
         trail=(*site.trail, step.index),
         host_rules=site.host_rules,
+        secrets=site.secrets,
     )
     program = compile_book(registry, child, child_site, {}, child.name)
     extra = {"nodes": nodes, "params": params}

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
     from loadscope.engine.transport._runner import Runner
 
+INCLUDED_ONLY_WARNING = (
+    "the runbook runs only when included (`if: included`): run on its own, it skips every step "
+    "and sends nothing"
+)
 NO_LOAD_WARNING = (
     "the runbook sends no HTTP load (no step makes a request): it runs its tests and reports "
     "0 requests"
@@ -96,9 +100,15 @@ class RunbookScenario:
         self._dump_sink: Callable[[str, Any], None] | None = None
         self.sends_requests = bool(self._requests)
         # for the session's event log (the console shows it)
-        self.event_warnings: list[str] = [] if self.sends_requests else [NO_LOAD_WARNING]
+        self.event_warnings: list[str] = [] if self.sends_requests else [self.no_load_warning]
         if len(books) == 1:  # the engine awaits the runbook's own pass: one coroutine less
             self.run_iteration = books[0].run  # type: ignore[method-assign,assignment]
+
+    @property
+    def no_load_warning(self) -> str:
+        if all(book.never_runs for book in self.books):
+            return INCLUDED_ONLY_WARNING
+        return NO_LOAD_WARNING
 
     def _requests_of(self, book: BookProgram) -> list[RequestProgram]:
         found: list[RequestProgram] = []
@@ -161,7 +171,7 @@ def load_runbooks(
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
     scenario = compile_runbooks(paths, vars, env=env)
     if not scenario.step_names():
-        scenario.warnings.append(f"{scenario.paths[0]}: warning: {NO_LOAD_WARNING}")
+        scenario.warnings.append(f"{scenario.paths[0]}: warning: {scenario.no_load_warning}")
     return scenario
 
 

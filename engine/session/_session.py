@@ -141,6 +141,8 @@ class Session:
     async def run(self) -> None:
         """Start, warm up, measure for the duration (or until `stop()`), then stop."""
         await self.start()
+        if self._iterations_spent():  # a worker whose share of `--iterations` is none
+            self.request_stop()
         if self.warming_up and await self._runs_for(self.config.warm_up):
             self.end_warm_up()
         measured = self._measured_duration()

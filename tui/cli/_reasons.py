@@ -10,8 +10,9 @@ CONNECT_KINDS = frozenset(
 
 
 def silence_reason(snapshot: Snapshot, connect_timeout: float) -> str:
-    """One line when not a single response came back ("" otherwise)."""
-    if any(count for _, count in snapshot.status_codes):
+    """One line when requests were sent and not a single response came back ("" otherwise:
+    a runbook that sent nothing says so in its own warning)."""
+    if snapshot.requests_total == 0 or any(count for _, count in snapshot.status_codes):
         return ""
     where = ", ".join(snapshot.targets) or "the target"
     if snapshot.errors:
