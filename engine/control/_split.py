@@ -52,9 +52,9 @@ def _busy(config: SessionConfig, parts: int) -> list[int]:
 
 def _iterations(config: SessionConfig, index: int, parts: int) -> int | None:
     """`--iterations`, shared by the workers that have VUs to run them (none for the rest)."""
-    busy = _busy(config, parts)
     if config.max_iterations is None:
         return None
+    busy = _busy(config, parts)
     if index not in busy:
         return 0
     return split_count(config.max_iterations, len(busy))[busy.index(index)]

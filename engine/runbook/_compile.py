@@ -101,6 +101,12 @@ class Registry:
         cached = self.parsed.get(path)
         if cached is not None:
             return cached
+        book = parse_book(self.read_tree(path, display), display, path, self.warn)
+        self.parsed[path] = book
+        return book
+
+    def read_tree(self, path: Path, display: str) -> YNode | None:
+        """The runbook's YAML, not yet parsed (a custom runner's runbook is expanded first)."""
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -109,20 +115,6 @@ class Registry:
             raise RunbookError(
                 Location(display), f"cannot read the runbook: {exc.strerror}"
             ) from None
-        root = load(text, display, self.env, self.warn)
-        book = parse_book(root, display, path, self.warn)
-        self.parsed[path] = book
-        return book
-
-    def read_tree(self, path: Path, display: str) -> YNode | None:
-        """The runbook's YAML, not yet parsed (a custom runner's runbook is expanded first)."""
-        problem = input_file_problem(path)
-        if problem:
-            raise RunbookError(Location(display), f"cannot read the runbook: {problem}")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            raise RunbookError(Location(display), "cannot read the runbook as UTF-8 text") from None
         return load(text, display, self.env, self.warn)
 
 
@@ -293,11 +285,7 @@ def _run_time_secrets(names: list[str], rules: NameRules) -> list[Getter]:
         if name.split(".", 1)[0] in ("vars", "env"):
             continue
         try:
-            tree = parse(name)
-            rules.check(tree)
-            if rules.body_reader is not None:
-                rules.body_reader(tree)
-            getters.append(compile_tree(tree, rules.resolve, rules.directory))
+            getters.append(compile_text(name, rules))
         except (ExpressionError, RecursionError):
             continue
     return getters
@@ -388,16 +376,21 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
 
 
 # -- expressions ----------------------------------------------------------------------------------
+def compile_text(text: str, rules: NameRules) -> Getter:
+    """An expression checked against `rules` (noting the bodies it reads); ExpressionError."""
+    tree = parse(text)
+    rules.check(tree)
+    if rules.body_reader is not None:
+        rules.body_reader(tree)
+    return compile_tree(tree, rules.resolve, rules.directory)
+
+
 def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompiler:
     """Compiles expression text found at `offset` inside `node` (a template's inside, say)."""
 
     def compile_at(text: str, offset: int) -> Getter:
         try:
-            tree = parse(text)
-            rules.check(tree)
-            if rules.body_reader is not None:
-                rules.body_reader(tree)
-            return compile_tree(tree, rules.resolve, rules.directory)
+            return compile_text(text, rules)
         except ExpressionError as exc:
             location = node.locate(offset + exc.offset)
             hint = exc.hint
@@ -611,23 +604,40 @@ def _include(
             overrides[key.value] = template.value
         else:
             dynamic[key.value] = template
-    child_site = _Site(
-        prefix=f"{step_name}>",
-        runners=runners,
-        runner_books=runner_books,
+    child_site = replace(
+        _nested_site(site, step.index, step_name, runners, runner_books),
         var_keys=frozenset(dynamic),
         dynamic_vars=bool(dynamic),
-        included=True,
         skip_test=spec.skip_test or parent.skip_test,
         force=spec.force,
-        depth=site.depth + 1,
         chain=site.chain if spec.inline is not None else (*site.chain, spec.path),
-        trail=(*site.trail, step.index),
-        host_rules=site.host_rules,
         secrets=(*site.secrets, *book.secrets),
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
+
+
+def _nested_site(
+    site: _Site,
+    step_index: int,
+    step_name: str,
+    runners: dict[str, RunnerSpec],
+    runner_books: dict[str, str],
+) -> _Site:
+    """Where a runbook that a step runs (include, custom runner) is compiled: one level down,
+    its steps named under the step's, with no vars of the step's own and not forced."""
+    return replace(
+        site,
+        prefix=f"{step_name}>",
+        runners=runners,
+        runner_books=runner_books,
+        var_keys=frozenset(),
+        dynamic_vars=False,
+        included=True,
+        force=False,
+        depth=site.depth + 1,
+        trail=(*site.trail, step_index),
+    )
 
 
 def _custom_runner_of(step: StepSpec, runners: dict[str, RunnerSpec]) -> RunnerSpec | None:
@@ -675,20 +685,10 @@ def _custom_runner(
     view = {"vars": caller_vars or {}, "env": registry.env, "nodes": nodes, "params": params}
     root = _expanded_runner_book(registry.read_tree(path, display), view, registry.env)
     child = parse_book(root, display, path, registry.warn)
-    child_site = _Site(
-        prefix=f"{step_name}>",
-        runners=runners,
-        runner_books=runner_books,
-        var_keys=frozenset(),
-        dynamic_vars=False,
-        included=True,
+    child_site = replace(
+        _nested_site(site, step.index, step_name, runners, runner_books),
         skip_test=parent.skip_test,
-        force=False,
-        depth=site.depth + 1,
         chain=(*site.chain, path),
-        trail=(*site.trail, step.index),
-        host_rules=site.host_rules,
-        secrets=site.secrets,
     )
     program = compile_book(registry, child, child_site, {}, child.name)
     extra = {"nodes": nodes, "params": params}
