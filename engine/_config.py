@@ -34,6 +34,14 @@ class HttpVersion(enum.StrEnum):
     HTTP1 = "http1"
     HTTP2 = "http2"  # h2 over TLS; h2c with prior knowledge on http://
 
+    def describe(self, in_use: str = "") -> str:
+        """As every view words the setting: `auto (1.1)` when negotiated (`in_use`: what the
+        latest response used), `1.1 forced` or `2 forced` when set by `h` or a flag."""
+        if self is HttpVersion.AUTO:
+            version = in_use.removeprefix("HTTP/")
+            return f"auto ({version})" if version else "auto"
+        return "1.1 forced" if self is HttpVersion.HTTP1 else "2 forced"
+
 
 class RetireAt(enum.StrEnum):
     """When a VU removed by `set_concurrency` stops."""

@@ -52,15 +52,3 @@ def clock(seconds: float) -> str:
 def counted(n: int, noun: str) -> str:
     """`1 VU`, `2 VUs`, `1,000 connections`: a count with its noun, singular for one."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
-
-
-HTTP_SETTINGS = {"http1": "1.1", "http2": "2"}
-
-
-def http_setting(setting: str, in_use: str = "") -> str:
-    """The HTTP version as every view words it: `auto (1.1)` when negotiated (what the latest
-    response used), `1.1 forced` or `2 forced` when set by `h` or a flag."""
-    if setting == "auto":
-        version = in_use.removeprefix("HTTP/")
-        return f"auto ({version})" if version else "auto"
-    return f"{HTTP_SETTINGS.get(setting, setting)} forced"

@@ -33,9 +33,6 @@ TICK_SLACK = 0.1  # a tick this close to the end of the run is left to the final
 __all__ = ["Session", "SessionExtension", "State"]
 
 
-_HTTP_WORDS = {"auto": "auto", "http1": "1.1 forced", "http2": "2 forced"}  # as the console says
-
-
 class SessionExtension(Protocol):
     """A hook into a session's life: the kernel view, detectors and phases plug in here
     (diagnostics' extensions satisfy it without importing the session)."""
@@ -310,7 +307,7 @@ class Session:
             return
         self.event(
             EventKind.HTTP,
-            f"HTTP {_HTTP_WORDS[self.http_version.value]} → {_HTTP_WORDS[version.value]}",
+            f"HTTP {self.http_version.describe()} → {version.describe()}",
             mode=version.value,
         )
         self.http_version = version

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadscope.engine import HistogramData, Snapshot
+from loadscope.engine import HistogramData, HttpVersion, Snapshot
 
-from ..format import counted, http_setting, ms, number, percent
+from ..format import counted, ms, number, percent
 from ..widgets._charts import merge_equal_bins
 from ._loadt import go_duration, loadt_block
 
@@ -110,7 +110,7 @@ def _mode(snapshot: Snapshot, report: dict[str, Any]) -> str:
         model = f"closed, {counted(snapshot.concurrency, 'VU')} at the end, peak {peak:,}"
     else:
         model = f"closed, {counted(snapshot.concurrency, 'VU')}"
-    http = http_setting(snapshot.http_version, snapshot.http_version_in_use)
+    http = HttpVersion(snapshot.http_version).describe(snapshot.http_version_in_use)
     return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}"
 
 

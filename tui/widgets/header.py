@@ -6,9 +6,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from loadscope.engine import Snapshot
+from loadscope.engine import HttpVersion, Snapshot
 
-from ..format import clock, counted, http_setting
+from ..format import clock, counted
 
 STATE_STYLES = {
     "running": ("●", "bold green"),
@@ -104,4 +104,4 @@ def _model(snap: Snapshot) -> str:
 
 
 def _version(snap: Snapshot) -> str:
-    return http_setting(snap.http_version, snap.http_version_in_use)
+    return HttpVersion(snap.http_version).describe(snap.http_version_in_use)
