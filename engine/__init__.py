@@ -7,7 +7,7 @@ The built-in target server is `loadscope.engine.target` (`TargetProcess`, `Targe
 
 from __future__ import annotations
 
-from loadscope.engine._config import (
+from ._config import (
     CloseReason,
     HttpVersion,
     RetireAt,
@@ -17,22 +17,24 @@ from loadscope.engine._config import (
     Stage,
     State,
 )
-from loadscope.engine._loop import run_event_loop
-from loadscope.engine.control import EngineProcess, ScenarioSpec, WorkerController
-from loadscope.engine.diagnostics._diagnostics import (
+from ._loop import run_event_loop
+from .control import EngineProcess, ScenarioSpec, WorkerController
+from .diagnostics import (
     DetectorExtension,
     Diagnostics,
     GeneratorExtension,
     KernelExtension,
+    PhaseExtension,
+    PhaseSpec,
     attach_diagnostics,
+    phase_specs,
 )
-from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec, phase_specs
-from loadscope.engine.metrics._histogram import Histogram
-from loadscope.engine.metrics._snapshot import (
+from .metrics import (
     ConnectionsSnapshot,
     EventKind,
     EventRecord,
     GeneratorLoad,
+    Histogram,
     HistogramData,
     KernelSnapshot,
     LatencySummary,
@@ -43,8 +45,8 @@ from loadscope.engine.metrics._snapshot import (
     TimelinePoint,
     WorkerSnapshot,
 )
-from loadscope.engine.session._session import Session, SessionExtension
-from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
+from .session import Session, SessionExtension
+from .session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
 
 __all__ = [
     "CloseReason",

@@ -88,3 +88,24 @@ def format_seconds(seconds: float) -> str:
     text += f"{minutes}m" if minutes else ""
     text += f"{secs}s" if secs else ""
     return text
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as runn prints it (Go's `time.Duration.String()`): 5s, 1m30s, 1h0m0s, 500ms."""
+    ns = round(seconds * 1e9)
+    if ns == 0:
+        return "0s"
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                return f"{_go_fraction(ns / size)}{unit}"
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = f"{_go_fraction(rest / 1e9)}s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
+
+
+def _go_fraction(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".")

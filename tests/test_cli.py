@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from loadscope.engine.target import TargetProcess
-from loadscope.tui.cli._outputs import CSV_FIELDS
+from loadscope.tui.outputs.files import CSV_FIELDS
 
 from .cli_support import COMMAND, REPO, environment, loadscope
 from .reports import validated

@@ -12,8 +12,8 @@ import pytest
 from textual.pilot import Pilot
 
 from loadscope.tui.app import RAMP_STEP, ConsoleOptions, LoadscopeApp
-from loadscope.tui.cli._limits import PORT_RANGE, vu_limit_reason
 from loadscope.tui.controller import ScriptedController
+from loadscope.tui.limits import PORT_RANGE, vu_limit_reason
 from loadscope.tui.screens.help import HelpScreen
 from loadscope.tui.screens.value_dialog import MAX_CONCURRENCY, ValueDialog
 

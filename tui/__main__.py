@@ -1,3 +1,3 @@
-from loadscope.tui.cli import entry
+from .cli import entry
 
 entry()

@@ -21,10 +21,9 @@ from textual.binding import Binding
 from textual.reactive import var
 from textual.timer import Timer
 
-from loadscope.engine import ReuseMode, Snapshot
-from loadscope.engine.metrics.report import redact_snapshot
-from loadscope.engine.redact import redact_text
-
+from ..engine import ReuseMode, Snapshot
+from ..engine.metrics.report import redact_snapshot
+from ..engine.redact import redact_text
 from .controller import Controller
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
@@ -181,14 +180,14 @@ class LoadscopeApp(App[int]):
 
     def _say_why_silent(self, snapshot: Snapshot) -> None:
         """A run that got no answer says why, in the console as on stderr."""
-        from .cli._reasons import silence_reason
+        from .outputs.reasons import silence_reason
 
         reason = silence_reason(snapshot, self.options.connect_timeout)
         if reason:
             self.notify(reason, severity="error", title="no answer", timeout=30)
 
     def _write_summary(self, report: dict[str, Any]) -> Path | None:
-        from .cli._outputs import write_failure, write_json
+        from .outputs.files import write_failure, write_json
 
         try:
             if self.options.summary_json:
@@ -209,7 +208,7 @@ class LoadscopeApp(App[int]):
 
     def final_snapshot(self) -> Snapshot | None:
         """The engine's final snapshot, saying so when a second q cut the running work."""
-        from .cli._describe import cut_by
+        from .describe import cut_by
 
         final = self.controller.final
         return cut_by(final, "a second q") if final is not None and self._cut_by_user else final
@@ -241,7 +240,7 @@ class LoadscopeApp(App[int]):
         if self.options.open_model:
             dialog = ValueDialog("Iterations per second", self._rate, integer=False)
         else:
-            from .cli._limits import vu_limit_reason
+            from .limits import vu_limit_reason
 
             dialog = ValueDialog(
                 "Virtual users", self._concurrency, integer=True, limit=vu_limit_reason
@@ -317,7 +316,7 @@ class LoadscopeApp(App[int]):
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
-        from .cli._outputs import write_failure, write_json
+        from .outputs.files import write_failure, write_json
 
         text, report = self.render_report(snap)
         try:

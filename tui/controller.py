@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from loadscope.engine import Snapshot
+from ..engine import Snapshot
 
 
 class Controller(Protocol):

@@ -7,8 +7,7 @@ from collections import deque
 from textual import events
 from textual.app import App
 
-from loadscope.engine.diagnostics.kernel import SocketWatcher, WatchSample
-
+from ..engine.diagnostics.kernel import SocketWatcher, WatchSample
 from .screens.watch import HISTORY, WatchScreen
 
 NARROW_WIDTH = 100

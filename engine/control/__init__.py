@@ -1,11 +1,11 @@
 """Control: where a session runs (in this process, a child process, N worker processes or Ray
 actors) behind one controller API."""
 
-from loadscope.engine.control._process import PUSH_INTERVAL, EngineProcess
-from loadscope.engine.control._runtime import WorkerRole
-from loadscope.engine.control._spec import ScenarioSpec
-from loadscope.engine.control._split import split_count, worker_config
-from loadscope.engine.control._workers import (
+from ._process import PUSH_INTERVAL, EngineProcess
+from ._runtime import WorkerRole
+from ._spec import ScenarioSpec
+from ._split import split_count, worker_config
+from ._workers import (
     ClusterError,
     LocalPool,
     WorkerController,

@@ -12,10 +12,9 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-from loadscope.engine._config import SessionConfig
-from loadscope.engine.diagnostics._detectors import SETTLE_S, Detectors, Kind, Observation
-from loadscope.engine.metrics._merge import SHARED_EVENT_KINDS, WorkerPart
-from loadscope.engine.metrics._snapshot import KernelSnapshot, Snapshot, Warning
+from .._config import SessionConfig
+from ..diagnostics import SETTLE_S, Detectors, Kind, Observation
+from ..metrics import SHARED_EVENT_KINDS, KernelSnapshot, Snapshot, Warning, WorkerPart
 
 CHANGE_KINDS = SHARED_EVENT_KINDS - {"start", "stop", "stopped", "reset"}
 

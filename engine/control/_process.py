@@ -20,19 +20,19 @@ from collections.abc import Callable, Coroutine
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from loadscope.engine._config import SessionConfig
-from loadscope.engine._loop import run_event_loop
-from loadscope.engine.control._runtime import (
+from .._config import SessionConfig
+from .._loop import run_event_loop
+from ..metrics import Snapshot
+from ..redact import add_secrets
+from ..session import Session
+from ._runtime import (
     COMMANDS,
     WorkerRole,
     apply_control,
     build_session,
     take_snapshot,
 )
-from loadscope.engine.control._spec import ScenarioSpec
-from loadscope.engine.metrics._snapshot import Snapshot
-from loadscope.engine.redact import add_secrets
-from loadscope.engine.session._session import Session
+from ._spec import ScenarioSpec
 
 PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import ray
 
-from loadscope.engine._config import SessionConfig
-from loadscope.engine.control._process import EngineProcess
-from loadscope.engine.control._runtime import WorkerRole, core_for
-from loadscope.engine.control._spec import ScenarioSpec
-from loadscope.engine.control._split import worker_config
-from loadscope.engine.metrics._snapshot import Snapshot
-from loadscope.engine.redact import add_secrets
+from .._config import SessionConfig
+from ..metrics import Snapshot
+from ..redact import add_secrets
+from ._process import EngineProcess
+from ._runtime import WorkerRole, core_for
+from ._spec import ScenarioSpec
+from ._split import worker_config
 
 REACH_TIMEOUT = 5.0  # seconds to reach the cluster's address (Ray itself retries for minutes)
 PLACEMENT_TIMEOUT = 120.0  # seconds for Ray to place every actor (a cold local cluster is slow)

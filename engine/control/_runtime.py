@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from loadscope.engine._config import SessionConfig
-from loadscope.engine.control._spec import ScenarioSpec
-from loadscope.engine.metrics._snapshot import Snapshot
-from loadscope.engine.session._build import build_snapshot
-from loadscope.engine.session._session import Session
+from .._config import SessionConfig
+from ..metrics import Snapshot
+from ..session import Session, build_snapshot
+from ._spec import ScenarioSpec
 
 LIVE_TIMELINE = 600  # seconds of timeline in a live snapshot; the final one has them all
 # A worker's live snapshot carries only its latest seconds: the controller keeps the merged

@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from loadscope.engine.runbook import load_runbooks
-from loadscope.engine.session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
+from ..runbook import load_runbooks
+from ..session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
 
 
 @dataclass(frozen=True)

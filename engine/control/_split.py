@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from loadscope.engine._config import SessionConfig, Stage
+from .._config import SessionConfig, Stage
 
 
 def split_count(total: int, parts: int) -> list[int]:

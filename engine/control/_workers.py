@@ -18,14 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from loadscope.engine._config import SessionConfig
-from loadscope.engine.control._judge import MergedJudge
-from loadscope.engine.control._process import PUSH_INTERVAL, EngineProcess
-from loadscope.engine.control._runtime import LIVE_TIMELINE, WorkerRole, core_for
-from loadscope.engine.control._spec import ScenarioSpec
-from loadscope.engine.control._split import split_amount, split_count, worker_config
-from loadscope.engine.metrics._merge import WorkerPart, all_stopped, merge_snapshots
-from loadscope.engine.metrics._snapshot import Snapshot, TimelinePoint
+from .._config import SessionConfig
+from ..metrics import Snapshot, TimelinePoint, WorkerPart, all_stopped, merge_snapshots
+from ._judge import MergedJudge
+from ._process import PUSH_INTERVAL, EngineProcess
+from ._runtime import LIVE_TIMELINE, WorkerRole, core_for
+from ._spec import ScenarioSpec
+from ._split import split_amount, split_count, worker_config
 
 Setup = Callable[[Any], None]
 
@@ -127,7 +126,7 @@ def worker_pool(cluster: str | None, *, pin: bool = True) -> WorkerPool:
     if cluster != "ray" and not cluster.startswith("ray://"):
         raise ClusterError(f"--cluster: {cluster!r} is not local, ray or ray://HOST:PORT")
     try:
-        from loadscope.engine.control._ray import RayPool
+        from ._ray import RayPool
     except ImportError:
         raise ClusterError("--cluster ray needs Ray: pip install 'loadscope[ray]'") from None
     return RayPool(cluster if cluster.startswith("ray://") else None, pin)

@@ -3,3 +3,32 @@
 Everything here observes a session through the read-only `SessionView` protocol; nothing imports
 the session layer above.
 """
+
+from ._detectors import SETTLE_S, Detectors, Kind, Observation
+from ._diagnostics import (
+    DetectorExtension,
+    Diagnostics,
+    GeneratorExtension,
+    KernelExtension,
+    attach_diagnostics,
+)
+from ._ledger import ConnectionLedger
+from ._phases import PhaseExtension, PhaseSpec, phase_specs
+from ._view import SessionView
+
+__all__ = [
+    "SETTLE_S",
+    "ConnectionLedger",
+    "DetectorExtension",
+    "Detectors",
+    "Diagnostics",
+    "GeneratorExtension",
+    "KernelExtension",
+    "Kind",
+    "Observation",
+    "PhaseExtension",
+    "PhaseSpec",
+    "SessionView",
+    "attach_diagnostics",
+    "phase_specs",
+]

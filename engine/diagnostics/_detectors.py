@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from loadscope.engine.metrics._snapshot import Warning
+from ..metrics import Warning
 
 SETTLE_S = 2  # seconds after a start, reset or change before a rate is judged
 WINDOW = 3  # steady seconds a rate is judged over

@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
-from loadscope.engine._config import HttpVersion, ReuseMode, State
-from loadscope.engine.diagnostics._detectors import SETTLE_S, Detectors, Observation, RunTotals
-from loadscope.engine.diagnostics._generator import GeneratorMonitor
-from loadscope.engine.diagnostics._kernel import (
+from .._config import HttpVersion, ReuseMode, State
+from ..metrics import EventKind, GeneratorLoad, KernelSnapshot, Warning
+from ._detectors import SETTLE_S, Detectors, Observation, RunTotals
+from ._generator import GeneratorMonitor
+from ._kernel import (
     Endpoint,
     KernelSample,
     KernelView,
@@ -26,9 +27,8 @@ from loadscope.engine.diagnostics._kernel import (
     endpoints_for,
     format_address,
 )
-from loadscope.engine.diagnostics._phases import PhaseExtension, PhaseSpec
-from loadscope.engine.diagnostics._view import DiagnosticsExtension, SessionView
-from loadscope.engine.metrics._snapshot import EventKind, GeneratorLoad, KernelSnapshot, Warning
+from ._phases import PhaseExtension, PhaseSpec
+from ._view import DiagnosticsExtension, SessionView
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
 _DEFAULT_PORTS = {"http": 80, "https": 443}

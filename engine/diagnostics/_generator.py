@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from loadscope.engine.metrics._snapshot import GeneratorLoad
+from ..metrics import GeneratorLoad
 
 PROBE_INTERVAL = 0.1  # seconds between loop-lag probes
 

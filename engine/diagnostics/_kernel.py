@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from loadscope.engine.metrics._snapshot import SocketCounts
+from ..metrics import SocketCounts
 
 if sys.platform != "win32":
     import resource

@@ -10,9 +10,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable
 
-from loadscope.engine._config import CloseReason
-from loadscope.engine.metrics._histogram import Histogram
-from loadscope.engine.transport.interfaces import Connection, ConnectionInfo
+from .._config import CloseReason
+from ..metrics import Histogram
+from ..transport.interfaces import Connection, ConnectionInfo
 
 
 class ConnectionLedger:

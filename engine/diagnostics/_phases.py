@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from loadscope.engine._config import ReuseMode
-from loadscope.engine.diagnostics._generator import cpu_seconds
-from loadscope.engine.diagnostics._view import DiagnosticsExtension, SessionView
-from loadscope.engine.metrics._snapshot import EventKind, PhaseResult
+from .._config import ReuseMode
+from ..metrics import EventKind, PhaseResult
+from ._generator import cpu_seconds
+from ._view import DiagnosticsExtension, SessionView
 
 BOUNDARY_SLACK = 0.5  # seconds: the tick nearest a boundary ends the phase
 

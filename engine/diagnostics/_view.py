@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from loadscope.engine._config import HttpVersion, ReuseMode, SessionConfig, State
-from loadscope.engine.diagnostics._ledger import ConnectionLedger
-from loadscope.engine.metrics._metrics import Metrics
-from loadscope.engine.metrics._snapshot import EventKind, EventRecord
-from loadscope.engine.transport._runner import Runner
+from .._config import HttpVersion, ReuseMode, SessionConfig, State
+from ..metrics import EventKind, EventRecord, Metrics
+from ..transport import Runner
+from ._ledger import ConnectionLedger
 
 
 class SessionView(Protocol):

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from loadscope.engine.diagnostics._kernel import (
+from ..metrics import SocketCounts
+from ._kernel import (
     Endpoint,
     KernelSample,
     KernelView,
@@ -24,7 +25,6 @@ from loadscope.engine.diagnostics._kernel import (
     parse_address,
     read_port_range,
 )
-from loadscope.engine.metrics._snapshot import SocketCounts
 
 __all__ = [
     "Endpoint",

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from loadscope.engine.metrics._histogram import Histogram
-from loadscope.engine.metrics._snapshot import (
+from ._histogram import Histogram
+from ._snapshot import (
     ConnectionsSnapshot,
     ErrorSnapshot,
     EventRecord,

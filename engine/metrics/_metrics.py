@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from loadscope.engine.metrics._histogram import Histogram
-from loadscope.engine.transport._wire import RawResponse
+from ..transport import RawResponse
+from ._histogram import Histogram
 
 MAX_ERROR_MESSAGE = 300
 MAX_FAILURE_REASONS = 500  # distinct reasons kept; more are counted under OTHER_FAILURES

@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from loadscope.engine.metrics._histogram import Histogram, bucket_bounds
-from loadscope.engine.transport.interfaces import ConnectionInfo
+from ..transport.interfaces import ConnectionInfo
+from ._histogram import Histogram, bucket_bounds
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 

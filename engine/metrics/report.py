@@ -11,15 +11,15 @@ from dataclasses import asdict, replace
 from importlib import resources
 from typing import Any
 
-from loadscope.engine.metrics._histogram import bucket_bounds
-from loadscope.engine.metrics._snapshot import (
+from ..redact import redact_text, redact_value
+from ._histogram import bucket_bounds
+from ._snapshot import (
     HistogramData,
     LatencySummary,
     Snapshot,
     TimelinePoint,
     WorkerSnapshot,
 )
-from loadscope.engine.redact import redact_text, redact_value
 
 SCHEMA_VERSION = 1  # bumped only when a key changes meaning or goes away
 

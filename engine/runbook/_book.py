@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 
-from loadscope.engine.durations import DurationError, parse_duration
-from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
-from loadscope.engine.hosts import host_problem
-from loadscope.engine.session.scenario import check_port
-
+from ..durations import DurationError, parse_duration
+from ..files import InputFileError, input_file_problem, read_input_file
+from ..hosts import host_problem
+from ..session.scenario import check_port
 from ._errors import Location, RunbookError
 from ._yaml import YMap, YNode, YScalar, YSeq, kind_of, plain
 

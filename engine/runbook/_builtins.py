@@ -16,8 +16,7 @@ import statistics
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from loadscope.engine.durations import DurationError, parse_duration
-
+from ..durations import DurationError, parse_duration
 from ._errors import EvalError
 from ._eval import (
     FUNCTIONS,

@@ -16,9 +16,8 @@ from typing import Any
 
 import httpx
 
-from loadscope.engine._config import RunnerConfig
-from loadscope.engine.files import input_file_problem
-
+from .._config import RunnerConfig
+from ..files import input_file_problem
 from ._ast import Literal, Member, Name, Node, parse
 from ._bodies import BodyRead, body_reads
 from ._book import (

@@ -14,9 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loadscope.engine.redact import learn_secret
-from loadscope.engine.session.scenario import IterationFailed, RequestFailed
-
+from ..redact import learn_secret
+from ..session.scenario import IterationFailed, RequestFailed
 from ._errors import EvalError, one_line
 from ._eval import Getter, plain
 from ._request import REDIRECTS, RequestProgram
@@ -24,8 +23,7 @@ from ._scope import Scope
 from ._template import Template
 
 if TYPE_CHECKING:
-    from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
-
+    from ..session.scenario import VirtualUserView as VirtualUser
     from ._response import ResponseView
 
 DumpSink = Callable[[str, Any], None]

@@ -18,19 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from loadscope.engine.files import InputFileError, read_input_file
-from loadscope.engine.transport.interfaces import KEEP_BODY
-
+from ..files import InputFileError, read_input_file
+from ..transport.interfaces import KEEP_BODY
 from ._errors import EvalError
 from ._eval import format_float, plain
 from ._response import ResponseView
 from ._template import Template, render_text
 
 if TYPE_CHECKING:
-    from loadscope.engine.metrics._metrics import StepStats
-    from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
-    from loadscope.engine.transport._runner import Runner
-    from loadscope.engine.transport._wire import RawResponse
+    from ..metrics import StepStats
+    from ..session.scenario import VirtualUserView as VirtualUser
+    from ..transport import RawResponse, Runner
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10

@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine.durations import DurationError, parse_duration
-
+from ..durations import DurationError, parse_duration
 from ._ast import Call
 from ._builtins import register
 from ._errors import EvalError, ExpressionError

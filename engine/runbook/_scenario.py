@@ -10,9 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadscope.engine._config import RunnerConfig
-from loadscope.engine.files import input_file_problem
-
+from .._config import RunnerConfig
+from ..files import input_file_problem
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
 from ._errors import Location, RunbookError
@@ -30,9 +29,9 @@ __all__ = [
 from ._request import RequestProgram
 
 if TYPE_CHECKING:
-    from loadscope.engine.metrics._metrics import StepStats
-    from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
-    from loadscope.engine.transport._runner import Runner
+    from ..metrics import StepStats
+    from ..session.scenario import VirtualUserView as VirtualUser
+    from ..transport import Runner
 
 INCLUDED_ONLY_WARNING = (
     "the runbook runs only when included (`if: included`): run on its own, it skips every step "

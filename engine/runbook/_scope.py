@@ -20,7 +20,7 @@ from ._expression import walk
 from ._response import ResponseView, cookie_expired
 
 if TYPE_CHECKING:
-    from loadscope.engine.session.scenario import VirtualUserView as VirtualUser
+    from ..session.scenario import VirtualUserView as VirtualUser
 
 UNDEFINED_HINT = "not in vars, not bound by an earlier step, not a built-in name"
 

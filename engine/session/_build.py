@@ -7,19 +7,19 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from loadscope.engine.diagnostics._view import SessionView
-from loadscope.engine.metrics._metrics import StepStats
-from loadscope.engine.metrics._snapshot import (
+from ..diagnostics import SessionView
+from ..metrics import (
     ConnectionsSnapshot,
     ErrorSnapshot,
     HistogramData,
     LatencySummary,
     Snapshot,
     StepSnapshot,
+    StepStats,
     TimelinePoint,
 )
-from loadscope.engine.redact import learnt_secrets
-from loadscope.engine.session.scenario import Scenario
+from ..redact import learnt_secrets
+from .scenario import Scenario
 
 LIVE_CONNECTIONS_SHOWN = 50
 

@@ -14,16 +14,14 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from loadscope.engine._config import CloseReason, HttpVersion, ReuseMode, SessionConfig, State
-from loadscope.engine.diagnostics._ledger import ConnectionLedger
-from loadscope.engine.metrics._metrics import Metrics, StepStats
-from loadscope.engine.metrics._snapshot import EventKind, EventRecord, Snapshot, TimelinePoint
-from loadscope.engine.session._build import build_snapshot
-from loadscope.engine.session._pacing import AsyncPacer, due_arrivals
-from loadscope.engine.session._vu import VirtualUser
-from loadscope.engine.session.scenario import Scenario
-from loadscope.engine.transport._runner import Runner
-from loadscope.engine.transport._transport import PoolScope
+from .._config import CloseReason, HttpVersion, ReuseMode, SessionConfig, State
+from ..diagnostics import ConnectionLedger
+from ..metrics import EventKind, EventRecord, Metrics, Snapshot, StepStats, TimelinePoint
+from ..transport import PoolScope, Runner
+from ._build import build_snapshot
+from ._pacing import AsyncPacer, due_arrivals
+from ._vu import VirtualUser
+from .scenario import Scenario
 
 EVENTS_KEPT = 500
 STAGE_STEP = 0.1  # seconds between concurrency updates while ramping

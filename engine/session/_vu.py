@@ -8,14 +8,11 @@ from typing import Protocol
 
 import httpx
 
-from loadscope.engine._config import CloseReason, RetireAt, ReuseMode, SessionConfig
-from loadscope.engine.metrics._metrics import Metrics, StepStats
-from loadscope.engine.session._pacing import AsyncPacer
-from loadscope.engine.session.scenario import IterationFailed, RequestFailed, Scenario
-from loadscope.engine.transport._errors import classify_os_error
-from loadscope.engine.transport._runner import Runner
-from loadscope.engine.transport._transport import PoolScope, to_response
-from loadscope.engine.transport._wire import RawResponse
+from .._config import CloseReason, RetireAt, ReuseMode, SessionConfig
+from ..metrics import Metrics, StepStats
+from ..transport import PoolScope, RawResponse, Runner, classify_os_error, to_response
+from ._pacing import AsyncPacer
+from .scenario import IterationFailed, RequestFailed, Scenario
 
 MAX_REDIRECTS = 10
 INTERRUPTED = "interrupted"  # the error kind of requests cut at the end of the grace period

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from loadscope.engine._config import RunnerConfig
-from loadscope.engine.transport.interfaces import KEEP_BODY
+from .._config import RunnerConfig
+from ..transport.interfaces import KEEP_BODY
 
 if TYPE_CHECKING:
-    from loadscope.engine.metrics._metrics import StepStats
-    from loadscope.engine.transport._runner import Runner
-    from loadscope.engine.transport._wire import RawResponse
+    from ..metrics import StepStats
+    from ..transport import RawResponse, Runner
 
 
 class IterationFailed(Exception):

@@ -21,8 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.process import BaseProcess
 
-from loadscope.engine._loop import run_event_loop
-
+from .._loop import run_event_loop
 from ._counters import Field, SharedCounters
 from ._options import Listener, TargetOptions
 from ._server import TargetInfo

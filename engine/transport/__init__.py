@@ -3,3 +3,16 @@
 Connections of both protocols stand behind one interface (`interfaces.py`); the pool is written
 against it. Runners (a pool set per origin, shared by every virtual user) live here too.
 """
+
+from ._errors import classify_os_error
+from ._runner import Runner
+from ._transport import PoolScope, to_response
+from ._wire import RawResponse
+
+__all__ = [
+    "PoolScope",
+    "RawResponse",
+    "Runner",
+    "classify_os_error",
+    "to_response",
+]

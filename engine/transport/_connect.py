@@ -11,17 +11,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loadscope.engine._config import CloseReason, HttpVersion
-from loadscope.engine.transport._errors import (
+from .._config import CloseReason, HttpVersion
+from ._errors import (
     ConnectError,
     ConnectTimeout,
     TLSError,
     classify_os_error,
     is_reset,
 )
-from loadscope.engine.transport._h1 import AsyncHTTP11Connection
-from loadscope.engine.transport._h2 import AsyncHTTP2Connection
-from loadscope.engine.transport.interfaces import (
+from ._h1 import AsyncHTTP11Connection
+from ._h2 import AsyncHTTP2Connection
+from .interfaces import (
     DEFAULT_MAX_BODY,
     Connection,
     ConnectionObserver,

@@ -13,8 +13,8 @@ import time
 import httptools
 import httpx
 
-from loadscope.engine._config import CloseReason
-from loadscope.engine.transport._errors import (
+from .._config import CloseReason
+from ._errors import (
     BodyTooLarge,
     ConnectionReset,
     PeerClosed,
@@ -22,9 +22,9 @@ from loadscope.engine.transport._errors import (
     ReadTimeout,
     is_reset,
 )
-from loadscope.engine.transport._serialize import h1_bytes
-from loadscope.engine.transport._wire import RawResponse, parse_keepalive_timeout
-from loadscope.engine.transport.interfaces import (
+from ._serialize import h1_bytes
+from ._wire import RawResponse, parse_keepalive_timeout
+from .interfaces import (
     DEFAULT_MAX_BODY,
     KEEP_BODY,
     Connection,

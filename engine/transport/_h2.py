@@ -12,8 +12,8 @@ import h2.exceptions
 import h2.settings
 import httpx
 
-from loadscope.engine._config import CloseReason
-from loadscope.engine.transport._errors import (
+from .._config import CloseReason
+from ._errors import (
     BodyTooLarge,
     ConnectionReset,
     GoAway,
@@ -23,9 +23,9 @@ from loadscope.engine.transport._errors import (
     StreamReset,
     is_reset,
 )
-from loadscope.engine.transport._serialize import h2_headers, request_body
-from loadscope.engine.transport._wire import RawResponse
-from loadscope.engine.transport.interfaces import (
+from ._serialize import h2_headers, request_body
+from ._wire import RawResponse
+from .interfaces import (
     DEFAULT_MAX_BODY,
     KEEP_BODY,
     Connection,

@@ -22,11 +22,11 @@ from typing import Protocol
 
 import httpx
 
-from loadscope.engine._config import CloseReason, HttpVersion
-from loadscope.engine.transport._connect import AsyncConnector
-from loadscope.engine.transport._errors import GoAway, PeerClosed, ProtocolError
-from loadscope.engine.transport._wire import RawResponse
-from loadscope.engine.transport.interfaces import Connection
+from .._config import CloseReason, HttpVersion
+from ._connect import AsyncConnector
+from ._errors import GoAway, PeerClosed, ProtocolError
+from ._wire import RawResponse
+from .interfaces import Connection
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 

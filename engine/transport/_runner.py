@@ -13,12 +13,12 @@ import time
 
 import httpx
 
-from loadscope.engine._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
-from loadscope.engine.transport._connect import AsyncConnector, Origin
-from loadscope.engine.transport._pool import AsyncOriginPool
-from loadscope.engine.transport._tls import build_ssl_context
-from loadscope.engine.transport._transport import PoolScope, to_response
-from loadscope.engine.transport.interfaces import ConnectionObserver
+from .._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
+from ._connect import AsyncConnector, Origin
+from ._pool import AsyncOriginPool
+from ._tls import build_ssl_context
+from ._transport import PoolScope, to_response
+from .interfaces import ConnectionObserver
 
 SCOPE_EXTENSION = "loadscope.scope"
 

@@ -6,7 +6,7 @@ import ssl
 
 import certifi
 
-from loadscope.engine._config import HttpVersion
+from .._config import HttpVersion
 
 ALPN = {
     HttpVersion.AUTO: ["h2", "http/1.1"],

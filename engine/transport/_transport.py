@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import httpx
 
-from loadscope.engine._config import CloseReason
-from loadscope.engine.transport._connect import Origin
-from loadscope.engine.transport._pool import AsyncOriginPool
-from loadscope.engine.transport._wire import RawResponse
+from .._config import CloseReason
+from ._connect import Origin
+from ._pool import AsyncOriginPool
+from ._wire import RawResponse
 
 # Builds a pool for an origin: (origin, idle connections kept, reuse connections?).
 PoolFactory = Callable[[Origin, int, bool], AsyncOriginPool]

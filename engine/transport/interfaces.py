@@ -16,8 +16,8 @@ from typing import ClassVar, Protocol
 
 import httpx
 
-from loadscope.engine._config import CloseReason
-from loadscope.engine.transport._wire import RawResponse
+from .._config import CloseReason
+from ._wire import RawResponse
 
 KEEP_BODY = "loadscope.keep_body"  # request extension: False streams the body and only counts it
 DEFAULT_MAX_BODY = 64 * 1024 * 1024

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from loadscope.engine import ReuseMode
+from ...engine import ReuseMode
 
 DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..outputs.files import dumps
 from ._errors import EXIT_OK, EXIT_THRESHOLD, UsageError
-from ._outputs import dumps
 from ._thresholds import Result, Verdict
 
 if TYPE_CHECKING:
-    from loadscope.engine.runbook import Expression
+    from ...engine.runbook import Expression
 
 RELATIVE_NOISE = 0.05
 STANDARD_ERRORS = 2.0
@@ -246,7 +246,7 @@ def names_for_thresholds(result: dict[str, Any]) -> dict[str, float]:
 
 def compile_thresholds(sources: list[str]) -> list[Expression]:
     """Every threshold parsed and its names checked before the reports are read."""
-    from loadscope.engine.runbook import RunbookError, compile_expression
+    from ...engine.runbook import RunbookError, compile_expression
 
     known = threshold_names()
     compiled = []
@@ -266,7 +266,7 @@ def compile_thresholds(sources: list[str]) -> list[Expression]:
 
 
 def evaluate(expressions: list[Expression], names: dict[str, float]) -> Verdict:
-    from loadscope.engine.runbook import EvalError
+    from ...engine.runbook import EvalError
 
     verdict = Verdict()
     for expression in expressions:

@@ -11,16 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import Session, Snapshot
-from loadscope.engine.control import EngineProcess, WorkerController
-from loadscope.engine.metrics.report import redact_snapshot
-from loadscope.engine.redact import redact_text
-
+from ...engine import Session, Snapshot
+from ...engine.control import EngineProcess, WorkerController
+from ...engine.metrics.report import redact_snapshot
+from ...engine.redact import redact_text
+from ..limits import raise_open_files_limit
+from ..outputs.files import CsvTimeline
+from ..outputs.reasons import silence_reason
 from . import _signals
 from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import setup_child_session
-from ._limits import raise_open_files_limit
 from ._loadt import threshold_names
 from ._more_outputs import (
     MetricsAddress,
@@ -31,8 +32,6 @@ from ._more_outputs import (
 )
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS
-from ._outputs import CsvTimeline
-from ._reasons import silence_reason
 from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds

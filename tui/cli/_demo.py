@@ -8,12 +8,11 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from loadscope.engine.target import TargetOptions, TargetProcess
-
+from ...engine.target import TargetOptions, TargetProcess
+from ..outputs.files import check_output_files
 from ._args import build_parser
 from ._errors import UsageError
 from ._options import load_plan
-from ._outputs import check_output_files
 
 EXAMPLES = resources.files("loadscope") / "examples"
 STORIES = {

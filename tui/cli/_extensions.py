@@ -5,10 +5,9 @@ The console's engine process calls `attach_extensions` too, so this module impor
 
 from __future__ import annotations
 
-from loadscope.engine import Diagnostics, Session, attach_diagnostics
-
+from ...engine import Diagnostics, Session, attach_diagnostics
+from ..outputs.files import CsvTimeline
 from ._options import LoadPlan
-from ._outputs import CsvTimeline
 
 
 def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from loadscope.engine import Session, SessionConfig
-from loadscope.engine.control import ScenarioSpec
-
-from ._describe import duration_text
+from ...engine import Session, SessionConfig
+from ...engine.control import ScenarioSpec
+from ...engine.durations import go_duration
+from ..describe import duration_text
 from ._errors import UsageError
 from ._extensions import attach_extensions
-from ._loadt import go_duration, loadt_values
+from ._loadt import loadt_values
 from ._more_outputs import check_outputs
 from ._options import (
     LoadPlan,

@@ -6,10 +6,9 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loadscope.engine import Session, Snapshot
-
+from ...engine import Session, Snapshot
+from ..outputs.files import check_output_files
 from ._errors import UsageError
-from ._outputs import check_output_files
 
 if TYPE_CHECKING:
     from ..outputs.prometheus import MergedSource, MetricsServer

@@ -10,26 +10,25 @@ from dataclasses import dataclass
 
 import httpx
 
-from loadscope.engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
-from loadscope.engine.control import (
+from ...engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
+from ...engine.control import (
     ClusterError,
     ScenarioSpec,
     WorkerPool,
     available_cores,
     worker_pool,
 )
-from loadscope.engine.durations import DurationError, parse_duration
-from loadscope.engine.files import InputFileError, input_file_problem, read_input_file
-from loadscope.engine.hosts import host_problem
-from loadscope.engine.redact import add_header_secrets, add_secrets, redact_url
-from loadscope.engine.session.scenario import (
+from ...engine.durations import DurationError, parse_duration
+from ...engine.files import InputFileError, input_file_problem, read_input_file
+from ...engine.hosts import host_problem
+from ...engine.redact import add_header_secrets, add_secrets, redact_url
+from ...engine.session.scenario import (
     DEFAULT_EXPECTED_STATUS,
     TOKEN,
     check_header,
     check_port,
     parse_status_ranges,
 )
-
 from ._errors import UsageError
 
 
@@ -226,7 +225,7 @@ def labelled(books: list[str], labels: list[str], env: dict[str, str] | None) ->
     """The runbooks `--label` selects (all without it); none is bad input."""
     if not labels:
         return books
-    from loadscope.engine.runbook import RunbookError, select_by_labels
+    from ...engine.runbook import RunbookError, select_by_labels
 
     try:
         chosen = select_by_labels(books, labels, env=env)

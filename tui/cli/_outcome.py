@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadscope.engine import Snapshot
+from ...engine import Snapshot
 
 UNREACHABLE_KINDS = frozenset(
     {

@@ -6,9 +6,8 @@ import asyncio
 import sys
 from typing import TextIO
 
-from loadscope.engine import Session
-from loadscope.engine.durations import format_seconds
-
+from ...engine import Session
+from ...engine.durations import format_seconds
 from ..format import counted
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from loadscope.engine import (
+from ...engine import (
     Scenario,
     Session,
     SessionConfig,
@@ -18,16 +18,18 @@ from loadscope.engine import (
     TimelinePoint,
     run_event_loop,
 )
-from loadscope.engine.control import ScenarioSpec
-from loadscope.engine.metrics.report import build_report, redact_snapshot
-from loadscope.engine.redact import add_secrets
-
+from ...engine.control import ScenarioSpec
+from ...engine.durations import go_duration
+from ...engine.metrics.report import build_report, redact_snapshot
+from ...engine.redact import add_secrets
+from ..describe import cut_by, duration_text, peak_vus, run_description
+from ..limits import vu_limit_problem
+from ..outputs.files import CsvTimeline, dumps, write_failure, write_json
+from ..outputs.reasons import silence_reason
 from . import _signals
-from ._describe import cut_by, duration_text, peak_vus, run_description
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
-from ._limits import vu_limit_problem
-from ._loadt import go_duration, loadt_values, threshold_names
+from ._loadt import loadt_values, threshold_names
 from ._more_outputs import (
     MetricsAddress,
     check_outputs,
@@ -36,9 +38,7 @@ from ._more_outputs import (
 )
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
-from ._outputs import CsvTimeline, dumps, write_failure, write_json
 from ._progress import show_progress
-from ._reasons import silence_reason
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
 from ._workers import drive_workers
@@ -46,7 +46,7 @@ from ._workers import drive_workers
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
     """Load and compile once, before anything is sent; bad input is exit code 2."""
-    from loadscope.engine.runbook import RunbookError
+    from ...engine.runbook import RunbookError
 
     try:
         scenario = spec.build()

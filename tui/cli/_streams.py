@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from loadscope.engine.redact import redact_text
+from ...engine.redact import redact_text
 
 
 class RedactingStream:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from loadscope.engine.target import PlainProtocols, TargetOptions
-
+from ...engine.target import PlainProtocols, TargetOptions
 from ._errors import UsageError
 
 
 def cmd_target(args: argparse.Namespace) -> int:
-    from loadscope.engine.target import run_foreground
+    from ...engine.target import run_foreground
 
     try:
         options = TargetOptions(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadscope.engine import HistogramData, HttpVersion, Snapshot
-
+from ...engine import HistogramData, HttpVersion, Snapshot
+from ...engine.durations import go_duration
 from ..format import counted, ms, number, percent
-from ..widgets._charts import merge_equal_bins
-from ._loadt import go_duration, loadt_block
+from ..widgets import merge_equal_bins
+from ._loadt import loadt_block
 
 BAR = "█"
 PARTIAL = " ▏▎▍▌▋▊▉"

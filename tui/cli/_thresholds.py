@@ -13,7 +13,7 @@ from ._errors import UsageError
 from ._loadt import ITERATION_NAMES, THRESHOLD_NAMES
 
 if TYPE_CHECKING:
-    from loadscope.engine.runbook import Expression
+    from ...engine.runbook import Expression
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Thresholds:
         sources = [source for source in sources if source.strip()]
         if not sources:
             return cls([])
-        from loadscope.engine.runbook import RunbookError, compile_expression  # only when needed
+        from ...engine.runbook import RunbookError, compile_expression  # only when needed
 
         compiled = []
         for source in sources:
@@ -115,7 +115,7 @@ def _rounded(value: float | None) -> float | None:
 def _check_types(expression: Expression, source: str) -> None:
     """Evaluate over stand-in numbers: a threshold that cannot be a boolean for any of them
     (`p99 < "a"`, `p99`) is bad input now, not a failed threshold after the load."""
-    from loadscope.engine.runbook import EvalError
+    from ...engine.runbook import EvalError
 
     problem = ""
     for sample in (1, 1.5):  # counts are ints, latencies floats: one of them must work

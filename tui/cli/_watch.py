@@ -11,13 +11,12 @@ import os
 import sys
 import time
 
-from loadscope.engine.diagnostics.kernel import (
+from ...engine.diagnostics.kernel import (
     SocketWatcher,
     WatchSample,
     endpoints_for,
     parse_address,
 )
-
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
 from ._options import duration
 

@@ -14,19 +14,18 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from loadscope.engine import Snapshot, TimelinePoint
-from loadscope.engine.control import (
+from ...engine import Snapshot, TimelinePoint
+from ...engine.control import (
     PUSH_INTERVAL,
     WorkerController,
 )
-
+from ..outputs.files import CsvTimeline
 from . import _signals
 from ._errors import UsageError
 from ._extensions import setup_child_session
 from ._more_outputs import MetricsAddress, serve_merged_metrics
 from ._options import LoadPlan, worker_pool_for
 from ._outcome import UNREACHABLE_KINDS, Outcome
-from ._outputs import CsvTimeline
 
 POLL_S = 0.1
 HEADLESS_PUSH_S = 1.0  # no console to feel immediate: workers report once a second

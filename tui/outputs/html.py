@@ -16,8 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from loadscope.engine import EventKind, EventRecord, Snapshot
-
+from ...engine import EventKind, EventRecord, Snapshot
 from .svg import Chart, Marker, Series, histogram_chart, line_chart
 
 MARKED_EVENTS = frozenset(

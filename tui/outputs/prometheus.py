@@ -21,8 +21,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from loadscope.engine import HistogramData, Session, Snapshot, TimelinePoint
-from loadscope.engine.metrics.report import count_histogram
+from ...engine import HistogramData, Session, Snapshot, TimelinePoint
+from ...engine.metrics.report import count_histogram
 
 # Seconds: from a loopback microsecond to a slow backend's ten seconds.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

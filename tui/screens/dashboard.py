@@ -10,8 +10,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from loadscope.engine import Snapshot
-
+from ...engine import Snapshot
 from ..widgets.connections import ConnectionsPanel
 from ..widgets.errors import ErrorsPanel
 from ..widgets.header import SessionHeader

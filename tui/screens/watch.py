@@ -16,10 +16,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from loadscope.engine.diagnostics.kernel import SocketWatcher, WatchSample
-
+from ...engine.diagnostics.kernel import SocketWatcher, WatchSample
 from ..format import clock, compact
-from ..widgets._charts import Series
+from ..widgets import Series
 from ..widgets.chart import TimeChart, legend
 from ..widgets.text_view import TextView
 

@@ -11,8 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from loadscope.engine import Snapshot
-
+from ...engine import Snapshot
 from ..format import compact, ms, number, percent
 from ._charts import Series
 from .chart import TimeChart, legend

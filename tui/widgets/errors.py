@@ -11,8 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import RichLog
 
-from loadscope.engine import EventKind, EventRecord, Snapshot
-
+from ...engine import EventKind, EventRecord, Snapshot
 from ..format import clock
 from .panel import Panel
 from .text_view import TextView

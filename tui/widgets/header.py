@@ -6,8 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from loadscope.engine import HttpVersion, Snapshot
-
+from ...engine import HttpVersion, Snapshot
 from ..format import clock, counted
 
 STATE_STYLES = {

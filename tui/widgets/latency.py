@@ -12,8 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
 
-from loadscope.engine import HistogramData, LatencySummary, Snapshot
-
+from ...engine import HistogramData, LatencySummary, Snapshot
 from ..format import ms
 from ._charts import Series, histogram_rows
 from .chart import TimeChart, legend

@@ -6,7 +6,7 @@ from textual import events
 from textual.containers import Vertical
 from textual.reactive import var
 
-from loadscope.engine import Snapshot
+from ...engine import Snapshot
 
 
 def redraw_key(snapshot: Snapshot, maximized: bool) -> tuple[object, ...]:

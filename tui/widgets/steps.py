@@ -7,8 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
-from loadscope.engine import Snapshot, StepSnapshot
-
+from ...engine import Snapshot, StepSnapshot
 from ..format import compact, ms
 from .panel import Panel
 from .text_view import TextView

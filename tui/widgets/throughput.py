@@ -6,8 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 
-from loadscope.engine import EventKind, EventRecord, Snapshot
-
+from ...engine import EventKind, EventRecord, Snapshot
 from ..format import number
 from ._charts import Marker, Series
 from .chart import TimeChart, legend

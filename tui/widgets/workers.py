@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from loadscope.engine import Snapshot, SocketCounts, WorkerSnapshot
+from ...engine import Snapshot, SocketCounts, WorkerSnapshot
 
 
 class WorkersRow(Widget):

@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from loadscope.engine import SessionConfig, Snapshot
-
-from ._loadt import go_duration
+from ..engine import SessionConfig, Snapshot
+from ..engine.durations import go_duration
 
 
 def load_model(config: SessionConfig) -> str:

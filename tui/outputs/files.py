@@ -10,11 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from loadscope.engine import TimelinePoint
-from loadscope.engine.metrics.report import timeline_entry
-from loadscope.engine.redact import redact_value
-
-from ._errors import UsageError
+from ...engine import TimelinePoint
+from ...engine.metrics.report import timeline_entry
+from ...engine.redact import redact_value
+from ..cli import UsageError
 
 CSV_FIELDS = (
     "t",

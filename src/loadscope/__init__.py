@@ -2,7 +2,8 @@
 
 One import name holds everything: `loadscope.engine` (the load engine, no UI) and
 `loadscope.tui` (the Textual console and the command line). In the source tree these are the
-top-level folders `engine/` and `tui/`; `loadscope/` links them under this name.
+top-level folders `engine/` and `tui/`; setuptools maps them under this name (`package-dir`
+in pyproject.toml). There are no links.
 
 Nothing is imported here: the command line must take over signals before anything heavy loads.
 """

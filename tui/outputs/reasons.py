@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadscope.engine import Snapshot
+from ...engine import Snapshot
 
 CONNECT_KINDS = frozenset(
     {"connect_refused", "connect_error", "connect_timeout", "dns_error", "unreachable", "tls_error"}
