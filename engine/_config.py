@@ -72,6 +72,9 @@ class Stage:
     target: float
 
 
+DEFAULT_MAX_HEADER_SIZE = 1_048_576  # 1 MiB (Go's net/http allows 10 MB)
+
+
 @dataclass(frozen=True, slots=True)
 class RunnerConfig:
     name: str
@@ -86,6 +89,8 @@ class RunnerConfig:
     # The name TLS sends (SNI) and verifies the certificate against, when the URL's host is an
     # address that stands in for it (runn's hostRules); None: the URL's host.
     tls_server_name: str | None = None
+    # A response header block over this fails the request (header_too_large), connection closed
+    max_header_size: int = 1_048_576  # DEFAULT_MAX_HEADER_SIZE
 
 
 @dataclass(slots=True)

@@ -36,6 +36,7 @@ class StepOutcome:
     step: str
     outcome: str
     reason: str = ""
+    iteration: int | None = None  # the run-wide iteration (runn.i) it belongs to
 
 
 StepSink = Callable[[StepOutcome], None]
@@ -395,7 +396,7 @@ class BookProgram:
                 failure = self.failed(step, scope, exc, failure)
                 continue
             if self.step_sink is not None:
-                self.ran(step, ran)
+                self.ran(step, scope, ran)
         for step in reversed(deferred):  # deferred steps run whatever happened before them
             try:
                 ran = await self.start(step, scope, vu)
@@ -403,7 +404,7 @@ class BookProgram:
                 failure = self.failed(step, scope, exc, failure)
                 continue
             if self.step_sink is not None:
-                self.ran(step, ran)
+                self.ran(step, scope, ran)
         if failure is not None:
             raise failure
         return scope
@@ -432,14 +433,15 @@ class BookProgram:
             return step.attempt(self, scope, vu)
         return step.run(self, scope, vu)
 
-    def ran(self, step: StepProgram, ran: bool | None) -> None:
+    def ran(self, step: StepProgram, scope: Scope, ran: bool | None) -> None:
         assert self.step_sink is not None
-        self.step_sink(StepOutcome(step.name, "skipped" if ran is False else "success"))
+        outcome = "skipped" if ran is False else "success"
+        self.step_sink(StepOutcome(step.name, outcome, iteration=scope.vu.iteration))
 
     def skipped(self, step: StepProgram, scope: Scope) -> None:
         step.skip(scope)
         if self.step_sink is not None:
-            self.step_sink(StepOutcome(step.name, "skipped"))
+            self.step_sink(StepOutcome(step.name, "skipped", iteration=scope.vu.iteration))
 
     def failed(
         self, step: StepProgram, scope: Scope, error: Failure, first: Failure | None
@@ -447,7 +449,9 @@ class BookProgram:
         """Record the step's failure; the pass fails with its first one."""
         step.skip(scope, "failure")
         if self.step_sink is not None:
-            self.step_sink(StepOutcome(step.name, "failure", error.reason))
+            self.step_sink(
+                StepOutcome(step.name, "failure", error.reason, iteration=scope.vu.iteration)
+            )
         return first or error
 
     async def run_loop(self, scope: Scope, vu: VirtualUser, loop: LoopProgram) -> None:

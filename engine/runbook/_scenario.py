@@ -7,15 +7,17 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._config import RunnerConfig
 from ..files import input_file_problem
 from ._book import read_var_file
-from ._compile import Registry, compile_book, top_site
+from ._compile import Registry, _Site, compile_book, top_site
 from ._errors import Location, RunbookError
 from ._expression import compile_expression
+from ._options import RunbookOptions
 from ._program import BookProgram, StepOutcome
 
 __all__ = [
@@ -139,6 +141,12 @@ class RunbookScenario:
             await book.run(vu)
 
     # -- extras for the command line and the console ----------------------------------------------
+    def limit_header_size(self, size: int) -> None:
+        """Every runner's cap on a response's header block (`--max-header-size`)."""
+        self._runner_configs = [
+            replace(config, max_header_size=size) for config in self._runner_configs
+        ]
+
     def add_headers(self, headers: Sequence[tuple[str, str]]) -> None:
         """Headers (`-H`) sent with every request, unless a step sets the same header."""
         for request in self._requests:
@@ -166,12 +174,20 @@ def load_runbooks(
     vars: Mapping[str, object] | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    options: RunbookOptions | None = None,
 ) -> RunbookScenario:
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
-    scenario = compile_runbooks(paths, vars, env=env)
+    scenario = compile_runbooks(paths, vars, env=env, options=options)
     if not scenario.step_names():
         scenario.warnings.append(f"{scenario.paths[0]}: warning: {scenario.no_load_warning}")
     return scenario
+
+
+def _top_site(file: Path, options: RunbookOptions | None) -> _Site:
+    site = top_site((file,))
+    if options is None:
+        return site
+    return replace(site, skip_test=options.skip_test, host_rules=dict(options.host_rules))
 
 
 def select_by_labels(
@@ -208,6 +224,7 @@ def compile_runbooks(
     vars: Mapping[str, object] | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    options: RunbookOptions | None = None,
 ) -> RunbookScenario:
     """`load_runbooks` without the check that something is sent (for runbooks of tests only)."""
     if not paths:
@@ -234,7 +251,7 @@ def compile_runbooks(
         names.add(name)
         base = apply_vars(spec.vars, overrides, file.parent)
         secret_values += _secret_values(spec.secrets, base, registry.env)
-        books.append(compile_book(registry, spec, top_site((file,)), base, name))
+        books.append(compile_book(registry, spec, _top_site(file, options), base, name))
     uses_cookies = any(request.use_cookie for request in registry.requests)
     for request in registry.requests:
         request.keep_cookies = uses_cookies

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from .._config import RunnerConfig
+from .._config import DEFAULT_MAX_HEADER_SIZE, RunnerConfig
 from ..transport.interfaces import KEEP_BODY
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ class UrlScenario:
         body: bytes | None = None,
         name: str | None = None,
         expect_status: str = DEFAULT_EXPECTED_STATUS,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
     ) -> None:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -154,6 +155,7 @@ class UrlScenario:
         self.body = body
         self.name = name or str(parsed)
         self.expect_status = expect_status
+        self.max_header_size = max_header_size
         self._expected = frozenset(
             code
             for low, high in parse_status_ranges(expect_status)
@@ -166,7 +168,9 @@ class UrlScenario:
 
     def runner_configs(self) -> Sequence[RunnerConfig]:
         origin = self.url.copy_with(path="/", query=None, fragment=None)
-        return [RunnerConfig(name="url", base_url=str(origin))]
+        return [
+            RunnerConfig(name="url", base_url=str(origin), max_header_size=self.max_header_size)
+        ]
 
     def step_names(self) -> Sequence[str]:
         return [self._step_name]
