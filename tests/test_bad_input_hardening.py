@@ -97,8 +97,7 @@ def test_bad_runbooks_are_one_line_and_exit_2(tmp_path: Path, text: str, fragmen
 
 def test_a_body_of_bytes_that_are_not_utf8_is_sent_as_given(tmp_path: Path) -> None:
     """argv holds them as surrogates; they go out as the bytes the shell gave."""
-    from loadscope.tui.cli._args import build_parser
-    from loadscope.tui.cli._options import scenario_spec
+    from loadscope.tui.cli._plan import RunPlan, parse_plan
 
-    args = build_parser().parse_args(["run", URL, "-X", "POST", "--body", "a\udcffb"])
-    assert scenario_spec(args).body == b"a\xffb"
+    plan = parse_plan(["run", URL, "-X", "POST", "--body", "a\udcffb"])
+    assert isinstance(plan, RunPlan) and plan.load.spec.body == b"a\xffb"

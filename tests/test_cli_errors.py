@@ -74,7 +74,7 @@ RUN_CASES = [
     (["run", URL, "--threshold", "p99"], "`p99` cannot pass: it is a float, not true or false"),
 ]
 LOADT_CASES = [
-    (["loadt"], "the following arguments are required: BOOK"),
+    (["loadt"], "the following arguments are required: PATH_PATTERN"),
     (["loadt", "no/such.yml"], "no/such.yml: no such runbook file"),
     (["loadt", "examples/demo.yml", "--load-concurrent", "-1"], "--load-concurrent cannot be"),
     (["loadt", "examples/demo.yml", "--max-rps", "-1"], "--max-rps cannot be negative"),

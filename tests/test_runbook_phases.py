@@ -61,14 +61,18 @@ def test_bad_phases_are_load_errors_with_a_location(
 
 
 def test_dash_d_caps_a_runbooks_phases(tmp_path: Path) -> None:
-    from loadscope.tui.cli._args import build_parser
-    from loadscope.tui.cli._options import adopt_runbook_phases, load_plan
+    from loadscope.tui.cli._options import adopt_runbook_phases
+    from loadscope.tui.cli._plan import RunPlan, parse_plan
 
     path = book(tmp_path, "x-loadscope:\n  phases: shared:20s, per-iteration:20s\n")
     scenario = load_runbooks([path])
-    capped = load_plan(build_parser().parse_args(["run", path, "-d", "1s"]))
-    adopt_runbook_phases(capped, scenario)
+
+    def load(*argv: str) -> RunPlan:
+        plan = parse_plan(argv)
+        assert isinstance(plan, RunPlan)
+        return plan
+
+    capped = adopt_runbook_phases(load("run", path, "-d", "1s").load, scenario)
     assert capped.config.duration == 1.0 and len(capped.phases) == 2
-    whole = load_plan(build_parser().parse_args(["run", path]))
-    adopt_runbook_phases(whole, scenario)
+    whole = adopt_runbook_phases(load("run", path).load, scenario)
     assert whole.config.duration == 40.0

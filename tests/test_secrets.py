@@ -17,9 +17,8 @@ from loadscope.engine.metrics.report import redact_snapshot
 from loadscope.engine.redact import forget_secrets
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.app import ConsoleOptions, LoadscopeApp
-from loadscope.tui.cli._args import build_parser
 from loadscope.tui.cli._console import report_renderer
-from loadscope.tui.cli._options import load_plan
+from loadscope.tui.cli._plan import RunPlan, parse_plan
 from loadscope.tui.screens.summary import SummaryScreen
 
 from .cli_support import Result, loadscope
@@ -125,8 +124,9 @@ async def test_the_console_header_and_saved_files_leak_nothing(
     target: TargetProcess, tmp_path: Path
 ) -> None:
     forget_secrets()
-    args = build_parser().parse_args(["console", secret_url(target), *HEADERS, "-c", "2"])
-    plan = load_plan(args)  # reads the flags as the command line does: the secrets are known
+    run = parse_plan(["console", secret_url(target), *HEADERS, "-c", "2"])
+    assert isinstance(run, RunPlan)
+    plan = run.load  # read as the command line reads it: the secrets are known
     engine = EngineProcess(plan.spec, plan.config, push_interval=0.2)
     options = ConsoleOptions(
         label=secret_url(target), summary_json=str(tmp_path / "summary.json"), save_dir=tmp_path

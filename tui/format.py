@@ -23,7 +23,12 @@ def compact(value: float) -> str:
     return f"{value:.1f}"
 
 
-def ms(value: float) -> str:
+NO_VALUE = "–"  # nothing was measured (no response): never a made-up 0.00ms
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return NO_VALUE
     if value >= 1000:
         return f"{value / 1000:,.2f}s"
     if value >= 100:

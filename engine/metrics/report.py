@@ -35,29 +35,36 @@ def _ms(value: float) -> float:
     return round(value, 3)
 
 
-def latency_ms(summary: LatencySummary, *, p999: bool = True, p95: bool = True) -> dict[str, float]:
+def _measured_ms(summary: LatencySummary, value: float) -> float | None:
+    """A latency in ms, or None (JSON null) when nothing was timed: never a made-up 0."""
+    return _ms(value) if summary.count else None
+
+
+def latency_ms(
+    summary: LatencySummary, *, p999: bool = True, p95: bool = True
+) -> dict[str, float | None]:
     result = {
-        "min": _ms(summary.min),
-        "mean": _ms(summary.mean),
-        "p50": _ms(summary.p50),
-        "p90": _ms(summary.p90),
+        "min": _measured_ms(summary, summary.min),
+        "mean": _measured_ms(summary, summary.mean),
+        "p50": _measured_ms(summary, summary.p50),
+        "p90": _measured_ms(summary, summary.p90),
     }
     if p95:
-        result["p95"] = _ms(summary.p95)
-    result["p99"] = _ms(summary.p99)
+        result["p95"] = _measured_ms(summary, summary.p95)
+    result["p99"] = _measured_ms(summary, summary.p99)
     if p999:
-        result["p999"] = _ms(summary.p999)
-    result["max"] = _ms(summary.max)
+        result["p999"] = _measured_ms(summary, summary.p999)
+    result["max"] = _measured_ms(summary, summary.max)
     return result
 
 
-def fate_latency_ms(summary: LatencySummary) -> dict[str, float]:
+def fate_latency_ms(summary: LatencySummary) -> dict[str, float | None]:
     return {
         "count": summary.count,
-        "p50": _ms(summary.p50),
-        "p90": _ms(summary.p90),
-        "p99": _ms(summary.p99),
-        "max": _ms(summary.max),
+        "p50": _measured_ms(summary, summary.p50),
+        "p90": _measured_ms(summary, summary.p90),
+        "p99": _measured_ms(summary, summary.p99),
+        "max": _measured_ms(summary, summary.max),
     }
 
 
@@ -194,10 +201,10 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
                 "requests": step.requests,
                 "errors": step.errors,
                 "latency_ms": {
-                    "p50": _ms(step.latency.p50),
-                    "p90": _ms(step.latency.p90),
-                    "p99": _ms(step.latency.p99),
-                    "max": _ms(step.latency.max),
+                    "p50": _measured_ms(step.latency, step.latency.p50),
+                    "p90": _measured_ms(step.latency, step.latency.p90),
+                    "p99": _measured_ms(step.latency, step.latency.p99),
+                    "max": _measured_ms(step.latency, step.latency.max),
                 },
                 "status_codes": {str(code): n for code, n in step.status_codes},
             }

@@ -80,50 +80,55 @@ def _dispatch(arguments: list[str]) -> int:
     if arguments in (["-h"], ["--help"]):
         parser.print_help()
         return 0
-    args = parser.parse_args(attach_negative_values(arguments))
+    args = parser.parse_args(attach_negative_values(arguments or ["demo"]))
     if args.version:
         from importlib.metadata import version
 
         print(f"loadscope {version('loadscope')}")
         return 0
-    command = args.command or "demo"
-    if command == "run":
+    if args.command in ("target", "watch"):
+        _signals.raise_from_now()
+    from ._plan import command_plan
+
+    return _run_command(command_plan(args))
+
+
+def _run_command(plan: object) -> int:
+    """Each command's body, from its plan."""
+    from . import _plan
+
+    if isinstance(plan, _plan.RunPlan):
+        if plan.command == "loadt":
+            from ._loadt_cmd import cmd_loadt
+
+            return cmd_loadt(plan)
+        if plan.command == "console":
+            from ._console import cmd_console
+
+            return cmd_console(plan)
         from ._run import cmd_run
 
-        return cmd_run(args)
-    if command == "console":
-        from ._console import cmd_console
-
-        return cmd_console(args)
-    if command == "target":
-        from ._target import cmd_target
-
-        _signals.raise_from_now()
-        return cmd_target(args)
-    if command == "loadt":
-        from ._loadt_cmd import cmd_loadt
-
-        return cmd_loadt(args)
-    if command == "demo":
+        return cmd_run(plan)
+    if isinstance(plan, _plan.DemoPlan):
         from ._demo import cmd_demo
 
-        if args.command is None:  # plain `loadscope`: the default demo
-            args = parser.parse_args(["demo"])
-        return cmd_demo(args)
-    if command == "watch":
+        return cmd_demo(plan)
+    if isinstance(plan, _plan.TargetFlags):
+        from ._target import cmd_target
+
+        return cmd_target(plan)
+    if isinstance(plan, _plan.WatchPlan):
         from ._watch import cmd_watch
 
-        _signals.raise_from_now()
-        return cmd_watch(args)
-    if command == "compare":
+        return cmd_watch(plan)
+    if isinstance(plan, _plan.ComparePlan):
         from ._compare import cmd_compare
 
-        return cmd_compare(args)
-    if command == "serve":
-        from ._serve import cmd_serve
+        return cmd_compare(plan)
+    assert isinstance(plan, _plan.ServePlan)
+    from ._serve import cmd_serve
 
-        return cmd_serve(args)
-    raise UsageError(f"'{command}' is not available yet")
+    return cmd_serve(plan)
 
 
 def entry() -> None:

@@ -156,11 +156,15 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     loadt = commands.add_parser(
         "loadt",
+        aliases=["loadtest"],
         help="a drop-in for `runn loadt`",
-        description="Load test runbooks with runn loadt's flags, defaults and report.",
+        description="Load test runbooks with runn loadt's flags, defaults and report. "
+        "PATH_PATTERN is a runbook file or a glob ('books/**/*.yml'), as in runn.",
         epilog=EPILOG,
     )
-    loadt.add_argument("books", nargs="+", metavar="BOOK", help="runbook files")
+    loadt.add_argument(
+        "books", nargs="+", metavar="PATH_PATTERN", help="runbook files or glob patterns"
+    )
     loadt.add_argument(
         "--load-concurrent",
         type=whole(-MAX_VUS, MAX_VUS),
@@ -186,9 +190,120 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_limit_options(loadt.add_argument_group("http"))
     add_runbook_options(loadt.add_argument_group("runbook"))
+    _add_runn_selection(loadt.add_argument_group("runn: which runbooks"))
+    _add_runn_runbook_flags(loadt.add_argument_group("runn: how runbooks run"))
+    _add_runn_grpc(loadt.add_argument_group("runn: gRPC (accepted; loadscope runs HTTP only)"))
     add_worker_options(loadt)
     add_report_options(loadt, quiet=False)
     add_metrics_options(loadt)
+
+
+def _add_runn_selection(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--run",
+        metavar="REGEXP",
+        help="run only runbooks whose path matches (unanchored regular expression)",
+    )
+    group.add_argument(
+        "--id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run the runbooks whose ID starts with ID, in the order given (repeatable)",
+    )
+    group.add_argument(
+        "--sample", type=whole(0, MAX_VUS), default=0, metavar="N", help="sample N runbooks"
+    )
+    group.add_argument(
+        "--shuffle",
+        default="off",
+        metavar="on|off|SEED",
+        help="randomize the order of the runbooks (default off)",
+    )
+    group.add_argument(
+        "--random",
+        type=whole(0, MAX_VUS),
+        default=0,
+        metavar="N",
+        help="run N runbooks chosen at random (one may come more than once)",
+    )
+    group.add_argument(
+        "--shard-n", type=whole(0, MAX_VUS), default=0, metavar="N", help="number of shards"
+    )
+    group.add_argument(
+        "--shard-index",
+        type=whole(-MAX_VUS, MAX_VUS),
+        default=0,
+        metavar="I",
+        help="run shard I of --shard-n (every N-th runbook from the I-th)",
+    )
+    group.add_argument(
+        "--concurrent",
+        default="off",
+        metavar="on|off|N",
+        help="runn runs the runbooks of one RunN concurrently; loadscope runs them in order "
+        "(only off is accepted)",
+    )
+
+
+def _add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--debug", action="store_true", help="runn's debug output (ignored)")
+    group.add_argument("--skip-test", action="store_true", help='skip "test:" sections')
+    group.add_argument(
+        "--skip-included",
+        action="store_true",
+        help="skip runbooks that another selected runbook includes (not supported yet)",
+    )
+    group.add_argument(
+        "--host-rules",
+        action="append",
+        default=[],
+        metavar="'HOST ADDRESS,...'",
+        help="connect to ADDRESS for HOST, sending HOST (as the runbook's hostRules)",
+    )
+    group.add_argument(
+        "--env-file", metavar="FILE", help="KEY=VALUE lines for ${KEY} in the runbooks"
+    )
+    group.add_argument(
+        "--capture", metavar="DIR", help="runn's capture of run results (checked, not written)"
+    )
+    group.add_argument(
+        "--wait-timeout",
+        default="10sec",
+        metavar="DURATION",
+        help="runn's wait for cleanup at the end (accepted; loadscope's is --grace)",
+    )
+    group.add_argument(
+        "--cache-dir", metavar="DIR", help="runn's cache of remote runbooks (accepted, ignored)"
+    )
+    group.add_argument(
+        "--retain-cache-dir", action="store_true", help="keep --cache-dir (accepted, ignored)"
+    )
+    for flag, what in (
+        ("--runner", "KEY:DSN: set a runner"),
+        ("--overlay", "FILE: overlay values on the runbook"),
+        ("--underlay", "FILE: lay values under the runbook"),
+        ("--http-openapi3", "FILE: validate against an OpenAPI v3 document"),
+    ):
+        group.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar=what.split(":")[0],
+            help=f"{what.split(': ', 1)[1]} (not supported yet: exit 2)",
+        )
+
+
+def _add_runn_grpc(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--grpc-no-tls", action="store_true", help="gRPC runners without TLS")
+    for flag in ("proto", "import-path", "buf-dir", "buf-lock", "buf-config", "buf-module"):
+        group.add_argument(
+            f"--grpc-{flag}",
+            action="append",
+            default=[],
+            metavar=flag.split("-")[-1].upper(),
+            help=f"gRPC runners' {flag.replace('-', ' ')}",
+        )
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -412,6 +527,17 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         help="URL form: the request body; @FILE reads it from a file",
     )
     http.add_argument(
+        "--follow-redirects",
+        nargs="?",
+        const=10,
+        default=None,
+        type=whole(0, 1000),
+        metavar="N",
+        help="URL form: follow up to N redirects (10 when N is left out), each hop counted as a "
+        "request, more fail as too_many_redirects. Without it a redirect is the response "
+        "(3xx counts as success). Runbooks follow up to 10, as runn",
+    )
+    http.add_argument(
         "--expect-status",
         default=None,
         metavar="CODES",
@@ -435,6 +561,13 @@ def add_limit_options(group: argparse._ArgumentGroup) -> None:
         metavar="SIZE",
         help="largest response body kept for the runbook's expressions, e.g. 10MB, 512KiB, "
         "1048576; past it the request fails as body_too_large (default 64MiB)",
+    )
+    group.add_argument(
+        "--max-header-size",
+        default="1MiB",
+        metavar="SIZE",
+        help="largest response header block; past it the request fails as header_too_large "
+        "and its connection is closed (default 1MiB)",
     )
 
 
@@ -479,6 +612,20 @@ def add_runbook_options(group: argparse._ArgumentGroup) -> None:
         "'users and auth' (as runn)",
     )
     group.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop an iteration's runbooks at the first that fails (as runn); by default a "
+        "failing runbook does not stop the next",
+    )
+    group.add_argument(
+        "--scopes",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="runn's scopes, e.g. read:parent lets a runbook include files above its directory "
+        "(repeatable, or comma-separated)",
+    )
+    group.add_argument(
         "--iterations",
         type=int,
         default=None,
@@ -506,7 +653,21 @@ def add_report_options(
             default=[],
             metavar="EXPR",
             help="fail (exit 1) unless EXPR holds on the final report, e.g. "
-            "'error_rate < 1 && p99 < 200' (repeatable)",
+            "'error_rate < 1 && p99 < 200' (repeatable); checked on the live numbers each "
+            "second too, and the report says when each first failed",
+        )
+        out.add_argument(
+            "--abort-on-fail",
+            action="store_true",
+            help="stop the run (within 2s, exit 1) as soon as a threshold fails on the live "
+            "numbers; the report's aborted_by says which and when (k6's abortOnFail)",
+        )
+        out.add_argument(
+            "--abort-grace",
+            default=None,
+            metavar="DURATION",
+            help="with --abort-on-fail: let thresholds fail this long into the measured run "
+            "before they stop it (k6's delayAbortEval; default 0s)",
         )
     if text_format:
         out.add_argument(

@@ -14,7 +14,6 @@ noise when it is no larger than the biggest of three bounds:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -24,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..format import NO_VALUE, ms, number
 from ..outputs.files import dumps
 from ._errors import EXIT_OK, EXIT_THRESHOLD, UsageError
+from ._plan import ComparePlan
 from ._thresholds import Result, Verdict
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def compare_measure(measure: Measure, base: dict[str, Any], new: dict[str, Any])
     }
 
 
-def _step_numbers(step: dict[str, Any]) -> dict[str, float]:
+def _step_numbers(step: dict[str, Any]) -> dict[str, float | None]:
     latency = step.get("latency_ms") or {}
     requests = step.get("requests") or 0
     errors = step.get("errors") or 0
@@ -214,7 +215,9 @@ def compare_steps(base: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[s
         if before and after:
             old_p99, new_p99 = row["base"]["p99"], row["new"]["p99"]
             row["p99_change_pct"] = (
-                round(100.0 * (new_p99 - old_p99) / old_p99, 2) if old_p99 else None
+                round(100.0 * (new_p99 - old_p99) / old_p99, 2)
+                if old_p99 and new_p99 is not None
+                else None
             )
         steps[name] = row
     return steps
@@ -281,20 +284,29 @@ def evaluate(expressions: list[Expression], names: dict[str, float]) -> Verdict:
 
 
 def _number(value: float | None, unit: str = "") -> str:
+    """As the console and the text report write numbers (tui.format), "–" for none."""
     if value is None:
-        return "-"
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3g}"
-    return text + unit
+        return NO_VALUE
+    if unit == " ms":
+        return ms(value)
+    text = number(abs(value))
+    return ("-" if value < 0 else "") + text + unit
 
 
 def _change(row: dict[str, Any]) -> str:
     if row["change"] is None:
-        return "-"
+        return NO_VALUE
     pct = row["change_pct"]
     sign = "+" if row["change"] >= 0 else ""
     if pct is None:
         return f"{sign}{_number(row['change'])}"
     return f"{pct:+,.0f}%" if abs(pct) >= 1000 else f"{pct:+.1f}%"
+
+
+def _step_change(before: dict[str, Any], after: dict[str, Any]) -> str:
+    if not after:
+        return "only base"
+    return "new step" if not before else NO_VALUE
 
 
 def render_text(result: dict[str, Any]) -> str:
@@ -313,9 +325,10 @@ def render_text(result: dict[str, Any]) -> str:
     for name, row in result["steps"].items():
         before, after = row["base"] or {}, row["new"] or {}
         pct = row.get("p99_change_pct")
-        change = f"{pct:+.1f}%" if pct is not None else ("only base" if not after else "new step")
+        change = f"{pct:+.1f}%" if pct is not None else _step_change(before, after)
         lines.append(
-            f"{name[:29]:<30}{_number(before.get('p99')):>10}{_number(after.get('p99')):>10}"
+            f"{name[:29]:<30}{_number(before.get('p99'), ' ms'):>10}"
+            f"{_number(after.get('p99'), ' ms'):>10}"
             f"{change:>10}{_number(before.get('error_rate')):>10}{_number(after.get('error_rate')):>9}"
         )
     lines += [
@@ -325,8 +338,8 @@ def render_text(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    expressions = compile_thresholds(args.threshold)
+def cmd_compare(args: ComparePlan) -> int:
+    expressions = compile_thresholds(list(args.threshold))
     paths = (args.base, args.new)
     base, new = load_report(args.base), load_report(args.new)
     check_comparable(base, new, paths)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import sys
@@ -23,15 +22,16 @@ from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import setup_child_session
 from ._loadt import threshold_names
-from ._more_outputs import (
+from ._options import LoadPlan, adopt_runbook_phases, split
+from ._outcome import UNREACHABLE_KINDS
+from ._outputs import (
     MetricsAddress,
     check_outputs,
     serve_merged_metrics,
     serve_metrics,
     write_html_report,
 )
-from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
-from ._outcome import UNREACHABLE_KINDS
+from ._plan import RunPlan
 from ._run import build_scenario, check_descriptors, full_report, runn_values
 from ._text import render_text
 from ._thresholds import Thresholds
@@ -88,26 +88,17 @@ def ensure_terminal() -> None:
         raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
 
 
-def run_console(
-    plan: LoadPlan,
-    *,
-    summary_json: str | None,
-    label: str,
-    csv_path: str | None = None,
-    thresholds: Thresholds | None = None,
-    outputs: argparse.Namespace | None = None,
-    save_dir: str = DEFAULT_SAVE_DIR,
-) -> int:
-    """`outputs`: the parsed arguments that may hold --html and --metrics-port."""
+def run_console(run: RunPlan, label: str) -> int:
     from ..app import ConsoleOptions, LoadscopeApp
 
-    metrics = check_outputs(outputs) if outputs is not None else None
+    plan, outputs, thresholds = run.load, run.outputs, run.thresholds
+    metrics = check_outputs(outputs)
     ensure_terminal()
-    engine = _engine(plan, csv_path, metrics)
+    engine = _engine(plan, outputs.csv, metrics)
     options = ConsoleOptions(
         label=redact_text(label),
-        summary_json=summary_json,
-        save_dir=Path(save_dir),
+        summary_json=outputs.out,
+        save_dir=Path(outputs.save_dir or DEFAULT_SAVE_DIR),
         open_model=plan.config.open_model,
         concurrency=plan.config.concurrency,
         rate=plan.config.rate or 0.0,
@@ -141,7 +132,7 @@ def run_console(
     if engine.exit_message and engine.final is None:
         print(f"loadscope: engine failed: {engine.exit_message}", file=sys.stderr)
         return 2
-    html_path = getattr(outputs, "html", None)
+    html_path = outputs.html
     if html_path and engine.final is not None:
         _, final_report = report_renderer(plan, thresholds)(engine.final)
         write_html_report(html_path, engine.final, final_report)
@@ -154,12 +145,13 @@ def run_console(
         return EXIT_USAGE
     unreachable = _never_reached(engine.final)
     reason = silence_reason(engine.final, plan.config.connect_timeout) if engine.final else ""
-    if reason and not unreachable:
-        print(f"loadscope: {reason}", file=sys.stderr)
     if unreachable:
         print(f"loadscope: target unreachable: {unreachable}", file=sys.stderr)
         return EXIT_USAGE
-    if thresholds is not None and thresholds.expressions and engine.final is not None:
+    if reason:  # nothing was answered: `run`'s rule, exit 2
+        print(f"loadscope: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    if thresholds.expressions and engine.final is not None:
         _, report = report_renderer(plan, thresholds)(engine.final)
         failures = [result["why"] for result in report["thresholds"] if not result["passed"]]
         for line in failures:
@@ -198,25 +190,13 @@ def _located(snapshot: Snapshot, message: str) -> str:
     return message if "://" in message else f"{', '.join(snapshot.targets)}: {message}"
 
 
-def cmd_console(
-    args: argparse.Namespace, env: dict[str, str] | None = None, label: str | None = None
-) -> int:
-    plan = load_plan(args, env)
-    check_descriptors(plan.config)
-    check_outputs(args)
-    scenario = build_scenario(plan.spec, quiet=False)  # bad input: exit 2 before the console
-    adopt_runbook_phases(plan, scenario)
-    thresholds = Thresholds.compile(args.threshold)  # exit 2 before any load
-    label = label or ", ".join(plan.spec.runbooks) or (plan.spec.url or "")
-    return run_console(
-        plan,
-        summary_json=args.out,
-        label=label,
-        csv_path=args.csv,
-        thresholds=thresholds,
-        outputs=args,
-        save_dir=args.save_dir,
-    )
+def cmd_console(plan: RunPlan) -> int:
+    check_descriptors(plan.load.config)
+    check_outputs(plan.outputs)
+    scenario = build_scenario(plan.load.spec, quiet=False)  # bad input: exit 2 before the console
+    plan = plan.with_load(adopt_runbook_phases(plan.load, scenario))
+    spec = plan.load.spec
+    return run_console(plan, plan.label or ", ".join(spec.runbooks) or (spec.url or ""))
 
 
 def _never_reached(final: Snapshot | None) -> str:

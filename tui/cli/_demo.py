@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import sys
 from importlib import resources
 from pathlib import Path
 
 from ...engine.target import TargetOptions, TargetProcess
-from ..outputs.files import check_output_files
-from ._args import build_parser
 from ._errors import UsageError
-from ._options import load_plan
+from ._outputs import check_outputs
+from ._plan import DemoPlan, RunPlan, parse_plan
 
 EXAMPLES = resources.files("loadscope") / "examples"
 STORIES = {
@@ -29,7 +28,7 @@ def find_example(name: str) -> Path:
     return book
 
 
-def demo_arguments(args: argparse.Namespace, book: Path, story: str) -> list[str]:
+def demo_arguments(args: DemoPlan, book: Path, story: str) -> list[str]:
     """The `run`/`console` command line the demo stands for."""
     _, defaults = STORIES[story]
     argv = [str(book), *defaults]
@@ -44,35 +43,41 @@ def demo_arguments(args: argparse.Namespace, book: Path, story: str) -> list[str
     return argv
 
 
-def demo_command(args: argparse.Namespace, book: Path, story: str) -> list[str]:
+def demo_command(args: DemoPlan, book: Path, story: str) -> list[str]:
     """The whole `run ...` or `console ...` command line the demo stands for."""
     argv = demo_arguments(args, book, story)
     if args.headless:
         argv = ["run", *argv, "--format", args.format]
     else:
-        argv = ["console", *argv, "--save-dir", args.save_dir]
+        argv = ["console", *argv]
+        argv += ["--save-dir", args.save_dir] if args.save_dir else []
     return [*argv, "--out", args.out] if args.out else argv
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    story = args.story
-    book = find_example(STORIES[story][0])
-    parsed = build_parser().parse_args(demo_command(args, book, story))
-    load_plan(parsed)  # bad flags are exit 2 before the target starts
-    check_output_files(parsed)
-    if parsed.command == "console":
+def cmd_demo(demo: DemoPlan) -> int:
+    book = find_example(STORIES[demo.story][0])
+    argv = demo_command(demo, book, demo.story)
+    plan = _run_plan(argv)  # bad flags are exit 2 before the target starts
+    check_outputs(plan.outputs)
+    if plan.command == "console":
         from ._console import ensure_terminal
 
         ensure_terminal()
-    tls = story == "churn"
+    tls = demo.story == "churn"
     with TargetProcess(TargetOptions(tls=tls)) as target:
         url = target.https_url if tls and target.https_url else target.http_url
         print(f"built-in target on {url}", file=sys.stderr)
-        env = {"TARGET": url}
-        if parsed.command == "run":
+        plan = _run_plan(argv, {"TARGET": url})
+        if plan.command == "run":
             from ._run import cmd_run
 
-            return cmd_run(parsed, env=env)
+            return cmd_run(plan)
         from ._console import cmd_console
 
-        return cmd_console(parsed, env=env, label=f"demo: {book.name}")
+        return cmd_console(dataclasses.replace(plan, label=f"demo: {book.name}"))
+
+
+def _run_plan(argv: list[str], env: dict[str, str] | None = None) -> RunPlan:
+    plan = parse_plan(argv, env)
+    assert isinstance(plan, RunPlan)  # the demo stands for a `run` or a `console`
+    return plan

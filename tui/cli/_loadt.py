@@ -1,10 +1,96 @@
-"""runn loadt's report block and JSON keys, with values formatted as runn formats them."""
+"""`loadt`'s plan from runn loadt's flags, and runn's report block and JSON keys, with values
+formatted as runn formats them."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Any
 
-from ...engine import LatencySummary, Snapshot
+from ...engine import LatencySummary, SessionConfig, Snapshot
+from ...engine.control import ScenarioSpec
+from ._errors import UsageError
+from ._options import (
+    LoadPlan,
+    check_books,
+    duration,
+    iterations,
+    labelled,
+    limits,
+    parse_size,
+    parse_vars,
+    with_workers,
+)
+from ._selection import RunbookSelection, env_file_values, note_ignored, select_runbooks
+
+UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
+
+
+@dataclass(frozen=True)
+class LoadtFlags(RunbookSelection):
+    """runn loadt's flags (and loadscope's own limits and workers), as typed."""
+
+    load_concurrent: int = 1
+    duration: str = "10sec"
+    warm_up: str = "5sec"
+    max_rps: int = 1
+    connect_timeout: str = "10s"
+    max_body: str = "64MiB"
+    max_header_size: str = "1MiB"
+    var: tuple[str, ...] = ()
+    iterations: int | None = None
+    env_file: str | None = None
+    workers: str = "1"
+    cluster: str = "local"
+    pin: bool = True
+
+
+@dataclass(frozen=True)
+class LoadtFigures:
+    """What runn's block prints as given: the flags, not what the run reached."""
+
+    concurrent: int
+    max_rps: int
+
+
+def loadt_plan(flags: LoadtFlags) -> tuple[LoadPlan, LoadtFigures]:
+    if flags.load_concurrent < 0:
+        raise UsageError("--load-concurrent cannot be negative (0 means unlimited)")
+    if flags.max_rps < 0:
+        raise UsageError("--max-rps cannot be negative (0 means unlimited)")
+    if flags.load_concurrent == 0 and flags.max_rps == 0:
+        raise UsageError("--load-concurrent 0 (unlimited) needs a --max-rps cap")
+    run_for = duration(flags.duration, "--duration")
+    if run_for <= 0:
+        raise UsageError("--duration must be more than 0")
+    connect_timeout, max_body = limits(flags.connect_timeout, flags.max_body)
+    unlimited = flags.load_concurrent == 0  # unlimited VUs under the cap: iterations on time
+    config = SessionConfig(
+        concurrency=flags.load_concurrent,
+        duration=run_for,
+        warm_up=duration(flags.warm_up, "--warm-up"),
+        max_iterations_per_second=float(flags.max_rps) or None,
+        max_iterations=iterations(flags.iterations),
+        connect_timeout=connect_timeout,
+        max_body=max_body,
+        rate=float(flags.max_rps) if unlimited else None,
+        max_vus=UNLIMITED_VUS if unlimited else None,
+    )
+    note_ignored(flags)
+    env = env_file_values(flags.env_file) or {}
+    books = select_runbooks(flags)
+    check_books(books)
+    books = labelled(books, flags.label, {**os.environ, **env} if env else None)
+    spec = ScenarioSpec(
+        runbooks=tuple(books),
+        vars=parse_vars(flags.var),
+        env=env,
+        runbook_options=flags.runbook_options(),
+        max_header_size=parse_size(flags.max_header_size, "--max-header-size"),
+    )
+    plan = with_workers(LoadPlan(spec, config), flags.workers, flags.cluster, pin=flags.pin)
+    return plan, LoadtFigures(flags.load_concurrent, flags.max_rps)
+
 
 _BLOCK = """\
 Number of runbooks per RunN....: {runbooks}

@@ -1,8 +1,9 @@
-"""From parsed flags to an engine `SessionConfig` and `ScenarioSpec`, validated up front."""
+"""From the load flags as typed to an engine `SessionConfig` and `ScenarioSpec`, validated up
+front. `_plan` reads the parsed command line into `LoadFlags`; nothing here sees argparse."""
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import math
 import re
 import sys
@@ -22,6 +23,7 @@ from ...engine.durations import DurationError, parse_duration
 from ...engine.files import InputFileError, input_file_problem, read_input_file
 from ...engine.hosts import host_problem
 from ...engine.redact import add_header_secrets, add_secrets, redact_url
+from ...engine.runbook import RunbookOptions
 from ...engine.session.scenario import (
     DEFAULT_EXPECTED_STATUS,
     TOKEN,
@@ -38,7 +40,50 @@ class Phase:
     duration: float
 
 
-@dataclass
+@dataclass(frozen=True)
+class LoadFlags:
+    """The flags `run`, `console` and `loadt` share, as the user typed them (a command without
+    a flag keeps its default here)."""
+
+    targets: tuple[str, ...] = ()
+    url: str | None = None
+    concurrency: int = 10
+    duration: str | None = None
+    default_duration: str | None = None  # the command's -d when none is given
+    warm_up: str = "0s"
+    stages: str | None = None
+    rate: float | None = None
+    max_vus: int | None = None
+    phases: str | None = None
+    retire_at: str = "iteration"
+    grace: str = "5s"
+    http1: bool = False
+    http2: bool = False
+    h2c: bool = False
+    h2_connections: int = 1
+    reuse: str = "shared"
+    max_idle: int | None = None
+    timeout: str = "30s"
+    connect_timeout: str = "10s"
+    max_body: str = "64MiB"
+    max_header_size: str = "1MiB"
+    follow_redirects: int | None = None
+    insecure: bool = False
+    header: tuple[str, ...] = ()
+    method: str = "GET"
+    body: str | None = None
+    expect_status: str | None = None
+    var: tuple[str, ...] = ()
+    label: tuple[str, ...] = ()
+    iterations: int | None = None
+    fail_fast: bool = False
+    scopes: tuple[str, ...] = ()
+    workers: str = "1"
+    cluster: str = "local"
+    pin: bool = True
+
+
+@dataclass(frozen=True)
 class LoadPlan:
     spec: ScenarioSpec
     config: SessionConfig
@@ -85,12 +130,12 @@ def parse_size(text: str, flag: str) -> int:
     return int(size)
 
 
-def limits(args: argparse.Namespace) -> tuple[float, int]:
+def limits(connect_timeout: str, max_body: str) -> tuple[float, int]:
     """--connect-timeout and --max-body, the same on every command that loads."""
-    connect = duration(args.connect_timeout, "--connect-timeout")
+    connect = duration(connect_timeout, "--connect-timeout")
     if connect <= 0:
         raise UsageError("--connect-timeout must be more than 0")
-    return connect, parse_size(args.max_body, "--max-body")
+    return connect, parse_size(max_body, "--max-body")
 
 
 def parse_stages(text: str) -> tuple[Stage, ...]:
@@ -135,7 +180,7 @@ def parse_phases(text: str) -> tuple[Phase, ...]:
     return tuple(phases)
 
 
-def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
+def parse_headers(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     headers = []
     for value in values:
         name, sep, content = value.partition(":")
@@ -153,7 +198,7 @@ def parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
-def parse_vars(values: list[str]) -> dict[str, object]:
+def parse_vars(values: tuple[str, ...]) -> dict[str, object]:
     result: dict[str, object] = {}
     for value in values:
         key, sep, content = value.partition(":")
@@ -163,14 +208,14 @@ def parse_vars(values: list[str]) -> dict[str, object]:
     return result
 
 
-def http_version(args: argparse.Namespace, url_scheme: str | None) -> HttpVersion:
-    if getattr(args, "h2c", False):
+def http_version(flags: LoadFlags, url_scheme: str | None) -> HttpVersion:
+    if flags.h2c:
         if url_scheme == "https":
             raise UsageError("--h2c is HTTP/2 without TLS; for https:// use --http2")
         return HttpVersion.HTTP2
-    if getattr(args, "http2", False):
+    if flags.http2:
         return HttpVersion.HTTP2
-    if getattr(args, "http1", False):
+    if flags.http1:
         return HttpVersion.HTTP1
     return HttpVersion.AUTO
 
@@ -179,17 +224,17 @@ def is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
 
-def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -> ScenarioSpec:
-    targets = list(args.targets or [])
-    if args.url:
-        targets.insert(0, args.url)
+def scenario_spec(flags: LoadFlags, env: dict[str, str] | None = None) -> ScenarioSpec:
+    targets = list(flags.targets)
+    if flags.url:
+        targets.insert(0, flags.url)
     for target in targets:
         if "://" in target and not is_url(target):
             raise UsageError(f"{target}: only http:// and https:// URLs can be loaded")
     urls = [t for t in targets if is_url(t)]
     books = [t for t in targets if not is_url(t)]
-    headers = parse_headers(args.header)
-    variables = parse_vars(args.var)
+    headers = parse_headers(flags.header)
+    variables = parse_vars(flags.var)
     if not targets:
         raise UsageError(
             "give a runbook or a URL to load, e.g. loadscope run http://127.0.0.1:8080/"
@@ -198,30 +243,54 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
         raise UsageError("give runbooks or one URL, not both")
     if len(urls) > 1:
         raise UsageError("give one URL (for several requests, write a runbook)")
+    header_size = parse_size(flags.max_header_size, "--max-header-size")
+    if header_size < 1:
+        raise UsageError("--max-header-size must be at least 1 byte")
     if urls:
         if variables:
             raise UsageError("--var sets runbook vars; a URL has none (use --header or --body)")
+        if flags.fail_fast or flags.scopes:
+            raise UsageError("--fail-fast and --scopes are for runbooks; a URL is one request")
         return ScenarioSpec(
+            max_header_size=header_size,
+            max_redirects=flags.follow_redirects,
             url=_checked_url(urls[0]),
-            method=_checked_method(args.method),
+            method=_checked_method(flags.method),
             headers=headers,
-            body=_body(args.body),
+            body=_body(flags.body),
             vars=variables,
-            expect_status=_expected_status(getattr(args, "expect_status", None)),
+            expect_status=_expected_status(flags.expect_status),
         )
-    if args.body is not None or args.method.upper() != "GET":
+    if flags.body is not None or flags.method.upper() != "GET":
         raise UsageError("-X/--method and --body are for the URL form; runbooks set their own")
-    if getattr(args, "expect_status", None) is not None:
+    if flags.follow_redirects is not None:
+        raise UsageError(
+            "--follow-redirects is for the URL form; runbooks follow up to 10 redirects, as runn"
+        )
+    if flags.expect_status is not None:
         raise UsageError(
             "--expect-status is for the URL form; in a runbook a status fails only when a "
             "`test` says so"
         )
     check_books(books)
-    books = labelled(books, args.label, env)
-    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
+    books = labelled(books, flags.label, env)
+    options = RunbookOptions(fail_fast=flags.fail_fast, scopes=scope_set(flags.scopes))
+    return ScenarioSpec(
+        runbooks=tuple(books),
+        headers=headers,
+        vars=variables,
+        env=env or {},
+        runbook_options=options,
+        max_header_size=header_size,
+    )
 
 
-def labelled(books: list[str], labels: list[str], env: dict[str, str] | None) -> list[str]:
+def scope_set(values: tuple[str, ...]) -> frozenset[str]:
+    """`--scopes read:parent,read:remote` (repeatable too), as runn's string slice takes it."""
+    return frozenset(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def labelled(books: list[str], labels: tuple[str, ...], env: dict[str, str] | None) -> list[str]:
     """The runbooks `--label` selects (all without it); none is bad input."""
     if not labels:
         return books
@@ -237,8 +306,7 @@ def labelled(books: list[str], labels: list[str], env: dict[str, str] | None) ->
     return chosen
 
 
-def iterations(args: argparse.Namespace) -> int | None:
-    count: int | None = getattr(args, "iterations", None)
+def iterations(count: int | None) -> int | None:
     if count is not None and count < 1:
         raise UsageError("--iterations must be at least 1")
     return count
@@ -310,11 +378,11 @@ def _body(body: str | None) -> bytes | None:
     return body.encode("utf-8", "surrogateescape")  # argv bytes that are not UTF-8, as given
 
 
-def run_duration(args: argparse.Namespace, stages: tuple[Stage, ...]) -> float | None:
+def run_duration(flags: LoadFlags, stages: tuple[Stage, ...]) -> float | None:
     """-d, else the stages' total (None here), else the command's default (None: until stopped)."""
-    if args.duration is not None and not args.duration.strip():
+    if flags.duration is not None and not flags.duration.strip():
         raise UsageError("-d/--duration: empty; give a duration like 30s")
-    text = args.duration or (None if stages else getattr(args, "default_duration", None))
+    text = flags.duration or (None if stages else flags.default_duration)
     if text is None:
         return None
     seconds = duration(text, "-d/--duration")
@@ -323,97 +391,99 @@ def run_duration(args: argparse.Namespace, stages: tuple[Stage, ...]) -> float |
     return seconds
 
 
-def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfig:
-    concurrency = args.concurrency
+def session_config(flags: LoadFlags, spec: ScenarioSpec) -> SessionConfig:
+    concurrency = flags.concurrency
     if concurrency < 0:
         raise UsageError("-c/--concurrency cannot be negative")
-    if args.rate is not None and args.rate <= 0:
+    if flags.rate is not None and flags.rate <= 0:
         raise UsageError("--rate must be more than 0 iterations per second")
-    if args.max_vus is not None and args.max_vus < 1:
+    if flags.max_vus is not None and flags.max_vus < 1:
         raise UsageError("--max-vus must be at least 1")
-    if args.max_vus is not None and args.rate is None:
+    if flags.max_vus is not None and flags.rate is None:
         raise UsageError("--max-vus is for the open model; add --rate R")
-    if args.max_idle is not None and args.max_idle < 1:
+    if flags.max_idle is not None and flags.max_idle < 1:
         raise UsageError("--max-idle must be at least 1")
-    if args.h2_connections < 1:
+    if flags.h2_connections < 1:
         raise UsageError("--h2-connections must be at least 1")
-    stages = parse_stages(args.stages) if args.stages is not None else ()
-    run_for = run_duration(args, stages)
-    timeout = duration(args.timeout, "--timeout")
+    stages = parse_stages(flags.stages) if flags.stages is not None else ()
+    run_for = run_duration(flags, stages)
+    timeout = duration(flags.timeout, "--timeout")
     if timeout <= 0:
         raise UsageError("--timeout must be more than 0")
     scheme = httpx.URL(spec.url).scheme if spec.url else None
-    connect_timeout, max_body = limits(args)
+    connect_timeout, max_body = limits(flags.connect_timeout, flags.max_body)
     return SessionConfig(
         concurrency=concurrency,
         duration=run_for,
-        warm_up=duration(args.warm_up, "--warm-up"),
-        rate=args.rate,
-        max_vus=args.max_vus,
+        warm_up=duration(flags.warm_up, "--warm-up"),
+        rate=flags.rate,
+        max_vus=flags.max_vus,
         stages=stages,
-        http_version=http_version(args, scheme),
-        h2_connections=args.h2_connections,
-        reuse_mode=ReuseMode(args.reuse),
+        http_version=http_version(flags, scheme),
+        h2_connections=flags.h2_connections,
+        reuse_mode=ReuseMode(flags.reuse),
         timeout=timeout,
-        insecure=args.insecure,
-        retire_at=RetireAt(args.retire_at),
-        stop_grace=duration(args.grace, "--grace"),
-        max_idle_per_origin=args.max_idle,
-        max_iterations=iterations(args),
+        insecure=flags.insecure,
+        retire_at=RetireAt(flags.retire_at),
+        stop_grace=duration(flags.grace, "--grace"),
+        max_idle_per_origin=flags.max_idle,
+        max_iterations=iterations(flags.iterations),
         connect_timeout=connect_timeout,
         max_body=max_body,
     )
 
 
-def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> LoadPlan:
-    spec = scenario_spec(args, env)
-    config = session_config(args, spec)
-    plan = LoadPlan(spec, config)
-    if getattr(args, "duration", None):
-        plan.duration_given = config.duration
-    if getattr(args, "phases", None) is not None:
-        use_phases(plan, parse_phases(args.phases))
-    check_one_length(args)
-    if hasattr(args, "workers"):
-        adopt_worker_options(plan, args)
-    return plan
+def load_plan(flags: LoadFlags, env: dict[str, str] | None = None) -> LoadPlan:
+    spec = scenario_spec(flags, env)
+    config = session_config(flags, spec)
+    plan = LoadPlan(spec, config, duration_given=config.duration if flags.duration else None)
+    if flags.phases is not None:
+        plan = use_phases(plan, parse_phases(flags.phases))
+    check_one_length(flags)
+    return with_workers(plan, flags.workers, flags.cluster, pin=flags.pin)
 
 
-def check_one_length(args: argparse.Namespace) -> None:
+def check_one_length(flags: LoadFlags) -> None:
     """One rule: --stages and --phases set the run's length; -d beside them is bad input."""
-    if getattr(args, "duration", None) is None:
+    if flags.duration is None:
         return
-    for flag in ("stages", "phases"):
-        if getattr(args, flag, None) is not None:
+    for flag, value in (("stages", flags.stages), ("phases", flags.phases)):
+        if value is not None:
             raise UsageError(
                 f"-d/--duration and --{flag} both set the length: the {flag} last their total; "
                 "drop -d"
             )
 
 
-def use_phases(plan: LoadPlan, phases: tuple[Phase, ...]) -> None:
+def use_phases(plan: LoadPlan, phases: tuple[Phase, ...]) -> LoadPlan:
     """A/B phases of connection reuse: they set the first mode and are the run's duration."""
     if plan.config.stages:
         raise UsageError("--phases and --stages do not combine: phases hold the load fixed")
-    plan.phases = phases
-    plan.config.reuse_mode = phases[0].reuse_mode
-    plan.config.duration = sum(p.duration for p in phases)
+    config = dataclasses.replace(
+        plan.config,
+        reuse_mode=phases[0].reuse_mode,
+        duration=sum(p.duration for p in phases),
+    )
+    return dataclasses.replace(plan, config=config, phases=phases)
 
 
-def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> None:
+def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> LoadPlan:
     """Phases from a runbook's `x-loadscope` apply when the command line gives none."""
     phases = getattr(scenario, "phases", None)
-    if phases and not plan.phases:
-        use_phases(plan, tuple(Phase(ReuseMode(mode), seconds) for mode, seconds in phases))
-        if plan.duration_given is not None:  # -d on the command line wins: the run stops there
-            total = plan.config.duration or 0.0
-            plan.config.duration = min(total, plan.duration_given)
-            if plan.duration_given < total:
-                print(
-                    f"loadscope: -d {plan.duration_given:g}s stops the runbook's phases "
-                    f"({total:g}s in all) early",
-                    file=sys.stderr,
-                )
+    if not phases or plan.phases:
+        return plan
+    plan = use_phases(plan, tuple(Phase(ReuseMode(mode), seconds) for mode, seconds in phases))
+    if plan.duration_given is None:
+        return plan
+    total = plan.config.duration or 0.0  # -d on the command line wins: the run stops there
+    if plan.duration_given < total:
+        print(
+            f"loadscope: -d {plan.duration_given:g}s stops the runbook's phases "
+            f"({total:g}s in all) early",
+            file=sys.stderr,
+        )
+    config = dataclasses.replace(plan.config, duration=min(total, plan.duration_given))
+    return dataclasses.replace(plan, config=config)
 
 
 MAX_WORKERS = 1024  # Ray actors across a cluster; an engine process each
@@ -440,11 +510,13 @@ def parse_workers(text: str, cluster: str = "local") -> int:
     return count
 
 
-def adopt_worker_options(plan: LoadPlan, args: argparse.Namespace) -> None:
-    plan.cluster = str(getattr(args, "cluster", "local") or "local")
-    plan.workers = parse_workers(str(getattr(args, "workers", "1")), plan.cluster)
-    plan.pin = bool(getattr(args, "pin", True))
+def with_workers(plan: LoadPlan, workers: str, cluster: str, *, pin: bool) -> LoadPlan:
+    cluster = cluster or "local"
+    plan = dataclasses.replace(
+        plan, cluster=cluster, workers=parse_workers(workers, cluster), pin=pin
+    )
     worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
+    return plan
 
 
 def split(plan: LoadPlan) -> bool:

@@ -1,8 +1,8 @@
-"""`--metrics-port` and `--html` for `run`, `console` and `loadt`."""
+"""Where a run's results go: the report flags as one value (`Outputs`), checked before any
+load, with the `--metrics-port` server and the `--html` report."""
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,20 +23,36 @@ class MetricsAddress:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def metrics_address(args: argparse.Namespace) -> MetricsAddress | None:
-    port = getattr(args, "metrics_port", None)
-    if port is None:
-        return None
-    if not 0 < port < 65536:
-        raise UsageError(f"--metrics-port: {port} is not a port (1-65535)")
-    return MetricsAddress(args.metrics_host, port)
+@dataclass(frozen=True)
+class Outputs:
+    """The report flags of one command (a command without a flag keeps the default)."""
+
+    format: str = "text"  # stdout: text or json
+    quiet: bool = False
+    out: str | None = None  # --out / --summary-json
+    csv: str | None = None
+    html: str | None = None
+    save_dir: str | None = None  # the console's reports
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+
+    @property
+    def metrics(self) -> MetricsAddress | None:
+        if self.metrics_port is None:
+            return None
+        if not 0 < self.metrics_port < 65536:
+            raise UsageError(f"--metrics-port: {self.metrics_port} is not a port (1-65535)")
+        return MetricsAddress(self.metrics_host, self.metrics_port)
 
 
-def check_outputs(args: argparse.Namespace) -> MetricsAddress | None:
+def check_outputs(outputs: Outputs) -> MetricsAddress | None:
     """Before any request, for every command: each output file can be written (--out, --csv,
     --html, --save-dir) and the metrics port is free."""
-    check_output_files(args)
-    address = metrics_address(args)
+    check_output_files(
+        {"--out": outputs.out, "--csv": outputs.csv, "--html": outputs.html},
+        save_dir=outputs.save_dir,
+    )
+    address = outputs.metrics
     if address is not None:
         from ..outputs.prometheus import check_metrics_port
 

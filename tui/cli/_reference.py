@@ -55,9 +55,13 @@ def write_readme(path: Path = README) -> None:
 
 
 def _commands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    seen: set[int] = set()
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            yield from action.choices.items()
+            for name, command in action.choices.items():
+                if id(command) not in seen:  # an alias (loadt's loadtest) is the same parser
+                    seen.add(id(command))
+                    yield name, command
 
 
 def _command(title: str, parser: argparse.ArgumentParser) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import signal
 import sys
@@ -30,17 +29,13 @@ from . import _signals
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 from ._extensions import attach_extensions
 from ._loadt import loadt_values, threshold_names
-from ._more_outputs import (
-    MetricsAddress,
-    check_outputs,
-    serve_metrics,
-    write_html_report,
-)
-from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
+from ._options import LoadPlan, adopt_runbook_phases, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
+from ._outputs import MetricsAddress, check_outputs, serve_metrics, write_html_report
+from ._plan import RunPlan
 from ._progress import show_progress
 from ._text import render_text, summary_line
-from ._thresholds import Thresholds
+from ._thresholds import Abort, LiveThresholds
 from ._workers import drive_workers
 
 
@@ -65,17 +60,18 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
 
 def show_steps(scenario: Scenario, iterations: int | None) -> None:
     """With `--iterations`, every step's outcome on stderr as runn run prints it, with the
-    reason of each failure."""
+    reason of each failure, each line labelled with its iteration (VUs run side by side)."""
     report_steps = getattr(scenario, "report_steps", None)
     if iterations is None or report_steps is None:
         return
     marks = {"success": "ok", "failure": "fail", "skipped": "skip"}
 
     def show(outcome: Any) -> None:
-        print(f"    --- {outcome.step} ... {marks.get(outcome.outcome, outcome.outcome)}",
-              file=sys.stderr)  # fmt: skip
+        label = "" if outcome.iteration is None else f"[iteration {outcome.iteration + 1}] "
+        mark = marks.get(outcome.outcome, outcome.outcome)
+        print(f"    {label}--- {outcome.step} ... {mark}", file=sys.stderr)
         if outcome.reason:
-            print(f"        Failure/Error: {outcome.reason}", file=sys.stderr)
+            print(f"    {label}    Failure/Error: {outcome.reason}", file=sys.stderr)
 
     report_steps(show)
 
@@ -92,6 +88,7 @@ async def drive(
     *,
     progress: bool,
     csv_path: str | None,
+    live: LiveCheck | None = None,
 ) -> Outcome:
     """Run the session to its end, or to Ctrl-C/SIGTERM; stop early if the target is down."""
     csv = CsvTimeline(csv_path) if csv_path else None
@@ -112,6 +109,8 @@ async def drive(
     for sig in _signals.STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal)
     helpers = [loop.create_task(_watch_reachability(session, state))]
+    if live is not None and live.thresholds.active:
+        helpers.append(loop.create_task(_watch_thresholds(session, live)))
     if progress:
         helpers.append(loop.create_task(show_progress(session)))
     try:
@@ -137,6 +136,41 @@ async def drive(
         write_failures=[csv.failure] if csv is not None and csv.failure else [],
         cut_by_user=state.cut_by_user,
     )
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    """--threshold on the live numbers: the thresholds, and how a snapshot gives their names."""
+
+    thresholds: LiveThresholds
+    names: Callable[[Snapshot], dict[str, float | None]]
+
+    def check(self, snapshot: Snapshot) -> Abort | None:
+        return self.thresholds.check(self.names(snapshot), snapshot.elapsed_s)
+
+
+ABORT_CUT_S = 1.0  # after a threshold stops the run, running iterations get this long
+
+
+async def _watch_thresholds(session: Session, live: LiveCheck) -> None:
+    """Each second, the thresholds over the measured numbers so far; a failure that aborts
+    stops the run, and cuts what still runs a second later (it stops within 2 s)."""
+    while True:
+        await asyncio.sleep(1.0)
+        if session.warming_up:
+            continue
+        if live.check(session.snapshot(timeline=None)) is not None:
+            session.request_stop()
+            await asyncio.sleep(ABORT_CUT_S)
+            session.abort()
+            return
+
+
+def live_check(plan: RunPlan) -> LiveCheck:
+    def names(snapshot: Snapshot) -> dict[str, float | None]:
+        return threshold_names(runn_values(plan.load, snapshot), build_report(snapshot))
+
+    return LiveCheck(LiveThresholds(plan.thresholds, plan.abort), names)
 
 
 def measured_only(
@@ -196,31 +230,42 @@ def check_descriptors(config: SessionConfig, *, strict: bool = True) -> None:
         raise UsageError(f"{peak:,} VUs {problem}; lower -c/--max-vus or raise the limit")
 
 
-def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
-    plan = load_plan(args, env)
-    check_load(plan)
-    thresholds = Thresholds.compile(args.threshold)
-    metrics = check_outputs(args)
-    scenario = build_scenario(plan.spec, quiet=args.quiet)
-    adopt_runbook_phases(plan, scenario)
-    progress = sys.stderr.isatty() and not args.quiet
-    if split(plan):
-        outcome = drive_workers(plan, progress=progress, csv_path=args.csv, metrics=metrics)
-        return finish(args, plan, outcome, thresholds)
-    show_steps(scenario, plan.config.max_iterations)
-    session = Session(plan.config, scenario)
-    attach_extensions(session, plan)
-    outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
-    return finish(args, plan, outcome, thresholds)
+def cmd_run(plan: RunPlan) -> int:
+    check_load(plan.load)
+    metrics = check_outputs(plan.outputs)
+    scenario = build_scenario(plan.load.spec, quiet=plan.outputs.quiet)
+    plan = plan.with_load(adopt_runbook_phases(plan.load, scenario))
+    load, csv_path = plan.load, plan.outputs.csv
+    progress = sys.stderr.isatty() and not plan.outputs.quiet
+    if split(load):
+        live = live_check(plan)
+        outcome = drive_workers(
+            load, progress=progress, csv_path=csv_path, metrics=metrics, live=live.check
+        )
+        return finish(plan, outcome, live=live.thresholds)
+    if not plan.outputs.quiet:
+        show_steps(scenario, load.config.max_iterations)
+    session = Session(load.config, scenario)
+    attach_extensions(session, load)
+    live = live_check(plan)
+    outcome = run_with_metrics(session, metrics, progress=progress, csv_path=csv_path, live=live)
+    return finish(plan, outcome, live=live.thresholds)
 
 
 def run_with_metrics(
-    session: Session, address: MetricsAddress | None, *, progress: bool, csv_path: str | None
+    session: Session,
+    address: MetricsAddress | None,
+    *,
+    progress: bool,
+    csv_path: str | None,
+    live: LiveCheck | None = None,
 ) -> Outcome:
     """`drive` the session, with `/metrics` served from before its start to its end."""
     server = serve_metrics(address, session)
     try:
-        outcome: Outcome = run_event_loop(drive(session, progress=progress, csv_path=csv_path))
+        outcome: Outcome = run_event_loop(
+            drive(session, progress=progress, csv_path=csv_path, live=live)
+        )
     finally:
         if server is not None:
             server.close()
@@ -249,46 +294,50 @@ def full_report(plan: LoadPlan, snapshot: Snapshot, *, interrupted: bool = False
 
 
 def finish(
-    args: argparse.Namespace,
-    plan: LoadPlan,
+    plan: RunPlan,
     outcome: Outcome,
-    thresholds: Thresholds,
     *,
     shape: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
     values: dict[str, Any] | None = None,
+    live: LiveThresholds | None = None,
 ) -> int:
+    load, outputs = plan.load, plan.outputs
     snapshot = outcome.snapshot = redact_snapshot(outcome.snapshot)
-    report = full_report(plan, snapshot, interrupted=outcome.interrupted)
+    report = full_report(load, snapshot, interrupted=outcome.interrupted)
     runn = (
         values
         if values is not None
-        else runn_values(plan, snapshot, interrupted=outcome.interrupted)
+        else runn_values(load, snapshot, interrupted=outcome.interrupted)
     )
-    verdict = thresholds.evaluate(threshold_names(runn, report))
+    verdict = plan.thresholds.evaluate(threshold_names(runn, report))
     report["thresholds"] = verdict.as_report()
+    (live or LiveThresholds(plan.thresholds, plan.abort)).annotate(report)
     report["interrupted"] = outcome.interrupted
     document = shape(runn, report) if shape else report
-    if args.out:
+    if outputs.out:
         try:
-            write_json(args.out, document)
+            write_json(outputs.out, document)
         except OSError as exc:  # checked at start, yet lost since (disk full, directory gone)
-            outcome.write_failures.append(write_failure(args.out, exc))
+            outcome.write_failures.append(write_failure(outputs.out, exc))
     try:
-        write_html_report(getattr(args, "html", None), snapshot, report)
+        write_html_report(outputs.html, snapshot, report)
     except UsageError as exc:  # the same: written at the end, the report still goes to stdout
         outcome.write_failures.append(str(exc).removeprefix("--html: "))
+    silence = ""
     if not outcome.interrupted and not outcome.unreachable:
-        reason = silence_reason(snapshot, plan.config.connect_timeout)
-        if reason:
-            print(f"loadscope: {reason}", file=sys.stderr)
-    code = _report(args, outcome, document, report, runn, verdict.failures)
+        silence = silence_reason(snapshot, load.config.connect_timeout)
+        if silence:
+            print(f"loadscope: {silence}", file=sys.stderr)
+    code = _report(plan, outcome, document, report, runn, verdict.failures)
+    if silence and code == EXIT_OK:  # the README's rule: a run with no answer is exit 2
+        code = EXIT_USAGE
     for failure in outcome.write_failures:
         print(f"loadscope: {failure}", file=sys.stderr)
     return EXIT_USAGE if outcome.write_failures else code
 
 
 def _report(
-    args: argparse.Namespace,
+    plan: RunPlan,
     outcome: Outcome,
     document: dict[str, Any],
     report: dict[str, Any],
@@ -300,16 +349,24 @@ def _report(
     if outcome.unreachable:  # bad input: the error line says it all (the file has the rest)
         print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
         return EXIT_USAGE
-    if args.format == "json":
+    if plan.outputs.format == "json":
         print(dumps(document))
-    elif args.quiet:
+    elif plan.outputs.quiet:
         print(summary_line(report))
     else:
         print(render_text(snapshot, report, runn), end="")
     for line in failures:
         print(f"threshold failed: {line}", file=sys.stderr)
+    aborted = report.get("aborted_by")
+    if aborted:
+        print(
+            f"loadscope: --abort-on-fail stopped the run at {aborted['at_s']:,.1f}s: "
+            f"{aborted['why']}",
+            file=sys.stderr,
+        )
+        return EXIT_THRESHOLD
     if outcome.interrupted:
-        written = args.out and not outcome.write_failures
+        written = plan.outputs.out and not outcome.write_failures
         print(
             "loadscope: interrupted; report written" if written else "loadscope: interrupted",
             file=sys.stderr,

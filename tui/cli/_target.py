@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ...engine.target import PlainProtocols, TargetOptions
 from ._errors import UsageError
+from ._plan import TargetFlags
 
 
-def cmd_target(args: argparse.Namespace) -> int:
+def cmd_target(args: TargetFlags) -> int:
     from ...engine.target import run_foreground
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine import HistogramData, HttpVersion, Snapshot
+from ...engine import HistogramData, HttpVersion, LatencySummary, Snapshot
 from ...engine.durations import go_duration
 from ..format import counted, ms, number, percent
 from ..widgets import merge_equal_bins
@@ -244,6 +244,11 @@ def phase_lines(snapshot: Snapshot) -> list[str]:
     return lines
 
 
+def measured(value: float, summary: LatencySummary) -> float | None:
+    """A latency to show, or None ("–") when nothing was timed."""
+    return value if summary.count else None
+
+
 def _steps(snapshot: Snapshot) -> list[str]:
     if not snapshot.steps:
         return []
@@ -255,7 +260,8 @@ def _steps(snapshot: Snapshot) -> list[str]:
         codes = " ".join(f"{c}×{n:,}" for c, n in step.status_codes) or "-"
         lines.append(
             f"  {name:<{width}}  {step.requests:>10,}  {step.errors:>7,}  "
-            f"{ms(step.latency.p50):>9}  {ms(step.latency.p99):>9}  {codes}"
+            f"{ms(measured(step.latency.p50, step.latency)):>9}  "
+            f"{ms(measured(step.latency.p99, step.latency)):>9}  {codes}"
         )
     lines.append("")
     return lines

@@ -128,3 +128,57 @@ def _check_types(expression: Expression, source: str) -> None:
             return
         problem = f"it is a {type(value).__name__}, not true or false"
     raise UsageError(f"--threshold: `{source}` cannot pass: {problem}")
+
+
+@dataclass(frozen=True)
+class AbortRule:
+    """--abort-on-fail (k6's abortOnFail): a threshold failing on the live numbers stops the
+    run; --abort-grace (k6's delayAbortEval) is how long into the measured run before it may."""
+
+    grace: float = 0.0
+
+
+@dataclass(frozen=True)
+class Abort:
+    """The threshold that stopped the run, and when (seconds into the measured run)."""
+
+    expression: str
+    at_s: float
+    why: str
+
+    def as_report(self) -> dict[str, Any]:
+        return {"expression": self.expression, "at_s": round(self.at_s, 3), "why": self.why}
+
+
+class LiveThresholds:
+    """The thresholds checked each second against the live numbers: when each first failed,
+    and with an `AbortRule`, the failure that stops the run."""
+
+    def __init__(self, thresholds: Thresholds, rule: AbortRule | None) -> None:
+        self.thresholds = thresholds
+        self.rule = rule
+        self.first_failed_at: dict[str, float] = {}
+        self.abort: Abort | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.thresholds.expressions)
+
+    def check(self, names: dict[str, float | None], elapsed_s: float) -> Abort | None:
+        """Evaluate now; the `Abort` the first time one fails past the grace (else None).
+        A threshold over a number not measured yet (no response so far) waits for it."""
+        for result in self.thresholds.evaluate(names).results:
+            if result.passed or any(value is None for value in result.values.values()):
+                continue
+            self.first_failed_at.setdefault(result.expression, elapsed_s)
+            if self.abort is None and self.rule is not None and elapsed_s >= self.rule.grace:
+                self.abort = Abort(result.expression, elapsed_s, result.why)
+        return self.abort
+
+    def annotate(self, report: dict[str, Any]) -> None:
+        """The final report's thresholds with when each first failed live, and what stopped
+        the run (`aborted_by`, null when none did)."""
+        for entry in report.get("thresholds", []):
+            at = self.first_failed_at.get(entry["expression"])
+            entry["first_failed_at_s"] = None if at is None else round(at, 3)
+        report["aborted_by"] = self.abort.as_report() if self.abort else None

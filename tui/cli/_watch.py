@@ -6,7 +6,6 @@ machine (or this machine's connections to a remote one).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -18,17 +17,15 @@ from ...engine.diagnostics.kernel import (
     parse_address,
 )
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
-from ._options import duration
+from ._plan import WatchPlan
 
 COLUMNS = ("t", "new/s", "ESTABLISHED", "TIME_WAIT", "CLOSE_WAIT", "SYN_SENT", "other", "ports")
 WIDTHS = (7, 8, 12, 10, 11, 9, 6, 14)
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
+def cmd_watch(args: WatchPlan) -> int:
     watcher = _watcher(args.address)
-    run_for = duration(args.duration, "-d/--duration") if args.duration else None
-    if run_for is not None and run_for <= 0:
-        raise UsageError("-d/--duration must be more than 0")
+    run_for = args.duration
     first = watcher.poll()
     if first is None:
         raise UsageError("watch: no socket view here (it needs Linux: sock_diag or /proc/net/tcp)")

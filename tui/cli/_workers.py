@@ -23,11 +23,12 @@ from ..outputs.files import CsvTimeline
 from . import _signals
 from ._errors import UsageError
 from ._extensions import setup_child_session
-from ._more_outputs import MetricsAddress, serve_merged_metrics
 from ._options import LoadPlan, worker_pool_for
 from ._outcome import UNREACHABLE_KINDS, Outcome
+from ._outputs import MetricsAddress, serve_merged_metrics
 
 POLL_S = 0.1
+ABORT_CUT_S = 1.0  # after a threshold stops the run, running iterations get this long
 HEADLESS_PUSH_S = 1.0  # no console to feel immediate: workers report once a second
 START_TIMEOUT_S = {"local": 60.0, "ray": 180.0}  # until every worker is ready
 
@@ -81,7 +82,9 @@ def drive_workers(
     progress: bool,
     csv_path: str | None,
     metrics: MetricsAddress | None = None,
+    live: Callable[[Snapshot], object | None] | None = None,
 ) -> Outcome:
+    """`live`: checks the live thresholds; a result that is not None stops the run."""
     controller = worker_controller(plan, headless_setup(plan), push_interval=HEADLESS_PUSH_S)
     csv = CsvTimeline(csv_path) if csv_path else None
     if csv is not None:
@@ -94,7 +97,7 @@ def drive_workers(
             if _signals.interrupted():  # a signal while starting: stop at once, report it
                 interrupts.count += 1
                 controller.stop()
-            unreachable = _poll_until_done(controller, plan, progress=progress)
+            unreachable = _poll_until_done(controller, plan, progress=progress, live=live)
         except RuntimeError as exc:  # Ray could not place the workers
             raise UsageError(str(exc)) from None
         finally:
@@ -112,12 +115,28 @@ def drive_workers(
     return Outcome(final, interrupted=bool(interrupts.count), unreachable=unreachable)
 
 
-def _poll_until_done(controller: WorkerController, plan: LoadPlan, *, progress: bool) -> str | None:
+def _poll_until_done(
+    controller: WorkerController,
+    plan: LoadPlan,
+    *,
+    progress: bool,
+    live: Callable[[Snapshot], object | None] | None = None,
+) -> str | None:
     started_by = time.monotonic() + START_TIMEOUT_S.get(controller.cluster, 60.0)
     unreachable: str | None = None
-    last_line = 0.0
+    last_line = last_check = 0.0
+    stopped_at: float | None = None
     while not controller.finished:
         snapshot = controller.updates()
+        now = time.monotonic()
+        if stopped_at is not None and now - stopped_at > ABORT_CUT_S:
+            controller.abort()  # a threshold stopped it: what still runs is cut
+            stopped_at = float("inf")
+        if live and snapshot and stopped_at is None and now - last_check >= 1.0:
+            last_check = now
+            if not controller.warming_up and live(snapshot) is not None:
+                controller.stop()
+                stopped_at = now
         if snapshot is None and time.monotonic() > started_by:
             controller.stop()
             raise RuntimeError(f"the {plan.workers} workers did not start in time")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -42,14 +41,20 @@ def dumps(report: dict[str, Any]) -> str:
 
 
 def write_json(path: str | Path, report: dict[str, Any]) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written report."""
+    write_atomic(path, dumps(report) + "\n")
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Every report file (JSON, HTML): written to a temporary file beside `path`, then renamed,
+    so never half-written, with the mode any new file gets (0666 less the umask), not
+    mkstemp's 0600."""
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would differ from the other reports
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps(report) + "\n")
+            handle.write(text)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -62,17 +67,11 @@ def _umask() -> int:
     return mask
 
 
-# Every file a command writes, by argparse dest. A command without the flag skips it; a new
-# output flag (an HTML report, say) is added here and is checked with the others.
-OUTPUT_FLAGS = (("out", "--out"), ("csv", "--csv"), ("html", "--html"))
-
-
-def check_output_files(args: argparse.Namespace) -> None:
-    """Every command's output files, checked before anything is sent: exit 2 if one cannot be
-    written, so a run never ends by losing its report."""
+def check_output_files(files: dict[str, str | None], *, save_dir: str | None = None) -> None:
+    """Every command's output files (by flag), checked before anything is sent: exit 2 if one
+    cannot be written, so a run never ends by losing its report."""
     seen: dict[Path, str] = {}
-    for attribute, flag in OUTPUT_FLAGS:
-        path = getattr(args, attribute, None)
+    for flag, path in files.items():
         if not path:
             continue
         check_writable(path, flag)
@@ -80,7 +79,6 @@ def check_output_files(args: argparse.Namespace) -> None:
         if resolved in seen:
             raise UsageError(f"{flag} and {seen[resolved]} name the same file {path}")
         seen[resolved] = flag
-    save_dir = getattr(args, "save_dir", None)
     if save_dir:
         check_directory(save_dir, "--save-dir")
 

@@ -8,8 +8,6 @@ search of the file for `http://` finds nothing to fetch.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from html import escape
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...engine import EventKind, EventRecord, Snapshot
+from .files import write_atomic
 from .svg import Chart, Marker, Series, histogram_chart, line_chart
 
 MARKED_EVENTS = frozenset(
@@ -72,17 +71,8 @@ def html_report(snapshot: Snapshot, report: dict[str, Any]) -> str:
 
 
 def write_html(path: str | Path, snapshot: Snapshot, report: dict[str, Any]) -> None:
-    """Written beside `path` and renamed into place: never a half-written report."""
-    target = Path(path)
-    document = html_report(snapshot, report)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(document)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Written beside `path` and renamed into place, with the mode of the other reports."""
+    write_atomic(path, html_report(snapshot, report))
 
 
 def change_markers(
@@ -147,6 +137,11 @@ def _card(value: str, label: str) -> str:
     return f'<div class="card"><b>{text(value)}</b><span>{text(label)}</span></div>'
 
 
+def _ms(value: float | None, unit: str = " ms") -> str:
+    """Two decimals, or "–" when nothing was timed (no response)."""
+    return "–" if value is None else f"{value:.2f}{unit}"
+
+
 def _summary(report: dict[str, Any]) -> str:
     latency = report.get("latency_ms") or {}
     total = report.get("requests_total", 0)
@@ -155,10 +150,10 @@ def _summary(report: dict[str, Any]) -> str:
         _card(f"{total:,}", "requests"),
         _card(f"{report.get('requests_per_second', 0):,.1f}", "requests/s"),
         _card(f"{errors:,} ({100 * errors / total if total else 0:.2f}%)", "errors"),
-        _card(f"{latency.get('p50', 0):.2f} ms", "p50"),
-        _card(f"{latency.get('p90', 0):.2f} ms", "p90"),
-        _card(f"{latency.get('p99', 0):.2f} ms", "p99"),
-        _card(f"{latency.get('max', 0):.2f} ms", "max"),
+        _card(_ms(latency.get("p50")), "p50"),
+        _card(_ms(latency.get("p90")), "p90"),
+        _card(_ms(latency.get("p99")), "p99"),
+        _card(_ms(latency.get("max")), "max"),
         _card(f"{report.get('iterations_total', 0):,}", "iterations"),
         _card(f"{report.get('connections_opened', 0):,}", "connections opened"),
         _card(f"{report.get('connections_peak_open', 0):,}", "peak open connections"),
@@ -284,7 +279,7 @@ def _steps(report: dict[str, Any]) -> str:
                 name,
                 f"{step.get('requests', 0):,}",
                 f"{step.get('errors', 0):,}",
-                *(f"{latency.get(key, 0):.2f}" for key in ("p50", "p90", "p99", "max")),
+                *(_ms(latency.get(key), unit="") for key in ("p50", "p90", "p99", "max")),
                 codes,
             ]
         )
