@@ -148,3 +148,51 @@ def test_live_thresholds_without_abort_report_when_they_first_failed(
     document = report(out)
     assert document["aborted_by"] is None
     assert document["thresholds"][0]["first_failed_at_s"] is not None
+
+
+def test_a_bad_threshold_line_has_the_loadscope_prefix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "http://127.0.0.1:9/", "--threshold", "p99 <"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("loadscope: --threshold:1:"), line
+
+
+def test_demo_without_a_terminal_suggests_demo_headless(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOADSCOPE_FORCE_CONSOLE", raising=False)
+    assert main(["demo"]) == 2
+    assert "`loadscope demo --headless`" in capsys.readouterr().err
+    assert main(["demo", "churn"]) == 2
+    assert "`loadscope demo churn --headless`" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_port_fails_before_it_says_serving(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = main(["serve", "--port", str(port), "http://127.0.0.1:9/"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Serving" not in captured.out and f"cannot listen on 127.0.0.1:{port}" in captured.err
+
+
+def test_the_workers_limit_and_auto_tell_one_story(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadscope.tui.cli import UsageError, _options
+
+    monkeypatch.setattr(_options, "available_cores", lambda: 2)
+    assert _options.parse_workers("auto") == 2
+    with pytest.raises(UsageError) as refused:
+        _options.parse_workers("64")
+    message = str(refused.value)
+    assert "auto picks 2 (one per core" in message and "at most 8 (4 per core)" in message
+
+
+def test_compare_writes_numbers_as_the_console_does() -> None:
+    from loadscope.tui.cli._compare import _number
+
+    assert _number(12345.6) == "12,346" and _number(4.25) == "4.25"
+    assert _number(1234.5, " ms") == "1.23s" and _number(None) == "–"
+    assert _number(-3.5) == "-3.50"

@@ -42,6 +42,17 @@ class _Portable:
         ray.cloudpickle.loads(self.payload)(session)
 
 
+def node_label(hostname: str) -> str:
+    """The host name, the node's IP and the start of Ray's node id: two nodes on one host (a
+    test cluster, containers) share a host name but never an id."""
+    node_id = ray.get_runtime_context().get_node_id()
+    try:
+        address = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
+    except Exception:  # an address Ray cannot tell is no reason to lose the worker
+        address = ""
+    return " ".join(part for part in (hostname, address, f"node {node_id[:8]}") if part)
+
+
 class _WorkerActor:
     """Runs on a Ray node: an engine process there, relayed."""
 
@@ -80,7 +91,8 @@ class _WorkerActor:
             return None, None, None, [], None
         latest = process.updates()
         errors, process.errors = process.errors, []
-        return process.node, latest, process.final, errors, process.exit_message
+        node = node_label(process.node) if process.node else None
+        return node, latest, process.final, errors, process.exit_message
 
     def close(self) -> None:
         if self.process is not None:

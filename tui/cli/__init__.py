@@ -68,8 +68,11 @@ def _internal_error(exc: Exception) -> int:
 
 
 def _located(message: str) -> bool:
-    """`file:line:col: ...` messages stand on their own, like a compiler's."""
+    """`file:line:col: ...` messages stand on their own, like a compiler's (a flag's own
+    expression, `--threshold:1:6: ...`, is still ours: it gets the prefix)."""
     head = message.split(": ", 1)[0]
+    if head.startswith("-"):
+        return False
     return head.count(":") >= 2 and head.rsplit(":", 2)[-1].isdigit()
 
 

@@ -25,6 +25,7 @@ examples:
 MAX_VUS = 2**31 - 1  # an outer bound; the machine's limits (open files, ports) refuse far less
 MAX_RATE = 1_000_000.0  # iterations per second
 MAX_PORT = 65_535
+LOCAL_WORKERS_PER_CORE = 4  # --workers beyond this many per core only contend
 
 
 def whole(low: int, high: int) -> Callable[[str], int]:
@@ -149,7 +150,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     add_load_options(console, default_duration=None)
     add_worker_options(console)
-    add_report_options(console, text_format=False, quiet=False, save_dir=True)
+    add_report_options(console, text_format=False, quiet=False, save_dir=True, live=False)
     add_metrics_options(console)
 
 
@@ -577,7 +578,8 @@ def add_worker_options(parser: argparse.ArgumentParser) -> None:
         "--workers",
         default="1",
         metavar="N|auto",
-        help="engine processes sharing the load, merged live; auto = one per core (default 1)",
+        help="engine processes sharing the load, merged live; auto = one per core, the most "
+        f"a machine runs well; locally at most {LOCAL_WORKERS_PER_CORE} per core (default 1)",
     )
     group.add_argument(
         "--cluster",
@@ -643,8 +645,10 @@ def add_report_options(
     quiet: bool = True,
     html: bool = True,
     save_dir: bool = False,
+    live: bool = True,
 ) -> None:
-    """The report flags, defined once; each command takes the ones that apply to it."""
+    """The report flags, defined once; each command takes the ones that apply to it (`live`:
+    a headless run, whose thresholds are checked each second and may stop it)."""
     out = parser.add_argument_group("report")
     if threshold:
         out.add_argument(
@@ -653,9 +657,15 @@ def add_report_options(
             default=[],
             metavar="EXPR",
             help="fail (exit 1) unless EXPR holds on the final report, e.g. "
-            "'error_rate < 1 && p99 < 200' (repeatable); checked on the live numbers each "
-            "second too, and the report says when each first failed",
+            "'error_rate < 1 && p99 < 200' (repeatable)"
+            + (
+                "; checked on the live numbers each second too, and the report says when each "
+                "first failed"
+                if live
+                else ""
+            ),
         )
+    if threshold and live:
         out.add_argument(
             "--abort-on-fail",
             action="store_true",

@@ -83,9 +83,10 @@ def _engine(
     return controller
 
 
-def ensure_terminal() -> None:
+def ensure_terminal(headless: str = "`loadscope run`") -> None:
+    """`headless`: the command that does the same without a terminal."""
     if not sys.stdout.isatty() and not os.environ.get("LOADSCOPE_FORCE_CONSOLE"):
-        raise UsageError("the console needs a terminal; use `loadscope run` for headless runs")
+        raise UsageError(f"the console needs a terminal; use {headless} for headless runs")
 
 
 def run_console(run: RunPlan, label: str) -> int:

@@ -62,7 +62,8 @@ def cmd_demo(demo: DemoPlan) -> int:
     if plan.command == "console":
         from ._console import ensure_terminal
 
-        ensure_terminal()
+        story = "" if demo.story == "basic" else f" {demo.story}"
+        ensure_terminal(f"`loadscope demo{story} --headless`")
     tls = demo.story == "churn"
     with TargetProcess(TargetOptions(tls=tls)) as target:
         url = target.https_url if tls and target.https_url else target.http_url

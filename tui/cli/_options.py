@@ -31,6 +31,8 @@ from ...engine.session.scenario import (
     check_port,
     parse_status_ranges,
 )
+from ..format import counted
+from ._args import LOCAL_WORKERS_PER_CORE
 from ._errors import UsageError
 
 
@@ -487,7 +489,6 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> LoadPlan:
 
 
 MAX_WORKERS = 1024  # Ray actors across a cluster; an engine process each
-LOCAL_WORKERS_PER_CORE = 4  # beyond this, processes on one machine only contend
 
 
 def parse_workers(text: str, cluster: str = "local") -> int:
@@ -501,11 +502,14 @@ def parse_workers(text: str, cluster: str = "local") -> int:
         raise UsageError("--workers must be 1 or more (or auto)")
     if count > MAX_WORKERS:
         raise UsageError(f"--workers: {count:,} is more than the maximum {MAX_WORKERS:,}")
-    local_limit = LOCAL_WORKERS_PER_CORE * available_cores()
+    cores = available_cores()
+    local_limit = LOCAL_WORKERS_PER_CORE * cores
     if cluster == "local" and count > local_limit:
         raise UsageError(
-            f"--workers: {count:,} processes on {available_cores()} cores would only contend; "
-            f"use at most {local_limit} here (auto = one per core), or --cluster ray"
+            f"--workers: {count:,} processes on {counted(cores, 'core')} would only contend; "
+            f"auto picks {cores} (one per core, the most this machine runs well), and at most "
+            f"{local_limit} ({LOCAL_WORKERS_PER_CORE} per core) are allowed here; for more, "
+            "--cluster ray"
         )
     return count
 

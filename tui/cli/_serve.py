@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import sys
 
 from ._errors import EXIT_OK, UsageError
@@ -31,8 +32,21 @@ def console_command(arguments: tuple[str, ...]) -> str:
     return shlex.join([sys.executable, "-m", "loadscope", "console", *arguments])
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail now, before textual-serve prints "Serving on ...", if the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"serve: cannot listen on {host}:{port}: {reason}") from None
+
+
 def cmd_serve(plan: ServePlan) -> int:
     check_console_arguments(plan)
+    check_port_free(plan.host, plan.port)
     from textual_serve.server import Server
 
     os.environ["LOADSCOPE_FORCE_CONSOLE"] = "1"  # the console's stdout is the browser's pipe

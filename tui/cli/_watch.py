@@ -16,6 +16,7 @@ from ...engine.diagnostics.kernel import (
     endpoints_for,
     parse_address,
 )
+from ..format import number
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
 from ._plan import WatchPlan
 
@@ -95,7 +96,7 @@ def _line(sample: WatchSample) -> str:
     return _row(
         (
             f"{sample.elapsed_s:.0f}s",
-            f"{rate:,.0f}",  # one format for every row: 7,724 and 8,460, never 8460.3
+            number(rate),  # the console's format: 7,724 and 8,460, never 8460.3
             str(counts.established),
             str(counts.time_wait),
             str(counts.close_wait),
@@ -108,7 +109,7 @@ def _line(sample: WatchSample) -> str:
 
 def _summary(watcher: SocketWatcher, last: WatchSample) -> str:
     seconds = last.elapsed_s
-    rate = f" ({watcher.total_new / seconds:,.1f}/s)" if seconds > 0 else ""
+    rate = f" ({number(watcher.total_new / seconds)}/s)" if seconds > 0 else ""
     return (
         f"{watcher.label}: {watcher.total_new:,} new connections in {seconds:.1f}s{rate}, "
         f"TIME_WAIT peak {watcher.time_wait_peak:,}"

@@ -1,0 +1,103 @@
+"""`--cluster ray://HOST:PORT` end to end: a Ray head started with its client server port, and
+`loadscope run` joining it through Ray Client, as `pip install 'loadscope[ray]'` allows."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadscope.engine.target import TargetProcess
+
+from .cli_support import loadscope
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'loadscope[ray]')")
+pytest.importorskip("grpc", reason="Ray Client needs ray[client] (grpcio)")
+
+HEAD_READY_S = 300.0  # a cold head on a busy 2-core machine takes a while
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def ray_client_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A head of 2 CPUs with its Ray Client server, stopped (our processes only) at the end."""
+    command = shutil.which("ray")
+    if command is None:
+        pytest.skip("the `ray` command is not installed")
+    client_port = free_port()
+    temp = Path("/tmp") / f"lsray{os.getpid()}"  # Ray's socket paths must stay short
+    head = subprocess.Popen(
+        [command, "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+         f"--port={free_port()}", f"--ray-client-server-port={client_port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + HEAD_READY_S
+        while not answers(client_port):
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.skip("the Ray head did not start (busy machine or no Ray runtime)")
+            time.sleep(0.5)
+        yield f"ray://127.0.0.1:{client_port}"
+    finally:
+        stop_head(head)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def stop_head(head: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the head's own process group (--block stops what it started), then SIGKILL
+    to whatever of that group is left."""
+    import psutil
+
+    try:
+        family = [head.pid, *(p.pid for p in psutil.Process(head.pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        family = [head.pid]
+    os.killpg(head.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        head.wait(timeout=60)
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+
+
+def test_run_joins_a_cluster_through_ray_client(
+    target: TargetProcess, ray_client_address: str
+) -> None:
+    result = loadscope(
+        "run", f"{target.http_url}/", "-c", "2", "-d", "2s", "--workers", "2",
+        "--cluster", ray_client_address, "--format", "json",
+        timeout=600,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    report = result.json()
+    assert report["cluster"] == "ray" and report["requests_total"] > 0
+    nodes = {worker["node"] for worker in report["per_worker"]}
+    assert all("node " in node and "127.0.0.1" in node for node in nodes), nodes
