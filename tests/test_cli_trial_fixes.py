@@ -196,3 +196,17 @@ def test_compare_writes_numbers_as_the_console_does() -> None:
     assert _number(12345.6) == "12,346" and _number(4.25) == "4.25"
     assert _number(1234.5, " ms") == "1.23s" and _number(None) == "–"
     assert _number(-3.5) == "-3.50"
+
+
+def test_loadt_aborts_on_a_failing_threshold_too(
+    target: TargetProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    code = main(
+        ["loadt", book(tmp_path, target.http_url), "--duration", "60sec", "--warm-up", "0sec",
+         "--max-rps", "0", "--load-concurrent", "1", "--threshold", "p99 < 0",
+         "--abort-on-fail", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 1, capsys.readouterr().err
+    document = json.loads(out.read_text())
+    assert document["loadscope"]["aborted_by"]["expression"] == "p99 < 0"

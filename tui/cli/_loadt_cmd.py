@@ -12,7 +12,7 @@ from ._loadt import loadt_values
 from ._options import split
 from ._outputs import check_outputs
 from ._plan import RunPlan
-from ._run import build_scenario, check_descriptors, finish, run_with_metrics
+from ._run import build_scenario, check_descriptors, finish, live_check, run_with_metrics
 from ._workers import drive_workers
 
 
@@ -22,13 +22,15 @@ def cmd_loadt(plan: RunPlan) -> int:
     check_descriptors(load.config, strict=figures.concurrent > 0)  # 0: "unlimited"
     metrics = check_outputs(plan.outputs)
     scenario = build_scenario(load.spec, quiet=False)
-    csv_path = plan.outputs.csv
+    csv_path, live = plan.outputs.csv, live_check(plan)
     if split(load):
-        outcome = drive_workers(load, progress=False, csv_path=csv_path, metrics=metrics)
+        outcome = drive_workers(
+            load, progress=False, csv_path=csv_path, metrics=metrics, live=live.check
+        )
     else:
         session = Session(load.config, scenario)
         attach_extensions(session, load)
-        outcome = run_with_metrics(session, metrics, progress=False, csv_path=csv_path)
+        outcome = run_with_metrics(session, metrics, progress=False, csv_path=csv_path, live=live)
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(load.spec.runbooks),
@@ -43,7 +45,7 @@ def cmd_loadt(plan: RunPlan) -> int:
         concurrent=figures.concurrent,
         max_rps=figures.max_rps,
     )
-    return finish(plan, outcome, shape=_runn_json, values=values)
+    return finish(plan, outcome, shape=_runn_json, values=values, live=live.thresholds)
 
 
 def _runn_json(values: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
