@@ -22,13 +22,13 @@ def test_iterations_1_shows_every_step_and_its_first_failure() -> None:
     assert report["requests_total"] == 0
     assert report["stopped_early"] is False  # it ran what it was asked to: not interrupted
     steps = [line.strip() for line in result.err.splitlines() if line.startswith("    ")]
-    assert steps == [
-        "--- defer:start ... ok",
-        "--- defer:broken ... fail",
-        "Failure/Error: defer:broken: test failed: len(steps) == 3 && false",
-        "--- defer:skipped ... skip",
-        "--- defer:cleanup first ... ok",
-        "--- defer:cleanup last ... ok",
+    assert steps == [  # each line names its iteration: with -c 2 and more, VUs interleave
+        "[iteration 1] --- defer:start ... ok",
+        "[iteration 1] --- defer:broken ... fail",
+        "[iteration 1]     Failure/Error: defer:broken: test failed: len(steps) == 3 && false",
+        "[iteration 1] --- defer:skipped ... skip",
+        "[iteration 1] --- defer:cleanup first ... ok",
+        "[iteration 1] --- defer:cleanup last ... ok",
     ]
     assert result.code == 0
 
