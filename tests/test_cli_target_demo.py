@@ -50,7 +50,8 @@ def test_target_with_tls_and_h2c_only() -> None:
         assert h2c.code == 0 and set(h2c.json()["http_versions"]) == {"HTTP/2"}
         h1 = loadscope("run", plain.group(1), "--http1", "-d", "300ms", "--format", "json")
         refused = h1.json()  # an HTTP/1.1 client is turned away: every request fails
-        assert h1.code == 0 and refused["errors_total"] == refused["requests_total"] > 0
+        assert refused["errors_total"] == refused["requests_total"] > 0
+        assert h1.code == 2 and "nothing was answered" in h1.err  # no answer at all: exit 2
         secure = loadscope("run", tls.group(1), "-k", "-c", "2", "-d", "300ms", "--format", "json")
         assert secure.code == 0 and set(secure.json()["http_versions"]) == {"HTTP/2"}
         process.interrupt(signal.SIGTERM)
