@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...engine import Session, Snapshot
-from ..outputs.files import OutputFileError, check_output_files
+from ..outputs.files import check_output_files
 from ._errors import UsageError
 
 if TYPE_CHECKING:
@@ -48,13 +48,10 @@ class Outputs:
 def check_outputs(outputs: Outputs) -> MetricsAddress | None:
     """Before any request, for every command: each output file can be written (--out, --csv,
     --html, --save-dir) and the metrics port is free."""
-    try:
-        check_output_files(
-            {"--out": outputs.out, "--csv": outputs.csv, "--html": outputs.html},
-            save_dir=outputs.save_dir,
-        )
-    except OutputFileError as exc:
-        raise UsageError(str(exc)) from None
+    check_output_files(
+        {"--out": outputs.out, "--csv": outputs.csv, "--html": outputs.html},
+        save_dir=outputs.save_dir,
+    )
     address = outputs.metrics
     if address is not None:
         from ..outputs.prometheus import check_metrics_port

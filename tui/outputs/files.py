@@ -12,11 +12,7 @@ from typing import IO, Any
 from ...engine import TimelinePoint
 from ...engine.metrics.report import timeline_entry
 from ...engine.redact import redact_value
-
-
-class OutputFileError(ValueError):
-    """An output file or directory that cannot be written: one line naming the flag."""
-
+from ..errors import UsageError
 
 CSV_FIELDS = (
     "t",
@@ -81,7 +77,7 @@ def check_output_files(files: dict[str, str | None], *, save_dir: str | None = N
         check_writable(path, flag)
         resolved = Path(path).resolve()
         if resolved in seen:
-            raise OutputFileError(f"{flag} and {seen[resolved]} name the same file {path}")
+            raise UsageError(f"{flag} and {seen[resolved]} name the same file {path}")
         seen[resolved] = flag
     if save_dir:
         check_directory(save_dir, "--save-dir")
@@ -93,14 +89,14 @@ def check_directory(path: str, flag: str) -> None:
     target = Path(path)
     try:
         if target.exists() and not target.is_dir():
-            raise OutputFileError(f"{flag}: {path!r} is a file, not a directory")
+            raise UsageError(f"{flag}: {path!r} is a file, not a directory")
         if target.is_dir():
             fd, probe = tempfile.mkstemp(prefix=".loadscope.", dir=target)
             os.close(fd)
             os.unlink(probe)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise OutputFileError(f"{flag}: cannot write in {_shown(path)}: {reason}") from None
+        raise UsageError(f"{flag}: cannot write in {_shown(path)}: {reason}") from None
 
 
 def check_writable(path: str | None, flag: str) -> None:
@@ -109,12 +105,12 @@ def check_writable(path: str | None, flag: str) -> None:
     if path is None:
         return
     if not path.strip():
-        raise OutputFileError(f"{flag}: empty file name")
+        raise UsageError(f"{flag}: empty file name")
     try:
         _check_writable(Path(path), path, flag)
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte, a loop of links...
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise OutputFileError(f"{flag}: cannot write {_shown(path)}: {reason}") from None
+        raise UsageError(f"{flag}: cannot write {_shown(path)}: {reason}") from None
 
 
 def _shown(path: str) -> str:
@@ -125,23 +121,23 @@ def _shown(path: str) -> str:
 
 def _check_writable(target: Path, path: str, flag: str) -> None:
     if target.is_dir():
-        raise OutputFileError(f"{flag}: {path} is a directory; name a file in it")
+        raise UsageError(f"{flag}: {path} is a directory; name a file in it")
     if target.exists() and not target.is_file():
-        raise OutputFileError(f"{flag}: {path} is not a regular file")
+        raise UsageError(f"{flag}: {path} is not a regular file")
     directory = target.parent
     if not directory.is_dir():
         missing = str(directory)
-        raise OutputFileError(f"{flag}: cannot write {path}: directory {missing!r} does not exist")
+        raise UsageError(f"{flag}: cannot write {path}: directory {missing!r} does not exist")
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     except OSError as exc:
         where = f"{directory}/" if str(directory) != "/" else "/"
         reason = f"no file can be created in {where} ({exc.strerror})"
-        raise OutputFileError(f"{flag}: cannot write {path}: {reason}") from None
+        raise UsageError(f"{flag}: cannot write {path}: {reason}") from None
     os.close(fd)
     os.unlink(probe)
     if target.exists() and not os.access(target, os.W_OK):
-        raise OutputFileError(f"{flag}: cannot write {path}: permission denied")
+        raise UsageError(f"{flag}: cannot write {path}: permission denied")
 
 
 def write_failure(path: str, exc: OSError) -> str:
@@ -158,7 +154,7 @@ class CsvTimeline:
         try:
             self._handle: IO[str] = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
-            raise OutputFileError(f"--csv: cannot write {path}: {exc.strerror}") from None
+            raise UsageError(f"--csv: cannot write {path}: {exc.strerror}") from None
         self._writer = csv.DictWriter(self._handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         self._writer.writeheader()
         self._handle.flush()
