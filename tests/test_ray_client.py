@@ -60,7 +60,9 @@ def ray_client_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        env={**os.environ, **AUTH},
+        # the head's client proxy gives a new client's server 30 s to come up: not enough on
+        # a busy 2-core machine
+        env={**os.environ, **AUTH, "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "300"},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + HEAD_READY_S
