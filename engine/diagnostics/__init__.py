@@ -5,7 +5,7 @@ only through the narrow `SessionPort`; nothing imports the session layer above.
 """
 
 from ._detectors import SETTLE_S, Detectors, Kind, Observation
-from ._diagnostics import (
+from ._extensions import (
     DetectorExtension,
     Diagnostics,
     GeneratorExtension,

@@ -16,7 +16,6 @@ from typing import Any
 from .._config import HttpVersion, ReuseMode, SessionConfig, State
 from ..diagnostics import DiagnosticsExtension
 from ..metrics import EventKind, EventRecord, Metrics, Snapshot, StepStats, TimelinePoint
-from ..transport import PoolScope, Runner
 from ._build import build_snapshot
 from ._crowd import Crowd
 from ._events import EventLog
@@ -24,7 +23,6 @@ from ._level import LoadLevel
 from ._pacing import AsyncPacer, StagePlan
 from ._scopes import Connections
 from ._timeline import Timeline
-from ._vu import VirtualUser
 from .scenario import DumpingScenario, Scenario, WarningScenario
 
 __all__ = ["Session", "SessionExtension", "State"]
@@ -38,7 +36,7 @@ class Session:
         self.scenario = scenario
         self.state = State.IDLE
         self.metrics = Metrics(int(config.window))
-        self.crowd = Crowd(self, config, self.metrics)
+        self.crowd = crowd = Crowd(self, config, self.metrics)
         self.connections = Connections(config, scenario.runner_configs(), self.crowd)
         self.steps: dict[str, StepStats] = {
             name: self.metrics.add_step(name) for name in scenario.step_names()
@@ -53,6 +51,13 @@ class Session:
         self.timeline: Sequence[TimelinePoint] = self.clock.points
         self.tick_listeners = self.clock.listeners
         self.extensions: list[DiagnosticsExtension] = []
+        # What virtual users and the tick call, done by the part that owns it.
+        self.pace, self.claim_iteration, self.vu_idle = (
+            crowd.pace,
+            crowd.claim_iteration,
+            crowd.idle,
+        )
+        self.no_reuse_scope, self.sweep = self.connections.no_reuse_scope, self.connections.sweep
         self.busy = 0
         self.aborting = False
         self.stats_since = ""  # "warm-up" or "reset" once the statistics restarted
@@ -299,22 +304,10 @@ class Session:
     async def wait_resumed(self) -> None:
         await self._resumed.wait()
 
-    async def pace(self) -> bool:
-        return await self.crowd.pace()
-
-    def claim_iteration(self) -> int | None:
-        return self.crowd.claim_iteration()
-
     def iteration_ended(self) -> None:
         """The run ends when the last of its `max_iterations` has finished."""
         if self.busy == 0 and self.crowd.iterations_spent():
             self.stop()
-
-    def vu_idle(self, vu: VirtualUser) -> None:
-        self.crowd.idle(vu)
-
-    def no_reuse_scope(self, runner: Runner) -> PoolScope:
-        return self.connections.no_reuse_scope(runner)
 
     def event(
         self,
@@ -331,9 +324,6 @@ class Session:
 
     def log_once(self, key: str, message: str) -> None:
         self.log.log_once(key, message)
-
-    def sweep(self) -> None:
-        self.connections.sweep()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -19,14 +19,6 @@ from .._config import HttpVersion, ReuseMode, State
 from ..metrics import EventKind, GeneratorLoad, KernelSnapshot, Warning
 from ._detectors import SETTLE_S, Detectors, Observation, RunTotals
 from ._generator import GeneratorMonitor
-from ._kernel import (
-    Endpoint,
-    KernelSample,
-    KernelView,
-    Source,
-    endpoints_for,
-    format_address,
-)
 from ._phases import PhaseExtension, PhaseSpec
 from ._view import (
     DiagnosticsExtension,
@@ -35,6 +27,14 @@ from ._view import (
     SessionPort,
     SessionView,
     SnapshotFields,
+)
+from .kernel import (
+    Endpoint,
+    KernelSample,
+    KernelView,
+    Source,
+    endpoints_for,
+    format_address,
 )
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
