@@ -120,7 +120,8 @@ class EngineProcess(CommandControls):
         try:
             conn.send(message)
         except (OSError, ValueError) as exc:  # a broken pipe; ValueError: a closed handle
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            strerror = exc.strerror if isinstance(exc, OSError) else None
+            reason = strerror or str(exc) or type(exc).__name__
             raise ControlError(f"{what}: the engine process cannot be reached: {reason}") from None
 
     # -- updates ------------------------------------------------------------------------------
