@@ -146,6 +146,9 @@ def test_a_child_that_cannot_be_reached_is_an_error() -> None:
     process._conn = ours
     with pytest.raises(ControlError, match="set_concurrency 3: the engine process cannot be"):
         process.set_concurrency(3)
+    assert process.finished and process.exit_message is not None
+    assert process.exit_message.startswith("the engine process cannot be reached")
+    process.stop()  # nothing left to stop: how it ended is the exit message, said once
     ours.close()
 
 

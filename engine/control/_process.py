@@ -97,7 +97,8 @@ class EngineProcess(CommandControls):
     # -- controls (never block) ------------------------------------------------------------
     def send(self, command: Command) -> None:
         """Send `command` to the child; ControlError when it cannot get there. Stopping an
-        engine that has already finished is nothing to do."""
+        engine that has finished, or whose process has gone, is nothing to do (how it ended is
+        its `exit_message`)."""
         if not is_command(command):
             raise ControlError(f"not a control: {command!r}")
         self._send(command, describe(command), quiet_when_done=isinstance(command, Stop | Abort))
@@ -121,8 +122,11 @@ class EngineProcess(CommandControls):
             conn.send(message)
         except (OSError, ValueError) as exc:  # a broken pipe; ValueError: a closed handle
             strerror = exc.strerror if isinstance(exc, OSError) else None
-            reason = strerror or str(exc) or type(exc).__name__
-            raise ControlError(f"{what}: the engine process cannot be reached: {reason}") from None
+            gone = f"the engine process cannot be reached: {strerror or exc or type(exc).__name__}"
+            if self.exit_message is None and self.final is None:
+                self.exit_message = gone  # every caller reports how the engine ended
+            if not quiet_when_done:  # a stop has nothing left to stop: said as the exit
+                raise ControlError(f"{what}: {gone}") from None
 
     # -- updates ------------------------------------------------------------------------------
     def updates(self) -> Snapshot | None:
