@@ -51,13 +51,9 @@ class Session:
         self.timeline: Sequence[TimelinePoint] = self.clock.points
         self.tick_listeners = self.clock.listeners
         self.extensions: list[DiagnosticsExtension] = []
-        # What virtual users and the tick call, done by the part that owns it.
-        self.pace, self.claim_iteration, self.vu_idle = (
-            crowd.pace,
-            crowd.claim_iteration,
-            crowd.idle,
-        )
-        self.no_reuse_scope, self.sweep = self.connections.no_reuse_scope, self.connections.sweep
+        self.pace, self.claim_iteration = crowd.pace, crowd.claim_iteration  # for the VUs
+        self.vu_idle, self.no_reuse_scope = crowd.idle, self.connections.no_reuse_scope
+        self.sweep = self.connections.sweep  # after each tick
         self.busy = 0
         self.aborting = False
         self.stats_since = ""  # "warm-up" or "reset" once the statistics restarted
