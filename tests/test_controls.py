@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from loadscope.engine import (
     Abort,
+    Command,
     ControlError,
     Controls,
     EngineProcess,
@@ -251,3 +253,49 @@ async def run_on_workers(target: TargetProcess, pool: WorkerPool) -> None:
 @pytest.mark.slow
 async def test_over_local_workers(target: TargetProcess) -> None:
     await run_on_workers(target, LocalPool(pin=False))
+
+
+class _Unreachable(ScriptedController):
+    """A console's controller whose engine can no longer be reached."""
+
+    def send(self, command: Command) -> None:
+        super().send(command)
+        raise ControlError(f"{describe(command)}: the engine process cannot be reached: gone")
+
+
+async def test_the_console_says_a_command_that_did_not_reach_the_engine() -> None:
+    from textual.pilot import Pilot
+
+    from loadscope.tui.app import ConsoleOptions, LoadscopeApp
+
+    from .fake_snapshots import make_snapshot
+    from .reports import report_of
+
+    class Console(LoadscopeApp):
+        said: list[str] = []
+
+        def notify(self, message: str, **options: Any) -> None:  # type: ignore[override]
+            self.said.append(message)
+            super().notify(message, **options)
+
+    controller = _Unreachable([make_snapshot(30, concurrency=10)])
+    app = Console(
+        controller,
+        ConsoleOptions(label="unreachable", concurrency=10),
+        lambda snapshot: ("report", report_of(snapshot)),
+        poll_seconds=0.2,
+    )
+    expected = "set_concurrency 11: the engine process cannot be reached: gone"
+
+    async def said(pilot: Pilot) -> bool:
+        for _ in range(200):
+            if expected in app.said:
+                return True
+            await pilot.pause(0.05)
+        return False
+
+    async with app.run_test() as pilot:
+        await pilot.press("plus")
+        assert await said(pilot), app.said
+        assert controller.calls[-1] == ("set_concurrency", (11,))
+        assert app.is_running  # said, and the console goes on
