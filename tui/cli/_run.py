@@ -160,7 +160,7 @@ async def _watch_thresholds(session: Session, live: LiveCheck) -> None:
         if session.warming_up:
             continue
         if live.check(session.snapshot(timeline=None)) is not None:
-            session.request_stop()
+            session.stop()
             await asyncio.sleep(ABORT_CUT_S)
             session.abort()
             return
