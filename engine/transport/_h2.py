@@ -67,10 +67,10 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         "_h2",
         "_lost",
         "_max_streams",
-        "_send_windows",
         "_settings_seen",
         "_streams",
         "_transport",
+        "_window_waiters",
     )
 
     multiplexed = True
@@ -90,7 +90,9 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         self._goaway = False
         self._settings_seen = False
         self._lost: asyncio.Future[None] | None = None
-        self._send_windows: asyncio.Future[None] | None = None
+        # Streams whose upload waits for flow-control window, each on its own future: any
+        # WINDOW_UPDATE or SETTINGS change wakes all of them and each re-reads its window.
+        self._window_waiters: set[asyncio.Future[None]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -206,7 +208,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         try:
             self._h2.send_headers(stream_id, headers, end_stream=not body)
             if body:
-                await self._send_body(stream_id, body)
+                await self._send_body(stream, stream_id, body)
             self._flush()
             response = await waiter
             response.first_byte = stream.first_byte
@@ -216,16 +218,15 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
                 timer.cancel()
             self._end_stream(stream_id)
 
-    async def _send_body(self, stream_id: int, body: bytes) -> None:
+    async def _send_body(self, stream: _Stream, stream_id: int, body: bytes) -> None:
         view = memoryview(body)
-        while view:
+        while view and not stream.waiter.done():  # done: reset, timed out or answered early
             window = min(
                 self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size
             )
             if window <= 0:
                 self._flush()
-                self._send_windows = asyncio.get_running_loop().create_future()
-                await self._send_windows
+                await self._window_opened()
                 if self.closed:
                     raise PeerClosed("connection closed while sending", before_response=True)
                 continue
@@ -233,6 +234,14 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             self._h2.send_data(stream_id, bytes(chunk), end_stream=not view)
             self.bytes_sent += len(chunk)
         self._flush()
+
+    async def _window_opened(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._window_waiters.add(waiter)
+        try:
+            await waiter
+        finally:
+            self._window_waiters.discard(waiter)
 
     def _end_stream(self, stream_id: int) -> None:
         if self._streams.pop(stream_id, None) is None:
@@ -273,6 +282,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             self._on_reset(event.stream_id, event.error_code)
         elif isinstance(event, h2.events.RemoteSettingsChanged):
             self._on_settings()
+            self._wake_senders()  # INITIAL_WINDOW_SIZE may have opened every stream's window
         elif isinstance(event, h2.events.WindowUpdated):
             self._wake_senders()
         elif isinstance(event, h2.events.ConnectionTerminated):
@@ -355,8 +365,9 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
                 stream.waiter.set_exception(exc)
 
     def _wake_senders(self) -> None:
-        if self._send_windows is not None and not self._send_windows.done():
-            self._send_windows.set_result(None)
+        for waiter in self._window_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _notify_capacity(self) -> None:
         callback = self.on_capacity
