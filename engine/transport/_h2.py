@@ -23,6 +23,7 @@ from ._errors import (
     StreamReset,
     is_reset,
 )
+from ._h2_hpack import RememberingDecoder, RememberingEncoder
 from ._serialize import h2_headers, request_body
 from ._wire import RawResponse
 from .interfaces import (
@@ -63,8 +64,10 @@ class _Stream:
 
 class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     __slots__ = (
+        "_flush_pending",
         "_goaway",
         "_h2",
+        "_loop",
         "_lost",
         "_max_streams",
         "_settings_seen",
@@ -83,8 +86,10 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         Connection.__init__(self, observer, runner, origin, "HTTP/2", max_body)
-        self._h2 = h2.connection.H2Connection(config=_H2_CONFIG)
+        self._h2 = _new_h2_connection()
         self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._flush_pending = False
         self._streams: dict[int, _Stream] = {}
         self._max_streams = _STREAMS_BEFORE_SETTINGS
         self._goaway = False
@@ -97,7 +102,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     # -- lifecycle ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        self._lost = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._lost = self._loop.create_future()
         self._start()
 
     def _start(self) -> None:
@@ -135,7 +141,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             return
         for event in events:
             self._dispatch(event)
-        self._flush()
+        self._flush_soon()
 
     def connection_lost(self, exc: Exception | None) -> None:
         reset = is_reset(exc)
@@ -209,7 +215,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             self._h2.send_headers(stream_id, headers, end_stream=not body)
             if body:
                 await self._send_body(stream, stream_id, body)
-            self._flush()
+            self._flush_soon()
             response = await waiter
             response.first_byte = stream.first_byte
             return response
@@ -233,7 +239,6 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             chunk, view = view[:window], view[window:]
             self._h2.send_data(stream_id, bytes(chunk), end_stream=not view)
             self.bytes_sent += len(chunk)
-        self._flush()
 
     async def _window_opened(self) -> None:
         waiter = asyncio.get_running_loop().create_future()
@@ -266,7 +271,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         stream.waiter.set_exception(error)
         try:
             self._h2.reset_stream(stream_id)
-            self._flush()
+            self._flush_soon()
         except h2.exceptions.ProtocolError:
             pass
 
@@ -353,6 +358,16 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         self._notify_capacity()
 
     # -- helpers ------------------------------------------------------------------------------
+    def _flush_soon(self) -> None:
+        """One write per loop tick: every stream started in this tick shares it."""
+        if not self._flush_pending and self._loop is not None:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_pending = False
+        self._flush()
+
     def _flush(self) -> None:
         data = self._h2.data_to_send()
         if data and self._transport is not None and not self._transport.is_closing():
@@ -373,3 +388,12 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         callback = self.on_capacity
         if callback is not None:
             callback()
+
+
+def _new_h2_connection() -> h2.connection.H2Connection:
+    """h2's client state machine with HPACK that remembers repeated header blocks."""
+    conn = h2.connection.H2Connection(config=_H2_CONFIG)
+    decoder = RememberingDecoder(conn.decoder.max_header_list_size)
+    decoder.max_allowed_table_size = conn.decoder.max_allowed_table_size
+    conn.encoder, conn.decoder = RememberingEncoder(), decoder
+    return conn
