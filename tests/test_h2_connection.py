@@ -5,6 +5,7 @@ remembering HPACK path against hpack's own on the same byte streams."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from loadscope.engine._config import CloseReason
 from loadscope.engine.transport._errors import EngineError, GoAway, StreamReset
 from loadscope.engine.transport._h2 import AsyncHTTP2Connection
+from loadscope.engine.transport._h2_wire import new_h2_connection, new_lean_connection
 from loadscope.engine.transport._wire import RawResponse
 
 from .h2_backend import MemoryTransport, RecordingObserver, ScriptedH2Server
@@ -26,14 +28,22 @@ DEADLINE = 10.0  # wall-clock bound on a test's wait; none comes near it unless 
 Codes = h2.settings.SettingCodes
 
 
+@pytest.fixture(params=["lean", "h2"])
+def machine(request: pytest.FixtureRequest) -> str:
+    """Every connection test runs on the lean state machine and on h2's."""
+    return str(request.param)
+
+
 async def connect(
-    server: ScriptedH2Server, *, plain_hpack: bool = False
+    server: ScriptedH2Server, machine: str = "lean"
 ) -> tuple[AsyncHTTP2Connection, MemoryTransport]:
-    conn = AsyncHTTP2Connection(RecordingObserver(), "t", "http://test:80")
-    if plain_hpack:
-        # The differential tests' other side: h2 with hpack's own encoder and decoder.
-        conn._h2.encoder, conn._h2.decoder = hpack.Encoder(), hpack.Decoder()
-        conn._h2.decoder.max_header_list_size = conn._h2.DEFAULT_MAX_HEADER_LIST_SIZE
+    """`machine`: "lean" (the default), "h2" (h2 with remembering HPACK) or "h2-plain" (h2 with
+    hpack's own encoder and decoder: the reference)."""
+    built = {"lean": new_lean_connection, "h2": new_h2_connection}.get(machine)
+    if machine == "h2-plain":
+        built = functools.partial(new_h2_connection, remember_headers=False)
+    assert built is not None, machine
+    conn = AsyncHTTP2Connection(RecordingObserver(), "t", "http://test:80", machine=built())
     transport = MemoryTransport(server, conn)
     conn.connection_made(transport)
     await settle()
@@ -53,23 +63,23 @@ async def bounded(awaitable: Awaitable[Any]) -> Any:
     return await asyncio.wait_for(awaitable, DEADLINE)
 
 
-async def test_a_get_gets_status_headers_body_and_trailers() -> None:
+async def test_a_get_gets_status_headers_body_and_trailers(machine: str) -> None:
     def respond(server: ScriptedH2Server, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.StreamEnded):
             server.respond(
                 event.stream_id, 201, b"hello", [(b"x-a", b"1")], trailers=[(b"x-t", b"2")]
             )
 
-    conn, _ = await connect(ScriptedH2Server(respond))
+    conn, _ = await connect(ScriptedH2Server(respond), machine)
     response: RawResponse = await bounded(conn.send(request(), None))
     assert (response.status, response.body, response.body_size) == (201, b"hello", 5)
     assert response.headers == [(b"x-a", b"1"), (b"x-t", b"2")]
     assert response.http_version == b"HTTP/2" and conn.in_flight == 0 and conn.requests == 1
 
 
-async def test_every_upload_waiting_for_window_wakes_when_its_window_opens() -> None:
+async def test_every_upload_waiting_for_window_wakes_when_its_window_opens(machine: str) -> None:
     server = ScriptedH2Server(settings={Codes.INITIAL_WINDOW_SIZE: 0})
-    conn, _ = await connect(server)
+    conn, _ = await connect(server, machine)
     body = b"b" * 1000
     sends = [asyncio.ensure_future(conn.send(request("POST", body=body), None)) for _ in range(3)]
     await settle()
@@ -82,9 +92,9 @@ async def test_every_upload_waiting_for_window_wakes_when_its_window_opens() -> 
     assert server.body_bytes == {1: 1000, 3: 1000, 5: 1000}
 
 
-async def test_a_settings_change_that_opens_the_window_wakes_waiting_uploads() -> None:
+async def test_a_settings_change_that_opens_the_window_wakes_waiting_uploads(machine: str) -> None:
     server = ScriptedH2Server(settings={Codes.INITIAL_WINDOW_SIZE: 0})
-    conn, _ = await connect(server)
+    conn, _ = await connect(server, machine)
     sends = [asyncio.ensure_future(conn.send(request("POST", body=b"x" * 500), None))]
     sends.append(asyncio.ensure_future(conn.send(request("POST", body=b"y" * 700), None)))
     await settle()
@@ -95,7 +105,7 @@ async def test_a_settings_change_that_opens_the_window_wakes_waiting_uploads() -
     assert server.body_bytes == {1: 500, 3: 700}
 
 
-async def test_rst_stream_fails_only_that_stream() -> None:
+async def test_rst_stream_fails_only_that_stream(machine: str) -> None:
     def respond(server: ScriptedH2Server, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.StreamEnded):
             if event.stream_id == 3:
@@ -103,7 +113,7 @@ async def test_rst_stream_fails_only_that_stream() -> None:
             else:
                 server.respond(event.stream_id, 200, b"ok")
 
-    conn, _ = await connect(ScriptedH2Server(respond))
+    conn, _ = await connect(ScriptedH2Server(respond), machine)
     results = await bounded(
         asyncio.gather(*(conn.send(request(), None) for _ in range(3)), return_exceptions=True)
     )
@@ -113,14 +123,16 @@ async def test_rst_stream_fails_only_that_stream() -> None:
     assert conn.usable and conn.in_flight == 0
 
 
-async def test_goaway_fails_the_streams_it_did_not_take_and_closes_after_the_rest() -> None:
+async def test_goaway_fails_the_streams_it_did_not_take_and_closes_after_the_rest(
+    machine: str,
+) -> None:
     def respond(server: ScriptedH2Server, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.StreamEnded) and event.stream_id == 5:
             server.respond(1, 200, b"one")
             server.conn.close_connection(last_stream_id=3)  # stream 3 still owed an answer
 
     server = ScriptedH2Server(respond)
-    conn, _ = await connect(server)
+    conn, _ = await connect(server, machine)
     sends = [asyncio.ensure_future(conn.send(request(), None)) for _ in range(3)]
     await settle()
     assert not conn.usable
@@ -136,7 +148,7 @@ async def test_goaway_fails_the_streams_it_did_not_take_and_closes_after_the_res
     assert conn.closed and conn.observer.closed == [CloseReason.GOAWAY]  # type: ignore[attr-defined]
 
 
-async def test_max_concurrent_streams_lowered_mid_connection_is_obeyed() -> None:
+async def test_max_concurrent_streams_lowered_mid_connection_is_obeyed(machine: str) -> None:
     held: list[int] = []
 
     def hold(server: ScriptedH2Server, event: h2.events.Event) -> None:
@@ -144,7 +156,7 @@ async def test_max_concurrent_streams_lowered_mid_connection_is_obeyed() -> None
             held.append(event.stream_id)
 
     server = ScriptedH2Server(hold)
-    conn, _ = await connect(server)
+    conn, _ = await connect(server, machine)
     server.conn.update_settings({Codes.MAX_CONCURRENT_STREAMS: 1})
     server.send_now()
     await settle()
@@ -158,7 +170,7 @@ async def test_max_concurrent_streams_lowered_mid_connection_is_obeyed() -> None
     assert conn.is_available()
 
 
-async def test_requests_started_in_one_tick_share_one_write() -> None:
+async def test_requests_started_in_one_tick_share_one_write(machine: str) -> None:
     held: list[int] = []
 
     def hold(server: ScriptedH2Server, event: h2.events.Event) -> None:
@@ -166,7 +178,7 @@ async def test_requests_started_in_one_tick_share_one_write() -> None:
             held.append(event.stream_id)
 
     server = ScriptedH2Server(hold)
-    conn, transport = await connect(server)
+    conn, transport = await connect(server, machine)
     before = transport.writes
     sends = [asyncio.ensure_future(conn.send(request(), None)) for _ in range(10)]
     await settle()
@@ -195,9 +207,12 @@ def _varied(server: ScriptedH2Server, event: h2.events.Event) -> None:
     server.respond(sid, 200 + sid % 2, b"body %d" % sid, headers, trailers)
 
 
-async def _run_mixed(plain_hpack: bool) -> tuple[list[object], bytes, bytes, dict[int, str]]:
+Run = tuple[list[object], bytes, bytes, dict[int, str], list[object]]
+
+
+async def _run_mixed(machine: str) -> Run:
     server = ScriptedH2Server(_varied)
-    conn, _ = await connect(server, plain_hpack=plain_hpack)
+    conn, _ = await connect(server, machine)
     results: list[object] = []
     for batch in range(3):
         requests = [
@@ -210,10 +225,32 @@ async def _run_mixed(plain_hpack: bool) -> tuple[list[object], bytes, bytes, dic
             asyncio.gather(*(conn.send(r, None) for r in requests), return_exceptions=True)
         )
         results += [_outcome(o) for o in outcomes]
-    states = {sid: str(stream.state_machine.state) for sid, stream in conn._h2.streams.items()}
+    states = _open_stream_states(conn)
     conn.close(CloseReason.SESSION_END)
     await settle()
-    return results, bytes(server.received), server.all_sent(), states
+    requests_seen = [_server_view(event) for event in server.events]
+    return results, bytes(server.received), server.all_sent(), states, requests_seen
+
+
+def _open_stream_states(conn: AsyncHTTP2Connection) -> dict[int, str]:
+    states = {}
+    for stream_id, stream in conn._h2.streams.items():
+        state = getattr(stream, "state_machine", stream).state
+        name = getattr(state, "name", state)
+        if name != "CLOSED":
+            states[stream_id] = str(name)
+    return states
+
+
+def _server_view(event: h2.events.Event) -> object:
+    """What the server made of the client's bytes, event by event (not how they were framed)."""
+    if isinstance(event, h2.events.RequestReceived):
+        return ("request", event.stream_id, event.headers)
+    if isinstance(event, h2.events.DataReceived):
+        return ("data", event.stream_id, event.data)
+    if isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
+        return (type(event).__name__, event.stream_id)
+    return None
 
 
 def _outcome(outcome: object) -> object:
@@ -226,9 +263,9 @@ def _outcome(outcome: object) -> object:
 async def test_remembering_hpack_and_hpacks_own_see_the_same_bytes_and_give_the_same_results() -> (
     None
 ):
-    plain = await _run_mixed(plain_hpack=True)
-    remembering = await _run_mixed(plain_hpack=False)
-    results, client_bytes, server_bytes, states = remembering
+    plain = await _run_mixed("h2-plain")
+    remembering = await _run_mixed("h2")
+    results, client_bytes, server_bytes, states, _ = remembering
     assert results == plain[0]
     assert client_bytes == plain[1], "the client wrote different bytes"
     assert server_bytes == plain[2], "the server answered with different bytes"
@@ -251,14 +288,26 @@ def _hpack_calls(monkeypatch: pytest.MonkeyPatch, decoder: object) -> Callable[[
     return lambda: calls
 
 
-async def test_repeated_response_headers_are_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_lean_machine_and_h2_give_the_same_responses_errors_and_states() -> None:
+    reference = await _run_mixed("h2-plain")
+    results, _, _, states, seen = await _run_mixed("lean")
+    assert results == reference[0]
+    assert states == reference[3] == {}
+    # The server read the same requests, bodies and resets from both (framing may differ:
+    # the lean machine returns flow-control window on its own schedule).
+    assert [view for view in seen if view] == [view for view in reference[4] if view]
+
+
+async def test_repeated_response_headers_are_decoded_once(
+    monkeypatch: pytest.MonkeyPatch, machine: str
+) -> None:
     def literal(server: ScriptedH2Server, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.StreamEnded):
             server.respond(event.stream_id, 200, b"ok", [(b"server", b"s")])
 
     server = ScriptedH2Server(literal)
     server.conn.encoder.header_table_size = 0  # as nginx does: nothing enters the table
-    conn, _ = await connect(server)
+    conn, _ = await connect(server, machine)
     calls = _hpack_calls(monkeypatch, conn._h2.decoder)
     for _ in range(5):
         response = await bounded(conn.send(request(), None))

@@ -22,7 +22,7 @@ from ._errors import (
     StreamReset,
     is_reset,
 )
-from ._h2_wire import H2Wire, new_h2_connection
+from ._h2_wire import H2Machine, H2Wire, default_machine
 from ._serialize import h2_headers, request_body
 from ._wire import RawResponse
 from .interfaces import (
@@ -92,9 +92,12 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         runner: str,
         origin: str,
         max_body: int = DEFAULT_MAX_BODY,
+        *,
+        machine: H2Machine | None = None,
     ) -> None:
         Connection.__init__(self, observer, runner, origin, "HTTP/2", max_body)
-        self._h2 = new_h2_connection()
+        # The HTTP/2 state machine: the lean one unless LOADSCOPE_H2=h2 (or a test) picks h2's.
+        self._h2: H2Machine = machine if machine is not None else default_machine()
         self._wire = H2Wire(self._h2, self)
         self._streams: dict[int, _Stream] = {}
         self._max_streams = _STREAMS_BEFORE_SETTINGS

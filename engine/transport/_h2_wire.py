@@ -4,6 +4,7 @@ one write per loop tick, and uploads that wait for flow-control window."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 
 import h2.config
@@ -11,9 +12,15 @@ import h2.connection
 import h2.settings
 
 from ._h2_hpack import RememberingDecoder, RememberingEncoder
+from ._h2_lean import LeanH2Connection
 from .interfaces import Connection
 
 BIG_WINDOW = 16 * 1024 * 1024
+LOCAL_SETTINGS = {
+    h2.settings.SettingCodes.ENABLE_PUSH: 0,
+    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: BIG_WINDOW,
+    h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
+}
 _H2_CONFIG = h2.config.H2Configuration(
     client_side=True,
     header_encoding=None,
@@ -21,6 +28,22 @@ _H2_CONFIG = h2.config.H2Configuration(
     validate_outbound_headers=False,
     normalize_outbound_headers=False,
 )
+
+
+# The state machine under an HTTP/2 connection: h2's, or the lean one that speaks its interface.
+H2Machine = h2.connection.H2Connection | LeanH2Connection
+
+
+def new_lean_connection() -> LeanH2Connection:
+    return LeanH2Connection(LOCAL_SETTINGS, connection_window=BIG_WINDOW)
+
+
+def default_machine() -> H2Machine:
+    """The lean machine; h2's own when the environment says `LOADSCOPE_H2=h2` (a way back if a
+    server ever trips the lean one)."""
+    if os.environ.get("LOADSCOPE_H2") == "h2":
+        return new_h2_connection()
+    return new_lean_connection()
 
 
 def new_h2_connection(*, remember_headers: bool = True) -> h2.connection.H2Connection:
@@ -40,7 +63,7 @@ class H2Wire:
 
     __slots__ = ("_flush_pending", "_window_waiters", "conn", "loop", "owner", "transport")
 
-    def __init__(self, conn: h2.connection.H2Connection, owner: Connection) -> None:
+    def __init__(self, conn: H2Machine, owner: Connection) -> None:
         self.conn = conn
         self.owner = owner
         self.transport: asyncio.Transport | None = None
@@ -52,16 +75,15 @@ class H2Wire:
 
     def start(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.transport, self.loop = transport, loop
-        self.conn.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: BIG_WINDOW,
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
-            },
-        )
-        self.conn.initiate_connection()
-        self.conn.increment_flow_control_window(BIG_WINDOW)
+        conn = self.conn
+        if isinstance(conn, h2.connection.H2Connection):
+            conn.local_settings = h2.settings.Settings(
+                client=True, initial_values=dict(LOCAL_SETTINGS)
+            )
+            conn.initiate_connection()
+            conn.increment_flow_control_window(BIG_WINDOW)
+        else:
+            conn.initiate_connection()  # the lean machine was built with the same settings
         self.flush()
 
     def flush_soon(self) -> None:
