@@ -16,9 +16,14 @@ from ._h2_lean import LeanH2Connection
 from .interfaces import Connection
 
 BIG_WINDOW = 16 * 1024 * 1024
+# Our SETTINGS, every one spelled out as h2 sends them (servers such as nginx choose how they
+# use the HPACK table from what a client announces).
 LOCAL_SETTINGS = {
+    h2.settings.SettingCodes.HEADER_TABLE_SIZE: 4096,
     h2.settings.SettingCodes.ENABLE_PUSH: 0,
     h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: BIG_WINDOW,
+    h2.settings.SettingCodes.MAX_FRAME_SIZE: 16_384,
+    h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 0,
     h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
 }
 _H2_CONFIG = h2.config.H2Configuration(
