@@ -12,6 +12,8 @@ in h2, and the engine reports it as `protocol_error`.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
+from typing import Any
 
 import h2.errors
 import h2.events
@@ -71,7 +73,7 @@ class RemoteSettings:
 class LeanH2Connection:
     """Client side only, prior knowledge or ALPN, no server push, no priorities."""
 
-    def __init__(self, local_settings: dict[int, int], connection_window: int) -> None:
+    def __init__(self, local_settings: Mapping[int, int], connection_window: int) -> None:
         self.encoder = RememberingEncoder()
         self.decoder = RememberingDecoder()
         self.remote_settings = RemoteSettings()
@@ -107,6 +109,8 @@ class LeanH2Connection:
         return data
 
     def get_next_available_stream_id(self) -> int:
+        if self._next_id > _MAX_WINDOW:  # 2^31 - 1 is also the highest stream id
+            raise h2.exceptions.NoAvailableStreamIDError("every stream id has been used")
         return self._next_id
 
     def send_headers(
@@ -314,7 +318,7 @@ class LeanH2Connection:
     ) -> None:
         stream = self._stream_for(stream_id)
         try:
-            headers = self.decoder.decode(block, raw=True)
+            headers: list[Any] = self.decoder.decode(block, raw=True)  # h2's Header tuples
         except Exception as exc:  # hpack's errors, as h2 maps them
             raise h2.exceptions.ProtocolError(f"Error decoding header block: {exc}") from exc
         if stream is None:

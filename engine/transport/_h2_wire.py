@@ -18,7 +18,7 @@ from .interfaces import Connection
 BIG_WINDOW = 16 * 1024 * 1024
 # Our SETTINGS, every one spelled out as h2 sends them (servers such as nginx choose how they
 # use the HPACK table from what a client announces).
-LOCAL_SETTINGS = {
+LOCAL_SETTINGS: dict[int, int] = {
     h2.settings.SettingCodes.HEADER_TABLE_SIZE: 4096,
     h2.settings.SettingCodes.ENABLE_PUSH: 0,
     h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: BIG_WINDOW,
@@ -82,9 +82,8 @@ class H2Wire:
         self.transport, self.loop = transport, loop
         conn = self.conn
         if isinstance(conn, h2.connection.H2Connection):
-            conn.local_settings = h2.settings.Settings(
-                client=True, initial_values=dict(LOCAL_SETTINGS)
-            )
+            codes = {h2.settings.SettingCodes(k): v for k, v in LOCAL_SETTINGS.items()}
+            conn.local_settings = h2.settings.Settings(client=True, initial_values=codes)
             conn.initiate_connection()
             conn.increment_flow_control_window(BIG_WINDOW)
         else:
