@@ -124,7 +124,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             events = self._h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             if self._goaway:
-                # h2 closes its state on GOAWAY, so frames still owed to us can't be read.
+                # h2's machine (LOADSCOPE_H2=h2) closes its state on GOAWAY, so frames still
+                # owed to us can't be read; the lean one reads them.
                 self._fail_all(GoAway("response lost after GOAWAY", unprocessed=False))
                 self.close(CloseReason.GOAWAY)
             else:
