@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def markdown(
 ) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC with `python bench/bench_h2.py "
-        f"--base-python BASE/.venv/bin/python --base-label {args.base_label} --rounds "
+        f"--base-python BASE/.venv/bin/python --base-label {shlex.quote(args.base_label)} --rounds "
         f"{args.rounds} --duration {args.duration:g}`: {os.cpu_count()} cores, generator pinned "
         f"(`taskset -c {os.environ.get('BENCH_CPU', '0')}`), nginx on the other core; "
         f"`loadscope run URL --http2 -c {args.c}` (one connection, {args.c} streams, GET, all "
