@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from results import replace_section
-from target import H2C_URL, TLS_URL, pinned, require_nginx
+from target import H1_URL, H2C_URL, TLS_URL, pinned, require_nginx
 
 HERE = Path(__file__).resolve().parent
 Measurement = dict[str, Any]
 MODES = {"h2c": (H2C_URL, ["--http2"]), "TLS": (TLS_URL, ["--http2", "--insecure"])}
+H1_MODE = ("HTTP/1.1", (H1_URL, ["--http1"]))  # --h1: this checkout's own HTTP/1.1 yardstick
 
 
 def run_loadscope(python: str, url: str, flags: list[str], c: int, d: float) -> Measurement:
@@ -60,16 +61,20 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("-c", type=int, default=50, help="streams (VUs) on the one connection")
     parser.add_argument("--write", metavar="FILE", help="replace the h2 section of this file")
+    parser.add_argument(
+        "--h1", action="store_true", help="also run this checkout over HTTP/1.1, c connections"
+    )
     args = parser.parse_args()
     duration = min(args.duration, 60.0)
     require_nginx()
     load = os.getloadavg()[0]
     pythons = {"this checkout": sys.executable, args.base_label: args.base_python}
     results: dict[tuple[str, str], list[Measurement]] = {}
+    modes = dict([*MODES.items(), H1_MODE]) if args.h1 else MODES
     for round_index in range(args.rounds):
         order = list(pythons) if round_index % 2 == 0 else list(reversed(pythons))
-        for mode, (url, flags) in MODES.items():
-            for who in order:
+        for mode, (url, flags) in modes.items():
+            for who in order if mode in MODES else ["this checkout"]:
                 row = run_loadscope(pythons[who], url, flags, args.c, duration)
                 results.setdefault((mode, who), []).append(row)
                 print(f"round {round_index + 1} {mode} {who}: {row}", file=sys.stderr)
@@ -106,6 +111,17 @@ def markdown(
             f"| {mode} | {ours:,.0f} ({_range(mine)}) | {theirs:,.0f} ({_range(base)}) | "
             f"**{ours / theirs:.2f}×** | {errors} | {', '.join(map(str, conns))} |"
         )
+    h1 = results.get((H1_MODE[0], "this checkout"))
+    if h1:
+        own = _median(h1)
+        shares = ", ".join(
+            f"{mode} {_median(results[(mode, 'this checkout')]) / own:.2f}×" for mode in MODES
+        )
+        lines += [
+            "",
+            f"This checkout over HTTP/1.1, c={args.c} connections, same rounds: {own:,.0f} req/s "
+            f"({_range(h1)}); HTTP/2 on one connection against it: {shares}.",
+        ]
     return "\n".join(lines)
 
 
