@@ -189,6 +189,19 @@ async def test_requests_started_in_one_tick_share_one_write(machine: str) -> Non
     assert [r.status for r in await bounded(asyncio.gather(*sends))] == [204] * 10
 
 
+async def test_a_cancelled_request_resets_its_stream(machine: str) -> None:
+    server = ScriptedH2Server(lambda server, event: None)  # never answers
+    conn, _ = await connect(server, machine)
+    send = asyncio.ensure_future(conn.send(request(), None))
+    await settle()
+    send.cancel()
+    await asyncio.gather(send, return_exceptions=True)
+    await settle()
+    resets = [e for e in server.events if isinstance(e, h2.events.StreamReset)]
+    assert [(e.stream_id, e.error_code) for e in resets] == [(1, 0)]
+    assert conn.in_flight == 0 and conn.is_available()
+
+
 # -- the remembering HPACK path against hpack's own, on the same byte streams ----------------
 def _varied(server: ScriptedH2Server, event: h2.events.Event) -> None:
     """Answers that fill, reuse and resize the dynamic table, with a reset and trailers."""

@@ -213,6 +213,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         finally:
             if timer is not None:
                 timer.cancel()
+            if waiter.cancelled():  # the caller gave up (a stop, a cancelled VU): tell the server
+                self._reset_stream(stream_id)
             self._end_stream(stream_id)
 
     def _stops(self, stream: _Stream) -> Callable[[], bool]:
