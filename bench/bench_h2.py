@@ -91,7 +91,8 @@ def markdown(
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC with `python bench/bench_h2.py "
         f"--base-python BASE/.venv/bin/python --base-label {shlex.quote(args.base_label)} --rounds "
-        f"{args.rounds} --duration {args.duration:g}`: {os.cpu_count()} cores, generator pinned "
+        f"{args.rounds} --duration {args.duration:g}{' --h1' if args.h1 else ''}`: "
+        f"{os.cpu_count()} cores, generator pinned "
         f"(`taskset -c {os.environ.get('BENCH_CPU', '0')}`), nginx on the other core; "
         f"`loadscope run URL --http2 -c {args.c}` (one connection, {args.c} streams, GET, all "
         f"metrics on), {args.duration:g} s per run, {args.rounds} alternating rounds, medians "
