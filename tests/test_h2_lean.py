@@ -206,9 +206,30 @@ def _broken(kind: str, encoder: hpack.Encoder) -> list[bytes]:
         "bad hpack": lambda: [_raw(1, 0x4, 1, b"\xff\xff\xff\xff")],
         "ping on a stream": lambda: [_raw(6, 0, 1, b"12345678")],
         "settings of the wrong size": lambda: [_raw(4, 0, 0, b"\x00\x01\x00")],
+        "header list over the limit": lambda: _oversized(encoder),
     }
     acked = _raw(4, 0x1, 0, b"")  # the server took our SETTINGS (no push) first
     return [acked, *cases[kind]()]
+
+
+def _oversized(encoder: hpack.Encoder) -> list[bytes]:
+    """A header list over hpack's 64 KiB default, in HEADERS and CONTINUATION frames."""
+    block = encoder.encode([(b":status", b"200"), (b"x-big", b"v" * 70_000)], huffman=False)
+    parts = [block[at : at + 16_384] for at in range(0, len(block), 16_384)]
+    frames = [_raw(1, 0, 1, parts[0])]
+    frames += [_raw(9, 0x4 if part is parts[-1] else 0, 1, part) for part in parts[1:]]
+    return frames
+
+
+def test_a_header_list_over_the_limit_is_the_same_error_in_both() -> None:
+    errors = []
+    for machine in _opened(streams=1):
+        try:
+            for chunk in [_raw(4, 0x1, 0, b""), *_oversized(hpack.Encoder())]:
+                machine.receive_data(chunk)
+        except h2.exceptions.ProtocolError as exc:
+            errors.append(type(exc))
+    assert errors == [h2.exceptions.DenialOfServiceError] * 2
 
 
 @pytest.mark.parametrize(
@@ -226,6 +247,7 @@ def _broken(kind: str, encoder: hpack.Encoder) -> list[bytes]:
         "bad hpack",
         "ping on a stream",
         "settings of the wrong size",
+        "header list over the limit",
     ],
 )
 def test_broken_server_bytes_are_a_protocol_error_in_both(kind: str) -> None:

@@ -19,6 +19,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 
 from ._h2_hpack import RememberingDecoder, RememberingEncoder
 
@@ -319,7 +320,9 @@ class LeanH2Connection:
         stream = self._stream_for(stream_id)
         try:
             headers: list[Any] = self.decoder.decode(block, raw=True)  # h2's Header tuples
-        except Exception as exc:  # hpack's errors, as h2 maps them
+        except hpack.OversizedHeaderListError as exc:  # over decoder.max_header_list_size
+            raise h2.exceptions.DenialOfServiceError(f"Oversized header block: {exc}") from exc
+        except (hpack.HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
             raise h2.exceptions.ProtocolError(f"Error decoding header block: {exc}") from exc
         if stream is None:
             return  # the table was kept in step; the stream is gone
