@@ -71,8 +71,8 @@ class RemoteSettings:
         self.max_frame_size = 16_384
 
 
-class LeanH2Connection:
-    """Client side only, prior knowledge or ALPN, no server push, no priorities."""
+class LeanH2Sender:
+    """The connection's state and what the client sends; `LeanH2Connection` adds reading."""
 
     def __init__(self, local_settings: Mapping[int, int], connection_window: int) -> None:
         self.encoder = RememberingEncoder()
@@ -204,7 +204,11 @@ class LeanH2Connection:
         if stream.closed:
             self.streams.pop(stream_id, None)
 
-    # -- receiving ----------------------------------------------------------------------------
+
+class LeanH2Connection(LeanH2Sender):
+    """Client side only, prior knowledge or ALPN, no server push, no priorities: reads the
+    server's frames into h2's events."""
+
     def receive_data(self, data: bytes) -> list[h2.events.Event]:
         """Parse every complete frame in `data` (and what was left over); the events in order.
         A connection error raises h2's `ProtocolError` (or a subclass) after queueing GOAWAY."""
