@@ -31,7 +31,6 @@ from ._phases import PhaseExtension, PhaseSpec
 from ._view import DiagnosticsExtension, SessionView
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Events that change the load or the connections on purpose.
 CHANGE_EVENTS = frozenset(
     {
@@ -49,11 +48,13 @@ CHANGE_EVENTS = frozenset(
 
 
 def target_addresses(session: SessionView) -> list[tuple[str, int]]:
-    """The (host, port) every runner of the session talks to, in order, once each."""
+    """The (host, port) every runner of the session connects to (its proxy's when it uses
+    one), in order, once each."""
     addresses: dict[tuple[str, int], None] = {}
     for runner in session.runners.values():
-        url = runner.base_url
-        addresses[(url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 80))] = None
+        dialled = runner.dialled()
+        if dialled is not None:
+            addresses[dialled] = None
     return list(addresses)
 
 
