@@ -10,7 +10,7 @@ import ssl
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .._config import CloseReason, HttpVersion
 from ._errors import (
@@ -183,8 +183,7 @@ class AsyncConnector:
                 self.observer.on_lost_before_open(CloseReason.CONNECTION_RESET)
             kind, message = classify_os_error(exc)
             raise ConnectError(f"connect to {where}: {message}", kind) from exc
-        assert isinstance(transport, asyncio.Transport)
-        return transport, handshake
+        return cast(asyncio.Transport, transport), handshake  # uvloop's are not subclasses
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
         try:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 _PROXY_PORTS = {"http": 80, "https": 443}
@@ -167,3 +168,17 @@ def choose_route(
     if no_proxy is not None and bypasses_proxy(host, port, no_proxy[1]):
         return DIRECT
     return Route(proxy=chosen)
+
+
+class Routed(Protocol):
+    @property
+    def route(self) -> Route: ...
+
+
+def used_proxy(runners: Iterable[Routed]) -> str | None:
+    """The first proxy the runners use (its URL without credentials), for snapshots."""
+    return next((r.route.proxy.display for r in runners if r.route.proxy is not None), None)
+
+
+def used_unix_socket(runners: Iterable[Routed]) -> str | None:
+    return next((r.route.unix_socket for r in runners if r.route.unix_socket is not None), None)
