@@ -157,6 +157,8 @@ def merge_snapshots(
         generator=_merge_generator(snaps),
         phases=_merge_phases(snaps),
         cluster=cluster,
+        proxy=first.proxy,
+        unix_socket=first.unix_socket,
         workers=tuple(worker_row(part) for part in parts),
         # The steps' histograms, merged: what exporters that need buckets (Prometheus) read.
         histograms=tuple(

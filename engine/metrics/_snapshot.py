@@ -326,3 +326,7 @@ class Snapshot:
     # Values a runbook's `secrets:` names, learnt while running in the process that took this
     # snapshot, so the process that writes the outputs masks them too. Never written anywhere.
     secrets_to_mask: tuple[str, ...] = ()
+    # How connections were made when not straight to the target: the proxy (its URL without
+    # credentials) and the unix socket every request went over; None: not used.
+    proxy: str | None = None
+    unix_socket: str | None = None

@@ -211,6 +211,8 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
         "timeline": [timeline_entry(point) for point in snapshot.timeline],
     }
     report.update(worker_fields(snapshot))
+    report["proxy"] = snapshot.proxy
+    report["unix_socket"] = snapshot.unix_socket
     if snapshot.kernel is not None:
         report["time_wait_peak"] = snapshot.kernel.time_wait_peak
         report["kernel"] = asdict(snapshot.kernel)
