@@ -19,6 +19,7 @@ from ..metrics import (
     TimelinePoint,
 )
 from ..redact import learnt_secrets
+from ..transport import used_proxy, used_unix_socket
 from .scenario import Scenario
 
 LIVE_CONNECTIONS_SHOWN = 50
@@ -113,6 +114,8 @@ def build_snapshot(
         connections=_connections(session),
         http_version_in_use=metrics.last_version.decode("ascii"),
         peak_vus=session.peak_vus,
+        proxy=used_proxy(session.runners.values()),
+        unix_socket=used_unix_socket(session.runners.values()),
         histograms=_mergeable_histograms(session) if mergeable else (),
         **extras,  # type: ignore[arg-type]
     )

@@ -623,4 +623,6 @@ class Session:
         auto = "HTTP by ALPN" if tls else "HTTP/1.1 (auto: h2 needs TLS, or h2c)"
         versions = {"auto": auto, "http1": "HTTP/1.1", "http2": "HTTP/2"}
         version = versions.get(self.http_version.value, self.http_version.value)
-        return f"started: {model}, reuse {self.reuse_mode.value}, {version}"
+        routes = sorted({r.route.describe() for r in self.runners.values() if not r.route.direct})
+        via = "".join(f", via {route}" for route in routes)
+        return f"started: {model}, reuse {self.reuse_mode.value}, {version}{via}"
