@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ...engine import ReuseMode
+from ._network import add_network_options
 
 DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
@@ -356,6 +357,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "(default 5s)",
     )
     http = parser.add_argument_group("http")
+    add_network_options(http)
     version = http.add_mutually_exclusive_group()
     version.add_argument("--http1", action="store_true", help="force HTTP/1.1")
     version.add_argument(

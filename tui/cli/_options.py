@@ -30,6 +30,7 @@ from ...engine.session.scenario import (
     parse_status_ranges,
 )
 from ._errors import UsageError
+from ._network import apply_network_options
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,7 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
 def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> LoadPlan:
     spec = scenario_spec(args, env)
     config = session_config(args, spec)
+    apply_network_options(args, config)
     plan = LoadPlan(spec, config)
     if getattr(args, "duration", None):
         plan.duration_given = config.duration

@@ -111,7 +111,12 @@ def _mode(snapshot: Snapshot, report: dict[str, Any]) -> str:
     else:
         model = f"closed, {counted(snapshot.concurrency, 'VU')}"
     http = HttpVersion(snapshot.http_version).describe(snapshot.http_version_in_use)
-    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}"
+    via = ""
+    if snapshot.unix_socket:
+        via = f"; over unix socket {snapshot.unix_socket}"
+    elif snapshot.proxy:
+        via = f"; via proxy {snapshot.proxy}"
+    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}{via}"
 
 
 def _latency(snapshot: Snapshot) -> list[str]:
