@@ -14,7 +14,8 @@ from loadscope.engine.target import TargetProcess
 from loadscope.engine.transport import choose_route, parse_proxy
 from loadscope.engine.transport._serialize import h1_bytes as serialize_h1
 
-from .proxy_server import CountingProxy
+from .cli_support import loadscope
+from .proxy_server import CountingProxy, ThreadedProxy
 
 ITERATIONS = 40
 
@@ -123,6 +124,8 @@ async def test_every_http_request_passes_through_the_proxy(target: TargetProcess
     assert proxy.tunnels == 0
     assert all(line.startswith(f"GET {target.http_url}/json ") for line in proxy.request_lines)
     assert session.runners["url"].dialled() == ("127.0.0.1", proxy.port)
+    assert snap.proxy == proxy.url
+    assert any(f"via proxy {proxy.url} (from --proxy)" in e.message for e in snap.events)
 
 
 async def test_https_goes_through_a_connect_tunnel(target: TargetProcess) -> None:
@@ -184,3 +187,47 @@ async def test_proxy_credentials_are_sent_and_a_refusal_is_a_proxy_error(
     assert {e.kind for e in snap.errors} == {"proxy_error"}
     assert "407" in snap.errors[0].last_message
     assert proxy.refused == 3
+
+
+# -- the command line ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_run_with_proxy_reports_it_and_counts_connections_to_it(target: TargetProcess) -> None:
+    served = target.requests()
+    with ThreadedProxy() as proxy:
+        report = loadscope(
+            "run", target.http_url, "-x", proxy.url, "-c", "3", "-d", "2s", "--format", "json"
+        ).json()
+        forwarded, accepted = proxy.forwarded, proxy.accepted
+    assert report["proxy"] == proxy.url and report["unix_socket"] is None
+    assert report["requests_total"] == forwarded == target.requests() - served
+    assert report["connections_opened"] == accepted == 3
+    assert [label for label, _ in report["kernel"]["targets"]] == [f"127.0.0.1:{proxy.port}"]
+
+
+@pytest.mark.slow
+def test_https_proxy_from_the_environment_and_no_proxy(target: TargetProcess) -> None:
+    assert target.https_url is not None
+    args = ("run", target.https_url, "-k", "-c", "2", "--iterations", "20", "--format", "json")
+    with ThreadedProxy() as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "NO_PROXY": ""}
+        report = loadscope(*args, env=env).json()
+        assert report["proxy"] == proxy.url and proxy.tunnels == report["connections_opened"]
+        bypassed = loadscope(*args, env={**env, "NO_PROXY": "127.0.0.1"}).json()
+        assert bypassed["proxy"] is None and proxy.tunnels == report["connections_opened"]
+    assert report["requests_total"] == bypassed["requests_total"] == 20
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (("--proxy", "socks5://127.0.0.1:1080"), {}, "--proxy: 'socks5://127.0.0.1:1080': only"),
+        ((), {"HTTP_PROXY": "ftp://p:1"}, "HTTP_PROXY: 'ftp://p:1': only http:// proxies"),
+        (("--unix-socket", "/nonexistent/x.sock"), {}, "--unix-socket /nonexistent/x.sock: no"),
+    ],
+)
+def test_bad_network_settings_are_one_line_and_exit_2(
+    args: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    result = loadscope("run", "http://127.0.0.1:9/", "-d", "1s", *args, env=env)
+    assert result.code == 2
+    assert message in result.error_line()
