@@ -25,6 +25,7 @@ from ._kernel import (
     parse_address,
     read_port_range,
 )
+from ._unix import unix_stream_counts
 
 __all__ = [
     "Endpoint",
@@ -41,4 +42,5 @@ __all__ = [
     "open_fds",
     "parse_address",
     "read_port_range",
+    "unix_stream_counts",
 ]
