@@ -28,6 +28,7 @@ from ._kernel import (
     format_address,
 )
 from ._phases import PhaseExtension, PhaseSpec
+from ._unix import unix_paths, with_unix_sockets
 from ._view import DiagnosticsExtension, SessionView
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
@@ -83,6 +84,7 @@ class KernelExtension(DiagnosticsExtension):
         self.time_wait_peak = 0
         self.error: str | None = None
         self._addresses: list[tuple[str, int]] = []
+        self._unix_paths: list[str] = []
         self._view: KernelView | None = None
         self._pending: asyncio.Future[KernelSample | None] | None = None
         self._skip = 0
@@ -93,6 +95,7 @@ class KernelExtension(DiagnosticsExtension):
 
     def started(self, session: SessionView) -> None:
         self._addresses = target_addresses(session)
+        self._unix_paths = unix_paths(session)
         self._start_sample(session)
 
     def tick(self, session: SessionView) -> dict[str, object]:
@@ -153,7 +156,10 @@ class KernelExtension(DiagnosticsExtension):
         """In the worker thread: resolving a target's name may block, and so does the read."""
         if self._view is None:
             self._view = KernelView(self._endpoints(), source=self.source, proc_root=self.proc_root)
-        return self._view.sample(own_ports)
+        sample = self._view.sample(own_ports)
+        if sample is not None and self._unix_paths:
+            sample = with_unix_sockets(sample, self._unix_paths, self.proc_root)
+        return sample
 
     def _endpoints(self) -> list[Endpoint]:
         endpoints = []
