@@ -256,6 +256,13 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="accept only HTTP/2 with prior knowledge on the plain port",
     )
     target.add_argument(
+        "--unix-socket",
+        default=None,
+        metavar="PATH",
+        help="also listen on this unix socket (what the plain port speaks); a socket left "
+        "there is replaced",
+    )
+    target.add_argument(
         "--workers", type=whole(1, 256), default=1, metavar="N", help="server processes (default 1)"
     )
     target.add_argument(
