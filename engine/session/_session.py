@@ -111,6 +111,9 @@ class Session:
     async def start(self) -> None:
         if self.state is not State.IDLE:
             return
+        attach = getattr(self.scenario, "attach_session", None)
+        if attach is not None:  # a scenario that grows rows as it runs (a streamed target list)
+            attach(self.metrics.add_step, self.request_stop)
         for runner in self.runners.values():
             runner.prepare_tls()
         now = time.perf_counter()
