@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from ...engine import ReuseMode
 from ._network import add_network_options
+from ._target_lists import add_target_list_options
 
 DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
@@ -135,6 +136,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_load_options(run, default_duration="10s")
+    add_target_list_options(run.add_argument_group("target lists"))
     add_worker_options(run)
     add_report_options(run)
     add_metrics_options(run)

@@ -31,6 +31,7 @@ from ...engine.session.scenario import (
 )
 from ._errors import UsageError
 from ._network import apply_network_options
+from ._target_lists import target_list_spec
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,9 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
     targets = list(args.targets or [])
     if args.url:
         targets.insert(0, args.url)
+    if getattr(args, "targets_file", None) is not None:  # --targets FILE|-
+        status = _expected_status(getattr(args, "expect_status", None))
+        return target_list_spec(args, targets, parse_headers(args.header), status)
     for target in targets:
         if "://" in target and not is_url(target):
             raise UsageError(f"{target}: only http:// and https:// URLs can be loaded")
