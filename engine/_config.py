@@ -125,6 +125,7 @@ class SessionConfig:
     labels: dict[str, str] = field(default_factory=dict)
     proxy: str | None = None  # `--proxy`: every runner's, unless its RunnerConfig names one
     unix_socket: str | None = None  # `--unix-socket`: every runner's connections go over it
+    request_log: str | None = None  # `--log-requests FILE.sqlite`: every request, one row each
 
     @property
     def open_model(self) -> bool:

@@ -14,9 +14,12 @@ from ._diagnostics import (
 )
 from ._ledger import ConnectionLedger
 from ._phases import PhaseExtension, PhaseSpec, phase_specs
+from ._request_log import COLUMNS as REQUEST_LOG_COLUMNS
+from ._request_log import RequestLog, open_log, read_rows, remove_request_log
 from ._view import SessionView
 
 __all__ = [
+    "REQUEST_LOG_COLUMNS",
     "SETTLE_S",
     "ConnectionLedger",
     "DetectorExtension",
@@ -28,7 +31,11 @@ __all__ = [
     "Observation",
     "PhaseExtension",
     "PhaseSpec",
+    "RequestLog",
     "SessionView",
     "attach_diagnostics",
+    "open_log",
     "phase_specs",
+    "read_rows",
+    "remove_request_log",
 ]
