@@ -8,7 +8,7 @@ against `SessionView`, which `Session` satisfies structurally: mypy checks that 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from .._config import HttpVersion, ReuseMode, SessionConfig, State
 from ..metrics import EventKind, EventRecord, Metrics
@@ -17,6 +17,8 @@ from ._ledger import ConnectionLedger
 
 
 class SessionView(Protocol):
+    # The per-request log's entries since its last hand-over; None: no log (see `_request_log`).
+    request_log: list[tuple[Any, ...]] | None
     """The parts of a session that diagnostics read, and the few calls they make."""
 
     @property

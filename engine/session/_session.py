@@ -80,6 +80,7 @@ class Session:
         self.events: deque[EventRecord] = deque(maxlen=EVENTS_KEPT)
         self.tick_listeners: list[Callable[[TimelinePoint], None]] = []
         self.extensions: list[SessionExtension] = []
+        self.request_log: list[tuple[Any, ...]] | None = None  # --log-requests entries
         self._vus: list[VirtualUser] = []
         self._idle_vus: list[VirtualUser] = []
         self._next_vu_id = 1
