@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from ...engine import ReuseMode
 from ._network import add_network_options
+from ._request_log import add_request_log_option
 from ._target_lists import add_target_list_options
 
 DEFAULT_SAVE_DIR = "loadscope-reports"
@@ -367,6 +368,7 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
     )
     http = parser.add_argument_group("http")
     add_network_options(http)
+    add_request_log_option(parser.add_argument_group("request log"))
     version = http.add_mutually_exclusive_group()
     version.add_argument("--http1", action="store_true", help="force HTTP/1.1")
     version.add_argument(

@@ -31,6 +31,7 @@ from ...engine.session.scenario import (
 )
 from ._errors import UsageError
 from ._network import apply_network_options
+from ._request_log import apply_request_log_option
 from ._target_lists import target_list_spec
 
 
@@ -374,6 +375,7 @@ def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> Lo
     spec = scenario_spec(args, env)
     config = session_config(args, spec)
     apply_network_options(args, config)
+    apply_request_log_option(args, config)
     plan = LoadPlan(spec, config)
     if getattr(args, "duration", None):
         plan.duration_given = config.duration
