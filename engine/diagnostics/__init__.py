@@ -13,9 +13,10 @@ from ._diagnostics import (
     attach_diagnostics,
 )
 from ._ledger import ConnectionLedger
+from ._log_writer import open_log
 from ._phases import PhaseExtension, PhaseSpec, phase_specs
 from ._request_log import COLUMNS as REQUEST_LOG_COLUMNS
-from ._request_log import RequestLog, open_log, read_rows, remove_request_log
+from ._request_log import RequestLog, read_rows, remove_request_log
 from ._view import SessionView
 
 __all__ = [

@@ -2,8 +2,9 @@
 SQLite (oha's `--db-url` is the model).
 
 The hot path only appends a tuple to a list (`Session.request_log`). Each second the extension
-swaps the list for an empty one and hands the full one to a writer thread, which turns entries
-into rows and inserts them in one transaction. Worker processes write to the same file (WAL mode,
+swaps the list for an empty one, turns its entries into small integer rows (a request becomes a
+target id in `request_targets`) and hands them to a writer process, which inserts them in one
+transaction. Users query the view `requests`. Worker processes write to the same file (WAL mode,
 a generous busy timeout), each with its own `worker` number.
 """
 
@@ -11,42 +12,45 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import queue
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..redact import redact_text
+from ._log_writer import FRAME
 from ._view import DiagnosticsExtension, SessionView
 
-COLUMNS = (
-    ("start_s", "REAL NOT NULL"),  # when it was sent, in seconds since the session started
-    ("worker", "INTEGER NOT NULL"),
-    ("vu", "INTEGER NOT NULL"),
-    ("iteration", "INTEGER NOT NULL"),
-    ("step", "TEXT NOT NULL"),
-    ("method", "TEXT NOT NULL"),
-    ("url", "TEXT NOT NULL"),  # credentials and secrets masked
-    ("status", "INTEGER"),  # NULL: no response
-    ("error", "TEXT"),  # the error kind; NULL: none
-    ("pool_wait_ms", "REAL"),
-    ("connect_ms", "REAL"),  # 0 on a reused connection
-    ("handshake_ms", "REAL"),  # TLS (or QUIC) handshake; 0 on a reused or plain connection
-    ("ttfb_ms", "REAL"),
-    ("total_ms", "REAL NOT NULL"),
-    ("bytes", "INTEGER"),  # response body bytes
-    ("connection", "INTEGER"),  # the connection's id in its worker (the ledger's)
-    ("new_connection", "INTEGER"),  # 1: opened for this request, 0: reused
+COLUMNS = (  # the `requests` view: what users query
+    ("start_s", "when it was sent, in seconds since the session started"),
+    ("worker", "the worker process (1 when not split)"),
+    ("vu", "the virtual user"),
+    ("iteration", "the run-wide iteration index"),
+    ("step", "the step (a runbook step, a target, the URL)"),
+    ("method", ""),
+    ("url", "credentials and secrets masked"),
+    ("status", "NULL: no response"),
+    ("error", "the error kind; NULL: none"),
+    ("pool_wait_ms", "waiting for a connection"),
+    ("connect_ms", "0 on a reused connection"),
+    ("handshake_ms", "TLS (or QUIC) handshake; 0 on a reused or plain connection"),
+    ("ttfb_ms", "from sent to the first byte of the response"),
+    ("total_ms", ""),
+    ("bytes", "response body bytes"),
+    ("connection", "the connection's id within its worker (the ledger's)"),
+    ("new_connection", "1: opened for this request, 0: reused"),
 )
-CREATE = f"CREATE TABLE IF NOT EXISTS requests ({', '.join(f'{n} {t}' for n, t in COLUMNS)})"
-INSERT = f"INSERT INTO requests VALUES ({', '.join('?' for _ in COLUMNS)})"
-BUSY_TIMEOUT_MS = 60_000
-
 # What the hot path appends: (sent at perf_counter, vu, iteration, step, request, raw or None,
 # error kind or None, total µs).
 Entry = tuple[Any, ...]
+FINISH_TIMEOUT_S = 120.0  # the writer's last batches, on a slow disk
+Batch = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]  # (new targets, rows)
 
 
 def remove_request_log(path: str) -> None:
@@ -56,96 +60,70 @@ def remove_request_log(path: str) -> None:
             os.remove(path + suffix)
 
 
-def open_log(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute(CREATE)
-    return db
+class _Compactor:
+    """Entries as plain integer rows, on the event loop (about 2 µs a row): requests become
+    target ids, so the rows that cross to the writer process are small and cheap to pickle."""
 
-
-def rows(entries: Sequence[Entry], base: float, worker: int) -> list[tuple[object, ...]]:
-    """Entries as table rows (in the writer thread)."""
-    out: list[tuple[object, ...]] = []
-    urls: dict[int, tuple[str, str]] = {}  # a prebuilt request is redacted once per batch
-    for sent, vu, iteration, step, request, raw, kind, total_us in entries:
-        named = urls.get(id(request))
-        if named is None:
-            named = urls[id(request)] = (request.method, redact_text(str(request.url)))
-        start = round(sent - base, 6)
-        if raw is None:
-            out.append((start, worker, vu, iteration, step, *named, None, kind,
-                        None, None, None, None, total_us / 1000, None, None, None))  # fmt: skip
-            continue
-        new = raw.new_connection
-        out.append((
-            start, worker, vu, iteration, step, *named, raw.status, kind,
-            raw.wait_us / 1000, raw.connect_us / 1000 if new else 0.0,
-            raw.tls_us / 1000 if new else 0.0, raw.ttfb_us / 1000, total_us / 1000,
-            raw.body_size, raw.connection_id or None, int(new),
-        ))  # fmt: skip
-    return out
-
-
-class _Writer(threading.Thread):
-    """Inserts batches in the background; one transaction a batch."""
-
-    def __init__(self, path: str, worker: int) -> None:
-        super().__init__(name="loadscope-request-log", daemon=True)
-        self.path = path
+    def __init__(self, worker: int) -> None:
         self.worker = worker
-        self.batches: queue.SimpleQueue[tuple[list[Entry], float] | None] = queue.SimpleQueue()
-        self.written = 0
-        self.error: str | None = None
+        self._ids: dict[tuple[str, str, str], int] = {}
 
-    def run(self) -> None:
-        try:
-            db = open_log(self.path)
-        except sqlite3.Error as exc:
-            self.error = f"--log-requests {self.path}: {exc}"
-            return
-        try:
-            while (item := self.batches.get()) is not None:
-                self._write(db, *item)
-        finally:
-            db.close()
+    def compact(self, entries: Sequence[Entry], base: float) -> Batch:
+        worker = self.worker
+        by_request: dict[tuple[str, int], int] = {}  # alive in this batch: ids are not reused
+        targets: list[tuple[object, ...]] = []
+        out: list[tuple[object, ...]] = []
+        append = out.append
+        for sent, vu, iteration, step, request, raw, kind, total_us in entries:
+            target = by_request.get((step, id(request)))
+            if target is None:
+                target = by_request[(step, id(request))] = self._target(step, request, targets)
+            start = int((sent - base) * 1e6)
+            if raw is None:
+                append((start, worker, vu, iteration, target, None, kind,
+                        None, None, None, None, total_us, None, None, None))  # fmt: skip
+            else:
+                append((start, worker, vu, iteration, target, raw.status, kind, raw.wait_us,
+                        raw.connect_us, raw.tls_us, raw.ttfb_us, total_us, raw.body_size,
+                        raw.connection_id or None, raw.new_connection))  # fmt: skip
+        return targets, out
 
-    def _write(self, db: sqlite3.Connection, entries: list[Entry], base: float) -> None:
-        if self.error is not None:
-            return
-        try:
-            with db:
-                db.execute("BEGIN")
-                db.executemany(INSERT, rows(entries, base, self.worker))
-            self.written += len(entries)
-        except sqlite3.Error as exc:
-            self.error = f"--log-requests {self.path}: {exc}"
+    def _target(self, step: str, request: Any, new: list[tuple[object, ...]]) -> int:
+        key = (step, request.method, redact_text(str(request.url)))
+        target = self._ids.get(key)
+        if target is None:
+            target = self._ids[key] = len(self._ids) + 1
+            new.append((self.worker, target, *key))
+        return target
 
 
 class RequestLog(DiagnosticsExtension):
-    """Attach to a session before it starts; rows are in the file once it has stopped."""
+    """Attach to a session before it starts; rows are in the file once it has stopped.
+
+    A writer process inserts the batches; a sender thread feeds it, so a slow disk never blocks
+    the loop.
+    """
 
     def __init__(self, path: str, worker: int = 1) -> None:
         self.path = path
         self.worker = worker
-        self._writer = _Writer(path, worker)
+        self.written = 0
+        self.error: str | None = None
+        self._compactor = _Compactor(worker)
         self._base = 0.0
-        self._session: SessionView | None = None
-
-    @property
-    def written(self) -> int:
-        return self._writer.written
-
-    @property
-    def error(self) -> str | None:
-        return self._writer.error
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     def started(self, session: SessionView) -> None:
         self._base = time.perf_counter() - session.session_elapsed()
-        self._session = session
+        # A process, not a thread: its own interpreter, so no GIL shared with the event loop
+        # (and a worker process, being a daemon, may start one this way).
+        command = [sys.executable, "-I", str(Path(__file__).with_name("_log_writer.py")), self.path]
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._sender = threading.Thread(target=self._send, daemon=True, name="loadscope-log")
+        self._sender.start()
         session.request_log = []
-        self._writer.start()
 
     def tick(self, session: SessionView) -> dict[str, object]:
         self._hand_over(session)
@@ -154,16 +132,42 @@ class RequestLog(DiagnosticsExtension):
     def stopped(self, session: SessionView) -> None:
         self._hand_over(session)
         session.request_log = None
-        self._writer.batches.put(None)
-        self._writer.join()
-        if self._writer.error is not None:
-            session.log_once("request-log", self._writer.error)
+        self._outbox.put(None)
+        self._finish()
+        if self.error is not None:
+            session.log_once("request-log", self.error)
 
     def _hand_over(self, session: SessionView) -> None:
         batch = session.request_log
         if batch:
             session.request_log = []
-            self._writer.batches.put((batch, self._base))
+            compact = self._compactor.compact(batch, self._base)
+            payload = pickle.dumps(compact, pickle.HIGHEST_PROTOCOL)
+            self._outbox.put(FRAME.pack(len(payload)) + payload)
+
+    def _send(self) -> None:
+        """In a thread: the pipe's writes block when the writer is behind, never the loop."""
+        assert self._process is not None and self._process.stdin is not None
+        pipe = self._process.stdin
+        while (payload := self._outbox.get()) is not None:
+            try:
+                pipe.write(payload)
+                pipe.flush()
+            except OSError:
+                break  # the writer is gone; `_finish` says so
+        with contextlib.suppress(OSError):
+            pipe.close()
+
+    def _finish(self) -> None:
+        assert self._sender is not None and self._process is not None
+        self._sender.join()
+        self._process.stdin = None  # closed by the sender: nothing for communicate() to flush
+        try:
+            out, _ = self._process.communicate(timeout=FINISH_TIMEOUT_S)
+            self.written, self.error = pickle.loads(out)
+        except (subprocess.TimeoutExpired, pickle.UnpicklingError, EOFError, ValueError):
+            self._process.kill()
+            self.error = f"--log-requests {self.path}: the writer did not finish"
 
 
 def read_rows(path: str, where: str = "", params: Iterable[object] = ()) -> list[sqlite3.Row]:
