@@ -249,6 +249,16 @@ class PhaseResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MixRow:
+    """One runbook of a weighted mix (`--mix`): its weight and the iterations it ran."""
+
+    runbook: str
+    weight: int
+    iterations: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSnapshot:
     """One worker of a multi-process or Ray session, as the console's row and the report show it."""
 
@@ -330,3 +340,4 @@ class Snapshot:
     # credentials) and the unix socket every request went over; None: not used.
     proxy: str | None = None
     unix_socket: str | None = None
+    mix: tuple[MixRow, ...] = ()  # --mix: a row per runbook
