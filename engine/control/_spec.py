@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..runbook import load_runbooks
+from ..runbook import MixScenario, load_runbooks
 from ..session import TargetFeed, TargetListScenario
 from ..session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
 
@@ -23,6 +23,7 @@ class ScenarioSpec:
     expect_status: str = DEFAULT_EXPECTED_STATUS  # the URL form only; runbooks `test` statuses
     targets: TargetFeed | None = None  # --targets: a list read before the start (or stdin's)
     targets_order: str = "round-robin"
+    mix: tuple[int, ...] = ()  # --mix: a weight per runbook; each iteration runs one of them
 
     def build(self) -> Scenario:
         if self.targets is not None:
@@ -33,7 +34,7 @@ class ScenarioSpec:
             scenario = load_runbooks(list(self.runbooks), dict(self.vars), env=env)
             if self.headers:
                 scenario.add_headers(self.headers)
-            return scenario
+            return MixScenario(scenario, self.mix) if self.mix else scenario
         if self.url is None:
             raise ValueError("nothing to run: give a URL or a runbook")
         return UrlScenario(
