@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ...engine import ReuseMode
+from ._mix import add_mix_option
 from ._network import add_network_options
 from ._request_log import add_request_log_option
 from ._target_lists import add_target_list_options
@@ -138,6 +139,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     add_load_options(run, default_duration="10s")
     add_target_list_options(run.add_argument_group("target lists"))
+    add_mix_option(run.add_argument_group("scenario mix"))
     add_worker_options(run)
     add_report_options(run)
     add_metrics_options(run)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ...engine import Diagnostics, Session, attach_diagnostics
 from ..outputs.files import CsvTimeline
+from ._mix import attach_mix_report
 from ._options import LoadPlan
 from ._request_log import attach_request_log
 
@@ -18,6 +19,7 @@ def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:
         session, phases=[(phase.reuse_mode, phase.duration) for phase in plan.phases]
     )
     attach_request_log(session)  # --log-requests
+    attach_mix_report(session)  # --mix
     return diagnostics
 
 

@@ -30,6 +30,7 @@ from ...engine.session.scenario import (
     parse_status_ranges,
 )
 from ._errors import UsageError
+from ._mix import mix_weights
 from ._network import apply_network_options
 from ._request_log import apply_request_log_option
 from ._target_lists import target_list_spec
@@ -204,6 +205,8 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
         raise UsageError("give runbooks or one URL, not both")
     if len(urls) > 1:
         raise UsageError("give one URL (for several requests, write a runbook)")
+    if urls and getattr(args, "mix", None) is not None:
+        raise UsageError("--mix weighs runbooks; give two or more runbooks, not a URL")
     if urls:
         if variables:
             raise UsageError("--var sets runbook vars; a URL has none (use --header or --body)")
@@ -224,7 +227,10 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
         )
     check_books(books)
     books = labelled(books, args.label, env)
-    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
+    mix = mix_weights(args, len(books))
+    return ScenarioSpec(
+        runbooks=tuple(books), headers=headers, vars=variables, env=env or {}, mix=mix
+    )
 
 
 def labelled(books: list[str], labels: list[str], env: dict[str, str] | None) -> list[str]:

@@ -9,6 +9,7 @@ from ...engine.durations import go_duration
 from ..format import counted, ms, number, percent
 from ..widgets import merge_equal_bins
 from ._loadt import loadt_block
+from ._mix import mix_lines
 
 BAR = "█"
 PARTIAL = " ▏▎▍▌▋▊▉"
@@ -54,6 +55,7 @@ def render_text(
     parts += _connections(snapshot, report)
     parts += worker_lines(report)
     parts += _steps(snapshot)
+    parts += mix_lines(snapshot)
     parts += _warnings(report)
     parts += threshold_lines(report)
     if title:
