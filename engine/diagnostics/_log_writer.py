@@ -5,6 +5,8 @@ stdin closes; then (rows written, error) pickled on stdout. The schema lives her
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
 import sqlite3
 import struct
@@ -73,7 +75,16 @@ def write_batches(source: BinaryIO, path: str) -> tuple[int, str | None]:
     return written, error
 
 
+def leave_the_engines_core() -> None:
+    """A pinned engine (`--workers`, or taskset) passes its one core on to this process: run
+    anywhere instead, so the inserts never take turns with the event loop on that core."""
+    if hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+
 def main() -> None:
+    leave_the_engines_core()
     written, error = write_batches(sys.stdin.buffer, sys.argv[1])
     sys.stdout.buffer.write(pickle.dumps((written, error)))
 
