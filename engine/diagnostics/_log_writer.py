@@ -77,10 +77,13 @@ def write_batches(source: BinaryIO, path: str) -> tuple[int, str | None]:
 
 def leave_the_engines_core() -> None:
     """A pinned engine (`--workers`, or taskset) passes its one core on to this process: run
-    anywhere instead, so the inserts never take turns with the event loop on that core."""
+    anywhere instead, and at a lower priority, so the inserts take the CPU the load leaves idle
+    (batches wait in the pipe meanwhile, and the last ones are written when the run ends)."""
     if hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    with contextlib.suppress(OSError):
+        os.nice(10)
 
 
 def main() -> None:
