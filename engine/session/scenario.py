@@ -99,6 +99,16 @@ class DumpingScenario(Protocol):
 
 
 @runtime_checkable
+class GrowingScenario(Protocol):
+    """A scenario whose steps arrive while it runs (a target list streamed from stdin): the
+    session hands it a way to add a step's row, and to stop on a bad line."""
+
+    def attach_session(
+        self, add_step: Callable[[str], StepStats], stop: Callable[[], None]
+    ) -> None: ...
+
+
+@runtime_checkable
 class WarningScenario(Protocol):
     """A scenario with warnings for the event log from the start (a runbook that sends no load)."""
 
