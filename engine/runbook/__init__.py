@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ._errors import EvalError, Location, RunbookError
 from ._expression import Expression, compile_expression, evaluate
+from ._options import RunbookOptions
 from ._scenario import (
     RunbookScenario,
     StepOutcome,
@@ -29,6 +30,7 @@ __all__ = [
     "Expression",
     "Location",
     "RunbookError",
+    "RunbookOptions",
     "RunbookScenario",
     "StepOutcome",
     "compile_expression",

@@ -36,6 +36,7 @@ from ._book import (
 )
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
 from ._eval import Getter, compile_tree, constant_of
+from ._options import RunbookOptions
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
 from ._runn import TERMINAL_HINT
@@ -52,6 +53,7 @@ class Registry:
     """Everything compiled for one session: engine runners, step names, requests, warnings."""
 
     env: Mapping[str, str]
+    options: RunbookOptions = field(default_factory=RunbookOptions)
     warnings: list[str] = field(default_factory=list)
     runners: dict[str, RunnerConfig] = field(default_factory=dict)
     step_names: list[str] = field(default_factory=list)

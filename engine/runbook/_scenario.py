@@ -16,6 +16,7 @@ from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
 from ._errors import Location, RunbookError
 from ._expression import compile_expression
+from ._options import DEFAULT_OPTIONS, RunbookOptions
 from ._program import BookProgram, StepOutcome
 
 __all__ = [
@@ -89,6 +90,7 @@ class RunbookScenario:
         self.books = books
         self.warnings: list[str] = list(registry.warnings)
         self._registry = registry
+        self.options = registry.options
         self._runner_configs = list(registry.runners.values())
         self._step_names = list(registry.step_names)
         self._requests = list(registry.requests)
@@ -166,9 +168,10 @@ def load_runbooks(
     vars: Mapping[str, object] | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    options: RunbookOptions = DEFAULT_OPTIONS,
 ) -> RunbookScenario:
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
-    scenario = compile_runbooks(paths, vars, env=env)
+    scenario = compile_runbooks(paths, vars, env=env, options=options)
     if not scenario.step_names():
         scenario.warnings.append(f"{scenario.paths[0]}: warning: {scenario.no_load_warning}")
     return scenario
@@ -208,11 +211,12 @@ def compile_runbooks(
     vars: Mapping[str, object] | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    options: RunbookOptions = DEFAULT_OPTIONS,
 ) -> RunbookScenario:
     """`load_runbooks` without the check that something is sent (for runbooks of tests only)."""
     if not paths:
         raise RunbookError(Location("loadscope"), "no runbook given")
-    registry = Registry(env=dict(os.environ if env is None else env))
+    registry = Registry(env=dict(os.environ if env is None else env), options=options)
     overrides = dict(vars or {})
     books: list[BookProgram] = []
     names: set[str] = set()
