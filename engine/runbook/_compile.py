@@ -34,15 +34,16 @@ from ._book import (
     read_var_file,
     reserved,
 )
+from ._builtins_runn import TERMINAL_HINT
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
-from ._eval import Getter, compile_tree, constant_of
+from ._expr_compiler import compile_tree, constant_of
 from ._options import RunbookOptions
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
-from ._runn import TERMINAL_HINT
 from ._scope import NameRules
 from ._static import NotStatic, expand_static, plain_static
 from ._template import ExprCompiler, Template, compile_node, compile_string
+from ._values import Getter
 from ._yaml import YMap, YNode, YScalar, YSeq, load
 
 MAX_INCLUDE_DEPTH = 16

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from ..redact import learn_secret
 from ..session.scenario import IterationFailed, RequestFailed
 from ._errors import EvalError, one_line
-from ._eval import Getter, plain
 from ._request import REDIRECTS, RequestProgram
 from ._scope import Scope
 from ._template import Template
+from ._values import Getter, plain
 
 if TYPE_CHECKING:
     from ..session.scenario import VirtualUserView as VirtualUser

@@ -21,9 +21,9 @@ import httpx
 from ..files import InputFileError, read_input_file
 from ..transport.interfaces import KEEP_BODY
 from ._errors import EvalError
-from ._eval import format_float, plain
 from ._response import ResponseView
 from ._template import Template, render_text
+from ._values import format_float, plain
 
 if TYPE_CHECKING:
     from ..metrics import StepStats

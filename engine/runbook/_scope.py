@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._ast import Literal, Member, Name, Node
 from ._errors import ExpressionError
-from ._eval import Constant, Getter, MapGetter
 from ._expression import walk
 from ._response import ResponseView, cookie_expired
+from ._values import Constant, Getter, MapGetter
 
 if TYPE_CHECKING:
     from ..session.scenario import VirtualUserView as VirtualUser

@@ -15,8 +15,9 @@ from typing import Any
 
 from ._ast import Name, parse
 from ._errors import EvalError, ExpressionError
-from ._eval import Constant, Getter, constant_of
+from ._expr_compiler import constant_of
 from ._template import OPEN, compile_string
+from ._values import Constant, Getter
 from ._yaml import YMap, YNode, YScalar, YSeq
 
 

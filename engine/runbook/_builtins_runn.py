@@ -1,7 +1,5 @@
 """runn's own built-in functions: urlencode, bool, compare, diff, pick, omit, merge, intersect,
 basename, time, file, hash.*, jwt.* and faker.*; input, secret and select are refused at load.
-
-`urlencode` and `compare` live in `_eval` (thresholds use them too).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import posixpath
 import random
 import string
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,13 +21,51 @@ from typing import Any
 
 from ..durations import DurationError, parse_duration
 from ._ast import Call
-from ._builtins import register
 from ._errors import EvalError, ExpressionError
-from ._eval import BASE_DIR, CALL_HOOKS, FUNCTIONS, Compiled, Constant, equal, plain, type_name
+from ._functions import BASE_DIR, CALL_HOOKS, FUNCTIONS, register
 from ._times import parse_time
+from ._values import Compiled, Constant, equal, plain, type_name
 
 TERMINAL_FUNCTIONS = ("input", "secret", "select")
 TERMINAL_HINT = "give the value as a var instead: --var NAME:value"
+
+
+@register("urlencode", 1, 1)
+def _urlencode(value: Any) -> str:
+    if not isinstance(value, str):
+        raise EvalError(f"invalid argument for urlencode (type {type_name(value)})")
+    return urllib.parse.quote_plus(value)
+
+
+@register("compare", 2, 64)
+def _compare(a: Any, b: Any, *ignored: Any) -> bool:
+    """runn's compare: ignore keys given one by one or as a list; a key anywhere (`id`), or a
+    path from the top (`.user.id`)."""
+    keys: list[Any] = []
+    for item in ignored:
+        keys += list(item) if isinstance(item, list | tuple) else [item]
+    for key in keys:
+        if not isinstance(key, str):
+            raise EvalError(f"compare: an ignored key is a string, not {type_name(key)}")
+    anywhere = {key for key in keys if not key.startswith(".")}
+    paths = [tuple(part for part in key.split(".") if part) for key in keys if key.startswith(".")]
+    if not keys:
+        return equal(a, b)
+    return equal(_without(a, anywhere, paths), _without(b, anywhere, paths))
+
+
+def _without(value: Any, anywhere: set[str], paths: list[tuple[str, ...]]) -> Any:
+    if isinstance(value, Mapping):
+        kept = {}
+        for key, item in value.items():
+            if key in anywhere or (key,) in paths:
+                continue
+            below = [path[1:] for path in paths if len(path) > 1 and path[0] == key]
+            kept[key] = _without(item, anywhere, below)
+        return kept
+    if isinstance(value, list | tuple):
+        return [_without(item, anywhere, []) for item in value]
+    return value
 
 
 @register("bool", 1, 1)
