@@ -18,26 +18,24 @@ import httpx
 
 from .._config import RunnerConfig
 from ..files import input_file_problem
-from ._ast import Literal, Member, Name, Node, parse
+from ._ast import Literal, Member, Name, Node
 from ._bodies import BodyRead, body_reads
 from ._book import (
-    TEMPLATED_ENDPOINT,
     BookSpec,
     IncludeSpec,
     LoopSpec,
-    RequestSpec,
-    RunnerSpec,
     StepSpec,
-    new_boundary,
     parse_book,
-    parse_request,
     read_var_file,
     reserved,
 )
+from ._book_requests import RequestSpec, new_boundary, parse_request
+from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec
 from ._builtins_runn import TERMINAL_HINT
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
 from ._expr_compiler import compile_tree, constant_of
 from ._options import RunbookOptions
+from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
 from ._scope import NameRules

@@ -23,10 +23,10 @@ from ._ast import (
     Sequence,
     Slice,
     Unary,
-    parse,
 )
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
 from ._expr_compiler import compile_tree
+from ._parser import parse
 from ._values import Getter, to_string
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._ast import Name, parse
+from ._ast import Name
 from ._errors import EvalError, ExpressionError
 from ._expr_compiler import constant_of
+from ._parser import parse
 from ._template import OPEN, compile_string
 from ._values import Constant, Getter
 from ._yaml import YMap, YNode, YScalar, YSeq
