@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import RunnerConfig
 from ..files import input_file_problem
+from ..session.scenario import IterationFailed, RequestFailed
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
 from ._errors import Location, RunbookError
@@ -135,10 +136,21 @@ class RunbookScenario:
             request.prepare(runners[request.runner_name], steps[request.step_name])
 
     async def run_iteration(self, vu: VirtualUser) -> None:
+        """A pass over each runbook in turn. A runbook that fails does not stop the next one
+        (as runn runs each runbook given), unless `fail_fast`; the iteration fails with the
+        first failure."""
+        first: IterationFailed | RequestFailed | None = None
         for book, reset_cookies in zip(self.books, self._cookie_reset, strict=True):
             if reset_cookies:  # each runbook's pass has its own cookies, as runn's operators do
                 vu.reset_cookies()
-            await book.run(vu)
+            try:
+                await book.run(vu)
+            except (IterationFailed, RequestFailed) as exc:
+                if self.options.fail_fast:
+                    raise
+                first = first or exc
+        if first is not None:
+            raise first
 
     # -- extras for the command line and the console ----------------------------------------------
     def add_headers(self, headers: Sequence[tuple[str, str]]) -> None:

@@ -1,0 +1,64 @@
+"""runn features of issue 21, each against the built-in target or at load: several runbooks in
+one run, scopes, url(), test beside loop.until, trace, dump out, deferred steps of includes,
+object vars, runner definitions inside steps, credential-named vars and redirects."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loadscope.engine import Session, SessionConfig
+from loadscope.engine.runbook import RunbookOptions, load_runbooks
+from loadscope.engine.target import TargetProcess
+
+BOOKS = Path(__file__).resolve().parent / "books"
+pytestmark = pytest.mark.timeout(60)
+
+
+def env_for(target: TargetProcess) -> dict[str, str]:
+    return {"TARGET": target.http_url, "TARGET_HOST": httpx.URL(target.http_url).netloc.decode()}
+
+
+def run_books(
+    paths: list[Path],
+    target: TargetProcess,
+    options: RunbookOptions = RunbookOptions(),  # noqa: B008  (frozen: one shared default is fine)
+    iterations: int | None = 1,
+) -> Session:
+    scenario = load_runbooks(paths, env=env_for(target), options=options)
+    config = SessionConfig(
+        concurrency=1, duration=20.0, max_iterations=iterations, kernel_view=False, detectors=False
+    )
+    session = Session(config, scenario)  # type: ignore[arg-type]
+    asyncio.run(asyncio.wait_for(session.run(), 30))
+    return session
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# -- several runbooks in one run ------------------------------------------------------------------
+FAILING = "steps:\n  broken:\n    test: 'false'\n"
+SENDING = "runners:\n  req: ${TARGET}\nsteps:\n  ping:\n    req: {/status/200: {get: {}}}\n"
+
+
+def test_a_failing_runbook_does_not_stop_the_next(tmp_path: Path, target: TargetProcess) -> None:
+    first, second = write(tmp_path / "a.yml", FAILING), write(tmp_path / "b.yml", SENDING)
+    snapshot = run_books([first, second], target).snapshot()
+    assert snapshot.iterations_failed == snapshot.iterations_total == 1
+    assert [reason for reason, _ in snapshot.failures] == ["a:broken: test failed: false"]
+    assert snapshot.requests_total == 1  # b ran after a failed
+
+
+def test_fail_fast_stops_at_the_failing_runbook(tmp_path: Path, target: TargetProcess) -> None:
+    first, second = write(tmp_path / "a.yml", FAILING), write(tmp_path / "b.yml", SENDING)
+    options = RunbookOptions(fail_fast=True)
+    snapshot = run_books([first, second], target, options).snapshot()
+    assert snapshot.iterations_failed == 1
+    assert snapshot.requests_total == 0
