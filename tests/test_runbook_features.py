@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from loadscope.engine import Session, SessionConfig
-from loadscope.engine.runbook import RunbookOptions, load_runbooks
+from loadscope.engine.runbook import RunbookError, RunbookOptions, load_runbooks
 from loadscope.engine.target import TargetProcess
 
 BOOKS = Path(__file__).resolve().parent / "books"
@@ -62,3 +62,42 @@ def test_fail_fast_stops_at_the_failing_runbook(tmp_path: Path, target: TargetPr
     snapshot = run_books([first, second], target, options).snapshot()
     assert snapshot.iterations_failed == 1
     assert snapshot.requests_total == 0
+
+
+# -- scopes ---------------------------------------------------------------------------------------
+def test_an_include_outside_the_runbooks_folder_needs_read_parent(tmp_path: Path) -> None:
+    write(tmp_path / "shared.yml", "steps:\n  - test: 'true'\n")
+    book = write(tmp_path / "books" / "main.yml", "steps:\n  - include: ../shared.yml\n")
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([book])
+    assert str(caught.value) == (
+        f"{book}:2:14: scope error: include {book.parent}/../shared.yml is outside the "
+        "runbook's folder (allow it with --scopes read:parent)"
+    )
+    allowed = RunbookOptions(scopes=frozenset({"read:parent"}))
+    assert load_runbooks([book], options=allowed).books[0].steps[0].include is not None
+    denied = RunbookOptions(scopes=frozenset({"read:parent", "!read:parent"}))
+    with pytest.raises(RunbookError):
+        load_runbooks([book], options=denied)
+
+
+def test_needs_and_custom_runners_outside_the_folder_need_read_parent(tmp_path: Path) -> None:
+    write(tmp_path / "shared.yml", "if: included\nsteps:\n  - test: 'true'\n")
+    needs = write(
+        tmp_path / "b" / "needs.yml", "needs:\n  s: ../shared.yml\nsteps:\n  - test: 'true'\n"
+    )
+    runner = write(
+        tmp_path / "b" / "runner.yml",
+        "runners:\n  mine:\n    path: ../shared.yml\nsteps:\n  - mine: {}\n",
+    )
+    for book in (needs, runner):
+        with pytest.raises(RunbookError, match=r"scope error: .* read:parent"):
+            load_runbooks([book])
+        load_runbooks([book], options=RunbookOptions(scopes=frozenset({"read:parent"})))
+
+
+def test_an_unknown_scope_is_bad_input(tmp_path: Path) -> None:
+    book = write(tmp_path / "b.yml", "steps:\n  - test: 'true'\n")
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([book], options=RunbookOptions(scopes=frozenset({"read:everything"})))
+    assert str(caught.value).startswith("--scopes: unknown scope 'read:everything'")

@@ -51,6 +51,7 @@ class RunnerSpec:
     # runbook, with the step's own YAML as `parent.nodes` and `params` as `parent.params`.
     runbook: Path | None = None
     runbook_display: str = ""
+    directory: Path | None = None  # the folder of the runbook that defines the runner
     params: YNode | None = None
 
 
@@ -149,6 +150,7 @@ def _runbook_runner(name: str, node: YMap, directory: Path) -> RunnerSpec:
         kind="runbook",
         runbook=file,
         runbook_display=str(file),
+        directory=directory,
         params=node.get("params"),
     )
 

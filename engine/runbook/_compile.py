@@ -34,7 +34,7 @@ from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec
 from ._builtins_runn import TERMINAL_HINT
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
 from ._expr_compiler import compile_tree, constant_of
-from ._options import RunbookOptions
+from ._options import READ_PARENT, RunbookOptions
 from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
@@ -96,6 +96,17 @@ class Registry:
             if existing == named:
                 return candidate
         raise AssertionError("unreachable: a free runner name always exists")
+
+    def check_scope(self, path: Path, directory: Path, location: Location, what: str) -> None:
+        """runn reads a runbook outside the including runbook's folder only with the
+        `read:parent` scope."""
+        if self.options.allows(READ_PARENT) or path.resolve().is_relative_to(directory.resolve()):
+            return
+        raise RunbookError(
+            location,
+            f"scope error: {what} is outside the runbook's folder",
+            f"allow it with --scopes {READ_PARENT}",
+        )
 
     def read(self, path: Path, display: str) -> BookSpec:
         cached = self.parsed.get(path)
@@ -201,7 +212,7 @@ def compile_book(
 
     top = rules(frozenset())
     program.needs = [
-        (key, _needed(registry, spec, site, f"{site.prefix}{name}:needs.{key}>"))
+        (key, _needed(registry, spec, site, f"{site.prefix}{name}:needs.{key}>", book.file.parent))
         for key, spec in book.needs
     ]
     program.concurrency = list(book.concurrency)
@@ -592,6 +603,7 @@ def _include(
     if spec.inline is not None:
         child = parse_book(spec.inline, spec.display, spec.path, registry.warn)
     else:
+        registry.check_scope(spec.path, book.file.parent, spec.location, f"include {spec.display}")
         child = registry.read(spec.path, spec.display)
     overrides: dict[str, Any] = {}
     dynamic: dict[str, Template] = {}
@@ -665,6 +677,10 @@ def _custom_runner(
     path, display = runner.runbook, runner.runbook_display
     if path in site.chain:
         raise RunbookError(key.location, f"runner `{runner.name}` runs {display}, which runs it")
+    if runner.directory is not None:
+        registry.check_scope(
+            path, runner.directory, runner.location, f"runner `{runner.name}`: {display}"
+        )
     if site.depth >= MAX_INCLUDE_DEPTH:
         raise RunbookError(key.location, "includes nested too deeply")
     problem = input_file_problem(path)
@@ -714,10 +730,13 @@ def _expanded_runner_book(
     return expand_static(YMap(root.location, items), names)
 
 
-def _needed(registry: Registry, spec: IncludeSpec, site: _Site, prefix: str) -> BookProgram:
+def _needed(
+    registry: Registry, spec: IncludeSpec, site: _Site, prefix: str, directory: Path
+) -> BookProgram:
     """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`."""
     if spec.path in site.chain:
         raise RunbookError(spec.location, f"needs cycle: {spec.display} needs itself")
+    registry.check_scope(spec.path, directory, spec.location, f"needs {spec.display}")
     book = registry.read(spec.path, spec.display)
     needed_site = replace(top_site((*site.chain, spec.path)), prefix=prefix, depth=site.depth + 1)
     return compile_book(registry, book, needed_site, {}, book.name)

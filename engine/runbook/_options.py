@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 READ_PARENT = "read:parent"  # runn's scope that lets an `include:` leave the runbook's folder
-KNOWN_SCOPES = frozenset({READ_PARENT, "read:remote", "run:exec"})
+KNOWN_SCOPES = (READ_PARENT, "read:remote", "run:exec", "run:agent")
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,16 @@ class RunbookOptions:
     scopes: frozenset[str] = frozenset()
 
     def allows(self, scope: str) -> bool:
-        return scope in self.scopes
+        """`scope` given, and not denied (`!read:parent`, as runn's `--scopes` denies one)."""
+        return scope in self.scopes and f"!{scope}" not in self.scopes
+
+    def scope_problem(self) -> str | None:
+        """What is wrong with `scopes`, in one line; None when each is one runn knows."""
+        for scope in sorted(self.scopes):
+            if scope.removeprefix("!") not in KNOWN_SCOPES:
+                known = ", ".join(KNOWN_SCOPES)
+                return f"unknown scope {scope!r} (runn's scopes: {known}; `!` before one denies it)"
+        return None
 
 
 DEFAULT_OPTIONS = RunbookOptions()

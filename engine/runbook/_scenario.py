@@ -228,6 +228,9 @@ def compile_runbooks(
     """`load_runbooks` without the check that something is sent (for runbooks of tests only)."""
     if not paths:
         raise RunbookError(Location("loadscope"), "no runbook given")
+    problem = options.scope_problem()
+    if problem:
+        raise RunbookError("--scopes", problem)
     registry = Registry(env=dict(os.environ if env is None else env), options=options)
     overrides = dict(vars or {})
     books: list[BookProgram] = []
