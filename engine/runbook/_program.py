@@ -45,6 +45,11 @@ class ExpressionFailed(IterationFailed):
     """An expression failed while running: this fails the step at once, even inside a loop."""
 
 
+class TestFailed(IterationFailed):
+    """A step's `test` is not true: runn tests every attempt of a step's loop and fails the
+    step at the first that fails, `until` or not (a root loop retries a failed pass)."""
+
+
 def _failed(step: str, part: str, error: EvalError) -> ExpressionFailed:
     return ExpressionFailed(f"{step}: {part} failed: {one_line(str(error), 200)}")
 
@@ -66,8 +71,8 @@ async def run_loop(
     """Up to `count` attempts, until `until` holds: the one loop of steps and of root loops.
 
     An attempt's failure is kept, not raised, until the loop ends: with `until`, the loop fails
-    only if it never holds; without, the first failure fails the loop. A failed expression
-    fails at once.
+    only if it never holds; without, the first failure fails the loop. A failed expression fails
+    at once, and so does a step's false `test` (runn tests every attempt).
     """
     count = loop.times(scope, name)
     first_error: IterationFailed | RequestFailed | None = None
@@ -82,6 +87,8 @@ async def run_loop(
         except ExpressionFailed:
             raise
         except (IterationFailed, RequestFailed) as exc:
+            if loop.step_level and isinstance(exc, TestFailed):
+                raise
             error = exc
             first_error = first_error or exc
         if not loop.step_level:
@@ -277,7 +284,7 @@ class StepProgram:
             if test is not None and not book.skip_test:
                 part = "test"
                 if test(scope) is not True:
-                    raise IterationFailed(f"{self.name}: test failed: {self.test_source}")
+                    raise TestFailed(f"{self.name}: test failed: {self.test_source}")
         except EvalError as exc:
             raise _failed(self.name, part, exc) from None
         if not recorded:
