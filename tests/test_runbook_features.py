@@ -101,3 +101,40 @@ def test_an_unknown_scope_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(RunbookError) as caught:
         load_runbooks([book], options=RunbookOptions(scopes=frozenset({"read:everything"})))
     assert str(caught.value).startswith("--scopes: unknown scope 'read:everything'")
+
+
+# -- secrets nobody declared ----------------------------------------------------------------------
+def test_credential_named_vars_are_secrets(tmp_path: Path) -> None:
+    write(
+        tmp_path / "child.yml", "vars:\n  client_secret: child-s3cret\nsteps:\n  - test: 'true'\n"
+    )
+    book = write(
+        tmp_path / "main.yml",
+        "vars:\n"
+        "  user: alice\n"
+        "  DB_Password: hunter2-db\n"
+        "  api:\n    apiKey: k-123456\n    region: eu\n"
+        "  tokens: [t-one, t-two]\n"
+        "steps:\n"
+        "  - include: {path: child.yml, vars: {auth_header: Bearer-xyz}}\n",
+    )
+    values = set(load_runbooks([book], {"passwd": "from-the-cli"}).secret_values)
+    assert {"hunter2-db", "k-123456", "t-one", "t-two", "child-s3cret", "Bearer-xyz"} <= values
+    assert "from-the-cli" in values
+    assert not values & {"alice", "eu"}
+
+
+def test_a_load_error_does_not_echo_a_credential(tmp_path: Path) -> None:
+    book = write(
+        tmp_path / "main.yml",
+        "vars:\n  password: hunter22\nsteps:\n  - test: vars.password == 'hunter22' && nobody\n",
+    )
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([book])
+    message = str(caught.value)
+    assert "unknown name" in message or "nobody" in message
+    assert "hunter22" not in message and "***" in message
+    broken = write(tmp_path / "broken.yml", "vars:\n  api_token: 'abc-123-xyz'\nsteps: [\n")
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([broken])
+    assert "abc-123-xyz" not in str(caught.value)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..redact import learn_secret
+from ..redact import credential_values, learn_secret
 from ..session.scenario import IterationFailed, RequestFailed
 from ._errors import EvalError, one_line
 from ._request import REDIRECTS, RequestProgram
@@ -304,6 +304,8 @@ class StepProgram:
                 for key, value in include.vars.items()
             }
             variables = {**variables, **rendered}
+            for value in credential_values(rendered):  # known only now: mask from now on
+                learn_secret(value)
         child = await include.book.run(
             vu,
             variables=variables,

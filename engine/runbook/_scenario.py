@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import RunnerConfig
 from ..files import input_file_problem
+from ..redact import MASK, MIN_SECRET, credential_values, mask_credential_assignments
 from ..session.scenario import IterationFailed, RequestFailed
 from ._book import read_var_file
 from ._compile import Registry, compile_book, top_site
@@ -233,11 +234,20 @@ def compile_runbooks(
         raise RunbookError("--scopes", problem)
     registry = Registry(env=dict(os.environ if env is None else env), options=options)
     overrides = dict(vars or {})
+    displays = [str(path) for path in paths]
+    try:
+        return _compile_all(registry, displays, overrides)
+    except RunbookError as exc:  # it may echo runbook text: mask what outputs would mask
+        raise _masked(exc, registry, overrides) from None
+
+
+def _compile_all(
+    registry: Registry, displays: list[str], overrides: Mapping[str, object]
+) -> RunbookScenario:
     books: list[BookProgram] = []
     names: set[str] = set()
     phases: list[tuple[str, float]] = []
     secret_values: list[str] = []
-    displays = [str(path) for path in paths]
     for display in displays:
         file = Path(display).resolve()
         problem = input_file_problem(file)
@@ -254,6 +264,8 @@ def compile_runbooks(
         base = apply_vars(spec.vars, overrides, file.parent)
         secret_values += _secret_values(spec.secrets, base, registry.env)
         books.append(compile_book(registry, spec, top_site((file,)), base, name))
+    for book in registry.books:  # included runbooks' too, with the vars they are given
+        secret_values += credential_values(book.static_vars)
     uses_cookies = any(request.use_cookie for request in registry.requests)
     for request in registry.requests:
         request.keep_cookies = uses_cookies
@@ -272,6 +284,27 @@ def compile_runbooks(
     scenario.phases = phases
     scenario.secret_values = tuple(secret_values)
     return scenario
+
+
+def _masked(
+    error: RunbookError, registry: Registry, overrides: Mapping[str, object]
+) -> RunbookError:
+    """`error` with the values of credential-named vars, of `secrets:` and of any
+    `password: ...`-like text it echoes masked."""
+    values = credential_values(dict(overrides))
+    for spec in registry.parsed.values():
+        values += credential_values(spec.vars)
+        values += _secret_values(spec.secrets, spec.vars, registry.env)
+    values = sorted({value for value in values if len(value) >= MIN_SECRET}, key=len, reverse=True)
+
+    def mask(text: str) -> str:
+        text = mask_credential_assignments(text)
+        for value in values:
+            text = text.replace(value, MASK)
+        return text
+
+    hint = mask(error.hint) if error.hint else None
+    return RunbookError(error.location, mask(error.message), hint)
 
 
 def _secret_values(
