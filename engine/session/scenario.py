@@ -107,6 +107,7 @@ def check_header(name: str, value: str) -> None:
 
 
 DEFAULT_EXPECTED_STATUS = "200-399"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})  # as redirects.REDIRECT_STATUSES
 HTTP_STATUS = "http_status"  # the error kind of a response outside the expected statuses
 
 
@@ -136,7 +137,10 @@ class UrlScenario:
         body: bytes | None = None,
         name: str | None = None,
         expect_status: str = DEFAULT_EXPECTED_STATUS,
+        max_redirects: int | None = None,
     ) -> None:
+        """`max_redirects`: follow up to that many redirects (each hop is a request; one more
+        fails with `too_many_redirects`); None: do not follow, a redirect is the answer."""
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -154,6 +158,9 @@ class UrlScenario:
         self.body = body
         self.name = name or str(parsed)
         self.expect_status = expect_status
+        if max_redirects is not None and max_redirects < 0:
+            raise ValueError(f"max_redirects is 0 or more, not {max_redirects}")
+        self.max_redirects = max_redirects
         self._expected = frozenset(
             code
             for low, high in parse_status_ranges(expect_status)
@@ -185,6 +192,12 @@ class UrlScenario:
     async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
         raw = await vu.exchange(self._runner, self._request, self._step)
+        if self.max_redirects is not None and raw.status in _REDIRECTS:
+            from .redirects import follow_redirects  # it imports this module
+
+            _, raw = await follow_redirects(
+                vu, self._runner, self._step, self._request, raw, self.max_redirects
+            )
         if raw.status not in self._expected:
             message = f"status {raw.status}, expected {self.expect_status}"
             vu.reject(self._step, HTTP_STATUS, message)
