@@ -12,6 +12,7 @@ import pytest
 
 from loadscope.engine import Session, SessionConfig
 from loadscope.engine.runbook import RunbookError, RunbookOptions, load_runbooks
+from loadscope.engine.session.scenario import UrlScenario
 from loadscope.engine.target import TargetProcess
 
 BOOKS = Path(__file__).resolve().parent / "books"
@@ -138,3 +139,35 @@ def test_a_load_error_does_not_echo_a_credential(tmp_path: Path) -> None:
     with pytest.raises(RunbookError) as caught:
         load_runbooks([broken])
     assert "abc-123-xyz" not in str(caught.value)
+
+
+# -- redirects ------------------------------------------------------------------------------------
+def run_url(scenario: UrlScenario) -> Session:
+    config = SessionConfig(
+        concurrency=1, duration=20.0, max_iterations=1, kernel_view=False, detectors=False
+    )
+    session = Session(config, scenario)
+    asyncio.run(asyncio.wait_for(session.run(), 30))
+    return session
+
+
+def test_url_mode_does_not_follow_redirects_unless_asked(target: TargetProcess) -> None:
+    snapshot = run_url(UrlScenario(f"{target.http_url}/redirect/3")).snapshot()
+    assert (snapshot.requests_total, snapshot.iterations_failed) == (1, 0)  # a 302 is an answer
+
+
+def test_url_mode_follows_redirects_each_hop_a_request(target: TargetProcess) -> None:
+    scenario = UrlScenario(f"{target.http_url}/redirect/3", max_redirects=10)
+    snapshot = run_url(scenario).snapshot()
+    assert (snapshot.requests_total, snapshot.iterations_failed) == (4, 0)
+    assert snapshot.errors_total == 0
+
+
+def test_url_mode_stops_after_max_redirects(target: TargetProcess) -> None:
+    scenario = UrlScenario(f"{target.http_url}/redirect/5", max_redirects=2)
+    snapshot = run_url(scenario).snapshot()
+    assert snapshot.requests_total == 3  # the request and 2 hops; the 3rd redirect fails it
+    assert snapshot.iterations_failed == 1
+    assert [(error.kind, error.last_message) for error in snapshot.errors] == [
+        ("too_many_redirects", "stopped after 3 redirects")
+    ]
