@@ -171,3 +171,25 @@ def test_url_mode_stops_after_max_redirects(target: TargetProcess) -> None:
     assert [(error.kind, error.last_message) for error in snapshot.errors] == [
         ("too_many_redirects", "stopped after 3 redirects")
     ]
+
+
+@pytest.mark.parametrize("cookies", [False, True], ids=["plain", "useCookie"])
+def test_a_runbook_stops_at_the_tenth_redirect_as_go_does(
+    tmp_path: Path, target: TargetProcess, cookies: bool
+) -> None:
+    book = write(
+        tmp_path / "hops.yml",
+        "runners:\n  req:\n    endpoint: ${TARGET}\n"
+        f"    useCookie: {str(cookies).lower()}\n"
+        "steps:\n"
+        "  nine:\n    req: {/redirect/9: {get: {}}}\n    test: current.res.status == 200\n"
+        "  ten:\n    req: {/redirect/10: {get: {}}}\n",
+    )
+    snapshot = run_books([book], target).snapshot()
+    steps = {step.name: step for step in snapshot.steps}
+    assert steps["hops:nine"].requests == 10  # 9 redirects followed, then the answer
+    assert steps["hops:ten"].requests == 10  # the 10th redirect response ends it
+    assert [(error.kind, error.last_message) for error in snapshot.errors] == [
+        ("too_many_redirects", "stopped after 10 redirects")
+    ]
+    assert [reason for reason, _ in snapshot.failures] == ["hops:ten: too_many_redirects"]

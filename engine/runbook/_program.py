@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..redact import credential_values, learn_secret
+from ..session.redirects import REDIRECT_STATUSES
 from ..session.scenario import IterationFailed, RequestFailed
 from ._errors import EvalError, one_line
-from ._request import REDIRECTS, RequestProgram
+from ._request import RequestProgram
 from ._scope import Scope
 from ._template import Template
 from ._values import Getter, plain
@@ -253,7 +254,7 @@ class StepProgram:
                     response = await sender.send_with_cookies(vu, request)
                 else:
                     raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
-                    if raw.status in REDIRECTS and sender.follow_redirects:
+                    if raw.status in REDIRECT_STATUSES and sender.follow_redirects:
                         request, raw = await sender.follow(vu, request, raw)
                     response = sender.view(vu, request, raw) if book.needs_view else None
                 if response is not None:
