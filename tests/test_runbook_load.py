@@ -146,7 +146,6 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
     scenario = load_runbooks([path])
     expected = [
         (3, 1, "`debug` is ignored"),
-        (4, 1, "`trace` (runbook-level) is ignored"),
         (5, 1, "`x-owner` is ignored (an extension key)"),
         (6, 1, "`anchors` is not a runbook key; it is ignored"),
         (9, 3, "runner `g` is not an HTTP runner (gRPC)"),

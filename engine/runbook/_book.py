@@ -124,6 +124,7 @@ class BookSpec:
     needs: list[tuple[str, IncludeSpec]] = field(default_factory=list)
     concurrency: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)  # `secrets:`, e.g. vars.password, env.TOKEN
+    trace: bool = False  # runn's trace header on requests whose runner and request do not say
 
     @property
     def name(self) -> str:
@@ -165,9 +166,7 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
     book.host_rules = _host_rules(root.get("hostRules"))
     book.needs = _needs(root.get("needs"), book)
     book.concurrency = string_list(root.get("concurrency"), "concurrency")
-    trace = root.get("trace")
-    if trace is not None and not absent(trace):
-        warn(root.key_node("trace").location, "`trace` (runbook-level) is ignored; use a runner's")  # type: ignore[union-attr]
+    book.trace = flag(root, "trace")
     steps = root.get("steps")
     if steps is None:
         raise RunbookError(root.location, "the runbook has no `steps`")

@@ -43,7 +43,7 @@ class RunnerSpec:
     use_cookie: bool | None = None
     follow_redirects: bool = True
     multipart_boundary: str | None = None
-    trace: bool = False  # send runn's trace header (X-Runn-Trace) with each request
+    trace: bool | None = None  # send runn's trace header (X-Runn-Trace); None: as the runbook
     trace_header: str = TRACE_HEADER
     host: str | None = None  # the endpoint's own host[:port], when hostRules maps it elsewhere
     server_name: str | None = None  # and its own host name, for TLS (SNI, certificate)
@@ -104,10 +104,10 @@ def parse_runner(
     return spec
 
 
-def parse_trace(node: YNode | None) -> tuple[bool, str]:
-    """A runner's `trace: true`, or `trace: {enable: true, headerName: X-Id}`."""
+def parse_trace(node: YNode | None) -> tuple[bool | None, str]:
+    """A runner's `trace: true`, or `trace: {enable: true, headerName: X-Id}`; None: unset."""
     if node is None or absent(node):
-        return False, TRACE_HEADER
+        return None, TRACE_HEADER
     if isinstance(node, YScalar) and isinstance(node.value, bool):
         return node.value, TRACE_HEADER
     if isinstance(node, YMap):

@@ -528,6 +528,13 @@ def _bind_value(node: YNode, rules: NameRules, what: str) -> Template:
 
 
 # -- requests and includes ------------------------------------------------------------------------
+def _traced(request: bool | None, runner: bool | None, book: bool) -> bool:
+    """runn's trace header: the request's `trace`, else the runner's, else the runbook's."""
+    if request is not None:
+        return request
+    return runner if runner is not None else book
+
+
 def _request(
     registry: Registry,
     spec: RequestSpec,
@@ -550,7 +557,7 @@ def _request(
             )
             values = value.items if isinstance(value, YSeq) else [value]
             headers.append((name_template, [_template(v, rules, "header") for v in values]))
-    if spec.trace if spec.trace is not None else runner.trace:
+    if _traced(spec.trace, runner.trace, book.trace):
         trace_header = json.dumps({"id": trace}, separators=(",", ":"))
         headers.append((Template(runner.trace_header), [Template(trace_header)]))
     if runner.host is not None:
