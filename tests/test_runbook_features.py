@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from loadscope.engine import Session, SessionConfig
+from loadscope.engine.redact import add_secrets, forget_secrets
 from loadscope.engine.runbook import RunbookError, RunbookOptions, load_runbooks
 from loadscope.engine.session.scenario import UrlScenario
 from loadscope.engine.target import TargetProcess
@@ -193,3 +194,40 @@ def test_a_runbook_stops_at_the_tenth_redirect_as_go_does(
         ("too_many_redirects", "stopped after 10 redirects")
     ]
     assert [reason for reason, _ in snapshot.failures] == ["hops:ten: too_many_redirects"]
+
+
+# -- dump out -------------------------------------------------------------------------------------
+def test_dump_out_writes_a_file_masked_unless_asked(tmp_path: Path, target: TargetProcess) -> None:
+    book = write(
+        tmp_path / "dumps.yml",
+        "vars:\n  api_token: tok-123456\n"
+        "steps:\n"
+        "  - dump:\n"
+        "      expr: \"{'b': 1, 'a': vars.api_token}\"\n"
+        "      out: 'dump-{{ runn.i }}.json'\n"
+        "  - dump:\n"
+        "      expr: \"'plain ' + vars.api_token\"\n"
+        "      out: raw.txt\n"
+        "      disableTrailingNewline: true\n"
+        "      disableMaskingSecrets: true\n",
+    )
+    add_secrets(load_runbooks([book]).secret_values)  # as the command line does
+    try:
+        snapshot = run_books([book], target).snapshot()
+    finally:
+        forget_secrets()
+    assert snapshot.iterations_failed == 0, snapshot.failures
+    assert (tmp_path / "dump-0.json").read_text() == '{\n  "a": "***",\n  "b": 1\n}\n'
+    assert (tmp_path / "raw.txt").read_text() == "plain tok-123456"
+
+
+def test_a_dump_that_cannot_be_written_fails_its_step(
+    tmp_path: Path, target: TargetProcess
+) -> None:
+    book = write(
+        tmp_path / "nowhere.yml",
+        "steps:\n  out:\n    dump: {expr: '1', out: no/such/dir/x.txt}\n",
+    )
+    snapshot = run_books([book], target).snapshot()
+    [(reason, _)] = snapshot.failures
+    assert reason.startswith("nowhere:out: dump failed: cannot write ")

@@ -149,7 +149,6 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
         (5, 1, "`x-owner` is ignored (an extension key)"),
         (6, 1, "`anchors` is not a runbook key; it is ignored"),
         (9, 3, "runner `g` is not an HTTP runner (gRPC)"),
-        (14, 7, "`dump.out` is ignored"),
         (17, 7, "`loop.backoff` is not a loop key"),
     ]
     assert len(scenario.warnings) == len(expected)

@@ -40,6 +40,7 @@ UNSUPPORTED_STEP_RUNNERS = {
     "runner": "runner definitions inside steps are not supported",
     "agent": "agent steps are not supported",
 }
+DUMP_KEYS = frozenset({"expr", "out", "disableTrailingNewline", "disableMaskingSecrets"})
 LOOP_KEYS = frozenset(
     {"count", "until", "interval", "minInterval", "maxInterval", "multiplier", "jitter"}
 )
@@ -59,6 +60,14 @@ class LoopSpec:
     max_interval: float = 0.0
     multiplier: float = 1.5
     jitter: float = 0.0
+
+
+@dataclass(slots=True)
+class DumpSpec:
+    expr: YScalar
+    out: YScalar | None = None  # a file path (a template), relative to the runbook
+    trailing_newline: bool = True
+    mask_secrets: bool = True
 
 
 @dataclass(slots=True)
@@ -91,7 +100,7 @@ class StepSpec:
     test: YScalar | None = None
     test_constant: bool | None = None
     binds: list[BindSpec] = field(default_factory=list)
-    dump: YScalar | None = None
+    dump: DumpSpec | None = None
     runner: tuple[YScalar, YNode] | None = None  # `name: {/path: ...}`, parsed when compiled
     include: IncludeSpec | None = None
 
@@ -381,17 +390,32 @@ def _binds(node: YNode | None, step: StepSpec) -> None:
     step.binds = [BindSpec(key, value) for key, value in node.items]
 
 
-def _dump(node: YNode | None, warn: Warn) -> YScalar | None:
+def _dump(node: YNode | None, warn: Warn) -> DumpSpec | None:
+    """`dump: expr`, or `dump: {expr, out, disableTrailingNewline, disableMaskingSecrets}`."""
     if node is None or absent(node):
         return None
-    if isinstance(node, YMap):
-        location = node.location
-        for key_node, _ in node.items:
-            if key_node.value != "expr":
-                warn(key_node.location, f"`dump.{key_node.value}` is ignored")
-        node = node.get("expr")
-        if node is None:
-            raise RunbookError(location, "`dump` needs `expr`")
+    if not isinstance(node, YMap):
+        return DumpSpec(_dump_expression(node))
+    for key_node, _ in node.items:
+        if key_node.value not in DUMP_KEYS:
+            warn(key_node.location, f"`dump.{key_node.value}` is ignored")
+    expr = node.get("expr")
+    if expr is None:
+        raise RunbookError(node.location, "`dump` needs `expr`")
+    out = node.get("out")
+    if out is not None and absent(out):
+        out = None
+    if out is not None and (not isinstance(out, YScalar) or not isinstance(out.value, str)):
+        raise RunbookError(out.location, f"`dump.out` is a file path, not {kind_of(out)}")
+    return DumpSpec(
+        _dump_expression(expr),
+        out,
+        trailing_newline=not flag(node, "disableTrailingNewline"),
+        mask_secrets=not flag(node, "disableMaskingSecrets"),
+    )
+
+
+def _dump_expression(node: YNode) -> YScalar:
     if (
         isinstance(node, YScalar)
         and isinstance(node.value, int | float)

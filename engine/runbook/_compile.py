@@ -22,6 +22,7 @@ from ._ast import Literal, Member, Name, Node
 from ._bodies import BodyRead, body_reads
 from ._book import (
     BookSpec,
+    DumpSpec,
     IncludeSpec,
     LoopSpec,
     StepSpec,
@@ -32,6 +33,7 @@ from ._book import (
 from ._book_requests import RequestSpec, new_boundary, parse_request
 from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec
 from ._builtins_runn import TERMINAL_HINT
+from ._dump import DumpOut
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
 from ._expr_compiler import compile_tree, constant_of
 from ._options import READ_PARENT, RunbookOptions
@@ -274,7 +276,8 @@ def compile_book(
                 program,
             )
         if step.dump is not None:
-            compiled.dump = _expression(step.dump, inside, "dump")
+            compiled.dump = _expression(step.dump.expr, inside, "dump")
+            compiled.dump_out = _dump_out(step.dump, inside, book)
         compiled.binds = [_bind(bind.key, bind.value, inside) for bind in step.binds]
         if step.test is not None:
             compiled.test, compiled.test_source = _test(step, inside)
@@ -434,6 +437,14 @@ def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str]:
     if step.test_constant is not None:
         return _constant(step.test_constant), "true" if step.test_constant else "false"
     return _expression(step.test, rules, "test"), one_line(str(step.test.value), 200)
+
+
+def _dump_out(spec: DumpSpec, rules: NameRules, book: BookSpec) -> DumpOut | None:
+    if spec.out is None:
+        return None
+    compile_at = expression_compiler(spec.out, rules, "dump.out")
+    path = compile_string(str(spec.out.value), compile_at, whole_keeps_type=False)
+    return DumpOut(path, book.file.parent, spec.trailing_newline, spec.mask_secrets)
 
 
 def _template(node: YNode | None, rules: NameRules, what: str) -> Template:

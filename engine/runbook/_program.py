@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..redact import credential_values, learn_secret
 from ..session.redirects import REDIRECT_STATUSES
 from ..session.scenario import IterationFailed, RequestFailed
+from ._dump import DumpOut
 from ._errors import EvalError, one_line
 from ._request import RequestProgram
 from ._scope import Scope
@@ -204,6 +205,7 @@ class StepProgram:
     request: RequestProgram | None = None
     include: IncludeProgram | None = None
     dump: Getter | None = None
+    dump_out: DumpOut | None = None  # `dump.out`: to a file, not to the dump sink
     binds: list[BindProgram] = field(default_factory=list)
     test: Getter | None = None
     test_source: str = ""
@@ -271,7 +273,9 @@ class StepProgram:
             if self.dump is not None:
                 part = "dump"
                 value = self.dump(scope)
-                if book.dump_sink is not None:
+                if self.dump_out is not None:
+                    self.dump_out.write(self.name, scope, value)
+                elif book.dump_sink is not None:
                     book.dump_sink(self.name, plain(value))
                 recorded = recorded or self.settle(scope)
             for bind in self.binds:
