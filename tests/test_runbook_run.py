@@ -894,3 +894,24 @@ def test_a_step_runs_request_dump_bind_test_in_that_order(tmp_path: Path) -> Non
     scenario.dump_sink = lambda _step, value: seen.append(value)
     run(scenario)
     assert seen == [[None, 7]]  # the dump ran after the request and before the bind
+
+
+def test_deferred_steps_of_an_include_run_after_the_parents_last_step(tmp_path: Path) -> None:
+    book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          - req: {{/child/work: {{get: {{}}}}}}
+          - defer: true
+            req: {{/child/cleanup: {{get: {{}}}}}}
+        """, "child.yml")  # fmt: skip
+    path = book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          - defer: true
+            req: {{/parent/cleanup: {{get: {{}}}}}}
+          - include: child.yml
+          - req: {{/parent/last: {{get: {{}}}}}}
+        """)  # fmt: skip
+    assert run(prepared(path)).paths() == [
+        "/child/work", "/parent/last", "/child/cleanup", "/parent/cleanup"
+    ]  # fmt: skip

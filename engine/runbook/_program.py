@@ -316,6 +316,7 @@ class StepProgram:
             variables=variables,
             parent=_parent_view(scope, book, include),
             cookie_log=scope.cookie_log,
+            deferred=scope.deferred,
         )
         if scope.recording:
             scope.record(
@@ -364,13 +365,16 @@ class BookProgram:
         cookie_log: list[ResponseView] | None = None,
         scope: Scope | None = None,
         locked: bool = False,
+        deferred: list[Deferred] | None = None,
     ) -> Scope:
         """One pass over the runbook (or, under a root `loop`, all of its passes).
 
-        With `scope`, only one more pass over that scope: what a root loop repeats.
+        With `scope`, only one more pass over that scope: what a root loop repeats. With
+        `deferred` (an included runbook), its deferred steps join the including runbook's, to
+        run after that one's last step, as runn runs them.
         """
         if self.concurrency and scope is None and not locked:
-            return await self.run_alone(vu, variables, parent, cookie_log)
+            return await self.run_alone(vu, variables, parent, cookie_log, deferred)
         if scope is None:
             scope = Scope(
                 vu,
@@ -380,6 +384,8 @@ class BookProgram:
                 [] if cookie_log is None else cookie_log,
                 self.record_results,
             )
+            if deferred is not None:
+                scope.deferred, scope.deferred_shared = deferred, True
             if self.needs:
                 scope.needs = {key: (await book.run(vu)).binds for key, book in self.needs}
             if self.if_ is not None and evaluate_part(self.if_, scope, self.name, "if") is not True:
@@ -388,10 +394,10 @@ class BookProgram:
                 await self.run_loop(scope, vu, self.loop)
                 return scope
         failure: Failure | None = None
-        deferred: list[StepProgram] = []
+        queue = scope.deferred
         for step in self.steps:
             if step.deferred:
-                deferred.append(step)
+                queue.append((self, step, scope))
                 step.skip(scope)  # its place in `steps`, filled when it runs
                 continue
             if failure is not None and not (self.force or step.force):
@@ -410,14 +416,8 @@ class BookProgram:
                 continue
             if self.step_sink is not None:
                 self.ran(step, ran)
-        for step in reversed(deferred):  # deferred steps run whatever happened before them
-            try:
-                ran = await self.start(step, scope, vu)
-            except (IterationFailed, RequestFailed) as exc:
-                failure = self.failed(step, scope, exc, failure)
-                continue
-            if self.step_sink is not None:
-                self.ran(step, ran)
+        if not scope.deferred_shared:
+            failure = await run_deferred(queue, vu, failure)
         if failure is not None:
             raise failure
         return scope
@@ -428,6 +428,7 @@ class BookProgram:
         variables: dict[str, Any] | None,
         parent: dict[str, Any] | None,
         cookie_log: list[ResponseView] | None,
+        deferred: list[Deferred] | None,
     ) -> Scope:
         """A pass holding the locks of its concurrency keys (taken in order: no deadlock)."""
         async with contextlib.AsyncExitStack() as stack:
@@ -437,7 +438,12 @@ class BookProgram:
                     lock = self.locks[key] = asyncio.Lock()
                 await stack.enter_async_context(lock)
             return await self.run(
-                vu, variables=variables, parent=parent, cookie_log=cookie_log, locked=True
+                vu,
+                variables=variables,
+                parent=parent,
+                cookie_log=cookie_log,
+                locked=True,
+                deferred=deferred,
             )
 
     def start(self, step: StepProgram, scope: Scope, vu: VirtualUser) -> Awaitable[bool | None]:
@@ -472,6 +478,26 @@ class BookProgram:
             lambda: self.run(vu, scope=scope),
             lambda _number: scope.new_pass(self.use_map),
         )
+
+
+Deferred = tuple[BookProgram, StepProgram, Scope]
+
+
+async def run_deferred(
+    queue: list[Deferred], vu: VirtualUser, failure: Failure | None
+) -> Failure | None:
+    """The deferred steps of a pass, its included runbooks' too, last deferred first: each runs
+    whatever happened before it. The pass fails with its first failure."""
+    while queue:
+        book, step, scope = queue.pop()
+        try:
+            ran = await book.start(step, scope, vu)
+        except (IterationFailed, RequestFailed) as exc:
+            failure = book.failed(step, scope, exc, failure)
+            continue
+        if book.step_sink is not None:
+            book.ran(step, ran)
+    return failure
 
 
 def learn_secrets(getters: list[Getter], scope: Scope) -> None:
