@@ -231,3 +231,16 @@ def test_a_dump_that_cannot_be_written_fails_its_step(
     snapshot = run_books([book], target).snapshot()
     [(reason, _)] = snapshot.failures
     assert reason.startswith("nowhere:out: dump failed: cannot write ")
+
+
+# -- object variable expansion --------------------------------------------------------------------
+def test_headers_from_a_value_known_only_while_running_is_a_load_error(tmp_path: Path) -> None:
+    book = write(
+        tmp_path / "late.yml",
+        "runners: {req: http://127.0.0.1:9}\n"
+        "steps:\n"
+        "  - req: {/a: {get: {}}}\n"
+        "  - req: {/b: {get: {headers: '{{ steps[0].res.body }}'}}}\n",
+    )
+    with pytest.raises(RunbookError, match="`headers` from a template is expanded at load"):
+        load_runbooks([book])

@@ -80,6 +80,12 @@ def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSp
             )
     headers = options.get("headers")
     if headers is not None and not (isinstance(headers, YScalar) and headers.value is None):
+        if isinstance(headers, YScalar) and "{{" in str(headers.value):
+            raise RunbookError(
+                headers.location,
+                "`headers` from a template is expanded at load: the map must be known then",
+                "use vars or ${ENV}, not values from earlier steps",
+            )
         if not isinstance(headers, YMap):
             raise RunbookError(headers.location, f"`headers` is a map, not {kind_of(headers)}")
         for header_name, value in headers.items:

@@ -41,7 +41,7 @@ from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
 from ._scope import NameRules
-from ._static import NotStatic, expand_static, plain_static
+from ._static import NotStatic, expand_request_objects, expand_static, plain_static
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._values import Getter
 from ._yaml import YMap, YNode, YScalar, YSeq, load
@@ -148,6 +148,8 @@ class _Site:
     trail: tuple[int, ...] = ()  # step indices from the top runbook (runn's trace id)
     host_rules: dict[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()  # the including runbooks' `secrets:`, which hold here too
+    # what `parent` holds that is known at load (the including runbook's static vars)
+    parent_view: Mapping[str, Any] | None = None
 
 
 def compile_book(
@@ -251,7 +253,10 @@ def compile_book(
             )
         elif step.runner is not None:
             runner = with_host_rules(_runner_for(step.runner[0], runners), host_rules)
-            request = parse_request(runner.name, *step.runner, registry.warn)
+            node = expand_request_objects(
+                step.runner[1], _known_at_load(registry, site, static_vars)
+            )
+            request = parse_request(runner.name, step.runner[0], node, registry.warn)
             engine_runner = registry.runner_name(runner_books[runner.name], runner)
             compiled.request = _request(
                 registry,
@@ -287,6 +292,19 @@ def compile_book(
     program.secret_getters = _run_time_secrets([*site.secrets, *book.secrets], rules(all_binds))
     registry.books.append(program)
     return program
+
+
+def _known_at_load(
+    registry: Registry, site: _Site, static_vars: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The names a template may read to be expanded at load: `env`, and `vars` and `parent`
+    when they are static."""
+    known: dict[str, Any] = {"env": registry.env}
+    if static_vars is not None:
+        known["vars"] = static_vars
+    if site.parent_view is not None:
+        known["parent"] = site.parent_view
+    return known
 
 
 def _run_time_secrets(names: list[str], rules: NameRules) -> list[Getter]:
@@ -642,6 +660,7 @@ def _include(
         force=spec.force,
         chain=site.chain if spec.inline is not None else (*site.chain, spec.path),
         secrets=(*site.secrets, *book.secrets),
+        parent_view=None if rules.static_vars is None else {"vars": rules.static_vars},
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)

@@ -114,3 +114,39 @@ def to_node(value: Any, like: YScalar) -> YNode:
 def _scalar(value: Any, like: YScalar) -> YScalar:
     text = value if isinstance(value, str) else "" if value is None else str(value)
     return YScalar(like.location, value, text, "plain", like.source)
+
+
+EXPANDED_KEYS = ("headers", "body")
+
+
+def expand_request_objects(request: YNode, names: Mapping[str, Any]) -> YNode:
+    """runn's object variable expansion: `headers: "{{ vars.auth_headers }}"` or
+    `body: "{{ vars.body }}"` (the whole value one template giving a map) becomes that map,
+    known at load. `request` is a step's `{path: {method: options}}`."""
+    if not isinstance(request, YMap) or len(request.items) != 1:
+        return request
+    path, methods = request.items[0]
+    if not isinstance(methods, YMap) or len(methods.items) != 1:
+        return request
+    method, options = methods.items[0]
+    if not isinstance(options, YMap) or not any(
+        _whole_template(options.get(key)) for key in EXPANDED_KEYS
+    ):
+        return request
+    items = []
+    for key, value in options.items:
+        if key.value in EXPANDED_KEYS and _whole_template(value):
+            assert isinstance(value, YScalar)
+            expanded = static_value(value, names)
+            if isinstance(expanded, Mapping):
+                value = to_node(expanded, value)
+        items.append((key, value))
+    expanded_options = YMap(options.location, items)
+    return YMap(request.location, [(path, YMap(methods.location, [(method, expanded_options)]))])
+
+
+def _whole_template(node: YNode | None) -> bool:
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        return False
+    text = node.value.strip()
+    return text.startswith(OPEN) and text.endswith("}}") and text.count(OPEN) == 1
