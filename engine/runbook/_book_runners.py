@@ -3,7 +3,7 @@ kinds loadscope cannot run (databases, gRPC ...), which get a warning."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -52,6 +52,7 @@ class RunnerSpec:
     runbook: Path | None = None
     runbook_display: str = ""
     directory: Path | None = None  # the folder of the runbook that defines the runner
+    template: YScalar | None = None  # a templated endpoint, rendered at load if it can be
     params: YNode | None = None
 
 
@@ -78,9 +79,6 @@ def parse_runner(
             "unknown"
         )  # fmt: skip
         return _other_runner(name, location, kind, warn)
-    endpoint = node.get("endpoint")
-    if isinstance(endpoint, YScalar) and isinstance(endpoint.value, str) and "{{" in endpoint.value:
-        return _templated_runner(name, endpoint)
     spec = RunnerSpec(name, node.location, None)
     for key_node, _ in node.items:
         key = key_node.value
@@ -91,7 +89,10 @@ def parse_runner(
     endpoint = node.get("endpoint")
     if not isinstance(endpoint, YScalar) or not isinstance(endpoint.value, str):
         raise RunbookError(endpoint.location, "`endpoint` is a URL")  # type: ignore[union-attr]
-    spec.endpoint = _endpoint(endpoint.value.strip(), endpoint)
+    if "{{" in endpoint.value:
+        spec.kind, spec.template = TEMPLATED_ENDPOINT, endpoint
+    else:
+        spec.endpoint = _endpoint(endpoint.value.strip(), endpoint)
     spec.timeout = duration(node.get("timeout"), "timeout")
     spec.skip_verify = flag(node, "skipVerify")
     spec.follow_redirects = not flag(node, "notFollowRedirect")
@@ -131,9 +132,21 @@ TEMPLATED_ENDPOINT = "templated endpoint"
 
 
 def _templated_runner(name: str, node: YScalar) -> RunnerSpec:
-    """An endpoint with `{{ }}` in it, which only a custom runner's expansion can fill in: an
-    error once a step uses it (a runbook that only runs when included never does)."""
-    return RunnerSpec(name, node.location, None, kind=TEMPLATED_ENDPOINT)
+    """An endpoint with `{{ }}` in it (`'{{ parent.vars.endpoint }}'`): rendered at load when
+    what it reads is known then (`with_endpoint`); else an error once a step uses it (a
+    runbook that only runs when included never does)."""
+    return RunnerSpec(name, node.location, None, kind=TEMPLATED_ENDPOINT, template=node)
+
+
+def with_endpoint(spec: RunnerSpec, value: object) -> RunnerSpec:
+    """A templated runner with its endpoint rendered (checked as any endpoint is)."""
+    assert spec.template is not None
+    if not isinstance(value, str):
+        raise RunbookError(
+            spec.template.location, f"runner `{spec.name}`: the endpoint is not a URL: {value!r}"
+        )
+    endpoint = _endpoint(value.strip(), spec.template)
+    return replace(spec, endpoint=endpoint, kind="http", template=None)
 
 
 def _runbook_runner(name: str, node: YMap, directory: Path) -> RunnerSpec:

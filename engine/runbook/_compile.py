@@ -31,7 +31,7 @@ from ._book import (
     reserved,
 )
 from ._book_requests import RequestSpec, new_boundary, parse_request
-from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec
+from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec, with_endpoint
 from ._builtins_runn import TERMINAL_HINT
 from ._dump import DumpOut
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
@@ -41,7 +41,16 @@ from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._request import BodyEncoder, RequestProgram
 from ._scope import NameRules
-from ._static import NotStatic, expand_request_objects, expand_static, plain_static
+from ._static import (
+    UNCHANGED as _UNCHANGED,
+)
+from ._static import (
+    NotStatic,
+    expand_request_objects,
+    expand_static,
+    plain_static,
+    static_value,
+)
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._values import Getter
 from ._yaml import YMap, YNode, YScalar, YSeq, load
@@ -161,10 +170,12 @@ def compile_book(
 ) -> BookProgram:
     host_rules = {**site.host_rules, **book.host_rules}
     site = replace(site, host_rules=host_rules)
-    runners = {**site.runners, **book.runners}
-    runner_books = {**site.runner_books, **dict.fromkeys(book.runners, name)}
     base_vars = {**book.vars, **overrides}
     static_vars = None if site.dynamic_vars else base_vars
+    known = _known_at_load(registry, site, static_vars)
+    own_runners = {key: _rendered(spec, known) for key, spec in book.runners.items()}
+    runners = {**site.runners, **own_runners}
+    runner_books = {**site.runner_books, **dict.fromkeys(book.runners, name)}
     var_keys = frozenset(base_vars) | site.var_keys
     program = BookProgram(
         name=name,
@@ -294,6 +305,14 @@ def compile_book(
     return program
 
 
+def _rendered(spec: RunnerSpec, known: Mapping[str, Any]) -> RunnerSpec:
+    """A runner whose endpoint is a template over what is known at load, rendered now."""
+    if spec.template is None:
+        return spec
+    value = static_value(spec.template, known)
+    return spec if value is _UNCHANGED else with_endpoint(spec, value)
+
+
 def _known_at_load(
     registry: Registry, site: _Site, static_vars: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -396,7 +415,9 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
         )
     if runner.kind == TEMPLATED_ENDPOINT:
         raise RunbookError(
-            runner.location, "templates in runner endpoints are not supported", "use ${ENV}"
+            runner.location,
+            f"runner `{runner.name}`: the endpoint template must be known at load",
+            "use vars, parent.vars or ${ENV}",
         )
     if runner.endpoint is None:
         raise RunbookError(

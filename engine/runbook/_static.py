@@ -63,7 +63,8 @@ def plain_static(node: YNode | None, names: Mapping[str, Any]) -> Any:
     return None
 
 
-_UNCHANGED: Any = object()
+UNCHANGED: Any = object()  # static_value: nothing to expand, or not known at load
+_UNCHANGED = UNCHANGED
 
 
 def static_value(node: YScalar, names: Mapping[str, Any]) -> Any:
