@@ -244,3 +244,20 @@ def test_headers_from_a_value_known_only_while_running_is_a_load_error(tmp_path:
     )
     with pytest.raises(RunbookError, match="`headers` from a template is expanded at load"):
         load_runbooks([book])
+
+
+# -- runner definitions inside steps --------------------------------------------------------------
+def test_a_runner_defined_in_a_step_serves_only_the_steps_after_it(tmp_path: Path) -> None:
+    book = write(
+        tmp_path / "late.yml",
+        "steps:\n  - api: {/a: {get: {}}}\n  - runner: {api: 'http://127.0.0.1:9'}\n",
+    )
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([book])
+    assert str(caught.value).startswith(f"{book}:2:5: unknown runner `api`")
+    both = write(
+        tmp_path / "both.yml",
+        "steps:\n  - runner: {api: 'http://127.0.0.1:9'}\n    req: {/a: {get: {}}}\n",
+    )
+    with pytest.raises(RunbookError, match="a step runs one runner"):
+        load_runbooks([both])

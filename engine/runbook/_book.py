@@ -37,7 +37,6 @@ TOP_LEVEL_IGNORED = {
 STEP_KEYS = frozenset({"desc", "if", "loop", "force", "test", "bind", "dump", "include", "defer"})
 UNSUPPORTED_STEP_RUNNERS = {
     "exec": "exec (shell command) steps are not supported",
-    "runner": "runner definitions inside steps are not supported",
     "agent": "agent steps are not supported",
 }
 DUMP_KEYS = frozenset({"expr", "out", "disableTrailingNewline", "disableMaskingSecrets"})
@@ -103,6 +102,7 @@ class StepSpec:
     dump: DumpSpec | None = None
     runner: tuple[YScalar, YNode] | None = None  # `name: {/path: ...}`, parsed when compiled
     include: IncludeSpec | None = None
+    defines: dict[str, RunnerSpec] | None = None  # `runner: {name: ...}`: for the steps after
 
     def label(self) -> str:
         """The step's name in reports: its key, else its desc, else its index."""
@@ -320,15 +320,17 @@ def read_var_file(text: str, directory: Path, location: Location) -> Any:
 
 
 # -- runners --------------------------------------------------------------------------------------
-def _runners(node: YNode | None, directory: Path, warn: Warn) -> dict[str, RunnerSpec]:
+def _runners(
+    node: YNode | None, directory: Path, warn: Warn, what: str = "runners"
+) -> dict[str, RunnerSpec]:
     if node is None or absent(node):
         return {}
     if not isinstance(node, YMap):
-        raise RunbookError(node.location, f"`runners` is a map, not {kind_of(node)}")
+        raise RunbookError(node.location, f"`{what}` is a map of runners, not {kind_of(node)}")
     runners: dict[str, RunnerSpec] = {}
     for key, value in node.items:
         name = key.value
-        if name in UNSUPPORTED_STEP_RUNNERS or name in STEP_KEYS:
+        if name in UNSUPPORTED_STEP_RUNNERS or name in STEP_KEYS or name == "runner":
             raise RunbookError(key.location, f"`{name}` cannot be a runner name (it is a step key)")
         runners[name] = parse_runner(name, key.location, value, directory, warn)
     return runners
@@ -359,6 +361,8 @@ def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) 
         key_node, value = runners[0]
         if key_node.value == "include":
             step.include = _include(value, book, warn)
+        elif key_node.value == "runner":  # runn's Runner Runner: runners for the steps after
+            step.defines = _runners(value, book.file.parent, warn, "runner")
         elif key_node.value in UNSUPPORTED_STEP_RUNNERS:
             raise RunbookError(key_node.location, UNSUPPORTED_STEP_RUNNERS[key_node.value])
         else:

@@ -299,6 +299,9 @@ def compile_book(
             compiled.test, compiled.test_source = _test(step, inside)
         program.steps.append(compiled)
         bound = bound | frozenset(_bound_names(step))
+        if step.defines:  # runn's Runner Runner: these runners serve the steps after this one
+            runners = {**runners, **{k: _rendered(v, known) for k, v in step.defines.items()}}
+            runner_books = {**runner_books, **dict.fromkeys(step.defines, name)}
     step_now[0] = None
     program.secret_getters = _run_time_secrets([*site.secrets, *book.secrets], rules(all_binds))
     registry.books.append(program)
