@@ -15,11 +15,12 @@ from ..files import input_file_problem
 from ..redact import MASK, MIN_SECRET, credential_values, mask_credential_assignments
 from ..session.scenario import IterationFailed, RequestFailed
 from ._book import read_var_file
-from ._compile import Registry, compile_book, top_site
+from ._compile import compile_book, top_site
 from ._errors import Location, RunbookError
 from ._expression import compile_expression
 from ._options import DEFAULT_OPTIONS, RunbookOptions
 from ._program import BookProgram, StepOutcome
+from ._registry import Registry
 
 __all__ = [
     "RunbookScenario",
