@@ -416,7 +416,7 @@ class BookProgram:
                 continue
             if self.step_sink is not None:
                 self.ran(step, ran)
-        if not scope.deferred_shared:
+        if queue and not scope.deferred_shared:
             failure = await run_deferred(queue, vu, failure)
         if failure is not None:
             raise failure
