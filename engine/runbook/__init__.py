@@ -2,6 +2,7 @@
 
     scenario = load_runbooks(["login.yml"], {"user": "alice"})   # raises RunbookError
     scenario.warnings                                            # ["file:3:1: warning: ..."]
+    load_runbooks(paths, options=RunbookOptions(fail_fast=True, scopes=frozenset({"read:parent"})))
 
 The expression language is also usable on its own, for thresholds over report numbers:
 
