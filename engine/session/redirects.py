@@ -8,17 +8,37 @@ so runn) stops at the 10th redirect response: runbooks follow at most `RUNN_MAX_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
 from ..transport.interfaces import KEEP_BODY
-from .scenario import RequestFailed
+from .failures import RequestFailed
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
     from ..transport import RawResponse, Runner
-    from .scenario import VirtualUserView
+
+
+class VirtualUserView(Protocol):
+    """What following redirects uses of a virtual user (scenario.VirtualUserView has it)."""
+
+    async def exchange(
+        self, runner: Runner, request: httpx.Request, step: StepStats
+    ) -> RawResponse: ...
+
+    async def send(
+        self,
+        runner: Runner,
+        request: httpx.Request,
+        step: StepStats,
+        *,
+        follow_redirects: bool | None = None,
+        use_cookies: bool = False,
+    ) -> httpx.Response: ...
+
+    def reject(self, step: StepStats, kind: str, message: str) -> None: ...
+
 
 TOO_MANY_REDIRECTS = "too_many_redirects"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

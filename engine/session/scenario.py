@@ -10,32 +10,13 @@ import httpx
 
 from .._config import RunnerConfig
 from ..transport.interfaces import KEEP_BODY
+from .failures import IterationFailed as IterationFailed  # re-exported: scenarios raise it
+from .failures import RequestFailed as RequestFailed  # re-exported too
+from .redirects import REDIRECT_STATUSES, follow_redirects
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
     from ..transport import RawResponse, Runner
-
-
-class IterationFailed(Exception):
-    """A scenario says this iteration failed (a false `test`, a failed expression)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class RequestFailed(Exception):
-    """A request got no response; the iteration fails with `step: kind`."""
-
-    def __init__(self, step: str, kind: str, message: str) -> None:
-        super().__init__(f"{step}: {message}")
-        self.step = step
-        self.kind = kind
-        self.message = message
-
-    @property
-    def reason(self) -> str:
-        return f"{self.step}: {self.kind}"
 
 
 class VirtualUserView(Protocol):
@@ -107,7 +88,6 @@ def check_header(name: str, value: str) -> None:
 
 
 DEFAULT_EXPECTED_STATUS = "200-399"
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})  # as redirects.REDIRECT_STATUSES
 HTTP_STATUS = "http_status"  # the error kind of a response outside the expected statuses
 
 
@@ -192,9 +172,7 @@ class UrlScenario:
     async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
         raw = await vu.exchange(self._runner, self._request, self._step)
-        if self.max_redirects is not None and raw.status in _REDIRECTS:
-            from .redirects import follow_redirects  # it imports this module
-
+        if self.max_redirects is not None and raw.status in REDIRECT_STATUSES:
             _, raw = await follow_redirects(
                 vu, self._runner, self._step, self._request, raw, self.max_redirects
             )
