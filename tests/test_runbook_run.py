@@ -622,11 +622,28 @@ def test_loop_attempt_failures(tmp_path: Path) -> None:
     vu = FakeVU()
     counted = one_step(tmp_path, "loop: 3\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 1")
     assert failure(counted, vu) == "book:s: test failed: i == 1"
-    assert vu.paths() == ["/x/0", "/x/1", "/x/2"]  # a counted loop runs every attempt
-    recovered = one_step(
+    assert vu.paths() == ["/x/0"]  # runn tests every attempt: the first false test fails it
+    failed_request = one_step(
+        tmp_path, "loop: 3\nreq: {'/status/{{ i == 0 ? 599 : 200 }}': {get: {}}}"
+    )
+    vu = FakeVU()
+    assert failure(failed_request, vu) == "book:s: connect_refused"
+    assert vu.paths() == ["/status/599", "/status/200", "/status/200"]  # nor does a failed request
+
+
+def test_a_test_beside_until_fails_at_the_first_false_attempt(tmp_path: Path) -> None:
+    """runn's README warns: `test` runs on every attempt of an `until` loop, so an attempt
+    whose test is false fails the step before `until` can retry."""
+    retried = one_step(
         tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 1"
     )
-    run(recovered)
+    vu = FakeVU()
+    assert failure(retried, vu) == "book:s: test failed: i == 1"
+    assert vu.paths() == ["/x/0"]
+    passing = one_step(
+        tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i < 2"
+    )
+    assert run(passing).paths() == ["/x/0", "/x/1"]
     broken = one_step(tmp_path, "loop: 3\nreq: {/x: {get: {}}}\ntest: current.res.body.no.x")
     vu = FakeVU()
     assert failure(broken, vu) == "book:s: test failed: cannot fetch x from nil"
@@ -877,3 +894,24 @@ def test_a_step_runs_request_dump_bind_test_in_that_order(tmp_path: Path) -> Non
     scenario.dump_sink = lambda _step, value: seen.append(value)
     run(scenario)
     assert seen == [[None, 7]]  # the dump ran after the request and before the bind
+
+
+def test_deferred_steps_of_an_include_run_after_the_parents_last_step(tmp_path: Path) -> None:
+    book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          - req: {{/child/work: {{get: {{}}}}}}
+          - defer: true
+            req: {{/child/cleanup: {{get: {{}}}}}}
+        """, "child.yml")  # fmt: skip
+    path = book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          - defer: true
+            req: {{/parent/cleanup: {{get: {{}}}}}}
+          - include: child.yml
+          - req: {{/parent/last: {{get: {{}}}}}}
+        """)  # fmt: skip
+    assert run(prepared(path)).paths() == [
+        "/child/work", "/parent/last", "/child/cleanup", "/parent/cleanup"
+    ]  # fmt: skip

@@ -19,19 +19,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ..files import InputFileError, read_input_file
+from ..session.redirects import RUNN_MAX_REDIRECTS, follow_redirects, send_following
 from ..transport.interfaces import KEEP_BODY
 from ._errors import EvalError
-from ._eval import format_float, plain
 from ._response import ResponseView
 from ._template import Template, render_text
+from ._values import format_float, plain
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
     from ..session.scenario import VirtualUserView as VirtualUser
     from ..transport import RawResponse, Runner
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-MAX_REDIRECTS = 10
 _PATH_SAFE = "!$&'()*+,;=:@/%-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _SAFE_PATH = re.compile(r"[A-Za-z0-9!$&'()*+,;=:@/%\-._~]*")
@@ -403,29 +402,19 @@ class RequestProgram:
     # Sending is split so that the common case (no cookie jar, no redirect) costs the step a
     # single `await vu.exchange(...)`: every coroutine layer is paid again on each resume.
     async def send_with_cookies(self, vu: VirtualUser, request: httpx.Request) -> ResponseView:
-        """Through the VU's cookie jar (and its redirect handling): `useCookie`."""
+        """Through the VU's cookie jar, following redirects as runn does: `useCookie`."""
         assert self.runner is not None and self.stats is not None
-        response = await vu.send(
-            self.runner,
-            request,
-            self.stats,
-            follow_redirects=self.follow_redirects,
-            use_cookies=True,
-        )
+        limit = RUNN_MAX_REDIRECTS if self.follow_redirects else None
+        response = await send_following(vu, self.runner, self.stats, request, limit)
         return ResponseView.of(response, self.cookie_domain)
 
     async def follow(
         self, vu: VirtualUser, request: httpx.Request, raw: RawResponse
     ) -> tuple[httpx.Request, RawResponse]:
-        """The last hop of a redirect chain that `raw` starts (each hop counts as a request)."""
+        """The last hop of a redirect chain that `raw` starts (each hop counts as a request;
+        the 10th redirect response fails the step, as Go's client does for runn)."""
         assert self.runner is not None and self.stats is not None
-        for _ in range(MAX_REDIRECTS):
-            location = _header(raw.headers, b"location")
-            if raw.status not in REDIRECTS or location is None:
-                break
-            request = redirect_request(self.runner, request, raw.status, location.decode("latin-1"))
-            raw = await vu.exchange(self.runner, request, self.stats)
-        return request, raw
+        return await follow_redirects(vu, self.runner, self.stats, request, raw, RUNN_MAX_REDIRECTS)
 
     def view(self, vu: VirtualUser, request: httpx.Request, raw: RawResponse) -> ResponseView:
         """The response as expressions see it; its cookies go to the VU's jar if any step sends
@@ -499,13 +488,6 @@ def _names(headers: list[tuple[str, str]]) -> set[str]:
     return {name.lower() for name, _ in headers}
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
-
-
 def _header_text(value: Any) -> str:
     text = render_text(value)
     if "\n" in text or "\r" in text:
@@ -525,27 +507,3 @@ def _set_header(headers: httpx.Headers, name: str, values: tuple[str, ...]) -> h
 
 def _text(value: Any) -> str:
     return value if type(value) is str else render_text(value)
-
-
-def redirect_request(
-    runner: Runner, request: httpx.Request, status: int, location: str
-) -> httpx.Request:
-    """The next hop of a redirect, with httpx's rules for method, body and headers."""
-    url = request.url.join(location)
-    method = request.method
-    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-        method = "GET"
-    keep_body = status in (307, 308)
-    headers = httpx.Headers(request.headers)
-    for name in ("host", "cookie") + (
-        () if keep_body else ("content-length", "content-type", "transfer-encoding")
-    ):
-        headers.pop(name, None)
-    if url.host != request.url.host:
-        headers.pop("authorization", None)
-    hop = runner.build_request(
-        method, url, headers=headers, content=request.content if keep_body else None
-    )
-    if KEEP_BODY in request.extensions:
-        hop.extensions[KEEP_BODY] = request.extensions[KEEP_BODY]
-    return hop

@@ -10,32 +10,13 @@ import httpx
 
 from .._config import RunnerConfig
 from ..transport.interfaces import KEEP_BODY
+from .failures import IterationFailed as IterationFailed  # re-exported: scenarios raise it
+from .failures import RequestFailed as RequestFailed  # re-exported too
+from .redirects import REDIRECT_STATUSES, follow_redirects
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
     from ..transport import RawResponse, Runner
-
-
-class IterationFailed(Exception):
-    """A scenario says this iteration failed (a false `test`, a failed expression)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class RequestFailed(Exception):
-    """A request got no response; the iteration fails with `step: kind`."""
-
-    def __init__(self, step: str, kind: str, message: str) -> None:
-        super().__init__(f"{step}: {message}")
-        self.step = step
-        self.kind = kind
-        self.message = message
-
-    @property
-    def reason(self) -> str:
-        return f"{self.step}: {self.kind}"
 
 
 class VirtualUserView(Protocol):
@@ -160,7 +141,10 @@ class UrlScenario:
         body: bytes | None = None,
         name: str | None = None,
         expect_status: str = DEFAULT_EXPECTED_STATUS,
+        max_redirects: int | None = None,
     ) -> None:
+        """`max_redirects`: follow up to that many redirects (each hop is a request; one more
+        fails with `too_many_redirects`); None: do not follow, a redirect is the answer."""
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -178,6 +162,9 @@ class UrlScenario:
         self.body = body
         self.name = name or str(parsed)
         self.expect_status = expect_status
+        if max_redirects is not None and max_redirects < 0:
+            raise ValueError(f"max_redirects is 0 or more, not {max_redirects}")
+        self.max_redirects = max_redirects
         self._expected = frozenset(
             code
             for low, high in parse_status_ranges(expect_status)
@@ -209,6 +196,10 @@ class UrlScenario:
     async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
         raw = await vu.exchange(self._runner, self._request, self._step)
+        if self.max_redirects is not None and raw.status in REDIRECT_STATUSES:
+            _, raw = await follow_redirects(
+                vu, self._runner, self._step, self._request, raw, self.max_redirects
+            )
         if raw.status not in self._expected:
             message = f"status {raw.status}, expected {self.expect_status}"
             vu.reject(self._step, HTTP_STATUS, message)
