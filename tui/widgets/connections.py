@@ -121,7 +121,7 @@ WIDE_COLUMNS = (
     "connect",
     "TLS",
 )
-NARROW_COLUMNS = ("id", "runner", "port", "age", "req", "fl", "idle", "sent", "recv", "conn/TLS")
+NARROW_COLUMNS = ("id", "runner", "port", "age", "req", "act", "idle", "sent", "recv", "conn/TLS")
 
 
 def wide_row(conn: ConnectionInfo) -> tuple[str, ...]:
