@@ -5,14 +5,23 @@ against it. Runners (a pool set per origin, shared by every virtual user) live h
 """
 
 from ._errors import classify_os_error
+from ._httpx_models import from_httpx, origin_of, to_httpx, to_response, url_of
+from ._httpx_transport import AsyncEngineTransport
 from ._runner import Runner
-from ._transport import PoolScope, to_response
-from ._wire import RawResponse
+from ._scope import PoolScope
+from ._wire import Origin, RawRequest, RawResponse
 
 __all__ = [
+    "AsyncEngineTransport",
+    "Origin",
     "PoolScope",
+    "RawRequest",
     "RawResponse",
     "Runner",
     "classify_os_error",
+    "from_httpx",
+    "origin_of",
+    "to_httpx",
     "to_response",
+    "url_of",
 ]

@@ -9,7 +9,6 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .._config import CloseReason, HttpVersion
 from ._errors import (
@@ -21,26 +20,12 @@ from ._errors import (
 )
 from ._h1 import AsyncHTTP11Connection
 from ._h2 import AsyncHTTP2Connection
+from ._wire import Origin
 from .interfaces import (
     DEFAULT_MAX_BODY,
     Connection,
     ConnectionObserver,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    scheme: str
-    host: str
-    port: int
-
-    @property
-    def is_tls(self) -> bool:
-        return self.scheme == "https"
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
 
 
 class _Handshake(asyncio.Protocol):

@@ -11,7 +11,6 @@ import asyncio
 import time
 
 import httptools
-import httpx
 
 from .._config import CloseReason
 from ._errors import (
@@ -23,10 +22,9 @@ from ._errors import (
     is_reset,
 )
 from ._serialize import h1_bytes
-from ._wire import RawResponse, parse_keepalive_timeout
+from ._wire import RawRequest, RawResponse, parse_keepalive_timeout
 from .interfaces import (
     DEFAULT_MAX_BODY,
-    KEEP_BODY,
     Connection,
     ConnectionObserver,
 )
@@ -179,7 +177,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     def is_available(self) -> bool:
         return not self.closed and self.keep_alive and self._waiter is None
 
-    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+    async def send(self, request: RawRequest, timeout: float | None) -> RawResponse:
         data = h1_bytes(request, close=self.single_use)
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
@@ -190,7 +188,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._headers = []
         self._body = []
         self._body_size = 0
-        self._keep_body = request.extensions.get(KEEP_BODY) is not False
+        self._keep_body = request.keep_body
         self._status = 0
         self._first_byte = 0.0
         self._head_only = request.method == "HEAD"

@@ -1,6 +1,6 @@
 """The connection interface, in the spirit of httpcore's `interfaces.py`.
 
-`Connection` is what a pool holds: it sends an `httpx.Request` itself (serialisation stays behind
+`Connection` is what a pool holds: it sends a `RawRequest` itself (serialisation stays behind
 the interface) and says whether it can take another request. `ConnectionObserver` is what a
 connection reports to: the session's ledger satisfies it structurally, so the transport never
 imports the diagnostics layer above it.
@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-import httpx
-
 from .._config import CloseReason
-from ._wire import RawResponse
+from ._wire import RawRequest, RawResponse
 
-KEEP_BODY = "loadscope.keep_body"  # request extension: False streams the body and only counts it
+# httpx request extension (the httpx client's path): False streams the body and only counts it
+KEEP_BODY = "loadscope.keep_body"
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+DEFAULT_MAX_HEADER_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +129,7 @@ class Connection(abc.ABC):
         self.on_capacity: Callable[[], None] | None = None
 
     @abc.abstractmethod
-    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+    async def send(self, request: RawRequest, timeout: float | None) -> RawResponse:
         """Send `request` and wait for its whole response (or, unless the request keeps its
         body, for its end, counting the body's bytes)."""
 
