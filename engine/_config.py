@@ -86,6 +86,9 @@ class RunnerConfig:
     # The name TLS sends (SNI) and verifies the certificate against, when the URL's host is an
     # address that stands in for it (runn's hostRules); None: the URL's host.
     tls_server_name: str | None = None
+    # A response's header block past this many bytes fails the request (`header_too_large`) and
+    # closes the connection, so a server that sends endless header lines cannot exhaust memory.
+    max_header_size: int = 1_048_576
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from ._h2 import AsyncHTTP2Connection
 from ._wire import Origin
 from .interfaces import (
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEADER_SIZE,
     Connection,
     ConnectionObserver,
 )
@@ -66,6 +67,7 @@ class AsyncConnector:
         max_body: int = DEFAULT_MAX_BODY,
         *,
         server_name: str | None = None,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
     ) -> None:
         self.runner = runner
         self.origin = origin
@@ -74,6 +76,7 @@ class AsyncConnector:
         self.connect_timeout = connect_timeout
         self._ssl_context = ssl_context
         self._max_body = max_body
+        self._max_header_size = max_header_size
         self._address: str | None = None
         self._family = socket.AF_UNSPEC
 
@@ -181,7 +184,9 @@ class AsyncConnector:
         else:
             use_h2 = http_version is HttpVersion.HTTP2
         protocol = AsyncHTTP2Connection if use_h2 else AsyncHTTP11Connection
-        return protocol(self.observer, self.runner, origin, self._max_body)
+        conn = protocol(self.observer, self.runner, origin, self._max_body)
+        conn.max_header_size = self._max_header_size
+        return conn
 
     def _hand_over(
         self, transport: asyncio.BaseTransport, handshake: _Handshake, conn: _Wire

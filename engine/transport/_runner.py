@@ -85,6 +85,7 @@ class Runner:
                 self._connect_timeout,
                 self._max_body,
                 server_name=self.config.tls_server_name,
+                max_header_size=self.config.max_header_size,
             )
         return connector
 

@@ -84,6 +84,7 @@ class Connection(abc.ABC):
         "last_used",
         "local_port",
         "max_body",
+        "max_header_size",
         "observer",
         "on_capacity",
         "opened_at",
@@ -111,6 +112,7 @@ class Connection(abc.ABC):
         self.origin = origin
         self.protocol = protocol
         self.max_body = max_body  # bodies kept for the caller stop here (body_too_large)
+        self.max_header_size = DEFAULT_MAX_HEADER_SIZE  # a response's header block (bytes)
         self.id = 0
         self.local_port = 0
         self.opened_at = time.monotonic()
