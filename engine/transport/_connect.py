@@ -9,6 +9,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from typing import cast
 
 from .._config import CloseReason, HttpVersion
 from ._errors import (
@@ -24,8 +25,10 @@ from ._wire import Origin
 from .interfaces import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_HEADER_SIZE,
+    AsyncioNetwork,
     Connection,
     ConnectionObserver,
+    Network,
 )
 
 
@@ -68,6 +71,7 @@ class AsyncConnector:
         *,
         server_name: str | None = None,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        network: Network | None = None,
     ) -> None:
         self.runner = runner
         self.origin = origin
@@ -77,6 +81,7 @@ class AsyncConnector:
         self._ssl_context = ssl_context
         self._max_body = max_body
         self._max_header_size = max_header_size
+        self._network = network or AsyncioNetwork()
         self._address: str | None = None
         self._family = socket.AF_UNSPEC
 
@@ -92,7 +97,7 @@ class AsyncConnector:
         address = self._address or await self._resolve(loop)
         deadline = loop.time() + self.connect_timeout
         started = time.perf_counter()
-        transport, handshake = await self._tcp_connect(loop, address)
+        transport, handshake = await self._tcp_connect(address)
         connected = time.perf_counter()
         try:
             alpn = None
@@ -112,12 +117,10 @@ class AsyncConnector:
         self._hand_over(transport, handshake, conn)
         return conn
 
-    async def _tcp_connect(
-        self, loop: asyncio.AbstractEventLoop, address: str
-    ) -> tuple[asyncio.Transport, _Handshake]:
+    async def _tcp_connect(self, address: str) -> tuple[asyncio.Transport, _Handshake]:
         try:
-            return await asyncio.wait_for(
-                loop.create_connection(_Handshake, address, self.origin.port),
+            transport, handshake = await asyncio.wait_for(
+                self._network.connect_tcp(address, self.origin.port, _Handshake),
                 self.connect_timeout,
             )
         except TimeoutError:
@@ -129,6 +132,8 @@ class AsyncConnector:
                 self.observer.on_lost_before_open(CloseReason.CONNECTION_RESET)
             kind, message = classify_os_error(exc)
             raise ConnectError(f"connect to {self.origin}: {message}", kind) from exc
+        assert isinstance(handshake, _Handshake)
+        return cast(asyncio.Transport, transport), handshake
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop) -> str:
         host = self.origin.host

@@ -21,19 +21,25 @@ from ._pool import AsyncOriginPool
 from ._scope import PoolScope
 from ._tls import build_ssl_context
 from ._wire import Origin, RawRequest
-from .interfaces import ConnectionObserver
+from .interfaces import ConnectionObserver, Network
 
 USER_AGENT = "loadscope/0.1"
 
 
 class Runner:
     def __init__(
-        self, config: RunnerConfig, session: SessionConfig, observer: ConnectionObserver
+        self,
+        config: RunnerConfig,
+        session: SessionConfig,
+        observer: ConnectionObserver,
+        *,
+        network: Network | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
         self.base_url = httpx.URL(config.base_url)
         self.observer = observer
+        self.network = network  # None: TCP through the running loop
         self.timeout = config.timeout if config.timeout is not None else session.timeout
         self.http_version = session.http_version
         self.h2_connections = session.h2_connections
@@ -86,6 +92,7 @@ class Runner:
                 self._max_body,
                 server_name=self.config.tls_server_name,
                 max_header_size=self.config.max_header_size,
+                network=self.network,
             )
         return connector
 

@@ -9,6 +9,7 @@ imports the diagnostics layer above it.
 from __future__ import annotations
 
 import abc
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,6 +42,25 @@ class ConnectionInfo:
     connect_ms: float
     tls_ms: float
     close_reason: str | None = None
+
+
+class Network(Protocol):
+    """Where connections come from: the loop's TCP by default (`AsyncioNetwork`); tests give an
+    in-memory one that scripts the peer's bytes."""
+
+    async def connect_tcp(
+        self, host: str, port: int, protocol: Callable[[], asyncio.Protocol]
+    ) -> tuple[asyncio.BaseTransport, asyncio.Protocol]:
+        """A connected transport to `host:port` driving the protocol that `protocol` makes."""
+
+
+class AsyncioNetwork:
+    """TCP through the running loop."""
+
+    async def connect_tcp(
+        self, host: str, port: int, protocol: Callable[[], asyncio.Protocol]
+    ) -> tuple[asyncio.BaseTransport, asyncio.Protocol]:
+        return await asyncio.get_running_loop().create_connection(protocol, host, port)
 
 
 class ConnectionObserver(Protocol):
