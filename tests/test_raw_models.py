@@ -93,9 +93,13 @@ def _plain_response(raw: RawResponse) -> httpx.Response:
     "headers, body",
     [
         ([(b"Content-Type", b"application/json")], json.dumps({"a": 1}).encode()),
-        ([(b"Content-Encoding", b"gzip"), (b"Content-Type", b"text/plain")], gzip.compress(b"hi")),
+        (
+            [(b"Content-Encoding", b"gzip"), (b"Content-Type", b"text/plain")],
+            gzip.compress(b"hi", mtime=0),
+        ),
         ([(b"Set-Cookie", b"a=1"), (b"Set-Cookie", b"b=2")], b""),
     ],
+    ids=["json", "gzip", "cookies"],
 )
 def test_a_response_reads_as_httpx_reads_it(
     headers: list[tuple[bytes, bytes]], body: bytes
