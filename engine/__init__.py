@@ -7,46 +7,105 @@ The built-in target server is `loadscope.engine.target` (`TargetProcess`, `Targe
 
 from __future__ import annotations
 
-from ._config import (
-    CloseReason,
-    HttpVersion,
-    RetireAt,
-    ReuseMode,
-    RunnerConfig,
-    SessionConfig,
-    Stage,
-    State,
-)
-from ._loop import run_event_loop
-from .control import EngineProcess, ScenarioSpec, WorkerController
-from .diagnostics import (
-    DetectorExtension,
-    Diagnostics,
-    GeneratorExtension,
-    KernelExtension,
-    PhaseExtension,
-    PhaseSpec,
-    attach_diagnostics,
-    phase_specs,
-)
-from .metrics import (
-    ConnectionsSnapshot,
-    EventKind,
-    EventRecord,
-    GeneratorLoad,
-    Histogram,
-    HistogramData,
-    KernelSnapshot,
-    LatencySummary,
-    PhaseResult,
-    Snapshot,
-    SocketCounts,
-    StepSnapshot,
-    TimelinePoint,
-    WorkerSnapshot,
-)
-from .session import Session, SessionExtension
-from .session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._config import (
+        CloseReason,
+        HttpVersion,
+        RetireAt,
+        ReuseMode,
+        RunnerConfig,
+        SessionConfig,
+        Stage,
+        State,
+    )
+    from ._loop import run_event_loop
+    from .control import EngineProcess, ScenarioSpec, WorkerController
+    from .diagnostics import (
+        DetectorExtension,
+        Diagnostics,
+        GeneratorExtension,
+        KernelExtension,
+        PhaseExtension,
+        PhaseSpec,
+        attach_diagnostics,
+        phase_specs,
+    )
+    from .metrics import (
+        ConnectionsSnapshot,
+        EventKind,
+        EventRecord,
+        GeneratorLoad,
+        Histogram,
+        HistogramData,
+        KernelSnapshot,
+        LatencySummary,
+        PhaseResult,
+        Snapshot,
+        SocketCounts,
+        StepSnapshot,
+        TimelinePoint,
+        WorkerSnapshot,
+    )
+    from .session import Session, SessionExtension
+    from .session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
+
+# Each name is imported from its module on first use (PEP 562), so a command that needs little
+# (`--version`, `--help`, the secret redactor) does not pay for the whole engine and httpx.
+_EXPORTS = {
+    "CloseReason": "._config",
+    "HttpVersion": "._config",
+    "RetireAt": "._config",
+    "ReuseMode": "._config",
+    "RunnerConfig": "._config",
+    "SessionConfig": "._config",
+    "Stage": "._config",
+    "State": "._config",
+    "run_event_loop": "._loop",
+    "EngineProcess": ".control",
+    "ScenarioSpec": ".control",
+    "WorkerController": ".control",
+    "DetectorExtension": ".diagnostics",
+    "Diagnostics": ".diagnostics",
+    "GeneratorExtension": ".diagnostics",
+    "KernelExtension": ".diagnostics",
+    "PhaseExtension": ".diagnostics",
+    "PhaseSpec": ".diagnostics",
+    "attach_diagnostics": ".diagnostics",
+    "phase_specs": ".diagnostics",
+    "ConnectionsSnapshot": ".metrics",
+    "EventKind": ".metrics",
+    "EventRecord": ".metrics",
+    "GeneratorLoad": ".metrics",
+    "Histogram": ".metrics",
+    "HistogramData": ".metrics",
+    "KernelSnapshot": ".metrics",
+    "LatencySummary": ".metrics",
+    "PhaseResult": ".metrics",
+    "Snapshot": ".metrics",
+    "SocketCounts": ".metrics",
+    "StepSnapshot": ".metrics",
+    "TimelinePoint": ".metrics",
+    "WorkerSnapshot": ".metrics",
+    "Session": ".session",
+    "SessionExtension": ".session",
+    "IterationFailed": ".session.scenario",
+    "RequestFailed": ".session.scenario",
+    "Scenario": ".session.scenario",
+    "UrlScenario": ".session.scenario",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CloseReason",
