@@ -12,25 +12,25 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from ..transport.interfaces import KEEP_BODY
+from ..transport import to_httpx
 from .failures import RequestFailed
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
-    from ..transport import RawResponse, Runner
+    from ..transport import RawRequest, RawResponse, Runner
 
 
 class VirtualUserView(Protocol):
     """What following redirects uses of a virtual user (scenario.VirtualUserView has it)."""
 
     async def exchange(
-        self, runner: Runner, request: httpx.Request, step: StepStats
+        self, runner: Runner, request: RawRequest, step: StepStats
     ) -> RawResponse: ...
 
     async def send(
         self,
         runner: Runner,
-        request: httpx.Request,
+        request: RawRequest,
         step: StepStats,
         *,
         follow_redirects: bool | None = None,
@@ -63,28 +63,30 @@ def response_location(response: httpx.Response) -> str | None:
     return location
 
 
-def next_hop(runner: Runner, request: httpx.Request, status: int, location: str) -> httpx.Request:
+def next_hop(runner: Runner, request: RawRequest, status: int, location: str) -> RawRequest:
     """The request a redirect asks for, with httpx's rules: 303 (and 301/302 after a POST)
     become a GET without a body; `Authorization` does not go to another host; the cookie
     header is the jar's business."""
-    url = request.url.join(location)
+    public = to_httpx(request)
+    url = public.url.join(location)
     method = request.method
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         method = "GET"
     keep_body = status in (307, 308)
-    headers = httpx.Headers(request.headers)
+    headers = httpx.Headers(public.headers)
     for name in ("host", "cookie") + (
         () if keep_body else ("content-length", "content-type", "transfer-encoding")
     ):
         headers.pop(name, None)
-    if url.host != request.url.host:
+    if url.host != public.url.host:
         headers.pop("authorization", None)
-    hop = runner.build_request(
-        method, url, headers=headers, content=request.content if keep_body else None
+    return runner.build_request(
+        method,
+        url,
+        headers=headers,
+        content=request.body if keep_body else None,
+        keep_body=request.keep_body,
     )
-    if KEEP_BODY in request.extensions:
-        hop.extensions[KEEP_BODY] = request.extensions[KEEP_BODY]
-    return hop
 
 
 def check_limit(followed: int, max_redirects: int, vu: VirtualUserView, step: StepStats) -> None:
@@ -100,10 +102,10 @@ async def follow_redirects(
     vu: VirtualUserView,
     runner: Runner,
     step: StepStats,
-    request: httpx.Request,
+    request: RawRequest,
     raw: RawResponse,
     max_redirects: int,
-) -> tuple[httpx.Request, RawResponse]:
+) -> tuple[RawRequest, RawResponse]:
     """The last request and response of the redirect chain that `raw` starts."""
     followed = 0
     while (location := raw_location(raw)) is not None:
@@ -118,7 +120,7 @@ async def send_following(
     vu: VirtualUserView,
     runner: Runner,
     step: StepStats,
-    request: httpx.Request,
+    request: RawRequest,
     max_redirects: int | None,
 ) -> httpx.Response:
     """Like `follow_redirects`, through the VU's cookie jar (`vu.send`): each hop's cookies are

@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import httpx
 
 from .._config import RunnerConfig
-from ..transport.interfaces import KEEP_BODY
 from .failures import IterationFailed as IterationFailed  # re-exported: scenarios raise it
 from .failures import RequestFailed as RequestFailed  # re-exported too
 from .redirects import REDIRECT_STATUSES, follow_redirects
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
-    from ..transport import RawResponse, Runner
+    from ..transport import RawRequest, RawResponse, Runner
 
 
 class VirtualUserView(Protocol):
@@ -34,16 +33,14 @@ class VirtualUserView(Protocol):
 
     def reset_cookies(self) -> None: ...
 
-    async def exchange(
-        self, runner: Runner, request: httpx.Request, step: StepStats
-    ) -> RawResponse:
+    async def exchange(self, runner: Runner, request: RawRequest, step: StepStats) -> RawResponse:
         """Send `request` and record it under `step`; raises `RequestFailed` without a response."""
         ...
 
     async def send(
         self,
         runner: Runner,
-        request: httpx.Request,
+        request: RawRequest,
         step: StepStats,
         *,
         follow_redirects: bool | None = None,
@@ -171,7 +168,7 @@ class UrlScenario:
             for code in range(low, high + 1)
         )
         self._step_name = f"{self.method} {parsed.raw_path.decode('ascii', 'replace')}"
-        self._request: httpx.Request | None = None
+        self._request: RawRequest | None = None
         self._runner: Runner | None = None
         self._step: StepStats | None = None
 
@@ -188,10 +185,10 @@ class UrlScenario:
     def prepare(self, runners: Mapping[str, Runner], steps: Mapping[str, StepStats]) -> None:
         self._runner = runners["url"]
         self._step = steps[self._step_name]
+        # Nothing reads the body: count it, don't keep it.
         self._request = self._runner.build_request(
-            self.method, self.url, headers=list(self.headers), content=self.body
+            self.method, self.url, headers=list(self.headers), content=self.body, keep_body=False
         )
-        self._request.extensions[KEEP_BODY] = False  # nothing reads it: count it, don't keep it
 
     async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
