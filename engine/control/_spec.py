@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._config import DEFAULT_MAX_HEADER_SIZE
-from ..runbook import RunbookOptions, load_runbooks
+from ..runbook import MixScenario, RunbookOptions, load_runbooks
+from ..session import TargetFeed, TargetListScenario
 from ..session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
 
 
@@ -21,12 +22,17 @@ class ScenarioSpec:
     vars: Mapping[str, object] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)  # added to os.environ for ${ENV}
     expect_status: str = DEFAULT_EXPECTED_STATUS  # the URL form only; runbooks `test` statuses
-    runbook_options: RunbookOptions = field(default_factory=RunbookOptions)
-    # The URL form: follow at most this many redirects (None: do not follow), as runbooks do
-    max_redirects: int | None = None
-    max_header_size: int = DEFAULT_MAX_HEADER_SIZE  # --max-header-size, every runner
+    targets: TargetFeed | None = None  # --targets: a list read before the start (or stdin's)
+    targets_order: str = "round-robin"
+    mix: tuple[int, ...] = ()  # --mix: a weight per runbook; each iteration runs one of them
+    runbook_options: RunbookOptions = field(default_factory=RunbookOptions)  # --fail-fast ...
+    max_redirects: int | None = None  # the URL form only (--follow-redirects); None: don't
+    max_header_size: int = DEFAULT_MAX_HEADER_SIZE  # --max-header-size, on every runner
 
     def build(self) -> Scenario:
+        if self.targets is not None:
+            order, status = self.targets_order, self.expect_status
+            return TargetListScenario(self.targets, order, status, headers=self.headers)
         if self.runbooks:
             env = {**os.environ, **self.env}
             scenario = load_runbooks(
@@ -35,27 +41,20 @@ class ScenarioSpec:
             if self.headers:
                 scenario.add_headers(self.headers)
             scenario.limit_header_size(self.max_header_size)
-            return scenario
+            return MixScenario(scenario, self.mix) if self.mix else scenario
         if self.url is None:
             raise ValueError("nothing to run: give a URL or a runbook")
-        if self.max_redirects is None:
-            return UrlScenario(
-                self.url,
-                self.method,
-                self.headers,
-                self.body,
-                expect_status=self.expect_status,
-                max_header_size=self.max_header_size,
-            )
-        return UrlScenario(  # the shared contract's keyword (the runbook branch implements it)
+        return UrlScenario(
             self.url,
             self.method,
             self.headers,
             self.body,
             expect_status=self.expect_status,
+            max_redirects=self.max_redirects,
             max_header_size=self.max_header_size,
-            max_redirects=self.max_redirects,  # type: ignore[call-arg,unused-ignore]
         )
 
     def describe(self) -> str:
+        if self.targets is not None:
+            return f"targets {self.targets.source}"
         return ", ".join(self.runbooks) if self.runbooks else f"{self.method} {self.url}"

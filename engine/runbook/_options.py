@@ -1,14 +1,40 @@
-"""How the command line asks runbooks to run (runn's own flags), for `load_runbooks`."""
+"""`RunbookOptions`: how a set of runbooks is run, as runn's command-line flags set it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+READ_PARENT = "read:parent"  # runn's scope that lets an `include:` leave the runbook's folder
+KNOWN_SCOPES = (READ_PARENT, "read:remote", "run:exec", "run:agent")
 
 
 @dataclass(frozen=True)
 class RunbookOptions:
-    fail_fast: bool = False  # runn's --fail-fast: the first failing runbook ends the iteration
-    scopes: frozenset[str] = frozenset()  # runn's --scopes, e.g. "read:parent"
+    """Options for `load_runbooks`.
+
+    fail_fast: stop an iteration at the first runbook that fails (runn's `--fail-fast`); without
+        it a failing runbook is recorded and the next runbook still runs.
+    scopes: what runbooks may do beyond the defaults (runn's `--scopes`), e.g. "read:parent"
+        lets an `include:` read a runbook outside the including runbook's folder.
+    """
+
+    fail_fast: bool = False
+    scopes: frozenset[str] = frozenset()
     skip_test: bool = False  # runn's --skip-test: no `test:` is checked
-    host_rules: Mapping[str, str] = field(default_factory=dict)  # --host-rules: host -> address
+    # runn's --host-rules: (host, address) pairs; a connection to host goes to address
+    host_rules: tuple[tuple[str, str], ...] = ()
+
+    def allows(self, scope: str) -> bool:
+        """`scope` given, and not denied (`!read:parent`, as runn's `--scopes` denies one)."""
+        return scope in self.scopes and f"!{scope}" not in self.scopes
+
+    def scope_problem(self) -> str | None:
+        """What is wrong with `scopes`, in one line; None when each is one runn knows."""
+        for scope in sorted(self.scopes):
+            if scope.removeprefix("!") not in KNOWN_SCOPES:
+                known = ", ".join(KNOWN_SCOPES)
+                return f"unknown scope {scope!r} (runn's scopes: {known}; `!` before one denies it)"
+        return None
+
+
+DEFAULT_OPTIONS = RunbookOptions()

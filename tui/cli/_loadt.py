@@ -10,6 +10,7 @@ from typing import Any
 from ...engine import LatencySummary, SessionConfig, Snapshot
 from ...engine.control import ScenarioSpec
 from ._errors import UsageError
+from ._network import apply_network_options
 from ._options import (
     LoadPlan,
     check_books,
@@ -76,6 +77,7 @@ def loadt_plan(flags: LoadtFlags) -> tuple[LoadPlan, LoadtFigures]:
         rate=float(flags.max_rps) if unlimited else None,
         max_vus=UNLIMITED_VUS if unlimited else None,
     )
+    apply_network_options(config)  # the environment's proxies
     note_ignored(flags)
     env = env_file_values(flags.env_file) or {}
     books = select_runbooks(flags)

@@ -34,6 +34,10 @@ from ...engine.session.scenario import (
 from ..format import counted
 from ._args import LOCAL_WORKERS_PER_CORE
 from ._errors import UsageError
+from ._mix import mix_weights
+from ._network import apply_network_options
+from ._request_log import apply_request_log_option
+from ._target_lists import TargetListFlags, target_list_spec
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,12 @@ class LoadFlags:
     workers: str = "1"
     cluster: str = "local"
     pin: bool = True
+    proxy: str | None = None
+    unix_socket: str | None = None
+    targets_file: str | None = None  # --targets FILE|-
+    targets_order: str = "round-robin"
+    log_requests: str | None = None
+    mix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,13 @@ def scenario_spec(flags: LoadFlags, env: dict[str, str] | None = None) -> Scenar
     targets = list(flags.targets)
     if flags.url:
         targets.insert(0, flags.url)
+    if flags.targets_file is not None:  # --targets FILE|-
+        listed = TargetListFlags(
+            flags.targets_file, flags.targets_order, tuple(targets), flags.body, flags.method,
+            bool(flags.var), flags.workers,
+        )  # fmt: skip
+        status = _expected_status(flags.expect_status)
+        return target_list_spec(listed, parse_headers(flags.header), status)
     for target in targets:
         if "://" in target and not is_url(target):
             raise UsageError(f"{target}: only http:// and https:// URLs can be loaded")
@@ -248,6 +265,8 @@ def scenario_spec(flags: LoadFlags, env: dict[str, str] | None = None) -> Scenar
     header_size = parse_size(flags.max_header_size, "--max-header-size")
     if header_size < 1:
         raise UsageError("--max-header-size must be at least 1 byte")
+    if urls and flags.mix is not None:
+        raise UsageError("--mix weighs runbooks; give two or more runbooks, not a URL")
     if urls:
         if variables:
             raise UsageError("--var sets runbook vars; a URL has none (use --header or --body)")
@@ -284,6 +303,7 @@ def scenario_spec(flags: LoadFlags, env: dict[str, str] | None = None) -> Scenar
         env=env or {},
         runbook_options=options,
         max_header_size=header_size,
+        mix=mix_weights(flags.mix, len(books)),
     )
 
 
@@ -438,6 +458,8 @@ def session_config(flags: LoadFlags, spec: ScenarioSpec) -> SessionConfig:
 def load_plan(flags: LoadFlags, env: dict[str, str] | None = None) -> LoadPlan:
     spec = scenario_spec(flags, env)
     config = session_config(flags, spec)
+    apply_network_options(config, flags.proxy, flags.unix_socket)
+    apply_request_log_option(config, flags.log_requests)
     plan = LoadPlan(spec, config, duration_given=config.duration if flags.duration else None)
     if flags.phases is not None:
         plan = use_phases(plan, parse_phases(flags.phases))

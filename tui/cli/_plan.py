@@ -88,6 +88,7 @@ class TargetFlags:
     workers: int = 1
     keepalive_timeout: float | None = None
     always_close: bool = False
+    unix_socket: str | None = None
 
 
 Plan = RunPlan | DemoPlan | WatchPlan | ComparePlan | ServePlan | TargetFlags

@@ -34,6 +34,7 @@ from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import MetricsAddress, check_outputs, serve_metrics, write_html_report
 from ._plan import RunPlan
 from ._progress import show_progress
+from ._target_lists import note_target_list_error
 from ._text import render_text, summary_line
 from ._thresholds import Abort, LiveThresholds
 from ._workers import drive_workers
@@ -249,6 +250,7 @@ def cmd_run(plan: RunPlan) -> int:
     attach_extensions(session, load)
     live = live_check(plan)
     outcome = run_with_metrics(session, metrics, progress=progress, csv_path=csv_path, live=live)
+    note_target_list_error(load.spec, outcome)
     return finish(plan, outcome, live=live.thresholds)
 
 

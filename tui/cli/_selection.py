@@ -76,7 +76,7 @@ class RunbookSelection:
             fail_fast=self.fail_fast,
             scopes=frozenset(split_list(self.scopes)),
             skip_test=self.skip_test,
-            host_rules=host_rules(self.host_rules),
+            host_rules=tuple(host_rules(self.host_rules).items()),
         )
 
 
