@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from loadscope.engine import Scenario, Session, SessionConfig
@@ -45,3 +47,20 @@ async def run_session(config: SessionConfig, scenario: Scenario) -> Session:
     session = Session(config, scenario)
     await asyncio.wait_for(session.run(), (config.duration or 0) + config.warm_up + 30)
     return session
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    """Poll `condition` on the wall clock; fail, naming `what`, once `timeout` has passed.
+    A deadline, never a fixed sleep: a loaded machine only makes the wait longer."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        time.sleep(0.02)
+
+
+async def eventually(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    """`wait_until` for async tests: the event loop runs while we wait."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        await asyncio.sleep(0.02)

@@ -7,10 +7,18 @@ import asyncio
 
 import pytest
 
-from loadscope.engine import HttpVersion, ReuseMode, Session, SessionConfig, State, UrlScenario
+from loadscope.engine import (
+    HttpVersion,
+    ReuseMode,
+    Session,
+    SessionConfig,
+    Snapshot,
+    State,
+    UrlScenario,
+)
 from loadscope.engine.target import TargetProcess
 
-from .helpers import own_tcp_states, run_session
+from .helpers import eventually, own_tcp_states, run_session
 
 
 def config(**overrides: object) -> SessionConfig:
@@ -127,11 +135,11 @@ async def test_tls_verification_is_on_by_default(target: TargetProcess) -> None:
 async def test_set_concurrency_while_running_shows_each_level(target: TargetProcess) -> None:
     session = Session(config(concurrency=5, duration=None), UrlScenario(target.http_url))
     await session.start()
-    await asyncio.sleep(2.2)
-    session.set_concurrency(40)
-    await asyncio.sleep(2.2)
-    session.set_concurrency(10)
-    await asyncio.sleep(2.2)
+    for level in (5, 40, 10):  # each level held until a timeline point and the pool show it
+        session.set_concurrency(level)
+        await eventually(
+            lambda level=level: shows_level(session.snapshot(), level), what=f"{level} VUs"
+        )
     await session.stop()
     snap = session.snapshot()
     levels = [p.concurrency for p in snap.timeline]
@@ -144,20 +152,28 @@ async def test_set_concurrency_while_running_shows_each_level(target: TargetProc
     assert closed["pool_shrink"] == 30 and closed["session_end"] == 10
 
 
+def shows_level(snap: Snapshot, level: int) -> bool:
+    """The last timeline point ran at `level` VUs, and each of them has its connection open
+    (surplus idle connections may stay open after a shrink, up to the pool's keep)."""
+    last = snap.timeline[-1].concurrency if snap.timeline else None
+    return last == level == snap.vus and snap.connections.open >= level
+
+
 async def test_pause_sends_nothing_and_resume_continues(target: TargetProcess) -> None:
     session = Session(config(concurrency=8, duration=None), UrlScenario(target.http_url))
     await session.start()
-    await asyncio.sleep(0.5)
+    await eventually(lambda: session.metrics.requests > 0, what="traffic")
     session.pause()
     assert session.snapshot().state == State.PAUSED.value
-    await asyncio.sleep(0.2)  # in-flight requests finish
+    await eventually(lambda: session.busy == 0, what="in-flight requests to finish")
     before_pause = session.metrics.requests
     accepted = target.accepted()
-    await asyncio.sleep(1.0)
+    paused_at = session.snapshot().session_s
+    # Watch the paused session for a second of its own clock: nothing may go out meanwhile.
+    await eventually(lambda: session.snapshot().session_s >= paused_at + 1.0, what="a second")
     assert session.metrics.requests == before_pause
     session.resume()
-    await asyncio.sleep(0.5)
-    assert session.metrics.requests > before_pause
+    await eventually(lambda: session.metrics.requests > before_pause, what="traffic again")
     await session.stop()
     assert target.accepted() == accepted  # pausing kept the connections
 
@@ -166,8 +182,7 @@ async def test_closing_the_session_closes_every_connection(target: TargetProcess
     port = int(target.http_url.rsplit(":", 1)[1].split("/")[0])
     session = Session(config(concurrency=12, duration=None), UrlScenario(target.http_url))
     await session.start()
-    await asyncio.sleep(1.0)
-    assert own_tcp_states(port).get("ESTABLISHED", 0) == 12
+    await eventually(lambda: own_tcp_states(port).get("ESTABLISHED", 0) == 12, what="12 open")
     await session.stop()
     assert own_tcp_states(port).get("ESTABLISHED", 0) == 0
     snap = session.snapshot()
