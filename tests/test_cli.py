@@ -21,6 +21,7 @@ from loadscope.engine.target import TargetProcess
 from loadscope.tui.outputs.files import CSV_FIELDS
 
 from .cli_support import COMMAND, REPO, environment, loadscope
+from .helpers import accepted_after_a_probe
 from .reports import validated
 
 # The runn loadt block, as issue 4 gives it: labels and separators must match line by line.
@@ -379,8 +380,7 @@ def test_invalid_threshold_exits_2_before_any_load(target: TargetProcess) -> Non
         result = loadscope("run", target.http_url, "-d", "1s", "--threshold", expression)
         assert result.code == 2 and result.out == ""
         assert "threshold" in result.error_line()
-    time.sleep(0.2)
-    assert target.accepted() == before
+    assert accepted_after_a_probe(target) == before
 
 
 # -- ends of runs -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ for the run's length, and every threshold's result is in the report with what it
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from loadscope.engine.target import TargetProcess
 
 from .cli_support import loadscope, start, wait_for
+from .helpers import signal_pending
 from .reports import validated
 
 
@@ -93,12 +95,22 @@ def test_bad_length_and_status_flags_are_exit_2(args: list[str], fragment: str) 
     assert fragment in result.error_line()
 
 
+def csv_rows(path: Path) -> int:
+    """Complete data rows in a CSV file being written (the header is not one)."""
+    text = path.read_text() if path.exists() else ""
+    return max(0, text.count("\n") - 1)
+
+
 def test_an_interrupted_run_reports_the_time_it_ran(target: TargetProcess, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    process = start("run", target.http_url + "/json", "-c", "2", "-d", "30s", "--out", str(out))
+    timeline = tmp_path / "timeline.csv"
+    process = start(
+        "run", target.http_url + "/json", "-c", "2", "-d", "30s", "--out", str(out),
+        "--csv", str(timeline),
+    )  # fmt: skip
     started = time.monotonic()
-    wait_for(lambda: target.open_connections() >= 2 or process.poll() is not None)
-    time.sleep(1.0)
+    # Its first timeline row: the run has measured for a second by its own clock.
+    wait_for(lambda: csv_rows(timeline) >= 1 or process.poll() is not None, what="a second")
     process.interrupt()
     result = process.finish(timeout=30)
     ran_for = time.monotonic() - started
@@ -160,14 +172,14 @@ def test_a_second_ctrl_c_is_named_as_what_cut_the_requests(
     target: TargetProcess, tmp_path: Path
 ) -> None:
     out = tmp_path / "report.json"
+    requests = target.requests()
     process = start(
         "run", target.http_url + "/delay/3000", "-c", "2", "-d", "60s", "--grace", "30s",
         "--out", str(out),
     )  # fmt: skip
-    wait_for(lambda: target.open_connections() >= 2 or process.poll() is not None)
-    time.sleep(0.5)
+    wait_for(lambda: target.requests() >= requests + 2 or process.poll() is not None)
     process.interrupt()
-    time.sleep(0.5)
+    wait_for(lambda: not signal_pending(process.pid, signal.SIGINT), what="the first SIGINT")
     process.interrupt()  # well within the 30 s grace: this cut them
     result = process.finish(timeout=30)
     assert result.code == 130

@@ -47,7 +47,7 @@ def interrupted_report(out: Path) -> dict[str, object]:
 
 def signalled_at_start(process: Popen, sig: signal.Signals, delay: float) -> None:
     wait_for(lambda: catches_sigterm(process.pid) or process.poll() is not None, what="handlers")
-    time.sleep(delay)
+    time.sleep(delay)  # the moment under test, not a wait for something to happen
     process.send_signal(sig)
 
 
@@ -71,9 +71,9 @@ def test_a_signal_in_the_middle_of_loadt(
     target: TargetProcess, tmp_path: Path, sig: signal.Signals
 ) -> None:
     out = tmp_path / "report.json"
+    requests = target.requests()
     process = start(*command("loadt", target.http_url, out), env={"TARGET": target.http_url})
-    wait_for(lambda: target.open_connections() >= 2 or process.poll() is not None, what="load")
-    time.sleep(0.5)
+    wait_for(lambda: target.requests() > requests or process.poll() is not None, what="load")
     process.send_signal(sig)
     result = process.finish(timeout=60)
     assert result.code == 130, result.err
