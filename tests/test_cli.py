@@ -168,6 +168,7 @@ def test_quiet_prints_one_summary_line(target: TargetProcess) -> None:
     assert quiet_json.code == 0 and quiet_json.json()["requests_total"] > 0
 
 
+@pytest.mark.slow
 def test_out_and_csv_files(target: TargetProcess, tmp_path: Path) -> None:
     out, timeline = tmp_path / "report.json", tmp_path / "timeline.csv"
     result = loadscope(
@@ -192,6 +193,7 @@ def test_url_flag_is_the_same_as_a_positional_url(target: TargetProcess) -> None
 
 
 # -- the request ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_method_and_body(target: TargetProcess, tmp_path: Path) -> None:
     marker = f"cli-{uuid.uuid4().hex[:8]}"
     body = json.dumps({"name": marker})
@@ -320,6 +322,7 @@ def test_warm_up_is_left_out(target: TargetProcess, tmp_path: Path) -> None:
     assert int(rows[0]["iterations"]) == report["iterations_total"]
 
 
+@pytest.mark.slow
 def test_stages_ramp_and_set_the_duration(target: TargetProcess) -> None:
     report = run_json(target.http_url + "/delay/10", "--stages", "0.2s:4,0.9s:4,0.2s:8,0.4s:8")
     assert [p["concurrency"] for p in report["timeline"]] == [4, 8]
@@ -327,6 +330,7 @@ def test_stages_ramp_and_set_the_duration(target: TargetProcess) -> None:
     assert 1.5 <= report["duration_s"] < 4.0  # the stages' total, not the 10s default
 
 
+@pytest.mark.slow
 def test_stages_ramp_the_rate_in_the_open_model(target: TargetProcess) -> None:
     stages = "0.3s:20,0.8s:20,0.2s:60,0.4s:60"
     report = run_json(target.http_url, "--rate", "20", "--stages", stages)
@@ -374,6 +378,7 @@ def test_threshold_fail_prints_the_report_then_why(target: TargetProcess) -> Non
     assert match and float(match.group(1)) >= 2
 
 
+@pytest.mark.slow
 def test_invalid_threshold_exits_2_before_any_load(target: TargetProcess) -> None:
     before = target.accepted()
     for expression in ("p99 <", "nonsense_name < 1", "p99 < 'a' +"):
@@ -384,6 +389,7 @@ def test_invalid_threshold_exits_2_before_any_load(target: TargetProcess) -> Non
 
 
 # -- ends of runs -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_grace_lets_running_iterations_finish_or_cuts_them(target: TargetProcess) -> None:
     slow = target.http_url + "/delay/800"
     cut = run_json(slow, "-c", "2", "-d", "300ms", "--grace", "100ms")
@@ -401,6 +407,7 @@ def test_grace_lets_running_iterations_finish_or_cuts_them(target: TargetProcess
     assert target.wait_until(lambda t: t.open_connections() == 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("retire_at", "partial"), [("iteration", False), ("request", True)])
 def test_retire_at(target: TargetProcess, tmp_path: Path, retire_at: str, partial: bool) -> None:
     book = tmp_path / "two_steps.yml"
@@ -420,6 +427,7 @@ def test_retire_at(target: TargetProcess, tmp_path: Path, retire_at: str, partia
 
 
 # -- progress -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_progress_on_a_terminal_only(target: TargetProcess) -> None:
     controller, terminal = pty.openpty()
     try:

@@ -38,6 +38,7 @@ def runn_block(text: str) -> list[str]:
     return text.splitlines()[: len(RUNN_BLOCK.splitlines())]
 
 
+@pytest.mark.slow
 def test_the_examples_print_runns_block(target: TargetProcess) -> None:
     books = sorted(str(path) for path in EXAMPLES.glob("*.yml"))
     code, out, err = loadt(target, *books, "--duration", "1s", "--warm-up", "0s",
@@ -102,6 +103,7 @@ def test_unlimited_concurrency_under_max_rps(target: TargetProcess) -> None:
     assert lines[6] == "Total..........................: 20"
 
 
+@pytest.mark.slow
 def test_defaults_are_runns(target: TargetProcess) -> None:
     help_text = loadscope("loadt", "--help", env={"COLUMNS": "200"}).out
     for flag, default in (

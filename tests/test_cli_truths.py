@@ -18,6 +18,7 @@ from .helpers import signal_pending
 from .reports import validated
 
 
+@pytest.mark.slow
 def test_a_500_fails_its_iteration_in_url_mode(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/status/500", "-c", "2", "-d", "1s", "--format", "json"
@@ -34,6 +35,7 @@ def test_a_500_fails_its_iteration_in_url_mode(target: TargetProcess) -> None:
     assert answered and all(p["rps"] > 0 for p in answered)
 
 
+@pytest.mark.slow
 def test_a_500_fails_an_error_rate_threshold(target: TargetProcess) -> None:
     result = loadscope(
         "run",
@@ -52,6 +54,7 @@ def test_a_500_fails_an_error_rate_threshold(target: TargetProcess) -> None:
     assert "threshold failed: (error_rate < 1) is not true: error_rate=100" in result.err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("expected", "path", "fails"),
     [
@@ -74,6 +77,7 @@ def test_expect_status_takes_ranges_and_lists(
     assert ("http_status" in report["error_kinds"]) is fails
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -101,6 +105,7 @@ def csv_rows(path: Path) -> int:
     return max(0, text.count("\n") - 1)
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_reports_the_time_it_ran(target: TargetProcess, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     timeline = tmp_path / "timeline.csv"
@@ -135,6 +140,7 @@ def test_the_open_model_reports_its_cap_and_peak_not_the_unused_c(target: Target
     assert 1 <= report["peak_vus"] <= 7
 
 
+@pytest.mark.slow
 def test_a_ramp_reports_its_stages_and_peak(target: TargetProcess) -> None:
     result = loadscope("run", target.http_url + "/json", "--stages", "1s:6,1s:0")
     report_line = next(line for line in result.out.splitlines() if line.startswith("  mode "))
@@ -152,6 +158,7 @@ def test_a_ramp_reports_its_stages_and_peak(target: TargetProcess) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_thresholds_are_reported_with_what_their_names_measure(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/json", "-c", "1", "-d", "0.5s", "--format", "json",
@@ -168,6 +175,7 @@ def test_thresholds_are_reported_with_what_their_names_measure(target: TargetPro
     assert "request p50 " in text.out and "request p99 " in text.out
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_is_named_as_what_cut_the_requests(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -215,6 +223,7 @@ def test_a_url_with_one_slash_gets_the_corrected_url_as_hint() -> None:
     assert result.error_line().endswith("no such runbook file (a URL? http://127.0.0.1:9/)")
 
 
+@pytest.mark.slow
 def test_help_texts_say_what_is_true() -> None:
     watch = loadscope("watch", "--help").out
     assert "netlink" in watch and "from /proc," not in watch

@@ -231,6 +231,7 @@ async def test_q_stops_shows_the_summary_and_q_again_exits(tmp_path: Path) -> No
 
 
 # -- keys whose effect on a real engine is what is tested ---------------------------------------
+@pytest.mark.slow
 async def test_space_pauses_and_nothing_is_sent_while_paused(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -247,6 +248,7 @@ async def test_space_pauses_and_nothing_is_sent_while_paused(
         await until(pilot, lambda: app.snapshot.requests_total > before)
 
 
+@pytest.mark.slow
 async def test_m_cycles_reuse_modes_and_h_toggles_http(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -268,6 +270,7 @@ async def test_m_cycles_reuse_modes_and_h_toggles_http(
         await until(pilot, lambda: app.snapshot.http_version_in_use == "HTTP/1.1")
 
 
+@pytest.mark.slow
 async def test_r_resets_statistics_and_the_run_goes_on(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -288,6 +291,7 @@ async def test_r_resets_statistics_and_the_run_goes_on(
         await until(pilot, lambda: app.snapshot.requests_total > after.requests_total)
 
 
+@pytest.mark.slow
 async def test_question_mark_opens_help_with_every_binding() -> None:
     app = scripted_demo_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -301,6 +305,7 @@ async def test_question_mark_opens_help_with_every_binding() -> None:
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
 
+@pytest.mark.slow
 async def test_click_zooms_a_panel_and_escape_unzooms() -> None:
     app = scripted_demo_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -311,6 +316,7 @@ async def test_click_zooms_a_panel_and_escape_unzooms() -> None:
         assert app.screen.maximized is None
 
 
+@pytest.mark.slow
 async def test_z_zooms_the_focused_panel_and_the_footer_says_how_to_unzoom() -> None:
     app = scripted_demo_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -330,6 +336,7 @@ async def test_z_zooms_the_focused_panel_and_the_footer_says_how_to_unzoom() -> 
         assert screen.maximized is None
 
 
+@pytest.mark.slow
 async def test_scripted_controller_records_controls() -> None:
     controller = ScriptedController([make_snapshot(30, concurrency=10)])
     app = LoadscopeApp(controller, ConsoleOptions(concurrency=10), render_stub, poll_seconds=0.2)
@@ -351,6 +358,7 @@ def test_dialog_values_are_validated() -> None:
     assert "at most" in parse_value("10000000", integer=True)[1]
 
 
+@pytest.mark.slow
 async def test_a_dead_target_shows_errors_and_nothing_crashes(tmp_path: Path) -> None:
     engine = EngineProcess(
         ScenarioSpec(url="http://127.0.0.1:9/"), SessionConfig(concurrency=2), push_interval=0.1
@@ -404,6 +412,7 @@ async def test_a_sessions_changes_carry_the_values_the_markers_show() -> None:
     assert (session.events[0].before, session.events[0].after) == (10, 20)
 
 
+@pytest.mark.slow
 async def test_after_zoom_order_and_unzoom_every_key_still_fits_the_footer_at_80_columns() -> None:
     from textual.widgets._footer import FooterKey
 

@@ -38,6 +38,7 @@ def spawn(args: list[str], cwd: Path) -> pexpect.spawn:
     return child
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
@@ -69,6 +70,7 @@ def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) ->
     assert report["errors_total"] == 0 and report["requests_total"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_console_with_duration_stops_by_itself(target: TargetProcess, tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
@@ -88,6 +90,7 @@ def test_console_with_duration_stops_by_itself(target: TargetProcess, tmp_path: 
     assert report["concurrency"] == 2
 
 
+@pytest.mark.slow
 def test_console_refuses_a_bad_runbook_before_opening(tmp_path: Path) -> None:
     book = tmp_path / "bad.yml"
     book.write_text("steps: [\n")
@@ -99,6 +102,7 @@ def test_console_refuses_a_bad_runbook_before_opening(tmp_path: Path) -> None:
     assert "Traceback" not in child.before
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_console_writes_csv_and_checks_thresholds(target: TargetProcess, tmp_path: Path) -> None:
     out, csv = tmp_path / "out.json", tmp_path / "timeline.csv"
@@ -121,6 +125,7 @@ def test_console_writes_csv_and_checks_thresholds(target: TargetProcess, tmp_pat
     assert validated(json.loads(out.read_text()))["requests_total"] > 0
 
 
+@pytest.mark.slow
 def test_console_refuses_a_bad_threshold_before_opening(tmp_path: Path) -> None:
     child = spawn(["console", "http://127.0.0.1:9/", "--threshold", "p99 <"], tmp_path)
     child.expect(pexpect.EOF)
@@ -129,6 +134,7 @@ def test_console_refuses_a_bad_threshold_before_opening(tmp_path: Path) -> None:
     assert "--threshold" in child.before and "Traceback" not in child.before
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_console_on_a_dead_target_exits_2(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on

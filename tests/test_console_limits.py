@@ -59,6 +59,7 @@ def beyond_this_machine() -> int:
     return min(high - low + 2, MAX_CONCURRENCY)
 
 
+@pytest.mark.slow
 async def test_the_dialog_refuses_more_vus_than_the_machine_allows() -> None:
     value = beyond_this_machine()
     reason = vu_limit_reason(value)  # what -c would say, computed before acting
@@ -73,6 +74,7 @@ async def test_the_dialog_refuses_more_vus_than_the_machine_allows() -> None:
     assert sent_levels(controller) == []
 
 
+@pytest.mark.slow
 async def test_a_big_step_is_applied_gradually_and_keys_still_work() -> None:
     target = START + 4 * RAMP_STEP + 7
     if vu_limit_reason(target):

@@ -129,6 +129,7 @@ def churny_open_snapshot() -> Snapshot:
     )
 
 
+@pytest.mark.slow
 async def test_latency_past_a_second_reads_in_seconds_and_equal_ones_share_a_row() -> None:
     app, _ = scripted(slow_snapshot(1500.0))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -143,6 +144,7 @@ async def test_latency_past_a_second_reads_in_seconds_and_equal_ones_share_a_row
         assert "200" in histogram[0]
 
 
+@pytest.mark.slow
 async def test_a_second_without_responses_shows_a_dash_not_zero() -> None:
     base = make_snapshot(30, concurrency=0)
     last = dataclasses.replace(base.timeline[-1], rps=0.0, errors=0, p50_ms=0.0, p99_ms=0.0)
@@ -153,6 +155,7 @@ async def test_a_second_without_responses_shows_a_dash_not_zero() -> None:
         assert "now p50 –  p99 –" in view_text(app, "#latency-trend-legend")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
 async def test_no_number_is_cut_and_the_target_stays_in_the_header(size: tuple[int, int]) -> None:
     snapshot = churny_open_snapshot()
@@ -181,6 +184,7 @@ async def test_no_number_is_cut_and_the_target_stays_in_the_header(size: tuple[i
             assert f" {error.count:,} " in row
 
 
+@pytest.mark.slow
 async def test_80x24_gives_throughput_a_real_chart_and_says_more_is_below() -> None:
     app, _ = scripted(make_snapshot(60))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -193,6 +197,7 @@ async def test_80x24_gives_throughput_a_real_chart_and_says_more_is_below() -> N
         assert "more panels below" in str(hint.render())
 
 
+@pytest.mark.slow
 async def test_200x50_gives_the_extra_height_to_the_charts() -> None:
     heights = {}
     for size in ((120, 40), (200, 50)):
@@ -212,6 +217,7 @@ async def test_200x50_gives_the_extra_height_to_the_charts() -> None:
     assert large["steps"] <= small["steps"] + 1 and large["errors"] <= small["errors"] + 1
 
 
+@pytest.mark.slow
 async def test_stacked_charts_share_one_time_scale() -> None:
     app, _ = scripted(make_snapshot(90))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -224,6 +230,7 @@ async def test_stacked_charts_share_one_time_scale() -> None:
         assert axes[0].strip() and axes[0] == axes[1] == axes[2]
 
 
+@pytest.mark.slow
 async def test_the_event_log_says_each_thing_once_and_indents_what_wraps() -> None:
     assert event_parts("concurrency", "concurrency 11 → 12") == ("VUs", "11 → 12")
     assert event_parts("reuse", "reuse mode shared → none") == ("reuse", "shared → none")
@@ -243,6 +250,7 @@ async def test_the_event_log_says_each_thing_once_and_indents_what_wraps() -> No
         assert indent >= TIME_WIDTH + KIND_WIDTH + 2 and continuation.strip() in long
 
 
+@pytest.mark.slow
 async def test_the_errors_panel_counts_all_failed_iterations_on_their_row() -> None:
     base = make_snapshot(30)
     failures = (("demo:create_user: test failed", 3), ("demo:login: timeout", 2))
@@ -256,6 +264,7 @@ async def test_the_errors_panel_counts_all_failed_iterations_on_their_row() -> N
         assert "failed it." not in errors
 
 
+@pytest.mark.slow
 async def test_h_cycles_auto_http1_http2_auto_and_the_header_shows_it() -> None:
     app, controller = scripted(make_snapshot(30))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -277,6 +286,7 @@ async def test_h_cycles_auto_http1_http2_auto_and_the_header_shows_it() -> None:
         assert "HTTP auto (1.1)" in app.screen.query_one(SessionHeader).render().plain
 
 
+@pytest.mark.slow
 async def test_s_saves_into_the_reports_folder_with_one_file_mode(tmp_path: Path) -> None:
     folder = tmp_path / "loadscope-reports"
     app, _ = scripted(make_snapshot(30), save_dir=folder)
@@ -290,12 +300,14 @@ async def test_s_saves_into_the_reports_folder_with_one_file_mode(tmp_path: Path
     assert json.loads(json_file.read_text())["requests_total"] > 0
 
 
+@pytest.mark.slow
 def test_the_console_saves_into_loadscope_reports_by_default() -> None:
     help_text = loadscope("console", "--help").out
     assert "--save-dir DIR" in help_text and "./loadscope-reports" in help_text
     assert "loadscope-reports/" in (Path(__file__).parents[1] / ".gitignore").read_text()
 
 
+@pytest.mark.slow
 async def test_the_summary_shows_the_thresholds_verdict(tmp_path: Path) -> None:
     plan = LoadPlan(ScenarioSpec(url=TARGET + "/"), SessionConfig(concurrency=10))
     render = report_renderer(plan, Thresholds.compile(["p99 < 0", "error_rate < 100"]))
@@ -319,6 +331,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_the_console_against_a_refusing_port_exits_2_before_the_dashboard() -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     result = loadscope("console", url, "-d", "30s", env={"LOADSCOPE_FORCE_CONSOLE": "1"})

@@ -27,6 +27,7 @@ def config(**overrides: object) -> SessionConfig:
     return SessionConfig(**values)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 async def test_shared_mode_opens_exactly_one_connection_per_vu(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(config(concurrency=20, duration=3), UrlScenario(target.http_url))
@@ -132,6 +133,7 @@ async def test_tls_verification_is_on_by_default(target: TargetProcess) -> None:
     assert {e.kind for e in snap.errors} == {"tls_verify"}
 
 
+@pytest.mark.slow
 async def test_set_concurrency_while_running_shows_each_level(target: TargetProcess) -> None:
     session = Session(config(concurrency=5, duration=None), UrlScenario(target.http_url))
     await session.start()
@@ -159,6 +161,7 @@ def shows_level(snap: Snapshot, level: int) -> bool:
     return last == level == snap.vus and snap.connections.open >= level
 
 
+@pytest.mark.slow
 async def test_pause_sends_nothing_and_resume_continues(target: TargetProcess) -> None:
     session = Session(config(concurrency=8, duration=None), UrlScenario(target.http_url))
     await session.start()
@@ -201,6 +204,7 @@ async def test_server_connection_close_is_recorded(target: TargetProcess) -> Non
     assert snap.connections.opened_total == snap.requests_total
 
 
+@pytest.mark.slow
 async def test_timeline_has_one_point_per_second_with_pool_numbers(target: TargetProcess) -> None:
     session = await run_session(config(concurrency=6, duration=3.2), UrlScenario(target.http_url))
     snap = session.snapshot()
@@ -233,6 +237,7 @@ async def test_http2_goaway_from_the_server_is_recorded(target: TargetProcess) -
     assert dict(snap.connections.closed_by_reason) == {"goaway": snap.requests_total}
 
 
+@pytest.mark.slow
 async def test_a_long_drain_leaves_no_gap_in_the_timeline(target: TargetProcess) -> None:
     # 700 ms requests: the last ones finish 0.5 s past the deadline, past a second boundary.
     scenario = UrlScenario(target.http_url + "/delay/700")

@@ -318,6 +318,7 @@ async def test_time_wait_matches_ss_and_the_accept_counter(fresh_target: TargetP
     assert first.ephemeral_in_use >= opened
 
 
+@pytest.mark.slow
 @needs_linux
 async def test_a_session_records_the_kernel_view(target: TargetProcess) -> None:
     port = int(target.http_url.rsplit(":", 1)[1])

@@ -612,6 +612,7 @@ def test_a_runbook_that_sends_nothing(tmp_path: Path) -> None:
     assert scenario.warnings == [f"{path}: warning: {NO_LOAD_WARNING}"]
 
 
+@pytest.mark.slow
 def test_alias_bombs_and_deep_nesting(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, "
@@ -644,6 +645,7 @@ RANDOM = settings(
 )
 
 
+@pytest.mark.slow
 @RANDOM
 @given(st.lists(st.tuples(YAML_PIECES, st.booleans()), max_size=24))
 def test_random_yaml_never_crashes(tmp_path: Path, pieces: list[tuple[str, bool]]) -> None:
@@ -657,6 +659,7 @@ def test_random_yaml_never_crashes(tmp_path: Path, pieces: list[tuple[str, bool]
         assert str(exc).startswith(f"{path}:")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -51,6 +51,7 @@ def signalled_at_start(process: Popen, sig: signal.Signals, delay: float) -> Non
     process.send_signal(sig)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["run", "loadt"])
 @pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("delay", DELAYS)
@@ -66,6 +67,7 @@ def test_a_signal_while_starting_gives_130_and_a_report(
     assert interrupted_report(out)["interrupted"] is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", SIGNALS, ids=["SIGINT", "SIGTERM"])
 def test_a_signal_in_the_middle_of_loadt(
     target: TargetProcess, tmp_path: Path, sig: signal.Signals

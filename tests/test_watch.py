@@ -33,6 +33,7 @@ def port_of(target: TargetProcess) -> int:
     return int(target.http_url.rsplit(":", 1)[1])
 
 
+@pytest.mark.slow
 async def test_watch_counts_new_connections_like_the_accept_counter(
     target: TargetProcess,
 ) -> None:
@@ -77,6 +78,7 @@ async def test_watch_counts_new_connections_like_the_accept_counter(
     assert int(size) > 0 and int(used) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", [Source.NETLINK, Source.PROC])
 async def test_both_sources_tell_new_connections_apart(
     target: TargetProcess, source: Source

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario
 from loadscope.engine.diagnostics.kernel import SocketWatcher
 from loadscope.engine.target import TargetOptions, TargetProcess
@@ -11,6 +13,7 @@ from loadscope.tui.screens.watch import WatchScreen
 from loadscope.tui.watch_app import WatchApp
 
 
+@pytest.mark.slow
 async def test_watch_view_counts_new_connections_and_time_wait() -> None:
     with TargetProcess(TargetOptions()) as target:
         port = int(target.http_url.rsplit(":", 1)[1])
