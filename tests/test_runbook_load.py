@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -671,41 +670,6 @@ def test_arbitrary_text_never_crashes(tmp_path: Path, text: str) -> None:
         compile_runbooks([path])
     except RunbookError as exc:
         assert "\n" not in str(exc)
-
-
-# -- runn's own runbooks, when a checkout is at hand ----------------------------------------------
-RUNN_BOOKS = Path(os.environ.get("RUNN_TESTDATA", "/tmp/runn/testdata/book"))
-RUNN_HTTP_BOOKS = [
-    "always_success.yml", "escape_delimiter.yml", "force.yml", "force_step.yml", "github.yml",
-    "github_map.yml", "http_index.yml", "http_multipart.yml", "http_not_follow_redirect.yml",
-    "http_sleep.yml", "http_timeout.yml", "http_with_json.yml", "if.yml", "loop.yml",
-    "single_step.yml", "single_step_map.yml", "store_keys.yml", "vars.yml",
-    "yaml_anchor_alias_always_failure.yml",
-]  # fmt: skip
-RUNN_ENV = {
-    "HTTPBIN_END_POINT": "http://127.0.0.1:9/",
-    "TEST_HTTP_ENDPOINT": "http://127.0.0.1:9",
-    "DEBUG": "false",
-}
-needs_runn = pytest.mark.skipif(
-    not RUNN_BOOKS.is_dir(), reason="no runn checkout (set RUNN_TESTDATA to its testdata/book)"
-)
-
-
-@needs_runn
-def test_runn_testdata_loads_or_says_why() -> None:
-    for path in sorted(RUNN_BOOKS.glob("*.yml")):
-        try:
-            compile_runbooks([path], env=RUNN_ENV)
-        except RunbookError as exc:
-            assert "\n" not in str(exc)
-            assert str(exc).startswith(str(path.parent)), str(exc)
-
-
-@needs_runn
-@pytest.mark.parametrize("name", RUNN_HTTP_BOOKS)
-def test_runn_http_testdata_loads(name: str) -> None:
-    compile_runbooks([RUNN_BOOKS / name], env=RUNN_ENV)
 
 
 @pytest.mark.parametrize(
