@@ -106,6 +106,7 @@ def outcomes() -> dict[tuple[str, ...], Result]:
         return dict(zip(commands, pool.map(lambda args: loadscope(*args), commands), strict=True))
 
 
+@pytest.mark.slow  # its fixture starts a process per case
 @pytest.mark.parametrize(
     ("args", "fragment"),
     CASES,
