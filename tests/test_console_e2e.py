@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import sys
-import time
 from pathlib import Path
 
 import pexpect
@@ -42,6 +41,7 @@ def spawn(args: list[str], cwd: Path) -> pexpect.spawn:
 @pytest.mark.timeout(90)
 def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
+    baseline = target.open_connections()
     child = spawn(
         ["console", target.http_url + "/json", "-c", "3", "--summary-json", str(summary)],
         tmp_path,
@@ -49,12 +49,13 @@ def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) ->
     try:
         child.expect("RUNNING")
         child.expect("3 VUs")
-        time.sleep(1.0)
+        wait_for(lambda: target.open_connections() >= baseline + 3, what="3 connections")
         child.send("+")
         child.expect("4 VUs")
         child.send("]")
         child.expect("14 VUs")
-        time.sleep(1.5)  # a couple of seconds at the new level
+        # Every VU at the new level has its connection before the run stops.
+        wait_for(lambda: target.open_connections() >= baseline + 14, what="14 connections")
         child.send("q")
         child.expect("Run stopped")
         wait_for(summary.exists)

@@ -36,7 +36,7 @@ from loadscope.engine.diagnostics.kernel import (
 )
 from loadscope.engine.target import TargetOptions, TargetProcess
 
-from .helpers import run_session
+from .helpers import eventually, run_session
 from .reports import report_of
 
 HAVE_SS = shutil.which("ss") is not None
@@ -258,6 +258,11 @@ def fresh_target() -> Iterator[TargetProcess]:
         yield server
 
 
+def established_now(view: KernelView) -> int | None:
+    sample = view.sample()
+    return None if sample is None else sample.total.established
+
+
 def views(port: int) -> list[KernelView]:
     endpoints = endpoints_for("127.0.0.1", port)
     return [KernelView(endpoints, source=Source.NETLINK), KernelView(endpoints, source=Source.PROC)]
@@ -269,7 +274,9 @@ async def test_established_both_ends_match_ss_and_the_target(target: TargetProce
     session = Session(SessionConfig(concurrency=5), UrlScenario(target.http_url + "/delay/20"))
     await session.start()
     try:
-        await asyncio.sleep(0.5)
+        await eventually(lambda: target.open_connections() == session.ledger.open == 5)
+        # Settled: no other connection to the port is still closing (both ends show just ours).
+        await eventually(lambda: all(established_now(view) == 10 for view in views(port)))
         samples = [await asyncio.to_thread(view.sample) for view in views(port)]
         established = ss_count(port, "established")
         assert target.open_connections() == session.ledger.open == 5

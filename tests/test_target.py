@@ -28,6 +28,8 @@ from loadscope.engine.target import (
     serve,
 )
 
+from .helpers import eventually, own_tcp_states
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -388,7 +390,8 @@ async def test_keepalive_timeout_closes_idle_connections() -> None:
                     assert "keep-alive" not in response.headers  # connection-specific in h2
                 assert target.open_connections() == 1
                 assert await target.wait_until_async(lambda t: t.open_connections() == 0)
-                await asyncio.sleep(0.05)  # let the client see the close
+                # The client's socket has seen the server's FIN (none is ESTABLISHED any more).
+                await eventually(lambda: not established_from_here(target), what="the FIN")
                 assert (await client.get("/")).status_code == 200
             assert target.accepted() - before == 2, proto.name
 
@@ -575,3 +578,10 @@ def _alive(pid: int) -> bool:
 
 def _repo() -> str:
     return str(Path(__file__).resolve().parents[1])
+
+
+def established_from_here(target: TargetProcess) -> int:
+    """This process's ESTABLISHED connections to either of the target's ports."""
+    urls = [target.http_url, target.https_url or target.http_url]
+    ports = {int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]) for url in urls}
+    return sum(own_tcp_states(port).get("ESTABLISHED", 0) for port in ports)

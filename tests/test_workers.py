@@ -121,7 +121,9 @@ async def test_the_console_drives_workers_and_shows_a_row_per_worker(
                 lambda: [w.concurrency for w in app.snapshot.workers] == [3, 3],
                 timeout=checks.WAIT,
             )
-            await pilot.pause(0.3)
+            await until(
+                pilot, lambda: "2 workers" in app.screen.query_one(WorkersRow).render().plain
+            )
             row = app.screen.query_one(WorkersRow).render().plain
             assert "2 workers (local)" in row
             assert "w1 " in row and "w2 " in row and "% cpu" in row
