@@ -1,14 +1,6 @@
-"""Exit codes and the one error type the command line turns into a one-line message."""
+"""The command line's exit codes and error type; they live in `tui/errors.py`, shared with the
+console and the report writers."""
 
-from __future__ import annotations
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
 
-EXIT_OK = 0
-EXIT_THRESHOLD = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Bad input: a flag, a runbook, a target that cannot be reached at start. Exit code 2."""
-
-    code = EXIT_USAGE
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_THRESHOLD", "EXIT_USAGE", "UsageError"]

@@ -13,7 +13,7 @@ from typing import IO, Any
 from ...engine import TimelinePoint
 from ...engine.metrics.report import timeline_entry
 from ...engine.redact import redact_value
-from ..cli import UsageError
+from ..errors import UsageError
 
 CSV_FIELDS = (
     "t",
