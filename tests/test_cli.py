@@ -104,6 +104,7 @@ def label(line: str) -> str:
 
 
 # -- reports --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_json_report_is_alone_on_stdout_with_every_key(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/json", "-c", "2", "-d", "500ms", "--format", "json"
@@ -126,6 +127,7 @@ def test_json_report_is_alone_on_stdout_with_every_key(target: TargetProcess) ->
     assert report["timeline"] and set(report["timeline"][0]) >= TIMELINE_KEYS
 
 
+@pytest.mark.slow
 def test_text_report_runn_block_first_then_loadscope_blocks(target: TargetProcess) -> None:
     result = loadscope("run", target.http_url + "/json", "-c", "2", "-d", "500ms")
     assert result.code == 0
@@ -154,6 +156,7 @@ def test_text_report_runn_block_first_then_loadscope_blocks(target: TargetProces
     assert re.search(r"^\s+GET /json\s+[\d,]+\s+0\s", result.out, re.M)
 
 
+@pytest.mark.slow
 def test_quiet_prints_one_summary_line(target: TargetProcess) -> None:
     result = loadscope("run", target.http_url, "-c", "2", "-d", "300ms", "--quiet")
     assert result.code == 0 and result.err == ""
@@ -187,6 +190,7 @@ def test_out_and_csv_files(target: TargetProcess, tmp_path: Path) -> None:
     assert int(rows[0]["opened"]) == 2 and all(int(row["errors"]) == 0 for row in rows)
 
 
+@pytest.mark.slow
 def test_url_flag_is_the_same_as_a_positional_url(target: TargetProcess) -> None:
     report = run_json("--url", target.http_url + "/json", "-c", "1", "-d", "300ms")
     assert list(report["steps"]) == ["GET /json"] and report["errors_total"] == 0
@@ -212,6 +216,7 @@ def test_method_and_body(target: TargetProcess, tmp_path: Path) -> None:
     assert set(refused["status_codes"]) == {"405"}  # the target saw a DELETE
 
 
+@pytest.mark.slow
 def test_header(target: TargetProcess) -> None:
     login = httpx.get(target.http_url + "/login", params={"user": "cli-header"})
     cookie = f"session={login.cookies['session']}"
@@ -221,6 +226,7 @@ def test_header(target: TargetProcess) -> None:
     assert set(anonymous["status_codes"]) == {"401"}
 
 
+@pytest.mark.slow
 def test_var(target: TargetProcess, tmp_path: Path) -> None:
     book = tmp_path / "var.yml"
     book.write_text(
@@ -235,12 +241,14 @@ def test_var(target: TargetProcess, tmp_path: Path) -> None:
     assert default["iterations_succeeded"] == 0 and default["iterations_failed"] > 0
 
 
+@pytest.mark.slow
 def test_timeout(target: TargetProcess) -> None:
     report = run_json(target.http_url + "/delay/1000", "--timeout", "100ms", "-c", "2", "-d", "1s")
     assert set(report["error_kinds"]) == {"timeout"} and report["error_kinds"]["timeout"] >= 2
     assert report["status_codes"] == {} and report["iterations_succeeded"] == 0
 
 
+@pytest.mark.slow
 def test_insecure_or_a_verification_failure(target: TargetProcess) -> None:
     assert target.https_url is not None
     refused = loadscope("run", target.https_url, "-c", "2", "-d", "5s")
@@ -252,6 +260,7 @@ def test_insecure_or_a_verification_failure(target: TargetProcess) -> None:
     assert report["errors_total"] == 0 and set(report["http_versions"]) == {"HTTP/2"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("flags", "version", "connections"),
     [
@@ -269,6 +278,7 @@ def test_http_versions(
     assert report["connections_opened"] == accepted == connections
 
 
+@pytest.mark.slow
 def test_http2_over_tls_with_several_connections(target: TargetProcess) -> None:
     assert target.https_url is not None
     report, accepted = accepted_during(
@@ -279,6 +289,7 @@ def test_http2_over_tls_with_several_connections(target: TargetProcess) -> None:
 
 
 # -- connections ------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["shared", "per-vu", "per-iteration", "none"])
 def test_reuse_modes_against_the_accept_counter(target: TargetProcess, mode: str) -> None:
     report, accepted = accepted_during(
@@ -296,6 +307,7 @@ def test_reuse_modes_against_the_accept_counter(target: TargetProcess, mode: str
         assert set(report["connections_closed_by_reason"]) == {"no_reuse"}
 
 
+@pytest.mark.slow
 def test_max_idle_closes_the_surplus(target: TargetProcess) -> None:
     report, accepted = accepted_during(
         target, target.http_url, "-c", "4", "-d", "300ms", "--max-idle", "1"
@@ -304,6 +316,7 @@ def test_max_idle_closes_the_surplus(target: TargetProcess) -> None:
     assert reasons.get("pool_shrink", 0) >= 3 and report["connections_opened"] == accepted
 
 
+@pytest.mark.slow
 def test_warm_up_is_left_out(target: TargetProcess, tmp_path: Path) -> None:
     timeline = tmp_path / "t.csv"
     report, accepted = accepted_during(
@@ -339,6 +352,7 @@ def test_stages_ramp_the_rate_in_the_open_model(target: TargetProcess) -> None:
     assert report["mode"] == "open" and 25 <= report["iterations_total"] <= 90
 
 
+@pytest.mark.slow
 def test_rate_and_max_vus(target: TargetProcess) -> None:
     slow = target.http_url + "/delay/200"  # 3 VUs serve 15 iterations/s at most
     report = run_json(slow, "--rate", "40", "--max-vus", "3", "-d", "1s")
@@ -347,6 +361,7 @@ def test_rate_and_max_vus(target: TargetProcess) -> None:
     assert report["iterations_total"] + report["dropped_iterations"] == 40
 
 
+@pytest.mark.slow
 def test_the_open_model_keeps_a_connection_per_vu_not_per_dash_c(target: TargetProcess) -> None:
     # 12 requests in flight at 300/s: the pool keeps what the VU cap allows, whatever -c says.
     report = run_json(target.http_url + "/delay/40", "--rate", "300", "--max-vus", "40",
@@ -356,6 +371,7 @@ def test_the_open_model_keeps_a_connection_per_vu_not_per_dash_c(target: TargetP
 
 
 # -- thresholds -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_threshold_pass(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url, "-c", "2", "-d", "300ms", "--format", "json",
@@ -366,6 +382,7 @@ def test_threshold_pass(target: TargetProcess) -> None:
     assert [t["passed"] for t in result.json()["thresholds"]] == [True, True]
 
 
+@pytest.mark.slow
 def test_threshold_fail_prints_the_report_then_why(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/delay/2", "-c", "2", "-d", "300ms",

@@ -36,6 +36,7 @@ def closed_everything(target: TargetProcess, pid: int, baseline: int) -> None:
     assert established_to(pid, port_of(target.http_url)) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_writes_the_report_and_closes_everything(
     target: TargetProcess, tmp_path: Path, sig: signal.Signals
@@ -58,6 +59,7 @@ def test_a_signal_stops_writes_the_report_and_closes_everything(
     closed_everything(target, process.pid, baseline)
 
 
+@pytest.mark.slow
 def test_a_second_sigint_aborts_the_grace(target: TargetProcess, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     baseline, requests = target.open_connections(), target.requests()
@@ -83,6 +85,7 @@ def test_a_second_sigint_aborts_the_grace(target: TargetProcess, tmp_path: Path)
     closed_everything(target, process.pid, baseline)
 
 
+@pytest.mark.slow
 def test_interrupted_during_the_warm_up_reports_nothing_measured(
     target: TargetProcess, tmp_path: Path
 ) -> None:

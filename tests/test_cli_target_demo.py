@@ -14,6 +14,7 @@ from .cli_support import loadscope, start
 from .reports import validated
 
 
+@pytest.mark.slow
 def test_target_in_the_foreground_serves_a_load_and_stops_on_sigint() -> None:
     process = start("target", "--port", "0")
     try:

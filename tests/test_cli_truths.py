@@ -129,6 +129,7 @@ def test_an_interrupted_run_reports_the_time_it_ran(target: TargetProcess, tmp_p
     assert f" in {report['duration_s']:.1f}s = " in result.out
 
 
+@pytest.mark.slow
 def test_the_open_model_reports_its_cap_and_peak_not_the_unused_c(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/json", "--rate", "50", "--max-vus", "7", "-d", "1s",
@@ -203,6 +204,7 @@ def test_a_second_ctrl_c_is_named_as_what_cut_the_requests(
     assert latency_line.endswith("max=n/a min=n/a avg=n/a med=n/a p(90)=n/a p(95)=n/a p(99)=n/a")
 
 
+@pytest.mark.slow
 def test_runn_latency_line_keeps_sub_millisecond_digits(
     target: TargetProcess, tmp_path: Path
 ) -> None:

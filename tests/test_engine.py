@@ -40,6 +40,7 @@ async def test_shared_mode_opens_exactly_one_connection_per_vu(target: TargetPro
     assert dict(snap.http_versions) == {"HTTP/1.1": snap.requests_total}
 
 
+@pytest.mark.slow
 async def test_per_iteration_opens_one_connection_per_iteration(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(
@@ -52,6 +53,7 @@ async def test_per_iteration_opens_one_connection_per_iteration(target: TargetPr
     assert dict(snap.connections.closed_by_reason)["iteration_end"] == snap.iterations_total
 
 
+@pytest.mark.slow
 async def test_reuse_none_opens_one_connection_per_request(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(config(reuse_mode=ReuseMode.NONE), UrlScenario(target.http_url))
@@ -62,6 +64,7 @@ async def test_reuse_none_opens_one_connection_per_request(target: TargetProcess
     assert target.accepted() - before == snap.requests_total
 
 
+@pytest.mark.slow
 async def test_per_vu_keeps_one_connection_per_vu(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(
@@ -72,6 +75,7 @@ async def test_per_vu_keeps_one_connection_per_vu(target: TargetProcess) -> None
     assert snap.connections.opened_total == 7 == target.accepted() - before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("connections", [1, 3])
 @pytest.mark.parametrize("transport", ["tls", "h2c"])
 async def test_http2_multiplexes_over_the_configured_connections(
@@ -96,6 +100,7 @@ async def test_http2_multiplexes_over_the_configured_connections(
     assert target.accepted() - before == connections
 
 
+@pytest.mark.slow
 async def test_tls_auto_lets_the_server_choose_h2_by_alpn(target: TargetProcess) -> None:
     assert target.https_url is not None
     session = await run_session(
@@ -107,6 +112,7 @@ async def test_tls_auto_lets_the_server_choose_h2_by_alpn(target: TargetProcess)
     assert snap.connections.tls_ms.count == 1
 
 
+@pytest.mark.slow
 async def test_http1_over_tls_verifies_with_the_given_ca(target: TargetProcess) -> None:
     from loadscope.engine import RunnerConfig
     from loadscope.engine.session.scenario import UrlScenario as Url
@@ -181,6 +187,7 @@ async def test_pause_sends_nothing_and_resume_continues(target: TargetProcess) -
     assert target.accepted() == accepted  # pausing kept the connections
 
 
+@pytest.mark.slow
 async def test_closing_the_session_closes_every_connection(target: TargetProcess) -> None:
     port = int(target.http_url.rsplit(":", 1)[1].split("/")[0])
     session = Session(config(concurrency=12, duration=None), UrlScenario(target.http_url))
@@ -193,6 +200,7 @@ async def test_closing_the_session_closes_every_connection(target: TargetProcess
     assert dict(snap.connections.closed_by_reason) == {"session_end": 12}
 
 
+@pytest.mark.slow
 async def test_server_connection_close_is_recorded(target: TargetProcess) -> None:
     session = await run_session(
         config(concurrency=3, duration=1), UrlScenario(target.http_url + "/close")
@@ -225,6 +233,7 @@ async def test_a_dead_target_gives_errors_not_crashes() -> None:
     assert snap.iterations_failed == snap.iterations_total
 
 
+@pytest.mark.slow
 async def test_http2_goaway_from_the_server_is_recorded(target: TargetProcess) -> None:
     session = await run_session(
         config(concurrency=1, duration=1, http_version=HttpVersion.HTTP2),
@@ -276,6 +285,7 @@ async def test_max_iterations_in_the_open_model_drops_nothing(target: TargetProc
     assert snapshot.dropped_iterations == 0
 
 
+@pytest.mark.slow
 async def test_the_duration_still_ends_a_run_before_its_iterations(
     target: TargetProcess,
 ) -> None:

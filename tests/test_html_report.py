@@ -27,6 +27,7 @@ def html_report(target: TargetProcess, tmp_path_factory: pytest.TempPathFactory)
     return folder / "report.html"
 
 
+@pytest.mark.slow
 def test_the_report_has_every_part_and_fetches_nothing(html_report: Path) -> None:
     page = html_report.read_text(encoding="utf-8")
     for part in ("Summary", "Per second", "Latency histogram", "Steps", "Thresholds", "Changes"):
@@ -58,6 +59,7 @@ def test_an_unwritable_html_path_is_bad_input_before_any_request(tmp_path: Path)
     assert result.error_line().startswith("loadscope: --html")
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_the_report_renders_offline_in_chromium(html_report: Path) -> None:
     errors: list[str] = []

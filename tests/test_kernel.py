@@ -159,6 +159,7 @@ def test_no_proc_means_no_sample_not_a_crash(tmp_path: Path) -> None:
     assert open_fds(str(tmp_path)) == 0
 
 
+@pytest.mark.slow
 async def test_a_session_without_a_kernel_view_has_none(target: TargetProcess) -> None:
     session = Session(SessionConfig(concurrency=2, duration=1.2), UrlScenario(target.http_url))
     session.extensions.append(KernelExtension(source="proc", proc_root="/nonexistent"))
@@ -194,6 +195,7 @@ def test_file_descriptors_against_the_limit() -> None:
 
 
 # -- real sockets against ss and the accept counter ----------------------------------------------
+@pytest.mark.slow
 @needs_linux
 async def test_a_session_counts_only_its_own_time_wait(target: TargetProcess) -> None:
     """TIME_WAIT left by an earlier churny run is not the next run's, in the kernel view nor in
@@ -268,6 +270,7 @@ def views(port: int) -> list[KernelView]:
     return [KernelView(endpoints, source=Source.NETLINK), KernelView(endpoints, source=Source.PROC)]
 
 
+@pytest.mark.slow
 @needs_linux
 async def test_established_both_ends_match_ss_and_the_target(target: TargetProcess) -> None:
     port = int(target.http_url.rsplit(":", 1)[1])
@@ -288,6 +291,7 @@ async def test_established_both_ends_match_ss_and_the_target(target: TargetProce
     assert [s.source for s in samples if s] == ["netlink", "proc"]
 
 
+@pytest.mark.slow
 @needs_linux
 async def test_time_wait_matches_ss_and_the_accept_counter(fresh_target: TargetProcess) -> None:
     port = int(fresh_target.http_url.rsplit(":", 1)[1])

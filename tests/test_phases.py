@@ -111,6 +111,7 @@ class TwoRequests(UrlScenario):
         await vu.exchange(self._runner, self._request, self._step)
 
 
+@pytest.mark.slow
 async def test_latency_is_split_by_connection_fate(target: TargetProcess) -> None:
     assert target.https_url is not None
     config = tls_config(duration=1.5, reuse_mode=ReuseMode.PER_ITERATION)

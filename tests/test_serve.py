@@ -74,6 +74,7 @@ class Screen:
         self.text += ANSI.sub("", data)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_the_console_in_a_browser_shows_the_dashboard_and_takes_keys(
     target: TargetProcess, tmp_path: Path
