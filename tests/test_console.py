@@ -139,6 +139,7 @@ async def test_minus_and_brackets_change_concurrency() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_c_sets_an_exact_concurrency_and_refuses_bad_input() -> None:
     app, controller = scripted_console(concurrency=5)
     async with app.run_test(size=SIZE) as pilot:
@@ -154,6 +155,7 @@ async def test_c_sets_an_exact_concurrency_and_refuses_bad_input() -> None:
     assert controls(controller, "set_concurrency") == [(25,)]
 
 
+@pytest.mark.slow
 async def test_c_sets_the_rate_in_open_mode() -> None:
     app, controller = scripted_console(rate=50)
     async with app.run_test(size=SIZE) as pilot:

@@ -26,6 +26,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_one_import_name_and_the_demo_runbooks(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {
