@@ -148,7 +148,7 @@ async def test_set_concurrency_while_running_shows_each_level(target: TargetProc
         await eventually(
             lambda level=level: shows_level(session.snapshot(), level), what=f"{level} VUs"
         )
-    await session.stop()
+    await session.shutdown()
     snap = session.snapshot()
     levels = [p.concurrency for p in snap.timeline]
     assert {5, 40, 10} <= set(levels)
@@ -183,7 +183,7 @@ async def test_pause_sends_nothing_and_resume_continues(target: TargetProcess) -
     assert session.metrics.requests == before_pause
     session.resume()
     await eventually(lambda: session.metrics.requests > before_pause, what="traffic again")
-    await session.stop()
+    await session.shutdown()
     assert target.accepted() == accepted  # pausing kept the connections
 
 
@@ -193,7 +193,7 @@ async def test_closing_the_session_closes_every_connection(target: TargetProcess
     session = Session(config(concurrency=12, duration=None), UrlScenario(target.http_url))
     await session.start()
     await eventually(lambda: own_tcp_states(port).get("ESTABLISHED", 0) == 12, what="12 open")
-    await session.stop()
+    await session.shutdown()
     assert own_tcp_states(port).get("ESTABLISHED", 0) == 0
     snap = session.snapshot()
     assert snap.connections.open == 0

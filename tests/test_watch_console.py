@@ -27,7 +27,7 @@ async def test_watch_view_counts_new_connections_and_time_wait() -> None:
             before = target.accepted()
             await session.start()
             await eventually(lambda: target.accepted() >= before + 100, what="100 connections")
-            await session.stop()
+            await session.shutdown()
             opened = target.accepted() - before
             # The view's next readings catch up with the last of them.
             await eventually(

@@ -1,11 +1,11 @@
 """Diagnostics: the connection ledger, the kernel's socket view, detectors, phases, generator load.
 
-Everything here observes a session through the read-only `SessionView` protocol; nothing imports
-the session layer above.
+Everything here observes a session through the read-only `SessionView` protocol and changes it
+only through the narrow `SessionPort`; nothing imports the session layer above.
 """
 
 from ._detectors import SETTLE_S, Detectors, Kind, Observation
-from ._diagnostics import (
+from ._extensions import (
     DetectorExtension,
     Diagnostics,
     GeneratorExtension,
@@ -13,22 +13,46 @@ from ._diagnostics import (
     attach_diagnostics,
 )
 from ._ledger import ConnectionLedger
+from ._log_writer import open_log
 from ._phases import PhaseExtension, PhaseSpec, phase_specs
-from ._view import SessionView
+from ._request_log import COLUMNS as REQUEST_LOG_COLUMNS
+from ._request_log import RequestLog, read_rows, remove_request_log
+from ._unix import unix_stream_counts
+from ._view import (
+    DiagnosticsExtension,
+    ExtensionHost,
+    PointFields,
+    SessionPort,
+    SessionView,
+    SnapshotFields,
+    overlay,
+)
 
 __all__ = [
+    "REQUEST_LOG_COLUMNS",
     "SETTLE_S",
     "ConnectionLedger",
     "DetectorExtension",
     "Detectors",
     "Diagnostics",
+    "DiagnosticsExtension",
+    "ExtensionHost",
     "GeneratorExtension",
     "KernelExtension",
     "Kind",
     "Observation",
     "PhaseExtension",
     "PhaseSpec",
+    "PointFields",
+    "RequestLog",
+    "SessionPort",
     "SessionView",
+    "SnapshotFields",
     "attach_diagnostics",
+    "open_log",
+    "overlay",
     "phase_specs",
+    "read_rows",
+    "remove_request_log",
+    "unix_stream_counts",
 ]

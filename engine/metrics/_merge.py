@@ -27,6 +27,7 @@ from ._snapshot import (
     HistogramData,
     KernelSnapshot,
     LatencySummary,
+    MixRow,
     PhaseResult,
     Snapshot,
     SocketCounts,
@@ -91,6 +92,9 @@ def worker_row(part: WorkerPart) -> WorkerSnapshot:
     )
 
 
+_STATS_SINCE = ("", "warm-up", "reset")  # a reset on any worker restarted the whole
+
+
 def merge_snapshots(
     parts: Sequence[WorkerPart],
     *,
@@ -123,6 +127,8 @@ def merge_snapshots(
         max_vus=_sum(snaps, lambda s: s.max_vus),
         # Each worker's own peak, summed: the peaks of workers that ramp together coincide.
         peak_vus=_sum(snaps, lambda s: s.peak_vus),
+        level_set_by_hand=any(s.level_set_by_hand for s in snaps),
+        stats_since=max((s.stats_since for s in snaps), key=_STATS_SINCE.index),
         warming_up=any(s.warming_up for s in snaps),
         requests_total=requests,
         errors_total=errors,
@@ -157,6 +163,9 @@ def merge_snapshots(
         generator=_merge_generator(snaps),
         phases=_merge_phases(snaps),
         cluster=cluster,
+        proxy=first.proxy,
+        mix=merge_mix([s.mix for s in snaps]),
+        unix_socket=first.unix_socket,
         workers=tuple(worker_row(part) for part in parts),
         # The steps' histograms, merged: what exporters that need buckets (Prometheus) read.
         histograms=tuple(
@@ -524,3 +533,22 @@ def merge_phase(phases: Sequence[PhaseResult]) -> PhaseResult:
         cpu_ms_per_request=round(cpu_ms / requests, 4) if requests else 0.0,
         errors=sum(p.errors for p in phases),
     )
+
+
+def merge_mix(parts: Sequence[tuple[MixRow, ...]]) -> tuple[MixRow, ...]:
+    """Each runbook's iterations summed over the workers (every worker runs the same mix)."""
+    rows: dict[str, MixRow] = {}
+    for part in parts:
+        for row in part:
+            seen = rows.get(row.runbook)
+            rows[row.runbook] = (
+                row
+                if seen is None
+                else MixRow(
+                    row.runbook,
+                    row.weight,
+                    seen.iterations + row.iterations,
+                    seen.failed + row.failed,
+                )
+            )
+    return tuple(rows.values())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ._errors import EvalError, Location, RunbookError
 from ._expression import Expression, compile_expression, evaluate
+from ._mix import MixReport, MixScenario, parse_mix
 from ._scenario import (
     RunbookScenario,
     StepOutcome,
@@ -28,6 +29,8 @@ __all__ = [
     "EvalError",
     "Expression",
     "Location",
+    "MixReport",
+    "MixScenario",
     "RunbookError",
     "RunbookScenario",
     "StepOutcome",
@@ -35,6 +38,7 @@ __all__ = [
     "compile_runbooks",
     "evaluate",
     "load_runbooks",
+    "parse_mix",
     "parse_var_value",
     "select_by_labels",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -27,6 +27,7 @@ class VuSession(Protocol):
     """What a virtual user needs from the session that runs it (`Session` is one)."""
 
     busy: int  # iterations running now
+    request_log: list[tuple[Any, ...]] | None  # --log-requests: entries appended per request
 
     @property
     def config(self) -> SessionConfig: ...
@@ -129,8 +130,17 @@ class VirtualUser:
             kind, message = classify_os_error(exc)
             total = int((time.perf_counter() - started) * 1e6)
             session.metrics.record_error(step, kind, message, total)
+            log = session.request_log
+            if log is not None:
+                log.append(
+                    (started, self.id, self.iteration, step.name, request, None, kind, total)
+                )
             raise RequestFailed(step.name, kind, message) from exc
-        session.metrics.record_response(step, raw, int((time.perf_counter() - started) * 1e6))
+        total = int((time.perf_counter() - started) * 1e6)
+        session.metrics.record_response(step, raw, total)
+        log = session.request_log
+        if log is not None:
+            log.append((started, self.id, self.iteration, step.name, request, raw, None, total))
         return raw
 
     async def send(

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 class Listener(enum.StrEnum):
     HTTP = "http"  # HTTP/1.1, and HTTP/2 with prior knowledge (h2c) on the same port
     HTTPS = "https"  # TLS; ALPN chooses h2 or http/1.1
+    UNIX = "unix"  # a unix stream socket speaking what the plain port speaks
 
     @property
     def slot(self) -> int:
         """This listener's place in the shared counters."""
-        return 0 if self is Listener.HTTP else 1
+        return list(Listener).index(self)
 
 
 class PlainProtocols(enum.StrEnum):
@@ -39,6 +40,7 @@ class TargetOptions:
     backlog: int = 4096
     certfile: str | None = None  # None with tls: a self-signed certificate made at start
     keyfile: str | None = None
+    unix_socket: str | None = None  # also listen on this unix socket path (worker 0 only)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plain", PlainProtocols(self.plain))  # also from its string
@@ -53,6 +55,8 @@ class TargetOptions:
         for port in (self.port, self.tls_port):
             if not 0 <= port <= 65535:
                 raise ValueError(f"invalid port {port}")
+        if self.unix_socket is not None and not self.unix_socket.strip():
+            raise ValueError("the unix socket path is empty")
         if (self.certfile is None) != (self.keyfile is None):
             raise ValueError("certfile and keyfile go together")
 

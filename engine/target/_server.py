@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import ssl
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ class TargetInfo:
     cert_path: str | None = None  # PEM to verify the TLS listener with (as a CA file)
     pid: int = 0
     worker: int = 0
+    unix_socket: str | None = None
 
     @property
     def http_url(self) -> str:
@@ -85,6 +87,7 @@ async def _serve(
     reuse_port = options.workers > 1
     server: asyncio.AbstractServer | None = None
     tls: TlsListener | None = None
+    unix: asyncio.AbstractServer | None = None
     try:
         plain = listening_socket(options.host, options.port, options.backlog, reuse_port)
         server = await loop.create_server(
@@ -94,6 +97,8 @@ async def _serve(
             secure = listening_socket(options.host, options.tls_port, options.backlog, reuse_port)
             tls = TlsListener(site, secure)
             tls.start()
+        if options.unix_socket is not None and worker == 0:
+            unix = await listen_unix(loop, site, options.unix_socket, options.backlog)
         info = TargetInfo(
             options.host,
             int(plain.getsockname()[1]),
@@ -101,6 +106,7 @@ async def _serve(
             options.certfile,
             os.getpid(),
             worker,
+            options.unix_socket,
         )
         if ready_callback is not None:
             ready_callback(info)
@@ -110,7 +116,23 @@ async def _serve(
             server.close()
         if tls is not None:
             tls.close()
+        if unix is not None:
+            unix.close()
+            with contextlib.suppress(OSError):
+                os.unlink(options.unix_socket or "")
         await site.close_all()
+
+
+async def listen_unix(
+    loop: asyncio.AbstractEventLoop, site: Site, path: str, backlog: int
+) -> asyncio.AbstractServer:
+    """Listen on `path`; a socket left there by an earlier run is replaced, any other file is
+    an error (OSError: the path is taken)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    factory = connection_factory(site, Listener.UNIX)
+    return await loop.create_unix_server(factory, path, backlog=backlog)
 
 
 def _ssl_context(options: TargetOptions) -> ssl.SSLContext:

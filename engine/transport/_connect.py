@@ -8,8 +8,9 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, cast
 
 from .._config import CloseReason, HttpVersion
 from ._errors import (
@@ -21,6 +22,8 @@ from ._errors import (
 )
 from ._h1 import AsyncHTTP11Connection
 from ._h2 import AsyncHTTP2Connection
+from ._proxy import open_tunnel
+from ._route import DIRECT, Route
 from .interfaces import (
     DEFAULT_MAX_BODY,
     Connection,
@@ -50,13 +53,18 @@ class _Handshake(asyncio.Protocol):
         self.buffered: list[bytes] = []
         self.lost: Exception | None = None
         self.is_lost = False
+        self.arrived: asyncio.Event | None = None  # set while a proxy's CONNECT reply is awaited
 
     def data_received(self, data: bytes) -> None:
         self.buffered.append(data)
+        if self.arrived is not None:
+            self.arrived.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.is_lost = True
         self.lost = exc
+        if self.arrived is not None:
+            self.arrived.set()
 
 
 # The protocol objects a connector builds; callers see them only as `Connection`.
@@ -81,9 +89,11 @@ class AsyncConnector:
         max_body: int = DEFAULT_MAX_BODY,
         *,
         server_name: str | None = None,
+        route: Route = DIRECT,
     ) -> None:
         self.runner = runner
         self.origin = origin
+        self.route = route
         self.server_name = server_name or origin.host
         self.observer = observer
         self.connect_timeout = connect_timeout
@@ -101,12 +111,13 @@ class AsyncConnector:
 
     async def _open(self, http_version: HttpVersion) -> Connection:
         loop = asyncio.get_running_loop()
-        address = self._address or await self._resolve(loop)
         deadline = loop.time() + self.connect_timeout
         started = time.perf_counter()
-        transport, handshake = await self._tcp_connect(loop, address)
-        connected = time.perf_counter()
+        transport, handshake = await self._dial(loop)
         try:
+            if self._tunnels(http_version):
+                await self._tunnel(transport, handshake, deadline - loop.time())
+            connected = time.perf_counter()
             alpn = None
             if self.origin.is_tls:
                 remaining = deadline - loop.time()
@@ -119,31 +130,62 @@ class AsyncConnector:
             raise
         tls_done = time.perf_counter()
         conn = self._protocol_for(http_version, alpn)
+        if isinstance(conn, AsyncHTTP11Connection) and self.route.proxy and not self.origin.is_tls:
+            conn.proxy_form = self.route.proxy.request_headers()  # absolute-form, forwarded
         conn.connect_us = int((connected - started) * 1e6)
         conn.tls_us = int((tls_done - connected) * 1e6) if self.origin.is_tls else 0
         self._hand_over(transport, handshake, conn)
         return conn
 
-    async def _tcp_connect(
-        self, loop: asyncio.AbstractEventLoop, address: str
+    def _tunnels(self, http_version: HttpVersion) -> bool:
+        """Through a proxy, https and h2c need a CONNECT tunnel; HTTP/1.1 is forwarded."""
+        if self.route.proxy is None:
+            return False
+        return self.origin.is_tls or http_version is HttpVersion.HTTP2
+
+    async def _tunnel(
+        self, transport: asyncio.Transport, handshake: _Handshake, timeout: float
+    ) -> None:
+        assert self.route.proxy is not None
+        host = f"[{self.origin.host}]" if ":" in self.origin.host else self.origin.host
+        await open_tunnel(
+            transport, handshake, f"{host}:{self.origin.port}", self.route.proxy, timeout
+        )
+
+    async def _dial(self, loop: asyncio.AbstractEventLoop) -> tuple[asyncio.Transport, _Handshake]:
+        """A stream to the origin, its proxy, or the unix socket standing in for it."""
+        route = self.route
+        if route.unix_socket is not None:
+            where = f"unix socket {route.unix_socket}"
+            return await self._connect(
+                where, loop.create_unix_connection(_Handshake, route.unix_socket)
+            )
+        host, port = (
+            (route.proxy.host, route.proxy.port)
+            if route.proxy
+            else (self.origin.host, self.origin.port)
+        )
+        where = f"proxy {route.proxy.display}" if route.proxy else str(self.origin)
+        address = self._address or await self._resolve(loop, host, port)
+        return await self._connect(where, loop.create_connection(_Handshake, address, port))
+
+    async def _connect(
+        self, where: str, connecting: Coroutine[Any, Any, tuple[asyncio.BaseTransport, _Handshake]]
     ) -> tuple[asyncio.Transport, _Handshake]:
         try:
-            return await asyncio.wait_for(
-                loop.create_connection(_Handshake, address, self.origin.port),
-                self.connect_timeout,
-            )
+            transport, handshake = await asyncio.wait_for(connecting, self.connect_timeout)
         except TimeoutError:
-            raise ConnectTimeout(f"connect to {self.origin} timed out") from None
+            raise ConnectTimeout(f"connect to {where} timed out") from None
         except OSError as exc:
             if is_reset(exc):
                 # The handshake completed (a refusal is ECONNREFUSED) and the server reset the
                 # connection before the loop saw it: the server accepted it, so count it.
                 self.observer.on_lost_before_open(CloseReason.CONNECTION_RESET)
             kind, message = classify_os_error(exc)
-            raise ConnectError(f"connect to {self.origin}: {message}", kind) from exc
+            raise ConnectError(f"connect to {where}: {message}", kind) from exc
+        return cast(asyncio.Transport, transport), handshake  # uvloop's are not subclasses
 
-    async def _resolve(self, loop: asyncio.AbstractEventLoop) -> str:
-        host = self.origin.host
+    async def _resolve(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
         try:
             ipaddress.ip_address(host)
             self._address = host
@@ -151,7 +193,7 @@ class AsyncConnector:
         except ValueError:
             pass
         try:
-            infos = await loop.getaddrinfo(host, self.origin.port, type=socket.SOCK_STREAM)
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise ConnectError(f"cannot resolve {host}: {exc}", "dns_error") from exc
         self._family, _, _, _, sockaddr = infos[0]
@@ -202,7 +244,7 @@ class AsyncConnector:
         self, transport: asyncio.BaseTransport, handshake: _Handshake, conn: _Wire
     ) -> None:
         sockname = transport.get_extra_info("sockname")
-        if sockname:
+        if isinstance(sockname, tuple):  # a unix socket's is a path
             conn.local_port = int(sockname[1])
         self.observer.on_open(conn)
         conn.connection_made(transport)

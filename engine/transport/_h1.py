@@ -51,6 +51,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         "_transport",
         "_waiter",
         "keep_alive",
+        "proxy_form",
     )
 
     multiplexed = False
@@ -78,6 +79,9 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self.keep_alive = True
+        # Through a proxy on plain HTTP: requests go in absolute form with these header lines
+        # (Proxy-Authorization, or none); None: origin form.
+        self.proxy_form: bytes | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -180,7 +184,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         return not self.closed and self.keep_alive and self._waiter is None
 
     async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
-        data = h1_bytes(request, close=self.single_use)
+        data = h1_bytes(request, self.single_use, self.proxy_form)
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
             raise await self._closed_error()

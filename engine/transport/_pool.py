@@ -451,6 +451,7 @@ def _with_timings(
     raw: RawResponse, conn: Connection, new: bool, started: float, sent: float
 ) -> RawResponse:
     raw.new_connection = new
+    raw.connection_id = conn.id
     waited = int((sent - started) * 1e6)
     if new:
         raw.connect_us = conn.connect_us

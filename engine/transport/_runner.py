@@ -16,8 +16,9 @@ import httpx
 from .._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
 from ._connect import AsyncConnector, Origin
 from ._pool import AsyncOriginPool
+from ._route import Route, choose_route
 from ._tls import build_ssl_context
-from ._transport import PoolScope, to_response
+from ._transport import PoolScope, origin_of, to_response
 from .interfaces import ConnectionObserver
 
 SCOPE_EXTENSION = "loadscope.scope"
@@ -41,6 +42,9 @@ class Runner:
         self._max_body = session.max_body
         self._skip_verify = config.skip_verify or session.insecure
         self._contexts: dict[HttpVersion, ssl.SSLContext] = {}
+        self._proxy = config.proxy or session.proxy
+        self._unix_socket = config.unix_socket or session.unix_socket
+        self.route = self.route_to(origin_of(self.base_url))  # checks the proxy settings now
         self._connectors: dict[Origin, AsyncConnector] = {}
         self.shared = PoolScope(self.new_pool, keep=session.initial_pool_keep())
         self.transport = AsyncEngineTransport(self)
@@ -84,8 +88,30 @@ class Runner:
                 self._connect_timeout,
                 self._max_body,
                 server_name=self.config.tls_server_name,
+                route=self.route_to(origin),
             )
         return connector
+
+    def route_to(self, origin: Origin) -> Route:
+        """Direct, through a proxy, or over the unix socket (see `_route`)."""
+        return choose_route(
+            origin.scheme,
+            origin.host,
+            origin.port,
+            proxy=self._proxy,
+            unix_socket=self._unix_socket,
+        )
+
+    def dialled(self) -> tuple[str, int] | None:
+        """The TCP (host, port) this runner's base URL connects to: its proxy's or its own;
+        None over a unix socket."""
+        route = self.route
+        if route.unix_socket is not None:
+            return None
+        if route.proxy is not None:
+            return route.proxy.host, route.proxy.port
+        origin = origin_of(self.base_url)
+        return origin.host, origin.port
 
     def new_pool(self, origin: Origin, keep: int, reuse: bool) -> AsyncOriginPool:
         return AsyncOriginPool(

@@ -10,6 +10,8 @@ import httpx
 
 _H1 = "loadscope.h1"
 _H1_CLOSE = "loadscope.h1-close"
+_H1_PROXY = "loadscope.h1-proxy"
+_H1_PROXY_CLOSE = "loadscope.h1-proxy-close"
 _H2 = "loadscope.h2"
 _HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
@@ -23,16 +25,21 @@ def request_body(request: httpx.Request) -> bytes:
         return request.read()
 
 
-def h1_bytes(request: httpx.Request, close: bool = False) -> bytes:
-    key = _H1_CLOSE if close else _H1
+def h1_bytes(request: httpx.Request, close: bool = False, proxy: bytes | None = None) -> bytes:
+    """`proxy`: forwarded through a proxy, in absolute form, with these extra header lines."""
+    if proxy is None:
+        key = _H1_CLOSE if close else _H1
+    else:
+        key = _H1_PROXY_CLOSE if close else _H1_PROXY
     cached = request.extensions.get(key)
     if cached is None:
-        cached = request.extensions[key] = _serialize_h1(request, close)
+        cached = request.extensions[key] = _serialize_h1(request, close, proxy)
     return cached
 
 
-def _serialize_h1(request: httpx.Request, close: bool) -> bytes:
-    parts = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+def _serialize_h1(request: httpx.Request, close: bool, proxy: bytes | None = None) -> bytes:
+    target = request.url.raw_path if proxy is None else _absolute_form(request.url)
+    parts = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     saw_connection = False
     for name, value in request.headers.raw:
         if name.lower() == b"connection":
@@ -42,9 +49,15 @@ def _serialize_h1(request: httpx.Request, close: bool) -> bytes:
         parts += [name, b": ", value, b"\r\n"]
     if close and not saw_connection:
         parts.append(b"Connection: close\r\n")
+    if proxy:
+        parts.append(proxy)
     parts.append(b"\r\n")
     parts.append(request_body(request))
     return b"".join(parts)
+
+
+def _absolute_form(url: httpx.URL) -> bytes:
+    return url.scheme.encode("ascii") + b"://" + url.netloc + url.raw_path
 
 
 def h2_headers(request: httpx.Request) -> list[tuple[bytes, bytes]]:

@@ -12,6 +12,7 @@ class RawResponse:
         "body",
         "body_size",
         "connect_us",
+        "connection_id",
         "first_byte",
         "headers",
         "http_version",
@@ -34,6 +35,7 @@ class RawResponse:
         self.ttfb_us = 0
         self.wait_us = 0
         self.connect_us = 0
+        self.connection_id = 0  # the ledger id of the connection it came on
         self.tls_us = 0
         self.new_connection = False
 

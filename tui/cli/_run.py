@@ -39,6 +39,7 @@ from ._more_outputs import (
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._progress import show_progress
+from ._target_lists import note_target_list_error
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
 from ._workers import drive_workers
@@ -103,7 +104,7 @@ async def drive(
     def on_signal() -> None:
         state.interrupts += 1
         if state.interrupts == 1:
-            session.request_stop()
+            session.stop()
         else:
             state.cut_by_user = state.cut_by_user or not session.aborting
             session.abort()
@@ -116,7 +117,7 @@ async def drive(
         helpers.append(loop.create_task(show_progress(session)))
     try:
         if state.interrupts:  # a signal came while starting up: report a run that never began
-            await session.stop()
+            await session.shutdown()
         else:
             await session.run()
     finally:
@@ -164,7 +165,7 @@ async def _watch_reachability(session: Session, state: _DriveState) -> None:
         if metrics.errors >= needed and kinds and kinds <= UNREACHABLE_KINDS:
             kind = metrics.error_kinds.most_common(1)[0][0]
             state.unreachable = unreachable_message(session, kind)
-            session.request_stop()
+            session.stop()
             return
 
 
@@ -211,6 +212,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
     outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
+    note_target_list_error(plan.spec, outcome)
     return finish(args, plan, outcome, thresholds)
 
 

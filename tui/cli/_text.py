@@ -9,6 +9,7 @@ from ...engine.durations import go_duration
 from ..format import counted, ms, number, percent
 from ..widgets import merge_equal_bins
 from ._loadt import loadt_block
+from ._mix import mix_lines
 
 BAR = "█"
 PARTIAL = " ▏▎▍▌▋▊▉"
@@ -54,6 +55,7 @@ def render_text(
     parts += _connections(snapshot, report)
     parts += worker_lines(report)
     parts += _steps(snapshot)
+    parts += mix_lines(snapshot)
     parts += _warnings(report)
     parts += threshold_lines(report)
     if title:
@@ -110,8 +112,15 @@ def _mode(snapshot: Snapshot, report: dict[str, Any]) -> str:
         model = f"closed, {counted(snapshot.concurrency, 'VU')} at the end, peak {peak:,}"
     else:
         model = f"closed, {counted(snapshot.concurrency, 'VU')}"
+    if snapshot.level_set_by_hand:
+        model += ", changed by hand"
     http = HttpVersion(snapshot.http_version).describe(snapshot.http_version_in_use)
-    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}"
+    via = ""
+    if snapshot.unix_socket:
+        via = f"; over unix socket {snapshot.unix_socket}"
+    elif snapshot.proxy:
+        via = f"; via proxy {snapshot.proxy}"
+    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}{via}"
 
 
 def _latency(snapshot: Snapshot) -> list[str]:
@@ -162,6 +171,15 @@ def _iterations(snapshot: Snapshot) -> list[str]:
     return lines
 
 
+def _carried_over(snapshot: Snapshot) -> str:
+    """Connections already open when the statistics started: after a warm-up, or a reset."""
+    carried = snapshot.connections.carried_over
+    if not carried:
+        return ""
+    since = "from before the reset" if snapshot.stats_since == "reset" else "from the warm-up"
+    return f"  (+{carried:,} {since})"
+
+
 def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
     conns = snapshot.connections
     lines = [
@@ -169,7 +187,7 @@ def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
         row(
             "opened",
             f"{conns.opened_total:,}  closed {conns.closed_total:,}  peak open {conns.peak_open:,}"
-            + (f"  (+{conns.carried_over:,} from the warm-up)" if conns.carried_over else ""),
+            + _carried_over(snapshot),
         ),
         row("closed by reason", counts(conns.closed_by_reason)),
         row("requests/connection", number(conns.requests_per_connection_mean)),
