@@ -98,6 +98,7 @@ def test_a_cluster_address_nobody_listens_on_is_one_line_and_exit_2(
     assert f"Ray cluster at ray://127.0.0.1:{port} is not reachable" in result.error_line()
 
 
+@pytest.mark.slow  # starts Ray
 async def test_ray_one_command_sequence_leaves_what_it_leaves_everywhere(
     own_target: TargetProcess, cluster: str
 ) -> None:
