@@ -90,6 +90,9 @@ class RunnerConfig:
     # HTTP_PROXY / HTTPS_PROXY / ALL_PROXY unless NO_PROXY exempts the host.
     proxy: str | None = None
     unix_socket: str | None = None  # every connection over this socket (`--unix-socket`)
+    # A response's header block past this many bytes fails the request (`header_too_large`) and
+    # closes the connection, so a server that sends endless header lines cannot exhaust memory.
+    max_header_size: int = 1_048_576
 
 
 @dataclass(slots=True)

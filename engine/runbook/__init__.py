@@ -2,6 +2,7 @@
 
     scenario = load_runbooks(["login.yml"], {"user": "alice"})   # raises RunbookError
     scenario.warnings                                            # ["file:3:1: warning: ..."]
+    load_runbooks(paths, options=RunbookOptions(fail_fast=True, scopes=frozenset({"read:parent"})))
 
 The expression language is also usable on its own, for thresholds over report numbers:
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from ._errors import EvalError, Location, RunbookError
 from ._expression import Expression, compile_expression, evaluate
 from ._mix import MixReport, MixScenario, parse_mix
+from ._options import RunbookOptions
 from ._scenario import (
     RunbookScenario,
     StepOutcome,
@@ -32,6 +34,7 @@ __all__ = [
     "MixReport",
     "MixScenario",
     "RunbookError",
+    "RunbookOptions",
     "RunbookScenario",
     "StepOutcome",
     "compile_expression",

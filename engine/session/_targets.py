@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .._config import RunnerConfig
-from ..transport.interfaces import KEEP_BODY
 from ._target_list import Target, TargetListError, TargetParser, step_names
 from .scenario import (
     DEFAULT_EXPECTED_STATUS,
@@ -32,7 +31,7 @@ from .scenario import (
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
-    from ..transport import Runner
+    from ..transport import RawRequest, Runner
 
 ORDERS = ("round-robin", "random")
 QUIET_S = 0.2  # a stream idle this long after its first target has delivered its first batch
@@ -125,7 +124,7 @@ class TargetFeed:
 class _Entry:
     __slots__ = ("request", "runner", "step")
 
-    def __init__(self, runner: Runner, request: httpx.Request, step: StepStats) -> None:
+    def __init__(self, runner: Runner, request: RawRequest, step: StepStats) -> None:
         self.runner = runner
         self.request = request
         self.step = step
@@ -236,8 +235,8 @@ class TargetListScenario:
             target.url,
             headers=[*target.headers, *self.headers],
             content=target.body,
+            keep_body=False,  # nothing reads it: count it, don't keep it
         )
-        request.extensions[KEEP_BODY] = False
         return _Entry(runner, request, step)
 
 

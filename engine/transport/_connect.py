@@ -8,9 +8,8 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from typing import cast
 
 from .._config import CloseReason, HttpVersion
 from ._errors import (
@@ -24,26 +23,15 @@ from ._h1 import AsyncHTTP11Connection
 from ._h2 import AsyncHTTP2Connection
 from ._proxy import open_tunnel
 from ._route import DIRECT, Route
+from ._wire import Origin
 from .interfaces import (
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_HEADER_SIZE,
+    AsyncioNetwork,
     Connection,
     ConnectionObserver,
+    Network,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    scheme: str
-    host: str
-    port: int
-
-    @property
-    def is_tls(self) -> bool:
-        return self.scheme == "https"
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
 
 
 class _Handshake(asyncio.Protocol):
@@ -90,6 +78,8 @@ class AsyncConnector:
         *,
         server_name: str | None = None,
         route: Route = DIRECT,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        network: Network | None = None,
     ) -> None:
         self.runner = runner
         self.origin = origin
@@ -99,6 +89,8 @@ class AsyncConnector:
         self.connect_timeout = connect_timeout
         self._ssl_context = ssl_context
         self._max_body = max_body
+        self._max_header_size = max_header_size
+        self._network = network or AsyncioNetwork()
         self._address: str | None = None
         self._family = socket.AF_UNSPEC
 
@@ -167,10 +159,12 @@ class AsyncConnector:
         )
         where = f"proxy {route.proxy.display}" if route.proxy else str(self.origin)
         address = self._address or await self._resolve(loop, host, port)
-        return await self._connect(where, loop.create_connection(_Handshake, address, port))
+        return await self._connect(where, self._network.connect_tcp(address, port, _Handshake))
 
     async def _connect(
-        self, where: str, connecting: Coroutine[Any, Any, tuple[asyncio.BaseTransport, _Handshake]]
+        self,
+        where: str,
+        connecting: Awaitable[tuple[asyncio.BaseTransport, asyncio.Protocol]],
     ) -> tuple[asyncio.Transport, _Handshake]:
         try:
             transport, handshake = await asyncio.wait_for(connecting, self.connect_timeout)
@@ -183,6 +177,7 @@ class AsyncConnector:
                 self.observer.on_lost_before_open(CloseReason.CONNECTION_RESET)
             kind, message = classify_os_error(exc)
             raise ConnectError(f"connect to {where}: {message}", kind) from exc
+        assert isinstance(handshake, _Handshake)
         return cast(asyncio.Transport, transport), handshake  # uvloop's are not subclasses
 
     async def _resolve(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> str:
@@ -238,7 +233,9 @@ class AsyncConnector:
         else:
             use_h2 = http_version is HttpVersion.HTTP2
         protocol = AsyncHTTP2Connection if use_h2 else AsyncHTTP11Connection
-        return protocol(self.observer, self.runner, origin, self._max_body)
+        conn = protocol(self.observer, self.runner, origin, self._max_body)
+        conn.max_header_size = self._max_header_size
+        return conn
 
     def _hand_over(
         self, transport: asyncio.BaseTransport, handshake: _Handshake, conn: _Wire
