@@ -11,7 +11,7 @@ import pytest
 
 from loadscope.engine import HttpVersion, Session, SessionConfig, UrlScenario
 from loadscope.engine.target import TargetProcess
-from loadscope.engine.transport import choose_route, parse_proxy
+from loadscope.engine.transport import choose_route, from_httpx, parse_proxy
 from loadscope.engine.transport._serialize import h1_bytes as serialize_h1
 
 from .cli_support import loadscope
@@ -102,7 +102,7 @@ def test_userinfo_becomes_basic_proxy_authorization_and_is_never_shown() -> None
 
 
 def test_forwarded_requests_use_the_absolute_form_with_proxy_headers() -> None:
-    request = httpx.Request("GET", "http://example.com:8080/a?b=1")
+    request = from_httpx(httpx.Request("GET", "http://example.com:8080/a?b=1"))
     data = serialize_h1(request, False, b"Proxy-Authorization: Basic eA==\r\n")
     assert data.startswith(b"GET http://example.com:8080/a?b=1 HTTP/1.1\r\n")
     assert b"Host: example.com:8080\r\n" in data

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..redact import redact_text
+from ..transport import RawRequest, url_of
 from ._log_writer import FRAME
 from ._view import DiagnosticsExtension, PointFields, SessionPort, SessionView
 
@@ -88,8 +89,8 @@ class _Compactor:
                         raw.connection_id or None, raw.new_connection))  # fmt: skip
         return targets, out
 
-    def _target(self, step: str, request: Any, new: list[tuple[object, ...]]) -> int:
-        key = (step, request.method, redact_text(str(request.url)))
+    def _target(self, step: str, request: RawRequest, new: list[tuple[object, ...]]) -> int:
+        key = (step, request.method, redact_text(str(url_of(request))))
         target = self._ids.get(key)
         if target is None:
             target = self._ids[key] = len(self._ids) + 1
