@@ -10,11 +10,12 @@ from dataclasses import dataclass
 class Listener(enum.StrEnum):
     HTTP = "http"  # HTTP/1.1, and HTTP/2 with prior knowledge (h2c) on the same port
     HTTPS = "https"  # TLS; ALPN chooses h2 or http/1.1
+    HTTP3 = "http3"  # QUIC on UDP, ALPN h3
 
     @property
     def slot(self) -> int:
         """This listener's place in the shared counters."""
-        return 0 if self is Listener.HTTP else 1
+        return list(Listener).index(self)
 
 
 class PlainProtocols(enum.StrEnum):
@@ -36,6 +37,7 @@ class TargetOptions:
     always_close: bool = False  # every response says `Connection: close` (HTTP/2: GOAWAY)
     workers: int = 1  # processes sharing the ports with SO_REUSEPORT
     max_concurrent_streams: int = 256  # HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+    http3_port: int | None = None  # HTTP/3 (QUIC) on this UDP port, 0: a free one; needs tls
     backlog: int = 4096
     certfile: str | None = None  # None with tls: a self-signed certificate made at start
     keyfile: str | None = None
@@ -50,7 +52,9 @@ class TargetOptions:
             raise ValueError("keepalive_timeout must be positive (or None)")
         if self.max_concurrent_streams < 1:
             raise ValueError("max_concurrent_streams must be at least 1")
-        for port in (self.port, self.tls_port):
+        if self.http3_port is not None and not self.tls:
+            raise ValueError("HTTP/3 needs tls (QUIC is always encrypted)")
+        for port in (self.port, self.tls_port, self.http3_port or 0):
             if not 0 <= port <= 65535:
                 raise ValueError(f"invalid port {port}")
         if (self.certfile is None) != (self.keyfile is None):

@@ -9,6 +9,7 @@ import ssl
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ._app import App
 from ._connection import ServerConnection
@@ -16,6 +17,9 @@ from ._counters import SharedCounters
 from ._options import Listener, TargetOptions
 from ._site import Site
 from ._tls_listener import TlsListener, listening_socket
+
+if TYPE_CHECKING:
+    from ._h3 import Http3Listener
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,7 @@ class TargetInfo:
     cert_path: str | None = None  # PEM to verify the TLS listener with (as a CA file)
     pid: int = 0
     worker: int = 0
+    http3_port: int | None = None  # UDP
 
     @property
     def http_url(self) -> str:
@@ -38,6 +43,13 @@ class TargetInfo:
         if self.https_port is None:
             return None
         return f"https://{_netloc(self.host, self.https_port)}"
+
+    @property
+    def http3_url(self) -> str | None:
+        """The HTTP/3 listener's URL (https, on its UDP port), or None without HTTP/3."""
+        if self.http3_port is None:
+            return None
+        return f"https://{_netloc(self.host, self.http3_port)}"
 
 
 def connection_factory(site: Site, listener: Listener) -> Callable[[], ServerConnection]:
@@ -85,6 +97,7 @@ async def _serve(
     reuse_port = options.workers > 1
     server: asyncio.AbstractServer | None = None
     tls: TlsListener | None = None
+    http3: Http3Listener | None = None
     try:
         plain = listening_socket(options.host, options.port, options.backlog, reuse_port)
         server = await loop.create_server(
@@ -94,6 +107,11 @@ async def _serve(
             secure = listening_socket(options.host, options.tls_port, options.backlog, reuse_port)
             tls = TlsListener(site, secure)
             tls.start()
+        if options.http3_port is not None:
+            from ._h3 import Http3Listener  # aioquic only when HTTP/3 is asked for
+
+            http3 = Http3Listener(site, options)
+            await http3.start()
         info = TargetInfo(
             options.host,
             int(plain.getsockname()[1]),
@@ -101,6 +119,7 @@ async def _serve(
             options.certfile,
             os.getpid(),
             worker,
+            None if http3 is None else http3.port,
         )
         if ready_callback is not None:
             ready_callback(info)
@@ -111,6 +130,8 @@ async def _serve(
         if tls is not None:
             tls.close()
         await site.close_all()
+        if http3 is not None:
+            http3.close()  # after close_all: the connections' CONNECTION_CLOSE goes out on it
 
 
 def _ssl_context(options: TargetOptions) -> ssl.SSLContext:

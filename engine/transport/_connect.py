@@ -21,6 +21,7 @@ from ._errors import (
 )
 from ._h1 import AsyncHTTP11Connection
 from ._h2 import AsyncHTTP2Connection
+from ._tls import QuicSettings
 from .interfaces import (
     DEFAULT_MAX_BODY,
     Connection,
@@ -81,6 +82,7 @@ class AsyncConnector:
         max_body: int = DEFAULT_MAX_BODY,
         *,
         server_name: str | None = None,
+        quic_settings: Callable[[], QuicSettings] | None = None,
     ) -> None:
         self.runner = runner
         self.origin = origin
@@ -88,6 +90,7 @@ class AsyncConnector:
         self.observer = observer
         self.connect_timeout = connect_timeout
         self._ssl_context = ssl_context
+        self._quic_settings = quic_settings or QuicSettings
         self._max_body = max_body
         self._address: str | None = None
         self._family = socket.AF_UNSPEC
@@ -102,6 +105,8 @@ class AsyncConnector:
     async def _open(self, http_version: HttpVersion) -> Connection:
         loop = asyncio.get_running_loop()
         address = self._address or await self._resolve(loop)
+        if http_version is HttpVersion.HTTP3:
+            return await self._open_quic(address)
         deadline = loop.time() + self.connect_timeout
         started = time.perf_counter()
         transport, handshake = await self._tcp_connect(loop, address)
@@ -122,6 +127,31 @@ class AsyncConnector:
         conn.connect_us = int((connected - started) * 1e6)
         conn.tls_us = int((tls_done - connected) * 1e6) if self.origin.is_tls else 0
         self._hand_over(transport, handshake, conn)
+        return conn
+
+    async def _open_quic(self, address: str) -> Connection:
+        """HTTP/3: one QUIC handshake on a UDP socket, in place of TCP connect and TLS."""
+        if not self.origin.is_tls:
+            raise ConnectError(
+                f"HTTP/3 needs an https:// URL, not {self.origin}", "http3_needs_tls"
+            )
+        from ._h3 import AsyncHTTP3Connection  # aioquic only when HTTP/3 is asked for
+
+        conn = AsyncHTTP3Connection(self.observer, self.runner, str(self.origin), self._max_body)
+        try:
+            await conn.open(
+                address,
+                self.origin.port,
+                self._quic_settings(),
+                self.server_name,
+                self.connect_timeout,
+            )
+        except ConnectTimeout:
+            raise  # nobody answered: nothing was accepted
+        except (TLSError, ConnectError):
+            self.observer.on_lost_before_open(CloseReason.ERROR)  # the server kept state for it
+            raise
+        self.observer.on_open(conn)
         return conn
 
     async def _tcp_connect(

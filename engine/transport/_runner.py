@@ -16,7 +16,7 @@ import httpx
 from .._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
 from ._connect import AsyncConnector, Origin
 from ._pool import AsyncOriginPool
-from ._tls import build_ssl_context
+from ._tls import QuicSettings, build_ssl_context
 from ._transport import PoolScope, to_response
 from .interfaces import ConnectionObserver
 
@@ -41,6 +41,7 @@ class Runner:
         self._max_body = session.max_body
         self._skip_verify = config.skip_verify or session.insecure
         self._contexts: dict[HttpVersion, ssl.SSLContext] = {}
+        self._quic: QuicSettings | None = None
         self._connectors: dict[Origin, AsyncConnector] = {}
         self.shared = PoolScope(self.new_pool, keep=session.initial_pool_keep())
         self.transport = AsyncEngineTransport(self)
@@ -68,6 +69,17 @@ class Runner:
             )
         return context
 
+    def quic_settings(self) -> QuicSettings:
+        if self._quic is None:
+            self._quic = QuicSettings(
+                skip_verify=self._skip_verify,
+                cacert=self.config.cacert,
+                cert=self.config.cert,
+                key=self.config.key,
+                idle_timeout=self.idle_timeout,
+            )
+        return self._quic
+
     def prepare_tls(self) -> None:
         """Build the TLS context up front, so the first request pays no certifi load."""
         if self.base_url.scheme == "https":
@@ -84,6 +96,7 @@ class Runner:
                 self._connect_timeout,
                 self._max_body,
                 server_name=self.config.tls_server_name,
+                quic_settings=self.quic_settings,
             )
         return connector
 

@@ -1,0 +1,104 @@
+"""HTTP/3 over QUIC (aioquic) against the built-in target's UDP listener: counts are exact
+against the target's own QUIC counters (connections created, closed, requests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
+
+from loadscope.engine import HttpVersion, ReuseMode, SessionConfig, UrlScenario
+from loadscope.engine.target import TargetOptions, TargetProcess
+
+from .helpers import run_session
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def h3_target() -> Iterator[TargetProcess]:
+    with TargetProcess(TargetOptions(tls=True, http3_port=0)) as target:
+        yield target
+
+
+def h3_config(**overrides: object) -> SessionConfig:
+    values: dict[str, object] = {
+        "concurrency": 10,
+        "duration": 1.0,
+        "http_version": HttpVersion.HTTP3,
+        "insecure": True,
+        "stop_grace": 5.0,
+    }
+    values.update(overrides)
+    return SessionConfig(**values)  # type: ignore[arg-type]
+
+
+def url(target: TargetProcess, path: str = "/") -> str:
+    assert target.http3_url is not None
+    return target.http3_url + path
+
+
+def counts(target: TargetProcess) -> tuple[int, int]:
+    return target.accepted("http3"), target.requests("http3")
+
+
+async def test_streams_share_one_quic_connection(h3_target: TargetProcess) -> None:
+    accepted, requests = counts(h3_target)
+    session = await run_session(h3_config(), UrlScenario(url(h3_target)))
+    snap = session.snapshot()
+    assert snap.errors_total == 0 and snap.requests_total > 10
+    assert snap.connections.opened_total == 1
+    assert h3_target.accepted("http3") - accepted == 1
+    assert h3_target.requests("http3") - requests == snap.requests_total
+    assert dict(snap.http_versions) == {"HTTP/3": snap.requests_total}
+    assert h3_target.wait_until(lambda t: t.open_connections("http3") == 0, timeout=10)
+
+
+async def test_reuse_none_opens_a_quic_connection_per_request(h3_target: TargetProcess) -> None:
+    accepted, requests = counts(h3_target)
+    session = await run_session(
+        h3_config(concurrency=3, reuse_mode=ReuseMode.NONE), UrlScenario(url(h3_target))
+    )
+    snap = session.snapshot()
+    assert snap.errors_total == 0 and snap.requests_total > 3
+    assert snap.connections.opened_total == snap.requests_total
+    assert h3_target.accepted("http3") - accepted == snap.requests_total
+    assert h3_target.requests("http3") - requests == snap.requests_total
+
+
+async def test_a_server_close_after_the_answer_opens_a_new_connection(
+    h3_target: TargetProcess,
+) -> None:
+    accepted, requests = counts(h3_target)
+    session = await run_session(
+        h3_config(concurrency=1, max_iterations=5), UrlScenario(url(h3_target, "/close"))
+    )
+    snap = session.snapshot()
+    assert snap.requests_total == 5 and snap.errors_total == 0
+    assert h3_target.requests("http3") - requests == 5
+    assert h3_target.accepted("http3") - accepted == snap.connections.opened_total == 5
+
+
+async def test_a_certificate_that_does_not_verify_fails_without_insecure(
+    h3_target: TargetProcess,
+) -> None:
+    _, requests = counts(h3_target)
+    session = await run_session(
+        h3_config(concurrency=1, max_iterations=1, insecure=False), UrlScenario(url(h3_target))
+    )
+    snap = session.snapshot()
+    assert snap.requests_total == 0 or snap.errors_total == snap.requests_total
+    kinds = {error.kind for error in snap.errors}
+    assert kinds == {"tls_verify_failed"}, kinds
+    assert h3_target.requests("http3") - requests == 0
+
+
+async def test_a_stalled_server_fails_the_request_with_a_timeout(h3_target: TargetProcess) -> None:
+    session = await run_session(
+        h3_config(concurrency=2, max_iterations=2, timeout=0.3),
+        UrlScenario(url(h3_target, "/delay/3000")),
+    )
+    snap = session.snapshot()
+    assert {error.kind for error in snap.errors} == {"timeout"}
