@@ -3,13 +3,14 @@ against the target's own QUIC counters (connections created, closed, requests)."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
 
-from loadscope.engine import HttpVersion, ReuseMode, SessionConfig, UrlScenario
+from loadscope.engine import HttpVersion, ReuseMode, Session, SessionConfig, UrlScenario
 from loadscope.engine.target import TargetOptions, TargetProcess
 
 from .helpers import run_session
@@ -102,3 +103,60 @@ async def test_a_stalled_server_fails_the_request_with_a_timeout(h3_target: Targ
     )
     snap = session.snapshot()
     assert {error.kind for error in snap.errors} == {"timeout"}
+
+
+def test_the_http3_listener_shares_the_https_port_number(h3_target: TargetProcess) -> None:
+    assert h3_target.info is not None
+    assert h3_target.info.http3_port == h3_target.info.https_port
+
+
+async def test_a_live_switch_between_http_versions_moves_to_each_listener(
+    h3_target: TargetProcess,
+) -> None:
+    """One https:// URL: HTTP/1.1 and HTTP/2 reach the TLS listener, HTTP/3 its UDP twin."""
+    assert h3_target.https_url is not None
+    tcp_before, udp_before = h3_target.accepted("https"), h3_target.accepted("http3")
+    session = Session(h3_config(concurrency=2, duration=None), UrlScenario(h3_target.https_url))
+    await session.start()
+    seen: dict[str, int] = {}
+    for version in (HttpVersion.HTTP1, HttpVersion.HTTP3, HttpVersion.HTTP2, HttpVersion.HTTP3):
+        session.set_http_version(version)
+        await wait_for_new_responses(session, 20)
+        seen.update(dict(session.snapshot().http_versions))
+    await session.stop()
+    snap = session.snapshot()
+    assert set(seen) == {"HTTP/1.1", "HTTP/2", "HTTP/3"}
+    assert snap.errors_total == 0
+    tcp_opened = h3_target.accepted("https") - tcp_before
+    udp_opened = h3_target.accepted("http3") - udp_before
+    assert udp_opened == 2  # one per switch to HTTP/3: the pool keeps one QUIC connection
+    assert tcp_opened + udp_opened == snap.connections.opened_total
+
+
+async def wait_for_new_responses(session: Session, count: int, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    start = session.snapshot().requests_total
+    deadline = loop.time() + timeout
+    while session.snapshot().requests_total < start + count:
+        assert loop.time() < deadline, "no responses after the switch"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_servers_idle_timeout_closes_the_connection_and_the_next_request_reopens() -> (
+    None
+):
+    options = TargetOptions(tls=True, http3_port=0, keepalive_timeout=0.3)
+    with TargetProcess(options) as target:
+        session = Session(
+            h3_config(concurrency=1, duration=None, rate=None), UrlScenario(url(target))
+        )
+        await session.start()
+        await wait_for_new_responses(session, 1)
+        session.pause()
+        assert await target.wait_until_async(lambda t: t.open_connections("http3") == 0, 10)
+        session.resume()
+        await wait_for_new_responses(session, 1)
+        await session.stop()
+        snap = session.snapshot()
+        assert snap.connections.opened_total == 2 == target.accepted("http3")
+        assert snap.errors_total == 0

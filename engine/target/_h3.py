@@ -181,7 +181,7 @@ class Http3Listener:
         self.port = 0
         self._transport: asyncio.DatagramTransport | None = None
 
-    async def start(self) -> int:
+    async def start(self, port: int) -> int:
         options = self.options
         configuration = QuicConfiguration(
             is_client=False,
@@ -196,7 +196,7 @@ class Http3Listener:
 
         transport, _ = await site.loop.create_datagram_endpoint(
             lambda: QuicServer(configuration=configuration, create_protocol=connection),
-            local_addr=(options.host, options.http3_port or 0),
+            local_addr=(options.host, port),
             reuse_port=options.workers > 1,
         )
         self._transport = transport

@@ -37,7 +37,9 @@ class TargetOptions:
     always_close: bool = False  # every response says `Connection: close` (HTTP/2: GOAWAY)
     workers: int = 1  # processes sharing the ports with SO_REUSEPORT
     max_concurrent_streams: int = 256  # HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
-    http3_port: int | None = None  # HTTP/3 (QUIC) on this UDP port, 0: a free one; needs tls
+    # HTTP/3 (QUIC) on this UDP port; 0: the TLS listener's port number, as servers announce h3
+    # on the port of their https (Alt-Svc), so one https:// URL reaches all three protocols.
+    http3_port: int | None = None
     backlog: int = 4096
     certfile: str | None = None  # None with tls: a self-signed certificate made at start
     keyfile: str | None = None

@@ -111,7 +111,7 @@ async def _serve(
             from ._h3 import Http3Listener  # aioquic only when HTTP/3 is asked for
 
             http3 = Http3Listener(site, options)
-            await http3.start()
+            await http3.start(options.http3_port or (tls.port if tls is not None else 0))
         info = TargetInfo(
             options.host,
             int(plain.getsockname()[1]),
