@@ -1,7 +1,8 @@
 """loadscope's engine: shared, instrumented HTTP/1.1 and HTTP/2 runners, virtual users and metrics.
 
 Nothing here imports Textual or `tui`. The console and the command line drive a `Session`
-(in-process) or an `EngineProcess` (a session in a child process) through the same controls.
+(in-process) or an `EngineProcess` (a session in a child process) through the same controls:
+`Controls`, whose `Command` values `apply` turns into calls wherever the session runs.
 The built-in target server is `loadscope.engine.target` (`TargetProcess`, `TargetOptions`).
 """
 
@@ -18,7 +19,7 @@ from ._config import (
     State,
 )
 from ._loop import run_event_loop
-from .control import EngineProcess, ScenarioSpec, WorkerController
+from .control import Controller, EngineProcess, ScenarioSpec, WorkerController
 from .diagnostics import (
     DetectorExtension,
     Diagnostics,
@@ -45,12 +46,35 @@ from .metrics import (
     TimelinePoint,
     WorkerSnapshot,
 )
-from .session import Session, SessionExtension
+from .session import (
+    Abort,
+    Command,
+    CommandControls,
+    ControlError,
+    Controls,
+    Pause,
+    ResetStats,
+    Resume,
+    Session,
+    SessionExtension,
+    SetConcurrency,
+    SetHttpVersion,
+    SetRate,
+    SetReuseMode,
+    Stop,
+    apply,
+)
 from .session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
 
 __all__ = [
+    "Abort",
     "CloseReason",
+    "Command",
+    "CommandControls",
     "ConnectionsSnapshot",
+    "ControlError",
+    "Controller",
+    "Controls",
     "DetectorExtension",
     "Diagnostics",
     "EngineProcess",
@@ -65,10 +89,13 @@ __all__ = [
     "KernelExtension",
     "KernelSnapshot",
     "LatencySummary",
+    "Pause",
     "PhaseExtension",
     "PhaseResult",
     "PhaseSpec",
     "RequestFailed",
+    "ResetStats",
+    "Resume",
     "RetireAt",
     "ReuseMode",
     "RunnerConfig",
@@ -77,15 +104,21 @@ __all__ = [
     "Session",
     "SessionConfig",
     "SessionExtension",
+    "SetConcurrency",
+    "SetHttpVersion",
+    "SetRate",
+    "SetReuseMode",
     "Snapshot",
     "SocketCounts",
     "Stage",
     "State",
     "StepSnapshot",
+    "Stop",
     "TimelinePoint",
     "UrlScenario",
     "WorkerController",
     "WorkerSnapshot",
+    "apply",
     "attach_diagnostics",
     "phase_specs",
     "run_event_loop",

@@ -183,7 +183,7 @@ async def shoot_watch(target: TargetProcess) -> None:
         await pilot.pause(2)
         await session.start()
         await pilot.pause(14)
-        await session.stop()
+        await session.shutdown()
         await pilot.pause(4)
         path = HERE / "watch.svg"
         app.save_screenshot(filename=path.name, path=str(HERE))

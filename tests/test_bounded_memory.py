@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loadscope.engine import EventKind, Session, SessionConfig, UrlScenario
-from loadscope.engine.session._session import EVENTS_KEPT
+from loadscope.engine.session._events import EVENTS_KEPT
 
 
 async def test_timeline_and_events_are_rings() -> None:
@@ -19,7 +19,7 @@ async def test_timeline_and_events_are_rings() -> None:
             before=second,
             after=second + 1,
         )
-        session._tick()
+        session.clock.tick()
     snap = session.snapshot(timeline=None)
     assert len(snap.timeline) == 300
     assert len(snap.events) == EVENTS_KEPT

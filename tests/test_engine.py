@@ -132,7 +132,7 @@ async def test_set_concurrency_while_running_shows_each_level(target: TargetProc
     await asyncio.sleep(2.2)
     session.set_concurrency(10)
     await asyncio.sleep(2.2)
-    await session.stop()
+    await session.shutdown()
     snap = session.snapshot()
     levels = [p.concurrency for p in snap.timeline]
     assert {5, 40, 10} <= set(levels)
@@ -158,7 +158,7 @@ async def test_pause_sends_nothing_and_resume_continues(target: TargetProcess) -
     session.resume()
     await asyncio.sleep(0.5)
     assert session.metrics.requests > before_pause
-    await session.stop()
+    await session.shutdown()
     assert target.accepted() == accepted  # pausing kept the connections
 
 
@@ -168,7 +168,7 @@ async def test_closing_the_session_closes_every_connection(target: TargetProcess
     await session.start()
     await asyncio.sleep(1.0)
     assert own_tcp_states(port).get("ESTABLISHED", 0) == 12
-    await session.stop()
+    await session.shutdown()
     assert own_tcp_states(port).get("ESTABLISHED", 0) == 0
     snap = session.snapshot()
     assert snap.connections.open == 0

@@ -274,7 +274,7 @@ async def test_established_both_ends_match_ss_and_the_target(target: TargetProce
         established = ss_count(port, "established")
         assert target.open_connections() == session.ledger.open == 5
     finally:
-        await session.stop()
+        await session.shutdown()
     assert established == 10  # our 5 client sockets and the target's 5
     for sample in samples:
         assert sample is not None and sample.total.established == 10

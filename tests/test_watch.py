@@ -60,7 +60,7 @@ async def test_watch_counts_new_connections_like_the_accept_counter(
         summary = (await watch.stdout.readline()).decode().strip()
         rest, errors = await watch.communicate()
     finally:
-        await session.stop()
+        await session.shutdown()
     assert watch.returncode == 0, errors.decode()
     assert header.startswith(f"watching 127.0.0.1:{port_of(target)}, both ends")
     assert columns == COLUMNS
@@ -92,7 +92,7 @@ async def test_both_sources_tell_new_connections_apart(
             sample = await asyncio.to_thread(watcher.poll)
             assert sample is not None and sample.source == source.value
     finally:
-        await session.stop()
+        await session.shutdown()
     target.wait_until(lambda t: t.open_connections() == 0)
     last = await asyncio.to_thread(watcher.poll)
     opened = target.accepted() - accepted

@@ -24,7 +24,7 @@ async def test_watch_view_counts_new_connections_and_time_wait() -> None:
             before = target.accepted()
             await session.start()
             await pilot.pause(2.5)
-            await session.stop()
+            await session.shutdown()
             opened = target.accepted() - before
             await pilot.pause(2.2)
             screen = app.screen

@@ -90,3 +90,12 @@ def test_a_cluster_address_nobody_listens_on_is_one_line_and_exit_2(
     )
     assert result.code == 2
     assert f"Ray cluster at ray://127.0.0.1:{port} is not reachable" in result.error_line()
+
+
+async def test_ray_one_command_sequence_leaves_what_it_leaves_everywhere(
+    own_target: TargetProcess, cluster: str
+) -> None:
+    """The command sequence of test_controls, over Ray actors: the same results."""
+    from .test_controls import run_on_workers
+
+    await run_on_workers(own_target, worker_pool("ray"))

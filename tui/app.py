@@ -10,21 +10,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
 from textual.timer import Timer
 
-from ..engine import ReuseMode, Snapshot
+from ..engine import (
+    Abort,
+    Command,
+    ControlError,
+    HttpVersion,
+    Pause,
+    ResetStats,
+    Resume,
+    ReuseMode,
+    SetConcurrency,
+    SetHttpVersion,
+    SetRate,
+    SetReuseMode,
+    Snapshot,
+    Stop,
+    apply,
+)
 from ..engine.metrics.report import redact_snapshot
 from ..engine.redact import redact_text
 from .controller import Controller
+from .saving import ReportFiles, ReportRenderer
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 from .screens.summary import SummaryScreen
@@ -33,7 +47,6 @@ from .screens.value_dialog import ValueDialog
 POLL_SECONDS = 0.25
 RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
 RAMP_SECONDS = 0.2
-ReportRenderer = Callable[[Snapshot], tuple[str, dict[str, Any]]]
 
 
 @dataclass
@@ -95,9 +108,23 @@ class LoadscopeApp(App[int]):
         self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
         self._summary_shown = False
         self._errors_seen = 0
-        self.saved_paths: list[Path] = []
-        self.write_failures: list[str] = []  # files that could not be written, said at exit
+        self.files = ReportFiles(self, render_report, options)
         self.exit_code = 0
+
+    @property
+    def saved_paths(self) -> list[Path]:
+        return self.files.saved_paths
+
+    @property
+    def write_failures(self) -> list[str]:
+        return self.files.write_failures
+
+    def command(self, command: Command) -> None:
+        """Send `command` to the engine; one that cannot reach it is said, not raised."""
+        try:
+            apply(command, self.controller)
+        except ControlError as exc:
+            self.notify(redact_text(str(exc)), severity="error", title="engine", timeout=10)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -151,9 +178,9 @@ class LoadscopeApp(App[int]):
         self._set_level(value)
         self._sent = self._level()
         if self.options.open_model:
-            self.controller.set_rate(self._rate)
+            self.command(SetRate(self._rate))
         else:
-            self.controller.set_concurrency(self._concurrency)
+            self.command(SetConcurrency(self._concurrency))
 
     def _show_engine_errors(self) -> None:
         errors = self.controller.errors
@@ -172,7 +199,7 @@ class LoadscopeApp(App[int]):
             return
         self.snapshot = final = redact_snapshot(final)
         text, report = self.render_report(final)
-        saved = self._write_summary(report)
+        saved = self.files.write_summary(report)
         self.clear_notifications()
         self._say_why_silent(final)
         self.refresh_bindings()
@@ -186,26 +213,6 @@ class LoadscopeApp(App[int]):
         if reason:
             self.notify(reason, severity="error", title="no answer", timeout=30)
 
-    def _write_summary(self, report: dict[str, Any]) -> Path | None:
-        from .outputs.files import write_failure, write_json
-
-        try:
-            if self.options.summary_json:
-                path = Path(self.options.summary_json)
-            else:
-                path = self._save_stem().with_suffix(".json")
-            write_json(path, report)
-        except OSError as exc:
-            where = self.options.summary_json or str(self.options.save_dir)
-            self._write_failed(write_failure(where, exc))
-            return None
-        self.saved_paths.append(path)
-        return path
-
-    def _write_failed(self, message: str) -> None:
-        self.write_failures.append(message)
-        self.notify(message, severity="error", title="not saved", timeout=10)
-
     def final_snapshot(self) -> Snapshot | None:
         """The engine's final snapshot, saying so when a second q cut the running work."""
         from .describe import cut_by
@@ -215,10 +222,7 @@ class LoadscopeApp(App[int]):
 
     def rewrite_summary_on_exit(self) -> None:
         """`--summary-json` is written when the run stops and again on exit."""
-        final = self.final_snapshot()
-        if final is not None and self.options.summary_json:
-            _, report = self.render_report(final)
-            self._write_summary(report)
+        self.files.rewrite_summary(self.final_snapshot())
 
     # -- actions -------------------------------------------------------------------------------
     LIVE_ACTIONS = frozenset(
@@ -280,17 +284,14 @@ class LoadscopeApp(App[int]):
     def action_pause_resume(self) -> None:
         if self._stopping or self.snapshot is None:
             return
-        if self.snapshot.state == "paused":
-            self.controller.resume()
-        else:
-            self.controller.pause()
+        self.command(Resume() if self.snapshot.state == "paused" else Pause())
 
     def action_cycle_reuse(self) -> None:
         if self._stopping:
             return
         current = ReuseMode(self.snapshot.reuse_mode) if self.snapshot else self._reuse
         self._reuse = current.next()
-        self.controller.set_reuse_mode(self._reuse.value)
+        self.command(SetReuseMode(self._reuse))
         self.notify(f"reuse mode → {self._reuse.value}", timeout=2)
 
     HTTP_CYCLE = {"auto": "http1", "http1": "http2", "http2": "auto"}
@@ -303,12 +304,12 @@ class LoadscopeApp(App[int]):
         current = self._http_sent or (self.snapshot.http_version if self.snapshot else "auto")
         version = self.HTTP_CYCLE.get(current, "auto")
         self._http_sent = version
-        self.controller.set_http_version(version)
+        self.command(SetHttpVersion(HttpVersion(version)))
         self.notify(f"HTTP → {self.HTTP_NAMES[version]}", timeout=2)
 
     def action_reset_stats(self) -> None:
         if not self._stopping:
-            self.controller.reset_stats()
+            self.command(ResetStats())
             self.notify("statistics reset; the run goes on", timeout=2)
 
     def action_save(self) -> None:
@@ -316,34 +317,7 @@ class LoadscopeApp(App[int]):
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
-        from .outputs.files import write_failure, write_json
-
-        text, report = self.render_report(snap)
-        try:
-            stem = self._save_stem()
-            json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")
-            write_json(json_path, report)
-            text_path.write_text(text, encoding="utf-8")
-            svg = self.save_screenshot(filename=stem.name + ".svg", path=str(stem.parent))
-            from .outputs.html import write_html
-
-            html_path = stem.with_suffix(".html")
-            write_html(html_path, snap, report)
-        except OSError as exc:
-            self._write_failed(write_failure(str(self.options.save_dir), exc))
-            return
-        svg_path = Path(svg)
-        self.saved_paths += [json_path, text_path, svg_path, html_path]
-        self.notify(
-            f"saved {json_path}, {text_path.name}, {svg_path.name}, {html_path.name}",
-            title="saved",
-            timeout=6,
-        )
-
-    def _save_stem(self) -> Path:
-        """`DIR/loadscope-YYYYmmdd-HHMMSS` in the save directory, made on first use."""
-        self.options.save_dir.mkdir(parents=True, exist_ok=True)
-        return self.options.save_dir / f"loadscope-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.files.save(snap)
 
     def action_quit_or_stop(self) -> None:
         if self._stopping and self.controller.finished:
@@ -352,7 +326,7 @@ class LoadscopeApp(App[int]):
             snap = self.snapshot
             if snap is None or not any(e.kind == "abort" for e in snap.events):
                 self._cut_by_user = True  # before the grace period ran out
-            self.controller.abort()  # a second q while stopping: cut in-flight work now
+            self.command(Abort())  # a second q while stopping: cut in-flight work now
         else:
             self.stop_run()
 
@@ -360,7 +334,7 @@ class LoadscopeApp(App[int]):
         if self._stopping:
             return
         self._stopping = True
-        self.controller.stop()
+        self.command(Stop())
         self.refresh_bindings()
         self.notify("stopping: finishing in-flight iterations…", timeout=3)
 

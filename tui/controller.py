@@ -1,39 +1,20 @@
-"""What the console drives: the engine's controls plus a stream of snapshots.
+"""What the console drives: the engine's `Controller` (its `Controls` plus a stream of snapshots).
 
 `engine.EngineProcess` is the real one (a session in its own process). `ScriptedController`
-replays prepared snapshots and records the calls made to it, for tests and screenshots.
+replays prepared snapshots and records the commands sent to it, for tests and screenshots.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
 
-from ..engine import Snapshot
+from ..engine import Command, CommandControls, Controller, Snapshot, Stop
+from ..engine.session import call_of
 
-
-class Controller(Protocol):
-    final: Snapshot | None
-    errors: list[str]
-    exit_message: str | None
-
-    def set_concurrency(self, n: int) -> None: ...
-    def set_rate(self, rate: float) -> None: ...
-    def set_reuse_mode(self, mode: str) -> None: ...
-    def set_http_version(self, version: str) -> None: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def reset_stats(self) -> None: ...
-    def stop(self) -> None: ...
-    def abort(self) -> None: ...
-    def updates(self) -> Snapshot | None: ...
-    def close(self, timeout: float = 3.0) -> None: ...
-
-    @property
-    def finished(self) -> bool: ...
+__all__ = ["Controller", "ScriptedController"]
 
 
-class ScriptedController:
+class ScriptedController(CommandControls):
     """Plays back snapshots one per `updates()` call; `stop()` jumps to the final one."""
 
     def __init__(self, snapshots: list[Snapshot], final: Snapshot | None = None) -> None:
@@ -43,38 +24,15 @@ class ScriptedController:
         self.final: Snapshot | None = None
         self.errors: list[str] = []
         self.exit_message: str | None = None
-        self.calls: list[tuple[str, tuple[object, ...]]] = []
+        self.calls: list[tuple[str, tuple[object, ...]]] = []  # each command, as its call
 
-    def _record(self, name: str, *args: object) -> None:
-        self.calls.append((name, args))
+    def send(self, command: Command) -> None:
+        self.calls.append(call_of(command))
+        if isinstance(command, Stop):
+            self.final = self._final or self._latest
 
-    def set_concurrency(self, n: int) -> None:
-        self._record("set_concurrency", n)
-
-    def set_rate(self, rate: float) -> None:
-        self._record("set_rate", rate)
-
-    def set_reuse_mode(self, mode: str) -> None:
-        self._record("set_reuse_mode", mode)
-
-    def set_http_version(self, version: str) -> None:
-        self._record("set_http_version", version)
-
-    def pause(self) -> None:
-        self._record("pause")
-
-    def resume(self) -> None:
-        self._record("resume")
-
-    def reset_stats(self) -> None:
-        self._record("reset_stats")
-
-    def stop(self) -> None:
-        self._record("stop")
-        self.final = self._final or self._latest
-
-    def abort(self) -> None:
-        self._record("abort")
+    def snapshot(self) -> Snapshot | None:
+        return self.final or self._latest
 
     def updates(self) -> Snapshot | None:
         if self.final is not None:
@@ -83,7 +41,7 @@ class ScriptedController:
         return self._latest
 
     def close(self, timeout: float = 3.0) -> None:
-        self._record("close")
+        self.calls.append(("close", ()))
 
     @property
     def finished(self) -> bool:

@@ -10,8 +10,12 @@ from ..engine import SessionConfig, Snapshot
 from ..engine.durations import go_duration
 
 
-def load_model(config: SessionConfig) -> str:
-    """k6's names for the four shapes: a fixed or ramping number of VUs, or of arrivals."""
+def load_model(config: SessionConfig, snapshot: Snapshot | None = None) -> str:
+    """k6's names for the four shapes: a fixed or ramping number of VUs, or of arrivals; and
+    k6's `externally-controlled` once the VUs or the rate were changed by hand (the console's
+    keys), whatever the run started as."""
+    if snapshot is not None and snapshot.level_set_by_hand:
+        return "externally-controlled"
     if config.open_model:
         return "ramping-arrival-rate" if config.stages else "constant-arrival-rate"
     return "ramping-vus" if config.stages else "constant-vus"
@@ -49,7 +53,7 @@ def run_description(
     config: SessionConfig, snapshot: Snapshot, *, interrupted: bool = False
 ) -> dict[str, Any]:
     return {
-        "model": load_model(config),
+        "model": load_model(config, snapshot),
         "peak_vus": peak_vus(snapshot),
         "stages": [
             {"duration_s": stage.duration, "target": stage.target} for stage in config.stages

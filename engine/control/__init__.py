@@ -1,6 +1,8 @@
 """Control: where a session runs (in this process, a child process, N worker processes or Ray
-actors) behind one controller API."""
+actors) behind one controller API: `Controller`, which is the session's `Controls` plus the
+snapshots it sends."""
 
+from ._controller import Controller
 from ._process import PUSH_INTERVAL, EngineProcess
 from ._runtime import WorkerRole
 from ._spec import ScenarioSpec
@@ -18,6 +20,7 @@ from ._workers import (
 __all__ = [
     "PUSH_INTERVAL",
     "ClusterError",
+    "Controller",
     "EngineProcess",
     "LocalPool",
     "ScenarioSpec",

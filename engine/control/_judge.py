@@ -116,7 +116,7 @@ class MergedJudge:
         for event in reversed(merged.events):
             if event.t < since:
                 break
-            if str(getattr(event.kind, "value", event.kind)) in CHANGE_KINDS:
+            if str(event.kind) in CHANGE_KINDS:  # an EventKind is a str enum
                 return False
         return True
 

@@ -1,8 +1,10 @@
 """Running a session in its own process, so the console's drawing never slows the load.
 
 The child runs the session on its own event loop and pushes a snapshot over a pipe a few times a
-second; the parent sends control messages back. `EngineProcess` offers the same controls as
-`Session`, as plain synchronous calls that never block on the child.
+second; the parent sends commands back (`Command` values, applied by the one dispatcher).
+`EngineProcess` implements `Controls` as plain synchronous calls that never block on the child;
+a command that cannot reach the child raises `ControlError`, and one the child refuses comes
+back in `errors`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
@@ -24,20 +27,31 @@ from .._config import SessionConfig
 from .._loop import run_event_loop
 from ..metrics import Snapshot
 from ..redact import add_secrets
-from ..session import Session
-from ._runtime import (
-    COMMANDS,
-    WorkerRole,
-    apply_control,
-    build_session,
-    take_snapshot,
+from ..session import (
+    Abort,
+    Command,
+    CommandControls,
+    ControlError,
+    Session,
+    Stop,
+    describe,
+    is_command,
 )
+from ._runtime import WorkerRole, apply_control, build_session, take_snapshot
 from ._spec import ScenarioSpec
 
 PUSH_INTERVAL = 0.25  # controls feel immediate; panels still redraw once a second
 
 
-class EngineProcess:
+@dataclass(frozen=True, slots=True)
+class _Go:
+    """To a worker that is ready: start the load now (with its fellow workers)."""
+
+
+GO = _Go()
+
+
+class EngineProcess(CommandControls):
     """A `Session` in a child process. Poll `updates()` (or `snapshot()`) from the UI's loop.
 
     With a `role` it is one worker of a split session (a `WorkerHandle`): the child builds the
@@ -81,49 +95,38 @@ class EngineProcess:
         self._conn = parent
 
     # -- controls (never block) ------------------------------------------------------------
-    def set_concurrency(self, n: int) -> None:
-        self._send("set_concurrency", n)
-
-    def set_rate(self, rate: float) -> None:
-        self._send("set_rate", rate)
-
-    def set_reuse_mode(self, mode: str) -> None:
-        self._send("set_reuse_mode", str(mode))
-
-    def set_http_version(self, version: str) -> None:
-        self._send("set_http_version", str(version))
-
-    def pause(self) -> None:
-        self._send("pause")
-
-    def resume(self) -> None:
-        self._send("resume")
-
-    def reset_stats(self) -> None:
-        self._send("reset_stats")
-
-    def stop(self) -> None:
-        self._send("stop")
-
-    def abort(self) -> None:
-        self._send("abort")
+    def send(self, command: Command) -> None:
+        """Send `command` to the child; ControlError when it cannot get there. Stopping an
+        engine that has finished, or whose process has gone, is nothing to do (how it ended is
+        its `exit_message`)."""
+        if not is_command(command):
+            raise ControlError(f"not a control: {command!r}")
+        self._send(command, describe(command), quiet_when_done=isinstance(command, Stop | Abort))
 
     def go(self) -> None:
         """Start the load of a worker that is ready."""
-        self._send("go")
+        self._send(GO, "go", quiet_when_done=True)
 
     @property
     def ready(self) -> bool:
         return self.node is not None
 
-    def send(self, command: str, *args: object) -> None:
-        self._send(command, *args)
-
-    def _send(self, command: str, *args: object) -> None:
-        if self._conn is None or (command not in COMMANDS and command != "go"):
+    def _send(self, message: Command | _Go, what: str, *, quiet_when_done: bool) -> None:
+        if quiet_when_done and self.finished:
             return
-        with contextlib.suppress(OSError, BrokenPipeError):
-            self._conn.send((command, args))
+        conn = self._conn
+        if conn is None:
+            why = self.exit_message or ("it has finished" if self.final else "it is not running")
+            raise ControlError(f"{what}: the engine process cannot take it: {why}")
+        try:
+            conn.send(message)
+        except (OSError, ValueError) as exc:  # a broken pipe; ValueError: a closed handle
+            strerror = exc.strerror if isinstance(exc, OSError) else None
+            gone = f"the engine process cannot be reached: {strerror or exc or type(exc).__name__}"
+            if self.exit_message is None and self.final is None:
+                self.exit_message = gone  # every caller reports how the engine ended
+            if not quiet_when_done:  # a stop has nothing left to stop: said as the exit
+                raise ControlError(f"{what}: {gone}") from None
 
     # -- updates ------------------------------------------------------------------------------
     def updates(self) -> Snapshot | None:
@@ -220,7 +223,6 @@ async def _serve(
 ) -> None:
     session = build_session(spec, config, setup, role)
     loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
     go = asyncio.Event()
     if role is None:
         go.set()
@@ -228,20 +230,24 @@ async def _serve(
     def on_readable() -> None:
         try:
             while conn.poll():
-                command, args = conn.recv()
-                if command == "go":
+                message = conn.recv()
+                if isinstance(message, _Go):
                     go.set()
-                else:
-                    _apply(session, command, args, stop_requested, outbox)
+                    continue
+                error = apply_control(session, message)
+                if error is not None:
+                    outbox.send(("error", error))
         except (EOFError, OSError):
             loop.remove_reader(conn.fileno())
-            stop_requested.set()  # the parent went away: stop cleanly
+            session.stop()  # the parent went away: stop cleanly
 
     loop.add_reader(conn.fileno(), on_readable)
     if role is not None:
         outbox.send(("ready", socket.gethostname()))
-    if await _first_of(go.wait(), stop_requested.wait()):
-        await _run_session(outbox, session, role, push_interval, stop_requested)
+    if await _first_of(go.wait(), session.wait_stop()):
+        pusher = asyncio.create_task(_push(outbox, session, role, push_interval))
+        await session.run()
+        pusher.cancel()
     with contextlib.suppress(OSError):
         loop.remove_reader(conn.fileno())
     outbox.finish(("final", take_snapshot(session, role, final=True)))
@@ -254,43 +260,6 @@ async def _first_of(wanted: Coroutine[Any, Any, Any], other: Coroutine[Any, Any,
     first.cancel()
     second.cancel()
     return first.done() and not first.cancelled()
-
-
-async def _run_session(
-    outbox: Outbox,
-    session: Session,
-    role: WorkerRole | None,
-    push_interval: float,
-    stop_requested: asyncio.Event,
-) -> None:
-    runner = asyncio.create_task(session.run())
-    pusher = asyncio.create_task(_push(outbox, session, role, push_interval))
-    watcher = asyncio.create_task(stop_requested.wait())
-    await asyncio.wait({runner, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    if not runner.done():
-        session.request_stop()
-        await runner
-    watcher.cancel()
-    pusher.cancel()
-
-
-def _apply(
-    session: Session,
-    command: str,
-    args: tuple[Any, ...],
-    stop_requested: asyncio.Event,
-    outbox: Outbox,
-) -> None:
-    if command == "stop":
-        stop_requested.set()
-        return
-    if command == "abort":
-        session.abort()
-        stop_requested.set()
-        return
-    error = apply_control(session, command, args)
-    if error is not None:
-        outbox.send(("error", error))
 
 
 async def _push(outbox: Outbox, session: Session, role: WorkerRole | None, interval: float) -> None:

@@ -21,6 +21,7 @@ import ray
 from .._config import SessionConfig
 from ..metrics import Snapshot
 from ..redact import add_secrets
+from ..session import Abort, Command, ControlError, Stop, describe
 from ._process import EngineProcess
 from ._runtime import WorkerRole, core_for
 from ._spec import ScenarioSpec
@@ -69,9 +70,19 @@ class _WorkerActor:
         )
         self.process.start()
 
-    def send(self, command: str, args: tuple[object, ...]) -> None:
+    def send(self, command: Command) -> None:
+        """A command the engine process cannot take comes back with the next poll's errors
+        (the caller's `remote()` does not wait for this call)."""
+        if self.process is None:
+            return
+        try:
+            self.process.send(command)
+        except ControlError as exc:
+            self.process.errors.append(str(exc))
+
+    def go(self) -> None:
         if self.process is not None:
-            self.process.send(command, *args)
+            self.process.go()
 
     def poll(self) -> tuple[str | None, Snapshot | None, Snapshot | None, list[str], str | None]:
         """(node name once ready, latest snapshot, final snapshot, new errors, exit message)."""
@@ -118,11 +129,15 @@ class RayWorker:
         return self.node is not None
 
     def go(self) -> None:
-        self.send("go")
+        self.actor.go.remote()
 
-    def send(self, command: str, *args: object) -> None:
-        if not self.finished:
-            self.actor.send.remote(command, args)
+    def send(self, command: Command) -> None:
+        if self.finished:
+            if isinstance(command, Stop | Abort):
+                return  # nothing left to stop
+            why = self.exit_message or "it has finished"
+            raise ControlError(f"{describe(command)}: the Ray worker cannot take it: {why}")
+        self.actor.send.remote(command)
 
     def updates(self) -> Snapshot | None:
         if self._starting is not None:

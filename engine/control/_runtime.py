@@ -1,4 +1,4 @@
-"""What every place a session runs shares: building it, applying a control, taking a snapshot.
+"""What every place a session runs shares: building it, applying a command, taking a snapshot.
 
 A child process (`_process.py`) and a Ray actor (`_ray.py`) both run a session through these, so
 a control means the same wherever the session is.
@@ -13,26 +13,13 @@ from typing import Any
 
 from .._config import SessionConfig
 from ..metrics import Snapshot
-from ..session import Session, build_snapshot
+from ..session import Session, apply, build_snapshot, is_command
 from ._spec import ScenarioSpec
 
 LIVE_TIMELINE = 600  # seconds of timeline in a live snapshot; the final one has them all
 # A worker's live snapshot carries only its latest seconds: the controller keeps the merged
 # history, so each second crosses the process boundary a few times, not 600.
 WORKER_LIVE_TIMELINE = 20
-COMMANDS = frozenset(
-    {
-        "set_concurrency",
-        "set_rate",
-        "set_reuse_mode",
-        "set_http_version",
-        "pause",
-        "resume",
-        "reset_stats",
-        "stop",
-        "abort",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +52,18 @@ def build_session(
 ) -> Session:
     session = Session(config, spec.build())
     if role is not None:
-        session.iteration_numbering = (role.worker - 1, role.count)
+        session.crowd.numbering = (role.worker - 1, role.count)
     if setup is not None:
         setup(session)
     return session
 
 
-def apply_control(session: Session, command: str, args: tuple[Any, ...]) -> str | None:
-    """Call a control (not stop/abort, which end the run where it runs); a bad value's message."""
-    if command not in COMMANDS or command in ("stop", "abort"):
-        return None
+def apply_control(session: Session, command: object) -> str | None:
+    """Apply a command that came over a pipe or to an actor; what went wrong, as one line."""
+    if not is_command(command):
+        return f"not a control: {command!r}"
     try:
-        getattr(session, command)(*args)
+        apply(command, session)
     except (ValueError, TypeError) as exc:
         return str(exc)
     return None

@@ -1,7 +1,6 @@
 """One session over N workers: engine processes on this machine, or Ray actors anywhere.
 
-`WorkerController` has the controls of `Session` and `EngineProcess` (set_concurrency, set_rate,
-set_reuse_mode, set_http_version, pause, resume, reset_stats, stop, snapshot...). It splits the
+`WorkerController` implements `Controls`, as `Session` and `EngineProcess` do. It splits the
 load (51 VUs over 2 workers is 26 + 25; rates and caps by N), fans every live change out to every
 worker, starts them together once all are ready, and merges what comes back into one snapshot
 (see `loadscope.engine.metrics._merge`) that the detectors judge as a whole.
@@ -12,6 +11,7 @@ process), or the Ray adapter's actor handle (`_ray.py`, the only module that imp
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from .._config import SessionConfig
 from ..metrics import Snapshot, TimelinePoint, WorkerPart, all_stopped, merge_snapshots
+from ..session import Command, CommandControls, ControlError, SetConcurrency, SetRate
 from ._judge import MergedJudge
 from ._process import PUSH_INTERVAL, EngineProcess
 from ._runtime import LIVE_TIMELINE, WorkerRole, core_for
@@ -42,7 +43,9 @@ class WorkerHandle(Protocol):
     @property
     def ready(self) -> bool: ...
     def go(self) -> None: ...
-    def send(self, command: str, *args: object) -> None: ...
+    def send(self, command: Command) -> None:
+        """Deliver `command` to the worker's session; ControlError when it cannot."""
+
     def updates(self) -> Snapshot | None: ...
     @property
     def finished(self) -> bool: ...
@@ -152,7 +155,7 @@ class MergedHistory:
         return tuple(self._points[t] for t in sorted(self._points))
 
 
-class WorkerController:
+class WorkerController(CommandControls):
     """A session split over `workers` workers, behind the controls of a single one."""
 
     def __init__(
@@ -202,41 +205,27 @@ class WorkerController:
             handle.start()
 
     # -- controls (never block) ------------------------------------------------------------
-    def set_concurrency(self, n: int) -> None:
-        self._concurrency = max(0, int(n))
-        for handle, part in zip(
-            self.handles, split_count(self._concurrency, self.count), strict=True
-        ):
-            handle.send("set_concurrency", part)
+    def send(self, command: Command) -> None:
+        """Split the load's level over the workers; send anything else to each of them.
+        ControlError (naming the workers) when it cannot reach some of them."""
+        if isinstance(command, SetConcurrency):
+            self._concurrency = command.n
+            parts = split_count(command.n, self.count)
+            self._deliver([SetConcurrency(part) for part in parts])
+        elif isinstance(command, SetRate):
+            self._deliver([SetRate(part) for part in split_amount(command.rate, self.count)])
+        else:
+            self._deliver([command] * len(self.handles))
 
-    def set_rate(self, rate: float) -> None:
-        for handle, part in zip(self.handles, split_amount(rate, self.count), strict=True):
-            handle.send("set_rate", part)
-
-    def set_reuse_mode(self, mode: str) -> None:
-        self._broadcast("set_reuse_mode", str(mode))
-
-    def set_http_version(self, version: str) -> None:
-        self._broadcast("set_http_version", str(version))
-
-    def pause(self) -> None:
-        self._broadcast("pause")
-
-    def resume(self) -> None:
-        self._broadcast("resume")
-
-    def reset_stats(self) -> None:
-        self._broadcast("reset_stats")
-
-    def stop(self) -> None:
-        self._broadcast("stop")
-
-    def abort(self) -> None:
-        self._broadcast("abort")
-
-    def _broadcast(self, command: str, *args: object) -> None:
-        for handle in self.handles:
-            handle.send(command, *args)
+    def _deliver(self, commands: Sequence[Command]) -> None:
+        failures = []
+        for index, (handle, command) in enumerate(zip(self.handles, commands, strict=True), 1):
+            try:
+                handle.send(command)
+            except ControlError as exc:
+                failures.append(f"worker {index}: {exc}")
+        if failures:
+            raise ControlError("; ".join(failures))
 
     # -- updates ------------------------------------------------------------------------------
     def updates(self) -> Snapshot | None:
@@ -307,7 +296,8 @@ class WorkerController:
         for index, handle in enumerate(self.handles, 1):
             if handle.exit_message is not None and handle.final is None:
                 self.exit_message = f"worker {index}: {handle.exit_message}"
-                self.stop()
+                with contextlib.suppress(ControlError):  # said already: the worker is gone
+                    self.stop()
                 return
 
     @property

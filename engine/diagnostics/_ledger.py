@@ -32,16 +32,14 @@ class ConnectionLedger:
 
     def reset_counters(self) -> None:
         # Connections open when the counters restart (after a warm-up, say) serve requests too.
-        self.carried_over = len(self.live) if hasattr(self, "live") else 0
+        self.carried_over = len(self.live)
         self.opened_total = 0
         self.closed_total = 0
         self.closed_by_reason: Counter[str] = Counter()
         self.opened_tick = 0
         self.closed_tick = 0
-        self.active = (
-            sum(1 for c in self.live.values() if c.in_flight) if hasattr(self, "live") else 0
-        )
-        self.peak_open = len(self.live) if hasattr(self, "live") else 0
+        self.active = sum(1 for c in self.live.values() if c.in_flight)
+        self.peak_open = len(self.live)
         self.requests_per_connection = Histogram()  # closed connections: requests served
         self.age_ms = Histogram()  # closed connections: lifetime
         self.connect_us = Histogram()

@@ -16,7 +16,7 @@ from typing import Protocol
 from .._config import ReuseMode
 from ..metrics import EventKind, PhaseResult
 from ._generator import cpu_seconds
-from ._view import DiagnosticsExtension, SessionView
+from ._view import DiagnosticsExtension, PointFields, SessionPort, SessionView, SnapshotFields
 
 BOUNDARY_SLACK = 0.5  # seconds: the tick nearest a boundary ends the phase
 
@@ -30,6 +30,13 @@ class PhaseSpec:
         object.__setattr__(self, "reuse_mode", ReuseMode(self.reuse_mode))
         if not self.duration > 0:
             raise ValueError(f"a phase lasts more than 0 s, not {self.duration}")
+
+
+class TimeWaitSource(Protocol):
+    """The session's sockets in TIME_WAIT now (None: not known)."""
+
+    @property
+    def time_wait(self) -> int | None: ...
 
 
 class _PhaseLike(Protocol):
@@ -109,10 +116,10 @@ class PhaseExtension(DiagnosticsExtension):
     def __init__(
         self,
         phases: Iterable[PhaseSpec | _PhaseLike | tuple[ReuseMode | str, float]],
-        time_wait: object | None = None,
+        time_wait: TimeWaitSource | None = None,
     ) -> None:
-        """`time_wait`: anything with a `time_wait` attribute read each second (the kernel
-        view's extension) for each phase's TIME_WAIT peak."""
+        """`time_wait`: read each second (the kernel view's extension) for each phase's
+        TIME_WAIT peak."""
         self.phases = phase_specs(phases)
         self.results: list[PhaseResult] = []
         self._time_wait_source = time_wait
@@ -127,48 +134,49 @@ class PhaseExtension(DiagnosticsExtension):
     def current(self) -> PhaseSpec | None:
         return self._running.spec if self._running is not None else None
 
-    def started(self, session: SessionView) -> None:
-        self._session = session
-        if self.phases and not session.warming_up:
-            self._begin(session, 0)
+    def started(self, view: SessionView, port: SessionPort) -> None:
+        self._session = view
+        if self.phases and not view.warming_up:
+            self._begin(view, port, 0)
 
-    def tick(self, session: SessionView) -> dict[str, object]:
+    def tick(self, view: SessionView, port: SessionPort) -> PointFields:
         running = self._running
         if running is None:
-            return {}
+            return PointFields()
         running.time_wait_peak = max(running.time_wait_peak, self._time_wait())
         last = running.index + 1 >= len(self.phases)
         if not last and time.perf_counter() >= running.ends - BOUNDARY_SLACK:
-            self.results.append(running.result(session))
-            self._begin(session, running.index + 1)
-        return {}
+            self.results.append(running.result(view))
+            self._begin(view, port, running.index + 1)
+        return PointFields()
 
-    def reset(self, session: SessionView) -> None:
+    def reset(self, view: SessionView, port: SessionPort) -> None:
         if self._running is not None:
-            self._running.rebase(session)
+            self._running.rebase(view)
         elif self.phases and not self.results:
-            self._begin(session, 0)  # the warm-up is over
+            self._begin(view, port, 0)  # the warm-up is over
 
-    def stopped(self, session: SessionView) -> None:
+    def stopped(self, view: SessionView, port: SessionPort) -> None:
         if self._running is not None:
-            self.results.append(self._running.result(session))
+            self.results.append(self._running.result(view))
             self._running = None
 
-    def snapshot_fields(self) -> dict[str, object]:
+    def snapshot_fields(self) -> SnapshotFields:
         results = list(self.results)
         if self._running is not None and self._session is not None:
             results.append(self._running.result(self._session))
-        return {"phases": tuple(results)}
+        return SnapshotFields(phases=tuple(results))
 
-    def _begin(self, session: SessionView, index: int) -> None:
+    def _begin(self, view: SessionView, port: SessionPort, index: int) -> None:
         spec = self.phases[index]
-        session.set_reuse_mode(spec.reuse_mode)
-        session.event(
+        port.set_reuse_mode(spec.reuse_mode)
+        port.event(
             EventKind.PHASE,
             f"phase {index + 1}/{len(self.phases)}: {spec.reuse_mode} for {spec.duration:g}s",
             mode=spec.reuse_mode.value,
         )
-        self._running = _Running(session, index, spec, self._time_wait())
+        self._running = _Running(view, index, spec, self._time_wait())
 
     def _time_wait(self) -> int:
-        return int(getattr(self._time_wait_source, "time_wait", None) or 0)
+        source = self._time_wait_source
+        return (source.time_wait if source is not None else None) or 0

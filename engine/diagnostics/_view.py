@@ -1,23 +1,27 @@
-"""What diagnostics see of a session: a read-only view, and the hooks they plug in through.
+"""What diagnostics see of a session, what they may change, and the hooks they plug in through.
 
 The session layer sits above diagnostics, so diagnostics never import it: they are written
-against `SessionView`, which `Session` satisfies structurally: mypy checks that wherever a
-`Session` is passed as one (`Session.snapshot`, the callers of `attach_diagnostics`).
+against `SessionView` (read-only) and `SessionPort` (the few changes they may make: phases
+switch the reuse mode; everything may log an event). `Session` satisfies both structurally, and
+mypy checks it wherever a `Session` is passed as one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from .._config import HttpVersion, ReuseMode, SessionConfig, State
-from ..metrics import EventKind, EventRecord, Metrics
+from ..metrics import EventKind, EventRecord, GeneratorLoad, KernelSnapshot, Metrics, PhaseResult
+from ..metrics import Warning as DetectorWarning
 from ..transport import Runner
 from ._ledger import ConnectionLedger
 
 
 class SessionView(Protocol):
-    """The parts of a session that diagnostics read, and the few calls they make."""
+    """The parts of a session that diagnostics read; nothing here changes it."""
 
     @property
     def config(self) -> SessionConfig: ...
@@ -66,6 +70,12 @@ class SessionView(Protocol):
         """Seconds since the session started (the clock of `EventRecord.t`)."""
         ...
 
+
+class SessionPort(Protocol):
+    """What diagnostics may change in a session: the reuse mode (phases), the event log."""
+
+    def set_reuse_mode(self, mode: ReuseMode | str) -> None: ...
+
     def event(
         self,
         kind: EventKind,
@@ -79,28 +89,66 @@ class SessionView(Protocol):
 
     def log_once(self, key: str, message: str) -> None: ...
 
-    def set_reuse_mode(self, mode: ReuseMode | str) -> None: ...
 
-    def add_extension(self, extension: DiagnosticsExtension) -> None: ...
+@dataclass(frozen=True, slots=True)
+class PointFields:
+    """What extensions add to a second of the timeline (`TimelinePoint`'s fields of the same
+    names); None: nothing to add."""
+
+    time_wait: int | None = None
+    established: int | None = None
+    cpu_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFields:
+    """What extensions add to a `Snapshot` (its fields of the same names); None: nothing."""
+
+    kernel: KernelSnapshot | None = None
+    warnings: tuple[DetectorWarning, ...] | None = None
+    generator: GeneratorLoad | None = None
+    phases: tuple[PhaseResult, ...] | None = None
+
+
+F = TypeVar("F", PointFields, SnapshotFields)
+
+
+def overlay(base: F, over: F) -> F:
+    """`base` with every field `over` sets (not None) taken from `over`."""
+    changes = {
+        field.name: value
+        for field in dataclasses.fields(over)
+        if (value := getattr(over, field.name)) is not None
+    }
+    return dataclasses.replace(base, **changes)
 
 
 class DiagnosticsExtension:
-    """A session hook written against `SessionView`; every method does nothing unless
-    overridden. It satisfies the session's own extension protocol."""
+    """A hook into a session's life, written against `SessionView` and `SessionPort`; every
+    method does nothing unless overridden."""
 
-    def started(self, session: SessionView) -> None:
+    def started(self, view: SessionView, port: SessionPort) -> None:
         """Called once when the session starts."""
 
-    def tick(self, session: SessionView) -> dict[str, object]:
-        """Called every second; returns extra `TimelinePoint` fields."""
-        return {}
+    def before_tick(self, view: SessionView, port: SessionPort) -> None:
+        """Called shortly before each tick: time to start a reading the tick will show."""
 
-    def reset(self, session: SessionView) -> None:
+    def tick(self, view: SessionView, port: SessionPort) -> PointFields:
+        """Called every second; what it returns goes into that second's `TimelinePoint`."""
+        return PointFields()
+
+    def reset(self, view: SessionView, port: SessionPort) -> None:
         """Called when statistics are reset."""
 
-    def stopped(self, session: SessionView) -> None:
+    def stopped(self, view: SessionView, port: SessionPort) -> None:
         """Called once when the session has stopped."""
 
-    def snapshot_fields(self) -> dict[str, object]:
-        """Extra `Snapshot` fields."""
-        return {}
+    def snapshot_fields(self) -> SnapshotFields:
+        """What this extension adds to a snapshot."""
+        return SnapshotFields()
+
+
+class ExtensionHost(SessionView, SessionPort, Protocol):
+    """A session that extensions can be added to (before it starts)."""
+
+    def add_extension(self, extension: DiagnosticsExtension) -> None: ...

@@ -91,6 +91,9 @@ def worker_row(part: WorkerPart) -> WorkerSnapshot:
     )
 
 
+_STATS_SINCE = ("", "warm-up", "reset")  # a reset on any worker restarted the whole
+
+
 def merge_snapshots(
     parts: Sequence[WorkerPart],
     *,
@@ -123,6 +126,8 @@ def merge_snapshots(
         max_vus=_sum(snaps, lambda s: s.max_vus),
         # Each worker's own peak, summed: the peaks of workers that ramp together coincide.
         peak_vus=_sum(snaps, lambda s: s.peak_vus),
+        level_set_by_hand=any(s.level_set_by_hand for s in snaps),
+        stats_since=max((s.stats_since for s in snaps), key=_STATS_SINCE.index),
         warming_up=any(s.warming_up for s in snaps),
         requests_total=requests,
         errors_total=errors,

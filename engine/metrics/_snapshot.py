@@ -317,7 +317,10 @@ class Snapshot:
     generator: GeneratorLoad = field(default_factory=GeneratorLoad)
     phases: tuple[PhaseResult, ...] = ()
     http_version_in_use: str = ""  # the version of the latest response
-    peak_vus: int = 0  # the most VUs running at once
+    peak_vus: int = 0  # the most VUs running at once (since the statistics started)
+    level_set_by_hand: bool = False  # a control changed the VUs or the rate during the run
+    # What the statistics count from: "" the start, "warm-up" its end, "reset" a reset by hand.
+    stats_since: str = ""
     cluster: str = "local"  # "local" (processes on this machine) or "ray"
     workers: tuple[WorkerSnapshot, ...] = ()  # one per worker when the load is split; else none
     # Histograms a merge needs bucket by bucket (ttfb, pool_wait, steps...): filled only by the

@@ -7,10 +7,11 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..diagnostics import SessionView
+from ..diagnostics import DiagnosticsExtension, SessionView, SnapshotFields, overlay
 from ..metrics import (
     ConnectionsSnapshot,
     ErrorSnapshot,
+    GeneratorLoad,
     HistogramData,
     LatencySummary,
     Snapshot,
@@ -34,7 +35,7 @@ class SnapshotSource(SessionView, Protocol):
     def timeline(self) -> Sequence[TimelinePoint]: ...
 
     @property
-    def extensions(self) -> Sequence[object]: ...
+    def extensions(self) -> Sequence[DiagnosticsExtension]: ...
 
     @property
     def vus(self) -> int: ...
@@ -44,6 +45,12 @@ class SnapshotSource(SessionView, Protocol):
 
     @property
     def peak_vus(self) -> int: ...
+
+    @property
+    def level_set_by_hand(self) -> bool: ...
+
+    @property
+    def stats_since(self) -> str: ...
 
 
 def build_snapshot(
@@ -56,9 +63,9 @@ def build_snapshot(
     points = tuple(session.timeline)
     if timeline is not None:
         points = points[-timeline:]
-    extras: dict[str, object] = {}
+    extras = SnapshotFields()
     for extension in session.extensions:
-        extras.update(getattr(extension, "snapshot_fields", dict)())
+        extras = overlay(extras, extension.snapshot_fields())
     return Snapshot(
         state=session.state.value,
         elapsed_s=round(elapsed, 3),
@@ -113,8 +120,13 @@ def build_snapshot(
         connections=_connections(session),
         http_version_in_use=metrics.last_version.decode("ascii"),
         peak_vus=session.peak_vus,
+        level_set_by_hand=session.level_set_by_hand,
+        stats_since=session.stats_since,
         histograms=_mergeable_histograms(session) if mergeable else (),
-        **extras,  # type: ignore[arg-type]
+        kernel=extras.kernel,
+        warnings=extras.warnings or (),
+        generator=extras.generator or GeneratorLoad(),
+        phases=extras.phases or (),
     )
 
 

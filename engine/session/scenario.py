@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -89,6 +89,20 @@ class Scenario(Protocol):
         """Bind to the session's runners and step counters; prebuild what does not vary."""
 
     async def run_iteration(self, vu: VirtualUserView) -> None: ...
+
+
+@runtime_checkable
+class DumpingScenario(Protocol):
+    """A scenario whose runbook `dump`s values: the session logs them."""
+
+    dump_sink: Callable[[str, Any], None] | None
+
+
+@runtime_checkable
+class WarningScenario(Protocol):
+    """A scenario with warnings for the event log from the start (a runbook that sends no load)."""
+
+    event_warnings: Sequence[str]
 
 
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110: methods and header names

@@ -103,7 +103,7 @@ async def drive(
     def on_signal() -> None:
         state.interrupts += 1
         if state.interrupts == 1:
-            session.request_stop()
+            session.stop()
         else:
             state.cut_by_user = state.cut_by_user or not session.aborting
             session.abort()
@@ -116,7 +116,7 @@ async def drive(
         helpers.append(loop.create_task(show_progress(session)))
     try:
         if state.interrupts:  # a signal came while starting up: report a run that never began
-            await session.stop()
+            await session.shutdown()
         else:
             await session.run()
     finally:
@@ -164,7 +164,7 @@ async def _watch_reachability(session: Session, state: _DriveState) -> None:
         if metrics.errors >= needed and kinds and kinds <= UNREACHABLE_KINDS:
             kind = metrics.error_kinds.most_common(1)[0][0]
             state.unreachable = unreachable_message(session, kind)
-            session.request_stop()
+            session.stop()
             return
 
 

@@ -110,6 +110,8 @@ def _mode(snapshot: Snapshot, report: dict[str, Any]) -> str:
         model = f"closed, {counted(snapshot.concurrency, 'VU')} at the end, peak {peak:,}"
     else:
         model = f"closed, {counted(snapshot.concurrency, 'VU')}"
+    if snapshot.level_set_by_hand:
+        model += ", changed by hand"
     http = HttpVersion(snapshot.http_version).describe(snapshot.http_version_in_use)
     return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}"
 
@@ -162,6 +164,15 @@ def _iterations(snapshot: Snapshot) -> list[str]:
     return lines
 
 
+def _carried_over(snapshot: Snapshot) -> str:
+    """Connections already open when the statistics started: after a warm-up, or a reset."""
+    carried = snapshot.connections.carried_over
+    if not carried:
+        return ""
+    since = "from before the reset" if snapshot.stats_since == "reset" else "from the warm-up"
+    return f"  (+{carried:,} {since})"
+
+
 def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
     conns = snapshot.connections
     lines = [
@@ -169,7 +180,7 @@ def _connections(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
         row(
             "opened",
             f"{conns.opened_total:,}  closed {conns.closed_total:,}  peak open {conns.peak_open:,}"
-            + (f"  (+{conns.carried_over:,} from the warm-up)" if conns.carried_over else ""),
+            + _carried_over(snapshot),
         ),
         row("closed by reason", counts(conns.closed_by_reason)),
         row("requests/connection", number(conns.requests_per_connection_mean)),

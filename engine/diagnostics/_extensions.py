@@ -19,7 +19,16 @@ from .._config import HttpVersion, ReuseMode, State
 from ..metrics import EventKind, GeneratorLoad, KernelSnapshot, Warning
 from ._detectors import SETTLE_S, Detectors, Observation, RunTotals
 from ._generator import GeneratorMonitor
-from ._kernel import (
+from ._phases import PhaseExtension, PhaseSpec
+from ._view import (
+    DiagnosticsExtension,
+    ExtensionHost,
+    PointFields,
+    SessionPort,
+    SessionView,
+    SnapshotFields,
+)
+from .kernel import (
     Endpoint,
     KernelSample,
     KernelView,
@@ -27,8 +36,6 @@ from ._kernel import (
     endpoints_for,
     format_address,
 )
-from ._phases import PhaseExtension, PhaseSpec
-from ._view import DiagnosticsExtension, SessionView
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -62,10 +69,12 @@ class KernelExtension(DiagnosticsExtension):
     ports its connections used, so TIME_WAIT left by earlier runs or other clients is not
     counted) and local limits.
 
-    The read runs in a worker thread, started at each tick and collected at the next (so a
-    second's timeline point shows the reading taken as that second began), and the event loop
-    never waits on the kernel. A reading that costs more CPU than the budget spaces out the next
-    ones (every 2 s rather than every second) instead of eating the generator's time.
+    The read runs in a worker thread, started a moment before each tick (`READ_LEAD`) and
+    collected by the tick, so a second's timeline point shows the sockets as that second ends;
+    the event loop never waits on the kernel (a read not done by the tick is shown at the next).
+    A reading that costs more CPU than the budget spaces out the next ones (every 2 s rather
+    than every second) instead of eating the generator's time. The TIME_WAIT peak counts the
+    readings begun since the statistics started.
     """
 
     def __init__(
@@ -84,37 +93,44 @@ class KernelExtension(DiagnosticsExtension):
         self._addresses: list[tuple[str, int]] = []
         self._view: KernelView | None = None
         self._pending: asyncio.Future[KernelSample | None] | None = None
+        self._pending_era = 0  # the statistics era the pending read began in
+        self._era = 0  # counts statistics resets
         self._skip = 0
 
     @property
     def time_wait(self) -> int | None:
         return self.latest.total.time_wait if self.latest is not None else None
 
-    def started(self, session: SessionView) -> None:
-        self._addresses = target_addresses(session)
-        self._start_sample(session)
+    def started(self, view: SessionView, port: SessionPort) -> None:
+        self._addresses = target_addresses(view)
+        self._start_sample(view)
 
-    def tick(self, session: SessionView) -> dict[str, object]:
-        self._collect(session)
-        if self._pending is None:
-            if self._skip > 0:
-                self._skip -= 1
-            else:
-                self._start_sample(session)
+    def before_tick(self, view: SessionView, port: SessionPort) -> None:
+        self._collect(port)
+        if self._pending is not None:
+            return  # the last read is still running: the tick shows it when it is done
+        if self._skip > 0:
+            self._skip -= 1
+        else:
+            self._start_sample(view)
+
+    def tick(self, view: SessionView, port: SessionPort) -> PointFields:
+        self._collect(port)
         latest = self.latest
         if latest is None:
-            return {}
-        return {"time_wait": latest.total.time_wait, "established": latest.total.established}
+            return PointFields()
+        return PointFields(time_wait=latest.total.time_wait, established=latest.total.established)
 
-    def reset(self, session: SessionView) -> None:
-        self.time_wait_peak = self.time_wait or 0
+    def reset(self, view: SessionView, port: SessionPort) -> None:
+        self._era += 1
+        self.time_wait_peak = 0
 
-    def snapshot_fields(self) -> dict[str, object]:
+    def snapshot_fields(self) -> SnapshotFields:
         latest = self.latest
         if latest is None:
-            return {}
-        return {
-            "kernel": KernelSnapshot(
+            return SnapshotFields()
+        return SnapshotFields(
+            kernel=KernelSnapshot(
                 targets=latest.targets,
                 total=latest.total,
                 time_wait_peak=self.time_wait_peak,
@@ -123,13 +139,14 @@ class KernelExtension(DiagnosticsExtension):
                 fds_open=latest.fds_open,
                 fds_limit=latest.fds_limit,
             )
-        }
+        )
 
-    def _start_sample(self, session: SessionView) -> None:
-        own_ports = bytes(session.ledger.local_ports)  # a copy: the worker thread reads it
+    def _start_sample(self, view: SessionView) -> None:
+        own_ports = bytes(view.ledger.local_ports)  # a copy: the worker thread reads it
+        self._pending_era = self._era
         self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample, own_ports)
 
-    def _collect(self, session: SessionView) -> None:
+    def _collect(self, port: SessionPort) -> None:
         pending = self._pending
         if pending is None or not pending.done():
             return
@@ -139,13 +156,14 @@ class KernelExtension(DiagnosticsExtension):
         error = pending.exception()
         if error is not None:
             self.error = f"{type(error).__name__}: {error}"
-            session.log_once("kernel", f"kernel view failed: {self.error}")
+            port.log_once("kernel", f"kernel view failed: {self.error}")
             return
         sample = pending.result()
         if sample is None:
             return
         self.latest = sample
-        self.time_wait_peak = max(self.time_wait_peak, sample.total.time_wait)
+        if self._pending_era == self._era:  # begun before a reset: not this era's peak
+            self.time_wait_peak = max(self.time_wait_peak, sample.total.time_wait)
         self._skip = max(0, math.ceil(sample.cost_ms / self.budget_ms) - 1)
 
     def _sample(self, own_ports: bytes) -> KernelSample | None:
@@ -175,29 +193,29 @@ class GeneratorExtension(DiagnosticsExtension):
         self.monitor = GeneratorMonitor()
         self.load = GeneratorLoad()
 
-    def started(self, session: SessionView) -> None:
+    def started(self, view: SessionView, port: SessionPort) -> None:
         self.monitor.start()
 
-    def tick(self, session: SessionView) -> dict[str, object]:
+    def tick(self, view: SessionView, port: SessionPort) -> PointFields:
         self.load = self.monitor.sample()
-        return {"cpu_percent": self.load.cpu_percent}
+        return PointFields(cpu_percent=self.load.cpu_percent)
 
-    def reset(self, session: SessionView) -> None:
+    def reset(self, view: SessionView, port: SessionPort) -> None:
         self.monitor.reset()
         self.load = GeneratorLoad()
 
-    def stopped(self, session: SessionView) -> None:
+    def stopped(self, view: SessionView, port: SessionPort) -> None:
         self.monitor.stop()
         final = self.monitor.sample()
-        elapsed = max(session.elapsed(), 1e-3)
+        elapsed = max(view.elapsed(), 1e-3)
         self.load = GeneratorLoad(
             cpu_percent=round(100 * final.cpu_seconds / elapsed, 1),
             loop_lag_ms=self.monitor.peak_loop_lag_ms,
             cpu_seconds=final.cpu_seconds,
         )
 
-    def snapshot_fields(self) -> dict[str, object]:
-        return {"generator": self.load}
+    def snapshot_fields(self) -> SnapshotFields:
+        return SnapshotFields(generator=self.load)
 
 
 class DetectorExtension(DiagnosticsExtension):
@@ -218,20 +236,20 @@ class DetectorExtension(DiagnosticsExtension):
         self._time_wait_start = 0
         self._time_wait_readings: deque[tuple[float, int]] = deque(maxlen=2)
 
-    def started(self, session: SessionView) -> None:
-        self._rebase(session)
+    def started(self, view: SessionView, port: SessionPort) -> None:
+        self._rebase(view)
 
-    def tick(self, session: SessionView) -> dict[str, object]:
-        self._log(session, self.detectors.observe(self.observe(session)))
-        return {}
+    def tick(self, view: SessionView, port: SessionPort) -> PointFields:
+        self._log(port, self.detectors.observe(self.observe(view)))
+        return PointFields()
 
-    def reset(self, session: SessionView) -> None:
+    def reset(self, view: SessionView, port: SessionPort) -> None:
         self.detectors.reset()
-        self._rebase(session)
+        self._rebase(view)
 
-    def stopped(self, session: SessionView) -> None:
+    def stopped(self, view: SessionView, port: SessionPort) -> None:
         """Judge the whole run too: a run too short for a steady window may still churn."""
-        self._log(session, self.detectors.judge_run(self.run_totals(session)))
+        self._log(port, self.detectors.judge_run(self.run_totals(view)))
 
     def run_totals(self, session: SessionView) -> RunTotals:
         self._note_time_wait()
@@ -246,9 +264,9 @@ class DetectorExtension(DiagnosticsExtension):
             time_wait_readings=tuple(self._time_wait_readings),
         )
 
-    def _log(self, session: SessionView, warnings: Iterable[Warning]) -> None:
+    def _log(self, port: SessionPort, warnings: Iterable[Warning]) -> None:
         for warning in warnings:
-            session.event(
+            port.event(
                 EventKind.DETECTOR, f"{warning.kind}: {warning.message}", detector=warning.kind
             )
 
@@ -259,8 +277,8 @@ class DetectorExtension(DiagnosticsExtension):
         if sample is not None and (not readings or readings[-1][0] != sample.taken_at):
             readings.append((sample.taken_at, sample.total.time_wait))
 
-    def snapshot_fields(self) -> dict[str, object]:
-        return {"warnings": self.detectors.warnings}
+    def snapshot_fields(self) -> SnapshotFields:
+        return SnapshotFields(warnings=self.detectors.warnings)
 
     def _rebase(self, session: SessionView) -> None:
         self._levels.clear()
@@ -392,9 +410,9 @@ class Diagnostics:
 
 
 def attach_diagnostics(
-    session: SessionView,
+    session: ExtensionHost,
     *,
-    phases: Iterable[PhaseSpec | tuple[ReuseMode | str, float] | object] = (),
+    phases: Iterable[PhaseSpec | tuple[ReuseMode | str, float]] = (),
     kernel_view: bool | None = None,
     detectors: bool | None = None,
 ) -> Diagnostics:
@@ -406,7 +424,7 @@ def attach_diagnostics(
     kernel = KernelExtension() if kernel_view else None
     detector = DetectorExtension(kernel, generator) if detectors else None
     plan = list(phases)
-    phase = PhaseExtension(plan, time_wait=kernel) if plan else None  # type: ignore[arg-type]
+    phase = PhaseExtension(plan, time_wait=kernel) if plan else None
     for extension in (generator, kernel, detector, phase):
         if extension is not None:
             session.add_extension(extension)
