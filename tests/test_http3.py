@@ -123,7 +123,7 @@ async def test_a_live_switch_between_http_versions_moves_to_each_listener(
         session.set_http_version(version)
         await wait_for_new_responses(session, 20)
         seen.update(dict(session.snapshot().http_versions))
-    await session.stop()
+    await session.shutdown()
     snap = session.snapshot()
     assert set(seen) == {"HTTP/1.1", "HTTP/2", "HTTP/3"}
     assert snap.errors_total == 0
@@ -156,7 +156,7 @@ async def test_the_servers_idle_timeout_closes_the_connection_and_the_next_reque
         assert await target.wait_until_async(lambda t: t.open_connections("http3") == 0, 10)
         session.resume()
         await wait_for_new_responses(session, 1)
-        await session.stop()
+        await session.shutdown()
         snap = session.snapshot()
         assert snap.connections.opened_total == 2 == target.accepted("http3")
         assert snap.errors_total == 0
