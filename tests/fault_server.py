@@ -29,6 +29,10 @@ IDLE_CLOSE_S = 0.03
 SLOW_HEADERS_S = 0.2
 GOAWAY_AFTER = 5  # HTTP/2 streams answered per connection before GOAWAY
 RESET_EVERY = 3  # every third HTTP/2 stream gets RST_STREAM
+TINY_WINDOW = 16  # the tiny_window fault's SETTINGS_INITIAL_WINDOW_SIZE
+WINDOW_STEP = 32 * 1024  # ... and the window it returns each time one runs dry
+SETTINGS_CHANGE_AFTER = 3  # HTTP/2 streams answered per connection before new SETTINGS
+CHANGED_WINDOW = 1024  # the SETTINGS change's INITIAL_WINDOW_SIZE (and streams: 1)
 _WRITE_CHUNK = 1 << 20
 
 
@@ -48,13 +52,20 @@ class Fault(enum.StrEnum):
     GOAWAY = "goaway"
     RST_STREAM = "rst_stream"
     ONE_STREAM = "one_stream"  # SETTINGS_MAX_CONCURRENT_STREAMS = 1
+    # HTTP/2 uploads: a 16-byte initial window, then WINDOW_STEP whenever a window runs dry
+    TINY_WINDOW = "tiny_window"
+    # HTTP/2: after SETTINGS_CHANGE_AFTER answers, SETTINGS lower the stream limit to 1 and the
+    # initial window to CHANGED_WINDOW while streams are open
+    SETTINGS_CHANGE = "settings_change"
     TLS_HANG = "tls_hang"  # accepts, never answers the ClientHello
 
 
 class FaultServer:
     """Counters: `accepted` TCP connections, `answered` complete responses, `broken` responses
     sent incomplete or invalid, `resets_sent` (TCP RST or HTTP/2 RST_STREAM), `unanswered`
-    requests read and never answered, `too_many_streams` (client broke the stream limit)."""
+    requests read and never answered, `too_many_streams` (client broke the stream limit),
+    `body_bytes_received` (request bodies, HTTP/2), `flow_control_errors` (client overran a
+    window), `settings_changes` (HTTP/2 SETTINGS sent after the first)."""
 
     def __init__(
         self,
@@ -74,6 +85,9 @@ class FaultServer:
         self.unanswered = 0
         self.too_many_streams = 0
         self.body_bytes_sent = 0
+        self.body_bytes_received = 0
+        self.flow_control_errors = 0
+        self.settings_changes = 0
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -274,12 +288,17 @@ class _H2Handler:
         self.pending: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        limit = 1 if self.server.fault is Fault.ONE_STREAM else 100
-        self.conn.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limit},
-        )
+        fault = self.server.fault
+        settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100}
+        if fault is Fault.ONE_STREAM:
+            settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = 1
+        self.conn.local_settings = h2.settings.Settings(client=False, initial_values=settings)
         self.conn.initiate_connection()
+        if fault is Fault.TINY_WINDOW:
+            # As a SETTINGS change, in force once the client acknowledges it: a client may send
+            # with the default window before our first SETTINGS reach it.
+            codes = h2.settings.SettingCodes
+            self.conn.update_settings({codes.INITIAL_WINDOW_SIZE: TINY_WINDOW})
         self.flush()
         while data := await self.reader.read(65536):
             if self.gone_away:
@@ -289,10 +308,34 @@ class _H2Handler:
             except h2.exceptions.TooManyStreamsError:
                 self.server.too_many_streams += 1
                 return
+            except h2.exceptions.FlowControlError:
+                self.server.flow_control_errors += 1
+                return
             for event in events:
-                if isinstance(event, h2.events.RequestReceived) and not self.gone_away:
-                    self.on_request(event.stream_id)
+                self.on_event(event)
             self.flush()
+
+    def on_event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.DataReceived):
+            self.server.body_bytes_received += len(event.data)
+            self.return_window(event.stream_id, event.flow_controlled_length)
+        elif isinstance(event, h2.events.StreamEnded) and not self.gone_away:
+            self.on_request(event.stream_id)
+
+    def return_window(self, stream_id: int, length: int) -> None:
+        """tiny_window: WINDOW_STEP more whenever the stream's or the connection's window is
+        empty; otherwise h2's own policy (half a window at a time)."""
+        conn = self.conn
+        if self.server.fault is not Fault.TINY_WINDOW:
+            with contextlib.suppress(h2.exceptions.StreamClosedError):
+                conn.acknowledge_received_data(length, stream_id)
+            return
+        if conn.inbound_flow_control_window <= 0:
+            conn.increment_flow_control_window(WINDOW_STEP)
+        stream = conn.streams.get(stream_id)
+        # Below zero: a stream opened before the client took our SETTINGS.
+        while stream is not None and stream.open and stream.inbound_flow_control_window <= 0:
+            conn.increment_flow_control_window(WINDOW_STEP, stream_id=stream_id)
 
     def on_request(self, stream_id: int) -> None:
         server = self.server
@@ -324,6 +367,13 @@ class _H2Handler:
         if self.server.fault is Fault.GOAWAY and self.answered_here == GOAWAY_AFTER:
             self.conn.close_connection(last_stream_id=stream_id)
             self.gone_away = True
+        changes_now = self.answered_here == SETTINGS_CHANGE_AFTER
+        if self.server.fault is Fault.SETTINGS_CHANGE and changes_now:
+            codes = h2.settings.SettingCodes
+            self.conn.update_settings(
+                {codes.MAX_CONCURRENT_STREAMS: 1, codes.INITIAL_WINDOW_SIZE: CHANGED_WINDOW}
+            )
+            self.server.settings_changes += 1
 
     def flush(self) -> None:
         data = self.conn.data_to_send()

@@ -20,7 +20,14 @@ from loadscope.engine.transport._errors import BodyTooLarge
 from loadscope.engine.transport._runner import Runner
 from loadscope.engine.transport.interfaces import KEEP_BODY
 
-from .fault_server import BIG_BODY, GOAWAY_AFTER, Fault, FaultServer, tls_context
+from .fault_server import (
+    BIG_BODY,
+    GOAWAY_AFTER,
+    SETTINGS_CHANGE_AFTER,
+    Fault,
+    FaultServer,
+    tls_context,
+)
 from .helpers import run_session
 
 Serve = Callable[..., Awaitable[FaultServer]]
@@ -47,7 +54,12 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
 
 async def run_against(
-    server: FaultServer, *, expect_status: str = "200-399", **overrides: object
+    server: FaultServer,
+    *,
+    expect_status: str = "200-399",
+    method: str = "GET",
+    body: bytes | None = None,
+    **overrides: object,
 ) -> Snapshot:
     values: dict[str, object] = {
         "concurrency": 4,
@@ -57,7 +69,7 @@ async def run_against(
         "kernel_view": False,
     }
     values.update(overrides)
-    scenario = UrlScenario(server.url, expect_status=expect_status)
+    scenario = UrlScenario(server.url, method=method, body=body, expect_status=expect_status)
     session = await run_session(SessionConfig(**values), scenario)  # type: ignore[arg-type]
     await server.quiesce()
     return session.snapshot()
@@ -203,6 +215,33 @@ async def test_h2c_rst_stream_fails_only_that_stream(serve: Serve) -> None:
     snap = await run_against(server, http_version=HttpVersion.HTTP2)
     assert_counts_match(snap, server)
     assert error_kinds(snap) == {"stream_reset": server.resets_sent} and server.resets_sent > 0
+
+
+async def test_h2c_uploads_all_finish_when_many_streams_wait_for_a_tiny_window(
+    serve: Serve,
+) -> None:
+    # A 16-byte initial window, 32 KiB returned at a time: 4 streams wait for window at once,
+    # and every one must wake when its window (or the connection's) opens.
+    server = await serve(Fault.TINY_WINDOW, h2c=True)
+    upload = b"u" * 64 * 1024
+    snap = await run_against(server, http_version=HttpVersion.HTTP2, method="POST", body=upload)
+    assert_counts_match(snap, server)
+    assert snap.errors_total == 0 and server.answered >= 4
+    assert server.body_bytes_received == server.answered * len(upload)
+    assert server.flow_control_errors == 0 and server.accepted == 1
+
+
+async def test_h2c_settings_lowered_mid_connection_are_obeyed(serve: Serve) -> None:
+    # After a few answers the server allows 1 stream and a 1 KiB initial window while 4 VUs
+    # upload 4 KiB each: no stream over the limit, no window overrun, no request lost.
+    server = await serve(Fault.SETTINGS_CHANGE, h2c=True)
+    upload = b"s" * 4096
+    snap = await run_against(server, http_version=HttpVersion.HTTP2, method="POST", body=upload)
+    assert_counts_match(snap, server)
+    assert snap.errors_total == 0 and server.answered > SETTINGS_CHANGE_AFTER
+    assert server.settings_changes == server.accepted == 1
+    assert server.too_many_streams == 0 and server.flow_control_errors == 0
+    assert server.body_bytes_received == server.answered * len(upload)
 
 
 async def test_tls_h2_max_concurrent_streams_1_is_respected(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
-import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
-import h2.settings
 import httpx
 
 from .._config import CloseReason
@@ -23,6 +22,7 @@ from ._errors import (
     StreamReset,
     is_reset,
 )
+from ._h2_wire import H2Machine, H2Wire, default_machine
 from ._serialize import h2_headers, request_body
 from ._wire import RawResponse
 from .interfaces import (
@@ -33,19 +33,11 @@ from .interfaces import (
 )
 
 _HTTP2 = b"HTTP/2"
-_BIG_WINDOW = 16 * 1024 * 1024
 # Concurrent streams when the server's SETTINGS set no limit (RFC 9113 suggests at least 100).
 _DEFAULT_STREAMS = 100
 # Until the server's SETTINGS arrive, one stream: a server with a lower limit than we guessed
 # would refuse the excess.
 _STREAMS_BEFORE_SETTINGS = 1
-_H2_CONFIG = h2.config.H2Configuration(
-    client_side=True,
-    header_encoding=None,
-    validate_inbound_headers=False,
-    validate_outbound_headers=False,
-    normalize_outbound_headers=False,
-)
 
 
 class _Stream:
@@ -60,6 +52,26 @@ class _Stream:
         self.keep_body = keep_body
         self.first_byte = 0.0
 
+    def on_headers(self, headers: list[tuple[bytes, bytes]] | None) -> None:
+        if not self.first_byte:
+            self.first_byte = time.perf_counter()
+        for name, value in headers or ():
+            if name == b":status":
+                self.status = int(value)
+            else:
+                self.headers.append((name, value))
+
+    def finish(self) -> None:
+        if self.waiter.done():
+            return
+        response = RawResponse(self.status, self.headers, b"".join(self.body), _HTTP2)
+        response.body_size = self.body_size
+        self.waiter.set_result(response)
+
+    def fail(self, error: Exception) -> None:
+        if not self.waiter.done():
+            self.waiter.set_exception(error)
+
 
 class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     __slots__ = (
@@ -67,10 +79,9 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         "_h2",
         "_lost",
         "_max_streams",
-        "_send_windows",
         "_settings_seen",
         "_streams",
-        "_transport",
+        "_wire",
     )
 
     multiplexed = True
@@ -81,35 +92,24 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         runner: str,
         origin: str,
         max_body: int = DEFAULT_MAX_BODY,
+        *,
+        machine: H2Machine | None = None,
     ) -> None:
         Connection.__init__(self, observer, runner, origin, "HTTP/2", max_body)
-        self._h2 = h2.connection.H2Connection(config=_H2_CONFIG)
-        self._transport: asyncio.Transport | None = None
+        # The HTTP/2 state machine: the lean one unless LOADSCOPE_H2=h2 (or a test) picks h2's.
+        self._h2: H2Machine = machine if machine is not None else default_machine()
+        self._wire = H2Wire(self._h2, self)
         self._streams: dict[int, _Stream] = {}
         self._max_streams = _STREAMS_BEFORE_SETTINGS
         self._goaway = False
         self._settings_seen = False
         self._lost: asyncio.Future[None] | None = None
-        self._send_windows: asyncio.Future[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-        self._lost = asyncio.get_running_loop().create_future()
-        self._start()
-
-    def _start(self) -> None:
-        self._h2.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _BIG_WINDOW,
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
-            },
-        )
-        self._h2.initiate_connection()
-        self._h2.increment_flow_control_window(_BIG_WINDOW)
-        self._flush()
+        loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self._wire.start(transport, loop)  # type: ignore[arg-type]
 
     @property
     def usable(self) -> bool:
@@ -124,7 +124,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             events = self._h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             if self._goaway:
-                # h2 closes its state on GOAWAY, so frames still owed to us can't be read.
+                # h2's machine (LOADSCOPE_H2=h2) closes its state on GOAWAY, so frames still
+                # owed to us can't be read; the lean one reads them.
                 self._fail_all(GoAway("response lost after GOAWAY", unprocessed=False))
                 self.close(CloseReason.GOAWAY)
             else:
@@ -133,22 +134,19 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             return
         for event in events:
             self._dispatch(event)
-        self._flush()
+        self._wire.flush_soon()
 
     def connection_lost(self, exc: Exception | None) -> None:
         reset = is_reset(exc)
         lost = ConnectionReset if reset else PeerClosed
         for stream in self._streams.values():
-            if not stream.waiter.done():
-                before = not stream.first_byte
-                stream.waiter.set_exception(
-                    lost("server closed the HTTP/2 connection", before_response=before)
-                )
+            before = not stream.first_byte
+            stream.fail(lost("server closed the HTTP/2 connection", before_response=before))
         if not self.closed:
             self.closed = True
             self.close_reason = self._lost_reason(exc, reset)
             self.observer.on_close(self, self.close_reason)
-        self._wake_senders()
+        self._wire.wake_senders()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         self._notify_capacity()
@@ -172,11 +170,12 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         self.observer.on_close(self, reason)
         try:
             self._h2.close_connection()
-            self._flush()
+            self._wire.flush()
         except h2.exceptions.ProtocolError:
             pass
-        if self._transport is not None:
-            self._transport.close()
+        if self._wire.transport is not None:
+            self._wire.transport.close()
+        self._wire.wake_senders()
         self._fail_all(PeerClosed("connection closed", before_response=True))
 
     async def wait_closed(self, timeout: float = 1.0) -> None:
@@ -184,8 +183,8 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             try:
                 await asyncio.wait_for(asyncio.shield(self._lost), timeout)
             except TimeoutError:
-                if self._transport is not None:
-                    self._transport.abort()
+                if self._wire.transport is not None:
+                    self._wire.transport.abort()
 
     # -- requests -----------------------------------------------------------------------------
     async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
@@ -205,34 +204,30 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         timer = loop.call_later(timeout, self._on_timeout, stream_id) if timeout else None
         try:
             self._h2.send_headers(stream_id, headers, end_stream=not body)
-            if body:
-                await self._send_body(stream_id, body)
-            self._flush()
+            if body and not await self._wire.send_body(stream_id, body, self._stops(stream)):
+                self._stop_upload(stream_id, stream)
+            self._wire.flush_soon()
             response = await waiter
             response.first_byte = stream.first_byte
             return response
         finally:
             if timer is not None:
                 timer.cancel()
+            if waiter.cancelled():  # the caller gave up (a stop, a cancelled VU): tell the server
+                self._reset_stream(stream_id)
             self._end_stream(stream_id)
 
-    async def _send_body(self, stream_id: int, body: bytes) -> None:
-        view = memoryview(body)
-        while view:
-            window = min(
-                self._h2.local_flow_control_window(stream_id), self._h2.max_outbound_frame_size
-            )
-            if window <= 0:
-                self._flush()
-                self._send_windows = asyncio.get_running_loop().create_future()
-                await self._send_windows
-                if self.closed:
-                    raise PeerClosed("connection closed while sending", before_response=True)
-                continue
-            chunk, view = view[:window], view[window:]
-            self._h2.send_data(stream_id, bytes(chunk), end_stream=not view)
-            self.bytes_sent += len(chunk)
-        self._flush()
+    def _stops(self, stream: _Stream) -> Callable[[], bool]:
+        return lambda: stream.waiter.done() or self.closed
+
+    def _stop_upload(self, stream_id: int, stream: _Stream) -> None:
+        """An upload cut short: the connection closed under it, or the stream ended first (an
+        early answer, a reset, a timeout); an early answer still needs the stream closed."""
+        waiter = stream.waiter
+        if self.closed:
+            stream.fail(PeerClosed("connection closed while sending", before_response=True))
+        elif waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            self._reset_stream(stream_id)  # answered early: NO_ERROR, the rest is not needed
 
     def _end_stream(self, stream_id: int) -> None:
         if self._streams.pop(stream_id, None) is None:
@@ -255,9 +250,12 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         if stream is None or stream.waiter.done():
             return
         stream.waiter.set_exception(error)
+        self._reset_stream(stream_id)
+
+    def _reset_stream(self, stream_id: int) -> None:
         try:
             self._h2.reset_stream(stream_id)
-            self._flush()
+            self._wire.flush_soon()
         except h2.exceptions.ProtocolError:
             pass
 
@@ -266,33 +264,26 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         if isinstance(event, h2.events.DataReceived):
             self._on_data(event)
         elif isinstance(event, h2.events.ResponseReceived):
-            self._on_headers(event.stream_id, event.headers)
+            stream = self._streams.get(event.stream_id)
+            if stream is not None:
+                stream.on_headers(event.headers)
         elif isinstance(event, h2.events.StreamEnded):
-            self._on_stream_ended(event.stream_id)
+            stream = self._streams.get(event.stream_id)
+            if stream is not None:
+                stream.finish()
         elif isinstance(event, h2.events.StreamReset):
             self._on_reset(event.stream_id, event.error_code)
         elif isinstance(event, h2.events.RemoteSettingsChanged):
             self._on_settings()
+            self._wire.wake_senders()  # INITIAL_WINDOW_SIZE may have opened every window
         elif isinstance(event, h2.events.WindowUpdated):
-            self._wake_senders()
+            self._wire.wake_senders()
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._on_goaway(event.last_stream_id)
         elif isinstance(event, h2.events.TrailersReceived):
             stream = self._streams.get(event.stream_id)
             if stream is not None:
                 stream.headers.extend(event.headers or ())
-
-    def _on_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]] | None) -> None:
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            return
-        if not stream.first_byte:
-            stream.first_byte = time.perf_counter()
-        for name, value in headers or ():
-            if name == b":status":
-                stream.status = int(value)
-            else:
-                stream.headers.append((name, value))
 
     def _on_data(self, event: h2.events.DataReceived) -> None:
         self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -310,18 +301,10 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             return
         stream.body.append(event.data)
 
-    def _on_stream_ended(self, stream_id: int) -> None:
-        stream = self._streams.get(stream_id)
-        if stream is None or stream.waiter.done():
-            return
-        response = RawResponse(stream.status, stream.headers, b"".join(stream.body), _HTTP2)
-        response.body_size = stream.body_size
-        stream.waiter.set_result(response)
-
     def _on_reset(self, stream_id: int, error_code: object) -> None:
         stream = self._streams.get(stream_id)
-        if stream is not None and not stream.waiter.done():
-            stream.waiter.set_exception(StreamReset(f"stream reset by server ({error_code})"))
+        if stream is not None:
+            stream.fail(StreamReset(f"stream reset by server ({error_code})"))
 
     def _on_settings(self) -> None:
         remote = self._h2.remote_settings.max_concurrent_streams
@@ -334,29 +317,16 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         self._goaway = True
         last = last_stream_id or 0
         for stream_id, stream in list(self._streams.items()):
-            if stream_id > last and not stream.waiter.done():
-                stream.waiter.set_exception(
-                    GoAway("server sent GOAWAY before this stream", unprocessed=True)
-                )
+            if stream_id > last:
+                stream.fail(GoAway("server sent GOAWAY before this stream", unprocessed=True))
         if not self._streams:
             self.close(CloseReason.GOAWAY)
         self._notify_capacity()
 
     # -- helpers ------------------------------------------------------------------------------
-    def _flush(self) -> None:
-        data = self._h2.data_to_send()
-        if data and self._transport is not None and not self._transport.is_closing():
-            self.bytes_sent += len(data)
-            self._transport.write(data)
-
     def _fail_all(self, exc: Exception) -> None:
         for stream in self._streams.values():
-            if not stream.waiter.done():
-                stream.waiter.set_exception(exc)
-
-    def _wake_senders(self) -> None:
-        if self._send_windows is not None and not self._send_windows.done():
-            self._send_windows.set_result(None)
+            stream.fail(exc)
 
     def _notify_capacity(self) -> None:
         callback = self.on_capacity
