@@ -118,12 +118,17 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("-c", type=int, default=50)
     parser.add_argument("--no-h2", action="store_true")
+    parser.add_argument(
+        "--only", action="append", help="run only the contenders whose name has this (repeatable)"
+    )
     parser.add_argument("--write", metavar="FILE", help="replace the engine section of this file")
     args = parser.parse_args()
     duration = min(args.duration, 60.0)
     require_nginx()
     args.load_average = os.getloadavg()[0]
     runs = contenders(args.c, duration, not args.no_h2)
+    if args.only:
+        runs = {name: run for name, run in runs.items() if any(o in name for o in args.only)}
     results: dict[str, list[Measurement]] = {name: [] for name in runs}
     for round_index in range(args.rounds):
         order = list(runs) if round_index % 2 == 0 else list(reversed(runs))
@@ -139,7 +144,11 @@ def main() -> None:
 
 def markdown(results: dict[str, list[Measurement]], args: argparse.Namespace) -> str:
     med = {name: statistics.median(r["rps"] for r in rows) for name, rows in results.items()}
-    base = {k: med[k] for k in ("aiohttp", "httpx-shared") if k in med}
+    base = {k: med[k] for k in ("aiohttp", "httpx-shared", "raw asyncio streams") if k in med}
+
+    def times(name: str, peer: str, digits: int) -> str:
+        return f"{med[name] / base[peer]:.{digits}f}×" if peer in base else "–"
+
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC with `python bench/bench_engine.py "
         f"--rounds {args.rounds} --duration {args.duration:g}`: {os.cpu_count()} cores, "
@@ -148,9 +157,9 @@ def markdown(results: dict[str, list[Measurement]], args: argparse.Namespace) ->
         f"{args.rounds} alternating rounds, medians (range: slowest–fastest run). Python "
         f"{sys.version.split()[0]}; load average {args.load_average:.1f} at the start.",
         "",
-        "| client | req/s (median) | range | × httpx-shared | × aiohttp | CPU ms/request | "
-        "connections opened |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| client | req/s (median) | range | × httpx-shared | × aiohttp | × raw asyncio | "
+        "CPU ms/request | connections opened |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, rows in results.items():
         cpu = statistics.median(r["cpu_ms_per_request"] or 0 for r in rows)
@@ -158,8 +167,8 @@ def markdown(results: dict[str, list[Measurement]], args: argparse.Namespace) ->
         low, high = min(r["rps"] for r in rows), max(r["rps"] for r in rows)
         lines.append(
             f"| {name} | {med[name]:,.0f} | {low:,.0f}–{high:,.0f} | "
-            f"{med[name] / base['httpx-shared']:.1f}× | "
-            f"{med[name] / base['aiohttp']:.2f}× | {cpu:.4f} | {opened} |"
+            f"{times(name, 'httpx-shared', 1)} | {times(name, 'aiohttp', 2)} | "
+            f"{times(name, 'raw asyncio streams', 2)} | {cpu:.4f} | {opened} |"
         )
     return "\n".join(lines)
 

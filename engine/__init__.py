@@ -8,63 +8,137 @@ The built-in target server is `loadscope.engine.target` (`TargetProcess`, `Targe
 
 from __future__ import annotations
 
-from ._config import (
-    CloseReason,
-    HttpVersion,
-    RetireAt,
-    ReuseMode,
-    RunnerConfig,
-    SessionConfig,
-    Stage,
-    State,
-)
-from ._loop import run_event_loop
-from .control import Controller, EngineProcess, ScenarioSpec, WorkerController
-from .diagnostics import (
-    DetectorExtension,
-    Diagnostics,
-    GeneratorExtension,
-    KernelExtension,
-    PhaseExtension,
-    PhaseSpec,
-    attach_diagnostics,
-    phase_specs,
-)
-from .metrics import (
-    ConnectionsSnapshot,
-    EventKind,
-    EventRecord,
-    GeneratorLoad,
-    Histogram,
-    HistogramData,
-    KernelSnapshot,
-    LatencySummary,
-    PhaseResult,
-    Snapshot,
-    SocketCounts,
-    StepSnapshot,
-    TimelinePoint,
-    WorkerSnapshot,
-)
-from .session import (
-    Abort,
-    Command,
-    CommandControls,
-    ControlError,
-    Controls,
-    Pause,
-    ResetStats,
-    Resume,
-    Session,
-    SessionExtension,
-    SetConcurrency,
-    SetHttpVersion,
-    SetRate,
-    SetReuseMode,
-    Stop,
-    apply,
-)
-from .session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
+import importlib
+from typing import TYPE_CHECKING
+
+# The names are imported when first used (`__getattr__`), so a command that needs none of the
+# engine (`--version`, `--help`) does not pay for importing it; type checkers see them here.
+if TYPE_CHECKING:
+    from ._config import (
+        CloseReason,
+        HttpVersion,
+        RetireAt,
+        ReuseMode,
+        RunnerConfig,
+        SessionConfig,
+        Stage,
+        State,
+    )
+    from ._loop import run_event_loop
+    from .control import Controller, EngineProcess, ScenarioSpec, WorkerController
+    from .diagnostics import (
+        DetectorExtension,
+        Diagnostics,
+        GeneratorExtension,
+        KernelExtension,
+        PhaseExtension,
+        PhaseSpec,
+        attach_diagnostics,
+        phase_specs,
+    )
+    from .metrics import (
+        ConnectionsSnapshot,
+        EventKind,
+        EventRecord,
+        GeneratorLoad,
+        Histogram,
+        HistogramData,
+        KernelSnapshot,
+        LatencySummary,
+        PhaseResult,
+        Snapshot,
+        SocketCounts,
+        StepSnapshot,
+        TimelinePoint,
+        WorkerSnapshot,
+    )
+    from .session import (
+        Abort,
+        Command,
+        CommandControls,
+        ControlError,
+        Controls,
+        Pause,
+        ResetStats,
+        Resume,
+        Session,
+        SessionExtension,
+        SetConcurrency,
+        SetHttpVersion,
+        SetRate,
+        SetReuseMode,
+        Stop,
+        apply,
+    )
+    from .session.scenario import IterationFailed, RequestFailed, Scenario, UrlScenario
+
+_EXPORTS = {
+    "CloseReason": "._config",
+    "HttpVersion": "._config",
+    "RetireAt": "._config",
+    "ReuseMode": "._config",
+    "RunnerConfig": "._config",
+    "SessionConfig": "._config",
+    "Stage": "._config",
+    "State": "._config",
+    "run_event_loop": "._loop",
+    "Controller": ".control",
+    "EngineProcess": ".control",
+    "ScenarioSpec": ".control",
+    "WorkerController": ".control",
+    "DetectorExtension": ".diagnostics",
+    "Diagnostics": ".diagnostics",
+    "GeneratorExtension": ".diagnostics",
+    "KernelExtension": ".diagnostics",
+    "PhaseExtension": ".diagnostics",
+    "PhaseSpec": ".diagnostics",
+    "attach_diagnostics": ".diagnostics",
+    "phase_specs": ".diagnostics",
+    "ConnectionsSnapshot": ".metrics",
+    "EventKind": ".metrics",
+    "EventRecord": ".metrics",
+    "GeneratorLoad": ".metrics",
+    "Histogram": ".metrics",
+    "HistogramData": ".metrics",
+    "KernelSnapshot": ".metrics",
+    "LatencySummary": ".metrics",
+    "PhaseResult": ".metrics",
+    "Snapshot": ".metrics",
+    "SocketCounts": ".metrics",
+    "StepSnapshot": ".metrics",
+    "TimelinePoint": ".metrics",
+    "WorkerSnapshot": ".metrics",
+    "Abort": ".session",
+    "Command": ".session",
+    "CommandControls": ".session",
+    "ControlError": ".session",
+    "Controls": ".session",
+    "Pause": ".session",
+    "ResetStats": ".session",
+    "Resume": ".session",
+    "Session": ".session",
+    "SessionExtension": ".session",
+    "SetConcurrency": ".session",
+    "SetHttpVersion": ".session",
+    "SetRate": ".session",
+    "SetReuseMode": ".session",
+    "Stop": ".session",
+    "apply": ".session",
+    "IterationFailed": ".session.scenario",
+    "RequestFailed": ".session.scenario",
+    "Scenario": ".session.scenario",
+    "UrlScenario": ".session.scenario",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Abort",

@@ -87,6 +87,13 @@ class RunnerConfig:
     # The name TLS sends (SNI) and verifies the certificate against, when the URL's host is an
     # address that stands in for it (runn's hostRules); None: the URL's host.
     tls_server_name: str | None = None
+    # An http:// proxy for this runner's connections (`--proxy`); None: the session's, else
+    # HTTP_PROXY / HTTPS_PROXY / ALL_PROXY unless NO_PROXY exempts the host.
+    proxy: str | None = None
+    unix_socket: str | None = None  # every connection over this socket (`--unix-socket`)
+    # A response's header block past this many bytes fails the request (`header_too_large`) and
+    # closes the connection, so a server that sends endless header lines cannot exhaust memory.
+    max_header_size: int = 1_048_576
 
 
 @dataclass(slots=True)
@@ -120,6 +127,9 @@ class SessionConfig:
     kernel_view: bool = True
     detectors: bool = True
     labels: dict[str, str] = field(default_factory=dict)
+    proxy: str | None = None  # `--proxy`: every runner's, unless its RunnerConfig names one
+    unix_socket: str | None = None  # `--unix-socket`: every runner's connections go over it
+    request_log: str | None = None  # `--log-requests FILE.sqlite`: every request, one row each
 
     @property
     def open_model(self) -> bool:

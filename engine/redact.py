@@ -1,6 +1,7 @@
 """Secrets never reach an output: URL userinfo, the values of `Authorization`,
-`Proxy-Authorization` and `Cookie` headers, and the values a runbook lists under `secrets:`
-(those known at load, and those bound while running).
+`Proxy-Authorization` and `Cookie` headers, the values a runbook lists under `secrets:`
+(those known at load, and those bound while running), and the values of runbook vars whose
+names mark them as credentials (`CREDENTIAL_WORDS`, as in Sentry's default scrubbing list).
 Every report, file and line loadscope writes passes through `redact_text` or `redact_value`.
 
 The known values are process-wide: the command line registers them once, when it reads its
@@ -21,6 +22,46 @@ _HEADER = re.compile(
     r"(?P<value>[^\"'\r\n]+)",
     re.IGNORECASE,
 )
+
+
+# A var whose name contains one of these (any case; `-` read as `_`) is a credential: its value
+# is masked as if the runbook listed it under `secrets:`. Sentry's default scrubbing list.
+CREDENTIAL_WORDS = (
+    "password", "passwd", "secret", "token", "api_key", "apikey", "auth", "credentials",
+    "private_key",
+)  # fmt: skip
+_CREDENTIAL = "|".join(CREDENTIAL_WORDS).replace("_", "[_-]")
+# `password: hunter2`, `api_key=abc`, `"token": "abc"` in echoed text: the value is masked
+_ASSIGNMENT = re.compile(
+    rf"(?P<name>[\w-]*(?:{_CREDENTIAL})[\w-]*[\"']?\s*(?::|=(?!=))\s*)(?P<value>[\"'][^\"'\r\n]*[\"']"
+    r"|[^\s,;)}\]]+)",
+    re.IGNORECASE,
+)
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether a var called `name` holds a credential (`db_password`, `X-Api-Key`, `authToken`)."""
+    lowered = name.lower().replace("-", "_")
+    return any(word in lowered for word in CREDENTIAL_WORDS)
+
+
+def credential_values(variables: Any, named: bool = False) -> list[str]:
+    """The scalar values, however deep, held under a credential-named key of `variables`."""
+    found: list[str] = []
+    if isinstance(variables, dict):
+        for key, value in variables.items():
+            found += credential_values(value, named or is_credential_name(str(key)))
+    elif isinstance(variables, list | tuple):
+        for item in variables:
+            found += credential_values(item, named)
+    elif named and isinstance(variables, str | int | float) and not isinstance(variables, bool):
+        found.append(str(variables))
+    return found
+
+
+def mask_credential_assignments(text: str) -> str:
+    """`password: hunter2` -> `password: ***` (for runbook text echoed in a message)."""
+    return _ASSIGNMENT.sub(lambda m: f"{m['name']}{MASK}", text)
 
 
 MAX_LEARNT = 1000  # values learnt while running; each output is checked against them all

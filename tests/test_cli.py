@@ -40,7 +40,7 @@ Latency .......................: max=3.5ms min=1.2ms avg=2.0ms med=1.9ms \
 p(90)=3.0ms p(95)=3.2ms p(99)=3.5ms
 """
 
-# The stable keys of issues 2-4 (README "Reports"), present in every `run` report.
+# The stable keys of issues 2-4 (docs/reports.md), present in every `run` report.
 REPORT_KEYS = {
     "requests_total",
     "requests_per_second",

@@ -1,35 +1,36 @@
-"""README.md's command reference is the argument parser's, word for word."""
+"""docs/cli.md, the command reference, is the argument parser's, word for word."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from loadscope.engine import ReuseMode
 from loadscope.tui.cli._args import build_parser
 from loadscope.tui.cli._reference import (
-    BEGIN,
-    END,
-    README,
+    PAGE,
     REGENERATE,
     _commands,
-    readme_section,
     reference_markdown,
+    write_page,
 )
 
 from .cli_support import REPO
 
 
-def test_readme_holds_the_generated_reference() -> None:
-    text = README.read_text(encoding="utf-8")
-    section = readme_section(text)
-    assert section is not None, (
-        f"README.md needs the markers {BEGIN} and {END} around the command reference; "
-        f"run `{REGENERATE}` to add them with the reference"
+def test_the_docs_page_is_the_generated_reference() -> None:
+    assert PAGE == REPO / "docs" / "cli.md"
+    assert PAGE.read_text(encoding="utf-8") == reference_markdown(), (
+        f"docs/cli.md, the command reference, is out of date: run `{REGENERATE}`"
     )
-    assert section == reference_markdown(), (
-        f"README.md's command reference is out of date: run `{REGENERATE}`"
-    )
+
+
+def test_the_write_option_writes_the_page(tmp_path: Path) -> None:
+    page = tmp_path / "cli.md"
+    page.write_text("stale\n", encoding="utf-8")
+    write_page(page)
+    assert page.read_text(encoding="utf-8") == reference_markdown()
 
 
 def test_the_module_prints_the_reference() -> None:
@@ -47,7 +48,7 @@ def test_the_module_prints_the_reference() -> None:
 def test_every_command_and_option_is_in_the_reference() -> None:
     reference = reference_markdown()
     for name, command in _commands(build_parser()):
-        assert f"### `loadscope {name}`" in reference
+        assert f"## `loadscope {name}`" in reference
         for action in command._actions:
             for flag in set(action.option_strings) - {"-h", "--help"}:
                 assert f"`{flag}" in reference, (name, flag)

@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
 import pytest
 
 from loadscope.engine import HttpVersion, SessionConfig, UrlScenario
@@ -16,9 +15,8 @@ from loadscope.engine.diagnostics._ledger import ConnectionLedger
 from loadscope.engine.metrics._snapshot import Snapshot
 from loadscope.engine.target import TargetProcess
 from loadscope.engine.target._cert import write_self_signed
+from loadscope.engine.transport import RawRequest, Runner
 from loadscope.engine.transport._errors import BodyTooLarge
-from loadscope.engine.transport._runner import Runner
-from loadscope.engine.transport.interfaces import KEEP_BODY
 
 from .fault_server import (
     BIG_BODY,
@@ -299,7 +297,5 @@ async def test_kept_body_stops_at_max_body(target: TargetProcess, version: HttpV
     assert ledger.open == 0
 
 
-def _get(runner: Runner, path: str, *, keep: bool) -> httpx.Request:
-    request = runner.build_request("GET", path)
-    request.extensions[KEEP_BODY] = keep
-    return request
+def _get(runner: Runner, path: str, *, keep: bool) -> RawRequest:
+    return runner.build_request("GET", path, keep_body=keep)

@@ -17,10 +17,11 @@ import httpx
 import pytest
 
 from loadscope.engine._config import CloseReason
+from loadscope.engine.transport import from_httpx
 from loadscope.engine.transport._errors import EngineError, GoAway, StreamReset
 from loadscope.engine.transport._h2 import AsyncHTTP2Connection
 from loadscope.engine.transport._h2_wire import new_h2_connection, new_lean_connection
-from loadscope.engine.transport._wire import RawResponse
+from loadscope.engine.transport._wire import RawRequest, RawResponse
 
 from .h2_backend import MemoryTransport, RecordingObserver, ScriptedH2Server
 
@@ -55,8 +56,8 @@ async def settle(ticks: int = 5) -> None:
         await asyncio.sleep(0)
 
 
-def request(method: str = "GET", path: str = "/", body: bytes | None = None) -> httpx.Request:
-    return httpx.Request(method, f"http://test{path}", content=body)
+def request(method: str = "GET", path: str = "/", body: bytes | None = None) -> RawRequest:
+    return from_httpx(httpx.Request(method, f"http://test{path}", content=body))
 
 
 async def bounded(awaitable: Awaitable[Any]) -> Any:
@@ -233,7 +234,7 @@ async def _run_mixed(machine: str) -> Run:
             for index in range(4 + batch)
         ]
         for request_ in requests:
-            request_.headers["x-batch"] = str(batch % 2)
+            request_.headers.append((b"x-batch", str(batch % 2).encode()))
         outcomes = await bounded(
             asyncio.gather(*(conn.send(r, None) for r in requests), return_exceptions=True)
         )

@@ -146,11 +146,9 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
     scenario = load_runbooks([path])
     expected = [
         (3, 1, "`debug` is ignored"),
-        (4, 1, "`trace` (runbook-level) is ignored"),
         (5, 1, "`x-owner` is ignored (an extension key)"),
         (6, 1, "`anchors` is not a runbook key; it is ignored"),
         (9, 3, "runner `g` is not an HTTP runner (gRPC)"),
-        (14, 7, "`dump.out` is ignored"),
         (17, 7, "`loop.backoff` is not a loop key"),
     ]
     assert len(scenario.warnings) == len(expected)
@@ -432,8 +430,12 @@ def test_malformed_steps(tmp_path: Path, body: str, line: int, col: int, message
         ("{endpoint: 'not a url'}", "invalid endpoint 'not a url' (use http://host:port)"),
         ("{endpoint: 'http://'}", "invalid endpoint"),
         ("{endpoint: 'http://127.0.0.1:99999'}", "invalid endpoint 'http://127.0.0.1:99999': port"),
-        ("'{{ vars.url }}'", "templates in runner endpoints are not supported (use ${ENV})"),
-        ("{endpoint: '{{ vars.url }}'}", "templates in runner endpoints are not supported"),
+        ("'{{ vars.url }}'", "runner `req`: the endpoint is not a URL: None"),
+        (
+            "{endpoint: '{{ steps[0].res.body.url }}'}",
+            "runner `req`: the endpoint template must be known at load "
+            "(use vars, parent.vars or ${ENV})",
+        ),
         ("{endpoint: 'http://127.0.0.1', cert: none.pem}", "`cert`: no such file none.pem"),
         ("{endpoint: 'http://127.0.0.1', timeout: later}", "invalid `timeout`"),
         ("[a]", "runner `req` is a URL or a map, not a list"),

@@ -24,9 +24,8 @@ from loadscope.engine.metrics._metrics import StepStats
 from loadscope.engine.runbook import RunbookScenario, load_runbooks
 from loadscope.engine.session._vu import VirtualUser
 from loadscope.engine.session.scenario import UrlScenario
-from loadscope.engine.transport._runner import Runner
+from loadscope.engine.transport import RawRequest, RawResponse, Runner, to_httpx
 from loadscope.engine.transport._serialize import h1_bytes
-from loadscope.engine.transport._wire import RawResponse
 
 ENDPOINT = "http://127.0.0.1:9"
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -73,15 +72,21 @@ class FakeVU(VirtualUser):
     def __init__(self, handler: Callable[[httpx.Request], Answer] = server) -> None:
         super().__init__(Session(SessionConfig(), UrlScenario("http://127.0.0.1:9/")), 1)
         self.handler = handler
+        # What the engine sent, as httpx requests (one per engine request, so a request the
+        # engine sends again is the same object here too), and the engine's own request of each.
         self.sent: list[tuple[str, httpx.Request]] = []
+        self.raw: dict[int, RawRequest] = {}
+        self._views: dict[RawRequest, httpx.Request] = {}
 
-    async def exchange(
-        self, runner: Runner, request: httpx.Request, step: StepStats
-    ) -> RawResponse:
+    async def exchange(self, runner: Runner, request: RawRequest, step: StepStats) -> RawResponse:
         h1_bytes(request)  # it must serialize
-        self.sent.append((step.name, request))
+        view = self._views.get(request)
+        if view is None:
+            view = self._views[request] = to_httpx(request)
+            self.raw[id(view)] = request
+        self.sent.append((step.name, view))
         step.requests += 1
-        status, headers, body = self.handler(request)
+        status, headers, body = self.handler(view)
         if status == 599:
             raise RequestFailed(step.name, "connect_refused", "connection refused")
         return RawResponse(status, headers, body, b"HTTP/1.1")
@@ -135,8 +140,8 @@ def one_step(
     return prepared(book(tmp_path, text))
 
 
-def wire(request: httpx.Request) -> bytes:
-    return h1_bytes(request)
+def wire(vu: FakeVU, request: httpx.Request) -> bytes:
+    return h1_bytes(vu.raw[id(request)])
 
 
 # -- requests on the wire -------------------------------------------------------------------------
@@ -145,7 +150,7 @@ def test_a_static_request_is_built_once(tmp_path: Path) -> None:
     vu = run(scenario, iterations=3)
     first = vu.sent[0][1]
     assert all(request is first for _, request in vu.sent)
-    assert wire(first) == (
+    assert wire(vu, first) == (
         b"GET /json HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAccept: */*\r\n"
         b"Connection: keep-alive\r\nUser-Agent: loadscope/0.1\r\n"
         b"Accept-Encoding: gzip, deflate\r\n\r\n"
@@ -622,11 +627,28 @@ def test_loop_attempt_failures(tmp_path: Path) -> None:
     vu = FakeVU()
     counted = one_step(tmp_path, "loop: 3\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 1")
     assert failure(counted, vu) == "book:s: test failed: i == 1"
-    assert vu.paths() == ["/x/0", "/x/1", "/x/2"]  # a counted loop runs every attempt
-    recovered = one_step(
+    assert vu.paths() == ["/x/0"]  # runn tests every attempt: the first false test fails it
+    failed_request = one_step(
+        tmp_path, "loop: 3\nreq: {'/status/{{ i == 0 ? 599 : 200 }}': {get: {}}}"
+    )
+    vu = FakeVU()
+    assert failure(failed_request, vu) == "book:s: connect_refused"
+    assert vu.paths() == ["/status/599", "/status/200", "/status/200"]  # nor does a failed request
+
+
+def test_a_test_beside_until_fails_at_the_first_false_attempt(tmp_path: Path) -> None:
+    """runn's README warns: `test` runs on every attempt of an `until` loop, so an attempt
+    whose test is false fails the step before `until` can retry."""
+    retried = one_step(
         tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 1"
     )
-    run(recovered)
+    vu = FakeVU()
+    assert failure(retried, vu) == "book:s: test failed: i == 1"
+    assert vu.paths() == ["/x/0"]
+    passing = one_step(
+        tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i < 2"
+    )
+    assert run(passing).paths() == ["/x/0", "/x/1"]
     broken = one_step(tmp_path, "loop: 3\nreq: {/x: {get: {}}}\ntest: current.res.body.no.x")
     vu = FakeVU()
     assert failure(broken, vu) == "book:s: test failed: cannot fetch x from nil"
@@ -877,3 +899,24 @@ def test_a_step_runs_request_dump_bind_test_in_that_order(tmp_path: Path) -> Non
     scenario.dump_sink = lambda _step, value: seen.append(value)
     run(scenario)
     assert seen == [[None, 7]]  # the dump ran after the request and before the bind
+
+
+def test_deferred_steps_of_an_include_run_after_the_parents_last_step(tmp_path: Path) -> None:
+    book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          - req: {{/child/work: {{get: {{}}}}}}
+          - defer: true
+            req: {{/child/cleanup: {{get: {{}}}}}}
+        """, "child.yml")  # fmt: skip
+    path = book(tmp_path, f"""
+        runners: {{req: {ENDPOINT}}}
+        steps:
+          - defer: true
+            req: {{/parent/cleanup: {{get: {{}}}}}}
+          - include: child.yml
+          - req: {{/parent/last: {{get: {{}}}}}}
+        """)  # fmt: skip
+    assert run(prepared(path)).paths() == [
+        "/child/work", "/parent/last", "/child/cleanup", "/parent/cleanup"
+    ]  # fmt: skip

@@ -268,3 +268,26 @@ steps:
     assert result.code == 0, result.err
     assert "test failed" in result.out + result.err
     assert not any(RUNTIME_SECRET in text for text in (result.out, result.err, out.read_text()))
+
+
+def test_credential_names_follow_sentrys_default_list() -> None:
+    from loadscope.engine.redact import credential_values, is_credential_name
+
+    for name in ("password", "DB_PASSWORD", "passwd", "client_secret", "authToken", "X-Api-Key",
+                 "apikey", "credentials", "private_key", "refresh_token", "author"):  # fmt: skip
+        assert is_credential_name(name), name
+    for name in ("user", "host", "region", "key", "pass"):
+        assert not is_credential_name(name), name
+    assert credential_values({"a": {"token": ["x1", {"n": 5}]}, "b": "y", "ok": True}) == [
+        "x1",
+        "5",
+    ]
+
+
+def test_credential_assignments_in_echoed_text_are_masked() -> None:
+    from loadscope.engine.redact import mask_credential_assignments
+
+    text = "at line 3: password: hunter2, 'api_key': 'k 1', token=abc; vars.token == t; user: bob"
+    assert mask_credential_assignments(text) == (
+        "at line 3: password: ***, 'api_key': ***, token=***; vars.token == t; user: bob"
+    )

@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..runbook import load_runbooks
+from ..runbook import MixScenario, RunbookOptions, load_runbooks
+from ..session import TargetFeed, TargetListScenario
 from ..session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
 
 
@@ -20,19 +21,36 @@ class ScenarioSpec:
     vars: Mapping[str, object] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)  # added to os.environ for ${ENV}
     expect_status: str = DEFAULT_EXPECTED_STATUS  # the URL form only; runbooks `test` statuses
+    targets: TargetFeed | None = None  # --targets: a list read before the start (or stdin's)
+    targets_order: str = "round-robin"
+    mix: tuple[int, ...] = ()  # --mix: a weight per runbook; each iteration runs one of them
+    runbook_options: RunbookOptions = field(default_factory=RunbookOptions)  # --fail-fast ...
+    max_redirects: int | None = None  # the URL form only (--follow-redirects); None: don't
 
     def build(self) -> Scenario:
+        if self.targets is not None:
+            order, status = self.targets_order, self.expect_status
+            return TargetListScenario(self.targets, order, status, headers=self.headers)
         if self.runbooks:
             env = {**os.environ, **self.env}
-            scenario = load_runbooks(list(self.runbooks), dict(self.vars), env=env)
+            scenario = load_runbooks(
+                list(self.runbooks), dict(self.vars), env=env, options=self.runbook_options
+            )
             if self.headers:
                 scenario.add_headers(self.headers)
-            return scenario
+            return MixScenario(scenario, self.mix) if self.mix else scenario
         if self.url is None:
             raise ValueError("nothing to run: give a URL or a runbook")
         return UrlScenario(
-            self.url, self.method, self.headers, self.body, expect_status=self.expect_status
+            self.url,
+            self.method,
+            self.headers,
+            self.body,
+            expect_status=self.expect_status,
+            max_redirects=self.max_redirects,
         )
 
     def describe(self) -> str:
+        if self.targets is not None:
+            return f"targets {self.targets.source}"
         return ", ".join(self.runbooks) if self.runbooks else f"{self.method} {self.url}"

@@ -13,7 +13,11 @@ from ._extensions import (
     attach_diagnostics,
 )
 from ._ledger import ConnectionLedger
+from ._log_writer import open_log
 from ._phases import PhaseExtension, PhaseSpec, phase_specs
+from ._request_log import COLUMNS as REQUEST_LOG_COLUMNS
+from ._request_log import RequestLog, read_rows, remove_request_log
+from ._unix import unix_stream_counts
 from ._view import (
     DiagnosticsExtension,
     ExtensionHost,
@@ -25,6 +29,7 @@ from ._view import (
 )
 
 __all__ = [
+    "REQUEST_LOG_COLUMNS",
     "SETTLE_S",
     "ConnectionLedger",
     "DetectorExtension",
@@ -39,10 +44,15 @@ __all__ = [
     "PhaseExtension",
     "PhaseSpec",
     "PointFields",
+    "RequestLog",
     "SessionPort",
     "SessionView",
     "SnapshotFields",
     "attach_diagnostics",
+    "open_log",
     "overlay",
     "phase_specs",
+    "read_rows",
+    "remove_request_log",
+    "unix_stream_counts",
 ]

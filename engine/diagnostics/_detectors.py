@@ -379,8 +379,9 @@ def generator_saturated(history: History) -> Finding | None:
         return None
     cpu = sum(o.cpu_percent for o in tail) / len(tail)
     lag = max(o.loop_lag_ms for o in tail)
+    lag_part = f", event-loop lag up to {lag:.0f} ms" if lag >= 1 else ""  # never "up to 0 ms"
     return Finding(
-        f"the generator is saturated (CPU {cpu:.0f}%, event-loop lag up to {lag:.0f} ms): "
+        f"the generator is saturated (CPU {cpu:.0f}%{lag_part}): "
         "its latencies include its own queueing",
         "lower the concurrency or rate, or spread the load over more generators; TLS handshakes "
         "and HTTP/2 cost the most CPU per request",

@@ -20,6 +20,7 @@ from ..metrics import EventKind, GeneratorLoad, KernelSnapshot, Warning
 from ._detectors import SETTLE_S, Detectors, Observation, RunTotals
 from ._generator import GeneratorMonitor
 from ._phases import PhaseExtension, PhaseSpec
+from ._unix import unix_paths, with_unix_sockets
 from ._view import (
     DiagnosticsExtension,
     ExtensionHost,
@@ -38,7 +39,6 @@ from .kernel import (
 )
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Events that change the load or the connections on purpose.
 CHANGE_EVENTS = frozenset(
     {
@@ -56,11 +56,13 @@ CHANGE_EVENTS = frozenset(
 
 
 def target_addresses(session: SessionView) -> list[tuple[str, int]]:
-    """The (host, port) every runner of the session talks to, in order, once each."""
+    """The (host, port) every runner of the session connects to (its proxy's when it uses
+    one), in order, once each."""
     addresses: dict[tuple[str, int], None] = {}
     for runner in session.runners.values():
-        url = runner.base_url
-        addresses[(url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 80))] = None
+        dialled = runner.dialled()
+        if dialled is not None:
+            addresses[dialled] = None
     return list(addresses)
 
 
@@ -91,6 +93,7 @@ class KernelExtension(DiagnosticsExtension):
         self.time_wait_peak = 0
         self.error: str | None = None
         self._addresses: list[tuple[str, int]] = []
+        self._unix_paths: list[str] = []
         self._view: KernelView | None = None
         self._pending: asyncio.Future[KernelSample | None] | None = None
         self._pending_era = 0  # the statistics era the pending read began in
@@ -103,6 +106,7 @@ class KernelExtension(DiagnosticsExtension):
 
     def started(self, view: SessionView, port: SessionPort) -> None:
         self._addresses = target_addresses(view)
+        self._unix_paths = unix_paths(view)
         self._start_sample(view)
 
     def before_tick(self, view: SessionView, port: SessionPort) -> None:
@@ -170,7 +174,10 @@ class KernelExtension(DiagnosticsExtension):
         """In the worker thread: resolving a target's name may block, and so does the read."""
         if self._view is None:
             self._view = KernelView(self._endpoints(), source=self.source, proc_root=self.proc_root)
-        return self._view.sample(own_ports)
+        sample = self._view.sample(own_ports)
+        if sample is not None and self._unix_paths:
+            sample = with_unix_sockets(sample, self._unix_paths, self.proc_root)
+        return sample
 
     def _endpoints(self) -> list[Endpoint]:
         endpoints = []

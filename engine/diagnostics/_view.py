@@ -11,10 +11,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .._config import HttpVersion, ReuseMode, SessionConfig, State
-from ..metrics import EventKind, EventRecord, GeneratorLoad, KernelSnapshot, Metrics, PhaseResult
+from ..metrics import (
+    EventKind,
+    EventRecord,
+    GeneratorLoad,
+    KernelSnapshot,
+    Metrics,
+    MixRow,
+    PhaseResult,
+)
 from ..metrics import Warning as DetectorWarning
 from ..transport import Runner
 from ._ledger import ConnectionLedger
@@ -72,7 +80,8 @@ class SessionView(Protocol):
 
 
 class SessionPort(Protocol):
-    """What diagnostics may change in a session: the reuse mode (phases), the event log."""
+    """What diagnostics may change in a session: the reuse mode (phases), the event log, the
+    per-request log's hand-over."""
 
     def set_reuse_mode(self, mode: ReuseMode | str) -> None: ...
 
@@ -88,6 +97,10 @@ class SessionPort(Protocol):
     ) -> None: ...
 
     def log_once(self, key: str, message: str) -> None: ...
+
+    def take_request_log(self, fresh: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]] | None:
+        """The per-request log's entries since the last call, with `fresh` put in their place
+        (None: stop logging); see `_request_log`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,7 @@ class SnapshotFields:
     warnings: tuple[DetectorWarning, ...] | None = None
     generator: GeneratorLoad | None = None
     phases: tuple[PhaseResult, ...] | None = None
+    mix: tuple[MixRow, ...] | None = None
 
 
 F = TypeVar("F", PointFields, SnapshotFields)

@@ -27,6 +27,7 @@ from ._snapshot import (
     HistogramData,
     KernelSnapshot,
     LatencySummary,
+    MixRow,
     PhaseResult,
     Snapshot,
     SocketCounts,
@@ -162,6 +163,9 @@ def merge_snapshots(
         generator=_merge_generator(snaps),
         phases=_merge_phases(snaps),
         cluster=cluster,
+        proxy=first.proxy,
+        mix=merge_mix([s.mix for s in snaps]),
+        unix_socket=first.unix_socket,
         workers=tuple(worker_row(part) for part in parts),
         # The steps' histograms, merged: what exporters that need buckets (Prometheus) read.
         histograms=tuple(
@@ -529,3 +533,22 @@ def merge_phase(phases: Sequence[PhaseResult]) -> PhaseResult:
         cpu_ms_per_request=round(cpu_ms / requests, 4) if requests else 0.0,
         errors=sum(p.errors for p in phases),
     )
+
+
+def merge_mix(parts: Sequence[tuple[MixRow, ...]]) -> tuple[MixRow, ...]:
+    """Each runbook's iterations summed over the workers (every worker runs the same mix)."""
+    rows: dict[str, MixRow] = {}
+    for part in parts:
+        for row in part:
+            seen = rows.get(row.runbook)
+            rows[row.runbook] = (
+                row
+                if seen is None
+                else MixRow(
+                    row.runbook,
+                    row.weight,
+                    seen.iterations + row.iterations,
+                    seen.failed + row.failed,
+                )
+            )
+    return tuple(rows.values())

@@ -249,6 +249,16 @@ class PhaseResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MixRow:
+    """One runbook of a weighted mix (`--mix`): its weight and the iterations it ran."""
+
+    runbook: str
+    weight: int
+    iterations: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSnapshot:
     """One worker of a multi-process or Ray session, as the console's row and the report show it."""
 
@@ -329,3 +339,8 @@ class Snapshot:
     # Values a runbook's `secrets:` names, learnt while running in the process that took this
     # snapshot, so the process that writes the outputs masks them too. Never written anywhere.
     secrets_to_mask: tuple[str, ...] = ()
+    # How connections were made when not straight to the target: the proxy (its URL without
+    # credentials) and the unix socket every request went over; None: not used.
+    proxy: str | None = None
+    unix_socket: str | None = None
+    mix: tuple[MixRow, ...] = ()  # --mix: a row per runbook

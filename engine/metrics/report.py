@@ -133,6 +133,21 @@ def worker_fields(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+def mix_rows(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """`--mix`: a row per runbook, with its share of the iterations."""
+    total = sum(row.iterations for row in snapshot.mix)
+    return [
+        {
+            "runbook": row.runbook,
+            "weight": row.weight,
+            "iterations": row.iterations,
+            "iterations_failed": row.failed,
+            "share": round(row.iterations / total, 4) if total else 0.0,
+        }
+        for row in snapshot.mix
+    ]
+
+
 def build_report(snapshot: Snapshot) -> dict[str, Any]:
     duration = snapshot.elapsed_s
     connections = snapshot.connections
@@ -211,6 +226,10 @@ def build_report(snapshot: Snapshot) -> dict[str, Any]:
         "timeline": [timeline_entry(point) for point in snapshot.timeline],
     }
     report.update(worker_fields(snapshot))
+    report["proxy"] = snapshot.proxy
+    report["unix_socket"] = snapshot.unix_socket
+    if snapshot.mix:
+        report["mix"] = mix_rows(snapshot)
     if snapshot.kernel is not None:
         report["time_wait_peak"] = snapshot.kernel.time_wait_peak
         report["kernel"] = asdict(snapshot.kernel)

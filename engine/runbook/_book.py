@@ -7,24 +7,25 @@ Keys runn knows but loadscope does not run get a warning; shapes that cannot run
 from __future__ import annotations
 
 import json
-import math
-import re
-import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..durations import DurationError, parse_duration
 from ..files import InputFileError, input_file_problem, read_input_file
-from ..hosts import host_problem
-from ..session.scenario import check_port
+from ._book_fields import (
+    Warn,
+    absent,
+    duration,
+    expression_node,
+    flag,
+    number,
+    optional_string,
+    string_list,
+)
+from ._book_runners import RunnerSpec, parse_runner
 from ._errors import Location, RunbookError
 from ._yaml import YMap, YNode, YScalar, YSeq, kind_of, plain
-
-Warn = Callable[[Location, str], None]
 
 TOP_LEVEL = frozenset(
     {"desc", "labels", "runners", "vars", "steps", "if", "force", "skipTest", "interval", "loop",
@@ -36,18 +37,9 @@ TOP_LEVEL_IGNORED = {
 STEP_KEYS = frozenset({"desc", "if", "loop", "force", "test", "bind", "dump", "include", "defer"})
 UNSUPPORTED_STEP_RUNNERS = {
     "exec": "exec (shell command) steps are not supported",
-    "runner": "runner definitions inside steps are not supported",
     "agent": "agent steps are not supported",
 }
-HTTP_RUNNER_KEYS = frozenset(
-    {"endpoint", "timeout", "skipVerify", "cacert", "cert", "key", "useCookie",
-     "notFollowRedirect", "multipartBoundary", "trace"}
-)  # fmt: skip
-HTTP_RUNNER_IGNORED = frozenset(
-    {"openapi3", "skipValidateRequest", "skipValidateResponse", "skipCircularReferenceCheck"}
-)  # fmt: skip
-REQUEST_KEYS = frozenset({"headers", "body", "useCookie", "trace"})
-TRACE_HEADER = "X-Runn-Trace"
+DUMP_KEYS = frozenset({"expr", "out", "disableTrailingNewline", "disableMaskingSecrets"})
 LOOP_KEYS = frozenset(
     {"count", "until", "interval", "minInterval", "maxInterval", "multiplier", "jitter"}
 )
@@ -55,33 +47,6 @@ RESERVED_NAMES = frozenset(
     {"vars", "steps", "parent", "included", "current", "previous", "env", "cookies", "nodes",
      "params", "i", "runn", "needs"}
 )  # fmt: skip
-BODY_REQUIRED = frozenset({"POST", "PATCH"})
-_MSEC = re.compile(r"(\d)\s*([mu])secs?\b")
-
-
-@dataclass(slots=True)
-class RunnerSpec:
-    name: str
-    location: Location
-    endpoint: str | None  # None: a runner loadscope cannot run (db, gRPC ...)
-    kind: str = "http"
-    timeout: float | None = None
-    skip_verify: bool = False
-    cacert: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    use_cookie: bool | None = None
-    follow_redirects: bool = True
-    multipart_boundary: str | None = None
-    trace: bool = False  # send runn's trace header (X-Runn-Trace) with each request
-    trace_header: str = TRACE_HEADER
-    host: str | None = None  # the endpoint's own host[:port], when hostRules maps it elsewhere
-    server_name: str | None = None  # and its own host name, for TLS (SNI, certificate)
-    # A runner defined by another runbook (`path:`, `params:`): a step naming it runs that
-    # runbook, with the step's own YAML as `parent.nodes` and `params` as `parent.params`.
-    runbook: Path | None = None
-    runbook_display: str = ""
-    params: YNode | None = None
 
 
 @dataclass(slots=True)
@@ -97,17 +62,11 @@ class LoopSpec:
 
 
 @dataclass(slots=True)
-class RequestSpec:
-    runner: str
-    location: Location
-    path: YScalar
-    method: str
-    headers: YMap | None
-    media_type: str | None
-    body: YNode | None
-    body_location: Location
-    use_cookie: bool | None
-    trace: bool | None = None
+class DumpSpec:
+    expr: YScalar
+    out: YScalar | None = None  # a file path (a template), relative to the runbook
+    trailing_newline: bool = True
+    mask_secrets: bool = True
 
 
 @dataclass(slots=True)
@@ -140,9 +99,10 @@ class StepSpec:
     test: YScalar | None = None
     test_constant: bool | None = None
     binds: list[BindSpec] = field(default_factory=list)
-    dump: YScalar | None = None
+    dump: DumpSpec | None = None
     runner: tuple[YScalar, YNode] | None = None  # `name: {/path: ...}`, parsed when compiled
     include: IncludeSpec | None = None
+    defines: dict[str, RunnerSpec] | None = None  # `runner: {name: ...}`: for the steps after
 
     def label(self) -> str:
         """The step's name in reports: its key, else its desc, else its index."""
@@ -173,6 +133,7 @@ class BookSpec:
     needs: list[tuple[str, IncludeSpec]] = field(default_factory=list)
     concurrency: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)  # `secrets:`, e.g. vars.password, env.TOKEN
+    trace: bool = False  # runn's trace header on requests whose runner and request do not say
 
     @property
     def name(self) -> str:
@@ -197,7 +158,7 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
             warn(key_node.location, f"`{key}` is ignored (an extension key)")
         else:
             warn(key_node.location, f"`{key}` is not a runbook key; it is ignored")
-    book.desc = _optional_string(root, "desc") or ""
+    book.desc = optional_string(root, "desc") or ""
     book.secrets = _secrets(root.get("secrets"))
     book.labels = _labels(root.get("labels"))
     book.runners = _runners(root.get("runners"), file.parent, warn)
@@ -205,18 +166,16 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
     if kind_of(vars_node) not in ("null", "a map"):
         raise RunbookError(vars_node.location, f"`vars` is a map, not {kind_of(vars_node)}")  # type: ignore[union-attr]
     book.vars = _load_var_files(vars_node, file.parent) if isinstance(vars_node, YMap) else {}
-    book.if_ = _expression_node(root.get("if"), "if")
-    book.force = _flag(root, "force")
-    book.skip_test = _flag(root, "skipTest")
-    book.interval = _duration(root.get("interval"), "interval") or 0.0
+    book.if_ = expression_node(root.get("if"), "if")
+    book.force = flag(root, "force")
+    book.skip_test = flag(root, "skipTest")
+    book.interval = duration(root.get("interval"), "interval") or 0.0
     loop = root.get("loop")
-    book.loop = None if _absent(loop) else _loop(loop, warn)  # type: ignore[arg-type]
+    book.loop = None if absent(loop) else _loop(loop, warn)  # type: ignore[arg-type]
     book.host_rules = _host_rules(root.get("hostRules"))
     book.needs = _needs(root.get("needs"), book)
-    book.concurrency = _string_list(root.get("concurrency"), "concurrency")
-    trace = root.get("trace")
-    if trace is not None and not _absent(trace):
-        warn(root.key_node("trace").location, "`trace` (runbook-level) is ignored; use a runner's")  # type: ignore[union-attr]
+    book.concurrency = string_list(root.get("concurrency"), "concurrency")
+    book.trace = flag(root, "trace")
     steps = root.get("steps")
     if steps is None:
         raise RunbookError(root.location, "the runbook has no `steps`")
@@ -233,15 +192,10 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
     return book
 
 
-def _absent(node: YNode | None) -> bool:
-    """Not there, or `key:` / `key: null` (callers also test `is None`, for the type checker)."""
-    return node is None or (isinstance(node, YScalar) and node.value is None)
-
-
 # -- top level ------------------------------------------------------------------------------------
 def _host_rules(node: YNode | None) -> dict[str, str]:
     """`hostRules: {app.example.com: 127.0.0.1:8080}` (a map, or a list of `host address`)."""
-    if node is None or _absent(node):
+    if node is None or absent(node):
         return {}
     if isinstance(node, YMap):
         return {key.value: str(plain(value)).strip() for key, value in node.items}
@@ -257,7 +211,7 @@ def _host_rules(node: YNode | None) -> dict[str, str]:
 
 
 def _needs(node: YNode | None, book: BookSpec) -> list[tuple[str, IncludeSpec]]:
-    if node is None or _absent(node):
+    if node is None or absent(node):
         return []
     if not isinstance(node, YMap):
         raise RunbookError(node.location, f"`needs` is a map of name: runbook, not {kind_of(node)}")
@@ -269,36 +223,8 @@ def _needs(node: YNode | None, book: BookSpec) -> list[tuple[str, IncludeSpec]]:
     return needs
 
 
-def _string_list(node: YNode | None, what: str) -> list[str]:
-    if node is None or _absent(node):
-        return []
-    if isinstance(node, YScalar):
-        return [str(node.value)]
-    if isinstance(node, YSeq):
-        return [str(plain(item)) for item in node.items]
-    raise RunbookError(node.location, f"`{what}` is a string or a list, not {kind_of(node)}")
-
-
-def _optional_string(node: YMap, key: str) -> str | None:
-    value = node.get(key)
-    if value is None or _absent(value):
-        return None
-    if not isinstance(value, YScalar) or isinstance(value.value, bool):
-        raise RunbookError(value.location, f"`{key}` is a string, not {kind_of(value)}")
-    return str(value.value)
-
-
-def _flag(node: YMap, key: str) -> bool:
-    value = node.get(key)
-    if value is None or _absent(value):
-        return False
-    if not isinstance(value, YScalar) or not isinstance(value.value, bool):
-        raise RunbookError(value.location, f"`{key}` is true or false, not {kind_of(value)}")
-    return value.value
-
-
 def _labels(node: YNode | None) -> list[str]:
-    if node is None or _absent(node):
+    if node is None or absent(node):
         return []
     if not isinstance(node, YSeq):
         raise RunbookError(node.location, f"`labels` is a list of strings, not {kind_of(node)}")
@@ -312,7 +238,7 @@ REUSE_MODES = ("shared", "per-vu", "per-iteration", "none")
 def _loadscope_settings(node: YNode | None, warn: Warn) -> list[tuple[str, float]]:
     """`x-loadscope: {phases: "shared:30s,per-iteration:30s"}` (or a list of such items, or
     of `{reuse: mode, duration: 30s}` maps): A/B phases of connection reuse for this run."""
-    if node is None or _absent(node):
+    if node is None or absent(node):
         return []
     if not isinstance(node, YMap):
         raise RunbookError(node.location, f"`{LOADSCOPE_KEY}` is a map, not {kind_of(node)}")
@@ -320,7 +246,7 @@ def _loadscope_settings(node: YNode | None, warn: Warn) -> list[tuple[str, float
         if key_node.value != "phases":
             warn(key_node.location, f"`{LOADSCOPE_KEY}.{key_node.value}` is not a setting")
     phases = node.get("phases")
-    if phases is None or _absent(phases):
+    if phases is None or absent(phases):
         return []
     if isinstance(phases, YScalar) and isinstance(phases.value, str):
         items: list[YNode] = [phases]
@@ -337,7 +263,7 @@ def _loadscope_settings(node: YNode | None, warn: Warn) -> list[tuple[str, float
 def _phase_items(item: YNode) -> list[tuple[str, float]]:
     if isinstance(item, YMap):
         mode_node = item.get("reuse")
-        seconds = _duration(item.get("duration"), "duration")
+        seconds = duration(item.get("duration"), "duration")
         if not isinstance(mode_node, YScalar) or seconds is None:
             raise RunbookError(item.location, "a phase needs `reuse` and `duration`")
         return [(_reuse_mode(mode_node, str(mode_node.value)), seconds)]
@@ -362,33 +288,6 @@ def _reuse_mode(node: YNode, mode: str) -> str:
             node.location, f"unknown reuse mode {mode!r}", f"use {', '.join(REUSE_MODES)}"
         )
     return mode
-
-
-def _duration(node: YNode | None, what: str) -> float | None:
-    if node is None or _absent(node):
-        return None
-    if not isinstance(node, YScalar) or isinstance(node.value, bool):
-        raise RunbookError(node.location, f"`{what}` is a duration, not {kind_of(node)}")
-    value = node.value
-    if isinstance(value, str):  # runn also accepts `10msec`
-        value = _MSEC.sub(lambda m: m.group(1) + ("ms" if m.group(2) == "m" else "us"), value)
-    try:
-        seconds = parse_duration(value)
-    except DurationError as exc:
-        raise RunbookError(node.location, f"invalid `{what}`: {exc}") from None
-    if not math.isfinite(seconds):
-        raise RunbookError(node.location, f"invalid `{what}`: {value!r} is not a finite duration")
-    return seconds
-
-
-def _expression_node(node: YNode | None, what: str) -> YScalar | None:
-    if node is None or _absent(node):
-        return None
-    if isinstance(node, YScalar) and isinstance(node.value, bool):
-        return node  # `if: false`: a constant
-    if not isinstance(node, YScalar) or not isinstance(node.value, str):
-        raise RunbookError(node.location, f"`{what}` is an expression, not {kind_of(node)}")
-    return node
 
 
 def _load_var_files(node: YMap, directory: Path) -> dict[str, Any]:
@@ -421,153 +320,20 @@ def read_var_file(text: str, directory: Path, location: Location) -> Any:
 
 
 # -- runners --------------------------------------------------------------------------------------
-def _runners(node: YNode | None, directory: Path, warn: Warn) -> dict[str, RunnerSpec]:
-    if node is None or _absent(node):
+def _runners(
+    node: YNode | None, directory: Path, warn: Warn, what: str = "runners"
+) -> dict[str, RunnerSpec]:
+    if node is None or absent(node):
         return {}
     if not isinstance(node, YMap):
-        raise RunbookError(node.location, f"`runners` is a map, not {kind_of(node)}")
+        raise RunbookError(node.location, f"`{what}` is a map of runners, not {kind_of(node)}")
     runners: dict[str, RunnerSpec] = {}
     for key, value in node.items:
         name = key.value
-        if name in UNSUPPORTED_STEP_RUNNERS or name in STEP_KEYS:
+        if name in UNSUPPORTED_STEP_RUNNERS or name in STEP_KEYS or name == "runner":
             raise RunbookError(key.location, f"`{name}` cannot be a runner name (it is a step key)")
-        runners[name] = _runner(name, key.location, value, directory, warn)
+        runners[name] = parse_runner(name, key.location, value, directory, warn)
     return runners
-
-
-def _runner(name: str, location: Location, node: YNode, directory: Path, warn: Warn) -> RunnerSpec:
-    if isinstance(node, YScalar) and isinstance(node.value, str):
-        value = node.value.strip()
-        if "{{" in value:
-            return _templated_runner(name, node)
-        if value.startswith(("http://", "https://")):
-            return RunnerSpec(name, node.location, _endpoint(value, node))
-        return _other_runner(name, location, _kind_of_dsn(value), warn)
-    if isinstance(node, YScalar) and node.value is None:
-        return _other_runner(name, location, "undefined", warn)
-    if not isinstance(node, YMap):
-        raise RunbookError(node.location, f"runner `{name}` is a URL or a map, not {kind_of(node)}")
-    if node.get("endpoint") is None and node.get("path") is not None:
-        return _runbook_runner(name, node, directory)
-    if node.get("endpoint") is None:
-        kind = "gRPC" if node.get("addr") is not None else (
-            "database" if node.get("dsn") is not None else
-            "SSH" if node.get("host") is not None or node.get("hostname") is not None else
-            "unknown"
-        )  # fmt: skip
-        return _other_runner(name, location, kind, warn)
-    endpoint = node.get("endpoint")
-    if isinstance(endpoint, YScalar) and isinstance(endpoint.value, str) and "{{" in endpoint.value:
-        return _templated_runner(name, endpoint)
-    spec = RunnerSpec(name, node.location, None)
-    for key_node, _ in node.items:
-        key = key_node.value
-        if key in HTTP_RUNNER_IGNORED:
-            warn(key_node.location, f"`{key}` of runner `{name}` is ignored")
-        elif key not in HTTP_RUNNER_KEYS:
-            warn(key_node.location, f"`{key}` is not an HTTP runner key; it is ignored")
-    endpoint = node.get("endpoint")
-    if not isinstance(endpoint, YScalar) or not isinstance(endpoint.value, str):
-        raise RunbookError(endpoint.location, "`endpoint` is a URL")  # type: ignore[union-attr]
-    spec.endpoint = _endpoint(endpoint.value.strip(), endpoint)
-    spec.timeout = _duration(node.get("timeout"), "timeout")
-    spec.skip_verify = _flag(node, "skipVerify")
-    spec.follow_redirects = not _flag(node, "notFollowRedirect")
-    if node.get("useCookie") is not None:
-        spec.use_cookie = _flag(node, "useCookie")
-    for attribute in ("cacert", "cert", "key"):
-        setattr(spec, attribute, _file(node, attribute, directory))
-    spec.multipart_boundary = _optional_string(node, "multipartBoundary")
-    spec.trace, spec.trace_header = _trace(node.get("trace"))
-    return spec
-
-
-def _trace(node: YNode | None) -> tuple[bool, str]:
-    """A runner's `trace: true`, or `trace: {enable: true, headerName: X-Id}`."""
-    if node is None or _absent(node):
-        return False, TRACE_HEADER
-    if isinstance(node, YScalar) and isinstance(node.value, bool):
-        return node.value, TRACE_HEADER
-    if isinstance(node, YMap):
-        enable = node.get("enable")
-        enabled = isinstance(enable, YScalar) and enable.value is True
-        return enabled, _optional_string(node, "headerName") or TRACE_HEADER
-    raise RunbookError(node.location, f"`trace` is true, false or a map, not {kind_of(node)}")
-
-
-def _kind_of_dsn(value: str) -> str:
-    if value.startswith("grpc://"):
-        return "gRPC"
-    if value.startswith(("cdp://", "chrome://")):
-        return "CDP"
-    if value.startswith("ssh://"):
-        return "SSH"
-    return "database"
-
-
-TEMPLATED_ENDPOINT = "templated endpoint"
-
-
-def _templated_runner(name: str, node: YScalar) -> RunnerSpec:
-    """An endpoint with `{{ }}` in it, which only a custom runner's expansion can fill in: an
-    error once a step uses it (a runbook that only runs when included never does)."""
-    return RunnerSpec(name, node.location, None, kind=TEMPLATED_ENDPOINT)
-
-
-def _runbook_runner(name: str, node: YMap, directory: Path) -> RunnerSpec:
-    """`name: {path: other.yml, params: {...}}`: a runner defined by another runbook."""
-    path = node.get("path")
-    if not isinstance(path, YScalar) or not isinstance(path.value, str) or not path.value.strip():
-        raise RunbookError(node.location, f"`path` of runner `{name}` is a runbook file")
-    text = path.value.strip()
-    file = Path(text) if Path(text).is_absolute() else directory / text
-    return RunnerSpec(
-        name,
-        node.location,
-        None,
-        kind="runbook",
-        runbook=file,
-        runbook_display=str(file),
-        params=node.get("params"),
-    )
-
-
-def _other_runner(name: str, location: Location, kind: str, warn: Warn) -> RunnerSpec:
-    warn(location, f"runner `{name}` is not an HTTP runner ({kind}); steps cannot use it")
-    return RunnerSpec(name, location, None, kind=kind)
-
-
-def _endpoint(value: str, node: YScalar) -> str:
-    if "{{" in value:
-        raise RunbookError(
-            node.location, "templates in runner endpoints are not supported", "use ${ENV}"
-        )
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise RunbookError(node.location, f"invalid endpoint {value!r}", "use http://host:port")
-    try:
-        check_port(url)
-    except ValueError as exc:
-        raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
-    problem = host_problem(url.host)
-    if problem:
-        raise RunbookError(node.location, f"invalid endpoint: {problem}")
-    return value
-
-
-def _file(node: YMap, key: str, directory: Path) -> str | None:
-    text = _optional_string(node, key)
-    if text is None:
-        return None
-    path = directory / text
-    problem = input_file_problem(path)
-    if problem:
-        reason = f"no such file {text}" if problem == "no such file" else f"{text}: {problem}"
-        raise RunbookError(node.get(key).location, f"`{key}`: {reason}")  # type: ignore[union-attr]
-    return str(path)
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -576,15 +342,15 @@ def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) 
         where = f"step {key!r}" if key is not None else f"steps[{index}]"
         raise RunbookError(node.location, f"{where} is a map, not {kind_of(node)}")
     step = StepSpec(index=index, key=key, location=node.location)
-    step.desc = _optional_string(node, "desc") or ""
-    step.if_ = _expression_node(node.get("if"), "if")
-    step.force = _flag(node, "force")
+    step.desc = optional_string(node, "desc") or ""
+    step.if_ = expression_node(node.get("if"), "if")
+    step.force = flag(node, "force")
     loop = node.get("loop")
-    step.loop = None if _absent(loop) else _loop(loop, warn)  # type: ignore[arg-type]
+    step.loop = None if absent(loop) else _loop(loop, warn)  # type: ignore[arg-type]
     _test(node.get("test"), step)
     _binds(node.get("bind"), step)
     step.dump = _dump(node.get("dump"), warn)
-    step.defer = _flag(node, "defer")
+    step.defer = flag(node, "defer")
     runners = [(k, v) for k, v in node.items if k.value not in STEP_KEYS]
     if node.get("include") is not None:
         runners.insert(0, (node.key_node("include"), node.get("include")))  # type: ignore[arg-type]
@@ -595,6 +361,8 @@ def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) 
         key_node, value = runners[0]
         if key_node.value == "include":
             step.include = _include(value, book, warn)
+        elif key_node.value == "runner":  # runn's Runner Runner: runners for the steps after
+            step.defines = _runners(value, book.file.parent, warn, "runner")
         elif key_node.value in UNSUPPORTED_STEP_RUNNERS:
             raise RunbookError(key_node.location, UNSUPPORTED_STEP_RUNNERS[key_node.value])
         else:
@@ -603,7 +371,7 @@ def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) 
 
 
 def _test(node: YNode | None, step: StepSpec) -> None:
-    if node is None or _absent(node):
+    if node is None or absent(node):
         return
     if isinstance(node, YScalar) and isinstance(node.value, bool):
         step.test_constant = node.value
@@ -617,7 +385,7 @@ def _test(node: YNode | None, step: StepSpec) -> None:
 
 
 def _binds(node: YNode | None, step: StepSpec) -> None:
-    if node is None or _absent(node):
+    if node is None or absent(node):
         return
     if not isinstance(node, YMap):
         raise RunbookError(
@@ -626,17 +394,32 @@ def _binds(node: YNode | None, step: StepSpec) -> None:
     step.binds = [BindSpec(key, value) for key, value in node.items]
 
 
-def _dump(node: YNode | None, warn: Warn) -> YScalar | None:
-    if node is None or _absent(node):
+def _dump(node: YNode | None, warn: Warn) -> DumpSpec | None:
+    """`dump: expr`, or `dump: {expr, out, disableTrailingNewline, disableMaskingSecrets}`."""
+    if node is None or absent(node):
         return None
-    if isinstance(node, YMap):
-        location = node.location
-        for key_node, _ in node.items:
-            if key_node.value != "expr":
-                warn(key_node.location, f"`dump.{key_node.value}` is ignored")
-        node = node.get("expr")
-        if node is None:
-            raise RunbookError(location, "`dump` needs `expr`")
+    if not isinstance(node, YMap):
+        return DumpSpec(_dump_expression(node))
+    for key_node, _ in node.items:
+        if key_node.value not in DUMP_KEYS:
+            warn(key_node.location, f"`dump.{key_node.value}` is ignored")
+    expr = node.get("expr")
+    if expr is None:
+        raise RunbookError(node.location, "`dump` needs `expr`")
+    out = node.get("out")
+    if out is not None and absent(out):
+        out = None
+    if out is not None and (not isinstance(out, YScalar) or not isinstance(out.value, str)):
+        raise RunbookError(out.location, f"`dump.out` is a file path, not {kind_of(out)}")
+    return DumpSpec(
+        _dump_expression(expr),
+        out,
+        trailing_newline=not flag(node, "disableTrailingNewline"),
+        mask_secrets=not flag(node, "disableMaskingSecrets"),
+    )
+
+
+def _dump_expression(node: YNode) -> YScalar:
     if (
         isinstance(node, YScalar)
         and isinstance(node.value, int | float)
@@ -662,15 +445,15 @@ def _loop(node: YNode, warn: Warn) -> LoopSpec:
     if count is not None:
         spec.count = _count(count)
     until = node.get("until")
-    spec.until = _expression_node(until, "loop.until")
-    spec.interval = _duration(node.get("interval"), "loop.interval")
+    spec.until = expression_node(until, "loop.until")
+    spec.interval = duration(node.get("interval"), "loop.interval")
     has_backoff = node.get("minInterval") is not None or node.get("maxInterval") is not None
     if spec.interval is None and spec.until is None and not has_backoff:
         spec.interval = 0.0  # a plain counted loop runs back to back
-    spec.min_interval = _duration(node.get("minInterval"), "loop.minInterval") or 0.0
-    spec.max_interval = _duration(node.get("maxInterval"), "loop.maxInterval") or 0.0
-    spec.multiplier = _number(node.get("multiplier"), "loop.multiplier", 1.5)
-    spec.jitter = _number(node.get("jitter"), "loop.jitter", 0.0)
+    spec.min_interval = duration(node.get("minInterval"), "loop.minInterval") or 0.0
+    spec.max_interval = duration(node.get("maxInterval"), "loop.maxInterval") or 0.0
+    spec.multiplier = number(node.get("multiplier"), "loop.multiplier", 1.5)
+    spec.jitter = number(node.get("jitter"), "loop.jitter", 0.0)
     return spec
 
 
@@ -683,18 +466,6 @@ def _count(node: YNode) -> int | YScalar:
     raise RunbookError(
         node.location, f"`loop.count` is a number or an expression, not {kind_of(node)}"
     )
-
-
-def _number(node: YNode | None, what: str, default: float) -> float:
-    if node is None:
-        return default
-    if (
-        isinstance(node, YScalar)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-    ):
-        return float(node.value)
-    raise RunbookError(node.location, f"`{what}` is a number, not {kind_of(node)}")
 
 
 def _include(node: YNode, book: BookSpec, warn: Warn) -> IncludeSpec:
@@ -710,8 +481,8 @@ def _include(node: YNode, book: BookSpec, warn: Warn) -> IncludeSpec:
         if variables is not None and not isinstance(variables, YMap):
             raise RunbookError(variables.location, "`include.vars` is a map")
         spec = IncludeSpec(book.file, book.path, node.location, variables, inline=node)
-        spec.skip_test = _flag(node, "skipTest")
-        spec.force = _flag(node, "force")
+        spec.skip_test = flag(node, "skipTest")
+        spec.force = flag(node, "force")
         return spec
     path = node.get("path")
     if not isinstance(path, YScalar) or not isinstance(path.value, str):
@@ -723,8 +494,8 @@ def _include(node: YNode, book: BookSpec, warn: Warn) -> IncludeSpec:
     if variables is not None and not isinstance(variables, YMap):
         raise RunbookError(variables.location, f"`include.vars` is a map, not {kind_of(variables)}")
     spec = _include_spec(path.value, path, book, variables)
-    spec.skip_test = _flag(node, "skipTest")
-    spec.force = _flag(node, "force")
+    spec.skip_test = flag(node, "skipTest")
+    spec.force = flag(node, "force")
     return spec
 
 
@@ -746,114 +517,13 @@ def _include_spec(text: str, node: YScalar, book: BookSpec, variables: YMap | No
 
 def _secrets(node: YNode | None) -> list[str]:
     """runn's `secrets:`: the values (`vars.x`, `env.X`) that every output masks."""
-    if node is None or _absent(node):
+    if node is None or absent(node):
         return []
     items = node.items if isinstance(node, YSeq) else [node]
     names = [item.value for item in items if isinstance(item, YScalar)]
     if len(names) != len(items) or not all(isinstance(name, str) for name in names):
         raise RunbookError(node.location, "`secrets` is a list of names such as vars.password")
     return [str(name) for name in names]
-
-
-def _check_static_header(name: YScalar, value: YNode) -> None:
-    """What HTTP cannot carry is bad input at load: a name that is not a token, a value that is
-    not ASCII or holds CR, LF or NUL (templated ones are checked when rendered)."""
-    text = str(name.value)
-    if "{{" not in text and not _HEADER_NAME.fullmatch(text):
-        raise RunbookError(name.location, f"invalid header name {text!r}")
-    for item in value.items if isinstance(value, YSeq) else [value]:
-        content = item.value if isinstance(item, YScalar) else None
-        if not isinstance(content, str) or "{{" in content:
-            continue
-        if not content.isascii() or any(c in content for c in "\r\n\0"):
-            raise RunbookError(
-                item.location, f"header {text}: a value must be ASCII without CR, LF or NUL"
-            )
-
-
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
-
-
-def parse_request(name: str, key: YScalar, node: YNode, warn: Warn) -> RequestSpec:
-    if not isinstance(node, YMap) or len(node.items) != 1:
-        raise RunbookError(
-            node.location,
-            "an HTTP step is `runner: {/path: {method: {...}}}` with one path",
-        )
-    path, methods = node.items[0]
-    if not isinstance(methods, YMap) or len(methods.items) != 1:
-        raise RunbookError(
-            path.location, f"path {path.value!r} needs exactly one method, like `get:`"
-        )
-    method_key, options = methods.items[0]
-    method = method_key.value.upper()
-    if not method.isalpha():
-        raise RunbookError(method_key.location, f"invalid HTTP method {method_key.value!r}")
-    if isinstance(options, YScalar) and options.value is None:
-        options = YMap(options.location, [])
-    if not isinstance(options, YMap):
-        raise RunbookError(
-            options.location,
-            f"`{method_key.value}` is a map of headers, body ..., not {kind_of(options)}",
-        )
-    for option, _ in options.items:
-        if option.value not in REQUEST_KEYS:
-            raise RunbookError(
-                option.location,
-                f"unknown request key `{option.value}`",
-                "use headers, body or useCookie",
-            )
-    headers = options.get("headers")
-    if headers is not None and not (isinstance(headers, YScalar) and headers.value is None):
-        if not isinstance(headers, YMap):
-            raise RunbookError(headers.location, f"`headers` is a map, not {kind_of(headers)}")
-        for header_name, value in headers.items:
-            if isinstance(value, YSeq):
-                bad = [item for item in value.items if not isinstance(item, YScalar)]
-                if bad:
-                    raise RunbookError(bad[0].location, "a header value is a string")
-            elif not isinstance(value, YScalar):
-                raise RunbookError(
-                    value.location, f"header {header_name.value!r} is a string or a list"
-                )
-            _check_static_header(header_name, value)
-    else:
-        headers = None
-    media_type, body, body_location = _body(options.get("body"), options.location)
-    if method in BODY_REQUIRED and body is None:
-        raise RunbookError(
-            body_location,
-            f"{method} needs a body, as in runn",
-            "add body: {application/json: ...}",
-        )
-    use_cookie = None
-    if options.get("useCookie") is not None:
-        use_cookie = _flag(options, "useCookie")
-    trace = None
-    if options.get("trace") is not None:
-        trace = _flag(options, "trace")
-    return RequestSpec(
-        runner=name, location=key.location, path=path, method=method,
-        headers=headers, media_type=media_type, body=body, body_location=body_location,
-        use_cookie=use_cookie, trace=trace,
-    )  # fmt: skip
-
-
-def _body(node: YNode | None, fallback: Location) -> tuple[str | None, YNode | None, Location]:
-    if node is None:
-        return None, None, fallback
-    if isinstance(node, YScalar) and (node.value is None or node.value == "nil"):
-        return None, None, node.location
-    if not isinstance(node, YMap) or len(node.items) != 1:
-        raise RunbookError(
-            node.location,
-            "`body` is null or one `media/type: value`",
-            "e.g. body: {application/json: {name: alice}}",
-        )
-    media, value = node.items[0]
-    if isinstance(value, YScalar) and (value.value is None or value.value == "nil"):
-        return media.value, None, media.location
-    return media.value, value, media.location
 
 
 def _check_unique_labels(book: BookSpec) -> None:
@@ -864,10 +534,6 @@ def _check_unique_labels(book: BookSpec) -> None:
             step.desc = ""
             label = step.label()
         seen[label] = step
-
-
-def new_boundary() -> str:
-    return secrets.token_hex(16)
 
 
 def reserved(name: str) -> bool:

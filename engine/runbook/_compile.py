@@ -16,105 +16,45 @@ from typing import Any
 
 import httpx
 
-from .._config import RunnerConfig
 from ..files import input_file_problem
-from ._ast import Literal, Member, Name, Node, parse
+from ._ast import Literal, Member, Name, Node
 from ._bodies import BodyRead, body_reads
 from ._book import (
-    TEMPLATED_ENDPOINT,
     BookSpec,
+    DumpSpec,
     IncludeSpec,
     LoopSpec,
-    RequestSpec,
-    RunnerSpec,
     StepSpec,
-    new_boundary,
     parse_book,
-    parse_request,
     read_var_file,
     reserved,
 )
-from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
-from ._eval import Getter, compile_tree, constant_of
+from ._book_requests import RequestSpec, new_boundary, parse_request
+from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec, with_endpoint
+from ._builtins_runn import TERMINAL_HINT
+from ._dump import DumpOut
+from ._errors import EvalError, ExpressionError, RunbookError, one_line
+from ._expr_compiler import compile_tree, constant_of
+from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
+from ._registry import Registry
 from ._request import BodyEncoder, RequestProgram
-from ._runn import TERMINAL_HINT
 from ._scope import NameRules
-from ._static import NotStatic, expand_static, plain_static
+from ._static import (
+    UNCHANGED as _UNCHANGED,
+)
+from ._static import (
+    NotStatic,
+    expand_request_objects,
+    expand_static,
+    plain_static,
+    static_value,
+)
 from ._template import ExprCompiler, Template, compile_node, compile_string
-from ._yaml import YMap, YNode, YScalar, YSeq, load
+from ._values import Getter
+from ._yaml import YMap, YNode, YScalar, YSeq
 
 MAX_INCLUDE_DEPTH = 16
-
-
-@dataclass
-class Registry:
-    """Everything compiled for one session: engine runners, step names, requests, warnings."""
-
-    env: Mapping[str, str]
-    warnings: list[str] = field(default_factory=list)
-    runners: dict[str, RunnerConfig] = field(default_factory=dict)
-    step_names: list[str] = field(default_factory=list)
-    requests: list[RequestProgram] = field(default_factory=list)
-    books: list[BookProgram] = field(default_factory=list)
-    parsed: dict[Path, BookSpec] = field(default_factory=dict)
-    results_read: bool = False  # some expression reads `steps`, `current`, `previous`, `parent`
-    all_bodies: bool = False  # some expression reads bodies of steps it cannot name
-
-    def mark_results_read(self) -> None:
-        self.results_read = True
-
-    def warn(self, location: Location, message: str) -> None:
-        text = f"{location}: warning: {one_line(message, 300)}"
-        if text not in self.warnings:
-            self.warnings.append(text)
-
-    def runner_name(self, book: str, spec: RunnerSpec) -> str:
-        """One engine runner per distinct runbook runner; same name and settings share one."""
-        assert spec.endpoint is not None
-        config = RunnerConfig(
-            name=spec.name,
-            base_url=spec.endpoint,
-            timeout=spec.timeout,
-            skip_verify=spec.skip_verify,
-            cacert=spec.cacert,
-            cert=spec.cert,
-            key=spec.key,
-            use_cookie=bool(spec.use_cookie),
-            follow_redirects=spec.follow_redirects,
-            tls_server_name=spec.server_name,
-        )
-        candidates = [spec.name, f"{book}:{spec.name}"]
-        candidates += [f"{book}:{spec.name}#{n}" for n in range(2, len(self.runners) + 3)]
-        for candidate in candidates:
-            named = replace(config, name=candidate)
-            existing = self.runners.get(candidate)
-            if existing is None:
-                self.runners[candidate] = named
-                return candidate
-            if existing == named:
-                return candidate
-        raise AssertionError("unreachable: a free runner name always exists")
-
-    def read(self, path: Path, display: str) -> BookSpec:
-        cached = self.parsed.get(path)
-        if cached is not None:
-            return cached
-        book = parse_book(self.read_tree(path, display), display, path, self.warn)
-        self.parsed[path] = book
-        return book
-
-    def read_tree(self, path: Path, display: str) -> YNode | None:
-        """The runbook's YAML, not yet parsed (a custom runner's runbook is expanded first)."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise RunbookError(Location(display), "the runbook is not UTF-8 text") from None
-        except OSError as exc:
-            raise RunbookError(
-                Location(display), f"cannot read the runbook: {exc.strerror}"
-            ) from None
-        return load(text, display, self.env, self.warn)
 
 
 @dataclass
@@ -134,6 +74,8 @@ class _Site:
     trail: tuple[int, ...] = ()  # step indices from the top runbook (runn's trace id)
     host_rules: dict[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()  # the including runbooks' `secrets:`, which hold here too
+    # what `parent` holds that is known at load (the including runbook's static vars)
+    parent_view: Mapping[str, Any] | None = None
 
 
 def compile_book(
@@ -145,10 +87,12 @@ def compile_book(
 ) -> BookProgram:
     host_rules = {**site.host_rules, **book.host_rules}
     site = replace(site, host_rules=host_rules)
-    runners = {**site.runners, **book.runners}
-    runner_books = {**site.runner_books, **dict.fromkeys(book.runners, name)}
     base_vars = {**book.vars, **overrides}
     static_vars = None if site.dynamic_vars else base_vars
+    known = _known_at_load(registry, site, static_vars)
+    own_runners = {key: _rendered(spec, known) for key, spec in book.runners.items()}
+    runners = {**site.runners, **own_runners}
+    runner_books = {**site.runner_books, **dict.fromkeys(book.runners, name)}
     var_keys = frozenset(base_vars) | site.var_keys
     program = BookProgram(
         name=name,
@@ -200,7 +144,7 @@ def compile_book(
 
     top = rules(frozenset())
     program.needs = [
-        (key, _needed(registry, spec, site, f"{site.prefix}{name}:needs.{key}>"))
+        (key, _needed(registry, spec, site, f"{site.prefix}{name}:needs.{key}>", book.file.parent))
         for key, spec in book.needs
     ]
     program.concurrency = list(book.concurrency)
@@ -237,7 +181,10 @@ def compile_book(
             )
         elif step.runner is not None:
             runner = with_host_rules(_runner_for(step.runner[0], runners), host_rules)
-            request = parse_request(runner.name, *step.runner, registry.warn)
+            node = expand_request_objects(
+                step.runner[1], _known_at_load(registry, site, static_vars)
+            )
+            request = parse_request(runner.name, step.runner[0], node, registry.warn)
             engine_runner = registry.runner_name(runner_books[runner.name], runner)
             compiled.request = _request(
                 registry,
@@ -262,16 +209,41 @@ def compile_book(
                 program,
             )
         if step.dump is not None:
-            compiled.dump = _expression(step.dump, inside, "dump")
+            compiled.dump = _expression(step.dump.expr, inside, "dump")
+            compiled.dump_out = _dump_out(step.dump, inside, book)
         compiled.binds = [_bind(bind.key, bind.value, inside) for bind in step.binds]
         if step.test is not None:
             compiled.test, compiled.test_source = _test(step, inside)
         program.steps.append(compiled)
         bound = bound | frozenset(_bound_names(step))
+        if step.defines:  # runn's Runner Runner: these runners serve the steps after this one
+            runners = {**runners, **{k: _rendered(v, known) for k, v in step.defines.items()}}
+            runner_books = {**runner_books, **dict.fromkeys(step.defines, name)}
     step_now[0] = None
     program.secret_getters = _run_time_secrets([*site.secrets, *book.secrets], rules(all_binds))
     registry.books.append(program)
     return program
+
+
+def _rendered(spec: RunnerSpec, known: Mapping[str, Any]) -> RunnerSpec:
+    """A runner whose endpoint is a template over what is known at load, rendered now."""
+    if spec.template is None:
+        return spec
+    value = static_value(spec.template, known)
+    return spec if value is _UNCHANGED else with_endpoint(spec, value)
+
+
+def _known_at_load(
+    registry: Registry, site: _Site, static_vars: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The names a template may read to be expanded at load: `env`, and `vars` and `parent`
+    when they are static."""
+    known: dict[str, Any] = {"env": registry.env}
+    if static_vars is not None:
+        known["vars"] = static_vars
+    if site.parent_view is not None:
+        known["parent"] = site.parent_view
+    return known
 
 
 def _run_time_secrets(names: list[str], rules: NameRules) -> list[Getter]:
@@ -363,7 +335,9 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
         )
     if runner.kind == TEMPLATED_ENDPOINT:
         raise RunbookError(
-            runner.location, "templates in runner endpoints are not supported", "use ${ENV}"
+            runner.location,
+            f"runner `{runner.name}`: the endpoint template must be known at load",
+            "use vars, parent.vars or ${ENV}",
         )
     if runner.endpoint is None:
         raise RunbookError(
@@ -422,6 +396,14 @@ def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str]:
     if step.test_constant is not None:
         return _constant(step.test_constant), "true" if step.test_constant else "false"
     return _expression(step.test, rules, "test"), one_line(str(step.test.value), 200)
+
+
+def _dump_out(spec: DumpSpec, rules: NameRules, book: BookSpec) -> DumpOut | None:
+    if spec.out is None:
+        return None
+    compile_at = expression_compiler(spec.out, rules, "dump.out")
+    path = compile_string(str(spec.out.value), compile_at, whole_keeps_type=False)
+    return DumpOut(path, book.file.parent, spec.trailing_newline, spec.mask_secrets)
 
 
 def _template(node: YNode | None, rules: NameRules, what: str) -> Template:
@@ -516,6 +498,13 @@ def _bind_value(node: YNode, rules: NameRules, what: str) -> Template:
 
 
 # -- requests and includes ------------------------------------------------------------------------
+def _traced(request: bool | None, runner: bool | None, book: bool) -> bool:
+    """runn's trace header: the request's `trace`, else the runner's, else the runbook's."""
+    if request is not None:
+        return request
+    return runner if runner is not None else book
+
+
 def _request(
     registry: Registry,
     spec: RequestSpec,
@@ -538,7 +527,7 @@ def _request(
             )
             values = value.items if isinstance(value, YSeq) else [value]
             headers.append((name_template, [_template(v, rules, "header") for v in values]))
-    if spec.trace if spec.trace is not None else runner.trace:
+    if _traced(spec.trace, runner.trace, book.trace):
         trace_header = json.dumps({"id": trace}, separators=(",", ":"))
         headers.append((Template(runner.trace_header), [Template(trace_header)]))
     if runner.host is not None:
@@ -591,6 +580,7 @@ def _include(
     if spec.inline is not None:
         child = parse_book(spec.inline, spec.display, spec.path, registry.warn)
     else:
+        registry.check_scope(spec.path, book.file.parent, spec.location, f"include {spec.display}")
         child = registry.read(spec.path, spec.display)
     overrides: dict[str, Any] = {}
     dynamic: dict[str, Template] = {}
@@ -611,6 +601,7 @@ def _include(
         force=spec.force,
         chain=site.chain if spec.inline is not None else (*site.chain, spec.path),
         secrets=(*site.secrets, *book.secrets),
+        parent_view=None if rules.static_vars is None else {"vars": rules.static_vars},
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
@@ -664,6 +655,10 @@ def _custom_runner(
     path, display = runner.runbook, runner.runbook_display
     if path in site.chain:
         raise RunbookError(key.location, f"runner `{runner.name}` runs {display}, which runs it")
+    if runner.directory is not None:
+        registry.check_scope(
+            path, runner.directory, runner.location, f"runner `{runner.name}`: {display}"
+        )
     if site.depth >= MAX_INCLUDE_DEPTH:
         raise RunbookError(key.location, "includes nested too deeply")
     problem = input_file_problem(path)
@@ -713,10 +708,13 @@ def _expanded_runner_book(
     return expand_static(YMap(root.location, items), names)
 
 
-def _needed(registry: Registry, spec: IncludeSpec, site: _Site, prefix: str) -> BookProgram:
+def _needed(
+    registry: Registry, spec: IncludeSpec, site: _Site, prefix: str, directory: Path
+) -> BookProgram:
     """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`."""
     if spec.path in site.chain:
         raise RunbookError(spec.location, f"needs cycle: {spec.display} needs itself")
+    registry.check_scope(spec.path, directory, spec.location, f"needs {spec.display}")
     book = registry.read(spec.path, spec.display)
     needed_site = replace(top_site((*site.chain, spec.path)), prefix=prefix, depth=site.depth + 1)
     return compile_book(registry, book, needed_site, {}, book.name)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import _builtins, _runn  # noqa: F401  (they register their functions)
 from ._ast import (
     ArrayLit,
     Binary,
@@ -24,10 +23,11 @@ from ._ast import (
     Sequence,
     Slice,
     Unary,
-    parse,
 )
 from ._errors import EvalError, ExpressionError, Location, RunbookError, one_line
-from ._eval import Getter, compile_tree, to_string
+from ._expr_compiler import compile_tree
+from ._parser import parse
+from ._values import Getter, to_string
 
 
 def walk(node: Node) -> Iterator[Node]:

@@ -14,13 +14,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..redact import learn_secret
+from ..redact import credential_values, learn_secret
+from ..session.redirects import REDIRECT_STATUSES
 from ..session.scenario import IterationFailed, RequestFailed
+from ._dump import DumpOut
 from ._errors import EvalError, one_line
-from ._eval import Getter, plain
-from ._request import REDIRECTS, RequestProgram
+from ._request import RequestProgram
 from ._scope import Scope
 from ._template import Template
+from ._values import Getter, plain
 
 if TYPE_CHECKING:
     from ..session.scenario import VirtualUserView as VirtualUser
@@ -45,6 +47,11 @@ class ExpressionFailed(IterationFailed):
     """An expression failed while running: this fails the step at once, even inside a loop."""
 
 
+class TestFailed(IterationFailed):
+    """A step's `test` is not true: runn tests every attempt of a step's loop and fails the
+    step at the first that fails, `until` or not (a root loop retries a failed pass)."""
+
+
 def _failed(step: str, part: str, error: EvalError) -> ExpressionFailed:
     return ExpressionFailed(f"{step}: {part} failed: {one_line(str(error), 200)}")
 
@@ -66,8 +73,8 @@ async def run_loop(
     """Up to `count` attempts, until `until` holds: the one loop of steps and of root loops.
 
     An attempt's failure is kept, not raised, until the loop ends: with `until`, the loop fails
-    only if it never holds; without, the first failure fails the loop. A failed expression
-    fails at once.
+    only if it never holds; without, the first failure fails the loop. A failed expression fails
+    at once, and so does a step's false `test` (runn tests every attempt).
     """
     count = loop.times(scope, name)
     first_error: IterationFailed | RequestFailed | None = None
@@ -82,6 +89,8 @@ async def run_loop(
         except ExpressionFailed:
             raise
         except (IterationFailed, RequestFailed) as exc:
+            if loop.step_level and isinstance(exc, TestFailed):
+                raise
             error = exc
             first_error = first_error or exc
         if not loop.step_level:
@@ -196,6 +205,7 @@ class StepProgram:
     request: RequestProgram | None = None
     include: IncludeProgram | None = None
     dump: Getter | None = None
+    dump_out: DumpOut | None = None  # `dump.out`: to a file, not to the dump sink
     binds: list[BindProgram] = field(default_factory=list)
     test: Getter | None = None
     test_source: str = ""
@@ -246,7 +256,7 @@ class StepProgram:
                     response = await sender.send_with_cookies(vu, request)
                 else:
                     raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
-                    if raw.status in REDIRECTS and sender.follow_redirects:
+                    if raw.status in REDIRECT_STATUSES and sender.follow_redirects:
                         request, raw = await sender.follow(vu, request, raw)
                     response = sender.view(vu, request, raw) if book.needs_view else None
                 if response is not None:
@@ -263,7 +273,9 @@ class StepProgram:
             if self.dump is not None:
                 part = "dump"
                 value = self.dump(scope)
-                if book.dump_sink is not None:
+                if self.dump_out is not None:
+                    self.dump_out.write(self.name, scope, value)
+                elif book.dump_sink is not None:
                     book.dump_sink(self.name, plain(value))
                 recorded = recorded or self.settle(scope)
             for bind in self.binds:
@@ -277,7 +289,7 @@ class StepProgram:
             if test is not None and not book.skip_test:
                 part = "test"
                 if test(scope) is not True:
-                    raise IterationFailed(f"{self.name}: test failed: {self.test_source}")
+                    raise TestFailed(f"{self.name}: test failed: {self.test_source}")
         except EvalError as exc:
             raise _failed(self.name, part, exc) from None
         if not recorded:
@@ -297,11 +309,14 @@ class StepProgram:
                 for key, value in include.vars.items()
             }
             variables = {**variables, **rendered}
+            for value in credential_values(rendered):  # known only now: mask from now on
+                learn_secret(value)
         child = await include.book.run(
             vu,
             variables=variables,
             parent=_parent_view(scope, book, include),
             cookie_log=scope.cookie_log,
+            deferred=scope.deferred,
         )
         if scope.recording:
             scope.record(
@@ -350,13 +365,16 @@ class BookProgram:
         cookie_log: list[ResponseView] | None = None,
         scope: Scope | None = None,
         locked: bool = False,
+        deferred: list[Deferred] | None = None,
     ) -> Scope:
         """One pass over the runbook (or, under a root `loop`, all of its passes).
 
-        With `scope`, only one more pass over that scope: what a root loop repeats.
+        With `scope`, only one more pass over that scope: what a root loop repeats. With
+        `deferred` (an included runbook), its deferred steps join the including runbook's, to
+        run after that one's last step, as runn runs them.
         """
         if self.concurrency and scope is None and not locked:
-            return await self.run_alone(vu, variables, parent, cookie_log)
+            return await self.run_alone(vu, variables, parent, cookie_log, deferred)
         if scope is None:
             scope = Scope(
                 vu,
@@ -366,6 +384,8 @@ class BookProgram:
                 [] if cookie_log is None else cookie_log,
                 self.record_results,
             )
+            if deferred is not None:
+                scope.deferred, scope.deferred_shared = deferred, True
             if self.needs:
                 scope.needs = {key: (await book.run(vu)).binds for key, book in self.needs}
             if self.if_ is not None and evaluate_part(self.if_, scope, self.name, "if") is not True:
@@ -374,10 +394,10 @@ class BookProgram:
                 await self.run_loop(scope, vu, self.loop)
                 return scope
         failure: Failure | None = None
-        deferred: list[StepProgram] = []
+        queue = scope.deferred
         for step in self.steps:
             if step.deferred:
-                deferred.append(step)
+                queue.append((self, step, scope))
                 step.skip(scope)  # its place in `steps`, filled when it runs
                 continue
             if failure is not None and not (self.force or step.force):
@@ -396,14 +416,8 @@ class BookProgram:
                 continue
             if self.step_sink is not None:
                 self.ran(step, ran)
-        for step in reversed(deferred):  # deferred steps run whatever happened before them
-            try:
-                ran = await self.start(step, scope, vu)
-            except (IterationFailed, RequestFailed) as exc:
-                failure = self.failed(step, scope, exc, failure)
-                continue
-            if self.step_sink is not None:
-                self.ran(step, ran)
+        if queue and not scope.deferred_shared:
+            failure = await run_deferred(queue, vu, failure)
         if failure is not None:
             raise failure
         return scope
@@ -414,6 +428,7 @@ class BookProgram:
         variables: dict[str, Any] | None,
         parent: dict[str, Any] | None,
         cookie_log: list[ResponseView] | None,
+        deferred: list[Deferred] | None,
     ) -> Scope:
         """A pass holding the locks of its concurrency keys (taken in order: no deadlock)."""
         async with contextlib.AsyncExitStack() as stack:
@@ -423,7 +438,12 @@ class BookProgram:
                     lock = self.locks[key] = asyncio.Lock()
                 await stack.enter_async_context(lock)
             return await self.run(
-                vu, variables=variables, parent=parent, cookie_log=cookie_log, locked=True
+                vu,
+                variables=variables,
+                parent=parent,
+                cookie_log=cookie_log,
+                locked=True,
+                deferred=deferred,
             )
 
     def start(self, step: StepProgram, scope: Scope, vu: VirtualUser) -> Awaitable[bool | None]:
@@ -458,6 +478,26 @@ class BookProgram:
             lambda: self.run(vu, scope=scope),
             lambda _number: scope.new_pass(self.use_map),
         )
+
+
+Deferred = tuple[BookProgram, StepProgram, Scope]
+
+
+async def run_deferred(
+    queue: list[Deferred], vu: VirtualUser, failure: Failure | None
+) -> Failure | None:
+    """The deferred steps of a pass, its included runbooks' too, last deferred first: each runs
+    whatever happened before it. The pass fails with its first failure."""
+    while queue:
+        book, step, scope = queue.pop()
+        try:
+            ran = await book.start(step, scope, vu)
+        except (IterationFailed, RequestFailed) as exc:
+            failure = book.failed(step, scope, exc, failure)
+            continue
+        if book.step_sink is not None:
+            book.ran(step, ran)
+    return failure
 
 
 def learn_secrets(getters: list[Getter], scope: Scope) -> None:

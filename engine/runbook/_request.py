@@ -1,9 +1,9 @@
 """HTTP steps: request skeletons compiled at load, built per iteration only where templated.
 
-A request with no template is built once in `prepare` and the same `httpx.Request` is sent every
-iteration. A templated one starts from a skeleton (the runner's default headers, the static
-headers and body already encoded) and only renders what varies: the URL's path and query, the
-templated headers, the body.
+A request with no template is built once in `prepare` and the same `RawRequest` (the engine's
+own request) is sent every iteration. A templated one starts from a skeleton (the runner's default
+headers, the static headers and body already encoded) and only renders what varies: the URL's
+path and query, the templated headers, the body.
 """
 
 from __future__ import annotations
@@ -19,19 +19,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ..files import InputFileError, read_input_file
-from ..transport.interfaces import KEEP_BODY
+from ..session.redirects import RUNN_MAX_REDIRECTS, follow_redirects, send_following
+from ..transport import RawRequest, origin_of, to_httpx
 from ._errors import EvalError
-from ._eval import format_float, plain
 from ._response import ResponseView
 from ._template import Template, render_text
+from ._values import format_float, plain
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
     from ..session.scenario import VirtualUserView as VirtualUser
     from ..transport import RawResponse, Runner
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-MAX_REDIRECTS = 10
 _PATH_SAFE = "!$&'()*+,;=:@/%-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _SAFE_PATH = re.compile(r"[A-Za-z0-9!$&'()*+,;=:@/%\-._~]*")
@@ -84,50 +83,31 @@ def _quote(text: str, safe_re: re.Pattern[str], safe: str) -> str:
 
 
 class UrlMaker:
-    """URLs on one endpoint. Builds `httpx.URL`s without re-parsing the origin every time."""
+    """Request targets on one endpoint, without re-parsing the origin every time."""
 
     def __init__(self, endpoint: str) -> None:
         self.base = httpx.URL(endpoint)
+        self.origin = origin_of(self.base)
+        self.authority = self.base.netloc
         self.base_path = self.base.raw_path.decode("ascii").partition("?")[0]
         if self.base_path == "/" and not endpoint.rstrip("?").split("://", 1)[1].count("/"):
             self.base_path = ""
         self.base_query = self.base.query.decode("ascii") or None
-        self._fast = _fast_url_works(self.base)
 
-    def url(self, rendered: str) -> httpx.URL:
+    def target(self, rendered: str) -> bytes:
+        """The request target (path and query, percent-encoded) of a rendered step path."""
         path, _, raw_query = rendered.partition("?")
         if "#" in rendered:
             path = path.partition("#")[0]
             raw_query = raw_query.partition("#")[0]
         query = merge_query(self.base_query, raw_query or None)
+        target = _quote(join_path(self.base_path, path), _SAFE_PATH, _PATH_SAFE)
         if query is not None:
-            query = _quote(query, _SAFE_QUERY, _QUERY_SAFE)
-        return self.make(_quote(join_path(self.base_path, path), _SAFE_PATH, _PATH_SAFE), query)
+            target += "?" + _quote(query, _SAFE_QUERY, _QUERY_SAFE)
+        return target.encode("ascii")
 
-    def make(self, path: str, query: str | None) -> httpx.URL:
-        if self._fast:
-            return _fast_url(self.base, path, query)
-        raw = path + ("?" + query if query is not None else "")
-        return self.base.copy_with(raw_path=raw.encode("ascii"))
-
-
-def _fast_url(base: httpx.URL, path: str, query: str | None) -> httpx.URL:
-    # httpx parses and validates every URL it is given (10 µs); our path and query are already
-    # normalized, so reuse the endpoint's parse result with them swapped in.
-    ref = base._uri_reference
-    url = object.__new__(httpx.URL)
-    url._uri_reference = type(ref)(ref.scheme, ref.userinfo, ref.host, ref.port, path, query, None)
-    return url
-
-
-def _fast_url_works(base: httpx.URL) -> bool:
-    """Use the shortcut only if this httpx still builds the URL the slow way would."""
-    try:
-        fast = _fast_url(base, "/a%20b/c", "x=1&y=%2F")
-        slow = base.copy_with(raw_path=b"/a%20b/c?x=1&y=%2F")
-        return str(fast) == str(slow) and fast.raw_path == slow.raw_path and fast == slow
-    except Exception:  # any change in httpx's internals: take the public road
-        return False
+    def url(self, rendered: str) -> httpx.URL:
+        return self.base.copy_with(raw_path=self.target(rendered))
 
 
 # -- bodies ---------------------------------------------------------------------------------------
@@ -282,6 +262,7 @@ class RequestProgram:
         self.keep_body = True
         self.cookie_domain = cookie_domain or self.urls.base.netloc.decode("ascii")
         self.static_url = self.urls.url(path.value) if path.static else None
+        self.static_target = self.urls.target(path.value) if path.static else None
         self.static_body = (
             encoder.encode(body.value) if encoder is not None and body is not None and body.static
             else None
@@ -290,10 +271,10 @@ class RequestProgram:
         self.extra_headers: list[tuple[str, str]] = []
         self.runner: Runner | None = None
         self.stats: StepStats | None = None
-        self.prebuilt: httpx.Request | None = None
-        self._skeleton = httpx.Headers()
+        self.prebuilt: RawRequest | None = None
+        self._skeleton: list[tuple[bytes, bytes]] = []
         self._empty_length = method in ("POST", "PUT", "PATCH")  # httpx sends Content-Length: 0
-        self._cache: dict[Any, httpx.Request] | None = None
+        self._cache: dict[Any, RawRequest] | None = None
         # the rendered path alone tells requests apart (and keys the cache)
         self._only_path_varies = not self.dynamic_headers and (body is None or body.static)
         self._lookups = self._hits = 0
@@ -317,27 +298,28 @@ class RequestProgram:
         self.prebuilt = None
         if self.is_static and self.static_url is not None and not self.use_cookie:
             self.prebuilt = runner.build_request(
-                self.method, self.static_url, headers=headers, content=self.static_body
+                self.method,
+                self.static_url,
+                headers=headers,
+                content=self.static_body,
+                keep_body=self.keep_body,
             )
-            self.prebuilt.extensions[KEEP_BODY] = self.keep_body
             return
         probe = runner.build_request(
             self.method, self.static_url or self.urls.base, headers=headers
         )
         dynamic = {name.value.lower() for name, _ in self.dynamic_headers if name.static}
-        self._skeleton = httpx.Headers(
-            [
-                (name, value)
-                for name, value in probe.headers.raw
-                if name.lower() not in (b"content-length", b"transfer-encoding")
-                and name.decode("latin-1").lower() not in dynamic
-            ]
-        )
+        self._skeleton = [
+            (name, value)
+            for name, value in probe.headers
+            if name.lower() not in (b"content-length", b"transfer-encoding")
+            and name.decode("latin-1").lower() not in dynamic
+        ]
         # A request that carries cookies is changed by the engine when sent: never share one.
         self._cache = None if self.use_cookie else {}
         self._lookups = self._hits = 0
 
-    def build(self, scope: Any) -> httpx.Request:
+    def build(self, scope: Any) -> RawRequest:
         """This iteration's request (the prebuilt one when nothing varies)."""
         if self.prebuilt is not None:
             return self.prebuilt
@@ -363,7 +345,7 @@ class RequestProgram:
         path: str | None,
         headers: tuple[tuple[str, tuple[str, ...]], ...],
         body: bytes | None,
-    ) -> httpx.Request:
+    ) -> RawRequest:
         """The request of these rendered parts: from the cache, else assembled (and kept)."""
         cache = self._cache
         if cache is None:
@@ -383,56 +365,49 @@ class RequestProgram:
 
     def _assemble(
         self, path: str | None, dynamic: tuple[tuple[str, tuple[str, ...]], ...], body: bytes | None
-    ) -> httpx.Request:
-        url = self.static_url if path is None else self.urls.url(path)
-        if not (dynamic or body or self._empty_length or self.use_cookie):
-            # Nothing to add, and only the cookie path changes a request's headers once built.
-            request = new_request(self.method, url, self._skeleton, b"")  # type: ignore[arg-type]
-        else:
-            headers = httpx.Headers(self._skeleton)
+    ) -> RawRequest:
+        target = self.static_target if path is None else self.urls.target(path)
+        assert target is not None
+        headers = self._skeleton  # shared by the requests that add nothing to it; never mutated
+        if dynamic or body or self._empty_length:
+            headers = list(headers)
             for name, values in dynamic:
-                headers = _set_header(headers, name, values)
-            if body:
-                headers["Content-Length"] = str(len(body))
-            elif self._empty_length:
-                headers["Content-Length"] = "0"
-            request = new_request(self.method, url, headers, body or b"")  # type: ignore[arg-type]
-        request.extensions[KEEP_BODY] = self.keep_body
-        return request
+                _set_header(headers, name, values)
+            if body or self._empty_length:
+                _set_header(headers, "Content-Length", (str(len(body or b"")),))
+        return RawRequest(
+            self.method,
+            self.urls.origin,
+            self.urls.authority,
+            target,
+            headers,
+            body or b"",
+            keep_body=self.keep_body,
+        )
 
     # Sending is split so that the common case (no cookie jar, no redirect) costs the step a
     # single `await vu.exchange(...)`: every coroutine layer is paid again on each resume.
-    async def send_with_cookies(self, vu: VirtualUser, request: httpx.Request) -> ResponseView:
-        """Through the VU's cookie jar (and its redirect handling): `useCookie`."""
+    async def send_with_cookies(self, vu: VirtualUser, request: RawRequest) -> ResponseView:
+        """Through the VU's cookie jar, following redirects as runn does: `useCookie`."""
         assert self.runner is not None and self.stats is not None
-        response = await vu.send(
-            self.runner,
-            request,
-            self.stats,
-            follow_redirects=self.follow_redirects,
-            use_cookies=True,
-        )
+        limit = RUNN_MAX_REDIRECTS if self.follow_redirects else None
+        response = await send_following(vu, self.runner, self.stats, request, limit)
         return ResponseView.of(response, self.cookie_domain)
 
     async def follow(
-        self, vu: VirtualUser, request: httpx.Request, raw: RawResponse
-    ) -> tuple[httpx.Request, RawResponse]:
-        """The last hop of a redirect chain that `raw` starts (each hop counts as a request)."""
+        self, vu: VirtualUser, request: RawRequest, raw: RawResponse
+    ) -> tuple[RawRequest, RawResponse]:
+        """The last hop of a redirect chain that `raw` starts (each hop counts as a request;
+        the 10th redirect response fails the step, as Go's client does for runn)."""
         assert self.runner is not None and self.stats is not None
-        for _ in range(MAX_REDIRECTS):
-            location = _header(raw.headers, b"location")
-            if raw.status not in REDIRECTS or location is None:
-                break
-            request = redirect_request(self.runner, request, raw.status, location.decode("latin-1"))
-            raw = await vu.exchange(self.runner, request, self.stats)
-        return request, raw
+        return await follow_redirects(vu, self.runner, self.stats, request, raw, RUNN_MAX_REDIRECTS)
 
-    def view(self, vu: VirtualUser, request: httpx.Request, raw: RawResponse) -> ResponseView:
+    def view(self, vu: VirtualUser, request: RawRequest, raw: RawResponse) -> ResponseView:
         """The response as expressions see it; its cookies go to the VU's jar if any step sends
         cookies (runn keeps every cookie it receives)."""
         view = ResponseView(raw.status, raw.headers, raw.body, self.cookie_domain)
         if self.keep_cookies and view.has_set_cookie():
-            response = httpx.Response(raw.status, headers=raw.headers, request=request)
+            response = httpx.Response(raw.status, headers=raw.headers, request=to_httpx(request))
             vu.cookies.extract_cookies(response)
         return view
 
@@ -458,52 +433,8 @@ def _header_values(values: Any) -> list[str]:
     return flat
 
 
-def new_request(method: str, url: httpx.URL, headers: httpx.Headers, body: bytes) -> httpx.Request:
-    """An `httpx.Request` of parts already normalized, without httpx re-checking them (5 µs)."""
-    if not _FAST_REQUEST:
-        request = httpx.Request(method, url, headers=headers, stream=httpx.ByteStream(body))
-        request.read()
-        return request
-    request = object.__new__(httpx.Request)
-    request.method = method
-    request.url = url
-    request.headers = headers
-    request.extensions = {}
-    request.stream = httpx.ByteStream(body)
-    request._content = body
-    return request
-
-
-def _fast_request_works() -> bool:
-    try:
-        url = httpx.URL("http://127.0.0.1/x")
-        headers = httpx.Headers([("Host", "127.0.0.1")])
-        slow = httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(b"a"))
-        slow.read()
-        globals()["_FAST_REQUEST"] = True
-        fast = new_request("POST", url, headers, b"a")
-        same = vars(fast).keys() == vars(slow).keys() and all(
-            getattr(fast, name) == getattr(slow, name)
-            for name in ("method", "url", "headers", "extensions", "content")
-        )
-        return same and type(fast.stream) is type(slow.stream)
-    except Exception:  # any change in httpx's internals: take the public road
-        return False
-
-
-_FAST_REQUEST = False
-_FAST_REQUEST = _fast_request_works()
-
-
 def _names(headers: list[tuple[str, str]]) -> set[str]:
     return {name.lower() for name, _ in headers}
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _header_text(value: Any) -> str:
@@ -513,39 +444,24 @@ def _header_text(value: Any) -> str:
     return text
 
 
-def _set_header(headers: httpx.Headers, name: str, values: tuple[str, ...]) -> httpx.Headers:
-    """`headers` with `name` set to `values` (several values send the header several times)."""
+def _set_header(headers: list[tuple[bytes, bytes]], name: str, values: tuple[str, ...]) -> None:
+    """Set `name` to `values` in place, as `httpx.Headers` does: one value replaces the first
+    field of that name and drops the others; several values are sent as fields of their own."""
+    key = name.encode()
+    lowered = key.lower()
+    found = [index for index, (field, _) in enumerate(headers) if field.lower() == lowered]
     if len(values) == 1:
-        headers[name] = values[0]
-        return headers
-    headers.pop(name, None)
-    pairs = [(name.encode("latin-1"), value.encode()) for value in values]
-    return httpx.Headers(list(headers.raw) + pairs)
+        for index in reversed(found[1:]):
+            del headers[index]
+        if found:
+            headers[found[0]] = (key, values[0].encode())
+        else:
+            headers.append((key, values[0].encode()))
+        return
+    for index in reversed(found):
+        del headers[index]
+    headers += [(key, value.encode()) for value in values]
 
 
 def _text(value: Any) -> str:
     return value if type(value) is str else render_text(value)
-
-
-def redirect_request(
-    runner: Runner, request: httpx.Request, status: int, location: str
-) -> httpx.Request:
-    """The next hop of a redirect, with httpx's rules for method, body and headers."""
-    url = request.url.join(location)
-    method = request.method
-    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-        method = "GET"
-    keep_body = status in (307, 308)
-    headers = httpx.Headers(request.headers)
-    for name in ("host", "cookie") + (
-        () if keep_body else ("content-length", "content-type", "transfer-encoding")
-    ):
-        headers.pop(name, None)
-    if url.host != request.url.host:
-        headers.pop("authorization", None)
-    hop = runner.build_request(
-        method, url, headers=headers, content=request.content if keep_body else None
-    )
-    if KEEP_BODY in request.extensions:
-        hop.extensions[KEEP_BODY] = request.extensions[KEEP_BODY]
-    return hop

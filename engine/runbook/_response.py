@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ._eval import register_map_type
+from ._values import register_map_type
 
 FIELDS = ("status", "headers", "body", "rawBody", "cookies")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import RunnerConfig
 from ..files import input_file_problem
+from ..redact import MASK, MIN_SECRET, credential_values, mask_credential_assignments
+from ..session.scenario import IterationFailed, RequestFailed
 from ._book import read_var_file
-from ._compile import Registry, compile_book, top_site
+from ._compile import compile_book, top_site
 from ._errors import Location, RunbookError
 from ._expression import compile_expression
+from ._options import DEFAULT_OPTIONS, RunbookOptions
 from ._program import BookProgram, StepOutcome
+from ._registry import Registry
 
 __all__ = [
     "RunbookScenario",
@@ -89,6 +93,7 @@ class RunbookScenario:
         self.books = books
         self.warnings: list[str] = list(registry.warnings)
         self._registry = registry
+        self.options = registry.options
         self._runner_configs = list(registry.runners.values())
         self._step_names = list(registry.step_names)
         self._requests = list(registry.requests)
@@ -133,10 +138,21 @@ class RunbookScenario:
             request.prepare(runners[request.runner_name], steps[request.step_name])
 
     async def run_iteration(self, vu: VirtualUser) -> None:
+        """A pass over each runbook in turn. A runbook that fails does not stop the next one
+        (as runn runs each runbook given), unless `fail_fast`; the iteration fails with the
+        first failure."""
+        first: IterationFailed | RequestFailed | None = None
         for book, reset_cookies in zip(self.books, self._cookie_reset, strict=True):
             if reset_cookies:  # each runbook's pass has its own cookies, as runn's operators do
                 vu.reset_cookies()
-            await book.run(vu)
+            try:
+                await book.run(vu)
+            except (IterationFailed, RequestFailed) as exc:
+                if self.options.fail_fast:
+                    raise
+                first = first or exc
+        if first is not None:
+            raise first
 
     # -- extras for the command line and the console ----------------------------------------------
     def add_headers(self, headers: Sequence[tuple[str, str]]) -> None:
@@ -166,9 +182,10 @@ def load_runbooks(
     vars: Mapping[str, object] | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    options: RunbookOptions = DEFAULT_OPTIONS,
 ) -> RunbookScenario:
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
-    scenario = compile_runbooks(paths, vars, env=env)
+    scenario = compile_runbooks(paths, vars, env=env, options=options)
     if not scenario.step_names():
         scenario.warnings.append(f"{scenario.paths[0]}: warning: {scenario.no_load_warning}")
     return scenario
@@ -208,17 +225,30 @@ def compile_runbooks(
     vars: Mapping[str, object] | None = None,
     *,
     env: Mapping[str, str] | None = None,
+    options: RunbookOptions = DEFAULT_OPTIONS,
 ) -> RunbookScenario:
     """`load_runbooks` without the check that something is sent (for runbooks of tests only)."""
     if not paths:
         raise RunbookError(Location("loadscope"), "no runbook given")
-    registry = Registry(env=dict(os.environ if env is None else env))
+    problem = options.scope_problem()
+    if problem:
+        raise RunbookError("--scopes", problem)
+    registry = Registry(env=dict(os.environ if env is None else env), options=options)
     overrides = dict(vars or {})
+    displays = [str(path) for path in paths]
+    try:
+        return _compile_all(registry, displays, overrides)
+    except RunbookError as exc:  # it may echo runbook text: mask what outputs would mask
+        raise _masked(exc, registry, overrides) from None
+
+
+def _compile_all(
+    registry: Registry, displays: list[str], overrides: Mapping[str, object]
+) -> RunbookScenario:
     books: list[BookProgram] = []
     names: set[str] = set()
     phases: list[tuple[str, float]] = []
     secret_values: list[str] = []
-    displays = [str(path) for path in paths]
     for display in displays:
         file = Path(display).resolve()
         problem = input_file_problem(file)
@@ -235,6 +265,8 @@ def compile_runbooks(
         base = apply_vars(spec.vars, overrides, file.parent)
         secret_values += _secret_values(spec.secrets, base, registry.env)
         books.append(compile_book(registry, spec, top_site((file,)), base, name))
+    for book in registry.books:  # included runbooks' too, with the vars they are given
+        secret_values += credential_values(book.static_vars)
     uses_cookies = any(request.use_cookie for request in registry.requests)
     for request in registry.requests:
         request.keep_cookies = uses_cookies
@@ -253,6 +285,27 @@ def compile_runbooks(
     scenario.phases = phases
     scenario.secret_values = tuple(secret_values)
     return scenario
+
+
+def _masked(
+    error: RunbookError, registry: Registry, overrides: Mapping[str, object]
+) -> RunbookError:
+    """`error` with the values of credential-named vars, of `secrets:` and of any
+    `password: ...`-like text it echoes masked."""
+    values = credential_values(dict(overrides))
+    for spec in registry.parsed.values():
+        values += credential_values(spec.vars)
+        values += _secret_values(spec.secrets, spec.vars, registry.env)
+    values = sorted({value for value in values if len(value) >= MIN_SECRET}, key=len, reverse=True)
+
+    def mask(text: str) -> str:
+        text = mask_credential_assignments(text)
+        for value in values:
+            text = text.replace(value, MASK)
+        return text
+
+    hint = mask(error.hint) if error.hint else None
+    return RunbookError(error.location, mask(error.message), hint)
 
 
 def _secret_values(

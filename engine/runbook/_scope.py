@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._ast import Literal, Member, Name, Node
 from ._errors import ExpressionError
-from ._eval import Constant, Getter, MapGetter
 from ._expression import walk
 from ._response import ResponseView, cookie_expired
+from ._values import Constant, Getter, MapGetter
 
 if TYPE_CHECKING:
     from ..session.scenario import VirtualUserView as VirtualUser
@@ -32,6 +32,8 @@ class Scope:
         "binds",
         "cookie_log",
         "current",
+        "deferred",
+        "deferred_shared",
         "loop_index",
         "needs",
         "outcome",
@@ -62,6 +64,10 @@ class Scope:
         self.outcome: str | None = None
         self.loop_index: int | None = None
         self.needs: dict[str, dict[str, Any]] = {}
+        # deferred steps waiting for the end of the top runbook's pass: (book, step, scope),
+        # the list shared with every runbook it includes
+        self.deferred: list[tuple[Any, Any, Scope]] = []
+        self.deferred_shared = False  # the list is the including runbook's: it runs them
         self.current: dict[str, Any] | None = None
         self.previous: dict[str, Any] | None = None
         self.records: list[dict[str, Any]] = []

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._ast import Name, parse
+from ._ast import Name
 from ._errors import EvalError, ExpressionError
-from ._eval import Constant, Getter, constant_of
+from ._expr_compiler import constant_of
+from ._parser import parse
 from ._template import OPEN, compile_string
+from ._values import Constant, Getter
 from ._yaml import YMap, YNode, YScalar, YSeq
 
 
@@ -61,7 +63,8 @@ def plain_static(node: YNode | None, names: Mapping[str, Any]) -> Any:
     return None
 
 
-_UNCHANGED: Any = object()
+UNCHANGED: Any = object()  # static_value: nothing to expand, or not known at load
+_UNCHANGED = UNCHANGED
 
 
 def static_value(node: YScalar, names: Mapping[str, Any]) -> Any:
@@ -112,3 +115,39 @@ def to_node(value: Any, like: YScalar) -> YNode:
 def _scalar(value: Any, like: YScalar) -> YScalar:
     text = value if isinstance(value, str) else "" if value is None else str(value)
     return YScalar(like.location, value, text, "plain", like.source)
+
+
+EXPANDED_KEYS = ("headers", "body")
+
+
+def expand_request_objects(request: YNode, names: Mapping[str, Any]) -> YNode:
+    """runn's object variable expansion: `headers: "{{ vars.auth_headers }}"` or
+    `body: "{{ vars.body }}"` (the whole value one template giving a map) becomes that map,
+    known at load. `request` is a step's `{path: {method: options}}`."""
+    if not isinstance(request, YMap) or len(request.items) != 1:
+        return request
+    path, methods = request.items[0]
+    if not isinstance(methods, YMap) or len(methods.items) != 1:
+        return request
+    method, options = methods.items[0]
+    if not isinstance(options, YMap) or not any(
+        _whole_template(options.get(key)) for key in EXPANDED_KEYS
+    ):
+        return request
+    items = []
+    for key, value in options.items:
+        if key.value in EXPANDED_KEYS and _whole_template(value):
+            assert isinstance(value, YScalar)
+            expanded = static_value(value, names)
+            if isinstance(expanded, Mapping):
+                value = to_node(expanded, value)
+        items.append((key, value))
+    expanded_options = YMap(options.location, items)
+    return YMap(request.location, [(path, YMap(methods.location, [(method, expanded_options)]))])
+
+
+def _whole_template(node: YNode | None) -> bool:
+    if not isinstance(node, YScalar) or not isinstance(node.value, str):
+        return False
+    text = node.value.strip()
+    return text.startswith(OPEN) and text.endswith("}}") and text.count(OPEN) == 1

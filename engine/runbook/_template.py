@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._errors import EvalError
-from ._eval import Getter, format_float, plain
+from ._values import Getter, format_float, plain
 from ._yaml import YMap, YNode, YScalar, YSeq, typed_scalar
 
 OPEN, CLOSE = "{{", "}}"

@@ -23,8 +23,12 @@ from ._controls import (
 )
 from ._pacing import level_at
 from ._session import Session, SessionExtension
+from ._target_list import Target, TargetListError, TargetParser, parse_targets
+from ._targets import ORDERS as TARGET_ORDERS
+from ._targets import TargetFeed, TargetListScenario
 
 __all__ = [
+    "TARGET_ORDERS",
     "Abort",
     "Command",
     "CommandControls",
@@ -40,10 +44,16 @@ __all__ = [
     "SetRate",
     "SetReuseMode",
     "Stop",
+    "Target",
+    "TargetFeed",
+    "TargetListError",
+    "TargetListScenario",
+    "TargetParser",
     "apply",
     "build_snapshot",
     "call_of",
     "describe",
     "is_command",
     "level_at",
+    "parse_targets",
 ]

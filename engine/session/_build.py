@@ -20,6 +20,7 @@ from ..metrics import (
     TimelinePoint,
 )
 from ..redact import learnt_secrets
+from ..transport import used_proxy, used_unix_socket
 from .scenario import Scenario
 
 LIVE_CONNECTIONS_SHOWN = 50
@@ -122,11 +123,14 @@ def build_snapshot(
         peak_vus=session.peak_vus,
         level_set_by_hand=session.level_set_by_hand,
         stats_since=session.stats_since,
+        proxy=used_proxy(session.runners.values()),
+        unix_socket=used_unix_socket(session.runners.values()),
         histograms=_mergeable_histograms(session) if mergeable else (),
         kernel=extras.kernel,
         warnings=extras.warnings or (),
         generator=extras.generator or GeneratorLoad(),
         phases=extras.phases or (),
+        mix=extras.mix or (),
     )
 
 

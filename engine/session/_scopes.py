@@ -77,4 +77,6 @@ class Connections:
         auto = "HTTP by ALPN" if tls else "HTTP/1.1 (auto: h2 needs TLS, or h2c)"
         versions = {"auto": auto, "http1": "HTTP/1.1", "http2": "HTTP/2"}
         version = versions.get(self.http_version.value, self.http_version.value)
-        return f"reuse {self.reuse_mode.value}, {version}"
+        routes = sorted({r.route.describe() for r in self.runners.values() if not r.route.direct})
+        via = "".join(f", via {route}" for route in routes)
+        return f"reuse {self.reuse_mode.value}, {version}{via}"

@@ -23,7 +23,7 @@ from ._level import LoadLevel
 from ._pacing import AsyncPacer, StagePlan
 from ._scopes import Connections
 from ._timeline import Timeline
-from .scenario import DumpingScenario, Scenario, WarningScenario
+from .scenario import DumpingScenario, GrowingScenario, Scenario, WarningScenario
 
 __all__ = ["Session", "SessionExtension", "State"]
 
@@ -57,6 +57,7 @@ class Session:
         self.busy = 0
         self.aborting = False
         self.stats_since = ""  # "warm-up" or "reset" once the statistics restarted
+        self.request_log: list[tuple[Any, ...]] | None = None  # --log-requests entries
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -137,6 +138,8 @@ class Session:
     async def start(self) -> None:
         if self.state is not State.IDLE:
             return
+        if isinstance(self.scenario, GrowingScenario):  # rows that arrive while it runs
+            self.scenario.attach_session(self.metrics.add_step, self.stop)
         self.connections.prepare()
         now = time.perf_counter()
         self.log.started_at = now
@@ -320,6 +323,10 @@ class Session:
 
     def log_once(self, key: str, message: str) -> None:
         self.log.log_once(key, message)
+
+    def take_request_log(self, fresh: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]] | None:
+        batch, self.request_log = self.request_log, fresh
+        return batch
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from .._config import CloseReason, RetireAt, ReuseMode, SessionConfig
 from ..metrics import Metrics, StepStats
-from ..transport import PoolScope, RawResponse, Runner, classify_os_error, to_response
+from ..transport import (
+    PoolScope,
+    RawRequest,
+    RawResponse,
+    Runner,
+    classify_os_error,
+    from_httpx,
+    to_httpx,
+    to_response,
+    url_of,
+)
 from ._pacing import AsyncPacer
 from .scenario import IterationFailed, RequestFailed, Scenario
 
@@ -27,6 +37,7 @@ class VuSession(Protocol):
     """What a virtual user needs from the session that runs it (`Session` is one)."""
 
     busy: int  # iterations running now
+    request_log: list[tuple[Any, ...]] | None  # --log-requests: entries appended per request
 
     @property
     def config(self) -> SessionConfig: ...
@@ -105,9 +116,7 @@ class VirtualUser:
     def reject(self, step: StepStats, kind: str, message: str) -> None:
         self.session.metrics.record_rejected(step, kind, message)
 
-    async def exchange(
-        self, runner: Runner, request: httpx.Request, step: StepStats
-    ) -> RawResponse:
+    async def exchange(self, runner: Runner, request: RawRequest, step: StepStats) -> RawResponse:
         """Send `request` on this VU's connection scope and record it under `step`."""
         session = self.session
         if session.paused:
@@ -129,14 +138,23 @@ class VirtualUser:
             kind, message = classify_os_error(exc)
             total = int((time.perf_counter() - started) * 1e6)
             session.metrics.record_error(step, kind, message, total)
+            log = session.request_log
+            if log is not None:
+                log.append(
+                    (started, self.id, self.iteration, step.name, request, None, kind, total)
+                )
             raise RequestFailed(step.name, kind, message) from exc
-        session.metrics.record_response(step, raw, int((time.perf_counter() - started) * 1e6))
+        total = int((time.perf_counter() - started) * 1e6)
+        session.metrics.record_response(step, raw, total)
+        log = session.request_log
+        if log is not None:
+            log.append((started, self.id, self.iteration, step.name, request, raw, None, total))
         return raw
 
     async def send(
         self,
         runner: Runner,
-        request: httpx.Request,
+        request: RawRequest,
         step: StepStats,
         *,
         follow_redirects: bool | None = None,
@@ -146,13 +164,13 @@ class VirtualUser:
         follow = runner.config.follow_redirects if follow_redirects is None else follow_redirects
         history: list[httpx.Response] = []
         while True:
+            public = to_httpx(request)
             if use_cookies and self.cookies:
-                request.headers.pop("cookie", None)
-                self.cookies.set_cookie_header(request)
-                request.extensions.pop("loadscope.h1", None)
-                request.extensions.pop("loadscope.h2", None)
+                public.headers.pop("cookie", None)
+                self.cookies.set_cookie_header(public)
+                request = from_httpx(public, keep_body=request.keep_body)
             raw = await self.exchange(runner, request, step)
-            response = to_response(raw, request)
+            response = to_response(raw, public)
             if use_cookies:
                 self.cookies.extract_cookies(response)
             if not (follow and response.has_redirect_location) or len(history) >= MAX_REDIRECTS:
@@ -269,11 +287,10 @@ class VirtualUser:
         return True
 
 
-def _redirect_request(
-    runner: Runner, request: httpx.Request, response: httpx.Response
-) -> httpx.Request:
+def _redirect_request(runner: Runner, request: RawRequest, response: httpx.Response) -> RawRequest:
     location = response.headers["location"]
-    url = request.url.join(location)
+    current = url_of(request)
+    url = current.join(location)
     method = request.method
     if (response.status_code == 303 and method != "HEAD") or (
         response.status_code in (301, 302) and method == "POST"
@@ -285,8 +302,10 @@ def _redirect_request(
     if not keep_body:
         for name in ("content-length", "content-type", "transfer-encoding"):
             headers.pop(name, None)
-    if url.host != request.url.host:
+    if url.host != current.host:
         headers.pop("authorization", None)
     headers.pop("cookie", None)
-    content = request.content if keep_body else None
-    return runner.build_request(method, url, headers=headers, content=content)
+    content = request.body if keep_body else None
+    return runner.build_request(
+        method, url, headers=headers, content=content, keep_body=request.keep_body
+    )

@@ -9,33 +9,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import httpx
 
 from .._config import RunnerConfig
-from ..transport.interfaces import KEEP_BODY
+from .failures import IterationFailed as IterationFailed  # re-exported: scenarios raise it
+from .failures import RequestFailed as RequestFailed  # re-exported too
+from .redirects import REDIRECT_STATUSES, follow_redirects
 
 if TYPE_CHECKING:
     from ..metrics import StepStats
-    from ..transport import RawResponse, Runner
-
-
-class IterationFailed(Exception):
-    """A scenario says this iteration failed (a false `test`, a failed expression)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class RequestFailed(Exception):
-    """A request got no response; the iteration fails with `step: kind`."""
-
-    def __init__(self, step: str, kind: str, message: str) -> None:
-        super().__init__(f"{step}: {message}")
-        self.step = step
-        self.kind = kind
-        self.message = message
-
-    @property
-    def reason(self) -> str:
-        return f"{self.step}: {self.kind}"
+    from ..transport import RawRequest, RawResponse, Runner
 
 
 class VirtualUserView(Protocol):
@@ -53,16 +33,14 @@ class VirtualUserView(Protocol):
 
     def reset_cookies(self) -> None: ...
 
-    async def exchange(
-        self, runner: Runner, request: httpx.Request, step: StepStats
-    ) -> RawResponse:
+    async def exchange(self, runner: Runner, request: RawRequest, step: StepStats) -> RawResponse:
         """Send `request` and record it under `step`; raises `RequestFailed` without a response."""
         ...
 
     async def send(
         self,
         runner: Runner,
-        request: httpx.Request,
+        request: RawRequest,
         step: StepStats,
         *,
         follow_redirects: bool | None = None,
@@ -96,6 +74,16 @@ class DumpingScenario(Protocol):
     """A scenario whose runbook `dump`s values: the session logs them."""
 
     dump_sink: Callable[[str, Any], None] | None
+
+
+@runtime_checkable
+class GrowingScenario(Protocol):
+    """A scenario whose steps arrive while it runs (a target list streamed from stdin): the
+    session hands it a way to add a step's row, and to stop on a bad line."""
+
+    def attach_session(
+        self, add_step: Callable[[str], StepStats], stop: Callable[[], None]
+    ) -> None: ...
 
 
 @runtime_checkable
@@ -150,7 +138,10 @@ class UrlScenario:
         body: bytes | None = None,
         name: str | None = None,
         expect_status: str = DEFAULT_EXPECTED_STATUS,
+        max_redirects: int | None = None,
     ) -> None:
+        """`max_redirects`: follow up to that many redirects (each hop is a request; one more
+        fails with `too_many_redirects`); None: do not follow, a redirect is the answer."""
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise ValueError(f"not an http(s) URL: {url!r}")
@@ -168,13 +159,16 @@ class UrlScenario:
         self.body = body
         self.name = name or str(parsed)
         self.expect_status = expect_status
+        if max_redirects is not None and max_redirects < 0:
+            raise ValueError(f"max_redirects is 0 or more, not {max_redirects}")
+        self.max_redirects = max_redirects
         self._expected = frozenset(
             code
             for low, high in parse_status_ranges(expect_status)
             for code in range(low, high + 1)
         )
         self._step_name = f"{self.method} {parsed.raw_path.decode('ascii', 'replace')}"
-        self._request: httpx.Request | None = None
+        self._request: RawRequest | None = None
         self._runner: Runner | None = None
         self._step: StepStats | None = None
 
@@ -191,14 +185,18 @@ class UrlScenario:
     def prepare(self, runners: Mapping[str, Runner], steps: Mapping[str, StepStats]) -> None:
         self._runner = runners["url"]
         self._step = steps[self._step_name]
+        # Nothing reads the body: count it, don't keep it.
         self._request = self._runner.build_request(
-            self.method, self.url, headers=list(self.headers), content=self.body
+            self.method, self.url, headers=list(self.headers), content=self.body, keep_body=False
         )
-        self._request.extensions[KEEP_BODY] = False  # nothing reads it: count it, don't keep it
 
     async def run_iteration(self, vu: VirtualUserView) -> None:
         assert self._runner is not None and self._request is not None and self._step is not None
         raw = await vu.exchange(self._runner, self._request, self._step)
+        if self.max_redirects is not None and raw.status in REDIRECT_STATUSES:
+            _, raw = await follow_redirects(
+                vu, self._runner, self._step, self._request, raw, self.max_redirects
+            )
         if raw.status not in self._expected:
             message = f"status {raw.status}, expected {self.expect_status}"
             vu.reject(self._step, HTTP_STATUS, message)

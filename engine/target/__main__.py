@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keepalive-timeout", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--always-close", action="store_true")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--unix-socket", default=None, metavar="PATH", help="also listen here")
     args = parser.parse_args(argv)
     options = TargetOptions(
         host=args.host,
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         keepalive_timeout=args.keepalive_timeout,
         always_close=args.always_close,
         workers=args.workers,
+        unix_socket=args.unix_socket,
     )
     return run_foreground(options)
 

@@ -50,6 +50,8 @@ def _print_banner(target: TargetProcess, out: TextIO) -> None:
     ]
     if target.https_url is not None:
         lines.append(f"  {target.https_url}  TLS, ALPN h2 + http/1.1; cacert {target.cert_path}")
+    if options.unix_socket is not None:
+        lines.append(f"  unix:{options.unix_socket}   {plain}")
     if options.keepalive_timeout is not None:
         lines.append(f"  idle keep-alive connections close after {options.keepalive_timeout:g} s")
     if options.always_close:

@@ -11,6 +11,7 @@ class Listener(enum.StrEnum):
     HTTP = "http"  # HTTP/1.1, and HTTP/2 with prior knowledge (h2c) on the same port
     HTTPS = "https"  # TLS; ALPN chooses h2 or http/1.1
     HTTP3 = "http3"  # QUIC on UDP, ALPN h3
+    UNIX = "unix"  # a unix stream socket speaking what the plain port speaks
 
     @property
     def slot(self) -> int:
@@ -43,6 +44,7 @@ class TargetOptions:
     backlog: int = 4096
     certfile: str | None = None  # None with tls: a self-signed certificate made at start
     keyfile: str | None = None
+    unix_socket: str | None = None  # also listen on this unix socket path (worker 0 only)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plain", PlainProtocols(self.plain))  # also from its string
@@ -59,6 +61,8 @@ class TargetOptions:
         for port in (self.port, self.tls_port, self.http3_port or 0):
             if not 0 <= port <= 65535:
                 raise ValueError(f"invalid port {port}")
+        if self.unix_socket is not None and not self.unix_socket.strip():
+            raise ValueError("the unix socket path is empty")
         if (self.certfile is None) != (self.keyfile is None):
             raise ValueError("certfile and keyfile go together")
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import ssl
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -33,6 +34,7 @@ class TargetInfo:
     pid: int = 0
     worker: int = 0
     http3_port: int | None = None  # UDP
+    unix_socket: str | None = None
 
     @property
     def http_url(self) -> str:
@@ -98,6 +100,7 @@ async def _serve(
     server: asyncio.AbstractServer | None = None
     tls: TlsListener | None = None
     http3: Http3Listener | None = None
+    unix: asyncio.AbstractServer | None = None
     try:
         plain = listening_socket(options.host, options.port, options.backlog, reuse_port)
         server = await loop.create_server(
@@ -112,6 +115,8 @@ async def _serve(
 
             http3 = Http3Listener(site, options)
             await http3.start(options.http3_port or (tls.port if tls is not None else 0))
+        if options.unix_socket is not None and worker == 0:
+            unix = await listen_unix(loop, site, options.unix_socket, options.backlog)
         info = TargetInfo(
             options.host,
             int(plain.getsockname()[1]),
@@ -120,6 +125,7 @@ async def _serve(
             os.getpid(),
             worker,
             None if http3 is None else http3.port,
+            options.unix_socket,
         )
         if ready_callback is not None:
             ready_callback(info)
@@ -129,9 +135,25 @@ async def _serve(
             server.close()
         if tls is not None:
             tls.close()
+        if unix is not None:
+            unix.close()
+            with contextlib.suppress(OSError):
+                os.unlink(options.unix_socket or "")
         await site.close_all()
         if http3 is not None:
             http3.close()  # after close_all: the connections' CONNECTION_CLOSE goes out on it
+
+
+async def listen_unix(
+    loop: asyncio.AbstractEventLoop, site: Site, path: str, backlog: int
+) -> asyncio.AbstractServer:
+    """Listen on `path`; a socket left there by an earlier run is replaced, any other file is
+    an error (OSError: the path is taken)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    factory = connection_factory(site, Listener.UNIX)
+    return await loop.create_unix_server(factory, path, backlog=backlog)
 
 
 def _ssl_context(options: TargetOptions) -> ssl.SSLContext:

@@ -5,14 +5,30 @@ against it. Runners (a pool set per origin, shared by every virtual user) live h
 """
 
 from ._errors import classify_os_error
+from ._httpx_models import from_httpx, origin_of, to_httpx, to_response, url_of
+from ._httpx_transport import AsyncEngineTransport
+from ._route import Proxy, Route, choose_route, parse_proxy, used_proxy, used_unix_socket
 from ._runner import Runner
-from ._transport import PoolScope, to_response
-from ._wire import RawResponse
+from ._scope import PoolScope
+from ._wire import Origin, RawRequest, RawResponse
 
 __all__ = [
+    "AsyncEngineTransport",
+    "Origin",
     "PoolScope",
+    "Proxy",
+    "RawRequest",
     "RawResponse",
+    "Route",
     "Runner",
+    "choose_route",
     "classify_os_error",
+    "from_httpx",
+    "origin_of",
+    "parse_proxy",
+    "to_httpx",
     "to_response",
+    "url_of",
+    "used_proxy",
+    "used_unix_socket",
 ]

@@ -61,6 +61,12 @@ class BodyTooLarge(EngineError, httpx.RemoteProtocolError):
     kind = "body_too_large"
 
 
+class HeaderTooLarge(EngineError, httpx.RemoteProtocolError):
+    """A response's header block grew past `RunnerConfig.max_header_size`."""
+
+    kind = "header_too_large"
+
+
 class ProtocolError(EngineError, httpx.RemoteProtocolError):
     kind = "protocol_error"
 

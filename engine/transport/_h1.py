@@ -11,22 +11,21 @@ import asyncio
 import time
 
 import httptools
-import httpx
 
 from .._config import CloseReason
 from ._errors import (
     BodyTooLarge,
     ConnectionReset,
+    HeaderTooLarge,
     PeerClosed,
     ProtocolError,
     ReadTimeout,
     is_reset,
 )
 from ._serialize import h1_bytes
-from ._wire import RawResponse, parse_keepalive_timeout
+from ._wire import RawRequest, RawResponse, parse_keepalive_timeout
 from .interfaces import (
     DEFAULT_MAX_BODY,
-    KEEP_BODY,
     Connection,
     ConnectionObserver,
 )
@@ -41,6 +40,8 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         "_drain",
         "_first_byte",
         "_head_only",
+        "_head_raw",
+        "_head_size",
         "_headers",
         "_keep_body",
         "_lost",
@@ -51,6 +52,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         "_transport",
         "_waiter",
         "keep_alive",
+        "proxy_form",
     )
 
     multiplexed = False
@@ -73,11 +75,16 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._status = 0
         self._first_byte = 0.0
         self._head_only = False
+        self._head_size = 0  # bytes of the header fields parsed so far
+        self._head_raw = 0  # bytes received while the header block had not ended
         self._reset_parser = False
         self._message_done = False
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self.keep_alive = True
+        # Through a proxy on plain HTTP: requests go in absolute form with these header lines
+        # (Proxy-Authorization, or none); None: origin form.
+        self.proxy_form: bytes | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -92,12 +99,20 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
             return
         if not self._first_byte:
             self._first_byte = time.perf_counter()
+        reading_head = not self._status
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(ProtocolError(f"invalid HTTP/1.1 response: {exc}"))
             self.close(CloseReason.ERROR)
             return
+        if reading_head and not self._status:
+            # Still no end of the header block: count it, so that endless header lines (or one
+            # endless line, which the parser holds until it ends) cannot grow without bound.
+            self._head_raw += len(data)
+            if self._head_raw > self.max_header_size:
+                self._header_too_large()
+                return
         if self._reset_parser:
             self._reset_parser = False
             self._parser = httptools.HttpResponseParser(self)
@@ -137,6 +152,10 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
 
     # -- httptools callbacks ----------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4  # ": " and CRLF
+        if self._head_size > self.max_header_size:
+            self._header_too_large()
+            return
         self._headers.append((name, value))
         if len(name) == 10 and name.lower() == b"keep-alive":
             hint = parse_keepalive_timeout(value)
@@ -168,6 +187,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         if 100 <= self._status < 200:  # interim response: wait for the final one
             self._headers = []
             self._status = 0
+            self._head_size = self._head_raw = 0
             return
         self._complete()
 
@@ -179,8 +199,8 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     def is_available(self) -> bool:
         return not self.closed and self.keep_alive and self._waiter is None
 
-    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
-        data = h1_bytes(request, close=self.single_use)
+    async def send(self, request: RawRequest, timeout: float | None) -> RawResponse:
+        data = h1_bytes(request, self.single_use, self.proxy_form)
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
             raise await self._closed_error()
@@ -190,9 +210,10 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._headers = []
         self._body = []
         self._body_size = 0
-        self._keep_body = request.extensions.get(KEEP_BODY) is not False
+        self._keep_body = request.keep_body
         self._status = 0
         self._first_byte = 0.0
+        self._head_size = self._head_raw = 0
         self._head_only = request.method == "HEAD"
         self._message_done = False
         self.in_flight = 1
@@ -242,6 +263,11 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
             if lowered in (b"content-length", b"transfer-encoding"):
                 return False
         return True
+
+    def _header_too_large(self) -> None:
+        self._headers = []
+        self._fail(HeaderTooLarge(f"response headers larger than {self.max_header_size} bytes"))
+        self.close(CloseReason.ERROR)
 
     def _fail(self, exc: Exception) -> None:
         if self._waiter is not None and not self._waiter.done():

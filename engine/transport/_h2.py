@@ -9,7 +9,6 @@ from collections.abc import Callable
 import h2.connection
 import h2.events
 import h2.exceptions
-import httpx
 
 from .._config import CloseReason
 from ._errors import (
@@ -24,10 +23,9 @@ from ._errors import (
 )
 from ._h2_wire import H2Machine, H2Wire, default_machine
 from ._serialize import h2_headers, request_body
-from ._wire import RawResponse
+from ._wire import RawRequest, RawResponse
 from .interfaces import (
     DEFAULT_MAX_BODY,
-    KEEP_BODY,
     Connection,
     ConnectionObserver,
 )
@@ -187,7 +185,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
                     self._wire.transport.abort()
 
     # -- requests -----------------------------------------------------------------------------
-    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+    async def send(self, request: RawRequest, timeout: float | None) -> RawResponse:
         headers = h2_headers(request)
         body = request_body(request)
         if not self.usable:
@@ -195,7 +193,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         loop = asyncio.get_running_loop()
         stream_id = self._h2.get_next_available_stream_id()
         waiter: asyncio.Future[RawResponse] = loop.create_future()
-        keep_body = request.extensions.get(KEEP_BODY) is not False
+        keep_body = request.keep_body
         stream = self._streams[stream_id] = _Stream(waiter, keep_body)
         self.in_flight = len(self._streams)
         if self.in_flight == 1:

@@ -13,7 +13,6 @@ import ssl
 import time
 
 import certifi
-import httpx
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3_ALPN, ErrorCode, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
@@ -35,8 +34,8 @@ from ._errors import (
 )
 from ._serialize import h2_headers, request_body
 from ._tls import QuicSettings
-from ._wire import RawResponse
-from .interfaces import DEFAULT_MAX_BODY, KEEP_BODY, Connection, ConnectionObserver
+from ._wire import RawRequest, RawResponse
+from .interfaces import DEFAULT_MAX_BODY, Connection, ConnectionObserver
 
 MAX_STREAMS = 100
 _HTTP3 = b"HTTP/3"
@@ -184,16 +183,14 @@ class AsyncHTTP3Connection(Connection):
         except TimeoutError:
             self._abort()
 
-    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+    async def send(self, request: RawRequest, timeout: float | None) -> RawResponse:
         if not self.usable or self._h3 is None or self._endpoint is None or self._quic is None:
             raise PeerClosed("connection no longer usable", before_response=True)
         headers = h2_headers(request)
         body = request_body(request)
         loop = asyncio.get_running_loop()
         stream_id = self._quic.get_next_available_stream_id()
-        stream = self._streams[stream_id] = _Stream(
-            loop.create_future(), request.extensions.get(KEEP_BODY) is not False
-        )
+        stream = self._streams[stream_id] = _Stream(loop.create_future(), request.keep_body)
         self._started_stream()
         timer = loop.call_later(timeout, self._on_timeout, stream_id) if timeout else None
         try:

@@ -20,12 +20,10 @@ import time
 from collections import deque
 from typing import Protocol
 
-import httpx
-
 from .._config import CloseReason, HttpVersion
 from ._connect import AsyncConnector
 from ._errors import GoAway, PeerClosed, ProtocolError
-from ._wire import RawResponse
+from ._wire import RawRequest, RawResponse
 from .interfaces import Connection
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -103,7 +101,7 @@ class AsyncOriginPool:
         return strategy
 
     # -- the request path -------------------------------------------------------------------
-    async def exchange(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+    async def exchange(self, request: RawRequest, timeout: float | None) -> RawResponse:
         started = time.perf_counter()
         strategy = self._strategy
         if strategy is None:
@@ -132,7 +130,7 @@ class AsyncOriginPool:
         self,
         conn: Connection,
         new: bool,
-        request: httpx.Request,
+        request: RawRequest,
         timeout: float | None,
         started: float,
     ) -> RawResponse:
@@ -438,11 +436,11 @@ class _Orphans:
 _ORPHANS = _Orphans()
 
 
-def _idempotent(request: httpx.Request) -> bool:
+def _idempotent(request: RawRequest) -> bool:
     return request.method in _IDEMPOTENT
 
 
-def _may_retry(exc: PeerClosed, request: httpx.Request, new: bool, strategy: _Strategy) -> bool:
+def _may_retry(exc: PeerClosed, request: RawRequest, new: bool, strategy: _Strategy) -> bool:
     """A connection that died before any byte of the response (a kept-alive connection the
     server closed just before we wrote, a reset that ate a GOAWAY): retry an idempotent request
     on a fresh connection."""
@@ -453,6 +451,7 @@ def _with_timings(
     raw: RawResponse, conn: Connection, new: bool, started: float, sent: float
 ) -> RawResponse:
     raw.new_connection = new
+    raw.connection_id = conn.id
     waited = int((sent - started) * 1e6)
     if new:
         raw.connect_us = conn.connect_us

@@ -2,37 +2,45 @@
 
 It owns the TLS contexts (one per protocol choice, built on first use, never mutated), one
 connector per origin (DNS resolved once), the shared pools, and an `httpx.AsyncClient` over the
-engine's transport for callers that want httpx's client features.
+engine's transport for callers that want httpx's client features. Requests for the engine are
+built once through that client's public API (its defaults and header rules) as `RawRequest`s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 
 import httpx
 
 from .._config import CloseReason, HttpVersion, RunnerConfig, SessionConfig
-from ._connect import AsyncConnector, Origin
+from ._connect import AsyncConnector
+from ._httpx_models import from_httpx, origin_of
+from ._httpx_transport import AsyncEngineTransport
 from ._pool import AsyncOriginPool
+from ._route import Route, choose_route
+from ._scope import PoolScope
 from ._tls import QuicSettings, build_ssl_context
-from ._transport import PoolScope, to_response
-from .interfaces import ConnectionObserver
-
-SCOPE_EXTENSION = "loadscope.scope"
+from ._wire import Origin, RawRequest
+from .interfaces import ConnectionObserver, Network
 
 USER_AGENT = "loadscope/0.1"
 
 
 class Runner:
     def __init__(
-        self, config: RunnerConfig, session: SessionConfig, observer: ConnectionObserver
+        self,
+        config: RunnerConfig,
+        session: SessionConfig,
+        observer: ConnectionObserver,
+        *,
+        network: Network | None = None,
     ) -> None:
         self.name = config.name
         self.config = config
         self.base_url = httpx.URL(config.base_url)
         self.observer = observer
+        self.network = network  # None: TCP through the running loop
         self.timeout = config.timeout if config.timeout is not None else session.timeout
         self.http_version = session.http_version
         self.h2_connections = session.h2_connections
@@ -42,6 +50,9 @@ class Runner:
         self._skip_verify = config.skip_verify or session.insecure
         self._contexts: dict[HttpVersion, ssl.SSLContext] = {}
         self._quic: QuicSettings | None = None
+        self._proxy = config.proxy or session.proxy
+        self._unix_socket = config.unix_socket or session.unix_socket
+        self.route = self.route_to(origin_of(self.base_url))  # checks the proxy settings now
         self._connectors: dict[Origin, AsyncConnector] = {}
         self.shared = PoolScope(self.new_pool, keep=session.initial_pool_keep())
         self.transport = AsyncEngineTransport(self)
@@ -97,8 +108,32 @@ class Runner:
                 self._max_body,
                 server_name=self.config.tls_server_name,
                 quic_settings=self.quic_settings,
+                route=self.route_to(origin),
+                max_header_size=self.config.max_header_size,
+                network=self.network,
             )
         return connector
+
+    def route_to(self, origin: Origin) -> Route:
+        """Direct, through a proxy, or over the unix socket (see `_route`)."""
+        return choose_route(
+            origin.scheme,
+            origin.host,
+            origin.port,
+            proxy=self._proxy,
+            unix_socket=self._unix_socket,
+        )
+
+    def dialled(self) -> tuple[str, int] | None:
+        """The TCP (host, port) this runner's base URL connects to: its proxy's or its own;
+        None over a unix socket."""
+        route = self.route
+        if route.unix_socket is not None:
+            return None
+        if route.proxy is not None:
+            return route.proxy.host, route.proxy.port
+        origin = origin_of(self.base_url)
+        return origin.host, origin.port
 
     def new_pool(self, origin: Origin, keep: int, reuse: bool) -> AsyncOriginPool:
         return AsyncOriginPool(
@@ -113,10 +148,14 @@ class Runner:
     def new_scope(self, *, keep: int = 1, reuse: bool = True) -> PoolScope:
         return PoolScope(self.new_pool, keep=keep, reuse=reuse)
 
-    def build_request(self, method: str, url: str | httpx.URL, **kwargs: object) -> httpx.Request:
+    def build_request(
+        self, method: str, url: str | httpx.URL, *, keep_body: bool = True, **kwargs: object
+    ) -> RawRequest:
+        """The engine's request, as this runner's httpx client would build it (base URL,
+        default headers); `kwargs` are `httpx.AsyncClient.build_request`'s."""
         request = self.client.build_request(method, url, **kwargs)  # type: ignore[arg-type]
         request.read()
-        return request
+        return from_httpx(request, keep_body=keep_body)
 
     def switch_http_version(self, version: HttpVersion) -> None:
         """New pools speak `version`; the old shared pools drain and close."""
@@ -140,33 +179,3 @@ class Runner:
         for conn in conns:
             conn.close(CloseReason.SESSION_END)
         await asyncio.gather(*(c.wait_closed() for c in conns))
-
-
-class AsyncEngineTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over the engine's own pools.
-
-    A request may name its scope (a virtual user's pools) in `extensions["loadscope.scope"]`;
-    otherwise the runner's shared pools serve it.
-    """
-
-    def __init__(self, runner: Runner) -> None:
-        self._runner = runner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        scope = request.extensions.get(SCOPE_EXTENSION) or self._runner.shared
-        timeout = _read_timeout(request) or self._runner.timeout
-        started = time.perf_counter()
-        raw = await scope.exchange(request, timeout)
-        response = to_response(raw, request)
-        response.extensions["loadscope.elapsed_us"] = int((time.perf_counter() - started) * 1e6)
-        return response
-
-    async def aclose(self) -> None:
-        await self._runner.aclose()
-
-
-def _read_timeout(request: httpx.Request) -> float | None:
-    timeouts = request.extensions.get("timeout")
-    if isinstance(timeouts, dict):
-        return timeouts.get("read")
-    return None

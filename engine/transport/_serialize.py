@@ -1,40 +1,46 @@
-"""Turning an `httpx.Request` into bytes for HTTP/1.1 or a header list for HTTP/2.
+"""Turning a `RawRequest` into bytes for HTTP/1.1 or a header list for HTTP/2.
 
-The result is cached in the request's extensions, so a prebuilt request is serialized once for the
-whole session and every later send is a dictionary lookup.
+The result is cached on the request, so a prebuilt request is serialized once for the whole
+session and every later send is a dictionary lookup.
 """
 
 from __future__ import annotations
 
-import httpx
+from typing import cast
 
-_H1 = "loadscope.h1"
-_H1_CLOSE = "loadscope.h1-close"
-_H2 = "loadscope.h2"
+from ._wire import RawRequest
+
+_H1 = "h1"
+_H1_CLOSE = "h1-close"
+_H1_PROXY = "h1-proxy"
+_H1_PROXY_CLOSE = "h1-proxy-close"
+_H2 = "h2"
 _HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
 )
 
 
-def request_body(request: httpx.Request) -> bytes:
-    try:
-        return request.content
-    except httpx.RequestNotRead:
-        return request.read()
+def request_body(request: RawRequest) -> bytes:
+    return request.body
 
 
-def h1_bytes(request: httpx.Request, close: bool = False) -> bytes:
-    key = _H1_CLOSE if close else _H1
-    cached = request.extensions.get(key)
+def h1_bytes(request: RawRequest, close: bool = False, proxy: bytes | None = None) -> bytes:
+    """`proxy`: forwarded through a proxy, in absolute form, with these extra header lines."""
+    if proxy is None:
+        key = _H1_CLOSE if close else _H1
+    else:
+        key = _H1_PROXY_CLOSE if close else _H1_PROXY
+    cached = request.serialized.get(key)
     if cached is None:
-        cached = request.extensions[key] = _serialize_h1(request, close)
-    return cached
+        cached = request.serialized[key] = _serialize_h1(request, close, proxy)
+    return cast(bytes, cached)
 
 
-def _serialize_h1(request: httpx.Request, close: bool) -> bytes:
-    parts = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+def _serialize_h1(request: RawRequest, close: bool, proxy: bytes | None = None) -> bytes:
+    target = request.target if proxy is None else _absolute_form(request)
+    parts = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     saw_connection = False
-    for name, value in request.headers.raw:
+    for name, value in request.headers:
         if name.lower() == b"connection":
             saw_connection = True
             if close:
@@ -42,28 +48,33 @@ def _serialize_h1(request: httpx.Request, close: bool) -> bytes:
         parts += [name, b": ", value, b"\r\n"]
     if close and not saw_connection:
         parts.append(b"Connection: close\r\n")
+    if proxy:
+        parts.append(proxy)
     parts.append(b"\r\n")
-    parts.append(request_body(request))
+    parts.append(request.body)
     return b"".join(parts)
 
 
-def h2_headers(request: httpx.Request) -> list[tuple[bytes, bytes]]:
-    cached = request.extensions.get(_H2)
+def _absolute_form(request: RawRequest) -> bytes:
+    return request.origin.scheme.encode("ascii") + b"://" + request.authority + request.target
+
+
+def h2_headers(request: RawRequest) -> list[tuple[bytes, bytes]]:
+    cached = request.serialized.get(_H2)
     if cached is None:
-        cached = request.extensions[_H2] = _serialize_h2(request)
-    return cached
+        cached = request.serialized[_H2] = _serialize_h2(request)
+    return cast(list[tuple[bytes, bytes]], cached)
 
 
-def _serialize_h2(request: httpx.Request) -> list[tuple[bytes, bytes]]:
-    url = request.url
-    authority = request.headers.get("host") or url.netloc.decode("ascii")
+def _serialize_h2(request: RawRequest) -> list[tuple[bytes, bytes]]:
+    authority = request.header(b"host") or request.authority
     headers = [
         (b":method", request.method.encode("ascii")),
-        (b":authority", authority.encode("ascii")),
-        (b":scheme", url.scheme.encode("ascii")),
-        (b":path", url.raw_path),
+        (b":authority", authority),
+        (b":scheme", request.origin.scheme.encode("ascii")),
+        (b":path", request.target),
     ]
-    for name, value in request.headers.raw:
+    for name, value in request.headers:
         lowered = name.lower()
         if lowered in _HOP_BY_HOP:
             continue

@@ -1,6 +1,6 @@
 """The connection interface, in the spirit of httpcore's `interfaces.py`.
 
-`Connection` is what a pool holds: it sends an `httpx.Request` itself (serialisation stays behind
+`Connection` is what a pool holds: it sends a `RawRequest` itself (serialisation stays behind
 the interface) and says whether it can take another request. `ConnectionObserver` is what a
 connection reports to: the session's ledger satisfies it structurally, so the transport never
 imports the diagnostics layer above it.
@@ -9,18 +9,19 @@ imports the diagnostics layer above it.
 from __future__ import annotations
 
 import abc
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-import httpx
-
 from .._config import CloseReason
-from ._wire import RawResponse
+from ._wire import RawRequest, RawResponse
 
-KEEP_BODY = "loadscope.keep_body"  # request extension: False streams the body and only counts it
+# httpx request extension (the httpx client's path): False streams the body and only counts it
+KEEP_BODY = "loadscope.keep_body"
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+DEFAULT_MAX_HEADER_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,25 @@ class ConnectionInfo:
     connect_ms: float
     tls_ms: float
     close_reason: str | None = None
+
+
+class Network(Protocol):
+    """Where connections come from: the loop's TCP by default (`AsyncioNetwork`); tests give an
+    in-memory one that scripts the peer's bytes."""
+
+    async def connect_tcp(
+        self, host: str, port: int, protocol: Callable[[], asyncio.Protocol]
+    ) -> tuple[asyncio.BaseTransport, asyncio.Protocol]:
+        """A connected transport to `host:port` driving the protocol that `protocol` makes."""
+
+
+class AsyncioNetwork:
+    """TCP through the running loop."""
+
+    async def connect_tcp(
+        self, host: str, port: int, protocol: Callable[[], asyncio.Protocol]
+    ) -> tuple[asyncio.BaseTransport, asyncio.Protocol]:
+        return await asyncio.get_running_loop().create_connection(protocol, host, port)
 
 
 class ConnectionObserver(Protocol):
@@ -84,6 +104,7 @@ class Connection(abc.ABC):
         "last_used",
         "local_port",
         "max_body",
+        "max_header_size",
         "observer",
         "on_capacity",
         "opened_at",
@@ -111,6 +132,7 @@ class Connection(abc.ABC):
         self.origin = origin
         self.protocol = protocol
         self.max_body = max_body  # bodies kept for the caller stop here (body_too_large)
+        self.max_header_size = DEFAULT_MAX_HEADER_SIZE  # a response's header block (bytes)
         self.id = 0
         self.local_port = 0
         self.opened_at = time.monotonic()
@@ -129,7 +151,7 @@ class Connection(abc.ABC):
         self.on_capacity: Callable[[], None] | None = None
 
     @abc.abstractmethod
-    async def send(self, request: httpx.Request, timeout: float | None) -> RawResponse:
+    async def send(self, request: RawRequest, timeout: float | None) -> RawResponse:
         """Send `request` and wait for its whole response (or, unless the request keeps its
         body, for its end, counting the body's bytes)."""
 

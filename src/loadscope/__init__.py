@@ -8,13 +8,4 @@ in pyproject.toml). There are no links.
 Nothing is imported here: the command line must take over signals before anything heavy loads.
 """
 
-
-def __getattr__(name: str) -> object:
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("loadscope")
-        except PackageNotFoundError:  # running from a source tree that was never installed
-            return "0+unknown"
-    raise AttributeError(f"module 'loadscope' has no attribute {name!r}")
+__version__ = "0.1.0"  # the one place it is written (pyproject.toml reads it from here)

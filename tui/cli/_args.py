@@ -9,6 +9,10 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ...engine import ReuseMode
+from ._mix import add_mix_option
+from ._network import add_network_options
+from ._request_log import add_request_log_option
+from ._target_lists import add_target_list_options
 
 DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
@@ -134,6 +138,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_load_options(run, default_duration="10s")
+    add_target_list_options(run.add_argument_group("target lists"))
+    add_mix_option(run.add_argument_group("scenario mix"))
     add_worker_options(run)
     add_report_options(run)
     add_metrics_options(run)
@@ -255,6 +261,13 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="accept only HTTP/2 with prior knowledge on the plain port",
     )
     target.add_argument(
+        "--unix-socket",
+        default=None,
+        metavar="PATH",
+        help="also listen on this unix socket (what the plain port speaks); a socket left "
+        "there is replaced",
+    )
+    target.add_argument(
         "--workers", type=whole(1, 256), default=1, metavar="N", help="server processes (default 1)"
     )
     target.add_argument(
@@ -356,6 +369,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "(default 5s)",
     )
     http = parser.add_argument_group("http")
+    add_network_options(http)
+    add_request_log_option(parser.add_argument_group("request log"))
     version = http.add_mutually_exclusive_group()
     version.add_argument("--http1", action="store_true", help="force HTTP/1.1")
     version.add_argument(

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from ...engine import Diagnostics, Session, attach_diagnostics
 from ..outputs.files import CsvTimeline
+from ._mix import attach_mix_report
 from ._options import LoadPlan
+from ._request_log import attach_request_log
 
 
 def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:
     """The generator's load, the kernel view and the detectors (as `plan.config` switches them),
     and the `--phases` A/B run, on `session` before it starts."""
-    return attach_diagnostics(
+    diagnostics = attach_diagnostics(
         session, phases=[(phase.reuse_mode, phase.duration) for phase in plan.phases]
     )
+    attach_request_log(session)  # --log-requests
+    attach_mix_report(session)  # --mix
+    return diagnostics
 
 
 def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:

@@ -13,6 +13,7 @@ from ._errors import UsageError
 from ._extensions import attach_extensions
 from ._loadt import loadt_values
 from ._more_outputs import check_outputs
+from ._network import apply_network_options
 from ._options import (
     LoadPlan,
     adopt_worker_options,
@@ -49,6 +50,7 @@ def loadt_plan(args: argparse.Namespace) -> LoadPlan:
         max_iterations=iterations(args),
     )
     config.connect_timeout, config.max_body = limits(args)
+    apply_network_options(args, config)  # the environment's proxies
     if args.load_concurrent == 0:  # unlimited VUs under the cap: iterations start on time
         config.rate = float(args.max_rps)
         config.max_vus = UNLIMITED_VUS

@@ -30,6 +30,10 @@ from ...engine.session.scenario import (
     parse_status_ranges,
 )
 from ._errors import UsageError
+from ._mix import mix_weights
+from ._network import apply_network_options
+from ._request_log import apply_request_log_option
+from ._target_lists import target_list_spec
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,9 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
     targets = list(args.targets or [])
     if args.url:
         targets.insert(0, args.url)
+    if getattr(args, "targets_file", None) is not None:  # --targets FILE|-
+        status = _expected_status(getattr(args, "expect_status", None))
+        return target_list_spec(args, targets, parse_headers(args.header), status)
     for target in targets:
         if "://" in target and not is_url(target):
             raise UsageError(f"{target}: only http:// and https:// URLs can be loaded")
@@ -198,6 +205,8 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
         raise UsageError("give runbooks or one URL, not both")
     if len(urls) > 1:
         raise UsageError("give one URL (for several requests, write a runbook)")
+    if urls and getattr(args, "mix", None) is not None:
+        raise UsageError("--mix weighs runbooks; give two or more runbooks, not a URL")
     if urls:
         if variables:
             raise UsageError("--var sets runbook vars; a URL has none (use --header or --body)")
@@ -218,7 +227,10 @@ def scenario_spec(args: argparse.Namespace, env: dict[str, str] | None = None) -
         )
     check_books(books)
     books = labelled(books, args.label, env)
-    return ScenarioSpec(runbooks=tuple(books), headers=headers, vars=variables, env=env or {})
+    mix = mix_weights(args, len(books))
+    return ScenarioSpec(
+        runbooks=tuple(books), headers=headers, vars=variables, env=env or {}, mix=mix
+    )
 
 
 def labelled(books: list[str], labels: list[str], env: dict[str, str] | None) -> list[str]:
@@ -368,6 +380,8 @@ def session_config(args: argparse.Namespace, spec: ScenarioSpec) -> SessionConfi
 def load_plan(args: argparse.Namespace, env: dict[str, str] | None = None) -> LoadPlan:
     spec = scenario_spec(args, env)
     config = session_config(args, spec)
+    apply_network_options(args, config)
+    apply_request_log_option(args, config)
     plan = LoadPlan(spec, config)
     if getattr(args, "duration", None):
         plan.duration_given = config.duration

@@ -1,24 +1,21 @@
-"""The README's command reference, generated from the argument parser itself.
+"""The docs' command reference page, generated from the argument parser itself.
 
     python -m loadscope.tui.cli._reference          # print it
-    python -m loadscope.tui.cli._reference --write  # replace it in README.md, between the markers
+    python -m loadscope.tui.cli._reference --write  # write it to docs/cli.md
 
-`tests/test_cli_reference.py` fails when README.md and the parser disagree.
+`tests/test_cli_reference.py` fails when docs/cli.md and the parser disagree.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from ._args import EPILOG, build_parser
 
-BEGIN = "<!-- cli-reference -->"
-END = "<!-- /cli-reference -->"
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 USAGE_WIDTH = 100  # fixed, so the text does not depend on the terminal
 REGENERATE = "python -m loadscope.tui.cli._reference --write"
 
@@ -27,7 +24,7 @@ def reference_markdown() -> str:
     """A section per command: what it does, its usage line, and every option with its help."""
     parser = build_parser()
     parts = [
-        "## Command reference",
+        "# Command reference",
         "",
         f"Generated from the argument parser (`{REGENERATE}`); a test keeps it in sync.",
         "",
@@ -40,18 +37,8 @@ def reference_markdown() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def readme_section(text: str) -> str | None:
-    """What README.md holds between the markers, or None without them."""
-    match = re.search(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), text, re.S)
-    return match.group(1) if match else None
-
-
-def write_readme(path: Path = README) -> None:
-    text = path.read_text(encoding="utf-8")
-    if readme_section(text) is None:
-        text = text.rstrip("\n") + f"\n\n{BEGIN}\n{END}\n"
-    start = text.index(BEGIN) + len(BEGIN)
-    path.write_text(text[:start] + "\n" + reference_markdown() + text[text.index(END) :])
+def write_page(path: Path = PAGE) -> None:
+    path.write_text(reference_markdown(), encoding="utf-8")
 
 
 def _commands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
@@ -61,7 +48,7 @@ def _commands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.A
 
 
 def _command(title: str, parser: argparse.ArgumentParser) -> list[str]:
-    lines = [f"### `{title}`", ""]
+    lines = [f"## `{title}`", ""]
     if parser.description:
         lines += [" ".join(parser.description.split()), ""]
     lines += ["```text", _usage(parser), "```", ""]
@@ -111,8 +98,8 @@ def _cell(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments == ["--write"]:
-        write_readme()
-        print(f"wrote the command reference into {README}")
+        write_page()
+        print(f"wrote the command reference to {PAGE}")
         return 0
     if arguments:
         print(

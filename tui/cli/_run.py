@@ -39,6 +39,7 @@ from ._more_outputs import (
 from ._options import LoadPlan, adopt_runbook_phases, load_plan, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._progress import show_progress
+from ._target_lists import note_target_list_error
 from ._text import render_text, summary_line
 from ._thresholds import Thresholds
 from ._workers import drive_workers
@@ -211,6 +212,7 @@ def cmd_run(args: argparse.Namespace, env: dict[str, str] | None = None) -> int:
     session = Session(plan.config, scenario)
     attach_extensions(session, plan)
     outcome = run_with_metrics(session, metrics, progress=progress, csv_path=args.csv)
+    note_target_list_error(plan.spec, outcome)
     return finish(args, plan, outcome, thresholds)
 
 

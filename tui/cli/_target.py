@@ -20,6 +20,7 @@ def cmd_target(args: argparse.Namespace) -> int:
             workers=args.workers,
             keepalive_timeout=args.keepalive_timeout,
             always_close=args.always_close,
+            unix_socket=getattr(args, "unix_socket", None),
         )
     except ValueError as exc:
         raise UsageError(f"target: {exc}") from None
@@ -33,6 +34,8 @@ def start_error(text: str, options: TargetOptions) -> str:
     """One line that says which address could not be had, and why."""
     ports = [port for port in (options.port, options.tls_port if options.tls else 0) if port]
     where = " or ".join(f"{options.host}:{port}" for port in ports) or options.host
+    if options.unix_socket is not None:
+        where += f" or unix socket {options.unix_socket}"
     for errno_text, reason in (("[Errno 98]", "address already in use"),
                                ("[Errno 13]", "permission denied")):  # fmt: skip
         if errno_text in text:

@@ -9,6 +9,7 @@ from ...engine.durations import go_duration
 from ..format import counted, ms, number, percent
 from ..widgets import merge_equal_bins
 from ._loadt import loadt_block
+from ._mix import mix_lines
 
 BAR = "█"
 PARTIAL = " ▏▎▍▌▋▊▉"
@@ -54,6 +55,7 @@ def render_text(
     parts += _connections(snapshot, report)
     parts += worker_lines(report)
     parts += _steps(snapshot)
+    parts += mix_lines(snapshot)
     parts += _warnings(report)
     parts += threshold_lines(report)
     if title:
@@ -113,7 +115,12 @@ def _mode(snapshot: Snapshot, report: dict[str, Any]) -> str:
     if snapshot.level_set_by_hand:
         model += ", changed by hand"
     http = HttpVersion(snapshot.http_version).describe(snapshot.http_version_in_use)
-    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}"
+    via = ""
+    if snapshot.unix_socket:
+        via = f"; over unix socket {snapshot.unix_socket}"
+    elif snapshot.proxy:
+        via = f"; via proxy {snapshot.proxy}"
+    return f"{model}; reuse {snapshot.reuse_mode}; HTTP {http}{via}"
 
 
 def _latency(snapshot: Snapshot) -> list[str]:

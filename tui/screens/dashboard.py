@@ -8,11 +8,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...engine import Snapshot
 from ..widgets.connections import ConnectionsPanel
 from ..widgets.errors import ErrorsPanel
+from ..widgets.footer import FittedFooter
 from ..widgets.header import SessionHeader
 from ..widgets.latency import LatencyPanel, LatencyTrendPanel
 from ..widgets.panel import Panel
@@ -53,7 +54,7 @@ class DashboardScreen(Screen[None]):
                 yield StepsPanel(id="steps", classes="wide-half")
                 yield ErrorsPanel(id="errors", classes="narrow-half")
         yield Static(SCROLL_HINT, id="scroll-hint")
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.query_one(SessionHeader).runbook = self.label
@@ -84,7 +85,7 @@ class DashboardScreen(Screen[None]):
         self.set_class(width < NARROW_WIDTH, "-narrow")
         self.set_class(height < SHORT_HEIGHT, "-short")
         self.set_class(height >= TALL_HEIGHT and width >= NARROW_WIDTH, "-tall")
-        self.query_one(Footer).compact = width < NARROW_WIDTH
+        self.query_one(FittedFooter).compact = width < NARROW_WIDTH
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or not self.is_mounted:

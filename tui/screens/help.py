@@ -13,8 +13,9 @@ from textual.widgets import Static
 PANELS = (
     (
         "Throughput",
-        "responses per second (green) and errors per second (red) over time; "
-        "numbered markers are changes you made, listed below the chart",
+        "responses per second (green) and errors per second (red, in front: a failed status "
+        "is a response too) over time; numbered markers are changes you made, listed below "
+        "the chart",
     ),
     (
         "Latency",
@@ -70,7 +71,8 @@ class HelpScreen(ModalScreen[None]):
             "reuse": "cycle connection reuse: shared → per-vu → per-iteration → none",
             "http": "HTTP version: auto → 1.1 → 2 (h2c on http://) → auto; the header shows it",
             "reset": "reset statistics; the run goes on",
-            "save": "save the report (JSON, text) and a screenshot (SVG) in ./loadscope-reports",
+            "save": "save the report (JSON, text and HTML) and a screenshot (SVG) in the save "
+            "directory (./loadscope-reports unless --save-dir says)",
             "stop": "stop, and show the summary with the final report; q again exits",
             "help": "this screen",
         }

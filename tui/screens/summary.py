@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from ..widgets.footer import FittedFooter
 
 
 class SummaryScreen(Screen[None]):
@@ -48,7 +50,7 @@ class SummaryScreen(Screen[None]):
         yield Static(banner, id="summary-banner")
         with VerticalScroll(id="summary-body"):
             yield Static(Text(self._report_text), id="summary-report")
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.query_one("#summary-body").border_title = "Summary"

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from ..format import number
+
 MAX_CONCURRENCY = 100_000
 MAX_RATE = 1_000_000.0
 
@@ -28,8 +30,13 @@ def parse_value(text: str, *, integer: bool) -> tuple[float | None, str]:
         return None, "must be 0 or more"
     limit = MAX_CONCURRENCY if integer else MAX_RATE
     if value > limit:
-        return None, f"at most {limit:,g}"
+        return None, f"at most {number(limit)}"
     return value, ""
+
+
+def _typed(value: float) -> str:
+    """A value as one would type it: 1000000, never 1e+06 or 1,000,000."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 class ValueDialog(ModalScreen[float | None]):
@@ -53,9 +60,9 @@ class ValueDialog(ModalScreen[float | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"now {self._current:g} — enter a new value, esc to cancel")
+            yield Label(f"now {number(self._current)} — enter a new value, esc to cancel")
             yield Input(
-                value=f"{self._current:g}",
+                value=_typed(self._current),
                 id="dialog-input",
                 select_on_focus=True,
             )

@@ -25,6 +25,9 @@ class Series:
     values: Sequence[float]  # one value per second, oldest first
     style: str
     label: str = ""
+    # An area chart stacks its series; an overlay is drawn from zero in front of them instead,
+    # for a count that is part of the others (errors/s among responses/s).
+    overlay: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,25 +131,53 @@ def area_chart(
     markers: Sequence[Marker] = (),
     unit: str = "",
 ) -> list[Text]:
-    """Stacked areas (first layer at the bottom), one bucket per column, newest at the right."""
+    """Stacked areas (first layer at the bottom), one bucket per column, newest at the right;
+    overlay layers are drawn from zero in front of the stack."""
     plot_width = max(1, width - Y_LABEL_WIDTH)
     rows = max(1, height - 1)
     points = max((len(layer.values) for layer in layers), default=0)
     step = column_seconds(points, plot_width)
     columns = [bucket(layer.values, step, plot_width) for layer in layers]
-    totals = [sum(col[i] for col in columns if i < len(col)) for i in range(plot_width)]
-    top = nice_ceiling(max(totals, default=0.0))
+    stacked = [col for layer, col in zip(layers, columns, strict=True) if not layer.overlay]
+    totals = [sum(col[i] for col in stacked if i < len(col)) for i in range(plot_width)]
+    overlays = [
+        max(col, default=0.0) for layer, col in zip(layers, columns, strict=True) if layer.overlay
+    ]
+    top = nice_ceiling(max([*totals, *overlays], default=0.0))
     grid = [[(" ", "")] * plot_width for _ in range(rows)]
-    length = len(columns[0]) if columns else 0
+    length = max((len(col) for col in columns), default=0)
     offset = plot_width - length
     for i in range(length):
         base = 0.0
         for layer, values in zip(layers, columns, strict=True):
             value = values[i] if i < len(values) else 0.0
+            if layer.overlay:
+                _overlay_column(grid, offset + i, value, top, rows, layer.style)
+                continue
             _fill_column(grid, offset + i, base, base + value, top, rows, layer.style)
             base += value
     _draw_markers(grid, markers, t_end, step, plot_width)
     return [*_plot_rows(grid, top, rows, unit), _x_axis(plot_width, t_end, step, length)]
+
+
+def _overlay_column(
+    grid: list[list[tuple[str, str]]], column: int, value: float, top: float, rows: int, style: str
+) -> None:
+    """From zero up to `value`, in front of what is drawn; a partly filled top cell keeps the
+    colour of the area behind it above the overlay's part."""
+    if value <= 0 or top <= 0:
+        return
+    eighths = max(1, round(value / top * rows * 8))
+    for eighth_row in range(rows):
+        filled = min(eighths - eighth_row * 8, 8)
+        if filled <= 0:
+            break
+        row = grid[rows - 1 - eighth_row]
+        behind_char, behind_style = row[column]
+        cell_style = style
+        if filled < 8 and behind_char == EIGHTHS[8] and behind_style:
+            cell_style = f"{style} on {behind_style.split()[-1]}"
+        row[column] = (EIGHTHS[filled], cell_style)
 
 
 def _fill_column(

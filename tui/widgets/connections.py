@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ...engine import Snapshot
+from ...engine.transport.interfaces import ConnectionInfo
 from ..format import compact, ms, number, percent
 from ._charts import Series
 from .chart import TimeChart, legend
@@ -36,6 +37,7 @@ class ConnectionsPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._sort = LEDGER_SORTS[0]
+        self._ledger_layout: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield TextView(id="connections-numbers")
@@ -46,26 +48,13 @@ class ConnectionsPanel(Panel):
 
     def on_mount(self) -> None:
         self.border_title = "Connections"
-        table = self.query_one(DataTable)
-        table.add_columns(
-            "id",
-            "runner",
-            "protocol",
-            "local port",
-            "age",
-            "requests",
-            "in flight",
-            "idle",
-            "sent",
-            "received",
-            "connect",
-            "TLS",
-        )
 
     def on_resize(self) -> None:
-        """The number lines are fitted to the width: fit them again when it changes."""
+        """The number lines and the ledger are fitted to the width: fit them again."""
         if self.snapshot is not None:
             self._show_numbers(self.snapshot)
+            if self.has_class("-maximized"):
+                self._fill_ledger(self.snapshot)
 
     def _show_numbers(self, snapshot: Snapshot) -> None:
         numbers = self.query_one("#connections-numbers", TextView)
@@ -95,6 +84,12 @@ class ConnectionsPanel(Panel):
 
     def _fill_ledger(self, snapshot: Snapshot) -> None:
         table = self.query_one(DataTable)
+        wide = self.content_size.width >= WIDE_LEDGER
+        columns = WIDE_COLUMNS if wide else NARROW_COLUMNS
+        if columns != self._ledger_layout:  # a narrow panel gets short headers and values
+            table.clear(columns=True)
+            table.add_columns(*columns)
+            self._ledger_layout = columns
         live = sorted(
             snapshot.connections.live,
             key=lambda c: c.requests if self._sort == "requests" else c.age_s,
@@ -102,23 +97,74 @@ class ConnectionsPanel(Panel):
         )
         table.clear()
         for conn in live:
-            table.add_row(
-                str(conn.id),
-                conn.runner,
-                conn.protocol,
-                str(conn.local_port),
-                f"{conn.age_s:,.1f}s",
-                f"{conn.requests:,}",
-                str(conn.in_flight),
-                f"{conn.idle_s:.1f}s",
-                f"{conn.bytes_sent:,}",
-                f"{conn.bytes_received:,}",
-                ms(conn.connect_ms),
-                ms(conn.tls_ms) if conn.tls_ms else "–",
-            )
+            table.add_row(*(wide_row(conn) if wide else narrow_row(conn)))
         title = Text(f"live connections by {self._sort} ", style="bold")
         title.append("(o: change order)", style="dim")
         self.query_one("#ledger-title", TextView).show(title)
+
+
+# The ledger's columns: every one fits the zoomed panel at 120 columns; below WIDE_LEDGER cells
+# they get short headers, sizes in kB/MB, the protocol beside the runner and TLS beside connect,
+# so that no number is cut or scrolled out of sight at 80 columns.
+WIDE_LEDGER = 104
+WIDE_COLUMNS = (
+    "id",
+    "runner",
+    "protocol",
+    "local port",
+    "age",
+    "requests",
+    "in flight",
+    "idle",
+    "sent",
+    "received",
+    "connect",
+    "TLS",
+)
+NARROW_COLUMNS = ("id", "runner", "port", "age", "req", "act", "idle", "sent", "recv", "conn/TLS")
+
+
+def wide_row(conn: ConnectionInfo) -> tuple[str, ...]:
+    return (
+        str(conn.id),
+        conn.runner,
+        conn.protocol,
+        str(conn.local_port),
+        f"{conn.age_s:,.1f}s",
+        f"{conn.requests:,}",
+        str(conn.in_flight),
+        f"{conn.idle_s:.1f}s",
+        f"{conn.bytes_sent:,}",
+        f"{conn.bytes_received:,}",
+        ms(conn.connect_ms),
+        ms(conn.tls_ms) if conn.tls_ms else "–",
+    )
+
+
+def narrow_row(conn: ConnectionInfo) -> tuple[str, ...]:
+    protocol = "h2" if conn.protocol.startswith("HTTP/2") else "h1"
+    handshake = ms(conn.connect_ms) + (f"/{ms(conn.tls_ms)}" if conn.tls_ms else "")
+    return (
+        str(conn.id),
+        f"{conn.runner} {protocol}",
+        str(conn.local_port),
+        f"{conn.age_s:,.0f}s" if conn.age_s >= 100 else f"{conn.age_s:.1f}s",
+        f"{conn.requests:,}",
+        str(conn.in_flight),
+        f"{conn.idle_s:.0f}s" if conn.idle_s >= 10 else f"{conn.idle_s:.1f}s",
+        size(conn.bytes_sent),
+        size(conn.bytes_received),
+        handshake,
+    )
+
+
+def size(n: int) -> str:
+    """Bytes in at most 6 cells: 512B, 3.3kB, 45MB, 1.2GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+    return f"{n}B"
 
 
 Segment = tuple[str, str, str]  # (label, value, style); the label may be ""

@@ -7,7 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...engine import HttpVersion, Snapshot
-from ..format import clock, counted
+from ..format import clock, counted, number
 
 STATE_STYLES = {
     "running": ("●", "bold green"),
@@ -98,7 +98,7 @@ def _elide_middle(text: str, room: int) -> str:
 
 def _model(snap: Snapshot) -> str:
     if snap.mode == "open":
-        return f"open {snap.rate or 0:g} it/s ({snap.busy_vus}/{snap.max_vus} VUs)"
+        return f"open {number(snap.rate or 0)} it/s ({snap.busy_vus:,}/{snap.max_vus:,} VUs)"
     return counted(snap.concurrency, "VU")
 
 

@@ -1,4 +1,5 @@
-"""Throughput: requests per second over time, errors stacked in red, markers where the user
+"""Throughput: responses per second over time, errors per second in red in front of them (a
+failed status is a response too, so errors are not stacked on top), markers where the user
 changed something."""
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ class ThroughputPanel(Panel):
         errors = [float(p.errors) for p in timeline]
         t_end = timeline[-1].t if timeline else 0
         marks = markers_for(snapshot)
-        layers = [Series(ok, OK_STYLE, "responses/s"), Series(errors, ERROR_STYLE, "errors/s")]
+        layers = [
+            Series(ok, OK_STYLE, "responses/s"),
+            Series(errors, ERROR_STYLE, "errors/s", overlay=True),
+        ]
         self.query_one("#throughput-chart", TimeChart).plot(
             layers, t_end, [marker for marker, _ in marks]
         )
@@ -128,4 +132,4 @@ def _new_value(event: EventRecord) -> str:
         return event.mode
     if event.after is None:
         return ""
-    return f"{event.after:g}/s" if event.kind is EventKind.RATE else f"{event.after:g}"
+    return f"{number(event.after)}/s" if event.kind is EventKind.RATE else number(event.after)

@@ -1,8 +1,8 @@
 """expr-lang's built-in functions, as runn's expressions call them.
 
-Each is registered in `FUNCTIONS` as (least args, most args, function, pure). Pure functions of
-constant arguments are folded at load. The predicate functions (map, filter ...) are not here:
-they take a closure and are compiled in `_eval`.
+Each is registered in `FUNCTIONS` (`_functions`) with its argument counts and whether it is pure;
+pure functions of constant arguments are folded at load. The predicate built-ins (map, filter ...)
+take a closure and live in `_builtins_predicates`.
 """
 
 from __future__ import annotations
@@ -18,26 +18,81 @@ from typing import Any
 
 from ..durations import DurationError, parse_duration
 from ._errors import EvalError
-from ._eval import (
-    FUNCTIONS,
-    FunctionSpec,
-    as_list,
-    equal,
-    number_type,
-    plain,
-    type_name,
-)
+from ._functions import register
 from ._times import parse_time
+from ._values import NUMBERS, as_list, equal, number_type, plain, to_string, type_name
 
-NUMBERS = (int, float)
+
+# -- conversion and the basics --------------------------------------------------------------------
+@register("len", 1, 1)
+def _len(value: Any) -> int:
+    if isinstance(value, str | list | tuple | Mapping):
+        return len(value)
+    raise EvalError(f"invalid argument for len (type {type_name(value)})")
 
 
-def register(name: str, least: int, most: int, pure: bool = True) -> Callable[..., Any]:
-    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
-        FUNCTIONS[name] = FunctionSpec(least, most, fn, pure)
-        return fn
+register("string", 1, 1)(to_string)
+register("type", 1, 1)(type_name)
 
-    return add
+
+@register("int", 1, 1)
+def _int(value: Any) -> int:
+    if type(value) in NUMBERS:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise EvalError(f"invalid argument for int: {value}")
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise EvalError(f"invalid argument for int: {value!r}") from None
+    raise EvalError(f"invalid argument for int (type {type_name(value)})")
+
+
+@register("float", 1, 1)
+def _float(value: Any) -> float:
+    if type(value) in NUMBERS:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise EvalError(f"invalid argument for float: {value!r}") from None
+    raise EvalError(f"invalid argument for float (type {type_name(value)})")
+
+
+@register("abs", 1, 1)
+def _abs(value: Any) -> Any:
+    if type(value) in NUMBERS:
+        return abs(value)
+    raise EvalError(f"invalid argument for abs (type {type_name(value)})")
+
+
+def _string_function(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def call(value: Any, *rest: Any) -> Any:
+        if not isinstance(value, str) or not all(isinstance(r, str) for r in rest):
+            raise EvalError(f"invalid argument for {name} (type {type_name(value)})")
+        return fn(value, *rest)
+
+    return call
+
+
+def _mapping_function(
+    name: str, fn: Callable[[Mapping[Any, Any]], list[Any]]
+) -> Callable[..., Any]:
+    def call(value: Any) -> list[Any]:
+        if not isinstance(value, Mapping):
+            raise EvalError(f"invalid argument for {name} (type {type_name(value)})")
+        return fn(value)
+
+    return call
+
+
+register("lower", 1, 1)(_string_function("lower", str.lower))
+register("upper", 1, 1)(_string_function("upper", str.upper))
+register("trim", 1, 2)(_string_function("trim", lambda s, chars=None: s.strip(chars)))
+register("keys", 1, 1)(_mapping_function("keys", lambda m: list(m.keys())))
+register("values", 1, 1)(_mapping_function("values", lambda m: list(m.values())))
 
 
 def _string(name: str, value: Any) -> str:

@@ -1,7 +1,5 @@
 """runn's own built-in functions: urlencode, bool, compare, diff, pick, omit, merge, intersect,
-basename, time, file, hash.*, jwt.* and faker.*; input, secret and select are refused at load.
-
-`urlencode` and `compare` live in `_eval` (thresholds use them too).
+basename, time, file, url, hash.*, jwt.* and faker.*; input, secret and select are refused at load.
 """
 
 from __future__ import annotations
@@ -13,8 +11,10 @@ import hashlib
 import json
 import posixpath
 import random
+import re
 import string
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,13 +22,112 @@ from typing import Any
 
 from ..durations import DurationError, parse_duration
 from ._ast import Call
-from ._builtins import register
 from ._errors import EvalError, ExpressionError
-from ._eval import BASE_DIR, CALL_HOOKS, FUNCTIONS, Compiled, Constant, equal, plain, type_name
+from ._functions import BASE_DIR, CALL_HOOKS, FUNCTIONS, register
 from ._times import parse_time
+from ._values import Compiled, Constant, equal, plain, type_name
 
 TERMINAL_FUNCTIONS = ("input", "secret", "select")
 TERMINAL_HINT = "give the value as a var instead: --var NAME:value"
+
+
+@register("urlencode", 1, 1)
+def _urlencode(value: Any) -> str:
+    if not isinstance(value, str):
+        raise EvalError(f"invalid argument for urlencode (type {type_name(value)})")
+    return urllib.parse.quote_plus(value)
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_PORT = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]*)(?::[0-9]*)?")
+
+
+@register("url", 1, 1)
+def _url(raw: Any) -> dict[str, Any]:
+    """runn's url(): Go's url.Parse, as a map of url.URL's fields (Scheme, Host with its port,
+    Path unescaped, RawQuery ...); `User` is nil or {Username, Password}."""
+    if not isinstance(raw, str):
+        raise EvalError(f"invalid argument for url (type {type_name(raw)})")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        raise EvalError(f"url: parse {raw!r}: invalid control character in URL")
+    rest, hashed, raw_fragment = raw.partition("#")
+    scheme = ""
+    if matched := _SCHEME.match(rest):
+        scheme, rest = matched.group(1).lower(), rest[matched.end() :]
+    elif rest.startswith(":"):
+        raise EvalError(f"url: parse {raw!r}: missing protocol scheme")
+    rest, asked, query = rest.partition("?")
+    fields: dict[str, Any] = {
+        "Scheme": scheme, "Opaque": "", "User": None, "Host": "", "Path": "", "RawPath": "",
+        "OmitHost": False, "ForceQuery": bool(asked) and not query, "RawQuery": query,
+        "Fragment": _unescape(raw, raw_fragment), "RawFragment": "",
+    }  # fmt: skip
+    if hashed and urllib.parse.quote(fields["Fragment"], safe=_FRAGMENT_SAFE) != raw_fragment:
+        fields["RawFragment"] = raw_fragment
+    if scheme and not rest.startswith("/"):
+        fields["Opaque"] = rest
+        return fields
+    if rest.startswith("//"):
+        authority, slash, rest = rest[2:].partition("/")
+        rest = slash + rest
+        userinfo, at, host = authority.rpartition("@")
+        host = host if at else authority
+        if not _PORT.fullmatch(host):
+            raise EvalError(f"url: parse {raw!r}: invalid port in host {host!r}")
+        fields["Host"] = _unescape(raw, host)
+        if at:
+            user, colon, password = userinfo.partition(":")
+            fields["User"] = {
+                "Username": _unescape(raw, user),
+                "Password": _unescape(raw, password) if colon else "",
+            }
+    fields["Path"] = _unescape(raw, rest)
+    if urllib.parse.quote(fields["Path"], safe=_PATH_SAFE) != rest:
+        fields["RawPath"] = rest
+    return fields
+
+
+_PATH_SAFE = "/:@!$&'()*+,;="
+_FRAGMENT_SAFE = _PATH_SAFE + "?"
+
+
+def _unescape(raw: str, text: str) -> str:
+    """Go's unescape: `%` must start a valid escape."""
+    if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+        bad = text[text.index("%") : text.index("%") + 3]
+        raise EvalError(f"url: parse {raw!r}: invalid URL escape {bad!r}")
+    return urllib.parse.unquote(text, errors="strict") if "%" in text else text
+
+
+@register("compare", 2, 64)
+def _compare(a: Any, b: Any, *ignored: Any) -> bool:
+    """runn's compare: ignore keys given one by one or as a list; a key anywhere (`id`), or a
+    path from the top (`.user.id`)."""
+    keys: list[Any] = []
+    for item in ignored:
+        keys += list(item) if isinstance(item, list | tuple) else [item]
+    for key in keys:
+        if not isinstance(key, str):
+            raise EvalError(f"compare: an ignored key is a string, not {type_name(key)}")
+    anywhere = {key for key in keys if not key.startswith(".")}
+    paths = [tuple(part for part in key.split(".") if part) for key in keys if key.startswith(".")]
+    if not keys:
+        return equal(a, b)
+    return equal(_without(a, anywhere, paths), _without(b, anywhere, paths))
+
+
+def _without(value: Any, anywhere: set[str], paths: list[tuple[str, ...]]) -> Any:
+    if isinstance(value, Mapping):
+        kept = {}
+        for key, item in value.items():
+            if key in anywhere or (key,) in paths:
+                continue
+            below = [path[1:] for path in paths if len(path) > 1 and path[0] == key]
+            kept[key] = _without(item, anywhere, below)
+        return kept
+    if isinstance(value, list | tuple):
+        return [_without(item, anywhere, []) for item in value]
+    return value
 
 
 @register("bool", 1, 1)

@@ -1,0 +1,96 @@
+"""The request log's writer process, run as a script (`python -I _log_writer.py PATH`) so it
+starts on the standard library alone: framed, pickled batches on stdin, a transaction each, until
+stdin closes; then (rows written, error) pickled on stdout. The schema lives here too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import sqlite3
+import struct
+import sys
+from typing import BinaryIO
+
+FRAME = struct.Struct("!I")  # each pickled batch is preceded by its length
+BUSY_TIMEOUT_MS = 60_000
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS request_targets (worker INTEGER NOT NULL, id INTEGER NOT NULL, "
+    "step TEXT NOT NULL, method TEXT NOT NULL, url TEXT NOT NULL, PRIMARY KEY (worker, id))",
+    "CREATE TABLE IF NOT EXISTS request_rows (start_us INTEGER NOT NULL, worker INTEGER NOT "
+    "NULL, vu INTEGER NOT NULL, iteration INTEGER NOT NULL, target INTEGER NOT NULL, status "
+    "INTEGER, error TEXT, wait_us INTEGER, connect_us INTEGER, handshake_us INTEGER, ttfb_us "
+    "INTEGER, total_us INTEGER NOT NULL, bytes INTEGER, connection INTEGER, new_connection "
+    "INTEGER)",
+    "CREATE VIEW IF NOT EXISTS requests AS SELECT r.start_us / 1e6 AS start_s, r.worker, r.vu, "
+    "r.iteration, t.step, t.method, t.url, r.status, r.error, r.wait_us / 1000.0 AS "
+    "pool_wait_ms, r.connect_us / 1000.0 AS connect_ms, r.handshake_us / 1000.0 AS "
+    "handshake_ms, r.ttfb_us / 1000.0 AS ttfb_ms, r.total_us / 1000.0 AS total_ms, r.bytes, "
+    "r.connection, r.new_connection FROM request_rows r JOIN request_targets t "
+    "ON t.worker = r.worker AND t.id = r.target",
+)
+INSERT_ROWS = "INSERT INTO request_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_TARGETS = "INSERT OR REPLACE INTO request_targets VALUES (?, ?, ?, ?, ?)"
+_FRAME = struct.Struct(
+    "!I"
+)  # each pickled batch is preceded by its length  # the writer's last batches, on a slow disk
+
+
+Batch = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]  # (new targets, rows)
+
+
+def open_log(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    for statement in SCHEMA:
+        db.execute(statement)
+    return db
+
+
+def write_batches(source: BinaryIO, path: str) -> tuple[int, str | None]:
+    """The writer process's loop (see `_log_writer`): a transaction per framed batch until the
+    stream ends; returns (rows written, error)."""
+    written, error = 0, None
+    try:
+        db: sqlite3.Connection | None = open_log(path)
+    except sqlite3.Error as exc:
+        db, error = None, f"--log-requests {path}: {exc}"
+    while (head := source.read(FRAME.size)) and len(head) == FRAME.size:
+        batch: Batch = pickle.loads(source.read(FRAME.unpack(head)[0]))
+        if db is None or error is not None:
+            continue
+        try:
+            with db:
+                db.execute("BEGIN")
+                db.executemany(INSERT_TARGETS, batch[0])
+                db.executemany(INSERT_ROWS, batch[1])
+            written += len(batch[1])
+        except sqlite3.Error as exc:
+            error = f"--log-requests {path}: {exc}"
+    if db is not None:
+        db.close()
+    return written, error
+
+
+def leave_the_engines_core() -> None:
+    """A pinned engine (`--workers`, or taskset) passes its one core on to this process: run
+    anywhere instead, and at a lower priority, so the inserts take the CPU the load leaves idle
+    (batches wait in the pipe meanwhile, and the last ones are written when the run ends)."""
+    if hasattr(os, "sched_setaffinity"):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    with contextlib.suppress(OSError):
+        os.nice(10)
+
+
+def main() -> None:
+    leave_the_engines_core()
+    written, error = write_batches(sys.stdin.buffer, sys.argv[1])
+    sys.stdout.buffer.write(pickle.dumps((written, error)))
+
+
+if __name__ == "__main__":
+    main()
