@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
 
 from loadscope.engine import HttpVersion, ReuseMode, Session, SessionConfig, UrlScenario
+from loadscope.engine.diagnostics import attach_diagnostics, udp_socket_counts
 from loadscope.engine.target import TargetOptions, TargetProcess
 
 from .helpers import run_session
@@ -160,3 +162,44 @@ async def test_the_servers_idle_timeout_closes_the_connection_and_the_next_reque
         snap = session.snapshot()
         assert snap.connections.opened_total == 2 == target.accepted("http3")
         assert snap.errors_total == 0
+
+
+def test_proc_net_udp_rows_are_read_as_connected_peers(tmp_path: Path) -> None:
+    """Scripted /proc rows: two sockets connected to 127.0.0.1:8443 (one over IPv6, mapped),
+    one to another port, one unconnected (state 07)."""
+    net = tmp_path / "net"
+    net.mkdir()
+    head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+    (net / "udp").write_text(
+        head
+        + "   1: 0100007F:A001 0100007F:20FB 01 00000000:00000000 00:00000000 00000000     0\n"
+        + "   2: 0100007F:A002 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0\n"
+        + "   3: 00000000:A003 00000000:0000 07 00000000:00000000 00:00000000 00000000     0\n"
+    )
+    (net / "udp6").write_text(
+        head + "   4: 00000000000000000000000000000000:A004 "
+        "0000000000000000FFFF00000100007F:20FB 01 00000000:00000000 00:00000000 00000000 0\n"
+    )
+    assert udp_socket_counts("127.0.0.1", 8443, str(tmp_path)).established == 2
+    assert udp_socket_counts("127.0.0.1", 8080, str(tmp_path)).established == 1
+
+
+async def test_the_kernel_view_counts_the_quic_connections_udp_sockets(
+    h3_target: TargetProcess,
+) -> None:
+    session = Session(h3_config(concurrency=4, duration=None), UrlScenario(url(h3_target)))
+    attach_diagnostics(session, kernel_view=True, detectors=False)
+    await session.start()
+    try:
+        label = f"udp:127.0.0.1:{h3_target.info.http3_port if h3_target.info else 0}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        rows: dict[str, int] = {}
+        while rows.get(label) != 1:
+            assert loop.time() < deadline, f"no UDP row for the QUIC connection: {rows}"
+            await asyncio.sleep(0.1)
+            kernel = session.snapshot().kernel
+            rows = {name: counts.established for name, counts in kernel.targets} if kernel else {}
+    finally:
+        session.stop()
+        await session.shutdown()

@@ -172,7 +172,13 @@ class AsyncHTTP3Connection(Connection):
             return
         self._mark_closed(reason)
         if self._endpoint is not None:
-            self._endpoint.close(error_code=_H3_NO_ERROR)
+            self._endpoint.close(error_code=_H3_NO_ERROR)  # sends CONNECTION_CLOSE now
+        # No draining period: a load generator has nothing to answer late packets with, and a
+        # socket kept for it would outlive the session (UDP leaves no TIME_WAIT behind).
+        if self._udp is not None:
+            self._udp.close()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
         self._fail_all(PeerClosed("connection closed", before_response=True))
 
     async def wait_closed(self, timeout: float = 1.0) -> None:
@@ -285,6 +291,8 @@ class AsyncHTTP3Connection(Connection):
         self._fail_all(error)
         if not self.closed and not handshaking:
             self._mark_closed(CloseReason.PEER_CLOSED if graceful else CloseReason.ERROR)
+        if self._udp is not None:
+            self._udp.close()  # QUIC is done with it: its draining period is over
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         self._notify_capacity()
