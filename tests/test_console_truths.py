@@ -283,6 +283,22 @@ async def test_h_cycles_auto_http1_http2_auto_and_the_header_shows_it() -> None:
         assert "HTTP auto (1.1)" in app.screen.query_one(SessionHeader).render().plain
 
 
+async def test_h_takes_in_http3_when_every_target_is_https() -> None:
+    https = dataclasses.replace(make_snapshot(30), targets=("https://127.0.0.1:8443",))
+    app, controller = scripted(https)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("h", "h", "h", "h")
+        await pilot.pause(0.1)
+    versions = [args[0] for name, args in controller.calls if name == "set_http_version"]
+    assert versions == ["http1", "http2", "http3", "auto"]
+    forced, _ = scripted(dataclasses.replace(https, http_version="http3"))
+    async with forced.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: forced.snapshot is not None)
+        await pilot.pause(0.2)
+        assert "HTTP 3 forced" in forced.screen.query_one(SessionHeader).render().plain
+
+
 @pytest.mark.slow
 async def test_s_saves_into_the_reports_folder_with_one_file_mode(tmp_path: Path) -> None:
     folder = tmp_path / "loadscope-reports"
