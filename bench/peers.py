@@ -13,6 +13,8 @@ CPU ms per request. Connections are counted by the caller, from the target's own
                                                  # per worker: the pure-Python ceiling
     python bench/peers.py locust           ...   # Locust's FastHttpUser, headless, one process
                                                  # (plain http: it sent nothing over TLS here)
+    python bench/peers.py aioquic-h3       ...   # aioquic's own HTTP/3 client API, one QUIC
+                                                 # connection, N streams (https: URL, UDP port)
 
 TLS certificates are not verified (the bench target's is self-signed). aiohttp, httpx[http2] and
 locust are needed only by the peers that use them (`pip install -e '.[bench]'`).
@@ -185,6 +187,49 @@ async def raw_peer(url: str, workers: int, seconds: float) -> Tally:
             connection.close()
 
 
+async def aioquic_peer(url: str, workers: int, seconds: float) -> Tally:
+    """The loop aioquic's examples write: one QUIC connection, a future per stream."""
+    from aioquic.asyncio.client import connect
+    from aioquic.asyncio.protocol import QuicConnectionProtocol
+    from aioquic.h3.connection import H3_ALPN, H3Connection
+    from aioquic.h3.events import DataReceived, HeadersReceived
+    from aioquic.quic.configuration import QuicConfiguration
+
+    parts = urlsplit(url)
+    path = (parts.path or "/").encode() + (b"?" + parts.query.encode() if parts.query else b"")
+    authority = parts.netloc.encode()
+
+    class Client(QuicConnectionProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.h3 = H3Connection(self._quic)
+            self.waiters: dict[int, asyncio.Future[int]] = {}
+            self.status: dict[int, int] = {}
+
+        def quic_event_received(self, event: Any) -> None:
+            for h3_event in self.h3.handle_event(event):
+                stream_id = h3_event.stream_id
+                if isinstance(h3_event, HeadersReceived):
+                    self.status[stream_id] = int(dict(h3_event.headers)[b":status"])
+                if isinstance(h3_event, HeadersReceived | DataReceived) and h3_event.stream_ended:
+                    self.waiters.pop(stream_id).set_result(self.status.pop(stream_id, 0))
+
+        async def get(self) -> int:
+            stream_id = self._quic.get_next_available_stream_id()
+            headers = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", authority)]
+            self.h3.send_headers(stream_id, [*headers, (b":path", path)], end_stream=True)
+            waiter = self.waiters[stream_id] = asyncio.get_running_loop().create_future()
+            self.transmit()
+            return await waiter
+
+    configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN)
+    configuration.verify_mode = ssl.CERT_NONE
+    host, port = parts.hostname or "127.0.0.1", parts.port or 443
+    async with connect(host, port, configuration=configuration, create_protocol=Client) as client:
+        assert isinstance(client, Client)
+        return await drive([client.get] * workers, seconds)
+
+
 LOCUSTFILE = """\
 from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -255,11 +300,12 @@ def run(peer: str, url: str, workers: int, seconds: float) -> Tally:
         "httpx-per-worker": lambda: httpx_peer(url, workers, seconds, workers, http2=False),
         "httpx-h2": lambda: httpx_peer(url, workers, seconds, 1, http2=True),
         "raw": lambda: raw_peer(url, workers, seconds),
+        "aioquic-h3": lambda: aioquic_peer(url, workers, seconds),
     }
     return asyncio.run(asyncio.wait_for(loops[peer](), timeout=seconds + 30))
 
 
-PEERS = ["aiohttp", "httpx-shared", "httpx-per-worker", "httpx-h2", "raw", "locust"]
+PEERS = ["aiohttp", "httpx-shared", "httpx-per-worker", "httpx-h2", "raw", "locust", "aioquic-h3"]
 
 
 def main() -> None:

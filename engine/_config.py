@@ -33,6 +33,7 @@ class HttpVersion(enum.StrEnum):
     AUTO = "auto"  # TLS: ALPN offers h2 and http/1.1 and the server chooses; plain http: HTTP/1.1
     HTTP1 = "http1"
     HTTP2 = "http2"  # h2 over TLS; h2c with prior knowledge on http://
+    HTTP3 = "http3"  # QUIC on UDP (https:// only); ALPN h3
 
     def describe(self, in_use: str = "") -> str:
         """As every view words the setting: `auto (1.1)` when negotiated (`in_use`: what the
@@ -40,7 +41,7 @@ class HttpVersion(enum.StrEnum):
         if self is HttpVersion.AUTO:
             version = in_use.removeprefix("HTTP/")
             return f"auto ({version})" if version else "auto"
-        return "1.1 forced" if self is HttpVersion.HTTP1 else "2 forced"
+        return {HttpVersion.HTTP1: "1.1", HttpVersion.HTTP2: "2"}.get(self, "3") + " forced"
 
 
 class RetireAt(enum.StrEnum):

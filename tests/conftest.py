@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from loadscope.engine.redact import forget_secrets
 from loadscope.engine.target import TargetOptions, TargetProcess
 
 
@@ -12,3 +13,12 @@ def target() -> Iterator[TargetProcess]:
     """The built-in target: HTTP/1.1 + h2c on one port, HTTPS (h2/http1.1) on another."""
     with TargetProcess(TargetOptions(tls=True)) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_from_other_tests() -> Iterator[None]:
+    """The secrets to mask are process-wide (engine/redact.py): each test starts with none, and
+    what it registers never masks another test's output, whatever the order."""
+    forget_secrets()
+    yield
+    forget_secrets()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from loadscope.engine import Scenario, Session, SessionConfig
+from loadscope.engine.target import TargetProcess
 
 TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "02": "SYN_SENT"}
 
@@ -45,3 +49,50 @@ async def run_session(config: SessionConfig, scenario: Scenario) -> Session:
     session = Session(config, scenario)
     await asyncio.wait_for(session.run(), (config.duration or 0) + config.warm_up + 30)
     return session
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    """Poll `condition` on the wall clock; fail, naming `what`, once `timeout` has passed.
+    A deadline, never a fixed sleep: a loaded machine only makes the wait longer."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        time.sleep(0.02)
+
+
+async def eventually(
+    condition: Callable[[], object], timeout: float = 30.0, what: str = ""
+) -> None:
+    """`wait_until` for async tests: the event loop runs while we wait."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        await asyncio.sleep(0.02)
+
+
+def accepted_after_a_probe(target: TargetProcess) -> int:
+    """The target's accept count once it has caught up with every connection made before now:
+    a one-worker target accepts in order, so once our own probe connection is counted, so is
+    any earlier one. Minus the probe itself."""
+    before = target.accepted()
+    with socket.create_connection(target_address(target), timeout=10):
+        assert target.wait_until(lambda t: t.accepted() > before, timeout=30), "probe not seen"
+    return target.accepted() - 1
+
+
+def target_address(target: TargetProcess) -> tuple[str, int]:
+    host_port = target.http_url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    return host, int(port)
+
+
+def signal_pending(pid: int, sig: int) -> bool:
+    """`sig`, sent to process `pid`, is not yet delivered (its bit in /proc's ShdPnd mask).
+    Two signals of one kind sent before the first is delivered merge into one; wait until
+    this is false between them to have the process see both."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("ShdPnd:"))
+    return bool(int(mask, 16) & (1 << (sig - 1)))

@@ -21,6 +21,7 @@ from loadscope.engine.target import TargetProcess
 from loadscope.tui.outputs.files import CSV_FIELDS
 
 from .cli_support import COMMAND, REPO, environment, loadscope
+from .helpers import accepted_after_a_probe
 from .reports import validated
 
 # The runn loadt block, as issue 4 gives it: labels and separators must match line by line.
@@ -103,6 +104,7 @@ def label(line: str) -> str:
 
 
 # -- reports --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_json_report_is_alone_on_stdout_with_every_key(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/json", "-c", "2", "-d", "500ms", "--format", "json"
@@ -125,6 +127,7 @@ def test_json_report_is_alone_on_stdout_with_every_key(target: TargetProcess) ->
     assert report["timeline"] and set(report["timeline"][0]) >= TIMELINE_KEYS
 
 
+@pytest.mark.slow
 def test_text_report_runn_block_first_then_loadscope_blocks(target: TargetProcess) -> None:
     result = loadscope("run", target.http_url + "/json", "-c", "2", "-d", "500ms")
     assert result.code == 0
@@ -153,6 +156,7 @@ def test_text_report_runn_block_first_then_loadscope_blocks(target: TargetProces
     assert re.search(r"^\s+GET /json\s+[\d,]+\s+0\s", result.out, re.M)
 
 
+@pytest.mark.slow
 def test_quiet_prints_one_summary_line(target: TargetProcess) -> None:
     result = loadscope("run", target.http_url, "-c", "2", "-d", "300ms", "--quiet")
     assert result.code == 0 and result.err == ""
@@ -167,6 +171,7 @@ def test_quiet_prints_one_summary_line(target: TargetProcess) -> None:
     assert quiet_json.code == 0 and quiet_json.json()["requests_total"] > 0
 
 
+@pytest.mark.slow
 def test_out_and_csv_files(target: TargetProcess, tmp_path: Path) -> None:
     out, timeline = tmp_path / "report.json", tmp_path / "timeline.csv"
     result = loadscope(
@@ -185,12 +190,14 @@ def test_out_and_csv_files(target: TargetProcess, tmp_path: Path) -> None:
     assert int(rows[0]["opened"]) == 2 and all(int(row["errors"]) == 0 for row in rows)
 
 
+@pytest.mark.slow
 def test_url_flag_is_the_same_as_a_positional_url(target: TargetProcess) -> None:
     report = run_json("--url", target.http_url + "/json", "-c", "1", "-d", "300ms")
     assert list(report["steps"]) == ["GET /json"] and report["errors_total"] == 0
 
 
 # -- the request ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_method_and_body(target: TargetProcess, tmp_path: Path) -> None:
     marker = f"cli-{uuid.uuid4().hex[:8]}"
     body = json.dumps({"name": marker})
@@ -209,6 +216,7 @@ def test_method_and_body(target: TargetProcess, tmp_path: Path) -> None:
     assert set(refused["status_codes"]) == {"405"}  # the target saw a DELETE
 
 
+@pytest.mark.slow
 def test_header(target: TargetProcess) -> None:
     login = httpx.get(target.http_url + "/login", params={"user": "cli-header"})
     cookie = f"session={login.cookies['session']}"
@@ -218,6 +226,7 @@ def test_header(target: TargetProcess) -> None:
     assert set(anonymous["status_codes"]) == {"401"}
 
 
+@pytest.mark.slow
 def test_var(target: TargetProcess, tmp_path: Path) -> None:
     book = tmp_path / "var.yml"
     book.write_text(
@@ -232,6 +241,7 @@ def test_var(target: TargetProcess, tmp_path: Path) -> None:
     assert default["iterations_succeeded"] == 0 and default["iterations_failed"] > 0
 
 
+@pytest.mark.slow
 def test_timeout(target: TargetProcess) -> None:
     report = run_json(  # nothing was answered: the report still comes, and exit 2
         target.http_url + "/delay/1000", "--timeout", "100ms", "-c", "2", "-d", "1s", code=2
@@ -240,6 +250,7 @@ def test_timeout(target: TargetProcess) -> None:
     assert report["status_codes"] == {} and report["iterations_succeeded"] == 0
 
 
+@pytest.mark.slow
 def test_insecure_or_a_verification_failure(target: TargetProcess) -> None:
     assert target.https_url is not None
     refused = loadscope("run", target.https_url, "-c", "2", "-d", "5s")
@@ -251,6 +262,7 @@ def test_insecure_or_a_verification_failure(target: TargetProcess) -> None:
     assert report["errors_total"] == 0 and set(report["http_versions"]) == {"HTTP/2"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("flags", "version", "connections"),
     [
@@ -268,6 +280,7 @@ def test_http_versions(
     assert report["connections_opened"] == accepted == connections
 
 
+@pytest.mark.slow
 def test_http2_over_tls_with_several_connections(target: TargetProcess) -> None:
     assert target.https_url is not None
     report, accepted = accepted_during(
@@ -278,6 +291,7 @@ def test_http2_over_tls_with_several_connections(target: TargetProcess) -> None:
 
 
 # -- connections ------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["shared", "per-vu", "per-iteration", "none"])
 def test_reuse_modes_against_the_accept_counter(target: TargetProcess, mode: str) -> None:
     report, accepted = accepted_during(
@@ -295,6 +309,7 @@ def test_reuse_modes_against_the_accept_counter(target: TargetProcess, mode: str
         assert set(report["connections_closed_by_reason"]) == {"no_reuse"}
 
 
+@pytest.mark.slow
 def test_max_idle_closes_the_surplus(target: TargetProcess) -> None:
     report, accepted = accepted_during(
         target, target.http_url, "-c", "4", "-d", "300ms", "--max-idle", "1"
@@ -303,6 +318,7 @@ def test_max_idle_closes_the_surplus(target: TargetProcess) -> None:
     assert reasons.get("pool_shrink", 0) >= 3 and report["connections_opened"] == accepted
 
 
+@pytest.mark.slow
 def test_warm_up_is_left_out(target: TargetProcess, tmp_path: Path) -> None:
     timeline = tmp_path / "t.csv"
     report, accepted = accepted_during(
@@ -321,6 +337,7 @@ def test_warm_up_is_left_out(target: TargetProcess, tmp_path: Path) -> None:
     assert int(rows[0]["iterations"]) == report["iterations_total"]
 
 
+@pytest.mark.slow
 def test_stages_ramp_and_set_the_duration(target: TargetProcess) -> None:
     report = run_json(target.http_url + "/delay/10", "--stages", "0.2s:4,0.9s:4,0.2s:8,0.4s:8")
     assert [p["concurrency"] for p in report["timeline"]] == [4, 8]
@@ -328,6 +345,7 @@ def test_stages_ramp_and_set_the_duration(target: TargetProcess) -> None:
     assert 1.5 <= report["duration_s"] < 4.0  # the stages' total, not the 10s default
 
 
+@pytest.mark.slow
 def test_stages_ramp_the_rate_in_the_open_model(target: TargetProcess) -> None:
     stages = "0.3s:20,0.8s:20,0.2s:60,0.4s:60"
     report = run_json(target.http_url, "--rate", "20", "--stages", stages)
@@ -336,6 +354,7 @@ def test_stages_ramp_the_rate_in_the_open_model(target: TargetProcess) -> None:
     assert report["mode"] == "open" and 25 <= report["iterations_total"] <= 90
 
 
+@pytest.mark.slow
 def test_rate_and_max_vus(target: TargetProcess) -> None:
     slow = target.http_url + "/delay/200"  # 3 VUs serve 15 iterations/s at most
     report = run_json(slow, "--rate", "40", "--max-vus", "3", "-d", "1s")
@@ -344,6 +363,7 @@ def test_rate_and_max_vus(target: TargetProcess) -> None:
     assert report["iterations_total"] + report["dropped_iterations"] == 40
 
 
+@pytest.mark.slow
 def test_the_open_model_keeps_a_connection_per_vu_not_per_dash_c(target: TargetProcess) -> None:
     # 12 requests in flight at 300/s: the pool keeps what the VU cap allows, whatever -c says.
     report = run_json(target.http_url + "/delay/40", "--rate", "300", "--max-vus", "40",
@@ -353,6 +373,7 @@ def test_the_open_model_keeps_a_connection_per_vu_not_per_dash_c(target: TargetP
 
 
 # -- thresholds -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_threshold_pass(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url, "-c", "2", "-d", "300ms", "--format", "json",
@@ -363,6 +384,7 @@ def test_threshold_pass(target: TargetProcess) -> None:
     assert [t["passed"] for t in result.json()["thresholds"]] == [True, True]
 
 
+@pytest.mark.slow
 def test_threshold_fail_prints_the_report_then_why(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/delay/2", "-c", "2", "-d", "300ms",
@@ -375,17 +397,18 @@ def test_threshold_fail_prints_the_report_then_why(target: TargetProcess) -> Non
     assert match and float(match.group(1)) >= 2
 
 
+@pytest.mark.slow
 def test_invalid_threshold_exits_2_before_any_load(target: TargetProcess) -> None:
     before = target.accepted()
     for expression in ("p99 <", "nonsense_name < 1", "p99 < 'a' +"):
         result = loadscope("run", target.http_url, "-d", "1s", "--threshold", expression)
         assert result.code == 2 and result.out == ""
         assert "threshold" in result.error_line()
-    time.sleep(0.2)
-    assert target.accepted() == before
+    assert accepted_after_a_probe(target) == before
 
 
 # -- ends of runs -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_grace_lets_running_iterations_finish_or_cuts_them(target: TargetProcess) -> None:
     slow = target.http_url + "/delay/800"
     cut = run_json(slow, "-c", "2", "-d", "300ms", "--grace", "100ms", code=2)  # none answered
@@ -403,6 +426,7 @@ def test_grace_lets_running_iterations_finish_or_cuts_them(target: TargetProcess
     assert target.wait_until(lambda t: t.open_connections() == 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("retire_at", "partial"), [("iteration", False), ("request", True)])
 def test_retire_at(target: TargetProcess, tmp_path: Path, retire_at: str, partial: bool) -> None:
     book = tmp_path / "two_steps.yml"
@@ -422,6 +446,7 @@ def test_retire_at(target: TargetProcess, tmp_path: Path, retire_at: str, partia
 
 
 # -- progress -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_progress_on_a_terminal_only(target: TargetProcess) -> None:
     controller, terminal = pty.openpty()
     try:

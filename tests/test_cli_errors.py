@@ -106,6 +106,7 @@ def outcomes() -> dict[tuple[str, ...], Result]:
         return dict(zip(commands, pool.map(lambda args: loadscope(*args), commands), strict=True))
 
 
+@pytest.mark.slow  # its fixture starts a process per case
 @pytest.mark.parametrize(
     ("args", "fragment"),
     CASES,
@@ -131,6 +132,7 @@ def test_an_unknown_flag_points_to_the_help() -> None:
     assert line.endswith("(see loadscope run --help)")
 
 
+@pytest.mark.slow
 def test_an_invalid_runbook_is_located_and_sends_nothing(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -156,6 +158,7 @@ def test_an_invalid_runbook_is_located_and_sends_nothing(
     assert target.accepted() == before
 
 
+@pytest.mark.slow
 def test_an_unreachable_target_is_exit_2_from_the_first_connections(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a free port nobody listens on
         probe.bind(("127.0.0.1", 0))

@@ -38,6 +38,7 @@ def runn_block(text: str) -> list[str]:
     return text.splitlines()[: len(RUNN_BLOCK.splitlines())]
 
 
+@pytest.mark.slow
 def test_the_examples_print_runns_block(target: TargetProcess) -> None:
     books = sorted(str(path) for path in EXAMPLES.glob("*.yml"))
     code, out, err = loadt(target, *books, "--duration", "1s", "--warm-up", "0s",
@@ -62,6 +63,7 @@ def test_the_examples_print_runns_block(target: TargetProcess) -> None:
     assert {Path(book).stem for book in books} == {step.split(":")[0] for step in steps}
 
 
+@pytest.mark.slow
 def test_json_has_runns_keys_then_loadscopes_report(target: TargetProcess) -> None:
     books = [str(EXAMPLES / "users.yml"), str(EXAMPLES / "login.yml")]
     result = loadscope("loadt", *books, *FAST, "--format", "json", env={"TARGET": target.http_url})
@@ -79,6 +81,7 @@ def test_json_has_runns_keys_then_loadscopes_report(target: TargetProcess) -> No
     assert set(ours["steps"]) >= {"users:create", "login:login"}, set(ours["steps"])
 
 
+@pytest.mark.slow
 def test_max_rps_caps_iterations_started_per_second(target: TargetProcess) -> None:
     code, out, err = loadt(
         target, str(EXAMPLES / "demo.yml"), "--duration", "1500ms", "--warm-up", "0s",
@@ -91,6 +94,7 @@ def test_max_rps_caps_iterations_started_per_second(target: TargetProcess) -> No
     assert all(point["iterations"] <= 10 for point in report["loadscope"]["timeline"])
 
 
+@pytest.mark.slow
 def test_unlimited_concurrency_under_max_rps(target: TargetProcess) -> None:
     code, out, err = loadt(
         target, str(EXAMPLES / "users.yml"), "--duration", "1s", "--warm-up", "0s",
@@ -102,6 +106,7 @@ def test_unlimited_concurrency_under_max_rps(target: TargetProcess) -> None:
     assert lines[6] == "Total..........................: 20"
 
 
+@pytest.mark.slow
 def test_defaults_are_runns(target: TargetProcess) -> None:
     help_text = loadscope("loadt", "--help", env={"COLUMNS": "200"}).out
     for flag, default in (
@@ -124,6 +129,7 @@ def test_defaults_are_runns(target: TargetProcess) -> None:
     assert lines[6] in ("Total..........................: 1", "Total..........................: 2")
 
 
+@pytest.mark.slow
 def test_threshold_and_var(target: TargetProcess, tmp_path: Path) -> None:
     book = tmp_path / "var.yml"
     book.write_text(
@@ -140,6 +146,7 @@ def test_threshold_and_var(target: TargetProcess, tmp_path: Path) -> None:
     assert err.strip() == "threshold failed: (error_rate < 1) is not true: error_rate=100"
 
 
+@pytest.mark.slow
 def test_interrupted_rps_is_over_the_time_it_ran(target: TargetProcess) -> None:
     answered = target.requests()
     process = start(

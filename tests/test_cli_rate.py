@@ -19,6 +19,7 @@ from .reports import validated
 HISTOGRAM_ERROR = 1 / 128  # engine/_histogram.py: a bucket is at most 0.78% of its value wide
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_slow_11s_rate_200_for_10s_is_200_per_second_within_2_percent(
     target: TargetProcess,
@@ -36,6 +37,7 @@ def test_slow_11s_rate_200_for_10s_is_200_per_second_within_2_percent(
     assert len(per_second) == 10 and all(150 <= n <= 250 for n in per_second), per_second
 
 
+@pytest.mark.slow
 def test_too_few_vus_drop_iterations_and_latency_counts_from_the_intended_start(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -62,6 +64,7 @@ def test_too_few_vus_drop_iterations_and_latency_counts_from_the_intended_start(
     assert f"open, 50 it/s, {peak} of max 5, {dropped}" in mode
 
 
+@pytest.mark.slow
 async def test_a_stalled_generator_still_charges_the_stall_to_latency(
     target: TargetProcess,
 ) -> None:

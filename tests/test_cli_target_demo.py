@@ -8,10 +8,13 @@ import signal
 import socket
 from pathlib import Path
 
+import pytest
+
 from .cli_support import loadscope, start
 from .reports import validated
 
 
+@pytest.mark.slow
 def test_target_in_the_foreground_serves_a_load_and_stops_on_sigint() -> None:
     process = start("target", "--port", "0")
     try:
@@ -36,6 +39,7 @@ def test_target_in_the_foreground_serves_a_load_and_stops_on_sigint() -> None:
         assert client.connect_ex(("127.0.0.1", int(url.rsplit(":", 1)[1]))) != 0
 
 
+@pytest.mark.slow
 def test_target_with_tls_and_h2c_only() -> None:
     process = start("target", "--port", "0", "--tls", "--tls-port", "0", "--h2c")
     try:
@@ -63,6 +67,7 @@ def test_target_with_tls_and_h2c_only() -> None:
     assert result.code == 0
 
 
+@pytest.mark.slow
 def test_target_port_in_use_is_exit_2() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -75,6 +80,7 @@ def test_target_port_in_use_is_exit_2() -> None:
     )
 
 
+@pytest.mark.slow
 def test_demo_headless_runs_the_demo_runbook(tmp_path: Path) -> None:
     summary = tmp_path / "demo.json"
     result = loadscope("demo", "--headless", "-d", "2", "--summary-json", str(summary))

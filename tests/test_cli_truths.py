@@ -5,6 +5,7 @@ for the run's length, and every threshold's result is in the report with what it
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import pytest
 from loadscope.engine.target import TargetProcess
 
 from .cli_support import loadscope, start, wait_for
+from .helpers import signal_pending
 from .reports import validated
 
 
+@pytest.mark.slow
 def test_a_500_fails_its_iteration_in_url_mode(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/status/500", "-c", "2", "-d", "1s", "--format", "json"
@@ -32,6 +35,7 @@ def test_a_500_fails_its_iteration_in_url_mode(target: TargetProcess) -> None:
     assert answered and all(p["rps"] > 0 for p in answered)
 
 
+@pytest.mark.slow
 def test_a_500_fails_an_error_rate_threshold(target: TargetProcess) -> None:
     result = loadscope(
         "run",
@@ -50,6 +54,7 @@ def test_a_500_fails_an_error_rate_threshold(target: TargetProcess) -> None:
     assert "threshold failed: (error_rate < 1) is not true: error_rate=100" in result.err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("expected", "path", "fails"),
     [
@@ -72,6 +77,7 @@ def test_expect_status_takes_ranges_and_lists(
     assert ("http_status" in report["error_kinds"]) is fails
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -93,12 +99,23 @@ def test_bad_length_and_status_flags_are_exit_2(args: list[str], fragment: str) 
     assert fragment in result.error_line()
 
 
+def csv_rows(path: Path) -> int:
+    """Complete data rows in a CSV file being written (the header is not one)."""
+    text = path.read_text() if path.exists() else ""
+    return max(0, text.count("\n") - 1)
+
+
+@pytest.mark.slow
 def test_an_interrupted_run_reports_the_time_it_ran(target: TargetProcess, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    process = start("run", target.http_url + "/json", "-c", "2", "-d", "30s", "--out", str(out))
+    timeline = tmp_path / "timeline.csv"
+    process = start(
+        "run", target.http_url + "/json", "-c", "2", "-d", "30s", "--out", str(out),
+        "--csv", str(timeline),
+    )  # fmt: skip
     started = time.monotonic()
-    wait_for(lambda: target.open_connections() >= 2 or process.poll() is not None)
-    time.sleep(1.0)
+    # Its first timeline row: the run has measured for a second by its own clock.
+    wait_for(lambda: csv_rows(timeline) >= 1 or process.poll() is not None, what="a second")
     process.interrupt()
     result = process.finish(timeout=30)
     ran_for = time.monotonic() - started
@@ -112,6 +129,7 @@ def test_an_interrupted_run_reports_the_time_it_ran(target: TargetProcess, tmp_p
     assert f" in {report['duration_s']:.1f}s = " in result.out
 
 
+@pytest.mark.slow
 def test_the_open_model_reports_its_cap_and_peak_not_the_unused_c(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/json", "--rate", "50", "--max-vus", "7", "-d", "1s",
@@ -123,6 +141,7 @@ def test_the_open_model_reports_its_cap_and_peak_not_the_unused_c(target: Target
     assert 1 <= report["peak_vus"] <= 7
 
 
+@pytest.mark.slow
 def test_a_ramp_reports_its_stages_and_peak(target: TargetProcess) -> None:
     result = loadscope("run", target.http_url + "/json", "--stages", "1s:6,1s:0")
     report_line = next(line for line in result.out.splitlines() if line.startswith("  mode "))
@@ -140,6 +159,7 @@ def test_a_ramp_reports_its_stages_and_peak(target: TargetProcess) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_thresholds_are_reported_with_what_their_names_measure(target: TargetProcess) -> None:
     result = loadscope(
         "run", target.http_url + "/json", "-c", "1", "-d", "0.5s", "--format", "json",
@@ -156,18 +176,19 @@ def test_thresholds_are_reported_with_what_their_names_measure(target: TargetPro
     assert "request p50 " in text.out and "request p99 " in text.out
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_is_named_as_what_cut_the_requests(
     target: TargetProcess, tmp_path: Path
 ) -> None:
     out = tmp_path / "report.json"
+    requests = target.requests()
     process = start(
         "run", target.http_url + "/delay/3000", "-c", "2", "-d", "60s", "--grace", "30s",
         "--out", str(out),
     )  # fmt: skip
-    wait_for(lambda: target.open_connections() >= 2 or process.poll() is not None)
-    time.sleep(0.5)
+    wait_for(lambda: target.requests() >= requests + 2 or process.poll() is not None)
     process.interrupt()
-    time.sleep(0.5)
+    wait_for(lambda: not signal_pending(process.pid, signal.SIGINT), what="the first SIGINT")
     process.interrupt()  # well within the 30 s grace: this cut them
     result = process.finish(timeout=30)
     assert result.code == 130
@@ -183,6 +204,7 @@ def test_a_second_ctrl_c_is_named_as_what_cut_the_requests(
     assert latency_line.endswith("max=n/a min=n/a avg=n/a med=n/a p(90)=n/a p(95)=n/a p(99)=n/a")
 
 
+@pytest.mark.slow
 def test_runn_latency_line_keeps_sub_millisecond_digits(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -203,6 +225,7 @@ def test_a_url_with_one_slash_gets_the_corrected_url_as_hint() -> None:
     assert result.error_line().endswith("no such runbook file (a URL? http://127.0.0.1:9/)")
 
 
+@pytest.mark.slow
 def test_help_texts_say_what_is_true() -> None:
     watch = loadscope("watch", "--help").out
     assert "netlink" in watch and "from /proc," not in watch

@@ -31,6 +31,7 @@ def reports(target: TargetProcess, tmp_path_factory: pytest.TempPathFactory) -> 
     return {name: folder / f"{name}.json" for name in runs}
 
 
+@pytest.mark.slow
 def test_text_table_has_each_number_with_a_verdict(reports: dict[str, Path]) -> None:
     result = loadscope("compare", str(reports["a"]), str(reports["b"]))
     assert result.code == 0, result.err
@@ -41,6 +42,7 @@ def test_text_table_has_each_number_with_a_verdict(reports: dict[str, Path]) -> 
     assert any(line.startswith("GET /json") for line in lines)
 
 
+@pytest.mark.slow
 def test_json_format_matches_the_reports(reports: dict[str, Path]) -> None:
     result = loadscope("compare", str(reports["a"]), str(reports["b"]), "--format", "json")
     assert result.code == 0, result.err
@@ -56,6 +58,7 @@ def test_json_format_matches_the_reports(reports: dict[str, Path]) -> None:
     assert set(comparison["steps"]) == {"GET /json"}
 
 
+@pytest.mark.slow
 def test_a_failing_threshold_is_exit_1_and_a_passing_one_exit_0(reports: dict[str, Path]) -> None:
     a, b = str(reports["a"]), str(reports["b"])
     failing = loadscope("compare", a, b, "--threshold", "p99_change_pct < -1000")
@@ -65,12 +68,14 @@ def test_a_failing_threshold_is_exit_1_and_a_passing_one_exit_0(reports: dict[st
     assert passing.code == 0
 
 
+@pytest.mark.slow
 def test_a_report_compared_with_itself_is_within_noise(reports: dict[str, Path]) -> None:
     result = loadscope("compare", str(reports["a"]), str(reports["a"]), "--format", "json")
     verdicts = {row["verdict"] for row in json.loads(result.out)["metrics"].values()}
     assert verdicts <= {"within noise", "n/a"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
@@ -91,12 +96,14 @@ def test_bad_reports_are_exit_2_with_a_reason(
     assert reason in result.error_line()
 
 
+@pytest.mark.slow
 def test_reports_of_different_requests_are_mismatched(reports: dict[str, Path]) -> None:
     result = loadscope("compare", str(reports["a"]), str(reports["other"]))
     assert result.code == 2
     assert "share no step" in result.error_line()
 
 
+@pytest.mark.slow
 def test_different_schema_versions_are_mismatched(reports: dict[str, Path], tmp_path: Path) -> None:
     report = json.loads(reports["a"].read_text())
     report["schema_version"] += 1
@@ -107,6 +114,7 @@ def test_different_schema_versions_are_mismatched(reports: dict[str, Path], tmp_
     assert "schema versions differ" in result.error_line()
 
 
+@pytest.mark.slow
 def test_an_unknown_threshold_name_is_exit_2(reports: dict[str, Path]) -> None:
     result = loadscope("compare", str(reports["a"]), str(reports["b"]), "--threshold", "p99 < 1")
     assert result.code == 2

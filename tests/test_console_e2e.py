@@ -8,7 +8,6 @@ import os
 import shutil
 import socket
 import sys
-import time
 from pathlib import Path
 
 import pexpect
@@ -38,9 +37,11 @@ def spawn(args: list[str], cwd: Path) -> pexpect.spawn:
     return child
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
+    baseline = target.open_connections()
     child = spawn(
         ["console", target.http_url + "/json", "-c", "3", "--summary-json", str(summary)],
         tmp_path,
@@ -48,12 +49,13 @@ def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) ->
     try:
         child.expect("RUNNING")
         child.expect("3 VUs")
-        time.sleep(1.0)
+        wait_for(lambda: target.open_connections() >= baseline + 3, what="3 connections")
         child.send("+")
         child.expect("4 VUs")
         child.send("]")
         child.expect("14 VUs")
-        time.sleep(1.5)  # a couple of seconds at the new level
+        # Every VU at the new level has its connection before the run stops.
+        wait_for(lambda: target.open_connections() >= baseline + 14, what="14 connections")
         child.send("q")
         child.expect("Run stopped")
         wait_for(summary.exists)
@@ -69,6 +71,7 @@ def test_console_keys_and_summary_json(target: TargetProcess, tmp_path: Path) ->
     assert report["errors_total"] == 0 and report["requests_total"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_console_with_duration_stops_by_itself(target: TargetProcess, tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
@@ -88,6 +91,7 @@ def test_console_with_duration_stops_by_itself(target: TargetProcess, tmp_path: 
     assert report["concurrency"] == 2
 
 
+@pytest.mark.slow
 def test_console_refuses_a_bad_runbook_before_opening(tmp_path: Path) -> None:
     book = tmp_path / "bad.yml"
     book.write_text("steps: [\n")
@@ -99,6 +103,7 @@ def test_console_refuses_a_bad_runbook_before_opening(tmp_path: Path) -> None:
     assert "Traceback" not in child.before
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_console_writes_csv_and_checks_thresholds(target: TargetProcess, tmp_path: Path) -> None:
     out, csv = tmp_path / "out.json", tmp_path / "timeline.csv"
@@ -121,6 +126,7 @@ def test_console_writes_csv_and_checks_thresholds(target: TargetProcess, tmp_pat
     assert validated(json.loads(out.read_text()))["requests_total"] > 0
 
 
+@pytest.mark.slow
 def test_console_refuses_a_bad_threshold_before_opening(tmp_path: Path) -> None:
     child = spawn(["console", "http://127.0.0.1:9/", "--threshold", "p99 <"], tmp_path)
     child.expect(pexpect.EOF)
@@ -129,6 +135,7 @@ def test_console_refuses_a_bad_threshold_before_opening(tmp_path: Path) -> None:
     assert "--threshold" in child.before and "Traceback" not in child.before
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_console_on_a_dead_target_exits_2(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a loopback port nobody listens on

@@ -59,6 +59,7 @@ def beyond_this_machine() -> int:
     return min(high - low + 2, MAX_CONCURRENCY)
 
 
+@pytest.mark.slow
 async def test_the_dialog_refuses_more_vus_than_the_machine_allows() -> None:
     value = beyond_this_machine()
     reason = vu_limit_reason(value)  # what -c would say, computed before acting
@@ -66,13 +67,14 @@ async def test_the_dialog_refuses_more_vus_than_the_machine_allows() -> None:
     app, controller = scripted_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await type_value(pilot, app, value)
-        await pilot.pause(0.2)
+        await pilot.pause()  # idle: the enter key and whatever it set off are handled
         assert isinstance(app.screen, ValueDialog)  # still open: refused
         shown = app.screen.query_one("#dialog-error").render()
         assert reason in str(shown).replace("\n", " ")
     assert sent_levels(controller) == []
 
 
+@pytest.mark.slow
 async def test_a_big_step_is_applied_gradually_and_keys_still_work() -> None:
     target = START + 4 * RAMP_STEP + 7
     if vu_limit_reason(target):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from loadscope.engine import Snapshot
@@ -49,19 +50,23 @@ async def settle(pilot: Pilot) -> None:
     await pilot.pause(0.3)
 
 
+@pytest.mark.slow
 def test_dashboard_120x40(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app(), terminal_size=(120, 40), run_before=settle)
 
 
+@pytest.mark.slow
 def test_dashboard_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app(), terminal_size=(80, 24), run_before=settle)
 
 
+@pytest.mark.slow
 def test_dashboard_churn(snap_compare) -> None:  # type: ignore[no-untyped-def]
     churny = app(churn=True, reuse_mode="per-iteration")
     assert snap_compare(churny, terminal_size=(120, 40), run_before=settle)
 
 
+@pytest.mark.slow
 def test_help_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def open_help(pilot: Pilot) -> None:
         await settle(pilot)
@@ -71,6 +76,7 @@ def test_help_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app(), terminal_size=(120, 40), run_before=open_help)
 
 
+@pytest.mark.slow
 def test_concurrency_dialog(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def open_dialog(pilot: Pilot) -> None:
         await settle(pilot)
@@ -85,6 +91,7 @@ def test_concurrency_dialog(snap_compare) -> None:  # type: ignore[no-untyped-de
     assert snap_compare(app(), terminal_size=(120, 40), run_before=open_dialog)
 
 
+@pytest.mark.slow
 def test_zoomed_connections_with_ledger(snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def zoom(pilot: Pilot) -> None:
         await settle(pilot)
@@ -94,6 +101,7 @@ def test_zoomed_connections_with_ledger(snap_compare) -> None:  # type: ignore[n
     assert snap_compare(app(), terminal_size=(120, 40), run_before=zoom)
 
 
+@pytest.mark.slow
 def test_summary_screen(snap_compare, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     async def stop(pilot: Pilot) -> None:
         await settle(pilot)

@@ -114,6 +114,7 @@ LIMIT = (
 )
 
 
+@pytest.mark.slow  # the VU-limit dialog reads the system's limits
 @pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
 async def test_the_dialog_shows_its_whole_error(size: tuple[int, int]) -> None:
     app = scripted(make_snapshot(30))

@@ -65,6 +65,14 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20
         await pilot.pause(0.05)
 
 
+async def drawn(pilot: Pilot, app: LoadscopeApp) -> None:
+    """The first snapshot has reached the app, and the screen has drawn it: the app is idle,
+    every refresh and layout it scheduled done (a condition, not a fixed pause)."""
+    await until(pilot, lambda: app.snapshot is not None)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 def plain(renderable: object, width: int = 200) -> str:
     """What a renderable shows at `width` columns, as plain text."""
     if isinstance(renderable, Text):
@@ -129,11 +137,11 @@ def churny_open_snapshot() -> Snapshot:
     )
 
 
+@pytest.mark.slow
 async def test_latency_past_a_second_reads_in_seconds_and_equal_ones_share_a_row() -> None:
     app, _ = scripted(slow_snapshot(1500.0))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.3)
+        await drawn(pilot, app)
         trend = chart_text(app, "#latency-trend-chart")
         labels = [line[:6].strip() for line in trend[:-1] if line[:6].strip()]
         assert labels[0] == "2s" and "1s" in labels  # a nice ceiling above 1.5 s, and half
@@ -143,23 +151,23 @@ async def test_latency_past_a_second_reads_in_seconds_and_equal_ones_share_a_row
         assert "200" in histogram[0]
 
 
+@pytest.mark.slow
 async def test_a_second_without_responses_shows_a_dash_not_zero() -> None:
     base = make_snapshot(30, concurrency=0)
     last = dataclasses.replace(base.timeline[-1], rps=0.0, errors=0, p50_ms=0.0, p99_ms=0.0)
     app, _ = scripted(dataclasses.replace(base, timeline=(*base.timeline[:-1], last)))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.3)
+        await drawn(pilot, app)
         assert "now p50 –  p99 –" in view_text(app, "#latency-trend-legend")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
 async def test_no_number_is_cut_and_the_target_stays_in_the_header(size: tuple[int, int]) -> None:
     snapshot = churny_open_snapshot()
     app, _ = scripted(snapshot)
     async with app.run_test(size=size) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.5)
+        await drawn(pilot, app)
         header = app.screen.query_one(SessionHeader).render().plain
         assert header.endswith("https://127.0.0.1:43211/json")
         assert "400 it/s" in header and "35/40 VUs" in header and "per-iteration" in header
@@ -181,11 +189,11 @@ async def test_no_number_is_cut_and_the_target_stays_in_the_header(size: tuple[i
             assert f" {error.count:,} " in row
 
 
+@pytest.mark.slow
 async def test_80x24_gives_throughput_a_real_chart_and_says_more_is_below() -> None:
     app, _ = scripted(make_snapshot(60))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.3)
+        await drawn(pilot, app)
         chart = app.screen.query_one("#throughput-chart", TimeChart)
         assert chart.content_size.height >= 5
         hint = app.screen.query_one("#scroll-hint")
@@ -193,13 +201,13 @@ async def test_80x24_gives_throughput_a_real_chart_and_says_more_is_below() -> N
         assert "more panels below" in str(hint.render())
 
 
+@pytest.mark.slow
 async def test_200x50_gives_the_extra_height_to_the_charts() -> None:
     heights = {}
     for size in ((120, 40), (200, 50)):
         app, _ = scripted(make_snapshot(60))
         async with app.run_test(size=size) as pilot:
-            await until(pilot, lambda app=app: app.snapshot is not None)
-            await pilot.pause(0.3)
+            await drawn(pilot, app)
             heights[size] = {
                 name: app.screen.query_one(f"#{name}").region.height
                 for name in ("throughput", "latency-trend", "steps", "errors")
@@ -212,11 +220,11 @@ async def test_200x50_gives_the_extra_height_to_the_charts() -> None:
     assert large["steps"] <= small["steps"] + 1 and large["errors"] <= small["errors"] + 1
 
 
+@pytest.mark.slow
 async def test_stacked_charts_share_one_time_scale() -> None:
     app, _ = scripted(make_snapshot(90))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.3)
+        await drawn(pilot, app)
         axes = [
             chart_text(app, f"#{name}")[-1]
             for name in ("throughput-chart", "latency-trend-chart", "connections-chart")
@@ -224,6 +232,7 @@ async def test_stacked_charts_share_one_time_scale() -> None:
         assert axes[0].strip() and axes[0] == axes[1] == axes[2]
 
 
+@pytest.mark.slow
 async def test_the_event_log_says_each_thing_once_and_indents_what_wraps() -> None:
     assert event_parts("concurrency", "concurrency 11 → 12") == ("VUs", "11 → 12")
     assert event_parts("reuse", "reuse mode shared → none") == ("reuse", "shared → none")
@@ -232,8 +241,7 @@ async def test_the_event_log_says_each_thing_once_and_indents_what_wraps() -> No
     events = (*base.events, EventRecord(31.0, "warning", long.strip()))
     app, _ = scripted(dataclasses.replace(base, events=events))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.3)
+        await drawn(pilot, app)
         lines = [strip.text for strip in app.screen.query_one("#events-log").lines]
         assert not any("concurrency concurrency" in line for line in lines)
         assert any("VUs" in line and "10 → 20" in line for line in lines)
@@ -243,40 +251,55 @@ async def test_the_event_log_says_each_thing_once_and_indents_what_wraps() -> No
         assert indent >= TIME_WIDTH + KIND_WIDTH + 2 and continuation.strip() in long
 
 
+@pytest.mark.slow
 async def test_the_errors_panel_counts_all_failed_iterations_on_their_row() -> None:
     base = make_snapshot(30)
     failures = (("demo:create_user: test failed", 3), ("demo:login: timeout", 2))
     app, _ = scripted(dataclasses.replace(base, iterations_failed=5, failures=failures))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.3)
+        await drawn(pilot, app)
         errors = view_text(app, "#errors-table")
         row = next(line for line in errors.splitlines() if "failed iterations" in line)
         assert " 5 " in row and "+1 more; top 3×" in row
         assert "failed it." not in errors
 
 
+@pytest.mark.slow
 async def test_h_cycles_auto_http1_http2_auto_and_the_header_shows_it() -> None:
     app, controller = scripted(make_snapshot(30))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.snapshot is not None)
         await pilot.press("h", "h", "h")
-        await pilot.pause(0.1)
     versions = [args[0] for name, args in controller.calls if name == "set_http_version"]
     assert versions == ["http1", "http2", "auto"]
     for setting, shown in (("http1", "HTTP 1.1 forced"), ("http2", "HTTP 2 forced")):
         forced, _ = scripted(dataclasses.replace(make_snapshot(30), http_version=setting))
         async with forced.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda forced=forced: forced.snapshot is not None)
-            await pilot.pause(0.2)
+            await drawn(pilot, forced)
             assert shown in forced.screen.query_one(SessionHeader).render().plain
     app, _ = scripted(make_snapshot(30))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.snapshot is not None)
-        await pilot.pause(0.2)
+        await drawn(pilot, app)
         assert "HTTP auto (1.1)" in app.screen.query_one(SessionHeader).render().plain
 
 
+async def test_h_takes_in_http3_when_every_target_is_https() -> None:
+    https = dataclasses.replace(make_snapshot(30), targets=("https://127.0.0.1:8443",))
+    app, controller = scripted(https)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("h", "h", "h", "h")
+        await pilot.pause(0.1)
+    versions = [args[0] for name, args in controller.calls if name == "set_http_version"]
+    assert versions == ["http1", "http2", "http3", "auto"]
+    forced, _ = scripted(dataclasses.replace(https, http_version="http3"))
+    async with forced.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: forced.snapshot is not None)
+        await pilot.pause(0.2)
+        assert "HTTP 3 forced" in forced.screen.query_one(SessionHeader).render().plain
+
+
+@pytest.mark.slow
 async def test_s_saves_into_the_reports_folder_with_one_file_mode(tmp_path: Path) -> None:
     folder = tmp_path / "loadscope-reports"
     app, _ = scripted(make_snapshot(30), save_dir=folder)
@@ -290,12 +313,14 @@ async def test_s_saves_into_the_reports_folder_with_one_file_mode(tmp_path: Path
     assert json.loads(json_file.read_text())["requests_total"] > 0
 
 
+@pytest.mark.slow
 def test_the_console_saves_into_loadscope_reports_by_default() -> None:
     help_text = loadscope("console", "--help").out
     assert "--save-dir DIR" in help_text and "./loadscope-reports" in help_text
     assert "loadscope-reports/" in (Path(__file__).parents[1] / ".gitignore").read_text()
 
 
+@pytest.mark.slow
 async def test_the_summary_shows_the_thresholds_verdict(tmp_path: Path) -> None:
     plan = LoadPlan(ScenarioSpec(url=TARGET + "/"), SessionConfig(concurrency=10))
     render = report_renderer(plan, Thresholds.compile(["p99 < 0", "error_rate < 100"]))
@@ -319,6 +344,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_the_console_against_a_refusing_port_exits_2_before_the_dashboard() -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     result = loadscope("console", url, "-d", "30s", env={"LOADSCOPE_FORCE_CONSOLE": "1"})

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from loadscope.engine import (
     EventKind,
     ReuseMode,
@@ -265,6 +267,7 @@ def warning_events(session: Session) -> list[str]:
     return [event.message for event in session.events if event.kind is EventKind.DETECTOR]
 
 
+@pytest.mark.slow
 async def test_a_server_sending_connection_close(target: TargetProcess) -> None:
     session = await diagnosed(target.http_url + "/close")
     found = kinds(session)
@@ -283,6 +286,7 @@ async def test_a_server_sending_connection_close(target: TargetProcess) -> None:
     assert set(report["warnings"][0]) == {"kind", "message", "advice", "values"}
 
 
+@pytest.mark.slow
 async def test_a_pool_smaller_than_the_concurrency(target: TargetProcess) -> None:
     url = target.http_url + "/delay/5"
     session = await diagnosed(url, concurrency=20, max_idle_per_origin=2, duration=4.0)
@@ -292,6 +296,7 @@ async def test_a_pool_smaller_than_the_concurrency(target: TargetProcess) -> Non
     assert "--max-idle" in warning.advice
 
 
+@pytest.mark.slow
 async def test_per_iteration_reuse() -> None:
     # A quiet port of its own: on loopback the kernel hands old TIME_WAIT ports of other tests
     # to new connections, which would hide the growth; 500/s never wraps the port range.
@@ -313,6 +318,7 @@ async def test_per_iteration_reuse() -> None:
     assert dict(growth.values)["time_wait"] <= session.snapshot().connections.opened_total
 
 
+@pytest.mark.slow
 async def test_a_run_too_short_for_a_steady_window_still_reports_churn(
     target: TargetProcess,
 ) -> None:
@@ -330,6 +336,7 @@ async def test_a_run_too_short_for_a_steady_window_still_reports_churn(
     assert [w["kind"] for w in report_of(snapshot)["warnings"]] == found
 
 
+@pytest.mark.slow
 async def test_a_short_keep_alive_run_after_a_churny_one_stays_quiet(
     target: TargetProcess,
 ) -> None:
@@ -342,6 +349,7 @@ async def test_a_short_keep_alive_run_after_a_churny_one_stays_quiet(
     assert snapshot.kernel is not None and snapshot.kernel.time_wait_peak == 0
 
 
+@pytest.mark.slow
 async def test_a_server_keep_alive_shorter_than_the_client_idle_expiry() -> None:
     with TargetProcess(TargetOptions(keepalive_timeout=1.0)) as server:
         # One request a second on one connection: it sits idle past the server's 1 s each time.
@@ -355,6 +363,7 @@ async def test_a_server_keep_alive_shorter_than_the_client_idle_expiry() -> None
     assert 1.0 in dict(session.snapshot().connections.keepalive_hints)
 
 
+@pytest.mark.slow
 async def test_a_healthy_shared_run_stays_quiet(target: TargetProcess) -> None:
     session = await diagnosed(target.http_url + "/json", max_iterations_per_second=300)
     snapshot = session.snapshot()

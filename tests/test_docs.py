@@ -22,7 +22,7 @@ DOCS = REPO / "docs"
 DEMO_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && loadscope"
 TEST_COMMAND = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install -q -e '.[test,ray]' "
-    "--config-settings editable_mode=strict && python -m pytest -q"
+    "--config-settings editable_mode=strict && python -m pytest -q -n auto --cov"
 )
 
 
@@ -59,6 +59,8 @@ def test_the_readme_is_a_front_page_with_the_two_commands_first() -> None:
     assert len(text.splitlines()) <= 300
     blocks = re.findall(r"```bash\n(.*?)\n```", text, re.S)
     assert blocks[:2] == [DEMO_COMMAND, TEST_COMMAND]
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")  # CI runs the README's test command
+    assert "\n" + TEST_COMMAND.rsplit(" && ", 1)[1] + "\n" in ci
     assert "![" in text.split("## ", 1)[0], "a picture before the first section"
     assert "## A five-minute tour" in text
 

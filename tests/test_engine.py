@@ -7,10 +7,18 @@ import asyncio
 
 import pytest
 
-from loadscope.engine import HttpVersion, ReuseMode, Session, SessionConfig, State, UrlScenario
+from loadscope.engine import (
+    HttpVersion,
+    ReuseMode,
+    Session,
+    SessionConfig,
+    Snapshot,
+    State,
+    UrlScenario,
+)
 from loadscope.engine.target import TargetProcess
 
-from .helpers import own_tcp_states, run_session
+from .helpers import eventually, own_tcp_states, run_session
 
 
 def config(**overrides: object) -> SessionConfig:
@@ -19,6 +27,7 @@ def config(**overrides: object) -> SessionConfig:
     return SessionConfig(**values)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 async def test_shared_mode_opens_exactly_one_connection_per_vu(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(config(concurrency=20, duration=3), UrlScenario(target.http_url))
@@ -31,6 +40,7 @@ async def test_shared_mode_opens_exactly_one_connection_per_vu(target: TargetPro
     assert dict(snap.http_versions) == {"HTTP/1.1": snap.requests_total}
 
 
+@pytest.mark.slow
 async def test_per_iteration_opens_one_connection_per_iteration(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(
@@ -43,6 +53,7 @@ async def test_per_iteration_opens_one_connection_per_iteration(target: TargetPr
     assert dict(snap.connections.closed_by_reason)["iteration_end"] == snap.iterations_total
 
 
+@pytest.mark.slow
 async def test_reuse_none_opens_one_connection_per_request(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(config(reuse_mode=ReuseMode.NONE), UrlScenario(target.http_url))
@@ -53,6 +64,7 @@ async def test_reuse_none_opens_one_connection_per_request(target: TargetProcess
     assert target.accepted() - before == snap.requests_total
 
 
+@pytest.mark.slow
 async def test_per_vu_keeps_one_connection_per_vu(target: TargetProcess) -> None:
     before = target.accepted()
     session = await run_session(
@@ -63,6 +75,7 @@ async def test_per_vu_keeps_one_connection_per_vu(target: TargetProcess) -> None
     assert snap.connections.opened_total == 7 == target.accepted() - before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("connections", [1, 3])
 @pytest.mark.parametrize("transport", ["tls", "h2c"])
 async def test_http2_multiplexes_over_the_configured_connections(
@@ -87,6 +100,7 @@ async def test_http2_multiplexes_over_the_configured_connections(
     assert target.accepted() - before == connections
 
 
+@pytest.mark.slow
 async def test_tls_auto_lets_the_server_choose_h2_by_alpn(target: TargetProcess) -> None:
     assert target.https_url is not None
     session = await run_session(
@@ -98,6 +112,7 @@ async def test_tls_auto_lets_the_server_choose_h2_by_alpn(target: TargetProcess)
     assert snap.connections.tls_ms.count == 1
 
 
+@pytest.mark.slow
 async def test_http1_over_tls_verifies_with_the_given_ca(target: TargetProcess) -> None:
     from loadscope.engine import RunnerConfig
     from loadscope.engine.session.scenario import UrlScenario as Url
@@ -124,14 +139,15 @@ async def test_tls_verification_is_on_by_default(target: TargetProcess) -> None:
     assert {e.kind for e in snap.errors} == {"tls_verify"}
 
 
+@pytest.mark.slow
 async def test_set_concurrency_while_running_shows_each_level(target: TargetProcess) -> None:
     session = Session(config(concurrency=5, duration=None), UrlScenario(target.http_url))
     await session.start()
-    await asyncio.sleep(2.2)
-    session.set_concurrency(40)
-    await asyncio.sleep(2.2)
-    session.set_concurrency(10)
-    await asyncio.sleep(2.2)
+    for level in (5, 40, 10):  # each level held until a timeline point and the pool show it
+        session.set_concurrency(level)
+        await eventually(
+            lambda level=level: shows_level(session.snapshot(), level), what=f"{level} VUs"
+        )
     await session.shutdown()
     snap = session.snapshot()
     levels = [p.concurrency for p in snap.timeline]
@@ -144,30 +160,39 @@ async def test_set_concurrency_while_running_shows_each_level(target: TargetProc
     assert closed["pool_shrink"] == 30 and closed["session_end"] == 10
 
 
+def shows_level(snap: Snapshot, level: int) -> bool:
+    """The last timeline point ran at `level` VUs, and each of them has its connection open
+    (surplus idle connections may stay open after a shrink, up to the pool's keep)."""
+    last = snap.timeline[-1].concurrency if snap.timeline else None
+    return last == level == snap.vus and snap.connections.open >= level
+
+
+@pytest.mark.slow
 async def test_pause_sends_nothing_and_resume_continues(target: TargetProcess) -> None:
     session = Session(config(concurrency=8, duration=None), UrlScenario(target.http_url))
     await session.start()
-    await asyncio.sleep(0.5)
+    await eventually(lambda: session.metrics.requests > 0, what="traffic")
     session.pause()
     assert session.snapshot().state == State.PAUSED.value
-    await asyncio.sleep(0.2)  # in-flight requests finish
+    await eventually(lambda: session.busy == 0, what="in-flight requests to finish")
     before_pause = session.metrics.requests
     accepted = target.accepted()
-    await asyncio.sleep(1.0)
+    paused_at = session.snapshot().session_s
+    # Watch the paused session for a second of its own clock: nothing may go out meanwhile.
+    await eventually(lambda: session.snapshot().session_s >= paused_at + 1.0, what="a second")
     assert session.metrics.requests == before_pause
     session.resume()
-    await asyncio.sleep(0.5)
-    assert session.metrics.requests > before_pause
+    await eventually(lambda: session.metrics.requests > before_pause, what="traffic again")
     await session.shutdown()
     assert target.accepted() == accepted  # pausing kept the connections
 
 
+@pytest.mark.slow
 async def test_closing_the_session_closes_every_connection(target: TargetProcess) -> None:
     port = int(target.http_url.rsplit(":", 1)[1].split("/")[0])
     session = Session(config(concurrency=12, duration=None), UrlScenario(target.http_url))
     await session.start()
-    await asyncio.sleep(1.0)
-    assert own_tcp_states(port).get("ESTABLISHED", 0) == 12
+    await eventually(lambda: own_tcp_states(port).get("ESTABLISHED", 0) == 12, what="12 open")
     await session.shutdown()
     assert own_tcp_states(port).get("ESTABLISHED", 0) == 0
     snap = session.snapshot()
@@ -175,6 +200,7 @@ async def test_closing_the_session_closes_every_connection(target: TargetProcess
     assert dict(snap.connections.closed_by_reason) == {"session_end": 12}
 
 
+@pytest.mark.slow
 async def test_server_connection_close_is_recorded(target: TargetProcess) -> None:
     session = await run_session(
         config(concurrency=3, duration=1), UrlScenario(target.http_url + "/close")
@@ -186,6 +212,7 @@ async def test_server_connection_close_is_recorded(target: TargetProcess) -> Non
     assert snap.connections.opened_total == snap.requests_total
 
 
+@pytest.mark.slow
 async def test_timeline_has_one_point_per_second_with_pool_numbers(target: TargetProcess) -> None:
     session = await run_session(config(concurrency=6, duration=3.2), UrlScenario(target.http_url))
     snap = session.snapshot()
@@ -206,6 +233,7 @@ async def test_a_dead_target_gives_errors_not_crashes() -> None:
     assert snap.iterations_failed == snap.iterations_total
 
 
+@pytest.mark.slow
 async def test_http2_goaway_from_the_server_is_recorded(target: TargetProcess) -> None:
     session = await run_session(
         config(concurrency=1, duration=1, http_version=HttpVersion.HTTP2),
@@ -218,6 +246,7 @@ async def test_http2_goaway_from_the_server_is_recorded(target: TargetProcess) -
     assert dict(snap.connections.closed_by_reason) == {"goaway": snap.requests_total}
 
 
+@pytest.mark.slow
 async def test_a_long_drain_leaves_no_gap_in_the_timeline(target: TargetProcess) -> None:
     # 700 ms requests: the last ones finish 0.5 s past the deadline, past a second boundary.
     scenario = UrlScenario(target.http_url + "/delay/700")
@@ -256,6 +285,7 @@ async def test_max_iterations_in_the_open_model_drops_nothing(target: TargetProc
     assert snapshot.dropped_iterations == 0
 
 
+@pytest.mark.slow
 async def test_the_duration_still_ends_a_run_before_its_iterations(
     target: TargetProcess,
 ) -> None:

@@ -10,6 +10,8 @@ import threading
 
 from loadscope.engine.control._process import Outbox
 
+from .helpers import eventually
+
 BIG = 4 << 20  # larger than any socket buffer: it cannot go out in one write
 
 
@@ -26,7 +28,8 @@ async def test_messages_arrive_whole_and_late_readers_only_miss_snapshots() -> N
     received: list[object] = []
     reader = threading.Thread(target=lambda: received.extend(iter(parent.recv, ("final", 1))))
     reader.start()
-    await asyncio.sleep(0.5)  # the writer callback moves the rest while the parent reads
+    # The writer callback moves the rest while the parent reads, up to the queued error.
+    await eventually(lambda: ("error", "bad value") in received, what="the queued error")
     outbox.finish(("final", 1))
     await asyncio.to_thread(reader.join, 30)
     assert received[0] == snapshots[0]  # the one under way went whole

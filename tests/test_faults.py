@@ -178,6 +178,7 @@ async def test_malformed_response_is_a_protocol_error(serve: Serve) -> None:
     assert error_kinds(snap) == {"protocol_error": server.broken} and server.broken > 0
 
 
+@pytest.mark.slow
 async def test_server_that_dies_and_comes_back(serve: Serve) -> None:
     server = await serve(Fault.NONE)
 

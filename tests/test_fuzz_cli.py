@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -189,6 +190,7 @@ SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(options=flags(RUN_FLAGS), target=st.sampled_from(["url", "book"]), tree=BOOKS)
 def test_run_never_crashes(tmp_path: Path, options: list[str], target: str, tree: Any) -> None:
@@ -197,6 +199,7 @@ def test_run_never_crashes(tmp_path: Path, options: list[str], target: str, tree
     assert_contract(*run_main(["run", where, *options, *bounded]))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(options=flags(LOADT_FLAGS), trees=st.lists(BOOKS, min_size=1, max_size=2))
 def test_loadt_never_crashes(tmp_path: Path, options: list[str], trees: list[Any]) -> None:

@@ -27,6 +27,7 @@ def html_report(target: TargetProcess, tmp_path_factory: pytest.TempPathFactory)
     return folder / "report.html"
 
 
+@pytest.mark.slow
 def test_the_report_has_every_part_and_fetches_nothing(html_report: Path) -> None:
     page = html_report.read_text(encoding="utf-8")
     for part in ("Summary", "Per second", "Latency histogram", "Steps", "Thresholds", "Changes"):
@@ -39,6 +40,7 @@ def test_the_report_has_every_part_and_fetches_nothing(html_report: Path) -> Non
     assert "<script" not in page and "@import" not in page and "url(" not in page
 
 
+@pytest.mark.slow
 def test_loadt_writes_the_html_report_too(target: TargetProcess, tmp_path: Path) -> None:
     path = tmp_path / "loadt.html"
     result = loadscope(
@@ -50,12 +52,14 @@ def test_loadt_writes_the_html_report_too(target: TargetProcess, tmp_path: Path)
     assert "<h2>Steps" in path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_an_unwritable_html_path_is_bad_input_before_any_request(tmp_path: Path) -> None:
     result = loadscope("run", "http://127.0.0.1:9/", "--html", str(tmp_path / "no" / "r.html"))
     assert result.code == 2
     assert result.error_line().startswith("loadscope: --html")
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_the_report_renders_offline_in_chromium(html_report: Path) -> None:
     errors: list[str] = []
@@ -74,6 +78,7 @@ def test_the_report_renders_offline_in_chromium(html_report: Path) -> None:
     assert requests == [url]  # the file itself, and nothing else
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_the_console_writes_the_html_report_when_it_exits(
     target: TargetProcess, tmp_path: Path

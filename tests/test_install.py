@@ -26,6 +26,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_one_import_name_and_the_demo_runbooks(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {
@@ -38,6 +39,7 @@ def test_the_wheel_holds_one_import_name_and_the_demo_runbooks(wheel: Path) -> N
     assert any(name.endswith(".tcss") for name in names)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_an_installed_wheel_runs_the_demo_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"

@@ -36,7 +36,7 @@ from loadscope.engine.diagnostics.kernel import (
 )
 from loadscope.engine.target import TargetOptions, TargetProcess
 
-from .helpers import run_session
+from .helpers import eventually, run_session
 from .reports import report_of
 
 HAVE_SS = shutil.which("ss") is not None
@@ -159,6 +159,7 @@ def test_no_proc_means_no_sample_not_a_crash(tmp_path: Path) -> None:
     assert open_fds(str(tmp_path)) == 0
 
 
+@pytest.mark.slow
 async def test_a_session_without_a_kernel_view_has_none(target: TargetProcess) -> None:
     session = Session(SessionConfig(concurrency=2, duration=1.2), UrlScenario(target.http_url))
     session.extensions.append(KernelExtension(source="proc", proc_root="/nonexistent"))
@@ -194,6 +195,7 @@ def test_file_descriptors_against_the_limit() -> None:
 
 
 # -- real sockets against ss and the accept counter ----------------------------------------------
+@pytest.mark.slow
 @needs_linux
 async def test_a_session_counts_only_its_own_time_wait(target: TargetProcess) -> None:
     """TIME_WAIT left by an earlier churny run is not the next run's, in the kernel view nor in
@@ -258,18 +260,26 @@ def fresh_target() -> Iterator[TargetProcess]:
         yield server
 
 
+def established_now(view: KernelView) -> int | None:
+    sample = view.sample()
+    return None if sample is None else sample.total.established
+
+
 def views(port: int) -> list[KernelView]:
     endpoints = endpoints_for("127.0.0.1", port)
     return [KernelView(endpoints, source=Source.NETLINK), KernelView(endpoints, source=Source.PROC)]
 
 
+@pytest.mark.slow
 @needs_linux
 async def test_established_both_ends_match_ss_and_the_target(target: TargetProcess) -> None:
     port = int(target.http_url.rsplit(":", 1)[1])
     session = Session(SessionConfig(concurrency=5), UrlScenario(target.http_url + "/delay/20"))
     await session.start()
     try:
-        await asyncio.sleep(0.5)
+        await eventually(lambda: target.open_connections() == session.ledger.open == 5)
+        # Settled: no other connection to the port is still closing (both ends show just ours).
+        await eventually(lambda: all(established_now(view) == 10 for view in views(port)))
         samples = [await asyncio.to_thread(view.sample) for view in views(port)]
         established = ss_count(port, "established")
         assert target.open_connections() == session.ledger.open == 5
@@ -281,6 +291,7 @@ async def test_established_both_ends_match_ss_and_the_target(target: TargetProce
     assert [s.source for s in samples if s] == ["netlink", "proc"]
 
 
+@pytest.mark.slow
 @needs_linux
 async def test_time_wait_matches_ss_and_the_accept_counter(fresh_target: TargetProcess) -> None:
     port = int(fresh_target.http_url.rsplit(":", 1)[1])
@@ -318,6 +329,7 @@ async def test_time_wait_matches_ss_and_the_accept_counter(fresh_target: TargetP
     assert first.ephemeral_in_use >= opened
 
 
+@pytest.mark.slow
 @needs_linux
 async def test_a_session_records_the_kernel_view(target: TargetProcess) -> None:
     port = int(target.http_url.rsplit(":", 1)[1])

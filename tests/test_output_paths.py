@@ -70,6 +70,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "flag", "kind"), CASES)
 def test_an_unwritable_output_is_exit_2_before_any_load(
     listener: socket.socket, tmp_path: Path, name: str, flag: str, kind: str
@@ -84,12 +85,14 @@ def test_an_unwritable_output_is_exit_2_before_any_load(
     assert accepted(listener) == 0  # nothing sent
 
 
+@pytest.mark.slow
 def test_demo_checks_its_output_before_starting_the_target(tmp_path: Path) -> None:
     result = loadscope("demo", "--headless", "-d", "1s", "--out", str(tmp_path))
     assert result.code == 2
     assert "is a directory" in result.error_line()  # and no "built-in target on" line
 
 
+@pytest.mark.slow
 def test_the_same_file_twice_is_refused(listener: socket.socket, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
     same = str(tmp_path / "r.json")
@@ -99,6 +102,7 @@ def test_the_same_file_twice_is_refused(listener: socket.socket, tmp_path: Path)
     assert accepted(listener) == 0
 
 
+@pytest.mark.slow
 def test_a_write_that_fails_at_the_end_keeps_the_report_on_stdout(
     target: TargetProcess, tmp_path: Path
 ) -> None:

@@ -55,6 +55,7 @@ def tls_config(**overrides: object) -> SessionConfig:
     return SessionConfig(**values)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 async def test_phases_switch_the_reuse_mode_and_measure_each(target: TargetProcess) -> None:
     assert target.https_url is not None
     session = Session(tls_config(duration=6.0), UrlScenario(target.https_url + "/json"))
@@ -110,6 +111,7 @@ class TwoRequests(UrlScenario):
         await vu.exchange(self._runner, self._request, self._step)
 
 
+@pytest.mark.slow
 async def test_latency_is_split_by_connection_fate(target: TargetProcess) -> None:
     assert target.https_url is not None
     config = tls_config(duration=1.5, reuse_mode=ReuseMode.PER_ITERATION)
@@ -137,6 +139,7 @@ async def test_latency_is_split_by_connection_fate(target: TargetProcess) -> Non
     assert set(report["latency_reused_connection_ms"]) == {"count", "p50", "p90", "p99", "max"}
 
 
+@pytest.mark.slow
 def test_phases_from_the_command_line_after_a_warm_up(
     target: TargetProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -54,6 +54,7 @@ def requests_total(metrics: dict[str, list[tuple[str, dict[str, str], float]]]) 
     return sum(v for name, _, v in metrics.get("loadscope_requests", []) if name.endswith("_total"))
 
 
+@pytest.mark.slow
 def test_run_serves_metrics_while_it_runs(target: TargetProcess) -> None:
     port = free_port()
     run = start(
@@ -87,6 +88,7 @@ def test_run_serves_metrics_while_it_runs(target: TargetProcess) -> None:
     assert scrape(port) == {}  # the server went away with the run
 
 
+@pytest.mark.slow
 def test_busy_metrics_port_is_bad_input_before_any_request() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -113,6 +115,7 @@ def test_histogram_buckets_are_cumulative_at_the_bounds() -> None:
     assert buckets[-1] == (float("inf"), len(values_us))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_the_console_serves_metrics_from_its_engine_process(
     target: TargetProcess, tmp_path: Path
@@ -135,6 +138,7 @@ def test_the_console_serves_metrics_from_its_engine_process(
     assert child.exitstatus == 0
 
 
+@pytest.mark.slow
 def test_workers_serve_the_merged_numbers(target: TargetProcess) -> None:
     """With --workers 2, /metrics counts both workers' requests: the merged session's."""
     port = free_port()

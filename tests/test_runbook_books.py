@@ -139,6 +139,7 @@ def test_a_body_read_through_parent_keeps_every_body(tmp_path: Path) -> None:
     assert [request.keep_body for request in load_runbooks([path])._requests] == [True]
 
 
+@pytest.mark.slow
 def test_host_rules_over_tls_send_the_mapped_host_as_sni(tmp_path: Path) -> None:
     """The certificate names only the host: verification passes only if TLS asks for that name
     (SNI and hostname check) while the connection goes to the address hostRules maps it to."""

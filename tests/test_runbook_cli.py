@@ -14,6 +14,7 @@ BOOKS = Path(__file__).resolve().parent / "books"
 pytestmark = pytest.mark.timeout(120)
 
 
+@pytest.mark.slow
 def test_iterations_1_shows_every_step_and_its_first_failure() -> None:
     result = loadscope("run", str(BOOKS / "defer.yml"), "--iterations", "1", "-c", "1",
                        "--format", "json")  # fmt: skip
@@ -33,6 +34,7 @@ def test_iterations_1_shows_every_step_and_its_first_failure() -> None:
     assert result.code == 0
 
 
+@pytest.mark.slow
 def test_iterations_stops_loadt_after_that_many() -> None:
     result = loadscope("loadt", str(BOOKS / "no_http.yml"), "--iterations", "3",
                        "--warm-up", "0s", "--max-rps", "0", "--format", "json")  # fmt: skip
@@ -41,12 +43,14 @@ def test_iterations_stops_loadt_after_that_many() -> None:
     assert (report["total"], report["succeeded"]) == (3, 3)
 
 
+@pytest.mark.slow
 def test_iterations_must_be_positive() -> None:
     result = loadscope("run", str(BOOKS / "no_http.yml"), "--iterations", "0")
     assert result.code == 2
     assert result.error_line() == "loadscope: --iterations must be at least 1"
 
 
+@pytest.mark.slow
 def test_label_selects_runbooks_as_runn_does() -> None:
     books = [str(BOOKS / "needs_dep.yml"), str(BOOKS / "no_http.yml")]
     assert select_by_labels(books, ["needs"]) == books[:1]
@@ -60,6 +64,7 @@ def test_label_selects_runbooks_as_runn_does() -> None:
     assert chosen.json()["scenario"] == books[0]
 
 
+@pytest.mark.slow
 def test_a_runbook_that_sent_nothing_does_not_blame_the_target(tmp_path: Path) -> None:
     """Its steps failed before any request: stderr must not say the target never answered."""
     book = tmp_path / "broken.yml"

@@ -85,6 +85,7 @@ def test_conditional_example_with_a_var(target: TargetProcess) -> None:
     assert snapshot.iterations_failed == 0
 
 
+@pytest.mark.slow
 def test_all_examples_in_one_run(target: TargetProcess) -> None:
     scenario = load_runbooks(OWNED_EXAMPLES, env=env_for(target))
     snapshot = run(scenario, duration=0.6).snapshot()

@@ -381,6 +381,7 @@ def test_a_digit_that_is_not_ascii_is_a_clear_error() -> None:
         compile_expression("２００")
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(SOURCE_ALPHABET, max_size=30).map("".join))
 def test_random_expressions_never_crash(text: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -614,6 +613,7 @@ def test_a_runbook_that_sends_nothing(tmp_path: Path) -> None:
     assert scenario.warnings == [f"{path}: warning: {NO_LOAD_WARNING}"]
 
 
+@pytest.mark.slow
 def test_alias_bombs_and_deep_nesting(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, "
@@ -646,6 +646,7 @@ RANDOM = settings(
 )
 
 
+@pytest.mark.slow
 @RANDOM
 @given(st.lists(st.tuples(YAML_PIECES, st.booleans()), max_size=24))
 def test_random_yaml_never_crashes(tmp_path: Path, pieces: list[tuple[str, bool]]) -> None:
@@ -659,6 +660,7 @@ def test_random_yaml_never_crashes(tmp_path: Path, pieces: list[tuple[str, bool]
         assert str(exc).startswith(f"{path}:")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -670,41 +672,6 @@ def test_arbitrary_text_never_crashes(tmp_path: Path, text: str) -> None:
         compile_runbooks([path])
     except RunbookError as exc:
         assert "\n" not in str(exc)
-
-
-# -- runn's own runbooks, when a checkout is at hand ----------------------------------------------
-RUNN_BOOKS = Path(os.environ.get("RUNN_TESTDATA", "/tmp/runn/testdata/book"))
-RUNN_HTTP_BOOKS = [
-    "always_success.yml", "escape_delimiter.yml", "force.yml", "force_step.yml", "github.yml",
-    "github_map.yml", "http_index.yml", "http_multipart.yml", "http_not_follow_redirect.yml",
-    "http_sleep.yml", "http_timeout.yml", "http_with_json.yml", "if.yml", "loop.yml",
-    "single_step.yml", "single_step_map.yml", "store_keys.yml", "vars.yml",
-    "yaml_anchor_alias_always_failure.yml",
-]  # fmt: skip
-RUNN_ENV = {
-    "HTTPBIN_END_POINT": "http://127.0.0.1:9/",
-    "TEST_HTTP_ENDPOINT": "http://127.0.0.1:9",
-    "DEBUG": "false",
-}
-needs_runn = pytest.mark.skipif(
-    not RUNN_BOOKS.is_dir(), reason="no runn checkout (set RUNN_TESTDATA to its testdata/book)"
-)
-
-
-@needs_runn
-def test_runn_testdata_loads_or_says_why() -> None:
-    for path in sorted(RUNN_BOOKS.glob("*.yml")):
-        try:
-            compile_runbooks([path], env=RUNN_ENV)
-        except RunbookError as exc:
-            assert "\n" not in str(exc)
-            assert str(exc).startswith(str(path.parent)), str(exc)
-
-
-@needs_runn
-@pytest.mark.parametrize("name", RUNN_HTTP_BOOKS)
-def test_runn_http_testdata_loads(name: str) -> None:
-    compile_runbooks([RUNN_BOOKS / name], env=RUNN_ENV)
 
 
 @pytest.mark.parametrize(

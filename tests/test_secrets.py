@@ -76,6 +76,7 @@ steps:
     return book
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("report_format", ["json", "text"])
 def test_a_url_run_leaks_nothing(target: TargetProcess, tmp_path: Path, report_format: str) -> None:
     out_dir = tmp_path / "out"
@@ -89,6 +90,7 @@ def test_a_url_run_leaks_nothing(target: TargetProcess, tmp_path: Path, report_f
     assert leaks(result.out, result.err, files_text(out_dir)) == []
 
 
+@pytest.mark.slow
 def test_a_runbook_run_and_loadt_leak_nothing(target: TargetProcess, tmp_path: Path) -> None:
     book = runbook(tmp_path, target)
     out_dir = tmp_path / "out"
@@ -107,6 +109,7 @@ def test_a_runbook_run_and_loadt_leak_nothing(target: TargetProcess, tmp_path: P
     assert leaks(files_text(out_dir)) == []
 
 
+@pytest.mark.slow
 def test_an_unreachable_target_leaks_nothing_on_stderr() -> None:
     result = loadscope("run", f"http://alice:{PASSWORD}@127.0.0.1:9/", *HEADERS, "-d", "2s")
     assert result.code == 2
@@ -120,6 +123,7 @@ async def until(pilot: Pilot, condition: object, timeout: float = 30.0) -> None:
         await pilot.pause(0.05)
 
 
+@pytest.mark.slow
 async def test_the_console_header_and_saved_files_leak_nothing(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -187,6 +191,7 @@ steps:
     return book
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_secret_bound_while_running_is_masked_from_then_on(
     target: TargetProcess, tmp_path: Path, workers: str
@@ -202,6 +207,7 @@ def test_a_secret_bound_while_running_is_masked_from_then_on(
     assert not any(RUNTIME_SECRET in text for text in texts)  # ...and the value is masked
 
 
+@pytest.mark.slow
 def test_a_secret_learnt_in_the_engine_process_is_masked_in_the_console(
     target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -228,6 +234,7 @@ def test_a_secret_learnt_in_the_engine_process_is_masked_in_the_console(
     assert all("***" in message and RUNTIME_SECRET not in message for message in dumps)
 
 
+@pytest.mark.slow
 def test_a_secret_the_caller_names_and_a_custom_runner_binds_is_masked(
     target: TargetProcess, tmp_path: Path
 ) -> None:

@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from loadscope.engine.target import TargetProcess
 
 from .browser import chromium, needs_chromium, screenshot_path
@@ -42,6 +44,7 @@ def serving(target: TargetProcess, *console_args: str) -> tuple[Popen, str]:
     return server, page
 
 
+@pytest.mark.slow
 def test_serve_answers_200_and_stops_on_ctrl_c(target: TargetProcess) -> None:
     server, page = serving(target, "-c", "2")
     with urllib.request.urlopen(page, timeout=5) as response:
@@ -52,6 +55,7 @@ def test_serve_answers_200_and_stops_on_ctrl_c(target: TargetProcess) -> None:
     assert server.finish().code == 0
 
 
+@pytest.mark.slow
 def test_bad_console_arguments_are_exit_2_before_serving() -> None:
     result = loadscope("serve", "--port", str(free_port()), "no-such-book.yml")
     assert result.code == 2
@@ -70,6 +74,7 @@ class Screen:
         self.text += ANSI.sub("", data)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_the_console_in_a_browser_shows_the_dashboard_and_takes_keys(
     target: TargetProcess, tmp_path: Path

@@ -28,6 +28,8 @@ from loadscope.engine.target import (
     serve,
 )
 
+from .helpers import eventually, own_tcp_states
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -102,6 +104,7 @@ async def test_head_has_length_and_no_body(client: httpx.AsyncClient) -> None:
     assert response.content == b""
 
 
+@pytest.mark.slow
 async def test_echo(client: httpx.AsyncClient, proto: Proto) -> None:
     response = await client.post(
         "/echo?a=1&a=2&b=x", json={"hello": "world"}, headers={"x-test": "yes"}
@@ -134,12 +137,16 @@ async def test_large_and_streamed_uploads(client: httpx.AsyncClient) -> None:
     assert (await client.post("/echo", content=chunks())).json()["body"] == "abc" * 3
 
 
-async def test_delay_uses_a_timer(client: httpx.AsyncClient) -> None:
-    started = time.perf_counter()
-    responses = await asyncio.gather(*(client.get("/delay/200") for _ in range(5)))
-    elapsed = time.perf_counter() - started
-    assert [r.json() for r in responses] == [{"delayed_ms": 200}] * 5
-    assert 0.19 <= elapsed < 1.0  # concurrent, not one after another
+@pytest.mark.slow
+async def test_delay_uses_a_timer(client: httpx.AsyncClient, target: TargetProcess) -> None:
+    """Concurrent, not one after another: all five requests are with the server at once,
+    none answered yet (the server counts a request when it has read it)."""
+    before = target.requests()
+    calls = [asyncio.create_task(client.get("/delay/3000")) for _ in range(5)]
+    await eventually(lambda: target.requests() >= before + 5, what="five requests read")
+    assert not any(call.done() for call in calls)
+    responses = await asyncio.gather(*calls)
+    assert [r.json() for r in responses] == [{"delayed_ms": 3000}] * 5
 
 
 @pytest.mark.parametrize("code", [200, 201, 204, 304, 404, 418, 503, 599])
@@ -214,6 +221,7 @@ async def test_login_sets_a_session_cookie(client: httpx.AsyncClient) -> None:
     assert (me.status_code, me.json()["user"]) == (200, "grace")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["form", "json"])
 async def test_login_post(client: httpx.AsyncClient, how: str) -> None:
     credentials = {"user": "alice", "password": "secret"}
@@ -283,6 +291,7 @@ async def test_stats_count_this_connection(
 
 
 # -- the accept counter ---------------------------------------------------------------------------
+@pytest.mark.slow
 async def test_separate_clients_count_one_each(target: TargetProcess, proto: Proto) -> None:
     before, before_other = target.accepted(proto.listener), target.accepted(_other(proto))
     for _ in range(5):
@@ -292,6 +301,7 @@ async def test_separate_clients_count_one_each(target: TargetProcess, proto: Pro
     assert target.accepted(_other(proto)) == before_other
 
 
+@pytest.mark.slow
 async def test_keepalive_client_counts_once(target: TargetProcess, proto: Proto) -> None:
     before, requests_before = target.accepted(), target.requests()
     async with client_for(target, proto) as client:
@@ -353,6 +363,7 @@ def test_bad_request_gets_400_and_close(target: TargetProcess) -> None:
 
 
 # -- knobs ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 async def test_always_close() -> None:
     with TargetProcess(TargetOptions(tls=True, always_close=True)) as target:
         for proto in PROTOCOLS:
@@ -368,6 +379,7 @@ async def test_always_close() -> None:
         assert target.wait_until(lambda t: t.open_connections() == 0)
 
 
+@pytest.mark.slow
 async def test_keepalive_timeout_closes_idle_connections() -> None:
     with TargetProcess(TargetOptions(tls=True, keepalive_timeout=0.3)) as target:
         for proto in PROTOCOLS:
@@ -381,11 +393,13 @@ async def test_keepalive_timeout_closes_idle_connections() -> None:
                     assert "keep-alive" not in response.headers  # connection-specific in h2
                 assert target.open_connections() == 1
                 assert await target.wait_until_async(lambda t: t.open_connections() == 0)
-                await asyncio.sleep(0.05)  # let the client see the close
+                # The client's socket has seen the server's FIN (none is ESTABLISHED any more).
+                await eventually(lambda: not established_from_here(target), what="the FIN")
                 assert (await client.get("/")).status_code == 200
             assert target.accepted() - before == 2, proto.name
 
 
+@pytest.mark.slow
 async def test_keepalive_timeout_spares_busy_connections() -> None:
     with TargetProcess(TargetOptions(keepalive_timeout=0.2)) as target:
         async with client_for(target, PROTOCOLS[0]) as client:
@@ -394,6 +408,7 @@ async def test_keepalive_timeout_spares_busy_connections() -> None:
         assert target.accepted() == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("plain", ["http1", "h2c"])
 async def test_plain_port_can_speak_one_protocol_only(plain: str) -> None:
     with TargetProcess(TargetOptions(plain=PlainProtocols(plain))) as target:
@@ -407,6 +422,7 @@ async def test_plain_port_can_speak_one_protocol_only(plain: str) -> None:
                         await client.get("/")
 
 
+@pytest.mark.slow
 async def test_two_workers_share_the_counter() -> None:
     with TargetProcess(TargetOptions(workers=2, tls=True)) as target:
         assert len(set(target.pids)) == 2
@@ -437,6 +453,7 @@ def test_options_are_checked() -> None:
 
 
 # -- lifecycle -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_stop_leaves_no_process_and_no_certificate() -> None:
     target = TargetProcess(TargetOptions(tls=True)).start()
     pids, cert = target.pids, target.cert_path
@@ -451,6 +468,7 @@ def test_stop_leaves_no_process_and_no_certificate() -> None:
     target.stop()  # twice is fine
 
 
+@pytest.mark.slow
 def test_port_in_use_fails_start() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -460,6 +478,7 @@ def test_port_in_use_fails_start() -> None:
             TargetProcess(TargetOptions(port=port)).start()
 
 
+@pytest.mark.slow
 def test_children_die_with_their_parent(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
@@ -488,6 +507,7 @@ def test_children_die_with_their_parent(tmp_path: Path) -> None:
             parent.stdout.close()
 
 
+@pytest.mark.slow
 def test_run_foreground_stops_on_sigint() -> None:
     code = (
         "from loadscope.engine.target import TargetOptions, run_foreground\n"
@@ -561,3 +581,10 @@ def _alive(pid: int) -> bool:
 
 def _repo() -> str:
     return str(Path(__file__).resolve().parents[1])
+
+
+def established_from_here(target: TargetProcess) -> int:
+    """This process's ESTABLISHED connections to either of the target's ports."""
+    urls = [target.http_url, target.https_url or target.http_url]
+    ports = {int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]) for url in urls}
+    return sum(own_tcp_states(port).get("ESTABLISHED", 0) for port in ports)

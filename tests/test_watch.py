@@ -15,6 +15,8 @@ from loadscope.engine.diagnostics.kernel import SocketWatcher, Source
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli import main
 
+from .helpers import eventually
+
 pytestmark = pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(), reason="the kernel view needs Linux"
 )
@@ -33,6 +35,7 @@ def port_of(target: TargetProcess) -> int:
     return int(target.http_url.rsplit(":", 1)[1])
 
 
+@pytest.mark.slow
 async def test_watch_counts_new_connections_like_the_accept_counter(
     target: TargetProcess,
 ) -> None:
@@ -68,7 +71,7 @@ async def test_watch_counts_new_connections_like_the_accept_counter(
     match = SUMMARY.search(summary)
     assert match is not None, summary
     total, peak = int(match[1].replace(",", "")), int(match[3].replace(",", ""))
-    assert opened > 600  # 300/s for 3 s
+    assert opened > 100  # 300/s for 3 s when the machine keeps up; a busy one opens fewer
     assert abs(total - opened) <= 0.05 * opened + 5
     per_second = [float(line[1].replace(",", "")) for line in lines]  # 7,724: one format
     assert sum(per_second) == pytest.approx(total, rel=0.05)
@@ -77,6 +80,7 @@ async def test_watch_counts_new_connections_like_the_accept_counter(
     assert int(size) > 0 and int(used) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", [Source.NETLINK, Source.PROC])
 async def test_both_sources_tell_new_connections_apart(
     target: TargetProcess, source: Source
@@ -87,8 +91,9 @@ async def test_both_sources_tell_new_connections_apart(
     session = churning(target, rate=200)
     await session.start()
     try:
-        for _ in range(3):
-            await asyncio.sleep(0.5)
+        for _ in range(3):  # a reading after each 60 new connections
+            seen = target.accepted()
+            await eventually(lambda seen=seen: target.accepted() >= seen + 60, what="churn")
             sample = await asyncio.to_thread(watcher.poll)
             assert sample is not None and sample.source == source.value
     finally:

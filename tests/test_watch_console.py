@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import pytest
 
 from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario
 from loadscope.engine.diagnostics.kernel import SocketWatcher
@@ -10,7 +10,10 @@ from loadscope.engine.target import TargetOptions, TargetProcess
 from loadscope.tui.screens.watch import WatchScreen
 from loadscope.tui.watch_app import WatchApp
 
+from .helpers import eventually
 
+
+@pytest.mark.slow
 async def test_watch_view_counts_new_connections_and_time_wait() -> None:
     with TargetProcess(TargetOptions()) as target:
         port = int(target.http_url.rsplit(":", 1)[1])
@@ -20,13 +23,17 @@ async def test_watch_view_counts_new_connections_and_time_wait() -> None:
             UrlScenario(target.http_url),
         )
         async with app.run_test(size=(120, 30)) as pilot:
-            await pilot.pause(1.2)
+            await eventually(lambda: len(app.samples) >= 1, what="the first reading")
             before = target.accepted()
             await session.start()
-            await pilot.pause(2.5)
+            await eventually(lambda: target.accepted() >= before + 100, what="100 connections")
             await session.shutdown()
             opened = target.accepted() - before
-            await pilot.pause(2.2)
+            # The view's next readings catch up with the last of them.
+            await eventually(
+                lambda: abs(app.samples[-1].total_new - opened) <= max(3, opened * 0.05),
+                what="the view to count them",
+            )
             screen = app.screen
             assert isinstance(screen, WatchScreen)
             last = app.samples[-1]
@@ -37,5 +44,4 @@ async def test_watch_view_counts_new_connections_and_time_wait() -> None:
             assert f"{last.total_new:,} total" in numbers
             await pilot.press("r")
             await pilot.resize_terminal(80, 24)
-            await asyncio.sleep(0.2)
-            assert screen.has_class("-narrow")
+            await eventually(lambda: screen.has_class("-narrow"), what="the narrow layout")

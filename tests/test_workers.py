@@ -33,18 +33,22 @@ def own_target() -> Iterator[TargetProcess]:
         yield server
 
 
+@pytest.mark.slow
 def test_two_workers_count_exactly_what_the_target_saw(own_target: TargetProcess) -> None:
     checks.check_cli_counts(own_target)
 
 
+@pytest.mark.slow
 def test_live_concurrency_reaches_both_workers(own_target: TargetProcess) -> None:
     checks.check_live_concurrency(own_target, LocalPool())
 
 
+@pytest.mark.slow
 def test_runn_i_is_unique_across_workers(own_target: TargetProcess, tmp_path: Path) -> None:
     checks.check_runn_i_unique(own_target, LocalPool(), tmp_path)
 
 
+@pytest.mark.slow
 def test_pause_resume_and_nothing_left_open(own_target: TargetProcess) -> None:
     checks.check_pause_resume_and_clean_stop(own_target, LocalPool())
 
@@ -74,6 +78,7 @@ def test_the_load_is_split_evenly() -> None:
     assert [r.max_vus for r in rates] == [3, 3, 3]
 
 
+@pytest.mark.slow
 def test_bad_worker_flags_are_one_line_and_exit_2(own_target: TargetProcess) -> None:
     for flags, expected in (
         (("--workers", "zero"), "--workers: 'zero' is not a number or auto"),
@@ -85,6 +90,7 @@ def test_bad_worker_flags_are_one_line_and_exit_2(own_target: TargetProcess) -> 
         assert expected in result.error_line()
 
 
+@pytest.mark.slow
 async def test_the_console_drives_workers_and_shows_a_row_per_worker(
     own_target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -115,7 +121,9 @@ async def test_the_console_drives_workers_and_shows_a_row_per_worker(
                 lambda: [w.concurrency for w in app.snapshot.workers] == [3, 3],
                 timeout=checks.WAIT,
             )
-            await pilot.pause(0.3)
+            await until(
+                pilot, lambda: "2 workers" in app.screen.query_one(WorkersRow).render().plain
+            )
             row = app.screen.query_one(WorkersRow).render().plain
             assert "2 workers (local)" in row
             assert "w1 " in row and "w2 " in row and "% cpu" in row
@@ -161,6 +169,7 @@ def test_merged_snapshots_add_up_second_by_second() -> None:
     assert report_of(merged)["per_worker"][1]["requests_total"] == two.requests_total
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_worker_and_the_report_is_written(
     own_target: TargetProcess, tmp_path: Path
 ) -> None:
@@ -180,6 +189,7 @@ def test_ctrl_c_stops_every_worker_and_the_report_is_written(
     assert report["requests_total"] == own_target.requests() - before
 
 
+@pytest.mark.slow
 def test_loadt_splits_its_rate_cap_over_workers(own_target: TargetProcess, tmp_path: Path) -> None:
     book = tmp_path / "record.yml"
     book.write_text(checks.RUNN_I_BOOK)
@@ -197,6 +207,7 @@ def test_loadt_splits_its_rate_cap_over_workers(own_target: TargetProcess, tmp_p
     assert all(row["requests_total"] > 0 for row in report["per_worker"])
 
 
+@pytest.mark.slow
 def test_the_text_report_has_a_line_per_worker() -> None:
     from loadscope.tui.cli._text import worker_lines
 
@@ -229,6 +240,7 @@ def test_the_text_report_has_a_line_per_worker() -> None:
     assert worker_lines({**report, "workers": 1, "per_worker": report["per_worker"][:1]}) == []
 
 
+@pytest.mark.slow
 def test_each_worker_has_a_core_of_its_own_when_there_are_enough(
     own_target: TargetProcess,
 ) -> None:
@@ -267,6 +279,7 @@ def test_the_merged_start_event_states_the_whole_session() -> None:
     assert start.message == "started: 51 VUs, reuse shared, HTTP/1.1 (over 2 workers)"
 
 
+@pytest.mark.slow
 def test_iterations_with_fewer_vus_than_workers_all_run(own_target: TargetProcess) -> None:
     answered = own_target.requests()
     result = loadscope(

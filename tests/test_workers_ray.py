@@ -33,26 +33,31 @@ def own_target() -> Iterator[TargetProcess]:
         yield server
 
 
+@pytest.mark.slow
 def test_ray_workers_count_exactly_what_the_target_saw(
     own_target: TargetProcess, cluster: str
 ) -> None:
     checks.check_cli_counts(own_target, ("--cluster", "ray"), env={"RAY_ADDRESS": cluster})
 
 
+@pytest.mark.slow
 def test_ray_live_concurrency_reaches_both_workers(own_target: TargetProcess, cluster: str) -> None:
     checks.check_live_concurrency(own_target, worker_pool("ray"))
 
 
+@pytest.mark.slow
 def test_ray_runn_i_is_unique_across_workers(
     own_target: TargetProcess, cluster: str, tmp_path: Path
 ) -> None:
     checks.check_runn_i_unique(own_target, worker_pool("ray"), tmp_path)
 
 
+@pytest.mark.slow
 def test_ray_pause_resume_and_nothing_left_open(own_target: TargetProcess, cluster: str) -> None:
     checks.check_pause_resume_and_clean_stop(own_target, worker_pool("ray"))
 
 
+@pytest.mark.slow
 def test_ray_rows_name_the_node(own_target: TargetProcess, cluster: str) -> None:
     from loadscope.engine import SessionConfig
     from loadscope.engine.control import ScenarioSpec
@@ -68,6 +73,7 @@ def test_ray_rows_name_the_node(own_target: TargetProcess, cluster: str) -> None
     assert all(w.node for w in final.workers)
 
 
+@pytest.mark.slow
 def test_a_cluster_address_nobody_listens_on_is_one_line_and_exit_2(
     own_target: TargetProcess,
 ) -> None:
@@ -92,6 +98,7 @@ def test_a_cluster_address_nobody_listens_on_is_one_line_and_exit_2(
     assert f"Ray cluster at ray://127.0.0.1:{port} is not reachable" in result.error_line()
 
 
+@pytest.mark.slow  # starts Ray
 async def test_ray_one_command_sequence_leaves_what_it_leaves_everywhere(
     own_target: TargetProcess, cluster: str
 ) -> None:

@@ -154,7 +154,9 @@ def check_pause_resume_and_clean_stop(target: TargetProcess, pool: WorkerPool) -
         control.pause()
         wait_snapshot(control, lambda s: s.state == "paused", "every worker paused")
         quiet = _settled(target)
-        time.sleep(1.0)
+        # A second of the workers' own clocks while paused: nothing may go out meanwhile.
+        paused_at = control.updates().session_s  # type: ignore[union-attr]
+        wait_snapshot(control, lambda s: s.session_s >= paused_at + 1.0, "a paused second")
         assert target.requests() == quiet, "requests went out while paused"
         control.resume()
         counts = [w.requests_total for w in control.updates().workers]  # type: ignore[union-attr]

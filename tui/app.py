@@ -294,18 +294,30 @@ class LoadscopeApp(App[int]):
         self.command(SetReuseMode(self._reuse))
         self.notify(f"reuse mode → {self._reuse.value}", timeout=2)
 
-    HTTP_CYCLE = {"auto": "http1", "http1": "http2", "http2": "auto"}
-    HTTP_NAMES = {"auto": "auto (negotiated)", "http1": "HTTP/1.1", "http2": "HTTP/2"}
+    HTTP_CYCLE = {"auto": "http1", "http1": "http2", "http2": "http3", "http3": "auto"}
+    HTTP_NAMES = {
+        "auto": "auto (negotiated)",
+        "http1": "HTTP/1.1",
+        "http2": "HTTP/2",
+        "http3": "HTTP/3 (QUIC)",
+    }
 
     def action_toggle_http(self) -> None:
-        """auto → HTTP/1.1 → HTTP/2 → auto; the header shows the one in effect."""
+        """auto → HTTP/1.1 → HTTP/2 → HTTP/3 → auto; the header shows the one in effect.
+        HTTP/3 is in the cycle when every target is https:// (QUIC is always encrypted)."""
         if self._stopping:
             return
         current = self._http_sent or (self.snapshot.http_version if self.snapshot else "auto")
         version = self.HTTP_CYCLE.get(current, "auto")
+        if version == "http3" and not self._http3_possible():
+            version = "auto"
         self._http_sent = version
         self.command(SetHttpVersion(HttpVersion(version)))
         self.notify(f"HTTP → {self.HTTP_NAMES[version]}", timeout=2)
+
+    def _http3_possible(self) -> bool:
+        targets = self.snapshot.targets if self.snapshot else ()
+        return bool(targets) and all(target.startswith("https://") for target in targets)
 
     def action_reset_stats(self) -> None:
         if not self._stopping:

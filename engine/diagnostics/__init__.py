@@ -17,6 +17,7 @@ from ._log_writer import open_log
 from ._phases import PhaseExtension, PhaseSpec, phase_specs
 from ._request_log import COLUMNS as REQUEST_LOG_COLUMNS
 from ._request_log import RequestLog, read_rows, remove_request_log
+from ._udp import udp_socket_counts
 from ._unix import unix_stream_counts
 from ._view import (
     DiagnosticsExtension,
@@ -54,5 +55,6 @@ __all__ = [
     "phase_specs",
     "read_rows",
     "remove_request_log",
+    "udp_socket_counts",
     "unix_stream_counts",
 ]

@@ -9,6 +9,7 @@ The command line and the console's engine process both attach them through this 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from ..metrics import EventKind, GeneratorLoad, KernelSnapshot, Warning
 from ._detectors import SETTLE_S, Detectors, Observation, RunTotals
 from ._generator import GeneratorMonitor
 from ._phases import PhaseExtension, PhaseSpec
+from ._udp import with_udp_sockets
 from ._unix import unix_paths, with_unix_sockets
 from ._view import (
     DiagnosticsExtension,
@@ -66,6 +68,14 @@ def target_addresses(session: SessionView) -> list[tuple[str, int]]:
     return list(addresses)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class KernelExtension(DiagnosticsExtension):
     """Socket counts of the session's own connections to its targets (both ends: by the local
     ports its connections used, so TIME_WAIT left by earlier runs or other clients is not
@@ -94,6 +104,7 @@ class KernelExtension(DiagnosticsExtension):
         self.error: str | None = None
         self._addresses: list[tuple[str, int]] = []
         self._unix_paths: list[str] = []
+        self._udp_targets: list[tuple[str, int]] = []  # HTTP/3's, while it is the setting
         self._view: KernelView | None = None
         self._pending: asyncio.Future[KernelSample | None] | None = None
         self._pending_era = 0  # the statistics era the pending read began in
@@ -147,6 +158,10 @@ class KernelExtension(DiagnosticsExtension):
 
     def _start_sample(self, view: SessionView) -> None:
         own_ports = bytes(view.ledger.local_ports)  # a copy: the worker thread reads it
+        quic = view.http_version is HttpVersion.HTTP3
+        self._udp_targets = [
+            (host, port) for host, port in self._addresses if quic and _is_address(host)
+        ]
         self._pending_era = self._era
         self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample, own_ports)
 
@@ -177,6 +192,8 @@ class KernelExtension(DiagnosticsExtension):
         sample = self._view.sample(own_ports)
         if sample is not None and self._unix_paths:
             sample = with_unix_sockets(sample, self._unix_paths, self.proc_root)
+        if sample is not None and self._udp_targets:
+            sample = with_udp_sockets(sample, self._udp_targets, self.proc_root)
         return sample
 
     def _endpoints(self) -> list[Endpoint]:

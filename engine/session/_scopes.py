@@ -75,7 +75,7 @@ class Connections:
         """`reuse shared, HTTP/1.1 (auto: ...)`: how the session starts, for the event log."""
         tls = any(runner.base_url.scheme == "https" for runner in self.runners.values())
         auto = "HTTP by ALPN" if tls else "HTTP/1.1 (auto: h2 needs TLS, or h2c)"
-        versions = {"auto": auto, "http1": "HTTP/1.1", "http2": "HTTP/2"}
+        versions = {"auto": auto, "http1": "HTTP/1.1", "http2": "HTTP/2", "http3": "HTTP/3 (QUIC)"}
         version = versions.get(self.http_version.value, self.http_version.value)
         routes = sorted({r.route.describe() for r in self.runners.values() if not r.route.direct})
         via = "".join(f", via {route}" for route in routes)

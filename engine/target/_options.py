@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class Listener(enum.StrEnum):
     HTTP = "http"  # HTTP/1.1, and HTTP/2 with prior knowledge (h2c) on the same port
     HTTPS = "https"  # TLS; ALPN chooses h2 or http/1.1
+    HTTP3 = "http3"  # QUIC on UDP, ALPN h3
     UNIX = "unix"  # a unix stream socket speaking what the plain port speaks
 
     @property
@@ -37,6 +38,9 @@ class TargetOptions:
     always_close: bool = False  # every response says `Connection: close` (HTTP/2: GOAWAY)
     workers: int = 1  # processes sharing the ports with SO_REUSEPORT
     max_concurrent_streams: int = 256  # HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS
+    # HTTP/3 (QUIC) on this UDP port; 0: the TLS listener's port number, as servers announce h3
+    # on the port of their https (Alt-Svc), so one https:// URL reaches all three protocols.
+    http3_port: int | None = None
     backlog: int = 4096
     certfile: str | None = None  # None with tls: a self-signed certificate made at start
     keyfile: str | None = None
@@ -52,7 +56,9 @@ class TargetOptions:
             raise ValueError("keepalive_timeout must be positive (or None)")
         if self.max_concurrent_streams < 1:
             raise ValueError("max_concurrent_streams must be at least 1")
-        for port in (self.port, self.tls_port):
+        if self.http3_port is not None and not self.tls:
+            raise ValueError("HTTP/3 needs tls (QUIC is always encrypted)")
+        for port in (self.port, self.tls_port, self.http3_port or 0):
             if not 0 <= port <= 65535:
                 raise ValueError(f"invalid port {port}")
         if self.unix_socket is not None and not self.unix_socket.strip():

@@ -59,7 +59,10 @@ class TargetProcess:
             if options.workers > 1:
                 # The others bind the ports worker 0 picked.
                 options = replace(
-                    options, port=self.info.http_port, tls_port=self.info.https_port or 0
+                    options,
+                    port=self.info.http_port,
+                    tls_port=self.info.https_port or 0,
+                    http3_port=self.info.http3_port,
                 )
                 others = range(1, options.workers)
                 self._wait_ready([self._spawn(n, options, secret) for n in others], deadline)
@@ -119,6 +122,10 @@ class TargetProcess:
     @property
     def https_url(self) -> str | None:
         return self._started().https_url
+
+    @property
+    def http3_url(self) -> str | None:
+        return self._started().http3_url
 
     @property
     def cert_path(self) -> str | None:

@@ -10,6 +10,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ._app import App
 from ._connection import ServerConnection
@@ -17,6 +18,9 @@ from ._counters import SharedCounters
 from ._options import Listener, TargetOptions
 from ._site import Site
 from ._tls_listener import TlsListener, listening_socket
+
+if TYPE_CHECKING:
+    from ._h3 import Http3Listener
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,7 @@ class TargetInfo:
     cert_path: str | None = None  # PEM to verify the TLS listener with (as a CA file)
     pid: int = 0
     worker: int = 0
+    http3_port: int | None = None  # UDP
     unix_socket: str | None = None
 
     @property
@@ -40,6 +45,13 @@ class TargetInfo:
         if self.https_port is None:
             return None
         return f"https://{_netloc(self.host, self.https_port)}"
+
+    @property
+    def http3_url(self) -> str | None:
+        """The HTTP/3 listener's URL (https, on its UDP port), or None without HTTP/3."""
+        if self.http3_port is None:
+            return None
+        return f"https://{_netloc(self.host, self.http3_port)}"
 
 
 def connection_factory(site: Site, listener: Listener) -> Callable[[], ServerConnection]:
@@ -87,6 +99,7 @@ async def _serve(
     reuse_port = options.workers > 1
     server: asyncio.AbstractServer | None = None
     tls: TlsListener | None = None
+    http3: Http3Listener | None = None
     unix: asyncio.AbstractServer | None = None
     try:
         plain = listening_socket(options.host, options.port, options.backlog, reuse_port)
@@ -97,6 +110,11 @@ async def _serve(
             secure = listening_socket(options.host, options.tls_port, options.backlog, reuse_port)
             tls = TlsListener(site, secure)
             tls.start()
+        if options.http3_port is not None:
+            from ._h3 import Http3Listener  # aioquic only when HTTP/3 is asked for
+
+            http3 = Http3Listener(site, options)
+            await http3.start(options.http3_port or (tls.port if tls is not None else 0))
         if options.unix_socket is not None and worker == 0:
             unix = await listen_unix(loop, site, options.unix_socket, options.backlog)
         info = TargetInfo(
@@ -106,6 +124,7 @@ async def _serve(
             options.certfile,
             os.getpid(),
             worker,
+            None if http3 is None else http3.port,
             options.unix_socket,
         )
         if ready_callback is not None:
@@ -121,6 +140,8 @@ async def _serve(
             with contextlib.suppress(OSError):
                 os.unlink(options.unix_socket or "")
         await site.close_all()
+        if http3 is not None:
+            http3.close()  # after close_all: the connections' CONNECTION_CLOSE goes out on it
 
 
 async def listen_unix(

@@ -23,6 +23,7 @@ from ._h1 import AsyncHTTP11Connection
 from ._h2 import AsyncHTTP2Connection
 from ._proxy import open_tunnel
 from ._route import DIRECT, Route
+from ._tls import QuicSettings
 from ._wire import Origin
 from .interfaces import (
     DEFAULT_MAX_BODY,
@@ -80,6 +81,7 @@ class AsyncConnector:
         route: Route = DIRECT,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         network: Network | None = None,
+        quic_settings: Callable[[], QuicSettings] | None = None,
     ) -> None:
         self.runner = runner
         self.origin = origin
@@ -88,6 +90,7 @@ class AsyncConnector:
         self.observer = observer
         self.connect_timeout = connect_timeout
         self._ssl_context = ssl_context
+        self._quic_settings = quic_settings or QuicSettings
         self._max_body = max_body
         self._max_header_size = max_header_size
         self._network = network or AsyncioNetwork()
@@ -103,6 +106,8 @@ class AsyncConnector:
 
     async def _open(self, http_version: HttpVersion) -> Connection:
         loop = asyncio.get_running_loop()
+        if http_version is HttpVersion.HTTP3:
+            return await self._open_quic(loop)
         deadline = loop.time() + self.connect_timeout
         started = time.perf_counter()
         transport, handshake = await self._dial(loop)
@@ -127,6 +132,34 @@ class AsyncConnector:
         conn.connect_us = int((connected - started) * 1e6)
         conn.tls_us = int((tls_done - connected) * 1e6) if self.origin.is_tls else 0
         self._hand_over(transport, handshake, conn)
+        return conn
+
+    async def _open_quic(self, loop: asyncio.AbstractEventLoop) -> Connection:
+        """HTTP/3: one QUIC handshake on a UDP socket, in place of TCP connect and TLS."""
+        if not self.origin.is_tls:
+            raise ConnectError(
+                f"HTTP/3 needs an https:// URL, not {self.origin}", "http3_needs_tls"
+            )
+        if not self.route.direct:
+            raise ConnectError("HTTP/3 goes direct: not through a proxy or a unix socket")
+        address = self._address or await self._resolve(loop, self.origin.host, self.origin.port)
+        from ._h3 import AsyncHTTP3Connection  # aioquic only when HTTP/3 is asked for
+
+        conn = AsyncHTTP3Connection(self.observer, self.runner, str(self.origin), self._max_body)
+        try:
+            await conn.open(
+                address,
+                self.origin.port,
+                self._quic_settings(),
+                self.server_name,
+                self.connect_timeout,
+            )
+        except ConnectTimeout:
+            raise  # nobody answered: nothing was accepted
+        except (TLSError, ConnectError):
+            self.observer.on_lost_before_open(CloseReason.ERROR)  # the server kept state for it
+            raise
+        self.observer.on_open(conn)
         return conn
 
     def _tunnels(self, http_version: HttpVersion) -> bool:

@@ -84,6 +84,8 @@ class AsyncOriginPool:
     def _known_strategy(self) -> _Strategy | None:
         """The strategy when configuration decides the protocol; None until ALPN tells."""
         version = self._http_version
+        if version is HttpVersion.HTTP3:
+            return _Multiplexed(self)
         if self._connector.origin.is_tls:
             return _Exclusive(self) if version is HttpVersion.HTTP1 else None
         return _Multiplexed(self) if version is HttpVersion.HTTP2 else _Exclusive(self)

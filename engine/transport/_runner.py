@@ -20,7 +20,7 @@ from ._httpx_transport import AsyncEngineTransport
 from ._pool import AsyncOriginPool
 from ._route import Route, choose_route
 from ._scope import PoolScope
-from ._tls import build_ssl_context
+from ._tls import QuicSettings, build_ssl_context
 from ._wire import Origin, RawRequest
 from .interfaces import ConnectionObserver, Network
 
@@ -49,6 +49,7 @@ class Runner:
         self._max_body = session.max_body
         self._skip_verify = config.skip_verify or session.insecure
         self._contexts: dict[HttpVersion, ssl.SSLContext] = {}
+        self._quic: QuicSettings | None = None
         self._proxy = config.proxy or session.proxy
         self._unix_socket = config.unix_socket or session.unix_socket
         self.route = self.route_to(origin_of(self.base_url))  # checks the proxy settings now
@@ -79,6 +80,17 @@ class Runner:
             )
         return context
 
+    def quic_settings(self) -> QuicSettings:
+        if self._quic is None:
+            self._quic = QuicSettings(
+                skip_verify=self._skip_verify,
+                cacert=self.config.cacert,
+                cert=self.config.cert,
+                key=self.config.key,
+                idle_timeout=self.idle_timeout,
+            )
+        return self._quic
+
     def prepare_tls(self) -> None:
         """Build the TLS context up front, so the first request pays no certifi load."""
         if self.base_url.scheme == "https":
@@ -95,6 +107,7 @@ class Runner:
                 self._connect_timeout,
                 self._max_body,
                 server_name=self.config.tls_server_name,
+                quic_settings=self.quic_settings,
                 route=self.route_to(origin),
                 max_header_size=self.config.max_header_size,
                 network=self.network,

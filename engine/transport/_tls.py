@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 
 import certifi
 
@@ -12,7 +13,20 @@ ALPN = {
     HttpVersion.AUTO: ["h2", "http/1.1"],
     HttpVersion.HTTP1: ["http/1.1"],
     HttpVersion.HTTP2: ["h2"],
+    HttpVersion.HTTP3: ["h2", "http/1.1"],  # TCP contexts only; HTTP/3 uses QuicSettings
 }
+
+
+@dataclass(frozen=True, slots=True)
+class QuicSettings:
+    """TLS for QUIC (HTTP/3), the runner's equivalent of its `ssl.SSLContext`s, built once:
+    aioquic does TLS 1.3 itself and takes these instead of a context."""
+
+    skip_verify: bool = False
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    idle_timeout: float = 90.0
 
 
 def build_ssl_context(

@@ -1,0 +1,208 @@
+"""HTTP/3 over QUIC on a UDP port, with aioquic: the same routes and counters as the TCP listeners.
+
+A QUIC connection counts as accepted when the server creates its state for it (the client's
+first Initial packet), and as closed when aioquic reports it terminated (a CONNECTION_CLOSE
+either way, or the idle timeout). `/close` answers, then closes the connection gracefully with
+H3_NO_ERROR once its other streams are answered; `keepalive_timeout` is QUIC's idle timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import QuicServer
+from aioquic.h3.connection import H3_ALPN, ErrorCode, H3Connection
+from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, ProtocolNegotiated, QuicEvent, StreamReset
+
+from ._app import Deferred, Request, Response
+from ._counters import Field
+from ._options import Listener, TargetOptions
+from ._site import Site
+
+_SERVER = (b"server", b"loadscope-target")
+_DEFAULT_IDLE_TIMEOUT = 60.0
+
+
+class _Stream:
+    __slots__ = ("body", "headers", "timer")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.headers = headers
+        self.body: list[bytes] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class Http3ServerConnection(QuicConnectionProtocol):
+    """One QUIC connection of the HTTP/3 listener."""
+
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+        self.slot = site.slots[Listener.HTTP3]
+        self._h3: H3Connection | None = None
+        self._streams: dict[int, _Stream] = {}
+        self._closing = False
+        self._gone = False
+        site.counts[self.slot + Field.ACCEPTED] += 1
+        site.connections.add(self)
+
+    # -- QUIC events ----------------------------------------------------------------------------
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, ProtocolNegotiated):
+            self._h3 = H3Connection(self._quic)
+        elif isinstance(event, ConnectionTerminated):
+            self._terminated()
+            return
+        elif isinstance(event, StreamReset):
+            self._drop(event.stream_id)
+        if self._h3 is not None:
+            for h3_event in self._h3.handle_event(event):
+                self._h3_event(h3_event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._terminated()
+        super().connection_lost(exc)
+
+    def _h3_event(self, event: H3Event) -> None:
+        if isinstance(event, HeadersReceived):
+            stream = self._streams.setdefault(event.stream_id, _Stream(list(event.headers)))
+            if event.stream_ended:
+                self._on_request(event.stream_id, stream)
+        elif isinstance(event, DataReceived):
+            stream_or_none = self._streams.get(event.stream_id)
+            if stream_or_none is None:
+                return
+            if event.data:
+                stream_or_none.body.append(event.data)
+            if event.stream_ended:
+                self._on_request(event.stream_id, stream_or_none)
+
+    # -- requests and responses -----------------------------------------------------------------
+    def _on_request(self, stream_id: int, stream: _Stream) -> None:
+        request = _request_of(stream)
+        if request is None or self._closing:
+            self._reset(stream_id, ErrorCode.H3_REQUEST_REJECTED)
+            return
+        self.site.counts[self.slot + Field.REQUESTS] += 1
+        result = self.site.app.handle(request)
+        head_only = request.method == "HEAD"
+        if isinstance(result, Deferred):
+            stream.timer = self.site.loop.call_later(
+                result.delay, self._respond, stream_id, result.response, head_only
+            )
+        else:
+            self._respond(stream_id, result, head_only)
+
+    def _respond(self, stream_id: int, response: Response, head_only: bool) -> None:
+        if self._h3 is None or self._gone or stream_id not in self._streams:
+            return
+        headers = [(b":status", b"%d" % response.status), _SERVER]
+        body = response.body
+        no_body = response.status in (204, 304)
+        if not no_body:
+            headers.append((b"content-type", response.content_type))
+            headers.append((b"content-length", b"%d" % len(body)))
+        if head_only or no_body:
+            body = b""
+        headers.extend(response.headers)
+        self._h3.send_headers(stream_id, headers, end_stream=not body)
+        if body:
+            self._h3.send_data(stream_id, body, end_stream=True)
+        self._streams.pop(stream_id, None)
+        if response.close or self.site.options.always_close:
+            self._closing = True
+        self.transmit()  # the answer leaves before a CONNECTION_CLOSE that would drop it
+        self._close_when_answered()
+
+    def _reset(self, stream_id: int, code: int) -> None:
+        self._drop(stream_id)
+        self._quic.reset_stream(stream_id, code)
+        self.transmit()
+
+    def _drop(self, stream_id: int) -> None:
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None and stream.timer is not None:
+            stream.timer.cancel()
+
+    def _close_when_answered(self) -> None:
+        if self._closing and not self._streams:
+            self.close(error_code=ErrorCode.H3_NO_ERROR, reason_phrase="closing")
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def _terminated(self) -> None:
+        if self._gone:
+            return
+        self._gone = True
+        for stream_id in list(self._streams):
+            self._drop(stream_id)
+        self.site.counts[self.slot + Field.CLOSED] += 1
+        self.site.connections.discard(self)
+
+    def shutdown(self) -> None:
+        """The worker stops: answer nothing more, close now (H3_NO_ERROR)."""
+        if not self._gone:
+            self.close(error_code=ErrorCode.H3_NO_ERROR, reason_phrase="server stopping")
+
+    def abort(self) -> None:
+        self._terminated()
+
+
+def _request_of(stream: _Stream) -> Request | None:
+    method = target = authority = b""
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in stream.headers:
+        if name[:1] != b":":
+            headers.append((name, value))
+        elif name == b":method":
+            method = value
+        elif name == b":path":
+            target = value
+        elif name == b":authority":
+            authority = value
+    if not method or not target:
+        return None
+    if authority and not any(name == b"host" for name, _ in headers):
+        headers.insert(0, (b"host", authority))
+    body = b"".join(stream.body)
+    stream.body = []
+    return Request(method.decode("latin-1"), target, headers, body, "HTTP/3")
+
+
+class Http3Listener:
+    """The UDP endpoint that accepts QUIC connections for one worker."""
+
+    def __init__(self, site: Site, options: TargetOptions) -> None:
+        self.site = site
+        self.options = options
+        self.port = 0
+        self._transport: asyncio.DatagramTransport | None = None
+
+    async def start(self, port: int) -> int:
+        options = self.options
+        configuration = QuicConfiguration(
+            is_client=False,
+            alpn_protocols=H3_ALPN,
+            idle_timeout=options.keepalive_timeout or _DEFAULT_IDLE_TIMEOUT,
+        )
+        configuration.load_cert_chain(options.certfile or "", options.keyfile)
+        site = self.site
+
+        def connection(*args: Any, **kwargs: Any) -> Http3ServerConnection:
+            return Http3ServerConnection(*args, site=site, **kwargs)
+
+        transport, _ = await site.loop.create_datagram_endpoint(
+            lambda: QuicServer(configuration=configuration, create_protocol=connection),
+            local_addr=(options.host, port),
+            reuse_port=options.workers > 1,
+        )
+        self._transport = transport
+        self.port = int(transport.get_extra_info("sockname")[1])
+        return self.port
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()

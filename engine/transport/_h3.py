@@ -1,0 +1,354 @@
+"""HTTP/3 connections: aioquic's QUIC and H3 state machines on one UDP socket, many streams.
+
+A QUIC connection has no TCP handshake and no TLS record layer of its own: its one handshake (QUIC
+with TLS 1.3 inside) is timed as `tls_us`, and `connect_us` stays 0. It leaves no TIME_WAIT
+behind. The server's stream limit is QUIC's own flow control, so this connection takes at most
+`MAX_STREAMS` requests at once, below every common server's initial limit (aioquic's is 128).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+
+import certifi
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.h3.connection import H3_ALPN, ErrorCode, H3Connection
+from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent, StreamReset
+
+from .._config import CloseReason
+from ._errors import (
+    BodyTooLarge,
+    ConnectError,
+    ConnectTimeout,
+    PeerClosed,
+    ReadTimeout,
+    TLSError,
+)
+from ._errors import (
+    StreamReset as StreamResetError,
+)
+from ._serialize import h2_headers, request_body
+from ._tls import QuicSettings
+from ._wire import RawRequest, RawResponse
+from .interfaces import DEFAULT_MAX_BODY, Connection, ConnectionObserver
+
+MAX_STREAMS = 100
+_HTTP3 = b"HTTP/3"
+# QUIC transport error codes (RFC 9000 §20.1) that mean the TLS handshake failed.
+_CRYPTO_ERRORS = range(0x100, 0x200)
+_H3_NO_ERROR = int(ErrorCode.H3_NO_ERROR)
+
+
+class QuicHandshakeTimeout(ConnectTimeout):
+    kind = "quic_handshake_timeout"
+
+
+class QuicClosed(PeerClosed):
+    """The peer (or the QUIC stack) closed the connection with an error code."""
+
+    kind = "quic_closed"
+
+    def __init__(self, message: str, code: int, *, before_response: bool) -> None:
+        super().__init__(message, before_response=before_response)
+        self.code = code
+
+
+def quic_configuration(settings: QuicSettings, server_name: str) -> QuicConfiguration:
+    """The client's QUIC configuration: ALPN h3, verification as the runner's TLS has it."""
+    configuration = QuicConfiguration(
+        is_client=True,
+        alpn_protocols=H3_ALPN,
+        server_name=server_name,
+        idle_timeout=settings.idle_timeout,
+    )
+    if settings.skip_verify:
+        configuration.verify_mode = ssl.CERT_NONE
+    else:
+        configuration.load_verify_locations(settings.cacert or certifi.where())
+    if settings.cert:
+        configuration.load_cert_chain(settings.cert, settings.key)
+    return configuration
+
+
+class _Stream:
+    __slots__ = ("body", "body_size", "first_byte", "headers", "keep_body", "status", "waiter")
+
+    def __init__(self, waiter: asyncio.Future[RawResponse], keep_body: bool) -> None:
+        self.waiter = waiter
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.keep_body = keep_body
+        self.first_byte = 0.0
+
+
+class _QuicEndpoint(QuicConnectionProtocol):
+    """The UDP endpoint; it hands every QUIC event to the connection that owns it."""
+
+    def __init__(self, quic: QuicConnection, owner: AsyncHTTP3Connection) -> None:
+        super().__init__(quic)
+        self.owner = owner
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        self.owner.on_quic_event(event)
+
+    def datagram_received(self, data: bytes | str, addr: tuple[object, ...]) -> None:
+        self.owner.bytes_received += len(data)
+        super().datagram_received(data, addr)
+
+
+class AsyncHTTP3Connection(Connection):
+    multiplexed = True
+
+    def __init__(
+        self,
+        observer: ConnectionObserver,
+        runner: str,
+        origin: str,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        Connection.__init__(self, observer, runner, origin, "HTTP/3", max_body)
+        self._endpoint: _QuicEndpoint | None = None
+        self._quic: QuicConnection | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._h3: H3Connection | None = None
+        self._streams: dict[int, _Stream] = {}
+        self._handshake: asyncio.Future[None] | None = None
+        self._lost: asyncio.Future[None] | None = None
+        self._draining = False
+        self.peer_error: tuple[int, str] | None = None  # the CONNECTION_CLOSE code and reason
+
+    # -- opening --------------------------------------------------------------------------------
+    async def open(
+        self, address: str, port: int, settings: QuicSettings, server_name: str, timeout: float
+    ) -> None:
+        """Handshake with the server; raises ConnectTimeout, TLSError or ConnectError."""
+        loop = asyncio.get_running_loop()
+        quic = self._quic = QuicConnection(configuration=quic_configuration(settings, server_name))
+        # Before the handshake: the server's control and QPACK streams may arrive with it.
+        self._h3 = H3Connection(quic)
+        self._handshake = loop.create_future()
+        self._lost = loop.create_future()
+        started = time.perf_counter()
+        try:
+            transport, endpoint = await loop.create_datagram_endpoint(
+                lambda: _QuicEndpoint(quic, self), remote_addr=(address, port)
+            )
+        except OSError as exc:
+            raise ConnectError(f"UDP socket to {self.origin}: {exc}") from exc
+        self._endpoint, self._udp = endpoint, transport
+        self.local_port = int(transport.get_extra_info("sockname")[1])
+        endpoint.connect((address, port))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._handshake), timeout)
+        except TimeoutError:
+            self._abort()
+            raise QuicHandshakeTimeout(f"QUIC handshake with {self.origin} timed out") from None
+        except BaseException:
+            self._abort()
+            raise
+        self.tls_us = int((time.perf_counter() - started) * 1e6)
+
+    def _abort(self) -> None:
+        if self._udp is not None:
+            self._udp.abort()
+
+    # -- the connection interface ---------------------------------------------------------------
+    @property
+    def usable(self) -> bool:
+        return not self.closed and not self._draining
+
+    def is_available(self) -> bool:
+        return self.usable and len(self._streams) < MAX_STREAMS
+
+    def close(self, reason: CloseReason) -> None:
+        if self.closed:
+            return
+        self._mark_closed(reason)
+        if self._endpoint is not None:
+            self._endpoint.close(error_code=_H3_NO_ERROR)  # sends CONNECTION_CLOSE now
+        # No draining period: a load generator has nothing to answer late packets with, and a
+        # socket kept for it would outlive the session (UDP leaves no TIME_WAIT behind).
+        if self._udp is not None:
+            self._udp.close()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        self._fail_all(PeerClosed("connection closed", before_response=True))
+
+    async def wait_closed(self, timeout: float = 1.0) -> None:
+        if self._lost is None or self._lost.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._lost), timeout)
+        except TimeoutError:
+            self._abort()
+
+    async def send(self, request: RawRequest, timeout: float | None) -> RawResponse:
+        if not self.usable or self._h3 is None or self._endpoint is None or self._quic is None:
+            raise PeerClosed("connection no longer usable", before_response=True)
+        headers = h2_headers(request)
+        body = request_body(request)
+        loop = asyncio.get_running_loop()
+        stream_id = self._quic.get_next_available_stream_id()
+        stream = self._streams[stream_id] = _Stream(loop.create_future(), request.keep_body)
+        self._started_stream()
+        timer = loop.call_later(timeout, self._on_timeout, stream_id) if timeout else None
+        try:
+            self._h3.send_headers(stream_id, headers, end_stream=not body)
+            if body:
+                self._h3.send_data(stream_id, body, end_stream=True)
+            self.bytes_sent += len(body)
+            self._endpoint.transmit()
+            response = await stream.waiter
+            response.first_byte = stream.first_byte
+            return response
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._end_stream(stream_id)
+
+    # -- QUIC and H3 events ---------------------------------------------------------------------
+    def on_quic_event(self, event: QuicEvent) -> None:
+        if isinstance(event, HandshakeCompleted):
+            if self._handshake is not None and not self._handshake.done():
+                self._handshake.set_result(None)
+        elif isinstance(event, ConnectionTerminated):
+            self._on_terminated(event)
+            return
+        elif isinstance(event, StreamReset):
+            self._on_reset(event.stream_id, event.error_code)
+        if self._h3 is not None:
+            for h3_event in self._h3.handle_event(event):
+                self._on_h3_event(h3_event)
+
+    def _on_h3_event(self, event: H3Event) -> None:
+        if isinstance(event, HeadersReceived):
+            self._on_headers(event.stream_id, event.headers, event.stream_ended)
+        elif isinstance(event, DataReceived):
+            self._on_data(event.stream_id, event.data, event.stream_ended)
+
+    def _on_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]], ended: bool) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if not stream.first_byte:
+            stream.first_byte = time.perf_counter()
+        for name, value in headers:
+            if name == b":status":
+                stream.status = int(value)
+            else:
+                stream.headers.append((name, value))
+        if ended:
+            self._complete(stream)
+
+    def _on_data(self, stream_id: int, data: bytes, ended: bool) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        stream.body_size += len(data)
+        if stream.keep_body and data:
+            if stream.body_size > self.max_body:
+                stream.keep_body = False
+                stream.body = []
+                too_large = BodyTooLarge(f"response body larger than {self.max_body} bytes")
+                self._abandon(stream_id, too_large)
+                return
+            stream.body.append(data)
+        if ended:
+            self._complete(stream)
+
+    def _complete(self, stream: _Stream) -> None:
+        if stream.waiter.done():
+            return
+        response = RawResponse(stream.status, stream.headers, b"".join(stream.body), _HTTP3)
+        response.body_size = stream.body_size
+        stream.waiter.set_result(response)
+
+    def _on_reset(self, stream_id: int, error_code: int) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is not None and not stream.waiter.done():
+            reset = StreamResetError(f"stream reset by server (HTTP/3 error 0x{error_code:x})")
+            stream.waiter.set_exception(reset)
+
+    def _on_terminated(self, event: ConnectionTerminated) -> None:
+        self.peer_error = (event.error_code, event.reason_phrase)
+        handshaking = self._handshake is not None and not self._handshake.done()
+        if handshaking and self._handshake is not None:
+            self._handshake.set_exception(self._handshake_error(event))
+        graceful = event.error_code in (0, _H3_NO_ERROR)
+        error = QuicClosed(
+            f"server closed the QUIC connection (error 0x{event.error_code:x}"
+            + (f": {event.reason_phrase})" if event.reason_phrase else ")"),
+            event.error_code,
+            before_response=True,
+        )
+        self._fail_all(error)
+        if not self.closed and not handshaking:
+            self._mark_closed(CloseReason.PEER_CLOSED if graceful else CloseReason.ERROR)
+        if self._udp is not None:
+            self._udp.close()  # QUIC is done with it: its draining period is over
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+        self._notify_capacity()
+
+    def _handshake_error(self, event: ConnectionTerminated) -> Exception:
+        reason = event.reason_phrase or f"error 0x{event.error_code:x}"
+        if event.error_code in _CRYPTO_ERRORS:
+            return TLSError(f"QUIC TLS with {self.origin}: {reason}", "tls_verify_failed")
+        if "version" in reason.lower():
+            return ConnectError(
+                f"QUIC version negotiation with {self.origin} failed: {reason}",
+                "quic_version_negotiation",
+            )
+        return ConnectError(f"QUIC handshake with {self.origin}: {reason}", "quic_closed")
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _started_stream(self) -> None:
+        self.in_flight = len(self._streams)
+        if self.in_flight == 1:
+            self.observer.on_active()
+        self.requests += 1
+
+    def _end_stream(self, stream_id: int) -> None:
+        if self._streams.pop(stream_id, None) is None:
+            return
+        self.in_flight = len(self._streams)
+        if not self._streams:
+            if not self.closed:
+                self.observer.on_idle()
+            self.last_used = time.monotonic()
+        self._notify_capacity()
+
+    def _on_timeout(self, stream_id: int) -> None:
+        self._abandon(stream_id, ReadTimeout("no complete response within the timeout"))
+
+    def _abandon(self, stream_id: int, error: Exception) -> None:
+        """Fail one request and tell the server (STOP_SENDING) we no longer want its answer."""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.waiter.done():
+            return
+        stream.waiter.set_exception(error)
+        if self._endpoint is not None and self._quic is not None and not self.closed:
+            self._quic.stop_stream(stream_id, int(ErrorCode.H3_REQUEST_CANCELLED))
+            self._endpoint.transmit()
+
+    def _mark_closed(self, reason: CloseReason) -> None:
+        self.closed = True
+        self.close_reason = reason
+        self.observer.on_close(self, reason)
+
+    def _fail_all(self, exc: Exception) -> None:
+        for stream in self._streams.values():
+            if not stream.waiter.done():
+                stream.waiter.set_exception(exc)
+
+    def _notify_capacity(self) -> None:
+        callback = self.on_capacity
+        if callback is not None:
+            callback()
