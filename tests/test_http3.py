@@ -15,6 +15,7 @@ from loadscope.engine import HttpVersion, ReuseMode, Session, SessionConfig, Url
 from loadscope.engine.diagnostics import attach_diagnostics, udp_socket_counts
 from loadscope.engine.target import TargetOptions, TargetProcess
 
+from .cli_support import loadscope
 from .helpers import run_session
 
 pytestmark = pytest.mark.slow
@@ -203,3 +204,31 @@ async def test_the_kernel_view_counts_the_quic_connections_udp_sockets(
     finally:
         session.stop()
         await session.shutdown()
+
+
+def test_the_command_line_runs_http3_against_the_target(h3_target: TargetProcess) -> None:
+    _, requests = counts(h3_target)
+    result = loadscope(
+        "run", url(h3_target, "/json"), "--http3", "-k", "-c", "4", "--iterations", "20",
+        "--format", "json",
+    )  # fmt: skip
+    report = result.json()
+    assert report["requests_total"] == 20 == h3_target.requests("http3") - requests
+    assert report["http_versions"] == {"HTTP/3": 20}
+    assert report["connections_opened"] == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("run", "http://127.0.0.1:9/", "--http3"), "give an https:// URL"),
+        (("run", "https://127.0.0.1:9/", "--http3", "--proxy", "http://127.0.0.1:9"), "direct"),
+        (("target", "--http3-port", "0"), "HTTP/3 needs tls"),
+    ],
+)
+def test_http3_flags_that_cannot_work_are_one_line_and_exit_2(
+    arguments: tuple[str, ...], message: str
+) -> None:
+    result = loadscope(*arguments)
+    assert result.code == 2
+    assert message in result.err and len(result.err.strip().splitlines()) == 1

@@ -50,6 +50,8 @@ def _print_banner(target: TargetProcess, out: TextIO) -> None:
     ]
     if target.https_url is not None:
         lines.append(f"  {target.https_url}  TLS, ALPN h2 + http/1.1; cacert {target.cert_path}")
+    if target.http3_url is not None:
+        lines.append(f"  {target.http3_url}  HTTP/3 over QUIC (UDP); cacert {target.cert_path}")
     if options.unix_socket is not None:
         lines.append(f"  unix:{options.unix_socket}   {plain}")
     if options.keepalive_timeout is not None:

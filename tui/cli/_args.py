@@ -195,7 +195,9 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="N",
         help="cap on runbook iterations started per second; 0 = unlimited (default 1)",
     )
-    add_limit_options(loadt.add_argument_group("http"))
+    loadt_http = loadt.add_argument_group("http")
+    add_limit_options(loadt_http)
+    add_version_options(loadt_http)
     add_runbook_options(loadt.add_argument_group("runbook"))
     _add_runn_selection(loadt.add_argument_group("runn: which runbooks"))
     _add_runn_runbook_flags(loadt.add_argument_group("runn: how runbooks run"))
@@ -377,6 +379,14 @@ def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         help="accept only HTTP/2 with prior knowledge on the plain port",
     )
     target.add_argument(
+        "--http3-port",
+        type=whole(0, MAX_PORT),
+        default=None,
+        metavar="PORT",
+        help="also serve HTTP/3 (QUIC) on this UDP port, with --tls (0 = the HTTPS port's "
+        "number; the http3 extra: aioquic)",
+    )
+    target.add_argument(
         "--unix-socket",
         default=None,
         metavar="PATH",
@@ -499,6 +509,11 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         action="store_true",
         help="HTTP/2 with prior knowledge on http:// (same as --http2 there)",
     )
+    version.add_argument(
+        "--http3",
+        action="store_true",
+        help="HTTP/3 over QUIC to the https:// URL's UDP port (the http3 extra: aioquic)",
+    )
     http.add_argument(
         "--h2-connections",
         type=whole(-1000, 1000),
@@ -562,6 +577,16 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "decide with a `test`",
     )
     add_runbook_options(parser.add_argument_group("runbook"))
+
+
+def add_version_options(group: argparse._ArgumentGroup) -> None:
+    """loadscope's own protocol choice for `loadt` (runn has none: its client negotiates)."""
+    version = group.add_mutually_exclusive_group()
+    version.add_argument("--http1", action="store_true", help="force HTTP/1.1")
+    version.add_argument("--http2", action="store_true", help="force HTTP/2 (h2 or h2c)")
+    version.add_argument(
+        "--http3", action="store_true", help="HTTP/3 over QUIC to https:// runners (aioquic)"
+    )
 
 
 def add_limit_options(group: argparse._ArgumentGroup) -> None:

@@ -7,14 +7,16 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ...engine import LatencySummary, SessionConfig, Snapshot
+from ...engine import HttpVersion, LatencySummary, SessionConfig, Snapshot
 from ...engine.control import ScenarioSpec
 from ._errors import UsageError
 from ._network import apply_network_options
 from ._options import (
+    LoadFlags,
     LoadPlan,
     check_books,
     duration,
+    http3_version,
     iterations,
     labelled,
     limits,
@@ -38,12 +40,23 @@ class LoadtFlags(RunbookSelection):
     connect_timeout: str = "10s"
     max_body: str = "64MiB"
     max_header_size: str = "1MiB"
+    http1: bool = False
+    http2: bool = False
+    http3: bool = False
     var: tuple[str, ...] = ()
     iterations: int | None = None
     env_file: str | None = None
     workers: str = "1"
     cluster: str = "local"
     pin: bool = True
+
+
+def loadt_http_version(flags: LoadtFlags) -> HttpVersion:
+    if flags.http3:
+        return http3_version(LoadFlags(http3=True), None)
+    if flags.http2:
+        return HttpVersion.HTTP2
+    return HttpVersion.HTTP1 if flags.http1 else HttpVersion.AUTO
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,7 @@ def loadt_plan(flags: LoadtFlags) -> tuple[LoadPlan, LoadtFigures]:
         max_body=max_body,
         rate=float(flags.max_rps) if unlimited else None,
         max_vus=UNLIMITED_VUS if unlimited else None,
+        http_version=loadt_http_version(flags),
     )
     apply_network_options(config)  # the environment's proxies
     note_ignored(flags)

@@ -66,6 +66,7 @@ class LoadFlags:
     http1: bool = False
     http2: bool = False
     h2c: bool = False
+    http3: bool = False
     h2_connections: int = 1
     reuse: str = "shared"
     max_idle: int | None = None
@@ -221,6 +222,8 @@ def parse_vars(values: tuple[str, ...]) -> dict[str, object]:
 
 
 def http_version(flags: LoadFlags, url_scheme: str | None) -> HttpVersion:
+    if flags.http3:
+        return http3_version(flags, url_scheme)
     if flags.h2c:
         if url_scheme == "https":
             raise UsageError("--h2c is HTTP/2 without TLS; for https:// use --http2")
@@ -230,6 +233,19 @@ def http_version(flags: LoadFlags, url_scheme: str | None) -> HttpVersion:
     if flags.http1:
         return HttpVersion.HTTP1
     return HttpVersion.AUTO
+
+
+def http3_version(flags: LoadFlags, url_scheme: str | None) -> HttpVersion:
+    """--http3, when it can work: an https:// target, direct, and aioquic installed."""
+    if url_scheme == "http":
+        raise UsageError("--http3 is QUIC, always encrypted: give an https:// URL")
+    if flags.proxy or flags.unix_socket:
+        raise UsageError("--http3 goes direct over UDP: not with --proxy or --unix-socket")
+    import importlib.util
+
+    if importlib.util.find_spec("aioquic") is None:
+        raise UsageError("--http3 needs aioquic: pip install 'loadscope[http3]'")
+    return HttpVersion.HTTP3
 
 
 def is_url(text: str) -> bool:

@@ -85,6 +85,7 @@ class TargetFlags:
     tls: bool = False
     tls_port: int = 8443
     h2c: bool = False
+    http3_port: int | None = None
     workers: int = 1
     keepalive_timeout: float | None = None
     always_close: bool = False

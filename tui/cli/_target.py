@@ -16,6 +16,7 @@ def cmd_target(args: TargetFlags) -> int:
             tls=args.tls,
             tls_port=args.tls_port if args.tls else 0,
             plain=PlainProtocols.H2C if args.h2c else PlainProtocols.BOTH,
+            http3_port=args.http3_port,
             workers=args.workers,
             keepalive_timeout=args.keepalive_timeout,
             always_close=args.always_close,
@@ -35,6 +36,8 @@ def start_error(text: str, options: TargetOptions) -> str:
     where = " or ".join(f"{options.host}:{port}" for port in ports) or options.host
     if options.unix_socket is not None:
         where += f" or unix socket {options.unix_socket}"
+    if options.http3_port:
+        where += f" or UDP {options.host}:{options.http3_port}"
     for errno_text, reason in (("[Errno 98]", "address already in use"),
                                ("[Errno 13]", "permission denied")):  # fmt: skip
         if errno_text in text:
