@@ -28,8 +28,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from loadscope.engine import HttpVersion, ReuseMode, SessionConfig  # noqa: E402
-from loadscope.engine.control._process import EngineProcess  # noqa: E402
-from loadscope.engine.control._spec import ScenarioSpec  # noqa: E402
+from loadscope.engine.control import EngineProcess, ScenarioSpec  # noqa: E402
 from loadscope.engine.target import TargetOptions, TargetProcess  # noqa: E402
 from loadscope.tui.app import ConsoleOptions, LoadscopeApp  # noqa: E402
 from loadscope.tui.cli._console import report_renderer, setup_child_session  # noqa: E402
@@ -203,7 +202,7 @@ def demo_spec(target: TargetProcess) -> ScenarioSpec:
 
 
 async def main(only: set[str]) -> None:
-    with TargetProcess(TargetOptions(tls=True)) as target:
+    with TargetProcess(TargetOptions(tls=True, http3_port=0)) as target:
         shots = {
             "dashboard": lambda: shoot(
                 "dashboard",
@@ -265,6 +264,13 @@ async def main(only: set[str]) -> None:
                 SessionConfig(concurrency=20, insecure=True, warm_up=3),
                 summary_shown(240),  # the runbook's phases end the run
                 label="demo churn: examples/churn.yml",
+            ),
+            "http3": lambda: shoot(
+                "http3",
+                ScenarioSpec(url=f"{target.https_url}/json"),
+                SessionConfig(concurrency=20, insecure=True, http_version=HttpVersion.HTTP3),
+                wait(12),
+                label="HTTP/3 over QUIC (h: auto → 1.1 → 2 → 3)",
             ),
             "watch": lambda: shoot_watch(target),
         }

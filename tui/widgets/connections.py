@@ -250,6 +250,13 @@ def _handshake_line(snapshot: Snapshot) -> list[list[Segment]]:
     conns = snapshot.connections
     if not conns.connect_ms.count:
         return [[("connect", "– (none opened)", "dim")]]
+    tls = conns.tls_ms
+    if snapshot.http_version_in_use == "HTTP/3":  # one QUIC handshake: no TCP connect
+        quic: list[Segment] = [("QUIC handshake p50", ms(tls.p50), "bold")]
+        return [
+            [*quic, ("p99", ms(tls.p99), "bold")],
+            [("QUIC hs", f"{ms(tls.p50)}/{ms(tls.p99)}", "bold")],
+        ]
     connect = conns.connect_ms
     full: list[Segment] = [
         ("connect p50", ms(connect.p50), "bold"),
@@ -257,7 +264,6 @@ def _handshake_line(snapshot: Snapshot) -> list[list[Segment]]:
     ]
     short: list[Segment] = [("connect", f"{ms(connect.p50)}/{ms(connect.p99)}", "bold")]
     if conns.tls_ms.count:
-        tls = conns.tls_ms
         full += [("TLS p50", ms(tls.p50), "bold"), ("p99", ms(tls.p99), "bold")]
         short += [("TLS", f"{ms(tls.p50)}/{ms(tls.p99)}", "bold")]
     return [full, short]
