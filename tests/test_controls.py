@@ -126,7 +126,7 @@ def test_a_bad_value_fails_where_it_is_asked_for() -> None:
     with pytest.raises(ValueError):
         SetReuseMode("sometimes")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        ScriptedController([]).set_http_version("http3")
+        ScriptedController([]).set_http_version("http4")
     assert SetConcurrency(-4).n == 0 and SetConcurrency(7.0).n == 7  # type: ignore[arg-type]
     assert describe(SetReuseMode(ReuseMode.PER_VU)) == "set_reuse_mode per-vu"
 

@@ -44,6 +44,7 @@ class Session:
         self.ledger = self.connections.ledger
         self.runners = self.connections.runners
         self.log = EventLog()
+        self.event, self.log_once = self.log.event, self.log.log_once  # the SessionPort's calls
         self.events: Sequence[EventRecord] = self.log.records
         self.load = LoadLevel(config, self.crowd, self.connections, self.log)
         self.stages = StagePlan(config.stages, self.load.follow_stage, self.load.announce_stage)
@@ -307,22 +308,6 @@ class Session:
         """The run ends when the last of its `max_iterations` has finished."""
         if self.busy == 0 and self.crowd.iterations_spent():
             self.stop()
-
-    def event(
-        self,
-        kind: EventKind,
-        message: str,
-        *,
-        before: float | None = None,
-        after: float | None = None,
-        mode: str | None = None,
-        detector: str | None = None,
-    ) -> None:
-        """Log `kind` with its typed values and the line people read."""
-        self.log.event(kind, message, before=before, after=after, mode=mode, detector=detector)
-
-    def log_once(self, key: str, message: str) -> None:
-        self.log.log_once(key, message)
 
     def take_request_log(self, fresh: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]] | None:
         batch, self.request_log = self.request_log, fresh

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NoReturn
 
 from ...engine import ReuseMode
+from ._arg_types import MAX_PORT, MAX_RATE, MAX_VUS, finite, whole
+from ._args_runn import add_runn_grpc, add_runn_runbook_flags, add_runn_selection
 from ._mix import add_mix_option
 from ._network import add_network_options
 from ._request_log import add_request_log_option
@@ -26,45 +27,7 @@ examples:
 """
 
 
-MAX_VUS = 2**31 - 1  # an outer bound; the machine's limits (open files, ports) refuse far less
-MAX_RATE = 1_000_000.0  # iterations per second
-MAX_PORT = 65_535
 LOCAL_WORKERS_PER_CORE = 4  # --workers beyond this many per core only contend
-
-
-def whole(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number in [low, high], or a one-line error naming the range."""
-
-    def parse(text: str) -> int:
-        value = int(text.strip())  # ValueError: argparse says "invalid int value"
-        if value > high:
-            raise argparse.ArgumentTypeError(f"{_shown(text)} is more than the maximum {high:,}")
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{_shown(text)} is less than the minimum {low:,}")
-        return value
-
-    parse.__name__ = "int"
-    return parse
-
-
-def finite(high: float) -> Callable[[str], float]:
-    """An argparse type: a finite number up to `high` (NaN and infinity are typos)."""
-
-    def parse(text: str) -> float:
-        value = float(text.strip())  # ValueError: argparse says "invalid float value"
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{_shown(text)} is not a finite number")
-        if value > high:
-            raise argparse.ArgumentTypeError(f"{_shown(text)} is more than the maximum {high:,g}")
-        return value
-
-    parse.__name__ = "float"
-    return parse
-
-
-def _shown(text: str) -> str:
-    """A value as an error message quotes it: at most 40 characters."""
-    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -199,120 +162,12 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_limit_options(loadt_http)
     add_version_options(loadt_http)
     add_runbook_options(loadt.add_argument_group("runbook"))
-    _add_runn_selection(loadt.add_argument_group("runn: which runbooks"))
-    _add_runn_runbook_flags(loadt.add_argument_group("runn: how runbooks run"))
-    _add_runn_grpc(loadt.add_argument_group("runn: gRPC (accepted; loadscope runs HTTP only)"))
+    add_runn_selection(loadt.add_argument_group("runn: which runbooks"))
+    add_runn_runbook_flags(loadt.add_argument_group("runn: how runbooks run"))
+    add_runn_grpc(loadt.add_argument_group("runn: gRPC (accepted; loadscope runs HTTP only)"))
     add_worker_options(loadt)
     add_report_options(loadt, quiet=False)
     add_metrics_options(loadt)
-
-
-def _add_runn_selection(group: argparse._ArgumentGroup) -> None:
-    group.add_argument(
-        "--run",
-        metavar="REGEXP",
-        help="run only runbooks whose path matches (unanchored regular expression)",
-    )
-    group.add_argument(
-        "--id",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="run the runbooks whose ID starts with ID, in the order given (repeatable)",
-    )
-    group.add_argument(
-        "--sample", type=whole(0, MAX_VUS), default=0, metavar="N", help="sample N runbooks"
-    )
-    group.add_argument(
-        "--shuffle",
-        default="off",
-        metavar="on|off|SEED",
-        help="randomize the order of the runbooks (default off)",
-    )
-    group.add_argument(
-        "--random",
-        type=whole(0, MAX_VUS),
-        default=0,
-        metavar="N",
-        help="run N runbooks chosen at random (one may come more than once)",
-    )
-    group.add_argument(
-        "--shard-n", type=whole(0, MAX_VUS), default=0, metavar="N", help="number of shards"
-    )
-    group.add_argument(
-        "--shard-index",
-        type=whole(-MAX_VUS, MAX_VUS),
-        default=0,
-        metavar="I",
-        help="run shard I of --shard-n (every N-th runbook from the I-th)",
-    )
-    group.add_argument(
-        "--concurrent",
-        default="off",
-        metavar="on|off|N",
-        help="runn runs the runbooks of one RunN concurrently; loadscope runs them in order "
-        "(only off is accepted)",
-    )
-
-
-def _add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--debug", action="store_true", help="runn's debug output (ignored)")
-    group.add_argument("--skip-test", action="store_true", help='skip "test:" sections')
-    group.add_argument(
-        "--skip-included",
-        action="store_true",
-        help="skip runbooks that another selected runbook includes (not supported yet)",
-    )
-    group.add_argument(
-        "--host-rules",
-        action="append",
-        default=[],
-        metavar="'HOST ADDRESS,...'",
-        help="connect to ADDRESS for HOST, sending HOST (as the runbook's hostRules)",
-    )
-    group.add_argument(
-        "--env-file", metavar="FILE", help="KEY=VALUE lines for ${KEY} in the runbooks"
-    )
-    group.add_argument(
-        "--capture", metavar="DIR", help="runn's capture of run results (checked, not written)"
-    )
-    group.add_argument(
-        "--wait-timeout",
-        default="10sec",
-        metavar="DURATION",
-        help="runn's wait for cleanup at the end (accepted; loadscope's is --grace)",
-    )
-    group.add_argument(
-        "--cache-dir", metavar="DIR", help="runn's cache of remote runbooks (accepted, ignored)"
-    )
-    group.add_argument(
-        "--retain-cache-dir", action="store_true", help="keep --cache-dir (accepted, ignored)"
-    )
-    for flag, what in (
-        ("--runner", "KEY:DSN: set a runner"),
-        ("--overlay", "FILE: overlay values on the runbook"),
-        ("--underlay", "FILE: lay values under the runbook"),
-        ("--http-openapi3", "FILE: validate against an OpenAPI v3 document"),
-    ):
-        group.add_argument(
-            flag,
-            action="append",
-            default=[],
-            metavar=what.split(":")[0],
-            help=f"{what.split(': ', 1)[1]} (not supported yet: exit 2)",
-        )
-
-
-def _add_runn_grpc(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--grpc-no-tls", action="store_true", help="gRPC runners without TLS")
-    for flag in ("proto", "import-path", "buf-dir", "buf-lock", "buf-config", "buf-module"):
-        group.add_argument(
-            f"--grpc-{flag}",
-            action="append",
-            default=[],
-            metavar=flag.split("-")[-1].upper(),
-            help=f"gRPC runners' {flag.replace('-', ' ')}",
-        )
 
 
 def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,116 @@
+"""runn loadt's own flags for `loadscope loadt`: which runbooks run, how they run, and the
+gRPC family (accepted; an HTTP-only run ignores them)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._arg_types import MAX_VUS, whole
+
+
+def add_runn_selection(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--run",
+        metavar="REGEXP",
+        help="run only runbooks whose path matches (unanchored regular expression)",
+    )
+    group.add_argument(
+        "--id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run the runbooks whose ID starts with ID, in the order given (repeatable)",
+    )
+    group.add_argument(
+        "--sample", type=whole(0, MAX_VUS), default=0, metavar="N", help="sample N runbooks"
+    )
+    group.add_argument(
+        "--shuffle",
+        default="off",
+        metavar="on|off|SEED",
+        help="randomize the order of the runbooks (default off)",
+    )
+    group.add_argument(
+        "--random",
+        type=whole(0, MAX_VUS),
+        default=0,
+        metavar="N",
+        help="run N runbooks chosen at random (one may come more than once)",
+    )
+    group.add_argument(
+        "--shard-n", type=whole(0, MAX_VUS), default=0, metavar="N", help="number of shards"
+    )
+    group.add_argument(
+        "--shard-index",
+        type=whole(-MAX_VUS, MAX_VUS),
+        default=0,
+        metavar="I",
+        help="run shard I of --shard-n (every N-th runbook from the I-th)",
+    )
+    group.add_argument(
+        "--concurrent",
+        default="off",
+        metavar="on|off|N",
+        help="runn runs the runbooks of one RunN concurrently; loadscope runs them in order "
+        "(only off is accepted)",
+    )
+
+
+def add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--debug", action="store_true", help="runn's debug output (ignored)")
+    group.add_argument("--skip-test", action="store_true", help='skip "test:" sections')
+    group.add_argument(
+        "--skip-included",
+        action="store_true",
+        help="skip runbooks that another selected runbook includes (not supported yet)",
+    )
+    group.add_argument(
+        "--host-rules",
+        action="append",
+        default=[],
+        metavar="'HOST ADDRESS,...'",
+        help="connect to ADDRESS for HOST, sending HOST (as the runbook's hostRules)",
+    )
+    group.add_argument(
+        "--env-file", metavar="FILE", help="KEY=VALUE lines for ${KEY} in the runbooks"
+    )
+    group.add_argument(
+        "--capture", metavar="DIR", help="runn's capture of run results (checked, not written)"
+    )
+    group.add_argument(
+        "--wait-timeout",
+        default="10sec",
+        metavar="DURATION",
+        help="runn's wait for cleanup at the end (accepted; loadscope's is --grace)",
+    )
+    group.add_argument(
+        "--cache-dir", metavar="DIR", help="runn's cache of remote runbooks (accepted, ignored)"
+    )
+    group.add_argument(
+        "--retain-cache-dir", action="store_true", help="keep --cache-dir (accepted, ignored)"
+    )
+    for flag, what in (
+        ("--runner", "KEY:DSN: set a runner"),
+        ("--overlay", "FILE: overlay values on the runbook"),
+        ("--underlay", "FILE: lay values under the runbook"),
+        ("--http-openapi3", "FILE: validate against an OpenAPI v3 document"),
+    ):
+        group.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar=what.split(":")[0],
+            help=f"{what.split(': ', 1)[1]} (not supported yet: exit 2)",
+        )
+
+
+def add_runn_grpc(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--grpc-no-tls", action="store_true", help="gRPC runners without TLS")
+    for flag in ("proto", "import-path", "buf-dir", "buf-lock", "buf-config", "buf-module"):
+        group.add_argument(
+            f"--grpc-{flag}",
+            action="append",
+            default=[],
+            metavar=flag.split("-")[-1].upper(),
+            help=f"gRPC runners' {flag.replace('-', ' ')}",
+        )
