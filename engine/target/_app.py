@@ -56,6 +56,29 @@ class Request:
         return "" if value is None else value.decode("latin-1")
 
 
+def request_from_fields(
+    fields: list[tuple[bytes, bytes]], body: bytes, http_version: str
+) -> Request | None:
+    """An HTTP/2 or HTTP/3 request from its header fields (pseudo-headers first); None when
+    `:method` or `:path` is missing. `:authority` becomes `host`, as handlers read it."""
+    method = target = authority = b""
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in fields:
+        if name[:1] != b":":
+            headers.append((name, value))
+        elif name == b":method":
+            method = value
+        elif name == b":path":
+            target = value
+        elif name == b":authority":
+            authority = value
+    if not method or not target:
+        return None
+    if authority and not any(name == b"host" for name, _ in headers):
+        headers.insert(0, (b"host", authority))
+    return Request(method.decode("latin-1"), target, headers, body, http_version)
+
+
 class Response:
     """Treat as immutable: the constant ones are shared by every request."""
 

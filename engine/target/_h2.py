@@ -22,7 +22,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from ._app import Deferred, Request, Response
+from ._app import Deferred, Response, request_from_fields
 from ._site import CodecHost
 
 _BIG_WINDOW = 16 * 1024 * 1024
@@ -142,25 +142,11 @@ class Http2Codec:
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        method = target = authority = b""
-        headers: list[tuple[bytes, bytes]] = []
-        for name, value in stream.headers:
-            if name[:1] != b":":
-                headers.append((name, value))
-            elif name == b":method":
-                method = value
-            elif name == b":path":
-                target = value
-            elif name == b":authority":
-                authority = value
-        if authority and not any(name == b"host" for name, _ in headers):
-            headers.insert(0, (b"host", authority))  # HTTP/2's Host, as handlers read it
-        if not method or not target:
+        request = request_from_fields(stream.headers, b"".join(stream.body), "HTTP/2")
+        if request is None:
             self._h2.reset_stream(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
             self._drop(stream_id)
             return
-        body = b"".join(stream.body)
-        request = Request(method.decode("latin-1"), target, headers, body, "HTTP/2")
         stream.body = []
         self._conn.count_request()
         result = self._conn.site.app.handle(request)

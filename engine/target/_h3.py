@@ -18,7 +18,7 @@ from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, ProtocolNegotiated, QuicEvent, StreamReset
 
-from ._app import Deferred, Request, Response
+from ._app import Deferred, Request, Response, request_from_fields
 from ._counters import Field
 from ._options import Listener, TargetOptions
 from ._site import Site
@@ -152,24 +152,8 @@ class Http3ServerConnection(QuicConnectionProtocol):
 
 
 def _request_of(stream: _Stream) -> Request | None:
-    method = target = authority = b""
-    headers: list[tuple[bytes, bytes]] = []
-    for name, value in stream.headers:
-        if name[:1] != b":":
-            headers.append((name, value))
-        elif name == b":method":
-            method = value
-        elif name == b":path":
-            target = value
-        elif name == b":authority":
-            authority = value
-    if not method or not target:
-        return None
-    if authority and not any(name == b"host" for name, _ in headers):
-        headers.insert(0, (b"host", authority))
-    body = b"".join(stream.body)
-    stream.body = []
-    return Request(method.decode("latin-1"), target, headers, body, "HTTP/3")
+    body, stream.body = b"".join(stream.body), []
+    return request_from_fields(stream.headers, body, "HTTP/3")
 
 
 class Http3Listener:
