@@ -222,3 +222,10 @@ def test_targets_and_a_url_together_are_bad_input(tmp_path: Path) -> None:
     result = loadscope("run", "http://127.0.0.1:9/", "--targets", str(path))
     assert result.code == 2
     assert result.error_line() == "loadscope: give --targets or a URL or runbooks, not both"
+
+
+def test_the_command_line_offers_the_engines_target_orders() -> None:
+    from loadscope.engine.session import TARGET_ORDERS as ENGINE_ORDERS
+    from loadscope.tui.cli._target_lists import TARGET_ORDERS
+
+    assert tuple(TARGET_ORDERS) == tuple(ENGINE_ORDERS)

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from ...engine import Session
-from ...engine.metrics import Snapshot
-from ...engine.runbook import MixReport, MixScenario, parse_mix
 from ._errors import UsageError
+
+if TYPE_CHECKING:
+    from ...engine import Session
+    from ...engine.metrics import Snapshot
 
 
 def add_mix_option(group: argparse._ArgumentGroup) -> None:
@@ -23,6 +25,8 @@ def add_mix_option(group: argparse._ArgumentGroup) -> None:
 
 
 def mix_weights(text: str | None, runbooks: int) -> tuple[int, ...]:
+    from ...engine.runbook import parse_mix
+
     if text is None:
         return ()
     try:
@@ -32,6 +36,8 @@ def mix_weights(text: str | None, runbooks: int) -> tuple[int, ...]:
 
 
 def attach_mix_report(session: Session) -> None:
+    from ...engine.runbook import MixReport, MixScenario
+
     if isinstance(session.scenario, MixScenario):
         session.add_extension(MixReport(session.scenario))
 

@@ -8,7 +8,6 @@ import os
 import stat
 
 from ...engine import SessionConfig
-from ...engine.transport import parse_proxy
 from ._errors import UsageError
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
@@ -37,6 +36,8 @@ def apply_network_options(
     config: SessionConfig, proxy: str | None = None, unix_socket: str | None = None
 ) -> None:
     """Check the proxy settings (flag and environment) and the socket; set them on `config`."""
+    from ...engine.transport import parse_proxy  # the engine only when a run is planned
+
     check_proxy_environment()
     if proxy is not None:
         try:
@@ -53,6 +54,8 @@ def apply_network_options(
 
 def check_proxy_environment() -> None:
     """A malformed proxy variable is bad input before any load, not an error per request."""
+    from ...engine.transport import parse_proxy
+
     for name in PROXY_VARIABLES:
         for key in (name, name.upper()):
             value = os.environ.get(key, "").strip()

@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sqlite3
+from typing import TYPE_CHECKING
 
-from ...engine import Session, SessionConfig
-from ...engine.diagnostics import RequestLog, open_log, remove_request_log
 from ._errors import UsageError
+
+if TYPE_CHECKING:
+    from ...engine import Session, SessionConfig
 
 
 def add_request_log_option(group: argparse._ArgumentGroup) -> None:
@@ -25,6 +27,8 @@ def add_request_log_option(group: argparse._ArgumentGroup) -> None:
 
 
 def apply_request_log_option(config: SessionConfig, path: str | None) -> None:
+    from ...engine.diagnostics import open_log, remove_request_log
+
     if path is None:
         return
     try:
@@ -38,6 +42,8 @@ def apply_request_log_option(config: SessionConfig, path: str | None) -> None:
 
 def attach_request_log(session: Session) -> None:
     """In the process that runs `session` (each worker its own, into the one file)."""
+    from ...engine.diagnostics import RequestLog
+
     path = session.config.request_log
     if path is not None:
         session.add_extension(RequestLog(path, worker=session.crowd.numbering[0] + 1))

@@ -6,11 +6,17 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ...engine.control import ScenarioSpec
-from ...engine.session import TARGET_ORDERS, TargetFeed, TargetListError, parse_targets
 from ._errors import UsageError
-from ._outcome import Outcome
+
+if TYPE_CHECKING:
+    from ...engine.control import ScenarioSpec
+    from ...engine.session import TargetFeed
+    from ._outcome import Outcome
+
+
+TARGET_ORDERS = ("round-robin", "random")  # named here: --help must not import the engine
 
 
 def add_target_list_options(group: argparse._ArgumentGroup) -> None:
@@ -26,7 +32,7 @@ def add_target_list_options(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument(
         "--targets-order",
-        choices=TARGET_ORDERS,
+        choices=TARGET_ORDERS,  # the engine's (a test checks they agree)
         default="round-robin",
         help="which target each iteration takes (default round-robin)",
     )
@@ -58,6 +64,8 @@ def target_list_spec(
     path = flags.path
     if path == "-" and flags.workers not in ("1", ""):
         raise UsageError("--targets - reads stdin in one process; give a file to use --workers")
+    from ...engine.control import ScenarioSpec
+
     feed = read_target_list(path)
     return ScenarioSpec(
         targets=feed,
@@ -68,6 +76,8 @@ def target_list_spec(
 
 
 def read_target_list(path: str) -> TargetFeed:
+    from ...engine.session import TargetFeed, TargetListError, parse_targets
+
     try:
         if path == "-":
             return TargetFeed.from_stream(sys.stdin.fileno(), "stdin")
