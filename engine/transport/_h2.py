@@ -23,6 +23,7 @@ from ._errors import (
 )
 from ._h2_wire import H2Machine, H2Wire, default_machine
 from ._serialize import h2_headers, request_body
+from ._stream import ResponseStream
 from ._wire import RawRequest, RawResponse
 from .interfaces import (
     DEFAULT_MAX_BODY,
@@ -36,39 +37,6 @@ _DEFAULT_STREAMS = 100
 # Until the server's SETTINGS arrive, one stream: a server with a lower limit than we guessed
 # would refuse the excess.
 _STREAMS_BEFORE_SETTINGS = 1
-
-
-class _Stream:
-    __slots__ = ("body", "body_size", "first_byte", "headers", "keep_body", "status", "waiter")
-
-    def __init__(self, waiter: asyncio.Future[RawResponse], keep_body: bool) -> None:
-        self.waiter = waiter
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.keep_body = keep_body
-        self.first_byte = 0.0
-
-    def on_headers(self, headers: list[tuple[bytes, bytes]] | None) -> None:
-        if not self.first_byte:
-            self.first_byte = time.perf_counter()
-        for name, value in headers or ():
-            if name == b":status":
-                self.status = int(value)
-            else:
-                self.headers.append((name, value))
-
-    def finish(self) -> None:
-        if self.waiter.done():
-            return
-        response = RawResponse(self.status, self.headers, b"".join(self.body), _HTTP2)
-        response.body_size = self.body_size
-        self.waiter.set_result(response)
-
-    def fail(self, error: Exception) -> None:
-        if not self.waiter.done():
-            self.waiter.set_exception(error)
 
 
 class AsyncHTTP2Connection(Connection, asyncio.Protocol):
@@ -97,7 +65,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         # The HTTP/2 state machine: the lean one unless LOADSCOPE_H2=h2 (or a test) picks h2's.
         self._h2: H2Machine = machine if machine is not None else default_machine()
         self._wire = H2Wire(self._h2, self)
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, ResponseStream] = {}
         self._max_streams = _STREAMS_BEFORE_SETTINGS
         self._goaway = False
         self._settings_seen = False
@@ -194,7 +162,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         stream_id = self._h2.get_next_available_stream_id()
         waiter: asyncio.Future[RawResponse] = loop.create_future()
         keep_body = request.keep_body
-        stream = self._streams[stream_id] = _Stream(waiter, keep_body)
+        stream = self._streams[stream_id] = ResponseStream(waiter, keep_body, _HTTP2)
         self.in_flight = len(self._streams)
         if self.in_flight == 1:
             self.observer.on_active()
@@ -215,10 +183,10 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
                 self._reset_stream(stream_id)
             self._end_stream(stream_id)
 
-    def _stops(self, stream: _Stream) -> Callable[[], bool]:
+    def _stops(self, stream: ResponseStream) -> Callable[[], bool]:
         return lambda: stream.waiter.done() or self.closed
 
-    def _stop_upload(self, stream_id: int, stream: _Stream) -> None:
+    def _stop_upload(self, stream_id: int, stream: ResponseStream) -> None:
         """An upload cut short: the connection closed under it, or the stream ended first (an
         early answer, a reset, a timeout); an early answer still needs the stream closed."""
         waiter = stream.waiter

@@ -33,6 +33,7 @@ from ._errors import (
     StreamReset as StreamResetError,
 )
 from ._serialize import h2_headers, request_body
+from ._stream import ResponseStream
 from ._tls import QuicSettings
 from ._wire import RawRequest, RawResponse
 from .interfaces import DEFAULT_MAX_BODY, Connection, ConnectionObserver
@@ -75,19 +76,6 @@ def quic_configuration(settings: QuicSettings, server_name: str) -> QuicConfigur
     return configuration
 
 
-class _Stream:
-    __slots__ = ("body", "body_size", "first_byte", "headers", "keep_body", "status", "waiter")
-
-    def __init__(self, waiter: asyncio.Future[RawResponse], keep_body: bool) -> None:
-        self.waiter = waiter
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.keep_body = keep_body
-        self.first_byte = 0.0
-
-
 class _QuicEndpoint(QuicConnectionProtocol):
     """The UDP endpoint; it hands every QUIC event to the connection that owns it."""
 
@@ -118,7 +106,7 @@ class AsyncHTTP3Connection(Connection):
         self._quic: QuicConnection | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._h3: H3Connection | None = None
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, ResponseStream] = {}
         self._handshake: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self._draining = False
@@ -196,7 +184,9 @@ class AsyncHTTP3Connection(Connection):
         body = request_body(request)
         loop = asyncio.get_running_loop()
         stream_id = self._quic.get_next_available_stream_id()
-        stream = self._streams[stream_id] = _Stream(loop.create_future(), request.keep_body)
+        stream = self._streams[stream_id] = ResponseStream(
+            loop.create_future(), request.keep_body, _HTTP3
+        )
         self._started_stream()
         timer = loop.call_later(timeout, self._on_timeout, stream_id) if timeout else None
         try:
@@ -237,15 +227,9 @@ class AsyncHTTP3Connection(Connection):
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        if not stream.first_byte:
-            stream.first_byte = time.perf_counter()
-        for name, value in headers:
-            if name == b":status":
-                stream.status = int(value)
-            else:
-                stream.headers.append((name, value))
+        stream.on_headers(headers)
         if ended:
-            self._complete(stream)
+            stream.finish()
 
     def _on_data(self, stream_id: int, data: bytes, ended: bool) -> None:
         stream = self._streams.get(stream_id)
@@ -261,20 +245,12 @@ class AsyncHTTP3Connection(Connection):
                 return
             stream.body.append(data)
         if ended:
-            self._complete(stream)
-
-    def _complete(self, stream: _Stream) -> None:
-        if stream.waiter.done():
-            return
-        response = RawResponse(stream.status, stream.headers, b"".join(stream.body), _HTTP3)
-        response.body_size = stream.body_size
-        stream.waiter.set_result(response)
+            stream.finish()
 
     def _on_reset(self, stream_id: int, error_code: int) -> None:
         stream = self._streams.get(stream_id)
-        if stream is not None and not stream.waiter.done():
-            reset = StreamResetError(f"stream reset by server (HTTP/3 error 0x{error_code:x})")
-            stream.waiter.set_exception(reset)
+        if stream is not None:
+            stream.fail(StreamResetError(f"stream reset by server (HTTP/3 error 0x{error_code:x})"))
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         self.peer_error = (event.error_code, event.reason_phrase)
@@ -345,8 +321,7 @@ class AsyncHTTP3Connection(Connection):
 
     def _fail_all(self, exc: Exception) -> None:
         for stream in self._streams.values():
-            if not stream.waiter.done():
-                stream.waiter.set_exception(exc)
+            stream.fail(exc)
 
     def _notify_capacity(self) -> None:
         callback = self.on_capacity

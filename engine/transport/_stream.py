@@ -1,0 +1,55 @@
+"""What HTTP/2 and HTTP/3 connections keep per stream while its response arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ._wire import RawResponse
+
+
+class ResponseStream:
+    """One request's response as it arrives on a multiplexed connection (HTTP/2, HTTP/3)."""
+
+    __slots__ = (
+        "body",
+        "body_size",
+        "first_byte",
+        "headers",
+        "keep_body",
+        "status",
+        "version",
+        "waiter",
+    )
+
+    def __init__(
+        self, waiter: asyncio.Future[RawResponse], keep_body: bool, version: bytes
+    ) -> None:
+        self.waiter = waiter
+        self.version = version
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.keep_body = keep_body
+        self.first_byte = 0.0
+
+    def on_headers(self, headers: list[tuple[bytes, bytes]] | None) -> None:
+        if not self.first_byte:
+            self.first_byte = time.perf_counter()
+        for name, value in headers or ():
+            if name == b":status":
+                self.status = int(value)
+            else:
+                self.headers.append((name, value))
+
+    def finish(self) -> None:
+        if self.waiter.done():
+            return
+        response = RawResponse(self.status, self.headers, b"".join(self.body), self.version)
+        response.body_size = self.body_size
+        self.waiter.set_result(response)
+
+    def fail(self, error: Exception) -> None:
+        if not self.waiter.done():
+            self.waiter.set_exception(error)
