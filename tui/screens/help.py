@@ -69,7 +69,8 @@ class HelpScreen(ModalScreen[None]):
             "set": "type an exact concurrency (the rate, in open mode)",
             "pause": "(space) pause: no new requests; again to resume",
             "reuse": "cycle connection reuse: shared → per-vu → per-iteration → none",
-            "http": "HTTP version: auto → 1.1 → 2 (h2c on http://) → auto; the header shows it",
+            "http": "HTTP version: auto → 1.1 → 2 (h2c on http://) → 3 (QUIC, https:// only) → "
+            "auto; the header shows it",
             "reset": "reset statistics; the run goes on",
             "save": "save the report (JSON, text and HTML) and a screenshot (SVG) in the save "
             "directory (./loadscope-reports unless --save-dir says)",
