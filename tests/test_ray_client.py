@@ -20,7 +20,8 @@ from loadscope.engine.target import TargetProcess
 
 from .cli_support import loadscope
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# one Ray node on the host at a time: two contend for the same default ports
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("ray")]
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'loadscope[ray]')")
 pytest.importorskip("grpc", reason="Ray Client needs ray[client] (grpcio)")
@@ -35,6 +36,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def head_temp_dir() -> Path:
+    return Path("/tmp") / f"lsray{os.getpid()}"  # Ray's socket paths must stay short
+
+
+def client_server_logs() -> str:
+    """The tails of the head's client server logs: why a client's server died, if it did."""
+    logs = sorted(head_temp_dir().glob("session_*/logs/ray_client_server*.err"))
+    return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}" for log in logs)
 
 
 def answers(port: int) -> bool:
@@ -52,7 +63,7 @@ def ray_client_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     if command is None:
         pytest.skip("the `ray` command is not installed")
     client_port = free_port()
-    temp = Path("/tmp") / f"lsray{os.getpid()}"  # Ray's socket paths must stay short
+    temp = head_temp_dir()
     head = subprocess.Popen(
         [command, "start", "--head", "--block", "--node-ip-address=127.0.0.1",
          f"--port={free_port()}", f"--ray-client-server-port={client_port}", "--num-cpus=2",
@@ -85,7 +96,8 @@ def stop_head(head: subprocess.Popen[bytes]) -> None:
         family = [head.pid, *(p.pid for p in psutil.Process(head.pid).children(recursive=True))]
     except psutil.NoSuchProcess:
         family = [head.pid]
-    os.killpg(head.pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # a head that died while starting
+        os.killpg(head.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         head.wait(timeout=60)
     for pid in family:
@@ -106,7 +118,7 @@ def test_run_joins_a_cluster_through_ray_client(
         # give its connection more than Ray's default 5 s first try (35 s over 3 tries)
         env={**AUTH, "RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "60"},
     )  # fmt: skip
-    assert result.code == 0, result.err
+    assert result.code == 0, f"{result.err}\n{client_server_logs()}"
     report = result.json()
     assert report["cluster"] == "ray" and report["requests_total"] > 0
     nodes = {worker["node"] for worker in report["per_worker"]}

@@ -14,7 +14,8 @@ from . import workers_checks as checks
 
 ray = pytest.importorskip("ray")
 
-pytestmark = pytest.mark.timeout(600)  # a cold local cluster starts slowly on a busy machine
+# a cold local cluster starts slowly on a busy machine; one Ray node on the host at a time
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("ray")]
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +107,63 @@ async def test_ray_one_command_sequence_leaves_what_it_leaves_everywhere(
     from .test_controls import run_on_workers
 
     await run_on_workers(own_target, worker_pool("ray"))
+
+
+class ScriptedInit:
+    """ray.init that fails with the given errors, in order, then succeeds."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self, **_: object) -> None:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def lost_server() -> RuntimeError:
+    return RuntimeError("Starting Ray client server failed. See ray_client_server_23000.err")
+
+
+@pytest.fixture
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadscope.engine.control import _ray
+
+    monkeypatch.setattr(_ray.time, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(_ray.ray, "shutdown", lambda: None)
+
+
+def test_a_client_server_lost_while_starting_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch, no_waiting: None
+) -> None:
+    from loadscope.engine.control import _ray
+
+    init = ScriptedInit(lost_server(), lost_server())
+    monkeypatch.setattr(_ray.ray, "init", init)
+    _ray._join("ray://127.0.0.1:1")
+    assert init.calls == 3
+
+
+def test_the_client_server_is_tried_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch, no_waiting: None
+) -> None:
+    from loadscope.engine.control import _ray
+
+    init = ScriptedInit(*(lost_server() for _ in range(_ray.CLIENT_TRIES)))
+    monkeypatch.setattr(_ray.ray, "init", init)
+    with pytest.raises(RuntimeError, match="client server failed"):
+        _ray._join("ray://127.0.0.1:1")
+    assert init.calls == _ray.CLIENT_TRIES
+
+
+def test_other_ray_errors_are_not_tried_again(
+    monkeypatch: pytest.MonkeyPatch, no_waiting: None
+) -> None:
+    from loadscope.engine.control import _ray
+
+    init = ScriptedInit(ConnectionError("authentication failed"))
+    monkeypatch.setattr(_ray.ray, "init", init)
+    with pytest.raises(ConnectionError):
+        _ray._join("ray://127.0.0.1:1")
+    assert init.calls == 1

@@ -29,6 +29,8 @@ from ._split import worker_config
 
 REACH_TIMEOUT = 5.0  # seconds to reach the cluster's address (Ray itself retries for minutes)
 PLACEMENT_TIMEOUT = 120.0  # seconds for Ray to place every actor (a cold local cluster is slow)
+CLIENT_TRIES = 3  # Ray Client's head starts a server process per client, which a busy head can lose
+CLIENT_SERVER_LOST = ("Starting Ray client server failed", "Proxy failed to Connect")
 CLOSE_TIMEOUT = 10.0
 
 
@@ -248,7 +250,7 @@ class RayPool:
             _check_reachable(self.address)
         try:
             if self.address:
-                ray.init(address=self.address, log_to_driver=False)
+                _join(self.address)
             else:
                 cpus = max(count, os.cpu_count() or 1)
                 ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
@@ -275,6 +277,22 @@ class RayPool:
         if self._started_here:
             ray.shutdown()
             self._started_here = False
+
+
+def _join(address: str) -> None:
+    """ray.init on a running cluster. Through Ray Client, the head starts one server process per
+    client; when that process dies while starting (a busy head), the head reports it at once and
+    a new attempt gets a new process, so try again a few times before giving up."""
+    for attempt in range(1, CLIENT_TRIES + 1):
+        try:
+            ray.init(address=address, log_to_driver=False)
+            return
+        except Exception as exc:
+            if attempt == CLIENT_TRIES or not any(s in str(exc) for s in CLIENT_SERVER_LOST):
+                raise
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            time.sleep(2.0 * attempt)
 
 
 def _check_reachable(address: str) -> None:
