@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -63,6 +65,31 @@ def loadscope(
     )
     assert "Traceback" not in done.stderr, done.stderr
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def loadscope_in_process(*args: str) -> Result:
+    """`loadscope ARGS...` in this process, from the repository's root: for inputs refused before
+    any load, where a fresh interpreter per case would only add its start-up. A few cases still
+    go through `loadscope()` to keep the real process's exit code in view."""
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = _main_in_process(list(args))
+    finally:
+        os.chdir(cwd)
+    assert "Traceback" not in err.getvalue(), err.getvalue()
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def _main_in_process(arguments: list[str]) -> int:
+    from loadscope.tui.cli import main
+
+    try:
+        return main(arguments)
+    except SystemExit as exc:  # the contract is main's return value; an exit escaping it is a bug
+        raise AssertionError(f"main() raised SystemExit({exc.code}) for {arguments}") from exc
 
 
 def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Popen:

@@ -25,7 +25,8 @@ def no_secrets_from_other_tests() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest group first: the Ray tests (one worker, one Ray node at a time) take minutes
-    on a busy machine, and started last they would be the whole suite's tail. Stable, so each
-    module keeps its order and xdist's workers all see the same one."""
+    """Groups first: the Ray tests (one worker, one Ray node at a time) take minutes on a busy
+    machine, and started last they would be the whole suite's tail; the other groups are modules
+    whose tests share one fixture's runs. Stable, so each module keeps its order and xdist's
+    workers all see the same one."""
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from loadscope.engine.target import TargetProcess
 
-from .cli_support import Result, loadscope
+from .cli_support import Result, loadscope, loadscope_in_process
 
 URL = "http://127.0.0.1:9/"  # never contacted: every case fails before any load
 
@@ -93,29 +92,31 @@ OTHER_CASES = [
 
 CASES = RUN_CASES + LOADT_CASES + OTHER_CASES
 
-# The first test pays for every case's process start (the module fixture): on a busy machine
-# that alone can pass the default per-test timeout.
-pytestmark = pytest.mark.timeout(900)
+# A handful of cases, one per command, also run as real processes (the exit code as a shell sees
+# it); the rest run in-process, where each costs a parse rather than an interpreter's start-up.
+PROCESS_CASES = [RUN_CASES[0], RUN_CASES[-1], LOADT_CASES[1], OTHER_CASES[0], OTHER_CASES[-1]]
 
 
-@pytest.fixture(scope="module")
-def outcomes() -> dict[tuple[str, ...], Result]:
-    """Every case's command, four at a time: each is a fresh process that fails at once."""
-    commands = [tuple(args) for args, _ in CASES]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(commands, pool.map(lambda args: loadscope(*args), commands), strict=True))
-
-
-@pytest.mark.slow  # its fixture starts a process per case
 @pytest.mark.parametrize(
     ("args", "fragment"),
     CASES,
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )
-def test_bad_input_is_one_line_and_exit_2(
-    outcomes: dict[tuple[str, ...], Result], args: list[str], fragment: str
-) -> None:
-    result = outcomes[tuple(args)]
+def test_bad_input_is_one_line_and_exit_2(args: list[str], fragment: str) -> None:
+    assert_one_line_exit_2(loadscope_in_process(*args), fragment)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    PROCESS_CASES,
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_bad_input_in_a_real_process_is_one_line_and_exit_2(args: list[str], fragment: str) -> None:
+    assert_one_line_exit_2(loadscope(*args), fragment)
+
+
+def assert_one_line_exit_2(result: Result, fragment: str) -> None:
     assert result.code == 2, result
     assert result.out == ""
     line = result.error_line()
@@ -124,11 +125,11 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 def test_an_unknown_flag_points_to_the_help() -> None:
-    line = loadscope("run", URL, "--concurency", "5").error_line()
+    line = loadscope_in_process("run", URL, "--concurency", "5").error_line()
     assert line == (
         "loadscope run: unrecognized arguments: --concurency 5 (see loadscope run --help)"
     )
-    line = loadscope("run", URL, "--reuse", "x").error_line()
+    line = loadscope_in_process("run", URL, "--reuse", "x").error_line()
     assert line.endswith("(see loadscope run --help)")
 
 

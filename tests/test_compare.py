@@ -14,6 +14,9 @@ from loadscope.tui.cli._compare import MEASURES, compare_measure
 
 from .cli_support import loadscope
 
+# One worker runs the module: its tests share the module fixture's runs.
+pytestmark = pytest.mark.xdist_group("compare")
+
 
 @pytest.fixture(scope="module")
 def reports(target: TargetProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

@@ -12,6 +12,9 @@ from loadscope.engine.target import TargetProcess
 from .browser import chromium, needs_chromium, screenshot_path
 from .cli_support import EXAMPLES, loadscope
 
+# One worker runs the module: its tests share the module fixture's runs.
+pytestmark = pytest.mark.xdist_group("html_report")
+
 RESOURCE_ATTRIBUTE = re.compile(r"""(src|href|xlink:href|action|srcset)\s*=""", re.IGNORECASE)
 
 

@@ -88,8 +88,9 @@ def ray_client_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 def stop_head(head: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the head's own process group (--block stops what it started), then SIGKILL
-    to whatever of that group is left."""
+    """SIGTERM to the head's own process group (--block stops what it started), then, after a
+    few seconds (a graceful stop of every Ray process takes half a minute on a busy machine),
+    SIGKILL to whatever of that group is left. The head's temp dir goes with it."""
     import psutil
 
     try:
@@ -99,7 +100,7 @@ def stop_head(head: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):  # a head that died while starting
         os.killpg(head.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
-        head.wait(timeout=60)
+        head.wait(timeout=5)
     for pid in family:
         try:
             os.kill(pid, signal.SIGKILL)
