@@ -8,6 +8,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -375,7 +376,11 @@ def _checked_url(url: str) -> str:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise UsageError(f"invalid URL {redact_url(url)!r}: {exc}") from None
+        # httpx before 0.28 refuses an overlong host itself, without saying why
+        problem = host_problem(urlsplit(url).hostname or "_")
+        raise UsageError(
+            f"invalid URL: {problem}" if problem else f"invalid URL {redact_url(url)!r}: {exc}"
+        ) from None
     add_secrets([parsed.password] if parsed.password else [])
     if not parsed.host:
         raise UsageError(f"invalid URL {redact_url(url)!r}: no host")
