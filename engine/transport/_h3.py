@@ -14,7 +14,6 @@ import time
 
 import certifi
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.buffer import Buffer, BufferReadError
 from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, Setting
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
@@ -117,19 +116,29 @@ class FrameScan:
         at = min(self.skip, len(chunk))
         self.skip -= at
         while at < len(chunk):
-            buffer = Buffer(data=chunk[at : at + 16])  # two varints: 16 bytes at most
-            try:
-                kind, length = buffer.pull_uint_var(), buffer.pull_uint_var()
-            except BufferReadError:
-                self.head = chunk[at:]
+            kind = _varint(chunk, at)
+            length = _varint(chunk, kind[1]) if kind else None
+            if kind is None or length is None:
+                self.head = chunk[at:]  # two varints: 16 bytes at most
                 return None
-            if kind == FrameType.HEADERS and length > limit:
-                return int(length)
-            at += buffer.tell()
-            taken = min(length, len(chunk) - at)
+            if kind[0] == FrameType.HEADERS and length[0] > limit:
+                return length[0]
+            at = length[1]
+            taken = min(length[0], len(chunk) - at)
             at += taken
-            self.skip = length - taken
+            self.skip = length[0] - taken
         return None
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int] | None:
+    """A QUIC variable-length integer at `at` and where it ends (None: not all there yet)."""
+    if at >= len(data):
+        return None
+    size = 1 << (data[at] >> 6)
+    if at + size > len(data):
+        return None
+    value = int.from_bytes(data[at : at + size], "big") & ((1 << (8 * size - 2)) - 1)
+    return value, at + size
 
 
 class _QuicEndpoint(QuicConnectionProtocol):
