@@ -34,7 +34,7 @@ class ThresholdsRow(Widget):
 
 
 def threshold_cell(state: ThresholdState) -> Text:
-    """`✓ p99 < 200`, `✗ p99 < 200 failing, first at 0:12`, `… p99 < 200` (nothing measured)."""
+    """`✓ p99 < 200`, `✗ p99 < 200 failing, first at 12.0s`, `… p99 < 200` (nothing measured)."""
     cell = Text()
     if state.failing is None:
         cell.append(f"… {state.expression}", style="dim")
@@ -44,5 +44,10 @@ def threshold_cell(state: ThresholdState) -> Text:
         cell.append(f"✓ {state.expression}", style="green")
     if state.first_failed_at_s is not None:
         now = "failing" if state.failing else "failed"
-        cell.append(f" {now}, first at {clock(state.first_failed_at_s)}", style="red")
+        cell.append(f" {now}, first at {_when(state.first_failed_at_s)}", style="red")
     return cell
+
+
+def _when(seconds: float) -> str:
+    """Seconds into the measured run, as the reports' `first_failed_at_s` (m:ss past a minute)."""
+    return f"{seconds:.1f}s" if seconds < 60 else clock(seconds)
