@@ -33,6 +33,10 @@ from loadscope.engine.target import TargetOptions, TargetProcess  # noqa: E402
 from loadscope.tui.app import ConsoleOptions, LoadscopeApp  # noqa: E402
 from loadscope.tui.cli._console import report_renderer, setup_child_session  # noqa: E402
 from loadscope.tui.cli._options import LoadPlan, adopt_runbook_phases  # noqa: E402
+from loadscope.tui.cli._outputs import Outputs  # noqa: E402
+from loadscope.tui.cli._plan import RunPlan  # noqa: E402
+from loadscope.tui.cli._run import live_check  # noqa: E402
+from loadscope.tui.cli._thresholds import Thresholds  # noqa: E402
 from loadscope.tui.watch_app import WatchApp  # noqa: E402
 
 Script = Callable[[Pilot], Awaitable[None]]
@@ -78,6 +82,7 @@ async def shoot(
     script: Script,
     size: tuple[int, int] = (120, 40),
     label: str = "",
+    thresholds: tuple[str, ...] = (),
 ) -> None:
     plan = LoadPlan(spec, config)
     adopt_runbook_phases(plan, spec.build())  # a runbook's x-loadscope phases
@@ -91,7 +96,10 @@ async def shoot(
         rate=config.rate or 0.0,
         reuse_mode=config.reuse_mode.value,
     )
-    app = LoadscopeApp(engine, options, report_renderer(plan))
+    run = RunPlan("console", plan, Outputs(), Thresholds.compile(list(thresholds)))
+    live = live_check(run)  # as `loadscope console --threshold` checks them
+    render = report_renderer(plan, run.thresholds, live.thresholds)
+    app = LoadscopeApp(engine, options, render, live=live if thresholds else None)
     engine.start()
     try:
         async with app.run_test(size=size) as pilot:
@@ -232,6 +240,14 @@ async def main(only: set[str]) -> None:
                 SessionConfig(concurrency=10),
                 then(wait(6), press("q"), summary_shown()),
                 label="examples/demo.yml",
+            ),
+            "thresholds": lambda: shoot(
+                "thresholds",
+                demo_spec(target),
+                SessionConfig(concurrency=10),
+                wait(8),
+                label="examples/demo.yml",
+                thresholds=("error_rate < 1", "req_p99 < 0.05"),
             ),
             "tls-shared": lambda: shoot(
                 "tls-shared",

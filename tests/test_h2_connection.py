@@ -18,7 +18,13 @@ import pytest
 
 from loadscope.engine._config import CloseReason
 from loadscope.engine.transport import from_httpx
-from loadscope.engine.transport._errors import EngineError, GoAway, StreamReset
+from loadscope.engine.transport._errors import (
+    EngineError,
+    GoAway,
+    HeaderTooLarge,
+    PeerClosed,
+    StreamReset,
+)
 from loadscope.engine.transport._h2 import AsyncHTTP2Connection
 from loadscope.engine.transport._h2_wire import new_h2_connection, new_lean_connection
 from loadscope.engine.transport._wire import RawRequest, RawResponse
@@ -36,7 +42,7 @@ def machine(request: pytest.FixtureRequest) -> str:
 
 
 async def connect(
-    server: ScriptedH2Server, machine: str = "lean"
+    server: ScriptedH2Server, machine: str = "lean", max_header_size: int | None = None
 ) -> tuple[AsyncHTTP2Connection, MemoryTransport]:
     """`machine`: "lean" (the default), "h2" (h2 with remembering HPACK) or "h2-plain" (h2 with
     hpack's own encoder and decoder: the reference)."""
@@ -45,6 +51,8 @@ async def connect(
         built = functools.partial(new_h2_connection, remember_headers=False)
     assert built is not None, machine
     conn = AsyncHTTP2Connection(RecordingObserver(), "t", "http://test:80", machine=built())
+    if max_header_size is not None:
+        conn.max_header_size = max_header_size  # as the connector sets it, before the preface
     transport = MemoryTransport(server, conn)
     conn.connection_made(transport)
     await settle()
@@ -327,3 +335,48 @@ async def test_repeated_response_headers_are_decoded_once(
         response = await bounded(conn.send(request(), None))
         assert response.headers == [(b"server", b"s")]
     assert calls() == 2  # the first carried the table size update
+
+
+def _big_headers(size: int) -> Callable[[ScriptedH2Server, h2.events.Event], None]:
+    """Stream 1 is answered with a header block of about `size` bytes; later ones wait."""
+
+    def respond(server: ScriptedH2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded) and event.stream_id == 1:
+            server.respond(1, 200, b"ok", [(b"x-big", b"v" * size)])
+
+    return respond
+
+
+def _goaways(server: ScriptedH2Server) -> list[object]:
+    return [e.error_code for e in server.events if isinstance(e, h2.events.ConnectionTerminated)]
+
+
+async def test_response_headers_over_max_header_size_fail_the_request_and_close(
+    machine: str,
+) -> None:
+    server = ScriptedH2Server(_big_headers(5_000))
+    conn, _ = await connect(server, machine, max_header_size=1_000)
+    with pytest.raises(HeaderTooLarge) as failed:
+        await bounded(conn.send(request(), None))
+    assert failed.value.kind == "header_too_large" and "1000 bytes" in str(failed.value)
+    await settle()
+    assert conn.closed and conn.observer.closed == [CloseReason.ERROR]  # type: ignore[attr-defined]
+    assert _goaways(server) == [h2.errors.ErrorCodes.ENHANCE_YOUR_CALM]
+    advertised = [e for e in server.events if isinstance(e, h2.events.RemoteSettingsChanged)]
+    assert advertised[0].changed_settings[Codes.MAX_HEADER_LIST_SIZE].new_value == 1_000
+
+
+async def test_response_headers_under_max_header_size_pass(machine: str) -> None:
+    server = ScriptedH2Server(_big_headers(500))
+    conn, _ = await connect(server, machine, max_header_size=1_000)
+    response = await bounded(conn.send(request(), None))
+    assert response.status == 200 and conn.usable and _goaways(server) == []
+
+
+async def test_only_the_stream_with_the_big_header_block_is_header_too_large() -> None:
+    server = ScriptedH2Server(_big_headers(5_000))
+    conn, _ = await connect(server, "lean", max_header_size=1_000)
+    sends = [asyncio.ensure_future(conn.send(request(), None)) for _ in range(2)]
+    results = await bounded(asyncio.gather(*sends, return_exceptions=True))
+    assert isinstance(results[0], HeaderTooLarge)
+    assert isinstance(results[1], PeerClosed) and not isinstance(results[1], HeaderTooLarge)

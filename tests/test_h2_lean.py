@@ -26,10 +26,12 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
+from loadscope.engine.transport._h2_lean import LeanH2Connection, header_list_too_large
 from loadscope.engine.transport._h2_wire import (
     BIG_WINDOW,
     LOCAL_SETTINGS,
     H2Machine,
+    initiate,
     new_h2_connection,
     new_lean_connection,
 )
@@ -258,3 +260,67 @@ def test_broken_server_bytes_are_a_protocol_error_in_both(kind: str) -> None:
         results.append((events, error))
         assert error == "ProtocolError", (type(machine).__name__, events)
     assert results[0] == results[1]
+
+
+def _limited(limit: int) -> list[H2Machine]:
+    """Both machines started as a connection starts them, with `--max-header-size` `limit`."""
+    machines = _machines()
+    for machine in machines:
+        initiate(machine, limit)
+        machine.send_headers(machine.get_next_available_stream_id(), REQUEST, end_stream=True)
+        machine.data_to_send()
+    return machines
+
+
+def _header_block(size: int, *, ended: bool = True, frame: int = 2_000) -> list[bytes]:
+    """A literal header block of about `size` bytes on stream 1: HEADERS then CONTINUATION."""
+    block = hpack.Encoder().encode([(b":status", b"200"), (b"x-big", b"v" * size)], huffman=False)
+    parts = [block[at : at + frame] for at in range(0, len(block), frame)]
+    last = 0x4 if ended else 0
+    frames = [_raw(1, last if len(parts) == 1 else 0, 1, parts[0])]
+    frames += [_raw(9, last if part is parts[-1] else 0, 1, part) for part in parts[1:]]
+    return [_raw(4, 0x1, 0, b""), *frames]
+
+
+@pytest.mark.parametrize("size", [3_000, 20_000])
+def test_a_header_block_over_max_header_size_is_the_same_error_in_both(size: int) -> None:
+    errors = []
+    for machine in _limited(10_000):
+        try:
+            for chunk in _header_block(size):
+                machine.receive_data(chunk)
+        except h2.exceptions.ProtocolError as exc:
+            errors.append((type(exc), header_list_too_large(exc)))
+        else:
+            errors.append((None, False))
+    expected = (
+        [(h2.exceptions.DenialOfServiceError, True)] * 2 if size > 10_000 else [(None, False)] * 2
+    )
+    assert errors == expected
+
+
+def test_both_advertise_max_header_list_size() -> None:
+    sent = []
+    for machine in _machines():
+        initiate(machine, 12_345)
+        settings = machine.data_to_send()[24:]  # after the preface: the SETTINGS frame
+        body = settings[9 : 9 + int.from_bytes(settings[:3], "big")]
+        pairs = [struct.unpack_from(">HL", body, at) for at in range(0, len(body), 6)]
+        sent.append(dict(pairs))
+    assert sent[0] == sent[1] and sent[0][h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE] == 12_345
+
+
+def test_the_lean_machine_stops_a_header_block_at_the_limit_before_it_ends() -> None:
+    """A server that never ends its header block (CONTINUATION after CONTINUATION) is stopped
+    once the raw bytes pass the limit: what is held stays under it, nothing is decoded."""
+    machine = _limited(10_000)[1]
+    assert isinstance(machine, LeanH2Connection)
+    frames = _header_block(100_000, ended=False)
+    fed = 0
+    with pytest.raises(h2.exceptions.DenialOfServiceError) as stopped:
+        for chunk in frames:
+            machine.receive_data(chunk)
+            fed += 1
+    assert header_list_too_large(stopped.value) and machine.oversized_stream == 1
+    assert fed <= 1 + 10_000 // 2_000 + 1  # the SETTINGS ACK, then frames up to the limit
+    assert machine.data_to_send()[3:4] == b"\x07"  # a GOAWAY went out

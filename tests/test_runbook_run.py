@@ -624,31 +624,40 @@ def test_loop_until(tmp_path: Path) -> None:
 
 
 def test_loop_attempt_failures(tmp_path: Path) -> None:
-    vu = FakeVU()
+    """runn (0.140 on) retries a failed attempt of a step's loop, a false test as a failed
+    request, and judges the step by its last attempt."""
     counted = one_step(tmp_path, "loop: 3\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 1")
+    vu = FakeVU()
     assert failure(counted, vu) == "book:s: test failed: i == 1"
-    assert vu.paths() == ["/x/0"]  # runn tests every attempt: the first false test fails it
+    assert vu.paths() == ["/x/0", "/x/1", "/x/2"]  # every attempt ran; the last one failed
+    recovered = one_step(tmp_path, "loop: 3\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 2")
+    assert run(recovered).paths() == ["/x/0", "/x/1", "/x/2"]
     failed_request = one_step(
         tmp_path, "loop: 3\nreq: {'/status/{{ i == 0 ? 599 : 200 }}': {get: {}}}"
     )
+    assert run(failed_request).paths() == ["/status/599", "/status/200", "/status/200"]
+    last_failed = one_step(
+        tmp_path, "loop: 3\nreq: {'/status/{{ i == 2 ? 599 : 200 }}': {get: {}}}"
+    )
     vu = FakeVU()
-    assert failure(failed_request, vu) == "book:s: connect_refused"
-    assert vu.paths() == ["/status/599", "/status/200", "/status/200"]  # nor does a failed request
+    assert failure(last_failed, vu) == "book:s: connect_refused"
+    assert vu.paths() == ["/status/200", "/status/200", "/status/599"]
 
 
-def test_a_test_beside_until_fails_at_the_first_false_attempt(tmp_path: Path) -> None:
-    """runn's README warns: `test` runs on every attempt of an `until` loop, so an attempt
-    whose test is false fails the step before `until` can retry."""
+def test_a_false_test_beside_until_is_retried(tmp_path: Path) -> None:
+    """runn's README warns that `test` beside `loop.until` fails the step at the first false
+    attempt; runn's code does that no more (0.140 on): the attempt is retried, and the step
+    fails only if the attempt where `until` held failed its test."""
     retried = one_step(
         tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 1"
     )
-    vu = FakeVU()
-    assert failure(retried, vu) == "book:s: test failed: i == 1"
-    assert vu.paths() == ["/x/0"]
-    passing = one_step(
-        tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i < 2"
+    assert run(retried).paths() == ["/x/0", "/x/1"]
+    held_on_a_failure = one_step(
+        tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 0"
     )
-    assert run(passing).paths() == ["/x/0", "/x/1"]
+    vu = FakeVU()
+    assert failure(held_on_a_failure, vu) == "book:s: test failed: i == 0"
+    assert vu.paths() == ["/x/0", "/x/1"]
     broken = one_step(tmp_path, "loop: 3\nreq: {/x: {get: {}}}\ntest: current.res.body.no.x")
     vu = FakeVU()
     assert failure(broken, vu) == "book:s: test failed: cannot fetch x from nil"

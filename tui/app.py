@@ -38,6 +38,7 @@ from ..engine import (
 from ..engine.metrics.report import redact_snapshot
 from ..engine.redact import redact_text
 from .controller import Controller
+from .live_thresholds import ABORT_CUT_S, LiveChecks
 from .saving import ReportFiles, ReportRenderer
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
@@ -45,6 +46,7 @@ from .screens.summary import SummaryScreen
 from .screens.value_dialog import ValueDialog
 
 POLL_SECONDS = 0.25
+THRESHOLD_SECONDS = 1.0  # as `loadscope run` checks them
 RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
 RAMP_SECONDS = 0.2
 
@@ -91,12 +93,14 @@ class LoadscopeApp(App[int]):
         render_report: ReportRenderer,
         *,
         poll_seconds: float = POLL_SECONDS,
+        live: LiveChecks | None = None,
     ) -> None:
         super().__init__()
         self.controller = controller
         self.options = options
         self.render_report = render_report
         self._poll_seconds = poll_seconds
+        self.live = live  # --threshold checked each second; with --abort-on-fail, may stop
         self._concurrency = options.concurrency
         self._rate = options.rate
         self._reuse = ReuseMode(options.reuse_mode)
@@ -128,8 +132,11 @@ class LoadscopeApp(App[int]):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(DashboardScreen(redact_text(self.options.label)))
+        states = tuple(self.live.states()) if self.live else ()
+        self.push_screen(DashboardScreen(redact_text(self.options.label), states))
         self.set_interval(self._poll_seconds, self.poll_engine)
+        if states:
+            self.set_interval(THRESHOLD_SECONDS, self.check_thresholds)
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             # SIGTERM and a SIGINT from outside stop the run like q: the report is still written
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -142,6 +149,31 @@ class LoadscopeApp(App[int]):
         self._show_engine_errors()
         if self.controller.finished and not self._summary_shown:
             self._on_run_finished()
+
+    def check_thresholds(self) -> None:
+        """The thresholds on the measured numbers so far (not the warm-up's); one that fails
+        with --abort-on-fail stops the run, and cuts what still runs a second later."""
+        snapshot = self.snapshot
+        if self.live is None or self._stopping or snapshot is None or snapshot.warming_up:
+            return
+        abort = self.live.check(snapshot)
+        states = tuple(self.live.states())
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.thresholds = states
+        if abort is not None:
+            self.notify(
+                f"{abort.why} (at {abort.at_s:,.1f}s): stopping the run",
+                severity="error",
+                title="--abort-on-fail",
+                timeout=10,
+            )
+            self.stop_run()
+            self.set_timer(ABORT_CUT_S, self._cut_after_abort)
+
+    def _cut_after_abort(self) -> None:
+        if not self.controller.finished:
+            self.command(Abort())
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None:
@@ -203,7 +235,9 @@ class LoadscopeApp(App[int]):
         self.clear_notifications()
         self._say_why_silent(final)
         self.refresh_bindings()
-        self.push_screen(SummaryScreen(text, saved, report.get("thresholds")))
+        self.push_screen(
+            SummaryScreen(text, saved, report.get("thresholds"), report.get("aborted_by"))
+        )
 
     def _say_why_silent(self, snapshot: Snapshot) -> None:
         """A run that got no answer says why, in the console as on stderr."""

@@ -2,7 +2,8 @@
 
 Within a step the order is request → dump → bind → test. A failed step fails the iteration and
 skips the steps after it, unless the runbook or a later step says `force`. A step with a `loop`
-runs up to `count` attempts, until `until` holds; `steps[i]` then holds its last attempt.
+runs up to `count` attempts, until `until` holds; `steps[i]` then holds its last attempt, and
+whether that attempt failed decides the step.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class ExpressionFailed(IterationFailed):
 
 
 class TestFailed(IterationFailed):
-    """A step's `test` is not true: runn tests every attempt of a step's loop and fails the
-    step at the first that fails, `until` or not (a root loop retries a failed pass)."""
+    """A step's `test` is not true. In a loop, runn tests every attempt and retries a false
+    one like a failed request (`run_loop`)."""
 
 
 def _failed(step: str, part: str, error: EvalError) -> ExpressionFailed:
@@ -73,25 +74,25 @@ async def run_loop(
 ) -> None:
     """Up to `count` attempts, until `until` holds: the one loop of steps and of root loops.
 
-    An attempt's failure is kept, not raised, until the loop ends: with `until`, the loop fails
-    only if it never holds; without, the first failure fails the loop. A failed expression fails
-    at once, and so does a step's false `test` (runn tests every attempt).
+    As in runn (0.140 on), an attempt's failure (a false `test`, a failed request) is kept, not
+    raised, and the next attempt runs. With `until`, the loop fails if it never holds, and a
+    step's loop fails if the attempt where it held failed; without, a step's loop is judged by
+    its last attempt and a root loop by every pass. A failed expression fails at once.
     """
     count = loop.times(scope, name)
     first_error: IterationFailed | RequestFailed | None = None
+    error: IterationFailed | RequestFailed | None = None
     for number in range(count):
         wait = loop.pause(number)
         if wait:
             await asyncio.sleep(wait)
         before(number)
-        error: IterationFailed | RequestFailed | None = None
+        error = None
         try:
             await attempt()
         except ExpressionFailed:
             raise
         except (IterationFailed, RequestFailed) as exc:
-            if loop.step_level and isinstance(exc, TestFailed):
-                raise
             error = exc
             first_error = first_error or exc
         if not loop.step_level:
@@ -104,8 +105,9 @@ async def run_loop(
             return
     if loop.until is not None:
         raise IterationFailed(f"{name}: loop failed: ({loop.until_source}) is not true")
-    if first_error is not None:
-        raise first_error
+    failed = error if loop.step_level else first_error
+    if failed is not None:
+        raise failed
 
 
 @dataclass(slots=True)

@@ -146,6 +146,7 @@ class AsyncConnector:
         from ._h3 import AsyncHTTP3Connection  # aioquic only when HTTP/3 is asked for
 
         conn = AsyncHTTP3Connection(self.observer, self.runner, str(self.origin), self._max_body)
+        conn.max_header_size = self._max_header_size
         try:
             await conn.open(
                 address,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -15,12 +16,14 @@ from ._errors import (
     BodyTooLarge,
     ConnectionReset,
     GoAway,
+    HeaderTooLarge,
     PeerClosed,
     ProtocolError,
     ReadTimeout,
     StreamReset,
     is_reset,
 )
+from ._h2_lean import LeanH2Connection, header_list_too_large
 from ._h2_wire import H2Machine, H2Wire, default_machine
 from ._serialize import h2_headers, request_body
 from ._stream import ResponseStream
@@ -47,6 +50,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         "_max_streams",
         "_settings_seen",
         "_streams",
+        "_terminated",
         "_wire",
     )
 
@@ -70,6 +74,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         self._goaway = False
         self._settings_seen = False
         self._lost: asyncio.Future[None] | None = None
+        self._terminated = False  # a connection error: the machine queued its own GOAWAY
 
     # -- lifecycle ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -89,11 +94,14 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         try:
             events = self._h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
+            self._terminated = True
             if self._goaway:
                 # h2's machine (LOADSCOPE_H2=h2) closes its state on GOAWAY, so frames still
                 # owed to us can't be read; the lean one reads them.
                 self._fail_all(GoAway("response lost after GOAWAY", unprocessed=False))
                 self.close(CloseReason.GOAWAY)
+            elif header_list_too_large(exc):
+                self._header_too_large()
             else:
                 self._fail_all(ProtocolError(f"HTTP/2 protocol error: {exc}"))
                 self.close(CloseReason.ERROR)
@@ -134,11 +142,10 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             return
         self.closed = True
         self.observer.on_close(self, reason)
-        try:
-            self._h2.close_connection()
-            self._wire.flush()
-        except h2.exceptions.ProtocolError:
-            pass
+        if not self._terminated:
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self._h2.close_connection()
+        self._wire.flush()
         if self._wire.transport is not None:
             self._wire.transport.close()
         self._wire.wake_senders()
@@ -288,6 +295,18 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         if not self._streams:
             self.close(CloseReason.GOAWAY)
         self._notify_capacity()
+
+    def _header_too_large(self) -> None:
+        """A header block over `max_header_size`: its request fails with `header_too_large`
+        and the connection closes (the machine queued GOAWAY; the HPACK table is lost). h2's
+        machine does not say which stream it was: then each stream still without a status."""
+        error = HeaderTooLarge(f"response headers larger than {self.max_header_size} bytes")
+        machine = self._h2
+        oversized = machine.oversized_stream if isinstance(machine, LeanH2Connection) else None
+        for stream_id, stream in self._streams.items():
+            if stream_id == oversized or (oversized is None and not stream.status):
+                stream.fail(error)
+        self.close(CloseReason.ERROR)
 
     # -- helpers ------------------------------------------------------------------------------
     def _fail_all(self, exc: Exception) -> None:

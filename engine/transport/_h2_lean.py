@@ -32,6 +32,7 @@ _SETTING = struct.Struct(">HL")
 _U32 = struct.Struct(">L")
 _MAX_WINDOW = 2**31 - 1
 _DEFAULT_WINDOW = 65_535
+_CONTINUATION_BACKLOG = 64  # frames in one header block, as h2 allows
 _Codes = h2.settings.SettingCodes
 
 
@@ -93,8 +94,19 @@ class LeanH2Sender:
         self._out = bytearray()
         self._buffer = b""
         self._header_block: tuple[int, int, list[bytes]] | None = None  # sid, flags, fragments
+        self._header_block_size = 0  # the fragments' bytes so far
+        self._max_header_block: int | None = None  # see limit_header_list
+        self.oversized_stream: int | None = None  # the stream whose header block was too large
         self._closed = False  # we sent GOAWAY (or failed): nothing more is read or sent
         self._goaway = False  # the server sent GOAWAY: no new streams, open ones may finish
+
+    def limit_header_list(self, size: int) -> None:
+        """Before `initiate_connection`: advertise SETTINGS_MAX_HEADER_LIST_SIZE and hold the
+        server to it. A header block over `size` bytes, raw (counted as its CONTINUATION frames
+        arrive, before any decoding) or decoded, is a connection error, as h2's oversized one."""
+        self._local = {**self._local, _Codes.MAX_HEADER_LIST_SIZE: size}
+        self.decoder.max_header_list_size = size
+        self._max_header_block = size
 
     # -- sending ------------------------------------------------------------------------------
     def initiate_connection(self) -> None:
@@ -305,6 +317,8 @@ class LeanH2Connection(LeanH2Sender):
         if flags & _END_HEADERS:
             self._header_block_done(stream_id, flags, body, events)
         else:
+            self._header_block_size = 0
+            self._count_header_bytes(stream_id, body)
             self._header_block = (stream_id, flags, [body])
 
     def _on_continuation(
@@ -313,18 +327,38 @@ class LeanH2Connection(LeanH2Sender):
         block = self._header_block
         if block is None or block[0] != stream_id:
             raise h2.exceptions.ProtocolError("CONTINUATION out of place")
+        self._count_header_bytes(stream_id, body)
         block[2].append(body)
+        if len(block[2]) > _CONTINUATION_BACKLOG:
+            raise h2.exceptions.ProtocolError("Too many continuation frames received.")
         if flags & _END_HEADERS:
             self._header_block = None
             self._header_block_done(stream_id, block[1], b"".join(block[2]), events)
+
+    def _count_header_bytes(self, stream_id: int, fragment: bytes) -> None:
+        """A header block still arriving stops at the limit: its raw bytes never exceed it."""
+        self._header_block_size += len(fragment)
+        limit = self._max_header_block
+        if limit is not None and self._header_block_size > limit:
+            raise self._oversized(stream_id, f"{self._header_block_size} bytes, over {limit}")
+
+    def _oversized(self, stream_id: int, why: str) -> h2.exceptions.DenialOfServiceError:
+        self.oversized_stream = stream_id
+        error = h2.exceptions.DenialOfServiceError(f"Oversized header block: {why}")
+        error.__cause__ = hpack.OversizedHeaderListError(why)
+        return error
 
     def _header_block_done(
         self, stream_id: int, flags: int, block: bytes, events: list[h2.events.Event]
     ) -> None:
         stream = self._stream_for(stream_id)
+        limit = self._max_header_block
+        if limit is not None and len(block) > limit:
+            raise self._oversized(stream_id, f"{len(block)} bytes, over {limit}")
         try:
             headers: list[Any] = self.decoder.decode(block, raw=True)  # h2's Header tuples
         except hpack.OversizedHeaderListError as exc:  # over decoder.max_header_list_size
+            self.oversized_stream = stream_id
             raise h2.exceptions.DenialOfServiceError(f"Oversized header block: {exc}") from exc
         except (hpack.HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
             raise h2.exceptions.ProtocolError(f"Error decoding header block: {exc}") from exc
@@ -449,6 +483,15 @@ class LeanH2Connection(LeanH2Sender):
         event.error_code, event.last_stream_id = _error_code(code), last
         event.additional_data = body[8:] or None
         events.append(event)
+
+
+def header_list_too_large(exc: h2.exceptions.ProtocolError) -> bool:
+    """Whether the connection error is a response header block over the limit (either
+    machine: h2 raises its DenialOfServiceError from hpack's OversizedHeaderListError)."""
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(exc, h2.exceptions.DenialOfServiceError) and isinstance(
+        cause, hpack.OversizedHeaderListError
+    )
 
 
 def _unpad(body: bytes) -> bytes:

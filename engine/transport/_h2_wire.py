@@ -62,6 +62,21 @@ def new_h2_connection(*, remember_headers: bool = True) -> h2.connection.H2Conne
     return conn
 
 
+def initiate(conn: H2Machine, max_header_size: int) -> None:
+    """The client's preface and SETTINGS, with SETTINGS_MAX_HEADER_LIST_SIZE: the response
+    header limit, advertised and enforced from the first frame."""
+    if isinstance(conn, h2.connection.H2Connection):
+        codes = {h2.settings.SettingCodes(k): v for k, v in LOCAL_SETTINGS.items()}
+        codes[h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE] = max_header_size
+        conn.local_settings = h2.settings.Settings(client=True, initial_values=codes)
+        conn.decoder.max_header_list_size = max_header_size  # h2 sets it only once ACKed
+        conn.initiate_connection()
+        conn.increment_flow_control_window(BIG_WINDOW)
+    else:
+        conn.limit_header_list(max_header_size)  # otherwise built with the same settings
+        conn.initiate_connection()
+
+
 class H2Wire:
     """Writes what h2 has to send, at most once per loop tick (every stream started in a tick
     shares one `transport.write`), and counts them in its owner's `bytes_sent`."""
@@ -80,14 +95,7 @@ class H2Wire:
 
     def start(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.transport, self.loop = transport, loop
-        conn = self.conn
-        if isinstance(conn, h2.connection.H2Connection):
-            codes = {h2.settings.SettingCodes(k): v for k, v in LOCAL_SETTINGS.items()}
-            conn.local_settings = h2.settings.Settings(client=True, initial_values=codes)
-            conn.initiate_connection()
-            conn.increment_flow_control_window(BIG_WINDOW)
-        else:
-            conn.initiate_connection()  # the lean machine was built with the same settings
+        initiate(self.conn, self.owner.max_header_size)
         self.flush()
 
     def flush_soon(self) -> None:

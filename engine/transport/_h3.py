@@ -14,17 +14,24 @@ import time
 
 import certifi
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.h3.connection import H3_ALPN, ErrorCode, H3Connection
+from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, Setting
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
-from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent, StreamReset
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    QuicEvent,
+    StreamDataReceived,
+    StreamReset,
+)
 
 from .._config import CloseReason
 from ._errors import (
     BodyTooLarge,
     ConnectError,
     ConnectTimeout,
+    HeaderTooLarge,
     PeerClosed,
     ReadTimeout,
     TLSError,
@@ -43,6 +50,7 @@ _HTTP3 = b"HTTP/3"
 # QUIC transport error codes (RFC 9000 §20.1) that mean the TLS handshake failed.
 _CRYPTO_ERRORS = range(0x100, 0x200)
 _H3_NO_ERROR = int(ErrorCode.H3_NO_ERROR)
+_FIELD_OVERHEAD = 32  # per field line, as RFC 9114 (and HPACK) size a field section
 
 
 class QuicHandshakeTimeout(ConnectTimeout):
@@ -74,6 +82,63 @@ def quic_configuration(settings: QuicSettings, server_name: str) -> QuicConfigur
     if settings.cert:
         configuration.load_cert_chain(settings.cert, settings.key)
     return configuration
+
+
+class LimitedH3Connection(H3Connection):
+    """aioquic's H3 state machine, advertising SETTINGS_MAX_FIELD_SECTION_SIZE (aioquic sends
+    its settings as it is built, so the limit is set first)."""
+
+    def __init__(self, quic: QuicConnection, max_field_section_size: int) -> None:
+        self.max_field_section_size = max_field_section_size
+        super().__init__(quic)
+
+    def _get_local_settings(self) -> dict[int, int]:
+        settings = super()._get_local_settings()
+        settings[Setting.MAX_FIELD_SECTION_SIZE] = self.max_field_section_size
+        return settings
+
+
+class FrameScan:
+    """Reads the H3 frame headers of one response stream as its bytes arrive, ahead of aioquic
+    (which buffers a whole frame before it parses it): a HEADERS frame longer than the limit is
+    known from its length, before any of it is held."""
+
+    __slots__ = ("head", "skip")
+
+    def __init__(self) -> None:
+        self.head = b""  # a frame header cut by a packet boundary (at most 16 bytes)
+        self.skip = 0  # the current frame's payload bytes still to come
+
+    def too_long_headers(self, data: bytes, limit: int) -> int | None:
+        """The declared length of a HEADERS frame over `limit` in `data`, else None."""
+        chunk = self.head + data if self.head else data  # a cut header: then no payload is owed
+        self.head = b""
+        at = min(self.skip, len(chunk))
+        self.skip -= at
+        while at < len(chunk):
+            kind = _varint(chunk, at)
+            length = _varint(chunk, kind[1]) if kind else None
+            if kind is None or length is None:
+                self.head = chunk[at:]  # two varints: 16 bytes at most
+                return None
+            if kind[0] == FrameType.HEADERS and length[0] > limit:
+                return length[0]
+            at = length[1]
+            taken = min(length[0], len(chunk) - at)
+            at += taken
+            self.skip = length[0] - taken
+        return None
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int] | None:
+    """A QUIC variable-length integer at `at` and where it ends (None: not all there yet)."""
+    if at >= len(data):
+        return None
+    size = 1 << (data[at] >> 6)
+    if at + size > len(data):
+        return None
+    value = int.from_bytes(data[at : at + size], "big") & ((1 << (8 * size - 2)) - 1)
+    return value, at + size
 
 
 class _QuicEndpoint(QuicConnectionProtocol):
@@ -110,6 +175,7 @@ class AsyncHTTP3Connection(Connection):
         self._handshake: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self._draining = False
+        self._scans: dict[int, FrameScan] = {}  # per response stream, for max_header_size
         self.peer_error: tuple[int, str] | None = None  # the CONNECTION_CLOSE code and reason
 
     # -- opening --------------------------------------------------------------------------------
@@ -120,7 +186,7 @@ class AsyncHTTP3Connection(Connection):
         loop = asyncio.get_running_loop()
         quic = self._quic = QuicConnection(configuration=quic_configuration(settings, server_name))
         # Before the handshake: the server's control and QPACK streams may arrive with it.
-        self._h3 = H3Connection(quic)
+        self._h3 = LimitedH3Connection(quic, self.max_header_size)
         self._handshake = loop.create_future()
         self._lost = loop.create_future()
         started = time.perf_counter()
@@ -155,12 +221,12 @@ class AsyncHTTP3Connection(Connection):
     def is_available(self) -> bool:
         return self.usable and len(self._streams) < MAX_STREAMS
 
-    def close(self, reason: CloseReason) -> None:
+    def close(self, reason: CloseReason, *, error_code: int = _H3_NO_ERROR) -> None:
         if self.closed:
             return
         self._mark_closed(reason)
         if self._endpoint is not None:
-            self._endpoint.close(error_code=_H3_NO_ERROR)  # sends CONNECTION_CLOSE now
+            self._endpoint.close(error_code=error_code)  # sends CONNECTION_CLOSE now
         # No draining period: a load generator has nothing to answer late packets with, and a
         # socket kept for it would outlive the session (UDP leaves no TIME_WAIT behind).
         if self._udp is not None:
@@ -213,6 +279,8 @@ class AsyncHTTP3Connection(Connection):
             return
         elif isinstance(event, StreamReset):
             self._on_reset(event.stream_id, event.error_code)
+        elif isinstance(event, StreamDataReceived) and self._headers_too_long(event):
+            return
         if self._h3 is not None:
             for h3_event in self._h3.handle_event(event):
                 self._on_h3_event(h3_event)
@@ -223,10 +291,35 @@ class AsyncHTTP3Connection(Connection):
         elif isinstance(event, DataReceived):
             self._on_data(event.stream_id, event.data, event.stream_ended)
 
+    def _headers_too_long(self, event: StreamDataReceived) -> bool:
+        """A response HEADERS frame longer than `max_header_size`: fail before it is held."""
+        if event.stream_id not in self._streams:
+            return False
+        scan = self._scans.setdefault(event.stream_id, FrameScan())
+        length = scan.too_long_headers(event.data, self.max_header_size)
+        if length is None:
+            return False
+        self._header_too_large(event.stream_id)
+        return True
+
+    def _header_too_large(self, stream_id: int) -> None:
+        """The request fails with `header_too_large`; the connection closes (QPACK's state
+        may be waiting on the section that was not read)."""
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            error = HeaderTooLarge(f"response headers larger than {self.max_header_size} bytes")
+            stream.fail(error)
+        self.close(CloseReason.ERROR, error_code=int(ErrorCode.H3_EXCESSIVE_LOAD))
+
     def _on_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]], ended: bool) -> None:
         stream = self._streams.get(stream_id)
         if stream is None:
             return
+        size = sum(len(name) + len(value) + _FIELD_OVERHEAD for name, value in headers)
+        if size + stream.header_bytes > self.max_header_size:  # decoded, trailers included
+            self._header_too_large(stream_id)
+            return
+        stream.header_bytes += size
         stream.on_headers(headers)
         if ended:
             stream.finish()
@@ -292,6 +385,7 @@ class AsyncHTTP3Connection(Connection):
         self.requests += 1
 
     def _end_stream(self, stream_id: int) -> None:
+        self._scans.pop(stream_id, None)
         if self._streams.pop(stream_id, None) is None:
             return
         self.in_flight = len(self._streams)

@@ -15,6 +15,7 @@ class ResponseStream:
         "body",
         "body_size",
         "first_byte",
+        "header_bytes",
         "headers",
         "keep_body",
         "status",
@@ -29,6 +30,7 @@ class ResponseStream:
         self.version = version
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
+        self.header_bytes = 0  # decoded so far, for max_header_size (HTTP/3 counts it here)
         self.body: list[bytes] = []
         self.body_size = 0
         self.keep_body = keep_body

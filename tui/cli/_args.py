@@ -119,7 +119,7 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     add_load_options(console, default_duration=None)
     add_worker_options(console)
-    add_report_options(console, text_format=False, quiet=False, save_dir=True, live=False)
+    add_report_options(console, text_format=False, quiet=False, save_dir=True)
     add_metrics_options(console)
 
 
@@ -540,10 +540,8 @@ def add_report_options(
     quiet: bool = True,
     html: bool = True,
     save_dir: bool = False,
-    live: bool = True,
 ) -> None:
-    """The report flags, defined once; each command takes the ones that apply to it (`live`:
-    a headless run, whose thresholds are checked each second and may stop it)."""
+    """The report flags, defined once; each command takes the ones that apply to it."""
     out = parser.add_argument_group("report")
     if threshold:
         out.add_argument(
@@ -552,15 +550,9 @@ def add_report_options(
             default=[],
             metavar="EXPR",
             help="fail (exit 1) unless EXPR holds on the final report, e.g. "
-            "'error_rate < 1 && p99 < 200' (repeatable)"
-            + (
-                "; checked on the live numbers each second too, and the report says when each "
-                "first failed"
-                if live
-                else ""
-            ),
+            "'error_rate < 1 && p99 < 200' (repeatable); checked on the live numbers each "
+            "second too, and the report says when each first failed",
         )
-    if threshold and live:
         out.add_argument(
             "--abort-on-fail",
             action="store_true",

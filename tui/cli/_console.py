@@ -15,6 +15,7 @@ from ...engine.control import EngineProcess, WorkerController
 from ...engine.metrics.report import redact_snapshot
 from ...engine.redact import redact_text
 from ..limits import raise_open_files_limit
+from ..live_thresholds import abort_line
 from ..outputs.files import CsvTimeline
 from ..outputs.reasons import silence_reason
 from . import _signals
@@ -32,9 +33,9 @@ from ._outputs import (
     write_html_report,
 )
 from ._plan import RunPlan
-from ._run import build_scenario, check_descriptors, full_report, runn_values
+from ._run import build_scenario, check_descriptors, full_report, live_check, runn_values
 from ._text import render_text
-from ._thresholds import Thresholds
+from ._thresholds import LiveThresholds, Thresholds
 from ._workers import worker_controller
 
 
@@ -51,10 +52,10 @@ def setup_child_with_metrics(
 
 
 def report_renderer(
-    plan: LoadPlan, thresholds: Thresholds | None = None
+    plan: LoadPlan, thresholds: Thresholds | None = None, live: LiveThresholds | None = None
 ) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
     """The console's final report: the same text and JSON as `loadscope run` gives, with the
-    thresholds' results."""
+    thresholds' results (and, checked live, when each first failed and what stopped the run)."""
     checks = thresholds or Thresholds([])
 
     def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
@@ -62,6 +63,8 @@ def report_renderer(
         report = full_report(plan, snapshot)
         runn = runn_values(plan, snapshot)
         report["thresholds"] = checks.evaluate(threshold_names(runn, report)).as_report()
+        if live is not None:
+            live.annotate(report)
         return render_text(snapshot, report, runn), report
 
     return render
@@ -106,7 +109,9 @@ def run_console(run: RunPlan, label: str) -> int:
         reuse_mode=plan.config.reuse_mode.value,
         connect_timeout=plan.config.connect_timeout,
     )
-    app = LoadscopeApp(engine, options, report_renderer(plan, thresholds))
+    live = live_check(run)
+    render = report_renderer(plan, thresholds, live.thresholds)
+    app = LoadscopeApp(engine, options, render, live=live if thresholds.expressions else None)
     if _signals.interrupted():  # stopped while starting: no console, no load
         print("loadscope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -135,7 +140,7 @@ def run_console(run: RunPlan, label: str) -> int:
         return 2
     html_path = outputs.html
     if html_path and engine.final is not None:
-        _, final_report = report_renderer(plan, thresholds)(engine.final)
+        _, final_report = render(engine.final)
         write_html_report(html_path, engine.final, final_report)
         app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
@@ -153,11 +158,13 @@ def run_console(run: RunPlan, label: str) -> int:
         print(f"loadscope: {reason}", file=sys.stderr)
         return EXIT_USAGE
     if thresholds.expressions and engine.final is not None:
-        _, report = report_renderer(plan, thresholds)(engine.final)
+        _, report = render(engine.final)
         failures = [result["why"] for result in report["thresholds"] if not result["passed"]]
         for line in failures:
             print(f"threshold failed: {line}", file=sys.stderr)
-        if failures:
+        if report["aborted_by"]:
+            print(abort_line(report["aborted_by"]), file=sys.stderr)
+        if failures or report["aborted_by"]:
             return EXIT_THRESHOLD
     return code if isinstance(code, int) else EXIT_OK
 

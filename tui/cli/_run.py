@@ -23,6 +23,7 @@ from ...engine.metrics.report import build_report, redact_snapshot
 from ...engine.redact import add_secrets
 from ..describe import cut_by, duration_text, peak_vus, run_description
 from ..limits import vu_limit_problem
+from ..live_thresholds import ABORT_CUT_S, abort_line
 from ..outputs.files import CsvTimeline, dumps, write_failure, write_json
 from ..outputs.reasons import silence_reason
 from . import _signals
@@ -36,7 +37,7 @@ from ._plan import RunPlan
 from ._progress import show_progress
 from ._target_lists import note_target_list_error
 from ._text import render_text, summary_line
-from ._thresholds import Abort, LiveThresholds
+from ._thresholds import LiveCheck, LiveThresholds
 from ._workers import drive_workers
 
 
@@ -137,20 +138,6 @@ async def drive(
         write_failures=[csv.failure] if csv is not None and csv.failure else [],
         cut_by_user=state.cut_by_user,
     )
-
-
-@dataclass(frozen=True)
-class LiveCheck:
-    """--threshold on the live numbers: the thresholds, and how a snapshot gives their names."""
-
-    thresholds: LiveThresholds
-    names: Callable[[Snapshot], dict[str, float | None]]
-
-    def check(self, snapshot: Snapshot) -> Abort | None:
-        return self.thresholds.check(self.names(snapshot), snapshot.elapsed_s)
-
-
-ABORT_CUT_S = 1.0  # after a threshold stops the run, running iterations get this long
 
 
 async def _watch_thresholds(session: Session, live: LiveCheck) -> None:
@@ -361,11 +348,7 @@ def _report(
         print(f"threshold failed: {line}", file=sys.stderr)
     aborted = report.get("aborted_by")
     if aborted:
-        print(
-            f"loadscope: --abort-on-fail stopped the run at {aborted['at_s']:,.1f}s: "
-            f"{aborted['why']}",
-            file=sys.stderr,
-        )
+        print(abort_line(aborted), file=sys.stderr)
         return EXIT_THRESHOLD
     if outcome.interrupted:
         written = plan.outputs.out and not outcome.write_failures

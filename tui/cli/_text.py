@@ -305,11 +305,18 @@ def threshold_lines(report: dict[str, Any]) -> list[str]:
     lines = ["Thresholds"]
     for result in results:
         mark = "✓ passed" if result["passed"] else "✗ FAILED"
-        lines.append(f"  {mark}  {result['expression']}")
+        first = result.get("first_failed_at_s")
+        when = "" if first is None else f"  (first failed live at {first:,.1f}s)"
+        lines.append(f"  {mark}  {result['expression']}{when}")
         for name, value in result.get("values", {}).items():
             meaning = result.get("meanings", {}).get(name, name)
             shown = "n/a" if value is None else f"{value:,}"
             lines.append(f"      {name} = {shown} ({meaning})")
+    aborted = report.get("aborted_by")
+    if aborted:
+        lines.append(
+            f"  --abort-on-fail: {aborted['expression']} stopped the run at {aborted['at_s']:,.1f}s"
+        )
     lines.append("")
     return lines
 

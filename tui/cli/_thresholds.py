@@ -6,9 +6,12 @@ loadscope's own (`req_p99`, `connections_opened`, ...); see `THRESHOLD_NAMES`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...engine import Snapshot
+from ..live_thresholds import Abort, ThresholdState
 from ._errors import UsageError
 from ._loadt import ITERATION_NAMES, THRESHOLD_NAMES
 
@@ -138,18 +141,6 @@ class AbortRule:
     grace: float = 0.0
 
 
-@dataclass(frozen=True)
-class Abort:
-    """The threshold that stopped the run, and when (seconds into the measured run)."""
-
-    expression: str
-    at_s: float
-    why: str
-
-    def as_report(self) -> dict[str, Any]:
-        return {"expression": self.expression, "at_s": round(self.at_s, 3), "why": self.why}
-
-
 class LiveThresholds:
     """The thresholds checked each second against the live numbers: when each first failed,
     and with an `AbortRule`, the failure that stops the run."""
@@ -158,6 +149,7 @@ class LiveThresholds:
         self.thresholds = thresholds
         self.rule = rule
         self.first_failed_at: dict[str, float] = {}
+        self.failing: dict[str, bool | None] = {}  # as last checked; None: not measured yet
         self.abort: Abort | None = None
 
     @property
@@ -168,12 +160,24 @@ class LiveThresholds:
         """Evaluate now; the `Abort` the first time one fails past the grace (else None).
         A threshold over a number not measured yet (no response so far) waits for it."""
         for result in self.thresholds.evaluate(names).results:
-            if result.passed or any(value is None for value in result.values.values()):
+            waiting = any(value is None for value in result.values.values())
+            self.failing[result.expression] = None if waiting else not result.passed
+            if result.passed or waiting:
                 continue
             self.first_failed_at.setdefault(result.expression, elapsed_s)
             if self.abort is None and self.rule is not None and elapsed_s >= self.rule.grace:
                 self.abort = Abort(result.expression, elapsed_s, result.why)
         return self.abort
+
+    def states(self) -> list[ThresholdState]:
+        return [
+            ThresholdState(
+                expression.source,
+                self.failing.get(expression.source),
+                self.first_failed_at.get(expression.source),
+            )
+            for expression in self.thresholds.expressions
+        ]
 
     def annotate(self, report: dict[str, Any]) -> None:
         """The final report's thresholds with when each first failed live, and what stopped
@@ -182,3 +186,17 @@ class LiveThresholds:
             at = self.first_failed_at.get(entry["expression"])
             entry["first_failed_at_s"] = None if at is None else round(at, 3)
         report["aborted_by"] = self.abort.as_report() if self.abort else None
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    """--threshold on the live numbers: the thresholds, and how a snapshot gives their names."""
+
+    thresholds: LiveThresholds
+    names: Callable[[Snapshot], dict[str, float | None]]
+
+    def check(self, snapshot: Snapshot) -> Abort | None:
+        return self.thresholds.check(self.names(snapshot), snapshot.elapsed_s)
+
+    def states(self) -> list[ThresholdState]:
+        return self.thresholds.states()

@@ -19,6 +19,7 @@ from ...engine.control import (
     PUSH_INTERVAL,
     WorkerController,
 )
+from ..live_thresholds import ABORT_CUT_S
 from ..outputs.files import CsvTimeline
 from . import _signals
 from ._errors import UsageError
@@ -28,7 +29,6 @@ from ._outcome import UNREACHABLE_KINDS, Outcome
 from ._outputs import MetricsAddress, serve_merged_metrics
 
 POLL_S = 0.1
-ABORT_CUT_S = 1.0  # after a threshold stops the run, running iterations get this long
 HEADLESS_PUSH_S = 1.0  # no console to feel immediate: workers report once a second
 START_TIMEOUT_S = {"local": 60.0, "ray": 180.0}  # until every worker is ready
 

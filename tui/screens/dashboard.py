@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ...engine import Snapshot
+from ..live_thresholds import ThresholdState
 from ..widgets.connections import ConnectionsPanel
 from ..widgets.errors import ErrorsPanel
 from ..widgets.footer import FittedFooter
@@ -18,6 +19,7 @@ from ..widgets.header import SessionHeader
 from ..widgets.latency import LatencyPanel, LatencyTrendPanel
 from ..widgets.panel import Panel
 from ..widgets.steps import StepsPanel
+from ..widgets.thresholds import ThresholdsRow
 from ..widgets.throughput import ThroughputPanel
 from ..widgets.workers import WorkersRow
 
@@ -35,13 +37,16 @@ class DashboardScreen(Screen[None]):
     ]
 
     snapshot: var[Snapshot | None] = var(None, always_update=True)
+    thresholds: var[tuple[ThresholdState, ...]] = var(())
 
-    def __init__(self, label: str = "") -> None:
+    def __init__(self, label: str = "", thresholds: tuple[ThresholdState, ...] = ()) -> None:
         super().__init__()
         self.label = label
+        self.set_reactive(DashboardScreen.thresholds, thresholds)
 
     def compose(self) -> ComposeResult:
         yield SessionHeader(id="header")
+        yield ThresholdsRow(id="thresholds")
         yield WorkersRow(id="workers")
         with VerticalScroll(id="panels"):
             with Horizontal(id="row-top", classes="row"):
@@ -58,6 +63,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(SessionHeader).runbook = self.label
+        self.query_one(ThresholdsRow).states = self.thresholds
         self._fit(self.app.size.width, self.app.size.height)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -86,6 +92,10 @@ class DashboardScreen(Screen[None]):
         self.set_class(height < SHORT_HEIGHT, "-short")
         self.set_class(height >= TALL_HEIGHT and width >= NARROW_WIDTH, "-tall")
         self.query_one(FittedFooter).compact = width < NARROW_WIDTH
+
+    def watch_thresholds(self, states: tuple[ThresholdState, ...]) -> None:
+        if self.is_mounted:
+            self.query_one(ThresholdsRow).states = states
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or not self.is_mounted:

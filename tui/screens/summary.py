@@ -28,16 +28,25 @@ class SummaryScreen(Screen[None]):
         report_text: str,
         saved_to: Path | None,
         thresholds: list[dict[str, Any]] | None = None,
+        aborted_by: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self._report_text = report_text
         self._saved_to = saved_to
         self._thresholds = thresholds or []
+        self._aborted_by = aborted_by
 
     def compose(self) -> ComposeResult:
         # The keys are in the footer; the banner keeps the verdict and the path in view.
         banner = Text(no_wrap=True, overflow="ellipsis")
-        banner.append(" Run stopped ", style="bold reverse green")
+        if self._aborted_by:
+            banner.append(" Run stopped by a threshold ", style="bold reverse red")
+            banner.append(
+                f" {self._aborted_by['expression']} at {self._aborted_by['at_s']:,.1f}s ",
+                style="bold red",
+            )
+        else:
+            banner.append(" Run stopped ", style="bold reverse green")
         verdict = threshold_verdict(self._thresholds)
         if verdict:
             failed = any(not result["passed"] for result in self._thresholds)
