@@ -46,6 +46,9 @@ from .screens.summary import SummaryScreen
 from .screens.value_dialog import ValueDialog
 
 POLL_SECONDS = 0.25
+# A level sent by a key that this many new snapshots (about a second each) do not show is
+# followed no more: the engine did not take it
+SENT_LEVEL_SNAPSHOTS = 5
 THRESHOLD_SECONDS = 1.0  # as `loadscope run` checks them
 RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
 RAMP_SECONDS = 0.2
@@ -105,6 +108,7 @@ class LoadscopeApp(App[int]):
         self._rate = options.rate
         self._reuse = ReuseMode(options.reuse_mode)
         self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
+        self._snapshots_since_sent = 0
         self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
         self._ramp_timer: Timer | None = None
         self._stopping = False
@@ -192,10 +196,18 @@ class LoadscopeApp(App[int]):
         current = snapshot.rate if self.options.open_model else snapshot.concurrency
         if current is None:
             return
+        if self._sent is not None:
+            self._snapshots_since_sent += 1
+            if current == self._sent or self._snapshots_since_sent > SENT_LEVEL_SNAPSHOTS:
+                self._sent = None  # reached, or not taken (stages moved it, a limit held it)
         if self._sent is None:
             self._set_level(current)
-        elif current == self._sent:
-            self._sent = None
+        self._show_asked()
+
+    def _show_asked(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.asked = self._sent
 
     def _level(self) -> float:
         return self._rate if self.options.open_model else self._concurrency
@@ -209,6 +221,8 @@ class LoadscopeApp(App[int]):
     def _send_level(self, value: float) -> None:
         self._set_level(value)
         self._sent = self._level()
+        self._snapshots_since_sent = 0
+        self._show_asked()
         if self.options.open_model:
             self.command(SetRate(self._rate))
         else:

@@ -38,6 +38,7 @@ class DashboardScreen(Screen[None]):
 
     snapshot: var[Snapshot | None] = var(None, always_update=True)
     thresholds: var[tuple[ThresholdState, ...]] = var(())
+    asked: var[float | None] = var(None)  # a level sent by a key, not yet in a snapshot
 
     def __init__(self, label: str = "", thresholds: tuple[ThresholdState, ...] = ()) -> None:
         super().__init__()
@@ -96,6 +97,10 @@ class DashboardScreen(Screen[None]):
     def watch_thresholds(self, states: tuple[ThresholdState, ...]) -> None:
         if self.is_mounted:
             self.query_one(ThresholdsRow).states = states
+
+    def watch_asked(self, asked: float | None) -> None:
+        if self.is_mounted:
+            self.query_one(SessionHeader).asked = asked
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or not self.is_mounted:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -26,6 +28,9 @@ class SessionHeader(Widget):
 
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, layout=False)
     runbook: reactive[str] = reactive("")
+    # The level (VUs, or it/s in the open model) a key asked for that no snapshot shows yet:
+    # shown at once, so a key acts on screen even while the engine is a second behind.
+    asked: reactive[float | None] = reactive(None)
 
     def render(self) -> Text:
         snap = self.snapshot
@@ -60,11 +65,12 @@ class SessionHeader(Widget):
         if snap.duration_s:
             text.append(f"/{clock(snap.duration_s + snap.warm_up_s)}", style="dim")
         separator = "  │ " if labelled else " │ " if level < 3 else "│"
-        parts = [_model(snap), f"reuse {snap.reuse_mode}", f"HTTP {_version(snap)}"]
+        model = _model(snap, self.asked)
+        parts = [model, f"reuse {snap.reuse_mode}", f"HTTP {_version(snap)}"]
         if level >= 1:
             parts[1] = snap.reuse_mode
         if level >= 3:
-            parts[0] = _model(snap).removeprefix("open ").replace(" (", " ").rstrip(")")
+            parts[0] = model.removeprefix("open ").replace(" (", " ").rstrip(")")
             parts[2] = _version(snap)
         for part in parts:
             text.append(separator, style="dim")
@@ -96,10 +102,18 @@ def _elide_middle(text: str, room: int) -> str:
     return text[:head] + "…" + text[len(text) - (room - 1 - head) :]
 
 
-def _model(snap: Snapshot) -> str:
+def _model(snap: Snapshot, asked: float | None = None) -> str:
     if snap.mode == "open":
-        return f"open {number(snap.rate or 0)} it/s ({snap.busy_vus:,}/{snap.max_vus:,} VUs)"
-    return counted(snap.concurrency, "VU")
+        rate = number(snap.rate or 0) + _going_to(snap.rate or 0, asked, number)
+        return f"open {rate} it/s ({snap.busy_vus:,}/{snap.max_vus:,} VUs)"
+    if asked is None or int(asked) == snap.concurrency:
+        return counted(snap.concurrency, "VU")
+    return f"{snap.concurrency:,}{_going_to(snap.concurrency, int(asked), '{:,}'.format)} VUs"
+
+
+def _going_to(now: float, asked: float | None, shown: Callable[[float], str]) -> str:
+    """` → 12`: where a key has sent the level, until a snapshot shows it there."""
+    return "" if asked is None or asked == now else f" → {shown(asked)}"
 
 
 def _version(snap: Snapshot) -> str:
