@@ -270,7 +270,7 @@ def _compile_all(
         if problem:
             reason = "no such runbook file" if problem == "no such file" else problem
             raise RunbookError(Location(display), reason)
-        spec = registry.read(file, display)
+        spec = registry.read_top(file, display)
         phases = phases or spec.phases
         name = spec.name
         number = 2

@@ -89,19 +89,37 @@ def add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--retain-cache-dir", action="store_true", help="keep --cache-dir (accepted, ignored)"
     )
-    for flag, what in (
-        ("--runner", "KEY:DSN: set a runner"),
-        ("--overlay", "FILE: overlay values on the runbook"),
-        ("--underlay", "FILE: lay values under the runbook"),
-        ("--http-openapi3", "FILE: validate against an OpenAPI v3 document"),
-    ):
-        group.add_argument(
-            flag,
-            action="append",
-            default=[],
-            metavar=what.split(":")[0],
-            help=f"{what.split(': ', 1)[1]} (not supported yet: exit 2)",
-        )
+    group.add_argument(
+        "--runner",
+        action="append",
+        default=[],
+        metavar="KEY:DSN",
+        help="set or replace runner KEY of each runbook, e.g. req:http://127.0.0.1:8080 "
+        "(repeatable)",
+    )
+    group.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="lay a runbook's values over each runbook: its runners and vars win, its steps "
+        "come after, its desc/if/loop/interval replace (repeatable, in order)",
+    )
+    group.add_argument(
+        "--underlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="lay a runbook's values under each runbook: they fill only what it lacks, its "
+        "steps come first (repeatable, the first lowest)",
+    )
+    group.add_argument(
+        "--http-openapi3",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="validate against an OpenAPI v3 document (not supported yet: exit 2)",
+    )
 
 
 def add_runn_grpc(group: argparse._ArgumentGroup) -> None:

@@ -77,6 +77,9 @@ class RunbookSelection:
             scopes=frozenset(split_list(self.scopes)),
             skip_test=self.skip_test,
             host_rules=tuple(host_rules(self.host_rules).items()),
+            runners=runner_flags(self.runner),
+            overlays=tuple(split_list(self.overlay)),
+            underlays=tuple(split_list(self.underlay)),
         )
 
 
@@ -94,6 +97,17 @@ def host_rules(values: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--host-rules: {rule!r} is not 'HOST ADDRESS'")
         rules[host] = address.strip()
     return rules
+
+
+def runner_flags(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`--runner req:http://127.0.0.1:8080`: the key, then the DSN after the first colon."""
+    runners: dict[str, str] = {}
+    for value in split_list(values):
+        key, _, dsn = value.partition(":")
+        if not key.strip() or not dsn.strip():
+            raise UsageError(f"--runner: {value!r} is not KEY:DSN (e.g. req:http://127.0.0.1:8080)")
+        runners[key.strip()] = dsn.strip()
+    return tuple(runners.items())
 
 
 def select_runbooks(flags: RunbookSelection) -> list[str]:
@@ -213,9 +227,6 @@ def _refuse_unsupported(flags: RunbookSelection) -> None:
     """runn flags that would change what is sent or what fails, which loadscope cannot do yet:
     exit 2 rather than a run that is not the one asked for."""
     unsupported = [
-        ("--runner", bool(flags.runner)),
-        ("--overlay", bool(flags.overlay)),
-        ("--underlay", bool(flags.underlay)),
         ("--http-openapi3", bool(flags.http_openapi3)),
         ("--skip-included", flags.skip_included),
     ]

@@ -1,0 +1,149 @@
+"""runn loadt's flags that change what a runbook sends or how runbooks run: `--runner`,
+`--overlay`/`--underlay`, `--skip-included`, `--concurrent` and `--http-openapi3`, in-process on
+a fake server, and end to end against the built-in target."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from loadscope.engine.runbook import RunbookError, RunbookOptions
+from loadscope.engine.target import TargetProcess
+from loadscope.tui.cli import UsageError
+
+from .cli_support import loadscope
+from .test_cli_plan import run_plan
+from .test_runbook_run import ENDPOINT, book, prepared, run
+
+DEAD = "http://127.0.0.1:9"  # nothing listens: a runbook pointed here fails unless redirected
+TWO_STEPS = f"""
+desc: base
+runners:
+  req: {ENDPOINT}/base
+vars:
+  user: alice
+  keep: 1
+steps:
+  first:
+    req: {{/a: {{get: {{}}}}}}
+  second:
+    req: {{"/b?u={{{{ vars.user }}}}": {{get: {{}}}}}}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return str(path)
+
+
+# -- --runner ------------------------------------------------------------------------------------
+def test_runner_replaces_a_runbooks_runner_and_adds_a_missing_one(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    options = RunbookOptions(runners=(("req", f"{ENDPOINT}/other"),))
+    assert run(prepared(path, options=options)).paths() == ["/other/a", "/other/b?u=alice"]
+    uses_api = book(tmp_path, "steps:\n  - api: {/x: {get: {}}}\n", "api.yml")
+    options = RunbookOptions(runners=(("api", ENDPOINT),))
+    assert run(prepared(uses_api, options=options)).paths() == ["/x"]
+
+
+def test_runner_flag_is_key_colon_dsn(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    plan = run_plan("loadt", str(path), "--runner", "req:http://127.0.0.1:8080/v1,db:x://y")
+    assert plan.load.spec.runbook_options.runners == (
+        ("req", "http://127.0.0.1:8080/v1"),
+        ("db", "x://y"),
+    )
+    with pytest.raises(UsageError, match="--runner: 'req' is not KEY:DSN"):
+        run_plan("loadt", str(path), "--runner", "req")
+
+
+@pytest.mark.slow
+def test_loadt_runner_points_a_runbook_at_the_target(target: TargetProcess, tmp_path: Path) -> None:
+    text = f"runners:\n  req: {DEAD}\nsteps:\n  - req: {{/: {{get: {{}}}}}}\n"
+    path = write(tmp_path, "dead.yml", text)
+    args = ["loadt", path, "--duration", "300ms", "--warm-up", "0s", "--max-rps", "0"]
+    result = loadscope(*args, "--runner", f"req:{target.http_url}", "--format", "json")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert report["total"] == report["succeeded"] > 0 and report["failed"] == 0
+
+
+# -- --overlay and --underlay ---------------------------------------------------------------------
+def test_an_overlay_wins_key_by_key_and_adds_its_steps_after(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    over = write(tmp_path, "over.yml", f"""
+        runners:
+          req: {ENDPOINT}/over
+        vars:
+          user: bob
+        steps:
+          third:
+            req: {{"/c?keep={{{{ vars.keep }}}}": {{get: {{}}}}}}
+    """)  # fmt: skip
+    scenario = prepared(path, options=RunbookOptions(overlays=(over,)))
+    assert run(scenario).paths() == ["/over/a", "/over/b?u=bob", "/over/c?keep=1"]
+
+
+def test_underlays_only_fill_what_the_runbook_lacks_and_go_first(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    low = write(tmp_path, "low.yml", f"""
+        runners:
+          req: {ENDPOINT}/under
+          extra: {ENDPOINT}/extra
+        vars:
+          user: bob
+          more: 2
+        steps:
+          zero:
+            extra: {{"/z?more={{{{ vars.more }}}}": {{get: {{}}}}}}
+    """)  # fmt: skip
+    lower = write(tmp_path, "lower.yml", """
+        vars:
+          more: 3
+        steps:
+          minus:
+            req: {/m: {get: {}}}
+    """)  # fmt: skip
+    # runn lays the first underlay lowest: its steps first, its values below the next one's
+    scenario = prepared(path, options=RunbookOptions(underlays=(lower, low)))
+    paths = run(scenario).paths()
+    assert paths == ["/base/m", "/extra/z?more=2", "/base/a", "/base/b?u=alice"]
+
+
+def test_overlays_apply_in_order_and_the_runner_flag_comes_before_them(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    one = write(tmp_path, "one.yml", "vars:\n  user: one\n")
+    two = write(tmp_path, "two.yml", f"vars:\n  user: two\nrunners:\n  req: {ENDPOINT}/two\n")
+    options = RunbookOptions(runners=(("req", f"{ENDPOINT}/flag"),), overlays=(two, one))
+    assert run(prepared(path, options=options)).paths() == ["/two/a", "/two/b?u=one"]
+
+
+def test_a_bad_layer_is_one_clear_error(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    listed = write(tmp_path, "listed.yml", "steps:\n  - req: {/l: {get: {}}}\n")
+    with pytest.raises(RunbookError, match="only runbooks of the same type can be layered"):
+        prepared(path, options=RunbookOptions(overlays=(listed,)))
+    with pytest.raises(RunbookError, match=r"--underlay: .*missing\.yml: no such file"):
+        prepared(path, options=RunbookOptions(underlays=(str(tmp_path / "missing.yml"),)))
+    scalar = write(tmp_path, "scalar.yml", "just text\n")
+    with pytest.raises(RunbookError, match="a layer is a runbook map, not a string"):
+        prepared(path, options=RunbookOptions(overlays=(scalar,)))
+
+
+def test_an_included_runbook_is_not_layered(tmp_path: Path) -> None:
+    inc = f"runners:\n  inc: {ENDPOINT}/inc\nsteps:\n  - inc: {{/i: {{get: {{}}}}}}\n"
+    book(tmp_path, inc, "inc.yml")
+    top = f"runners:\n  req: {ENDPOINT}/top\nsteps:\n  - include: inc.yml\n"
+    over = write(tmp_path, "over.yml", "steps:\n  - req: {/o: {get: {}}}\n")
+    scenario = prepared(book(tmp_path, top, "top.yml"), options=RunbookOptions(overlays=(over,)))
+    assert run(scenario).paths() == ["/inc/i", "/top/o"]
+
+
+def test_layer_flags_reach_the_engine(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    plan = run_plan("loadt", str(path), "--overlay", "a.yml,b.yml", "--underlay", "c.yml")
+    options = plan.load.spec.runbook_options
+    assert (options.overlays, options.underlays) == (("a.yml", "b.yml"), ("c.yml",))
