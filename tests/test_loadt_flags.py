@@ -147,3 +147,33 @@ def test_layer_flags_reach_the_engine(tmp_path: Path) -> None:
     plan = run_plan("loadt", str(path), "--overlay", "a.yml,b.yml", "--underlay", "c.yml")
     options = plan.load.spec.runbook_options
     assert (options.overlays, options.underlays) == (("a.yml", "b.yml"), ("c.yml",))
+
+
+# -- --skip-included ------------------------------------------------------------------------------
+STEP = f"runners:\n  req: {ENDPOINT}\nsteps:\n  - req: {{/x: {{get: {{}}}}}}\n"
+
+
+def test_skip_included_drops_a_runbook_another_selected_one_includes(tmp_path: Path) -> None:
+    for name in ("leaf.yml", "lone.yml"):
+        book(tmp_path, STEP, name)
+    book(tmp_path, "steps:\n  - include: leaf.yml\n", "top.yml")
+    book(tmp_path, "steps:\n  - include: {steps: [{test: true}]}\n", "inline.yml")
+    pattern = str(tmp_path / "*.yml")
+    everything = run_plan("loadt", pattern).load.spec.runbooks
+    assert [Path(p).name for p in everything] == ["inline.yml", "leaf.yml", "lone.yml", "top.yml"]
+    chosen = run_plan("loadt", pattern, "--skip-included").load.spec.runbooks
+    assert [Path(p).name for p in chosen] == ["inline.yml", "lone.yml", "top.yml"]
+    alone = run_plan("loadt", str(tmp_path / "leaf.yml"), "--skip-included").load.spec.runbooks
+    assert [Path(p).name for p in alone] == ["leaf.yml"]  # its includer is not selected
+
+
+def test_skip_included_keeps_one_whose_includers_are_all_included(tmp_path: Path) -> None:
+    book(tmp_path, STEP, "c.yml")
+    book(tmp_path, "steps:\n  - include: c.yml\n", "b.yml")
+    book(tmp_path, "steps:\n  - include: b.yml\n", "a.yml")
+    paths = [str(tmp_path / name) for name in ("a.yml", "b.yml", "c.yml")]
+    chosen = run_plan("loadt", *paths, "--skip-included").load.spec.runbooks
+    assert [Path(p).name for p in chosen] == ["a.yml", "c.yml"]  # runn's rule, runn's order
+    (tmp_path / "a.yml").write_text("steps:\n  - include: missing.yml\n")
+    with pytest.raises(UsageError, match=r"cannot include 'missing\.yml'"):
+        run_plan("loadt", *paths, "--skip-included")

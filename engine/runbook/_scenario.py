@@ -30,6 +30,7 @@ __all__ = [
     "load_runbooks",
     "parse_var_value",
     "select_by_labels",
+    "skip_included",
 ]
 from ._request import RequestProgram
 
@@ -219,6 +220,27 @@ def select_by_labels(
         if condition.evaluate({"labels": dict.fromkeys(book.labels, True)}) is True:
             chosen.append(display)
     return chosen
+
+
+def skip_included(paths: Sequence[str], *, env: Mapping[str, str] | None = None) -> list[str]:
+    """runn's `--skip-included`: the runbooks without those another of them includes (by an
+    `include:` step), which run inside their includer only. One whose includers are all
+    included themselves still runs, after the others, as in runn."""
+    registry = Registry(env=dict(os.environ if env is None else env))
+    includers: dict[Path, list[str]] = {}
+    for display in dict.fromkeys(paths):
+        for step in registry.read(Path(display).resolve(), display).steps:
+            include = step.include
+            if include is not None and include.inline is None:
+                includers.setdefault(include.path, []).append(display)
+    included = [path for path in paths if Path(path).resolve() in includers]
+    kept = [path for path in paths if path not in included]
+    orphans = [
+        path
+        for path in included
+        if not any(includer in kept for includer in includers[Path(path).resolve()])
+    ]
+    return kept + orphans
 
 
 def label_condition(labels: Sequence[str]) -> str:

@@ -62,7 +62,7 @@ def add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--skip-included",
         action="store_true",
-        help="skip runbooks that another selected runbook includes (not supported yet)",
+        help="do not run on its own a runbook that another selected runbook includes",
     )
     group.add_argument(
         "--host-rules",

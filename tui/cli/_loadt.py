@@ -94,7 +94,7 @@ def loadt_plan(flags: LoadtFlags) -> tuple[LoadPlan, LoadtFigures]:
     apply_network_options(config)  # the environment's proxies
     note_ignored(flags)
     env = env_file_values(flags.env_file) or {}
-    books = select_runbooks(flags)
+    books = select_runbooks(flags, {**os.environ, **env} if env else None)
     check_books(books)
     books = labelled(books, flags.label, {**os.environ, **env} if env else None)
     spec = ScenarioSpec(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...engine.durations import DurationError, parse_duration
-from ...engine.runbook import RunbookOptions
+from ...engine.runbook import RunbookError, RunbookOptions, skip_included
 from ._errors import UsageError
 
 GRPC_FLAGS = (
@@ -110,12 +110,14 @@ def runner_flags(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(runners.items())
 
 
-def select_runbooks(flags: RunbookSelection) -> list[str]:
+def select_runbooks(flags: RunbookSelection, env: dict[str, str] | None = None) -> list[str]:
     """The runbooks to run, in runn's order (sorted by path, or as `--id` lists them)."""
     books = expand_patterns(flags.books)
     if flags.run is not None:
         books = _matching(books, flags.run)
     books = _by_id(books, split_list(flags.id)) if flags.id else sorted(books)
+    if flags.skip_included:  # as runn: before the shuffle, shards, sample and random
+        books = _without_included(books, env)
     books = _shuffled(books, flags.shuffle)
     books = _shard(books, flags.shard_n, flags.shard_index)
     if flags.sample:
@@ -139,6 +141,13 @@ def expand_patterns(patterns: tuple[str, ...]) -> list[str]:
             raise UsageError(f"{pattern}: no runbook file matches this pattern")
         found += matches
     return list(dict.fromkeys(found))
+
+
+def _without_included(books: list[str], env: dict[str, str] | None) -> list[str]:
+    try:
+        return skip_included(books, env=env)
+    except RunbookError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _matching(books: list[str], expression: str) -> list[str]:
@@ -228,7 +237,6 @@ def _refuse_unsupported(flags: RunbookSelection) -> None:
     exit 2 rather than a run that is not the one asked for."""
     unsupported = [
         ("--http-openapi3", bool(flags.http_openapi3)),
-        ("--skip-included", flags.skip_included),
     ]
     for flag, given in unsupported:
         if given:
