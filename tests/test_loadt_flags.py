@@ -4,18 +4,23 @@ a fake server, and end to end against the built-in target."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from loadscope.engine import IterationFailed
+from loadscope.engine.metrics import StepStats
 from loadscope.engine.runbook import RunbookError, RunbookOptions
 from loadscope.engine.target import TargetProcess
+from loadscope.engine.transport import RawRequest, RawResponse, Runner
 from loadscope.tui.cli import UsageError
 
-from .cli_support import loadscope
+from .cli_support import EXAMPLES, loadscope
 from .test_cli_plan import run_plan
-from .test_runbook_run import ENDPOINT, book, prepared, run
+from .test_runbook_run import ENDPOINT, FakeVU, book, prepared, run
 
 DEAD = "http://127.0.0.1:9"  # nothing listens: a runbook pointed here fails unless redirected
 TWO_STEPS = f"""
@@ -177,3 +182,104 @@ def test_skip_included_keeps_one_whose_includers_are_all_included(tmp_path: Path
     (tmp_path / "a.yml").write_text("steps:\n  - include: missing.yml\n")
     with pytest.raises(UsageError, match=r"cannot include 'missing\.yml'"):
         run_plan("loadt", *paths, "--skip-included")
+
+
+# -- --concurrent ---------------------------------------------------------------------------------
+class SlowVU(FakeVU):
+    """A fake VU whose requests take a few turns of the event loop: runbooks that run side by
+    side overlap, and `peak` says how many requests were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.peak = 0
+
+    async def exchange(self, runner: Runner, request: RawRequest, step: StepStats) -> RawResponse:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return await super().exchange(runner, request, step)
+        finally:
+            self.in_flight -= 1
+
+
+def three_books(tmp_path: Path, extra: str = "") -> list[Path]:
+    return [
+        book(tmp_path, f"{extra}runners:\n  req: {ENDPOINT}/{name}\n"
+             "steps:\n  - req: {/one: {get: {}}}\n  - req: {/two: {get: {}}}\n", f"{name}.yml")
+        for name in ("a", "b", "c")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("at_once", "peak"), [(1, 1), (2, 2), (3, 3), (8, 3)])
+def test_concurrent_runs_up_to_n_runbooks_of_an_iteration_at_once(
+    tmp_path: Path, at_once: int, peak: int
+) -> None:
+    scenario = prepared(*three_books(tmp_path), options=RunbookOptions(concurrent=at_once))
+    vu = run(scenario, SlowVU())
+    assert isinstance(vu, SlowVU) and vu.peak == peak
+    assert sorted(vu.paths()) == sorted(f"/{n}/{s}" for n in "abc" for s in ("one", "two"))
+
+
+def test_concurrent_runbooks_sharing_a_concurrency_key_take_turns(tmp_path: Path) -> None:
+    books = three_books(tmp_path, "concurrency: db\n")
+    vu = run(prepared(*books, options=RunbookOptions(concurrent=3)), SlowVU())
+    assert isinstance(vu, SlowVU) and vu.peak == 1
+    assert vu.paths() == [f"/{n}/{s}" for n in "abc" for s in ("one", "two")]
+
+
+def test_concurrent_runbooks_keep_their_cookies_apart(tmp_path: Path) -> None:
+    runner = f"runners:\n  req:\n    endpoint: {ENDPOINT}\n    useCookie: true\n"
+    first = book(tmp_path, runner + "steps:\n  - req: {/set-cookie: {get: {}}}\n"
+                 "  - req: {/a: {get: {}}}\n", "first.yml")  # fmt: skip
+    second = book(tmp_path, runner + "steps:\n  - req: {/b1: {get: {}}}\n"
+                  "  - req: {/b2: {get: {}}}\n", "second.yml")  # fmt: skip
+    vu = run(prepared(first, second, options=RunbookOptions(concurrent=2)), SlowVU())
+    cookies = {request.url.path: request.headers.get("cookie") for _, request in vu.sent}
+    assert vu.paths() == ["/set-cookie", "/b1", "/a", "/b2"]  # side by side
+    assert cookies == {"/set-cookie": None, "/b1": None, "/a": "session=abc", "/b2": None}
+
+
+def test_concurrent_failures_fail_the_iteration_and_fail_fast_cancels(tmp_path: Path) -> None:
+    failing = book(tmp_path, f"runners:\n  req: {ENDPOINT}\nsteps:\n"
+                   "  - req: {/status/500: {get: {}}}\n    test: current.res.status == 200\n",
+                   "failing.yml")  # fmt: skip
+    books = [failing, *three_books(tmp_path)]
+    vu = SlowVU()
+    with pytest.raises(IterationFailed):
+        run(prepared(*books, options=RunbookOptions(concurrent=4)), vu)
+    assert len(vu.paths()) == 7  # the others ran to their end
+    vu = SlowVU()
+    with pytest.raises(IterationFailed):
+        run(prepared(*books, options=RunbookOptions(concurrent=4, fail_fast=True)), vu)
+    assert len(vu.paths()) < 7  # cancelled once the first runbook failed
+
+
+def test_concurrent_flag_takes_runns_values(tmp_path: Path) -> None:
+    paths = [str(p) for p in three_books(tmp_path)]
+    plan = run_plan("loadt", *paths, "--concurrent", "2")
+    assert plan.load.spec.runbook_options.concurrent == 2
+    assert plan.load.config.requests_per_vu == 2  # each VU keeps 2 connections
+    assert (
+        run_plan("loadt", *paths, "--concurrent", "off").load.spec.runbook_options.concurrent == 1
+    )
+    cpus = len(os.sched_getaffinity(0))
+    on = run_plan("loadt", *paths, "--concurrent", "on")
+    assert on.load.spec.runbook_options.concurrent == cpus
+    assert on.load.config.requests_per_vu == min(cpus, 3)
+    for bad, message in (("0", "1 or more"), ("lots", 'should be "on", "off" or a number')):
+        with pytest.raises(UsageError, match=message):
+            run_plan("loadt", *paths, "--concurrent", bad)
+
+
+@pytest.mark.slow
+def test_loadt_concurrent_against_the_target(target: TargetProcess) -> None:
+    books = [str(EXAMPLES / "users.yml"), str(EXAMPLES / "login.yml")]
+    args = ["--duration", "500ms", "--warm-up", "0s", "--max-rps", "0", "--format", "json"]
+    result = loadscope("loadt", *books, *args, "--concurrent", "on",
+                       env={"TARGET": target.http_url})  # fmt: skip
+    assert result.code == 0, result.err
+    report = result.json()
+    assert report["total"] == report["succeeded"] > 0 and report["failed"] == 0

@@ -27,6 +27,8 @@ class RunbookOptions:
     runners: tuple[tuple[str, str], ...] = ()
     overlays: tuple[str, ...] = ()  # runn's --overlay files, laid over each top runbook
     underlays: tuple[str, ...] = ()  # runn's --underlay files, laid under each top runbook
+    # runn's --concurrent: up to this many of an iteration's runbooks run at once (1: in turn)
+    concurrent: int = 1
 
     @property
     def layered(self) -> bool:

@@ -22,6 +22,7 @@ from ._expression import compile_expression
 from ._options import DEFAULT_OPTIONS, RunbookOptions
 from ._program import BookProgram, StepOutcome
 from ._registry import Registry
+from ._side_by_side import run_side_by_side
 
 __all__ = [
     "RunbookScenario",
@@ -107,8 +108,12 @@ class RunbookScenario:
         self.sends_requests = bool(self._requests)
         # for the session's event log (the console shows it)
         self.event_warnings: list[str] = [] if self.sends_requests else [self.no_load_warning]
+        # runn's --concurrent: how many of an iteration's runbooks run at once
+        self.at_once = min(self.options.concurrent, len(books))
         if len(books) == 1:  # the engine awaits the runbook's own pass: one coroutine less
             self.run_iteration = books[0].run  # type: ignore[method-assign,assignment]
+        elif self.at_once > 1:
+            self.run_iteration = self.run_side_by_side  # type: ignore[method-assign]
 
     @property
     def no_load_warning(self) -> str:
@@ -155,6 +160,16 @@ class RunbookScenario:
                 first = first or exc
         if first is not None:
             raise first
+
+    async def run_side_by_side(self, vu: VirtualUser) -> None:
+        """The runbooks at once, up to `at_once` (runn's --concurrent), each with its own jar."""
+        await run_side_by_side(
+            self.books,
+            vu,
+            at_once=self.at_once,
+            fail_fast=self.options.fail_fast,
+            own_jars=any(request.keep_cookies for request in self._requests),
+        )
 
     # -- extras for the command line and the console ----------------------------------------------
     def limit_header_size(self, size: int) -> None:

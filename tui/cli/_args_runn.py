@@ -51,8 +51,8 @@ def add_runn_selection(group: argparse._ArgumentGroup) -> None:
         "--concurrent",
         default="off",
         metavar="on|off|N",
-        help="runn runs the runbooks of one RunN concurrently; loadscope runs them in order "
-        "(only off is accepted)",
+        help="run up to N of an iteration's runbooks at once (on: as many as CPUs, as runn; "
+        "runbooks sharing a concurrency: key still take turns)",
     )
 
 

@@ -71,7 +71,6 @@ class RunbookSelection:
         _refuse_unsupported(self)
         _check_capture(self.capture)
         _check_duration(self.wait_timeout, "--wait-timeout")
-        _check_concurrent(self.concurrent)
         return RunbookOptions(
             fail_fast=self.fail_fast,
             scopes=frozenset(split_list(self.scopes)),
@@ -80,6 +79,7 @@ class RunbookSelection:
             runners=runner_flags(self.runner),
             overlays=tuple(split_list(self.overlay)),
             underlays=tuple(split_list(self.underlay)),
+            concurrent=concurrent_runbooks(self.concurrent),
         )
 
 
@@ -258,15 +258,22 @@ def _check_duration(text: str, flag: str) -> None:
         raise UsageError(f"{flag}: {exc}") from None
 
 
-def _check_concurrent(text: str) -> None:
+def concurrent_runbooks(text: str) -> int:
+    """runn's `--concurrent`: off runs the runbooks in turn (1), on as many at once as Go
+    runs goroutines in parallel (GOMAXPROCS: the CPUs usable), N that many."""
     if text == "off":
-        return
-    if text == "on" or text.isdigit():
-        raise UsageError(
-            "--concurrent: loadscope runs the runbooks of an iteration one after another; "
-            "for more at once raise --load-concurrent"
+        return 1
+    if text == "on":
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
         )
-    raise UsageError('--concurrent: should be "on", "off" or a number')
+    if not text.isdigit():
+        raise UsageError('--concurrent: should be "on", "off" or a number')
+    if int(text) < 1:
+        raise UsageError("--concurrent: the number of runbooks at once must be 1 or more")
+    return int(text)
 
 
 def env_file_values(path: str | None) -> dict[str, str] | None:
