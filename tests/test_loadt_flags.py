@@ -9,6 +9,7 @@ import os
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
 
 from loadscope.engine import IterationFailed
@@ -20,7 +21,7 @@ from loadscope.tui.cli import UsageError
 
 from .cli_support import EXAMPLES, loadscope
 from .test_cli_plan import run_plan
-from .test_runbook_run import ENDPOINT, FakeVU, book, prepared, run
+from .test_runbook_run import ENDPOINT, Answer, FakeVU, book, prepared, run, server
 
 DEAD = "http://127.0.0.1:9"  # nothing listens: a runbook pointed here fails unless redirected
 TWO_STEPS = f"""
@@ -283,3 +284,129 @@ def test_loadt_concurrent_against_the_target(target: TargetProcess) -> None:
     assert result.code == 0, result.err
     report = result.json()
     assert report["total"] == report["succeeded"] > 0 and report["failed"] == 0
+
+
+# -- --http-openapi3 ------------------------------------------------------------------------------
+OPENAPI = """
+openapi: 3.0.3
+servers:
+  - url: http://api.test/v1
+paths:
+  /json:
+    get:
+      responses:
+        "200":
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Thing"}
+  /status/{code}:
+    get:
+      responses:
+        2XX: {description: fine}
+components:
+  schemas:
+    Thing:
+      type: object
+      required: [a, id]
+      properties:
+        a: {type: %s}
+        list: {type: array, items: {type: integer}}
+        id: {enum: [7, 8]}
+"""
+
+
+def openapi_run(
+    tmp_path: Path, steps: str, a_type: str = "integer", vu: FakeVU | None = None, **runner: str
+) -> FakeVU:
+    """A runbook of `steps` checked against the document above; its endpoint ends in /v1."""
+    document = write(tmp_path, "api.yml", OPENAPI % a_type)
+    extra = "".join(f"\n    {key}: {value}" for key, value in runner.items())
+    text = f"runners:\n  req:\n    endpoint: {ENDPOINT}/v1{extra}\nsteps:\n{steps}"
+    scenario = prepared(book(tmp_path, text), options=RunbookOptions(openapi3=(("", document),)))
+    return run(scenario, vu or FakeVU(server_v1))
+
+
+def server_v1(request: httpx.Request) -> Answer:
+    """The fake server, under /v1."""
+    path = request.url.raw_path.decode().removeprefix("/v1")
+    return server(request.__class__(request.method, f"http://127.0.0.1:9{path}"))
+
+
+def openapi_failure(tmp_path: Path, steps: str, a_type: str = "integer") -> tuple[str, list[str]]:
+    """The iteration's failure, and the paths sent."""
+    vu = FakeVU(server_v1)
+    with pytest.raises(IterationFailed) as caught:
+        openapi_run(tmp_path, steps, a_type, vu)
+    return caught.value.reason, vu.paths()
+
+
+def test_openapi3_passes_what_the_document_declares(tmp_path: Path) -> None:
+    vu = openapi_run(tmp_path, "  - req: {/json: {get: {}}}\n  - req: {/status/204: {get: {}}}\n")
+    assert vu.paths() == ["/v1/json", "/v1/status/204"]
+
+
+def test_openapi3_refuses_an_undeclared_path_or_method_before_sending(tmp_path: Path) -> None:
+    reason, sent = openapi_failure(tmp_path, "  - req: {/nowhere: {get: {}}}\n")
+    expected = "openapi3 validation failed: GET /v1/nowhere: no path of the document matches"
+    assert (reason, sent) == (f"book:steps[0]: {expected}", [])
+    reason, sent = openapi_failure(tmp_path, "  - req: {/json: {delete: {}}}\n")
+    assert reason.endswith("DELETE /json: the document has no such operation") and sent == []
+
+
+def test_openapi3_fails_an_undeclared_status_and_a_body_off_the_schema(tmp_path: Path) -> None:
+    reason, sent = openapi_failure(tmp_path, "  - req: {/status/418: {get: {}}}\n")
+    assert reason.endswith("GET /status/{code}: response status 418 is not declared")
+    assert sent == ["/v1/status/418"]
+    reason, _ = openapi_failure(tmp_path, "  - req: {/json: {get: {}}}\n", a_type="string")
+    assert reason.endswith("GET /json: response body.a: want string, got integer")
+
+
+def test_openapi3_respects_a_runners_skip_keys(tmp_path: Path) -> None:
+    steps = "  - req: {/status/418: {get: {}}}\n"
+    assert openapi_run(tmp_path, steps, skipValidateResponse="true").paths() == ["/v1/status/418"]
+    steps = "  - req: {/nowhere: {get: {}}}\n"
+    assert openapi_run(tmp_path, steps, skipValidateRequest="true").paths() == ["/v1/nowhere"]
+
+
+def test_openapi3_with_a_key_checks_only_that_runner(tmp_path: Path) -> None:
+    document = write(tmp_path, "api.yml", OPENAPI % "integer")
+    runners = f"runners:\n  req: {ENDPOINT}\n  other: {ENDPOINT}\n"
+    text = runners + "steps:\n  - other: {/x: {get: {}}}\n"
+    options = RunbookOptions(openapi3=(("req", document),))
+    assert run(prepared(book(tmp_path, text), options=options)).paths() == ["/x"]
+    options = RunbookOptions(openapi3=(("other", document),))
+    with pytest.raises(IterationFailed, match="GET /x: no path"):
+        run(prepared(book(tmp_path, text), options=options))
+
+
+def test_openapi3_flag_splits_an_optional_key(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    plan = run_plan("loadt", str(path), "--http-openapi3", "api.yml", "--http-openapi3",
+                    "req:spec/api.json", "--http-openapi3", "https://h.test/api.yml")  # fmt: skip
+    assert plan.load.spec.runbook_options.openapi3 == (
+        ("", "api.yml"), ("req", "spec/api.json"), ("", "https://h.test/api.yml"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read it: no such file"),
+        ("openapi: 2.0\npaths: {}\n", "not an OpenAPI v3 document"),
+        ("openapi: 3.1.0\n", "has no `paths` map"),
+        ("openapi: 3.0.0\npaths: {/a: {$ref: 'other.yml#/x'}}\n", "only local refs"),
+        ("openapi: 3.0.0\npaths: {/a: {$ref: '#/nothing'}}\n", "points at nothing"),
+        ("openapi: [3\n", "cannot read it"),
+    ],
+)
+def test_a_bad_openapi3_document_is_one_line_and_exit_2(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    document = tmp_path / "api.yml"
+    if content is not None:
+        document.write_text(content)
+    path = book(tmp_path, TWO_STEPS)
+    result = loadscope("loadt", str(path), "--http-openapi3", str(document), "--duration", "1s")
+    assert result.code == 2
+    line = result.error_line()
+    assert line.startswith(f"loadscope: --http-openapi3: {document}: ") and message in line, line

@@ -29,6 +29,8 @@ class RunbookOptions:
     underlays: tuple[str, ...] = ()  # runn's --underlay files, laid under each top runbook
     # runn's --concurrent: up to this many of an iteration's runbooks run at once (1: in turn)
     concurrent: int = 1
+    # runn's --http-openapi3 [KEY:]FILE: (runner key, "" for every runner; document file)
+    openapi3: tuple[tuple[str, str], ...] = ()
 
     @property
     def layered(self) -> bool:

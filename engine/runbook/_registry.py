@@ -13,6 +13,7 @@ from ._book import BookSpec, parse_book
 from ._book_runners import RunnerSpec
 from ._errors import Location, RunbookError, one_line
 from ._layers import check_layer, layer_book
+from ._openapi import OpenApiCheck, OpenApiDocument
 from ._options import READ_PARENT, RunbookOptions
 from ._program import BookProgram
 from ._request import RequestProgram
@@ -34,6 +35,28 @@ class Registry:
     results_read: bool = False  # some expression reads `steps`, `current`, `previous`, `parent`
     all_bodies: bool = False  # some expression reads bodies of steps it cannot name
     layers: dict[str, YMap] = field(default_factory=dict)  # --overlay/--underlay files, read
+    openapi: dict[str, OpenApiDocument] = field(default_factory=dict)  # --http-openapi3 files
+
+    def read_openapi(self) -> None:
+        """Read every --http-openapi3 document now: a bad one is an error before any load."""
+        for _, location in self.options.openapi3:
+            if location not in self.openapi:
+                self.openapi[location] = OpenApiDocument.read(location)
+
+    def openapi_check(self, runner: RunnerSpec, step: str) -> OpenApiCheck | None:
+        """What `runner`'s requests are checked against: the first --http-openapi3 document
+        given for its key or for every runner (runn's order); None without one."""
+        if runner.own_openapi3:
+            return None  # runn checks against the runner's own `openapi3`, which is ignored here
+        for key, location in self.options.openapi3:
+            if key in ("", runner.name):
+                return OpenApiCheck(
+                    self.openapi[location],
+                    step,
+                    requests=not runner.skip_validate_request,
+                    responses=not runner.skip_validate_response,
+                )
+        return None
 
     def mark_results_read(self) -> None:
         self.results_read = True

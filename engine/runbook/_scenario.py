@@ -288,6 +288,7 @@ def compile_runbooks(
     registry = Registry(env=dict(os.environ if env is None else env), options=options)
     overrides = dict(vars or {})
     displays = [str(path) for path in paths]
+    registry.read_openapi()
     try:
         return _compile_all(registry, displays, overrides)
     except RunbookError as exc:  # it may echo runbook text: mask what outputs would mask
@@ -329,7 +330,11 @@ def _compile_all(
     for book in registry.books:
         for step in book.steps:
             if step.request is not None:
-                step.request.keep_body = registry.all_bodies or step.index in book.body_steps
+                step.request.keep_body = (
+                    registry.all_bodies
+                    or step.index in book.body_steps
+                    or step.request.openapi is not None  # its JSON is checked
+                )
         book.locks = locks
         book.record_results = registry.results_read
         book.needs_view = registry.results_read or book.log_cookies or uses_cookies

@@ -117,8 +117,9 @@ def add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
         "--http-openapi3",
         action="append",
         default=[],
-        metavar="FILE",
-        help="validate against an OpenAPI v3 document (not supported yet: exit 2)",
+        metavar="[KEY:]FILE",
+        help="check requests and responses of runner KEY (of every HTTP runner without KEY) "
+        "against an OpenAPI v3 document: path, method, status, JSON body (repeatable)",
     )
 
 

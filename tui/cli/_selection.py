@@ -68,7 +68,6 @@ class RunbookSelection:
 
     def runbook_options(self) -> RunbookOptions:
         """The flags that change how each runbook runs, for the runbook engine."""
-        _refuse_unsupported(self)
         _check_capture(self.capture)
         _check_duration(self.wait_timeout, "--wait-timeout")
         return RunbookOptions(
@@ -80,6 +79,7 @@ class RunbookSelection:
             overlays=tuple(split_list(self.overlay)),
             underlays=tuple(split_list(self.underlay)),
             concurrent=concurrent_runbooks(self.concurrent),
+            openapi3=tuple(openapi_flag(value) for value in split_list(self.http_openapi3)),
         )
 
 
@@ -108,6 +108,15 @@ def runner_flags(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             raise UsageError(f"--runner: {value!r} is not KEY:DSN (e.g. req:http://127.0.0.1:8080)")
         runners[key.strip()] = dsn.strip()
     return tuple(runners.items())
+
+
+def openapi_flag(value: str) -> tuple[str, str]:
+    """`--http-openapi3 [KEY:]LOCATION` as runn splits it: no key when there is no colon or
+    the location is a URL."""
+    if ":" not in value or value.startswith(("http://", "https://", "file://", "github://")):
+        return "", value
+    key, _, location = value.partition(":")
+    return key, location
 
 
 def select_runbooks(flags: RunbookSelection, env: dict[str, str] | None = None) -> list[str]:
@@ -230,17 +239,6 @@ def _random(books: list[str], count: int) -> list[str]:
     if count < 0:
         raise UsageError(f"--random must be more than 0 (got {count})")
     return [random.choice(books) for _ in range(count)] if books else []
-
-
-def _refuse_unsupported(flags: RunbookSelection) -> None:
-    """runn flags that would change what is sent or what fails, which loadscope cannot do yet:
-    exit 2 rather than a run that is not the one asked for."""
-    unsupported = [
-        ("--http-openapi3", bool(flags.http_openapi3)),
-    ]
-    for flag, given in unsupported:
-        if given:
-            raise UsageError(f"{flag}: runn's flag is accepted but not supported by loadscope yet")
 
 
 def _check_capture(directory: str | None) -> None:
