@@ -410,3 +410,10 @@ def test_a_bad_openapi3_document_is_one_line_and_exit_2(
     assert result.code == 2
     line = result.error_line()
     assert line.startswith(f"loadscope: --http-openapi3: {document}: ") and message in line, line
+
+
+def test_a_runner_flag_with_a_reserved_key_is_one_line(tmp_path: Path) -> None:
+    path = book(tmp_path, TWO_STEPS)
+    with pytest.raises(RunbookError) as caught:
+        prepared(path, options=RunbookOptions(runners=(("include", ENDPOINT),)))
+    assert str(caught.value) == "--runner: `include` cannot be a runner name (it is a step key)"

@@ -58,7 +58,7 @@ def check_layer(tree: YNode | None, path: str, flag: str) -> YMap:
 
 def _with_runner(tree: YMap, key: str, dsn: str) -> YMap:
     source = Source("--runner", f"{key}:{dsn}")
-    where = Location("--runner")
+    where = Location("--runner", 0, 0)
     name = YScalar(where, key, key, "", source)
     value = YScalar(where, dsn, dsn, "'", source)
     runners = tree.get("runners")
