@@ -295,7 +295,7 @@ paths:
   /json:
     get:
       responses:
-        "200":
+        200:  # unquoted: YAML reads a number
           content:
             application/json:
               schema: {$ref: "#/components/schemas/Thing"}

@@ -96,7 +96,8 @@ class OpenApiDocument:
     def response_problem(
         self, operation: Mapping[str, Any], status: int, content_type: str, body: bytes
     ) -> str | None:
-        responses = operation.get("responses") or {}
+        # YAML reads an unquoted `200:` as a number
+        responses = {str(code): value for code, value in (operation.get("responses") or {}).items()}
         declared = (
             responses.get(str(status))
             or responses.get(f"{status // 100}XX")
