@@ -133,6 +133,9 @@ class SessionConfig:
     proxy: str | None = None  # `--proxy`: every runner's, unless its RunnerConfig names one
     unix_socket: str | None = None  # `--unix-socket`: every runner's connections go over it
     request_log: str | None = None  # `--log-requests FILE.sqlite`: every request, one row each
+    # Requests one VU may have in flight at once, so pools keep that many connections per VU:
+    # more than 1 when an iteration runs its runbooks side by side (runn's --concurrent N).
+    requests_per_vu: int = 1
 
     @property
     def open_model(self) -> bool:
@@ -144,7 +147,7 @@ class SessionConfig:
         return self.pool_keep(self.effective_max_vus() if self.open_model else self.concurrency)
 
     def pool_keep(self, concurrency: int) -> int:
-        keep = max(concurrency, 1)
+        keep = max(concurrency * self.requests_per_vu, 1)
         return min(keep, self.max_idle_per_origin) if self.max_idle_per_origin else keep
 
     def effective_max_vus(self) -> int:

@@ -124,15 +124,12 @@ def test_run_wires_fail_fast_and_scopes(tmp_path: Path) -> None:
         parse_plan(["run", URL, "--fail-fast"])
 
 
-def test_runns_grpc_flags_are_accepted_and_unsupported_ones_refused(
+def test_runns_grpc_flags_are_accepted_and_ignored(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (book,) = books(tmp_path, "a.yml")
     run_plan("loadt", book, "--grpc-no-tls", "--grpc-proto", "a.proto", "--wait-timeout", "3sec")
     assert "--grpc-* flags apply to gRPC runners" in capsys.readouterr().err
-    for flag in ("--runner", "--overlay", "--underlay", "--http-openapi3"):
-        with pytest.raises(UsageError, match=f"{flag}: .*not supported"):
-            parse_plan(["loadt", book, flag, "x:y"])
     with pytest.raises(UsageError, match="--capture"):
         parse_plan(["loadt", book, "--capture", str(tmp_path / "missing")])
     assert run_plan("loadtest", book).command == "loadt"

@@ -25,6 +25,7 @@ from ._scenario import (
     load_runbooks,
     parse_var_value,
     select_by_labels,
+    skip_included,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "parse_mix",
     "parse_var_value",
     "select_by_labels",
+    "skip_included",
 ]

@@ -21,9 +21,8 @@ HTTP_RUNNER_KEYS = frozenset(
 )  # fmt: skip
 
 
-HTTP_RUNNER_IGNORED = frozenset(
-    {"openapi3", "skipValidateRequest", "skipValidateResponse", "skipCircularReferenceCheck"}
-)  # fmt: skip
+HTTP_RUNNER_IGNORED = frozenset({"openapi3", "skipCircularReferenceCheck"})
+OPENAPI_SKIPS = frozenset({"skipValidateRequest", "skipValidateResponse"})  # --http-openapi3
 
 
 TRACE_HEADER = "X-Runn-Trace"
@@ -54,6 +53,10 @@ class RunnerSpec:
     directory: Path | None = None  # the folder of the runbook that defines the runner
     template: YScalar | None = None  # a templated endpoint, rendered at load if it can be
     params: YNode | None = None
+    # runn's OpenAPI keys: a runner with its own `openapi3` is not checked by --http-openapi3
+    own_openapi3: bool = False
+    skip_validate_request: bool = False
+    skip_validate_response: bool = False
 
 
 def parse_runner(
@@ -84,7 +87,7 @@ def parse_runner(
         key = key_node.value
         if key in HTTP_RUNNER_IGNORED:
             warn(key_node.location, f"`{key}` of runner `{name}` is ignored")
-        elif key not in HTTP_RUNNER_KEYS:
+        elif key not in HTTP_RUNNER_KEYS and key not in OPENAPI_SKIPS:
             warn(key_node.location, f"`{key}` is not an HTTP runner key; it is ignored")
     endpoint = node.get("endpoint")
     if not isinstance(endpoint, YScalar) or not isinstance(endpoint.value, str):
@@ -102,6 +105,9 @@ def parse_runner(
         setattr(spec, attribute, _file(node, attribute, directory))
     spec.multipart_boundary = optional_string(node, "multipartBoundary")
     spec.trace, spec.trace_header = parse_trace(node.get("trace"))
+    spec.own_openapi3 = node.get("openapi3") is not None
+    spec.skip_validate_request = flag(node, "skipValidateRequest")
+    spec.skip_validate_response = flag(node, "skipValidateResponse")
     return spec
 
 

@@ -554,6 +554,7 @@ def _request(
         )
     except (EvalError, httpx.InvalidURL, ValueError) as exc:  # a static body or path, encoded now
         raise RunbookError(spec.location, f"invalid request: {exc}") from None
+    program.openapi = registry.openapi_check(runner, step_name)
     registry.requests.append(program)
     if step_name not in registry.step_names:
         registry.step_names.append(step_name)

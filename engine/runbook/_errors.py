@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """A place in a runbook; line and column count from 1."""
+    """A place in a runbook; line and column count from 1 (line 0: a flag, not a file)."""
 
     path: str
     line: int = 1
     col: int = 1
 
     def __str__(self) -> str:
+        if self.line == 0:  # not in a file: a command-line flag
+            return self.path
         return f"{self.path}:{self.line}:{self.col}"
 
 

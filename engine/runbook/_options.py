@@ -23,6 +23,19 @@ class RunbookOptions:
     skip_test: bool = False  # runn's --skip-test: no `test:` is checked
     # runn's --host-rules: (host, address) pairs; a connection to host goes to address
     host_rules: tuple[tuple[str, str], ...] = ()
+    # runn's --runner KEY:DSN: (key, dsn) pairs set on every top runbook, replacing its own
+    runners: tuple[tuple[str, str], ...] = ()
+    overlays: tuple[str, ...] = ()  # runn's --overlay files, laid over each top runbook
+    underlays: tuple[str, ...] = ()  # runn's --underlay files, laid under each top runbook
+    # runn's --concurrent: up to this many of an iteration's runbooks run at once (1: in turn)
+    concurrent: int = 1
+    # runn's --http-openapi3 [KEY:]FILE: (runner key, "" for every runner; document file)
+    openapi3: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def layered(self) -> bool:
+        """Do the top runbooks differ from their files (--runner, --overlay, --underlay)?"""
+        return bool(self.runners or self.overlays or self.underlays)
 
     def allows(self, scope: str) -> bool:
         """`scope` given, and not denied (`!read:parent`, as runn's `--scopes` denies one)."""

@@ -254,13 +254,23 @@ class StepProgram:
             sender = self.request
             if sender is not None:
                 request = sender.prebuilt or sender.build(scope)
+                openapi = sender.openapi
+                operation = openapi.operation(request) if openapi is not None else None
                 response: ResponseView | None
                 if sender.use_cookie:
                     response = await sender.send_with_cookies(vu, request)
+                    if openapi is not None:
+                        openapi.check_response(
+                            request, operation, response.status, *response.raw_parts()
+                        )
                 else:
                     raw = await vu.exchange(sender.runner, request, sender.stats)  # type: ignore[arg-type]
                     if raw.status in REDIRECT_STATUSES and sender.follow_redirects:
                         request, raw = await sender.follow(vu, request, raw)
+                    if openapi is not None:
+                        openapi.check_response(
+                            request, operation, raw.status, raw.headers, raw.body
+                        )
                     response = sender.view(vu, request, raw) if book.needs_view else None
                 if response is not None:
                     if recording:

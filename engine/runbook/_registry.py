@@ -8,13 +8,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .._config import RunnerConfig
+from ..files import input_file_problem
 from ._book import BookSpec, parse_book
 from ._book_runners import RunnerSpec
 from ._errors import Location, RunbookError, one_line
+from ._layers import check_layer, layer_book
+from ._openapi import OpenApiCheck, OpenApiDocument
 from ._options import READ_PARENT, RunbookOptions
 from ._program import BookProgram
 from ._request import RequestProgram
-from ._yaml import YNode, load
+from ._yaml import YMap, YNode, load
 
 
 @dataclass
@@ -31,6 +34,29 @@ class Registry:
     parsed: dict[Path, BookSpec] = field(default_factory=dict)
     results_read: bool = False  # some expression reads `steps`, `current`, `previous`, `parent`
     all_bodies: bool = False  # some expression reads bodies of steps it cannot name
+    layers: dict[str, YMap] = field(default_factory=dict)  # --overlay/--underlay files, read
+    openapi: dict[str, OpenApiDocument] = field(default_factory=dict)  # --http-openapi3 files
+
+    def read_openapi(self) -> None:
+        """Read every --http-openapi3 document now: a bad one is an error before any load."""
+        for _, location in self.options.openapi3:
+            if location not in self.openapi:
+                self.openapi[location] = OpenApiDocument.read(location)
+
+    def openapi_check(self, runner: RunnerSpec, step: str) -> OpenApiCheck | None:
+        """What `runner`'s requests are checked against: the first --http-openapi3 document
+        given for its key or for every runner (runn's order); None without one."""
+        if runner.own_openapi3:
+            return None  # runn checks against the runner's own `openapi3`, which is ignored here
+        for key, location in self.options.openapi3:
+            if key in ("", runner.name):
+                return OpenApiCheck(
+                    self.openapi[location],
+                    step,
+                    requests=not runner.skip_validate_request,
+                    responses=not runner.skip_validate_response,
+                )
+        return None
 
     def mark_results_read(self) -> None:
         self.results_read = True
@@ -85,6 +111,23 @@ class Registry:
         book = parse_book(self.read_tree(path, display), display, path, self.warn)
         self.parsed[path] = book
         return book
+
+    def read_top(self, path: Path, display: str) -> BookSpec:
+        """A runbook given to run: with --runner, --overlay and --underlay applied (not cached
+        with `read`'s: included, the same file is read as it is)."""
+        if not self.options.layered:
+            return self.read(path, display)
+        tree = layer_book(self.read_tree(path, display), display, self.options, self.read_layer)
+        return parse_book(tree, display, path, self.warn)
+
+    def read_layer(self, path: str, flag: str) -> YMap:
+        layer = self.layers.get(path)
+        if layer is None:
+            problem = input_file_problem(Path(path))
+            if problem:
+                raise RunbookError(flag, f"{path}: {problem}")
+            layer = self.layers[path] = check_layer(self.read_tree(Path(path), path), path, flag)
+        return layer
 
     def read_tree(self, path: Path, display: str) -> YNode | None:
         """The runbook's YAML, not yet parsed (a custom runner's runbook is expanded first)."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..metrics import StepStats
     from ..session.scenario import VirtualUserView as VirtualUser
     from ..transport import RawResponse, Runner
+    from ._openapi import OpenApiCheck
 
 _PATH_SAFE = "!$&'()*+,;=:@/%-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
@@ -269,6 +270,7 @@ class RequestProgram:
         )  # fmt: skip
         self.static_headers, self.dynamic_headers = _split_headers(headers)
         self.extra_headers: list[tuple[str, str]] = []
+        self.openapi: OpenApiCheck | None = None  # --http-openapi3
         self.runner: Runner | None = None
         self.stats: StepStats | None = None
         self.prebuilt: RawRequest | None = None

@@ -68,6 +68,10 @@ class ResponseView(Mapping[str, Any]):
     def __repr__(self) -> str:
         return f"<response {self.status}>"
 
+    def raw_parts(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The header fields and body as received."""
+        return self._raw_headers, self._payload
+
     # -- fields -----------------------------------------------------------------------------------
     def read_headers(self) -> dict[str, list[str]]:
         headers: dict[str, list[str]] = {}

@@ -22,6 +22,7 @@ from ._expression import compile_expression
 from ._options import DEFAULT_OPTIONS, RunbookOptions
 from ._program import BookProgram, StepOutcome
 from ._registry import Registry
+from ._side_by_side import run_side_by_side
 
 __all__ = [
     "RunbookScenario",
@@ -30,6 +31,7 @@ __all__ = [
     "load_runbooks",
     "parse_var_value",
     "select_by_labels",
+    "skip_included",
 ]
 from ._request import RequestProgram
 
@@ -106,8 +108,12 @@ class RunbookScenario:
         self.sends_requests = bool(self._requests)
         # for the session's event log (the console shows it)
         self.event_warnings: list[str] = [] if self.sends_requests else [self.no_load_warning]
+        # runn's --concurrent: how many of an iteration's runbooks run at once
+        self.at_once = min(self.options.concurrent, len(books))
         if len(books) == 1:  # the engine awaits the runbook's own pass: one coroutine less
             self.run_iteration = books[0].run  # type: ignore[method-assign,assignment]
+        elif self.at_once > 1:
+            self.run_iteration = self.run_side_by_side  # type: ignore[method-assign]
 
     @property
     def no_load_warning(self) -> str:
@@ -154,6 +160,16 @@ class RunbookScenario:
                 first = first or exc
         if first is not None:
             raise first
+
+    async def run_side_by_side(self, vu: VirtualUser) -> None:
+        """The runbooks at once, up to `at_once` (runn's --concurrent), each with its own jar."""
+        await run_side_by_side(
+            self.books,
+            vu,
+            at_once=self.at_once,
+            fail_fast=self.options.fail_fast,
+            own_jars=any(request.keep_cookies for request in self._requests),
+        )
 
     # -- extras for the command line and the console ----------------------------------------------
     def limit_header_size(self, size: int) -> None:
@@ -221,6 +237,27 @@ def select_by_labels(
     return chosen
 
 
+def skip_included(paths: Sequence[str], *, env: Mapping[str, str] | None = None) -> list[str]:
+    """runn's `--skip-included`: the runbooks without those another of them includes (by an
+    `include:` step), which run inside their includer only. One whose includers are all
+    included themselves still runs, after the others, as in runn."""
+    registry = Registry(env=dict(os.environ if env is None else env))
+    includers: dict[Path, list[str]] = {}
+    for display in dict.fromkeys(paths):
+        for step in registry.read(Path(display).resolve(), display).steps:
+            include = step.include
+            if include is not None and include.inline is None:
+                includers.setdefault(include.path, []).append(display)
+    included = [path for path in paths if Path(path).resolve() in includers]
+    kept = [path for path in paths if path not in included]
+    orphans = [
+        path
+        for path in included
+        if not any(includer in kept for includer in includers[Path(path).resolve()])
+    ]
+    return kept + orphans
+
+
 def label_condition(labels: Sequence[str]) -> str:
     """`users and !auth` -> `(labels["users"] ?? false) and not (labels["auth"] ?? false)`."""
     terms = []
@@ -251,6 +288,7 @@ def compile_runbooks(
     registry = Registry(env=dict(os.environ if env is None else env), options=options)
     overrides = dict(vars or {})
     displays = [str(path) for path in paths]
+    registry.read_openapi()
     try:
         return _compile_all(registry, displays, overrides)
     except RunbookError as exc:  # it may echo runbook text: mask what outputs would mask
@@ -270,7 +308,7 @@ def _compile_all(
         if problem:
             reason = "no such runbook file" if problem == "no such file" else problem
             raise RunbookError(Location(display), reason)
-        spec = registry.read(file, display)
+        spec = registry.read_top(file, display)
         phases = phases or spec.phases
         name = spec.name
         number = 2
@@ -292,7 +330,11 @@ def _compile_all(
     for book in registry.books:
         for step in book.steps:
             if step.request is not None:
-                step.request.keep_body = registry.all_bodies or step.index in book.body_steps
+                step.request.keep_body = (
+                    registry.all_bodies
+                    or step.index in book.body_steps
+                    or step.request.openapi is not None  # its JSON is checked
+                )
         book.locks = locks
         book.record_results = registry.results_read
         book.needs_view = registry.results_read or book.log_cookies or uses_cookies

@@ -16,12 +16,10 @@ from ..transport import (
     RawResponse,
     Runner,
     classify_os_error,
-    from_httpx,
-    to_httpx,
-    to_response,
     url_of,
 )
 from ._pacing import AsyncPacer
+from .redirects import send_with_jar
 from .scenario import IterationFailed, RequestFailed, Scenario
 
 MAX_REDIRECTS = 10
@@ -164,15 +162,8 @@ class VirtualUser:
         follow = runner.config.follow_redirects if follow_redirects is None else follow_redirects
         history: list[httpx.Response] = []
         while True:
-            public = to_httpx(request)
-            if use_cookies and self.cookies:
-                public.headers.pop("cookie", None)
-                self.cookies.set_cookie_header(public)
-                request = from_httpx(public, keep_body=request.keep_body)
-            raw = await self.exchange(runner, request, step)
-            response = to_response(raw, public)
-            if use_cookies:
-                self.cookies.extract_cookies(response)
+            jar = self.cookies if use_cookies else None
+            response = await send_with_jar(self, jar, runner, request, step)
             if not (follow and response.has_redirect_location) or len(history) >= MAX_REDIRECTS:
                 response.history = history
                 return response
@@ -187,7 +178,8 @@ class VirtualUser:
             return self.session.no_reuse_scope(runner)
         scope = self._scopes.get(runner.name)
         if scope is None:
-            scope = self._scopes[runner.name] = runner.new_scope(keep=1)
+            keep = self.session.config.requests_per_vu
+            scope = self._scopes[runner.name] = runner.new_scope(keep=keep)
         return scope
 
     def drop_scopes(self, reason: CloseReason) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from ..transport import to_httpx
+from ..transport import from_httpx, to_httpx, to_response
 from .failures import RequestFailed
 
 if TYPE_CHECKING:
@@ -87,6 +87,27 @@ def next_hop(runner: Runner, request: RawRequest, status: int, location: str) ->
         content=request.body if keep_body else None,
         keep_body=request.keep_body,
     )
+
+
+async def send_with_jar(
+    vu: VirtualUserView,
+    jar: httpx.Cookies | None,
+    runner: Runner,
+    request: RawRequest,
+    step: StepStats,
+) -> httpx.Response:
+    """One request as an `httpx.Response`; with `jar`, its cookies go out and the answer's come
+    back into it (a VU's own jar, or one of several an iteration keeps apart)."""
+    public = to_httpx(request)
+    if jar:
+        public.headers.pop("cookie", None)
+        jar.set_cookie_header(public)
+        request = from_httpx(public, keep_body=request.keep_body)
+    raw = await vu.exchange(runner, request, step)
+    response = to_response(raw, public)
+    if jar is not None:
+        jar.extract_cookies(response)
+    return response
 
 
 def check_limit(followed: int, max_redirects: int, vu: VirtualUserView, step: StepStats) -> None:

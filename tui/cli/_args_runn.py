@@ -51,8 +51,8 @@ def add_runn_selection(group: argparse._ArgumentGroup) -> None:
         "--concurrent",
         default="off",
         metavar="on|off|N",
-        help="runn runs the runbooks of one RunN concurrently; loadscope runs them in order "
-        "(only off is accepted)",
+        help="run up to N of an iteration's runbooks at once (on: as many as CPUs, as runn; "
+        "runbooks sharing a concurrency: key still take turns)",
     )
 
 
@@ -62,7 +62,7 @@ def add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--skip-included",
         action="store_true",
-        help="skip runbooks that another selected runbook includes (not supported yet)",
+        help="do not run on its own a runbook that another selected runbook includes",
     )
     group.add_argument(
         "--host-rules",
@@ -89,19 +89,38 @@ def add_runn_runbook_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--retain-cache-dir", action="store_true", help="keep --cache-dir (accepted, ignored)"
     )
-    for flag, what in (
-        ("--runner", "KEY:DSN: set a runner"),
-        ("--overlay", "FILE: overlay values on the runbook"),
-        ("--underlay", "FILE: lay values under the runbook"),
-        ("--http-openapi3", "FILE: validate against an OpenAPI v3 document"),
-    ):
-        group.add_argument(
-            flag,
-            action="append",
-            default=[],
-            metavar=what.split(":")[0],
-            help=f"{what.split(': ', 1)[1]} (not supported yet: exit 2)",
-        )
+    group.add_argument(
+        "--runner",
+        action="append",
+        default=[],
+        metavar="KEY:DSN",
+        help="set or replace runner KEY of each runbook, e.g. req:http://127.0.0.1:8080 "
+        "(repeatable)",
+    )
+    group.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="lay a runbook's values over each runbook: its runners and vars win, its steps "
+        "come after, its desc/if/loop/interval replace (repeatable, in order)",
+    )
+    group.add_argument(
+        "--underlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="lay a runbook's values under each runbook: they fill only what it lacks, its "
+        "steps come first (repeatable, the first lowest)",
+    )
+    group.add_argument(
+        "--http-openapi3",
+        action="append",
+        default=[],
+        metavar="[KEY:]FILE",
+        help="check requests and responses of runner KEY (of every HTTP runner without KEY) "
+        "against an OpenAPI v3 document: path, method, status, JSON body (repeatable)",
+    )
 
 
 def add_runn_grpc(group: argparse._ArgumentGroup) -> None:

@@ -94,14 +94,16 @@ def loadt_plan(flags: LoadtFlags) -> tuple[LoadPlan, LoadtFigures]:
     apply_network_options(config)  # the environment's proxies
     note_ignored(flags)
     env = env_file_values(flags.env_file) or {}
-    books = select_runbooks(flags)
+    books = select_runbooks(flags, {**os.environ, **env} if env else None)
     check_books(books)
     books = labelled(books, flags.label, {**os.environ, **env} if env else None)
+    options = flags.runbook_options()
+    config.requests_per_vu = min(options.concurrent, len(books))  # runbooks side by side
     spec = ScenarioSpec(
         runbooks=tuple(books),
         vars=parse_vars(flags.var),
         env=env,
-        runbook_options=flags.runbook_options(),
+        runbook_options=options,
         max_header_size=parse_size(flags.max_header_size, "--max-header-size"),
     )
     plan = with_workers(LoadPlan(spec, config), flags.workers, flags.cluster, pin=flags.pin)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...engine.durations import DurationError, parse_duration
-from ...engine.runbook import RunbookOptions
+from ...engine.runbook import RunbookError, RunbookOptions, skip_included
 from ._errors import UsageError
 
 GRPC_FLAGS = (
@@ -68,15 +68,18 @@ class RunbookSelection:
 
     def runbook_options(self) -> RunbookOptions:
         """The flags that change how each runbook runs, for the runbook engine."""
-        _refuse_unsupported(self)
         _check_capture(self.capture)
         _check_duration(self.wait_timeout, "--wait-timeout")
-        _check_concurrent(self.concurrent)
         return RunbookOptions(
             fail_fast=self.fail_fast,
             scopes=frozenset(split_list(self.scopes)),
             skip_test=self.skip_test,
             host_rules=tuple(host_rules(self.host_rules).items()),
+            runners=runner_flags(self.runner),
+            overlays=tuple(split_list(self.overlay)),
+            underlays=tuple(split_list(self.underlay)),
+            concurrent=concurrent_runbooks(self.concurrent),
+            openapi3=tuple(openapi_flag(value) for value in split_list(self.http_openapi3)),
         )
 
 
@@ -96,12 +99,34 @@ def host_rules(values: tuple[str, ...]) -> dict[str, str]:
     return rules
 
 
-def select_runbooks(flags: RunbookSelection) -> list[str]:
+def runner_flags(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`--runner req:http://127.0.0.1:8080`: the key, then the DSN after the first colon."""
+    runners: dict[str, str] = {}
+    for value in split_list(values):
+        key, _, dsn = value.partition(":")
+        if not key.strip() or not dsn.strip():
+            raise UsageError(f"--runner: {value!r} is not KEY:DSN (e.g. req:http://127.0.0.1:8080)")
+        runners[key.strip()] = dsn.strip()
+    return tuple(runners.items())
+
+
+def openapi_flag(value: str) -> tuple[str, str]:
+    """`--http-openapi3 [KEY:]LOCATION` as runn splits it: no key when there is no colon or
+    the location is a URL."""
+    if ":" not in value or value.startswith(("http://", "https://", "file://", "github://")):
+        return "", value
+    key, _, location = value.partition(":")
+    return key, location
+
+
+def select_runbooks(flags: RunbookSelection, env: dict[str, str] | None = None) -> list[str]:
     """The runbooks to run, in runn's order (sorted by path, or as `--id` lists them)."""
     books = expand_patterns(flags.books)
     if flags.run is not None:
         books = _matching(books, flags.run)
     books = _by_id(books, split_list(flags.id)) if flags.id else sorted(books)
+    if flags.skip_included:  # as runn: before the shuffle, shards, sample and random
+        books = _without_included(books, env)
     books = _shuffled(books, flags.shuffle)
     books = _shard(books, flags.shard_n, flags.shard_index)
     if flags.sample:
@@ -125,6 +150,13 @@ def expand_patterns(patterns: tuple[str, ...]) -> list[str]:
             raise UsageError(f"{pattern}: no runbook file matches this pattern")
         found += matches
     return list(dict.fromkeys(found))
+
+
+def _without_included(books: list[str], env: dict[str, str] | None) -> list[str]:
+    try:
+        return skip_included(books, env=env)
+    except RunbookError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _matching(books: list[str], expression: str) -> list[str]:
@@ -209,21 +241,6 @@ def _random(books: list[str], count: int) -> list[str]:
     return [random.choice(books) for _ in range(count)] if books else []
 
 
-def _refuse_unsupported(flags: RunbookSelection) -> None:
-    """runn flags that would change what is sent or what fails, which loadscope cannot do yet:
-    exit 2 rather than a run that is not the one asked for."""
-    unsupported = [
-        ("--runner", bool(flags.runner)),
-        ("--overlay", bool(flags.overlay)),
-        ("--underlay", bool(flags.underlay)),
-        ("--http-openapi3", bool(flags.http_openapi3)),
-        ("--skip-included", flags.skip_included),
-    ]
-    for flag, given in unsupported:
-        if given:
-            raise UsageError(f"{flag}: runn's flag is accepted but not supported by loadscope yet")
-
-
 def _check_capture(directory: str | None) -> None:
     """runn's `--capture DIR` writes run results there: the directory must exist."""
     if directory is None:
@@ -239,15 +256,22 @@ def _check_duration(text: str, flag: str) -> None:
         raise UsageError(f"{flag}: {exc}") from None
 
 
-def _check_concurrent(text: str) -> None:
+def concurrent_runbooks(text: str) -> int:
+    """runn's `--concurrent`: off runs the runbooks in turn (1), on as many at once as Go
+    runs goroutines in parallel (GOMAXPROCS: the CPUs usable), N that many."""
     if text == "off":
-        return
-    if text == "on" or text.isdigit():
-        raise UsageError(
-            "--concurrent: loadscope runs the runbooks of an iteration one after another; "
-            "for more at once raise --load-concurrent"
+        return 1
+    if text == "on":
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
         )
-    raise UsageError('--concurrent: should be "on", "off" or a number')
+    if not text.isdigit():
+        raise UsageError('--concurrent: should be "on", "off" or a number')
+    if int(text) < 1:
+        raise UsageError("--concurrent: the number of runbooks at once must be 1 or more")
+    return int(text)
 
 
 def env_file_values(path: str | None) -> dict[str, str] | None:
