@@ -432,3 +432,14 @@ async def test_after_zoom_order_and_unzoom_every_key_still_fits_the_footer_at_80
         keys = {key.key: key for key in screen.query(FooterKey)}
         for key in ("q", "question_mark"):
             assert key in keys and keys[key].region.right <= 80, sorted(keys)
+
+
+async def test_a_key_shows_the_level_it_asked_for_until_a_snapshot_has_it() -> None:
+    app, controller = scripted_console(concurrency=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        assert "5 VUs" in header_text(app)
+        await pilot.press("plus", "plus")
+        await until(pilot, lambda: "5 → 7 VUs" in header_text(app))
+        controller.push(make_snapshot(31, concurrency=7))
+        await until(pilot, lambda: " 7 VUs" in header_text(app) and "→ 7" not in header_text(app))

@@ -109,6 +109,7 @@ class LoadscopeApp(App[int]):
         self._reuse = ReuseMode(options.reuse_mode)
         self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
         self._snapshots_since_sent = 0
+        self._last_counted: float | None = None  # the session time of the last snapshot counted
         self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
         self._ramp_timer: Timer | None = None
         self._stopping = False
@@ -197,7 +198,9 @@ class LoadscopeApp(App[int]):
         if current is None:
             return
         if self._sent is not None:
-            self._snapshots_since_sent += 1
+            if snapshot.session_s != self._last_counted:  # polls repeat the latest snapshot
+                self._snapshots_since_sent += 1
+                self._last_counted = snapshot.session_s
             if current == self._sent or self._snapshots_since_sent > SENT_LEVEL_SNAPSHOTS:
                 self._sent = None  # reached, or not taken (stages moved it, a limit held it)
         if self._sent is None:
@@ -222,6 +225,7 @@ class LoadscopeApp(App[int]):
         self._set_level(value)
         self._sent = self._level()
         self._snapshots_since_sent = 0
+        self._last_counted = self.snapshot.session_s if self.snapshot else None
         self._show_asked()
         if self.options.open_model:
             self.command(SetRate(self._rate))

@@ -40,6 +40,10 @@ class ScriptedController(CommandControls):
         self._latest = next(self._snapshots, self._latest)
         return self._latest
 
+    def push(self, snapshot: Snapshot) -> None:
+        """`snapshot` is what `updates()` gives from now on, as if the engine had sent it."""
+        self._snapshots = iter([snapshot])
+
     def close(self, timeout: float = 3.0) -> None:
         self.calls.append(("close", ()))
 
