@@ -1,12 +1,17 @@
 """The import graph of `loadscope`, type-checking imports included: no module takes part in an
-import cycle, and the console imports only the engine's public API."""
+import cycle, and the console imports only the engine's public API. And no class in `engine/`
+or `tui/` is over 300 lines, no module over 800."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
+from pathlib import Path
 
 import grimp
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +79,35 @@ def test_the_console_imports_only_the_engines_public_api(graph: grimp.ImportGrap
         if imported.startswith("loadscope.engine") and is_private(imported)
     )
     assert private == []
+
+
+MAX_CLASS_LINES = 300
+MAX_MODULE_LINES = 800
+
+
+def sizes_over_limits(root: Path) -> list[str]:
+    """Every class over MAX_CLASS_LINES and module over MAX_MODULE_LINES under `root`."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_MODULE_LINES:
+            found.append(f"{path}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_CLASS_LINES:
+                    found.append(f"{path}:{node.lineno}: class {node.name}, {lines} lines")
+    return found
+
+
+def test_the_size_check_finds_a_long_class_and_a_long_module(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_CLASS_LINES))
+    (tmp_path / "long.py").write_text(f"class Long:\n{body}\n" + "\n" * MAX_MODULE_LINES)
+    (tmp_path / "short.py").write_text("class Short:\n    pass\n")
+    found = sizes_over_limits(tmp_path)
+    assert len(found) == 2 and all("long.py" in line for line in found), found
+
+
+@pytest.mark.parametrize("folder", ["engine", "tui"])
+def test_no_class_over_300_lines_and_no_module_over_800(folder: str) -> None:
+    assert sizes_over_limits(REPO / folder) == []

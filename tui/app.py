@@ -27,9 +27,7 @@ from ..engine import (
     ResetStats,
     Resume,
     ReuseMode,
-    SetConcurrency,
     SetHttpVersion,
-    SetRate,
     SetReuseMode,
     Snapshot,
     Stop,
@@ -38,6 +36,7 @@ from ..engine import (
 from ..engine.metrics.report import redact_snapshot
 from ..engine.redact import redact_text
 from .controller import Controller
+from .level import HTTP_NAMES, Level, next_http_version
 from .live_thresholds import ABORT_CUT_S, LiveChecks
 from .saving import ReportFiles, ReportRenderer
 from .screens.dashboard import DashboardScreen
@@ -46,9 +45,6 @@ from .screens.summary import SummaryScreen
 from .screens.value_dialog import ValueDialog
 
 POLL_SECONDS = 0.25
-# A level sent by a key that this many new snapshots (about a second each) do not show is
-# followed no more: the engine did not take it
-SENT_LEVEL_SNAPSHOTS = 5
 THRESHOLD_SECONDS = 1.0  # as `loadscope run` checks them
 RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
 RAMP_SECONDS = 0.2
@@ -104,12 +100,10 @@ class LoadscopeApp(App[int]):
         self.render_report = render_report
         self._poll_seconds = poll_seconds
         self.live = live  # --threshold checked each second; with --abort-on-fail, may stop
-        self._concurrency = options.concurrency
-        self._rate = options.rate
+        self.level = Level(
+            open_model=options.open_model, concurrency=options.concurrency, rate=options.rate
+        )
         self._reuse = ReuseMode(options.reuse_mode)
-        self._sent: float | None = None  # the level last sent and not yet seen in a snapshot
-        self._snapshots_since_sent = 0
-        self._last_counted: float | None = None  # the session time of the last snapshot counted
         self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
         self._ramp_timer: Timer | None = None
         self._stopping = False
@@ -192,45 +186,18 @@ class LoadscopeApp(App[int]):
                 screen.snapshot = snapshot
 
     def _sync_level(self, snapshot: Snapshot) -> None:
-        """Follow the engine's level (stages move it too), but never let a snapshot taken
-        before our last command undo keys pressed since."""
-        current = snapshot.rate if self.options.open_model else snapshot.concurrency
-        if current is None:
-            return
-        if self._sent is not None:
-            if snapshot.session_s != self._last_counted:  # polls repeat the latest snapshot
-                self._snapshots_since_sent += 1
-                self._last_counted = snapshot.session_s
-            if current == self._sent or self._snapshots_since_sent > SENT_LEVEL_SNAPSHOTS:
-                self._sent = None  # reached, or not taken (stages moved it, a limit held it)
-        if self._sent is None:
-            self._set_level(current)
+        self.level.follow(snapshot)
         self._show_asked()
 
     def _show_asked(self) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
-                screen.asked = self._sent
-
-    def _level(self) -> float:
-        return self._rate if self.options.open_model else self._concurrency
-
-    def _set_level(self, value: float) -> None:
-        if self.options.open_model:
-            self._rate = float(value)
-        else:
-            self._concurrency = int(value)
+                screen.asked = self.level.asked
 
     def _send_level(self, value: float) -> None:
-        self._set_level(value)
-        self._sent = self._level()
-        self._snapshots_since_sent = 0
-        self._last_counted = self.snapshot.session_s if self.snapshot else None
+        command = self.level.ask(value, self.snapshot)
         self._show_asked()
-        if self.options.open_model:
-            self.command(SetRate(self._rate))
-        else:
-            self.command(SetConcurrency(self._concurrency))
+        self.command(command)
 
     def _show_engine_errors(self) -> None:
         errors = self.controller.errors
@@ -288,18 +255,18 @@ class LoadscopeApp(App[int]):
     def action_concurrency(self, delta: int) -> None:
         if not self._stopping:
             self._end_ramp()
-            self._send_level(max(0, self._level() + delta))
+            self._send_level(max(0, self.level.value + delta))
 
     def action_exact_value(self) -> None:
         if self._stopping:
             return
         if self.options.open_model:
-            dialog = ValueDialog("Iterations per second", self._rate, integer=False)
+            dialog = ValueDialog("Iterations per second", self.level.rate, integer=False)
         else:
             from .limits import vu_limit_reason
 
             dialog = ValueDialog(
-                "Virtual users", self._concurrency, integer=True, limit=vu_limit_reason
+                "Virtual users", self.level.concurrency, integer=True, limit=vu_limit_reason
             )
         self.push_screen(dialog, self._apply_exact_value)
 
@@ -307,7 +274,7 @@ class LoadscopeApp(App[int]):
         if value is None or self._stopping:
             return
         self._end_ramp()
-        if self.options.open_model or value - self._level() <= RAMP_STEP:
+        if self.options.open_model or value - self.level.value <= RAMP_STEP:
             self._send_level(value)
             return
         self._ramp_target = int(value)
@@ -322,7 +289,7 @@ class LoadscopeApp(App[int]):
         if target is None or self._stopping:
             self._end_ramp()
             return
-        level = min(target, self._concurrency + RAMP_STEP)
+        level = min(target, self.level.concurrency + RAMP_STEP)
         self._send_level(level)
         if level >= target:
             self._end_ramp()
@@ -346,30 +313,15 @@ class LoadscopeApp(App[int]):
         self.command(SetReuseMode(self._reuse))
         self.notify(f"reuse mode → {self._reuse.value}", timeout=2)
 
-    HTTP_CYCLE = {"auto": "http1", "http1": "http2", "http2": "http3", "http3": "auto"}
-    HTTP_NAMES = {
-        "auto": "auto (negotiated)",
-        "http1": "HTTP/1.1",
-        "http2": "HTTP/2",
-        "http3": "HTTP/3 (QUIC)",
-    }
-
     def action_toggle_http(self) -> None:
-        """auto → HTTP/1.1 → HTTP/2 → HTTP/3 → auto; the header shows the one in effect.
-        HTTP/3 is in the cycle when every target is https:// (QUIC is always encrypted)."""
+        """The next HTTP version in the cycle; the header shows the one in effect."""
         if self._stopping:
             return
         current = self._http_sent or (self.snapshot.http_version if self.snapshot else "auto")
-        version = self.HTTP_CYCLE.get(current, "auto")
-        if version == "http3" and not self._http3_possible():
-            version = "auto"
+        version = next_http_version(current, self.snapshot.targets if self.snapshot else ())
         self._http_sent = version
         self.command(SetHttpVersion(HttpVersion(version)))
-        self.notify(f"HTTP → {self.HTTP_NAMES[version]}", timeout=2)
-
-    def _http3_possible(self) -> bool:
-        targets = self.snapshot.targets if self.snapshot else ()
-        return bool(targets) and all(target.startswith("https://") for target in targets)
+        self.notify(f"HTTP → {HTTP_NAMES[version]}", timeout=2)
 
     def action_reset_stats(self) -> None:
         if not self._stopping:
