@@ -13,6 +13,7 @@ pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
 
 from loadscope.engine import HttpVersion, ReuseMode, Session, SessionConfig, UrlScenario
 from loadscope.engine.diagnostics import attach_diagnostics, udp_socket_counts
+from loadscope.engine.session import TargetFeed, TargetListScenario, parse_targets
 from loadscope.engine.target import TargetOptions, TargetProcess
 
 from .cli_support import loadscope
@@ -106,6 +107,42 @@ async def test_a_stalled_server_fails_the_request_with_a_timeout(h3_target: Targ
     )
     snap = session.snapshot()
     assert {error.kind for error in snap.errors} == {"timeout"}
+
+
+async def test_a_goaway_moves_the_unserved_requests_to_a_new_connection() -> None:
+    """The target sends GOAWAY after 10 requests on a connection and rejects later streams:
+    each request is answered once (the target counts what it serves), none fails, and each
+    QUIC connection carries exactly 10."""
+    with TargetProcess(TargetOptions(tls=True, http3_port=0, http3_goaway_after=10)) as target:
+        session = await run_session(
+            h3_config(concurrency=4, duration=None, max_iterations=100), UrlScenario(url(target))
+        )
+        snap = session.snapshot()
+        assert snap.errors_total == 0, snap.errors
+        assert snap.requests_total == 100 == target.requests("http3")
+        assert snap.connections.opened_total == 10 == target.accepted("http3")
+        assert dict(snap.connections.closed_by_reason)["goaway"] >= 9
+        assert target.wait_until(lambda t: t.open_connections("http3") == 0, timeout=10)
+
+
+async def test_a_reset_stream_fails_only_its_own_request(h3_target: TargetProcess) -> None:
+    """Every third request asks for a RESET_STREAM (H3_INTERNAL_ERROR, 0x102): those fail as
+    `stream_reset`, the streams beside them on the same QUIC connection succeed."""
+    accepted, requests = counts(h3_target)
+    base = url(h3_target)
+    lines = [f"GET {base}json", f"GET {base}", f"GET {base}reset/258"]
+    feed = TargetFeed("list", parse_targets(lines, "list"))
+    session = await run_session(
+        h3_config(concurrency=3, duration=None, max_iterations=30), TargetListScenario(feed)
+    )
+    snap = session.snapshot()
+    assert {error.kind: error.count for error in snap.errors} == {"stream_reset": 10}
+    assert "0x102" in snap.errors[0].last_message
+    steps = {step.name: (step.requests, step.errors) for step in snap.steps}
+    assert steps[f"GET {base}reset/258"] == (10, 10)
+    assert steps[f"GET {base}json"] == steps[f"GET {base}"] == (10, 0)
+    assert h3_target.requests("http3") - requests == 30
+    assert h3_target.accepted("http3") - accepted == snap.connections.opened_total == 1
 
 
 def test_the_http3_listener_shares_the_https_port_number(h3_target: TargetProcess) -> None:

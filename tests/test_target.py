@@ -179,6 +179,18 @@ async def test_close_ends_the_connection(
     assert target.accepted() - before == 2
 
 
+async def test_reset_resets_the_stream_or_the_http1_connection(
+    target: TargetProcess, client: httpx.AsyncClient, proto: Proto
+) -> None:
+    before = target.accepted()
+    with pytest.raises(httpx.TransportError):
+        await client.get("/reset/2")
+    assert (await client.get("/")).status_code == 200
+    # HTTP/2 resets the one stream and keeps the connection; HTTP/1.1 resets the connection.
+    assert target.accepted() - before == (2 if proto.http_version == "HTTP/1.1" else 1)
+    assert (await client.get(f"/reset/{2**32}")).status_code == 400
+
+
 H2_PROTOCOLS = [proto for proto in PROTOCOLS if proto.http_version == "HTTP/2"]
 
 

@@ -20,7 +20,9 @@ Endpoints, on every protocol (HEAD works wherever GET does):
     /  -> "ok\\n"           /json  a small object       /bytes/{n}  n bytes (n <= 64 MiB)
     /echo       method, path, query, args, headers, body (base64 if binary), json, http_version
     /delay/{ms} answers after ms (a loop timer)      /status/{code}  that status (200-599)
-    /close      answers, then closes (HTTP/1.1: `Connection: close`; HTTP/2: GOAWAY)
+    /close      answers, then closes (HTTP/1.1: `Connection: close`; HTTP/2 and HTTP/3: GOAWAY)
+    /reset/{code}  no answer: the stream is reset with that error code (HTTP/2 RST_STREAM,
+                HTTP/3 RESET_STREAM); over HTTP/1.1 the connection is reset (a TCP RST)
     /users      POST a JSON object -> 201 {"id": N, ...} + Location; GET lists; GET /users/{id}
     /login      GET ?user=, or POST form / multipart / JSON {user|username, password}: sets
                 `session=...; Path=/` (any password is accepted; the user defaults to "guest")
@@ -45,7 +47,8 @@ advertise `Keep-Alive: timeout=N`; HTTP/2 gets a GOAWAY); `always_close` closes 
 answer (HTTP/2: GOAWAY, sent once the streams in flight are answered, as h2 clients need);
 `workers` processes share the ports with SO_REUSEPORT and the counters; `plain` makes the plain
 port HTTP/1.1 only ("http1") or h2c only ("h2c", for `loadscope target --h2c`);
-`max_concurrent_streams`.
+`max_concurrent_streams`; `http3_port` adds HTTP/3 on UDP (see `_h3`), and
+`http3_goaway_after` sends a QUIC connection GOAWAY after that many requests.
 
 Why these libraries. No web framework: it would add work per request and hide the connection
 life cycle this server exists to count. asyncio Protocols (not streams: no task or buffer per

@@ -19,6 +19,7 @@ from ._forms import URLENCODED, UnsupportedForm, media_type, parse_form, parse_q
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DELAY_MS = 600_000
 MAX_REDIRECTS = 1000
+MAX_ERROR_CODE = 0xFFFF_FFFF  # HTTP/2's error codes are 32 bits; HTTP/3's fit too
 SESSION_COOKIE = "session"
 
 TEXT = b"text/plain; charset=utf-8"
@@ -82,7 +83,7 @@ def request_from_fields(
 class Response:
     """Treat as immutable: the constant ones are shared by every request."""
 
-    __slots__ = ("body", "close", "content_type", "headers", "status")
+    __slots__ = ("body", "close", "content_type", "headers", "reset", "status")
 
     def __init__(
         self,
@@ -92,12 +93,14 @@ class Response:
         headers: tuple[tuple[bytes, bytes], ...] = (),
         *,
         close: bool = False,  # answer, then close the connection (HTTP/2: GOAWAY)
+        reset: int | None = None,  # no answer: reset the stream with this error code instead
     ) -> None:
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers
         self.close = close
+        self.reset = reset
 
 
 class Deferred:
@@ -193,6 +196,7 @@ class App:
             "delay": _delay,
             "status": _status,
             "redirect": _redirect,
+            "reset": _reset,
             "users": self._user,
         }
 
@@ -360,6 +364,15 @@ def _status(_: Request, rest: str) -> Response:
     if not 200 <= code <= 599:
         raise _Reject(400, "status must be within 200-599")
     return Response(code, f"{code} {_phrase(code)}\n".encode())
+
+
+def _reset(_: Request, rest: str) -> Response:
+    """`/reset/{code}`: the stream is reset with that error code (HTTP/2 RST_STREAM, HTTP/3
+    RESET_STREAM); HTTP/1.1 has no streams, so its connection is reset (a TCP RST)."""
+    code = _number(rest)
+    if code > MAX_ERROR_CODE:
+        raise _Reject(400, f"the error code is at most {MAX_ERROR_CODE}")
+    return Response(reset=code)
 
 
 def _redirect(_: Request, rest: str) -> Response:

@@ -7,7 +7,9 @@ The plain listener tells HTTP/2 with prior knowledge from HTTP/1.1 by the client
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
+import struct
 
 from ._counters import Field
 from ._h1 import Http1Codec
@@ -149,6 +151,13 @@ class ServerConnection(asyncio.Protocol):
             self.shutdown()
 
     def abort(self) -> None:
+        self.transport.abort()
+
+    def reset(self) -> None:
+        """Tear the connection down with a TCP RST (SO_LINGER 0), as `/reset/{code}` asks."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and sock.family != socket.AF_UNIX:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
 
     def shutdown(self) -> None:

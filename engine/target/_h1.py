@@ -171,6 +171,10 @@ class Http1Codec:
         self._drain()
 
     def _answer(self, pending: _Pending, response: Response) -> None:
+        if response.reset is not None:
+            self._closing = True
+            self._conn.reset()
+            return
         site = self._conn.site
         close = (
             response.close or site.options.always_close or not pending.keep_alive or site.stopping

@@ -184,6 +184,11 @@ class Http2Codec:
     def _respond(
         self, stream_id: int, stream: _Stream, response: Response, head_only: bool
     ) -> None:
+        if response.reset is not None:
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self._h2.reset_stream(stream_id, response.reset)
+            self._drop(stream_id)
+            return
         status = response.status
         headers = [(b":status", b"%d" % status), _SERVER]
         body = response.body

@@ -2,8 +2,15 @@
 
 A QUIC connection counts as accepted when the server creates its state for it (the client's
 first Initial packet), and as closed when aioquic reports it terminated (a CONNECTION_CLOSE
-either way, or the idle timeout). `/close` answers, then closes the connection gracefully with
-H3_NO_ERROR once its other streams are answered; `keepalive_timeout` is QUIC's idle timeout.
+either way, or the idle timeout). `keepalive_timeout` is QUIC's idle timeout.
+
+Closing (`/close`, `always_close`, `http3_goaway_after` requests) sends GOAWAY at once, naming
+the first request stream it will not serve: streams below it are answered, later ones are reset
+with H3_REQUEST_REJECTED (uncounted: the client may send them again). Once none is in flight,
+the client closes (it has no more use for the connection), or after `GOAWAY_GRACE` the server
+does (H3_NO_ERROR). Not at once: aioquic sends a CONNECTION_CLOSE in place of any stream data
+that pacing still holds back, and answers the client never received would be served twice.
+aioquic (1.7) has no call for GOAWAY, so the frame is written on the H3 layer's control stream.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from typing import Any
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.asyncio.server import QuicServer
-from aioquic.h3.connection import H3_ALPN, ErrorCode, H3Connection
+from aioquic.buffer import encode_uint_var
+from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, encode_frame
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, ProtocolNegotiated, QuicEvent, StreamReset
@@ -25,6 +33,7 @@ from ._site import Site
 
 _SERVER = (b"server", b"loadscope-target")
 _DEFAULT_IDLE_TIMEOUT = 60.0
+GOAWAY_GRACE = 1.0  # seconds after GOAWAY and the last answer before the server closes
 
 
 class _Stream:
@@ -45,7 +54,10 @@ class Http3ServerConnection(QuicConnectionProtocol):
         self.slot = site.slots[Listener.HTTP3]
         self._h3: H3Connection | None = None
         self._streams: dict[int, _Stream] = {}
-        self._closing = False
+        self._next_stream_id = 0  # above every request stream received so far
+        self._goaway_id: int | None = None  # the first stream not served, once GOAWAY is sent
+        self._served = 0
+        self._close_timer: asyncio.TimerHandle | None = None
         self._gone = False
         site.counts[self.slot + Field.ACCEPTED] += 1
         site.connections.add(self)
@@ -69,6 +81,7 @@ class Http3ServerConnection(QuicConnectionProtocol):
 
     def _h3_event(self, event: H3Event) -> None:
         if isinstance(event, HeadersReceived):
+            self._next_stream_id = max(self._next_stream_id, event.stream_id + 4)
             stream = self._streams.setdefault(event.stream_id, _Stream(list(event.headers)))
             if event.stream_ended:
                 self._on_request(event.stream_id, stream)
@@ -84,10 +97,14 @@ class Http3ServerConnection(QuicConnectionProtocol):
     # -- requests and responses -----------------------------------------------------------------
     def _on_request(self, stream_id: int, stream: _Stream) -> None:
         request = _request_of(stream)
-        if request is None or self._closing:
+        if request is None or (self._goaway_id is not None and stream_id >= self._goaway_id):
             self._reset(stream_id, ErrorCode.H3_REQUEST_REJECTED)
+            self._close_when_answered()
             return
         self.site.counts[self.slot + Field.REQUESTS] += 1
+        self._served += 1
+        if self._served == self.site.options.http3_goaway_after:
+            self._send_goaway()
         result = self.site.app.handle(request)
         head_only = request.method == "HEAD"
         if isinstance(result, Deferred):
@@ -99,6 +116,10 @@ class Http3ServerConnection(QuicConnectionProtocol):
 
     def _respond(self, stream_id: int, response: Response, head_only: bool) -> None:
         if self._h3 is None or self._gone or stream_id not in self._streams:
+            return
+        if response.reset is not None:
+            self._reset(stream_id, response.reset)
+            self._close_when_answered()
             return
         headers = [(b":status", b"%d" % response.status), _SERVER]
         body = response.body
@@ -114,8 +135,8 @@ class Http3ServerConnection(QuicConnectionProtocol):
             self._h3.send_data(stream_id, body, end_stream=True)
         self._streams.pop(stream_id, None)
         if response.close or self.site.options.always_close:
-            self._closing = True
-        self.transmit()  # the answer leaves before a CONNECTION_CLOSE that would drop it
+            self._send_goaway()
+        self.transmit()
         self._close_when_answered()
 
     def _reset(self, stream_id: int, code: int) -> None:
@@ -128,8 +149,21 @@ class Http3ServerConnection(QuicConnectionProtocol):
         if stream is not None and stream.timer is not None:
             stream.timer.cancel()
 
+    def _send_goaway(self) -> None:
+        if self._h3 is None or self._goaway_id is not None:
+            return
+        self._goaway_id = self._next_stream_id
+        control = self._h3._local_control_stream_id  # private: no public call sends GOAWAY
+        if control is not None:
+            frame = encode_frame(FrameType.GOAWAY, encode_uint_var(self._goaway_id))
+            self._quic.send_stream_data(control, frame)
+
     def _close_when_answered(self) -> None:
-        if self._closing and not self._streams:
+        if self._goaway_id is not None and not self._streams and self._close_timer is None:
+            self._close_timer = self.site.loop.call_later(GOAWAY_GRACE, self._close_after_goaway)
+
+    def _close_after_goaway(self) -> None:
+        if not self._gone and not self._streams:
             self.close(error_code=ErrorCode.H3_NO_ERROR, reason_phrase="closing")
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -137,6 +171,8 @@ class Http3ServerConnection(QuicConnectionProtocol):
         if self._gone:
             return
         self._gone = True
+        if self._close_timer is not None:
+            self._close_timer.cancel()
         for stream_id in list(self._streams):
             self._drop(stream_id)
         self.site.counts[self.slot + Field.CLOSED] += 1

@@ -41,6 +41,8 @@ class TargetOptions:
     # HTTP/3 (QUIC) on this UDP port; 0: the TLS listener's port number, as servers announce h3
     # on the port of their https (Alt-Svc), so one https:// URL reaches all three protocols.
     http3_port: int | None = None
+    # HTTP/3: after this many requests on a QUIC connection, GOAWAY (then close once answered).
+    http3_goaway_after: int | None = None
     backlog: int = 4096
     certfile: str | None = None  # None with tls: a self-signed certificate made at start
     keyfile: str | None = None
@@ -56,6 +58,8 @@ class TargetOptions:
             raise ValueError("keepalive_timeout must be positive (or None)")
         if self.max_concurrent_streams < 1:
             raise ValueError("max_concurrent_streams must be at least 1")
+        if self.http3_goaway_after is not None and self.http3_goaway_after < 1:
+            raise ValueError("http3_goaway_after must be at least 1 (or None)")
         if self.http3_port is not None and not self.tls:
             raise ValueError("HTTP/3 needs tls (QUIC is always encrypted)")
         for port in (self.port, self.tls_port, self.http3_port or 0):

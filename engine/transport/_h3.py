@@ -4,6 +4,11 @@ A QUIC connection has no TCP handshake and no TLS record layer of its own: its o
 with TLS 1.3 inside) is timed as `tls_us`, and `connect_us` stays 0. It leaves no TIME_WAIT
 behind. The server's stream limit is QUIC's own flow control, so this connection takes at most
 `MAX_STREAMS` requests at once, below every common server's initial limit (aioquic's is 128).
+
+A GOAWAY from the server names the first request stream it will not serve: requests on that
+stream and later ones fail as unprocessed (the pool sends them again on a new connection), the
+others finish, and then the connection closes. A stream reset with H3_REQUEST_REJECTED is
+unprocessed too (RFC 9114 §4.1.1); any other reset fails its request as `stream_reset`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ._errors import (
     BodyTooLarge,
     ConnectError,
     ConnectTimeout,
+    GoAway,
     HeaderTooLarge,
     PeerClosed,
     ReadTimeout,
@@ -39,6 +45,7 @@ from ._errors import (
 from ._errors import (
     StreamReset as StreamResetError,
 )
+from ._h3_control import ControlStreamReader, is_server_unidirectional, read_varint
 from ._serialize import h2_headers, request_body
 from ._stream import ResponseStream
 from ._tls import QuicSettings
@@ -50,11 +57,18 @@ _HTTP3 = b"HTTP/3"
 # QUIC transport error codes (RFC 9000 §20.1) that mean the TLS handshake failed.
 _CRYPTO_ERRORS = range(0x100, 0x200)
 _H3_NO_ERROR = int(ErrorCode.H3_NO_ERROR)
+_H3_REQUEST_REJECTED = int(ErrorCode.H3_REQUEST_REJECTED)
 _FIELD_OVERHEAD = 32  # per field line, as RFC 9114 (and HPACK) size a field section
 
 
 class QuicHandshakeTimeout(ConnectTimeout):
     kind = "quic_handshake_timeout"
+
+
+class RequestRejected(GoAway):
+    """The server reset the stream with H3_REQUEST_REJECTED: not processed, safe to retry."""
+
+    kind = "stream_reset"
 
 
 class QuicClosed(PeerClosed):
@@ -116,8 +130,8 @@ class FrameScan:
         at = min(self.skip, len(chunk))
         self.skip -= at
         while at < len(chunk):
-            kind = _varint(chunk, at)
-            length = _varint(chunk, kind[1]) if kind else None
+            kind = read_varint(chunk, at)
+            length = read_varint(chunk, kind[1]) if kind else None
             if kind is None or length is None:
                 self.head = chunk[at:]  # two varints: 16 bytes at most
                 return None
@@ -128,17 +142,6 @@ class FrameScan:
             at += taken
             self.skip = length[0] - taken
         return None
-
-
-def _varint(data: bytes, at: int) -> tuple[int, int] | None:
-    """A QUIC variable-length integer at `at` and where it ends (None: not all there yet)."""
-    if at >= len(data):
-        return None
-    size = 1 << (data[at] >> 6)
-    if at + size > len(data):
-        return None
-    value = int.from_bytes(data[at : at + size], "big") & ((1 << (8 * size - 2)) - 1)
-    return value, at + size
 
 
 class _QuicEndpoint(QuicConnectionProtocol):
@@ -174,7 +177,8 @@ class AsyncHTTP3Connection(Connection):
         self._streams: dict[int, ResponseStream] = {}
         self._handshake: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
-        self._draining = False
+        self._draining = False  # the server sent GOAWAY
+        self._control = ControlStreamReader()
         self._scans: dict[int, FrameScan] = {}  # per response stream, for max_header_size
         self.peer_error: tuple[int, str] | None = None  # the CONNECTION_CLOSE code and reason
 
@@ -284,6 +288,9 @@ class AsyncHTTP3Connection(Connection):
         if self._h3 is not None:
             for h3_event in self._h3.handle_event(event):
                 self._on_h3_event(h3_event)
+        if isinstance(event, StreamDataReceived) and is_server_unidirectional(event.stream_id):
+            for first_unserved in self._control.feed(event.stream_id, event.data):
+                self._on_goaway(first_unserved)
 
     def _on_h3_event(self, event: H3Event) -> None:
         if isinstance(event, HeadersReceived):
@@ -342,8 +349,21 @@ class AsyncHTTP3Connection(Connection):
 
     def _on_reset(self, stream_id: int, error_code: int) -> None:
         stream = self._streams.get(stream_id)
-        if stream is not None:
+        if stream is None:
+            return
+        if error_code == _H3_REQUEST_REJECTED:
+            stream.fail(RequestRejected("server rejected the stream unprocessed", unprocessed=True))
+        else:
             stream.fail(StreamResetError(f"stream reset by server (HTTP/3 error 0x{error_code:x})"))
+
+    def _on_goaway(self, first_unserved: int) -> None:
+        self._draining = True
+        for stream_id, stream in self._streams.items():
+            if stream_id >= first_unserved:
+                stream.fail(GoAway("server sent GOAWAY before this stream", unprocessed=True))
+        if not self._streams:
+            self.close(CloseReason.GOAWAY)
+        self._notify_capacity()
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
         self.peer_error = (event.error_code, event.reason_phrase)
@@ -359,12 +379,17 @@ class AsyncHTTP3Connection(Connection):
         )
         self._fail_all(error)
         if not self.closed and not handshaking:
-            self._mark_closed(CloseReason.PEER_CLOSED if graceful else CloseReason.ERROR)
+            self._mark_closed(self._terminated_reason(graceful))
         if self._udp is not None:
             self._udp.close()  # QUIC is done with it: its draining period is over
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         self._notify_capacity()
+
+    def _terminated_reason(self, graceful: bool) -> CloseReason:
+        if not graceful:
+            return CloseReason.ERROR
+        return CloseReason.GOAWAY if self._draining else CloseReason.PEER_CLOSED
 
     def _handshake_error(self, event: ConnectionTerminated) -> Exception:
         reason = event.reason_phrase or f"error 0x{event.error_code:x}"
@@ -393,6 +418,8 @@ class AsyncHTTP3Connection(Connection):
             if not self.closed:
                 self.observer.on_idle()
             self.last_used = time.monotonic()
+            if self._draining:
+                self.close(CloseReason.GOAWAY)
         self._notify_capacity()
 
     def _on_timeout(self, stream_id: int) -> None:
