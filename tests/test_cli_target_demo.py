@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import loadscope, start
+from loadscope.engine.target import TargetOptions, TargetProcess
+from loadscope.tui.cli._demo import demo_command, target_options
+from loadscope.tui.cli._plan import DemoPlan, parse_plan
+
+from .cli_support import REPO, loadscope, start
 from .reports import validated
 
 
@@ -93,3 +97,74 @@ def test_demo_headless_runs_the_demo_runbook(tmp_path: Path) -> None:
     assert report["iterations_total"] == report["iterations_succeeded"] > 0
     assert report["errors_total"] == 0 and report["concurrency"] == 10
     assert 2.0 <= report["duration_s"] < 4.0
+
+
+# -- the churn story over HTTP/3 ------------------------------------------------------------------
+def test_demo_http3_serves_quic_and_runs_the_runbook_with_http3() -> None:
+    for story in ("churn", "basic"):
+        plan = parse_plan(["demo", story, "--http3", "--headless"])
+        assert isinstance(plan, DemoPlan) and plan.http3
+        options = target_options(plan)
+        assert options.tls and options.http3_port == 0
+        argv = demo_command(plan, Path("book.yml"), story)
+        assert "--http3" in argv and "--insecure" in argv
+    plain = parse_plan(["demo", "churn"])
+    assert isinstance(plain, DemoPlan)
+    assert "--http3" not in demo_command(plain, Path("book.yml"), "churn")
+    assert target_options(plain).http3_port is None
+
+
+@pytest.mark.slow
+def test_demo_churn_http3_headless_counts_quic_connections_and_no_time_wait(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
+    summary = tmp_path / "churn.json"
+    result = loadscope(
+        "demo", "churn", "--http3", "--headless", "-d", "2", "--summary-json", str(summary)
+    )
+    assert result.code == 0, result.err
+    assert re.match(
+        r"built-in target on https://127\.0\.0\.1:(\d+) \(HTTP/3 on its UDP port\)\n", result.err
+    )
+    report = validated(json.loads(summary.read_text()))
+    assert report["errors_total"] == 0
+    assert report["http_versions"] == {"HTTP/3": report["requests_total"]} != {"HTTP/3": 0}
+    assert report["connections_opened"] + report["connections_carried_over"] >= 1
+    assert report["time_wait_peak"] == 0
+    kernel = dict(report["kernel"]["targets"])
+    udp = [counts for name, counts in kernel.items() if name.startswith("udp:")]
+    assert udp and udp[0]["time_wait"] == 0
+    assert all(second["time_wait"] == 0 for second in report["timeline"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["--http3", "--http1"])
+def test_the_churn_runbook_per_iteration_over_http3_leaves_no_time_wait(
+    tmp_path: Path, version: str
+) -> None:
+    """The demo's runbook with short phases: per-iteration over HTTP/3 opens a QUIC connection
+    per pass, each one counted by the target, and puts no socket in TIME_WAIT; over HTTP/1.1
+    the same phase fills TIME_WAIT."""
+    pytest.importorskip("aioquic", reason="HTTP/3 needs the http3 extra (aioquic)")
+    summary = tmp_path / "churn.json"
+    with TargetProcess(TargetOptions(tls=True, http3_port=0)) as target:
+        assert target.https_url is not None
+        result = loadscope(
+            "run", str(REPO / "examples" / "churn.yml"), version, "--insecure", "-c", "2",
+            "--phases", "shared:500ms,per-iteration:1500ms", "--warm-up", "0",
+            "--summary-json", str(summary), "--quiet",
+            env={"TARGET": target.https_url},
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        report = validated(json.loads(summary.read_text()))
+        opened = report["connections_opened"]
+        listener = "http3" if version == "--http3" else "https"
+        assert target.accepted(listener) == opened and target.accepted() == opened
+    _, per_iteration = report["phases"]
+    assert report["errors_total"] == 0 and per_iteration["opened"] >= 10
+    if version == "--http3":
+        assert report["http_versions"] == {"HTTP/3": report["requests_total"]}
+        assert report["time_wait_peak"] == 0 and per_iteration["time_wait_rise"] == 0
+    else:
+        assert per_iteration["time_wait_rise"] > 0

@@ -175,7 +175,8 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "demo",
         help="the built-in target plus the console on examples/demo.yml",
         description="Start the built-in target in its own process and open the console on the "
-        "demo runbook. `demo churn` plays the connection-churn story.",
+        "demo runbook. `demo churn` plays the connection-churn story; `demo churn --http3` "
+        "plays it over QUIC, which leaves no TIME_WAIT behind.",
         epilog=EPILOG,
     )
     demo.add_argument(
@@ -201,6 +202,12 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "--duration",
         default=None,
         help="stop after this long (default: until q; 10s headless)",
+    )
+    demo.add_argument(
+        "--http3",
+        action="store_true",
+        help="HTTP/3 over QUIC: the target over TLS with its UDP port, the runbook with --http3 "
+        "(the http3 extra: aioquic)",
     )
     add_report_options(demo, threshold=False, csv=False, quiet=False, html=False, save_dir=True)
 

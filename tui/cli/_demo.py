@@ -38,8 +38,10 @@ def demo_arguments(args: DemoPlan, book: Path, story: str) -> list[str]:
         argv += ["-d", args.duration]
     elif args.headless and story == "basic":
         argv += ["-d", "10s"]
-    if story == "churn":
-        argv += ["--insecure"]
+    if story == "churn" or args.http3:
+        argv += ["--insecure"]  # the target's certificate is self-signed, made at its start
+    if args.http3:
+        argv += ["--http3"]
     return argv
 
 
@@ -64,10 +66,10 @@ def cmd_demo(demo: DemoPlan) -> int:
 
         story = "" if demo.story == "basic" else f" {demo.story}"
         ensure_terminal(f"`loadscope demo{story} --headless`")
-    tls = demo.story == "churn"
-    with TargetProcess(TargetOptions(tls=tls)) as target:
-        url = target.https_url if tls and target.https_url else target.http_url
-        print(f"built-in target on {url}", file=sys.stderr)
+    with TargetProcess(target_options(demo)) as target:
+        url = target.https_url or target.http_url
+        udp = " (HTTP/3 on its UDP port)" if demo.http3 else ""
+        print(f"built-in target on {url}{udp}", file=sys.stderr)
         plan = _run_plan(argv, {"TARGET": url})
         if plan.command == "run":
             from ._run import cmd_run
@@ -76,6 +78,12 @@ def cmd_demo(demo: DemoPlan) -> int:
         from ._console import cmd_console
 
         return cmd_console(dataclasses.replace(plan, label=f"demo: {book.name}"))
+
+
+def target_options(demo: DemoPlan) -> TargetOptions:
+    """Churn runs over TLS, as handshakes are its story; HTTP/3 needs TLS and the UDP port."""
+    tls = demo.story == "churn" or demo.http3
+    return TargetOptions(tls=tls, http3_port=0 if demo.http3 else None)
 
 
 def _run_plan(argv: list[str], env: dict[str, str] | None = None) -> RunPlan:

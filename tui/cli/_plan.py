@@ -51,6 +51,7 @@ class DemoPlan:
     headless: bool = False
     concurrency: int | None = None
     duration: str | None = None
+    http3: bool = False
     format: str = "text"
     out: str | None = None
     save_dir: str | None = None
