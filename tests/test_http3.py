@@ -137,7 +137,7 @@ async def test_a_reset_stream_fails_only_its_own_request(h3_target: TargetProces
     )
     snap = session.snapshot()
     assert {error.kind: error.count for error in snap.errors} == {"stream_reset": 10}
-    assert "0x102" in snap.errors[0].last_message
+    assert "(H3_INTERNAL_ERROR, 0x102)" in snap.errors[0].last_message
     steps = {step.name: (step.requests, step.errors) for step in snap.steps}
     assert steps[f"GET {base}reset/258"] == (10, 10)
     assert steps[f"GET {base}json"] == steps[f"GET {base}"] == (10, 0)

@@ -81,6 +81,14 @@ class QuicClosed(PeerClosed):
         self.code = code
 
 
+def _error_name(code: int) -> str:
+    """The name RFC 9114 gives an HTTP/3 error code, with ", " after it; "" for another code."""
+    try:
+        return f"{ErrorCode(code).name}, "
+    except ValueError:
+        return ""
+
+
 def quic_configuration(settings: QuicSettings, server_name: str) -> QuicConfiguration:
     """The client's QUIC configuration: ALPN h3, verification as the runner's TLS has it."""
     configuration = QuicConfiguration(
@@ -354,7 +362,8 @@ class AsyncHTTP3Connection(Connection):
         if error_code == _H3_REQUEST_REJECTED:
             stream.fail(RequestRejected("server rejected the stream unprocessed", unprocessed=True))
         else:
-            stream.fail(StreamResetError(f"stream reset by server (HTTP/3 error 0x{error_code:x})"))
+            name = _error_name(error_code)
+            stream.fail(StreamResetError(f"stream reset by server ({name}0x{error_code:x})"))
 
     def _on_goaway(self, first_unserved: int) -> None:
         self._draining = True
