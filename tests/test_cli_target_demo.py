@@ -160,11 +160,16 @@ def test_the_churn_runbook_per_iteration_over_http3_leaves_no_time_wait(
         report = validated(json.loads(summary.read_text()))
         opened = report["connections_opened"]
         listener = "http3" if version == "--http3" else "https"
-        assert target.accepted(listener) == opened and target.accepted() == opened
-    _, per_iteration = report["phases"]
-    assert report["errors_total"] == 0 and per_iteration["opened"] >= 10
+        # The target counts a connection when it arrives, the client once its handshake is
+        # done: a pass cut at the end by the phase may leave one per VU counted only there.
+        assert opened <= target.accepted(listener) == target.accepted() <= opened + 2
+    shared, per_iteration = report["phases"]
+    assert report["errors_total"] == 0, report["error_messages"]
+    assert per_iteration["opened"] >= 3 and shared["opened"] <= 2
     if version == "--http3":
         assert report["http_versions"] == {"HTTP/3": report["requests_total"]}
-        assert report["time_wait_peak"] == 0 and per_iteration["time_wait_rise"] == 0
+        # The rise, not the peak: another process's old TIME_WAIT to a reused port number
+        # would count in the peak.
+        assert shared["time_wait_rise"] == per_iteration["time_wait_rise"] == 0
     else:
         assert per_iteration["time_wait_rise"] > 0
