@@ -84,8 +84,8 @@ async def shoot(
     label: str = "",
     thresholds: tuple[str, ...] = (),
 ) -> None:
-    plan = LoadPlan(spec, config)
-    adopt_runbook_phases(plan, spec.build())  # a runbook's x-loadscope phases
+    plan = adopt_runbook_phases(LoadPlan(spec, config), spec.build())  # x-loadscope phases
+    config = plan.config  # with the phases' first reuse mode and their length
     engine = EngineProcess(spec, config, setup=_setup(plan))
     options = ConsoleOptions(
         label=label,
@@ -280,6 +280,15 @@ async def main(only: set[str]) -> None:
                 SessionConfig(concurrency=20, insecure=True, warm_up=3),
                 summary_shown(240),  # the runbook's phases end the run
                 label="demo churn: examples/churn.yml",
+            ),
+            "churn-http3": lambda: shoot(
+                "churn-http3",
+                churn_spec(target),
+                SessionConfig(
+                    concurrency=20, insecure=True, warm_up=3, http_version=HttpVersion.HTTP3
+                ),
+                wait(36),
+                label="demo churn --http3: examples/churn.yml",
             ),
             "http3": lambda: shoot(
                 "http3",
