@@ -145,6 +145,19 @@ async def test_a_reset_stream_fails_only_its_own_request(h3_target: TargetProces
     assert h3_target.accepted("http3") - accepted == snap.connections.opened_total == 1
 
 
+async def test_a_stream_rejected_unprocessed_is_sent_again(h3_target: TargetProcess) -> None:
+    """H3_REQUEST_REJECTED (0x10b) says the server did not process the request, so the engine
+    sends it again, up to its 3 attempts; this route rejects every time: the target sees 3."""
+    _, requests = counts(h3_target)
+    session = await run_session(
+        h3_config(concurrency=1, duration=None, max_iterations=1),
+        UrlScenario(url(h3_target, "/reset/267")),
+    )
+    snap = session.snapshot()
+    assert {error.kind: error.count for error in snap.errors} == {"stream_reset": 1}
+    assert h3_target.requests("http3") - requests == 3
+
+
 def test_the_http3_listener_shares_the_https_port_number(h3_target: TargetProcess) -> None:
     assert h3_target.info is not None
     assert h3_target.info.http3_port == h3_target.info.https_port
