@@ -163,6 +163,7 @@ class Http3ServerConnection(QuicConnectionProtocol):
             self._close_timer = self.site.loop.call_later(GOAWAY_GRACE, self._close_after_goaway)
 
     def _close_after_goaway(self) -> None:
+        self._close_timer = None  # a stream still in flight re-arms it when answered
         if not self._gone and not self._streams:
             self.close(error_code=ErrorCode.H3_NO_ERROR, reason_phrase="closing")
 
