@@ -1,10 +1,11 @@
 """The server's GOAWAY, read from its HTTP/3 control stream.
 
 aioquic (1.7) parses the peer's control stream but drops GOAWAY's payload, so a client cannot
-learn from it which requests the server will not serve. This reader sees the same stream bytes
-(before aioquic's H3 layer does; it consumes nothing) and keeps only what it needs: the stream
-type that starts each server unidirectional stream, then the control stream's frame headers,
-skipping payloads, except a GOAWAY's stream id. RFC 9114 §6.2.1, §7.2.6.
+learn from it which requests the server will not serve. This reader is handed the same stream
+bytes as aioquic's H3 layer (it consumes nothing) and keeps only what it needs: the stream type
+that starts each server unidirectional stream, then the control stream's frame headers,
+skipping payloads, except a GOAWAY's stream id. RFC 9114 §6.2.1, §7.2.6. `read_varint` also
+serves the response streams' frame scan in `_h3`.
 """
 
 from __future__ import annotations
