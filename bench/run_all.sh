@@ -15,7 +15,9 @@ results="$here/RESULTS.md"
 bash nginx.sh start
 python bench_engine.py --rounds 5 --duration 5 --write "$results"
 python bench_runbook.py --rounds 20 --duration 1
+python bench_scale.py --rounds 3 --duration 10 --write "$results"
 python bench_console.py --rounds 3 --duration 8 --write "$results"
+python bench_console.py --keep-up -c 10000 --duration 40 --write "$results"
 python bench_churn.py --write "$results"
 if [ -n "$base" ]; then
   python bench_ab.py --base "$base" --rounds 5 --duration 5 --write "$results"
