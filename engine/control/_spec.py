@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._config import DEFAULT_MAX_HEADER_SIZE
-from ..runbook import MixScenario, RunbookOptions, load_runbooks
+from ..runbook import RunbookOptions
 from ..session import TargetFeed, TargetListScenario
 from ..session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
 
@@ -34,6 +34,8 @@ class ScenarioSpec:
             order, status = self.targets_order, self.expect_status
             return TargetListScenario(self.targets, order, status, headers=self.headers)
         if self.runbooks:
+            from ..runbook import MixScenario, load_runbooks  # the YAML reader and compiler
+
             env = {**os.environ, **self.env}
             scenario = load_runbooks(
                 list(self.runbooks), dict(self.vars), env=env, options=self.runbook_options

@@ -14,19 +14,55 @@ See the "Runbooks: what is supported" section of README.md for the subset.
 
 from __future__ import annotations
 
-from ._errors import EvalError, Location, RunbookError
-from ._expression import Expression, compile_expression, evaluate
-from ._mix import MixReport, MixScenario, parse_mix
-from ._options import RunbookOptions
-from ._scenario import (
-    RunbookScenario,
-    StepOutcome,
-    compile_runbooks,
-    load_runbooks,
-    parse_var_value,
-    select_by_labels,
-    skip_included,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+# Imported when first used (`__getattr__`): a URL run needs `RunbookOptions` (a field of the
+# scenario spec) but none of the YAML reader, compiler or built-ins behind the rest.
+if TYPE_CHECKING:
+    from ._errors import EvalError, Location, RunbookError
+    from ._expression import Expression, compile_expression, evaluate
+    from ._mix import MixReport, MixScenario, parse_mix
+    from ._options import RunbookOptions
+    from ._scenario import (
+        RunbookScenario,
+        StepOutcome,
+        compile_runbooks,
+        load_runbooks,
+        parse_var_value,
+        select_by_labels,
+        skip_included,
+    )
+
+_EXPORTS = {
+    "EvalError": "._errors",
+    "Location": "._errors",
+    "RunbookError": "._errors",
+    "Expression": "._expression",
+    "compile_expression": "._expression",
+    "evaluate": "._expression",
+    "MixReport": "._mix",
+    "MixScenario": "._mix",
+    "parse_mix": "._mix",
+    "RunbookOptions": "._options",
+    "RunbookScenario": "._scenario",
+    "StepOutcome": "._scenario",
+    "compile_runbooks": "._scenario",
+    "load_runbooks": "._scenario",
+    "parse_var_value": "._scenario",
+    "select_by_labels": "._scenario",
+    "skip_included": "._scenario",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EvalError",

@@ -19,7 +19,7 @@ def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:
         session, phases=[(phase.reuse_mode, phase.duration) for phase in plan.phases]
     )
     attach_request_log(session)  # --log-requests
-    attach_mix_report(session)  # --mix
+    attach_mix_report(session, plan.spec.mix)  # --mix
     return diagnostics
 
 

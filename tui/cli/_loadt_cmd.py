@@ -13,7 +13,6 @@ from ._options import split
 from ._outputs import check_outputs
 from ._plan import RunPlan
 from ._run import build_scenario, check_descriptors, finish, live_check, run_with_metrics
-from ._workers import drive_workers
 
 
 def cmd_loadt(plan: RunPlan) -> int:
@@ -24,6 +23,8 @@ def cmd_loadt(plan: RunPlan) -> int:
     scenario = build_scenario(load.spec, quiet=False)
     csv_path, live = plan.outputs.csv, live_check(plan)
     if split(load):
+        from ._workers import drive_workers  # worker processes: multiprocessing, only then
+
         outcome = drive_workers(
             load, progress=False, csv_path=csv_path, metrics=metrics, live=live.check
         )

@@ -25,17 +25,19 @@ def add_mix_option(group: argparse._ArgumentGroup) -> None:
 
 
 def mix_weights(text: str | None, runbooks: int) -> tuple[int, ...]:
-    from ...engine.runbook import parse_mix
-
     if text is None:
         return ()
+    from ...engine.runbook import parse_mix  # the runbook package only for runbooks
+
     try:
         return parse_mix(text, runbooks)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
-def attach_mix_report(session: Session) -> None:
+def attach_mix_report(session: Session, weights: tuple[int, ...]) -> None:
+    if not weights:  # no --mix: no MixScenario, and the runbook package stays unimported
+        return
     from ...engine.runbook import MixReport, MixScenario
 
     if isinstance(session.scenario, MixScenario):

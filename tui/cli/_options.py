@@ -8,18 +8,13 @@ import math
 import re
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
 from ...engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
-from ...engine.control import (
-    ClusterError,
-    ScenarioSpec,
-    WorkerPool,
-    available_cores,
-    worker_pool,
-)
+from ...engine.control import ScenarioSpec
 from ...engine.durations import DurationError, parse_duration
 from ...engine.files import InputFileError, input_file_problem, read_input_file
 from ...engine.hosts import host_problem
@@ -39,6 +34,9 @@ from ._mix import mix_weights
 from ._network import apply_network_options
 from ._request_log import apply_request_log_option
 from ._target_lists import TargetListFlags, target_list_spec
+
+if TYPE_CHECKING:
+    from ...engine.control import WorkerPool
 
 
 @dataclass(frozen=True)
@@ -535,6 +533,10 @@ MAX_WORKERS = 1024  # Ray actors across a cluster; an engine process each
 
 
 def parse_workers(text: str, cluster: str = "local") -> int:
+    if text == "1":  # the default: one process, this one, without the worker pools' imports
+        return 1
+    from ...engine.control import available_cores
+
     if text == "auto":
         return available_cores()
     try:
@@ -562,7 +564,8 @@ def with_workers(plan: LoadPlan, workers: str, cluster: str, *, pin: bool) -> Lo
     plan = dataclasses.replace(
         plan, cluster=cluster, workers=parse_workers(workers, cluster), pin=pin
     )
-    worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
+    if plan.cluster != "local":
+        worker_pool_for(plan)  # a bad --cluster (or Ray missing) is exit 2 before any load
     return plan
 
 
@@ -572,6 +575,8 @@ def split(plan: LoadPlan) -> bool:
 
 
 def worker_pool_for(plan: LoadPlan) -> WorkerPool:
+    from ...engine.control import ClusterError, worker_pool
+
     try:
         return worker_pool(plan.cluster, pin=plan.pin)
     except ClusterError as exc:

@@ -38,7 +38,6 @@ from ._progress import show_progress
 from ._target_lists import note_target_list_error
 from ._text import render_text, summary_line
 from ._thresholds import LiveCheck, LiveThresholds
-from ._workers import drive_workers
 
 
 def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
@@ -226,6 +225,8 @@ def cmd_run(plan: RunPlan) -> int:
     load, csv_path = plan.load, plan.outputs.csv
     progress = sys.stderr.isatty() and not plan.outputs.quiet
     if split(load):
+        from ._workers import drive_workers  # worker processes: multiprocessing, only then
+
         live = live_check(plan)
         outcome = drive_workers(
             load, progress=progress, csv_path=csv_path, metrics=metrics, live=live.check
