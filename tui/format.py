@@ -1,6 +1,9 @@
-"""Number formatting shared by the console and the text report."""
+"""Number formatting shared by the console and the text report (plain strings: no Rich, so the
+text report imports none)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 def number(value: float) -> str:
@@ -57,3 +60,23 @@ def clock(seconds: float) -> str:
 def counted(n: int, noun: str) -> str:
     """`1 VU`, `2 VUs`, `1,000 connections`: a count with its noun, singular for one."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def bin_label(low: float, high: float) -> str:
+    """`1.20ms–1.45ms`, or one value when both ends read the same."""
+    return ms(low) if ms(low) == ms(high) else f"{ms(low)}–{ms(high)}"
+
+
+def merge_equal_bins(
+    bins: Sequence[tuple[float, float, int]],
+) -> list[tuple[float, float, int]]:
+    """Bins that would read the same (every latency equal: 11 rows of `1.50s–1.50s`) become
+    one row with their counts added."""
+    merged: list[tuple[float, float, int]] = []
+    for low, high, count in bins:
+        if merged and bin_label(*merged[-1][:2]) == bin_label(low, high):
+            first, last, total = merged[-1]
+            merged[-1] = (first, max(last, high), total + count)
+        else:
+            merged.append((low, high, count))
+    return merged

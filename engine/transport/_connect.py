@@ -9,7 +9,7 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from .._config import CloseReason, HttpVersion
 from ._errors import (
@@ -20,7 +20,6 @@ from ._errors import (
     is_reset,
 )
 from ._h1 import AsyncHTTP11Connection
-from ._h2 import AsyncHTTP2Connection
 from ._proxy import open_tunnel
 from ._route import DIRECT, Route
 from ._tls import QuicSettings
@@ -56,8 +55,11 @@ class _Handshake(asyncio.Protocol):
             self.arrived.set()
 
 
-# The protocol objects a connector builds; callers see them only as `Connection`.
-_Wire = AsyncHTTP11Connection | AsyncHTTP2Connection
+if TYPE_CHECKING:
+    from ._h2 import AsyncHTTP2Connection
+
+    # The protocol objects a connector builds; callers see them only as `Connection`.
+    _Wire = AsyncHTTP11Connection | AsyncHTTP2Connection
 
 
 class AsyncConnector:
@@ -266,7 +268,11 @@ class AsyncConnector:
             use_h2 = alpn == "h2"
         else:
             use_h2 = http_version is HttpVersion.HTTP2
-        protocol = AsyncHTTP2Connection if use_h2 else AsyncHTTP11Connection
+        protocol: type[_Wire] = AsyncHTTP11Connection
+        if use_h2:
+            from ._h2 import AsyncHTTP2Connection  # h2 only once HTTP/2 is spoken
+
+            protocol = AsyncHTTP2Connection
         conn = protocol(self.observer, self.runner, origin, self._max_body)
         conn.max_header_size = self._max_header_size
         return conn

@@ -136,4 +136,15 @@ def _run_command(plan: object) -> int:
 
 def entry() -> None:
     _signals.install()
+    _skip_httpx_command_line()
     sys.exit(main())
+
+
+def _skip_httpx_command_line() -> None:
+    """httpx's package imports its own command line (click, Rich, Pygments: 50 ms and more)
+    whenever those are installed, and Textual installs Rich. loadscope never runs httpx's
+    command line, so in this process `httpx._main` is marked absent before httpx is imported:
+    httpx then binds `httpx.main` to its stand-in that says the CLI's dependencies are missing.
+    Only the `loadscope` process does this; the engine imported as a library is left alone."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]

@@ -6,8 +6,7 @@ from typing import Any
 
 from ...engine import HistogramData, HttpVersion, LatencySummary, Snapshot
 from ...engine.durations import go_duration
-from ..format import counted, ms, number, percent
-from ..widgets import merge_equal_bins
+from ..format import counted, merge_equal_bins, ms, number, percent
 from ._loadt import loadt_block
 from ._mix import mix_lines
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from ..format import clock, compact
+from ..format import bin_label, clock, compact, merge_equal_bins
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 BRAILLE_BASE = 0x2800
@@ -324,25 +324,3 @@ def histogram_rows(
 
 
 EIGHTHS_H = " ▏▎▍▌▋▊▉"
-
-
-def bin_label(low: float, high: float) -> str:
-    """`1.20ms–1.45ms`, or one value when both ends read the same."""
-    from ..format import ms
-
-    return ms(low) if ms(low) == ms(high) else f"{ms(low)}–{ms(high)}"
-
-
-def merge_equal_bins(
-    bins: Sequence[tuple[float, float, int]],
-) -> list[tuple[float, float, int]]:
-    """Bins that would read the same (every latency equal: 11 rows of `1.50s–1.50s`) become
-    one row with their counts added."""
-    merged: list[tuple[float, float, int]] = []
-    for low, high, count in bins:
-        if merged and bin_label(*merged[-1][:2]) == bin_label(low, high):
-            first, last, total = merged[-1]
-            merged[-1] = (first, max(last, high), total + count)
-        else:
-            merged.append((low, high, count))
-    return merged
