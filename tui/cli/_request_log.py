@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sqlite3
 from typing import TYPE_CHECKING
 
 from ._errors import UsageError
@@ -27,10 +26,12 @@ def add_request_log_option(group: argparse._ArgumentGroup) -> None:
 
 
 def apply_request_log_option(config: SessionConfig, path: str | None) -> None:
-    from ...engine.diagnostics import open_log, remove_request_log
-
     if path is None:
         return
+    import sqlite3  # only with --log-requests
+
+    from ...engine.diagnostics import open_log, remove_request_log
+
     try:
         remove_request_log(path)
         with contextlib.closing(open_log(path)):
@@ -42,8 +43,8 @@ def apply_request_log_option(config: SessionConfig, path: str | None) -> None:
 
 def attach_request_log(session: Session) -> None:
     """In the process that runs `session` (each worker its own, into the one file)."""
-    from ...engine.diagnostics import RequestLog
-
     path = session.config.request_log
     if path is not None:
+        from ...engine.diagnostics import RequestLog  # its writer process, SQLite, pickle
+
         session.add_extension(RequestLog(path, worker=session.crowd.numbering[0] + 1))
