@@ -147,4 +147,4 @@ def _skip_httpx_command_line() -> None:
     httpx then binds `httpx.main` to its stand-in that says the CLI's dependencies are missing.
     Only the `loadscope` process does this; the engine imported as a library is left alone."""
     if "httpx" not in sys.modules:
-        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
