@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .._config import DEFAULT_MAX_HEADER_SIZE
 from ..runbook import RunbookOptions
-from ..session import TargetFeed, TargetListScenario
 from ..session.scenario import DEFAULT_EXPECTED_STATUS, Scenario, UrlScenario
+
+if TYPE_CHECKING:
+    from ..session import TargetFeed
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class ScenarioSpec:
 
     def build(self) -> Scenario:
         if self.targets is not None:
+            from ..session import TargetListScenario  # --targets only
+
             order, status = self.targets_order, self.expect_status
             return TargetListScenario(self.targets, order, status, headers=self.headers)
         if self.runbooks:
