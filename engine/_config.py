@@ -78,6 +78,8 @@ DEFAULT_MAX_HEADER_SIZE = 1_048_576  # 1 MiB (Go's net/http allows 10 MB)
 
 @dataclass(frozen=True, slots=True)
 class RunnerConfig:
+    """One target a scenario talks to (a runbook's runner, or the URL's origin) and its settings."""
+
     name: str
     base_url: str
     timeout: float | None = None  # None: the session's timeout
@@ -101,6 +103,8 @@ class RunnerConfig:
 
 @dataclass(slots=True)
 class SessionConfig:
+    """How a session runs: the load's shape and length, connection reuse, HTTP version, limits."""
+
     concurrency: int = 1
     duration: float | None = None  # None: until stopped
     warm_up: float = 0.0

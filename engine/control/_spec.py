@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ScenarioSpec:
+    """What to run: a URL, runbooks or a target list, and the options the scenario is built with."""
+
     url: str | None = None
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()

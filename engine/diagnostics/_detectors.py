@@ -90,6 +90,8 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """What a detector saw: the message, the advice and the values behind them."""
+
     message: str
     advice: str
     values: tuple[tuple[str, float], ...]

@@ -23,6 +23,8 @@ BOUNDARY_SLACK = 0.5  # seconds: the tick nearest a boundary ends the phase
 
 @dataclass(frozen=True, slots=True)
 class PhaseSpec:
+    """One phase of an A/B run: a reuse mode held for a duration."""
+
     reuse_mode: ReuseMode
     duration: float  # seconds
 

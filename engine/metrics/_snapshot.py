@@ -86,6 +86,8 @@ class HistogramData:
 
 @dataclass(frozen=True, slots=True)
 class TimelinePoint:
+    """One second of a run: throughput, latency percentiles, connections and load."""
+
     t: int  # seconds since the statistics started (the end of this second)
     rps: float
     errors: int
@@ -108,6 +110,8 @@ class TimelinePoint:
 
 @dataclass(frozen=True, slots=True)
 class StepSnapshot:
+    """One step's (or URL's) requests, errors, latency and status codes."""
+
     name: str
     requests: int
     errors: int
@@ -118,6 +122,8 @@ class StepSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class ErrorSnapshot:
+    """Failures of one kind: how many, and the last message seen."""
+
     kind: str
     count: int
     last_message: str
@@ -161,6 +167,8 @@ class EventRecord:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionsSnapshot:
+    """The connection pools: open and closed counts, reuse, timings and the top live ones."""
+
     open: int = 0
     connecting: int = 0
     active: int = 0
@@ -194,6 +202,8 @@ class ConnectionsSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class SocketCounts:
+    """Sockets by TCP state."""
+
     established: int = 0
     time_wait: int = 0
     close_wait: int = 0
@@ -216,6 +226,8 @@ class KernelSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Warning:
+    """A detector's finding: what, why it matters and what to do, with the values behind it."""
+
     kind: str
     message: str
     advice: str
@@ -225,6 +237,8 @@ class Warning:
 
 @dataclass(frozen=True, slots=True)
 class GeneratorLoad:
+    """The load generator's own load: its CPU and the event loop's lag."""
+
     cpu_percent: float = 0.0
     loop_lag_ms: float = 0.0
     cpu_seconds: float = 0.0
@@ -232,6 +246,8 @@ class GeneratorLoad:
 
 @dataclass(frozen=True, slots=True)
 class PhaseResult:
+    """One reuse-mode phase of an A/B run (`--phases`), measured on its own."""
+
     name: str
     reuse_mode: str
     started_s: float
@@ -277,6 +293,8 @@ class WorkerSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
+    """Everything a session measured, as of one moment: immutable, plain data."""
+
     state: str
     elapsed_s: float  # since the statistics (re)started
     session_s: float  # since the session started
