@@ -532,11 +532,17 @@ def adopt_runbook_phases(plan: LoadPlan, scenario: object) -> LoadPlan:
 MAX_WORKERS = 1024  # Ray actors across a cluster; an engine process each
 
 
-def parse_workers(text: str, cluster: str = "local") -> int:
-    if text == "1":  # the default: one process, this one, without the worker pools' imports
-        return 1
-    from ...engine.control import available_cores
+def available_cores() -> int:
+    """The cores this process may run on (the worker pools' count: imported only when asked,
+    with their multiprocessing)."""
+    from ...engine.control import available_cores as cores
 
+    return cores()
+
+
+def parse_workers(text: str, cluster: str = "local") -> int:
+    if text == "1":  # the default: this process alone, and no cores to count
+        return 1
     if text == "auto":
         return available_cores()
     try:
