@@ -36,39 +36,39 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
-    "Histogram": ("._histogram", "Histogram"),
-    "SHARED_EVENT_KINDS": ("._merge", "SHARED_EVENT_KINDS"),
-    "WorkerPart": ("._merge", "WorkerPart"),
-    "all_stopped": ("._merge", "all_stopped"),
-    "merge_histograms": ("._merge", "merge_histograms"),
-    "merge_snapshots": ("._merge", "merge_snapshots"),
-    "merge_timelines": ("._merge", "merge_timelines"),
-    "Metrics": ("._metrics", "Metrics"),
-    "StepStats": ("._metrics", "StepStats"),
-    "ConnectionsSnapshot": ("._snapshot", "ConnectionsSnapshot"),
-    "ErrorSnapshot": ("._snapshot", "ErrorSnapshot"),
-    "EventKind": ("._snapshot", "EventKind"),
-    "EventRecord": ("._snapshot", "EventRecord"),
-    "GeneratorLoad": ("._snapshot", "GeneratorLoad"),
-    "HistogramData": ("._snapshot", "HistogramData"),
-    "KernelSnapshot": ("._snapshot", "KernelSnapshot"),
-    "LatencySummary": ("._snapshot", "LatencySummary"),
-    "MixRow": ("._snapshot", "MixRow"),
-    "PhaseResult": ("._snapshot", "PhaseResult"),
-    "Snapshot": ("._snapshot", "Snapshot"),
-    "SocketCounts": ("._snapshot", "SocketCounts"),
-    "StepSnapshot": ("._snapshot", "StepSnapshot"),
-    "TimelinePoint": ("._snapshot", "TimelinePoint"),
-    "Warning": ("._snapshot", "Warning"),
-    "WorkerSnapshot": ("._snapshot", "WorkerSnapshot"),
+    "Histogram": "._histogram",
+    "SHARED_EVENT_KINDS": "._merge",
+    "WorkerPart": "._merge",
+    "all_stopped": "._merge",
+    "merge_histograms": "._merge",
+    "merge_snapshots": "._merge",
+    "merge_timelines": "._merge",
+    "Metrics": "._metrics",
+    "StepStats": "._metrics",
+    "ConnectionsSnapshot": "._snapshot",
+    "ErrorSnapshot": "._snapshot",
+    "EventKind": "._snapshot",
+    "EventRecord": "._snapshot",
+    "GeneratorLoad": "._snapshot",
+    "HistogramData": "._snapshot",
+    "KernelSnapshot": "._snapshot",
+    "LatencySummary": "._snapshot",
+    "MixRow": "._snapshot",
+    "PhaseResult": "._snapshot",
+    "Snapshot": "._snapshot",
+    "SocketCounts": "._snapshot",
+    "StepSnapshot": "._snapshot",
+    "TimelinePoint": "._snapshot",
+    "Warning": "._snapshot",
+    "WorkerSnapshot": "._snapshot",
 }
 
 
 def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
+    module = _EXPORTS.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = _EXPORTS[name]
-    value = getattr(importlib.import_module(module, __name__), attribute)
+    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
