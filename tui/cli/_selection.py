@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...engine.durations import DurationError, parse_duration
-from ...engine.runbook import RunbookError, RunbookOptions, skip_included
+from ...engine.runbook import RunbookError, RunbookOptions
 from ._errors import UsageError
 
 GRPC_FLAGS = (
@@ -153,6 +153,8 @@ def expand_patterns(patterns: tuple[str, ...]) -> list[str]:
 
 
 def _without_included(books: list[str], env: dict[str, str] | None) -> list[str]:
+    from ...engine.runbook import skip_included  # the runbook reader, only for --skip-included
+
     try:
         return skip_included(books, env=env)
     except RunbookError as exc:
