@@ -153,18 +153,34 @@ class FrameScan:
 
 
 class _QuicEndpoint(QuicConnectionProtocol):
-    """The UDP endpoint; it hands every QUIC event to the connection that owns it."""
+    """The UDP endpoint; it hands every QUIC event to the connection that owns it.
+
+    What it has to send goes out once per loop pass (`transmit_soon`), not once per request or
+    per datagram read: each of aioquic's transmits walks every open stream, and the answers of
+    one read wake many requests whose successors would each start that walk again."""
 
     def __init__(self, quic: QuicConnection, owner: AsyncHTTP3Connection) -> None:
         super().__init__(quic)
         self.owner = owner
+        self._flush: asyncio.Handle | None = None
 
     def quic_event_received(self, event: QuicEvent) -> None:
         self.owner.on_quic_event(event)
 
     def datagram_received(self, data: bytes | str, addr: tuple[object, ...]) -> None:
         self.owner.bytes_received += len(data)
-        super().datagram_received(data, addr)
+        self._quic.receive_datagram(data, addr, now=self._loop.time())  # type: ignore[arg-type]
+        self._process_events()
+        self.transmit_soon()
+
+    def transmit_soon(self) -> None:
+        if self._flush is None:
+            self._flush = self._loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush = None
+        if self._transport is not None and not self._transport.is_closing():
+            self.transmit()
 
 
 class AsyncHTTP3Connection(Connection):
@@ -272,7 +288,7 @@ class AsyncHTTP3Connection(Connection):
             if body:
                 self._h3.send_data(stream_id, body, end_stream=True)
             self.bytes_sent += len(body)
-            self._endpoint.transmit()
+            self._endpoint.transmit_soon()
             response = await stream.waiter
             response.first_byte = stream.first_byte
             return response
