@@ -19,7 +19,14 @@ import time
 
 import certifi
 from aioquic.asyncio.protocol import QuicConnectionProtocol
-from aioquic.h3.connection import H3_ALPN, ErrorCode, FrameType, H3Connection, Setting
+from aioquic.h3.connection import (
+    H3_ALPN,
+    ErrorCode,
+    FrameType,
+    H3Connection,
+    Setting,
+    encode_frame,
+)
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
@@ -46,6 +53,7 @@ from ._errors import (
     StreamReset as StreamResetError,
 )
 from ._h3_control import ControlStreamReader, is_server_unidirectional, read_varint
+from ._h3_fast import StaticBlocks, sent_request_state, split_response, static_request_frame
 from ._serialize import h2_headers, request_body
 from ._stream import ResponseStream
 from ._tls import QuicSettings
@@ -59,6 +67,7 @@ _CRYPTO_ERRORS = range(0x100, 0x200)
 _H3_NO_ERROR = int(ErrorCode.H3_NO_ERROR)
 _H3_REQUEST_REJECTED = int(ErrorCode.H3_REQUEST_REJECTED)
 _FIELD_OVERHEAD = 32  # per field line, as RFC 9114 (and HPACK) size a field section
+_STATIC_FRAME = "h3-static"  # a request's HEADERS frame without dynamic table, in `serialized`
 
 
 class QuicHandshakeTimeout(ConnectTimeout):
@@ -204,6 +213,8 @@ class AsyncHTTP3Connection(Connection):
         self._draining = False  # the server sent GOAWAY
         self._control = ControlStreamReader()
         self._scans: dict[int, FrameScan] = {}  # per response stream, for max_header_size
+        self._static_qpack: bool | None = None  # the server's decoder has no dynamic table
+        self._blocks = StaticBlocks()
         self.peer_error: tuple[int, str] | None = None  # the CONNECTION_CLOSE code and reason
 
     # -- opening --------------------------------------------------------------------------------
@@ -284,9 +295,7 @@ class AsyncHTTP3Connection(Connection):
         self._started_stream()
         timer = loop.call_later(timeout, self._on_timeout, stream_id) if timeout else None
         try:
-            self._h3.send_headers(stream_id, headers, end_stream=not body)
-            if body:
-                self._h3.send_data(stream_id, body, end_stream=True)
+            self._send_request(stream_id, request, headers, body)
             self.bytes_sent += len(body)
             self._endpoint.transmit_soon()
             response = await stream.waiter
@@ -296,6 +305,31 @@ class AsyncHTTP3Connection(Connection):
             if timer is not None:
                 timer.cancel()
             self._end_stream(stream_id)
+
+    def _send_request(
+        self, stream_id: int, request: RawRequest, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        assert self._h3 is not None and self._quic is not None
+        if not self._qpack_is_static():
+            self._h3.send_headers(stream_id, headers, end_stream=not body)
+            if body:
+                self._h3.send_data(stream_id, body, end_stream=True)
+            return
+        frame = request.serialized.get(_STATIC_FRAME)
+        if frame is None:
+            frame = request.serialized[_STATIC_FRAME] = static_request_frame(headers)
+        assert isinstance(frame, bytes)
+        if body:
+            frame += encode_frame(FrameType.DATA, body)
+        self._quic.send_stream_data(stream_id, frame, end_stream=True)
+
+    def _qpack_is_static(self) -> bool:
+        """Whether the server's SETTINGS leave QPACK no dynamic table (None: not known yet)."""
+        if self._static_qpack is None and self._h3 is not None:
+            settings = self._h3.received_settings
+            if settings is not None:
+                self._static_qpack = not settings.get(Setting.QPACK_MAX_TABLE_CAPACITY, 0)
+        return bool(self._static_qpack)
 
     # -- QUIC and H3 events ---------------------------------------------------------------------
     def on_quic_event(self, event: QuicEvent) -> None:
@@ -307,8 +341,10 @@ class AsyncHTTP3Connection(Connection):
             return
         elif isinstance(event, StreamReset):
             self._on_reset(event.stream_id, event.error_code)
-        elif isinstance(event, StreamDataReceived) and self._headers_too_long(event):
-            return
+        elif isinstance(event, StreamDataReceived):
+            if self._answered_whole(event) or self._headers_too_long(event):
+                return
+            self._known_to_h3(event.stream_id)
         if self._h3 is not None:
             for h3_event in self._h3.handle_event(event):
                 self._on_h3_event(h3_event)
@@ -321,6 +357,41 @@ class AsyncHTTP3Connection(Connection):
             self._on_headers(event.stream_id, event.headers, event.stream_ended)
         elif isinstance(event, DataReceived):
             self._on_data(event.stream_id, event.data, event.stream_ended)
+
+    def _answered_whole(self, event: StreamDataReceived) -> bool:
+        """A response that came whole and simple (see `_h3_fast`), handled without aioquic's H3
+        layer: only on a stream it holds nothing of, and none of it read before."""
+        stream_id = event.stream_id
+        h3 = self._h3
+        if (
+            not event.end_stream
+            or stream_id not in self._streams
+            or stream_id in self._scans
+            or h3 is None
+            or h3._is_done
+            or stream_id in h3._stream
+        ):
+            return False
+        response = split_response(event.data, self.max_header_size)
+        decoded = None if response is None else self._blocks.lookup(response.block)
+        if response is None or decoded is None:
+            return False
+        if decoded.content_length is not None and decoded.content_length != sum(
+            len(data) for data in response.data
+        ):
+            return False
+        self._on_headers(stream_id, decoded.headers, not response.data)
+        for index, data in enumerate(response.data, 1):
+            if data or index == len(response.data):
+                self._on_data(stream_id, data, index == len(response.data))
+        return True
+
+    def _known_to_h3(self, stream_id: int) -> None:
+        """aioquic's H3 layer is about to read a request stream whose request went out without
+        it: give it the state its own send would have left."""
+        h3 = self._h3
+        if h3 is not None and stream_id & 0x3 == 0 and stream_id not in h3._stream:
+            h3._stream[stream_id] = sent_request_state(stream_id)
 
     def _headers_too_long(self, event: StreamDataReceived) -> bool:
         """A response HEADERS frame longer than `max_header_size`: fail before it is held."""
