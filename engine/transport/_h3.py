@@ -115,6 +115,16 @@ def quic_configuration(settings: QuicSettings, server_name: str) -> QuicConfigur
     return configuration
 
 
+def client_quic(configuration: QuicConfiguration) -> QuicConnection:
+    """aioquic's QUIC state machine, acknowledging with its next send rather than 1 ms later
+    (aioquic's delay, which has no setting): the ACK then rides on the requests of the same loop
+    pass, not alone on a timer's packet, and a server whose congestion window waits on ACKs is
+    not held back by them (RFC 9000 §13.2.1 allows any delay up to max_ack_delay)."""
+    quic = QuicConnection(configuration=configuration)
+    quic._ack_delay = 0.0
+    return quic
+
+
 class LimitedH3Connection(H3Connection):
     """aioquic's H3 state machine, advertising SETTINGS_MAX_FIELD_SECTION_SIZE (aioquic sends
     its settings as it is built, so the limit is set first)."""
@@ -223,7 +233,7 @@ class AsyncHTTP3Connection(Connection):
     ) -> None:
         """Handshake with the server; raises ConnectTimeout, TLSError or ConnectError."""
         loop = asyncio.get_running_loop()
-        quic = self._quic = QuicConnection(configuration=quic_configuration(settings, server_name))
+        quic = self._quic = client_quic(quic_configuration(settings, server_name))
         # Before the handshake: the server's control and QPACK streams may arrive with it.
         self._h3 = LimitedH3Connection(quic, self.max_header_size)
         self._handshake = loop.create_future()
