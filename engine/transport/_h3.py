@@ -53,7 +53,13 @@ from ._errors import (
     StreamReset as StreamResetError,
 )
 from ._h3_control import ControlStreamReader, is_server_unidirectional, read_varint
-from ._h3_fast import StaticBlocks, sent_request_state, split_response, static_request_frame
+from ._h3_fast import (
+    StaticBlocks,
+    field_section_size,
+    sent_request_state,
+    split_response,
+    static_request_frame,
+)
 from ._serialize import h2_headers, request_body
 from ._stream import ResponseStream
 from ._tls import QuicSettings
@@ -66,7 +72,6 @@ _HTTP3 = b"HTTP/3"
 _CRYPTO_ERRORS = range(0x100, 0x200)
 _H3_NO_ERROR = int(ErrorCode.H3_NO_ERROR)
 _H3_REQUEST_REJECTED = int(ErrorCode.H3_REQUEST_REJECTED)
-_FIELD_OVERHEAD = 32  # per field line, as RFC 9114 (and HPACK) size a field section
 _STATIC_FRAME = "h3-static"  # a request's HEADERS frame without dynamic table, in `serialized`
 
 
@@ -390,7 +395,7 @@ class AsyncHTTP3Connection(Connection):
             len(data) for data in response.data
         ):
             return False
-        self._on_headers(stream_id, decoded.headers, not response.data)
+        self._on_headers(stream_id, decoded.headers, not response.data, decoded.size)
         for index, data in enumerate(response.data, 1):
             if data or index == len(response.data):
                 self._on_data(stream_id, data, index == len(response.data))
@@ -423,11 +428,18 @@ class AsyncHTTP3Connection(Connection):
             stream.fail(error)
         self.close(CloseReason.ERROR, error_code=int(ErrorCode.H3_EXCESSIVE_LOAD))
 
-    def _on_headers(self, stream_id: int, headers: list[tuple[bytes, bytes]], ended: bool) -> None:
+    def _on_headers(
+        self,
+        stream_id: int,
+        headers: list[tuple[bytes, bytes]],
+        ended: bool,
+        size: int | None = None,
+    ) -> None:
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        size = sum(len(name) + len(value) + _FIELD_OVERHEAD for name, value in headers)
+        if size is None:
+            size = field_section_size(headers)
         if size + stream.header_bytes > self.max_header_size:  # decoded, trailers included
             self._header_too_large(stream_id)
             return

@@ -31,20 +31,27 @@ from aioquic.h3.connection import (
 from ._h3_control import read_varint
 
 Headers = list[tuple[bytes, bytes]]
+_FIELD_OVERHEAD = 32  # per field line, as RFC 9114 (and HPACK) size a field section
 _MAX_REMEMBERED = 64  # header blocks (a `date` header makes a new one per second)
-_HEADERS = int(FrameType.HEADERS)
+_HEADERS = int(FrameType.HEADERS)  # a frame type of one byte, as written (RFC 9000 §16)
 _DATA = int(FrameType.DATA)
 _STATIC_BLOCK = b"\x00\x00"  # Required Insert Count 0, Base 0: no dynamic table reference
 
 
 class DecodedBlock:
-    """A response header block decoded and checked: the list and its content-length."""
+    """A response header block decoded and checked: the list, its content-length, and its size
+    as RFC 9114 counts a field section (name, value and 32 per line)."""
 
-    __slots__ = ("content_length", "headers")
+    __slots__ = ("content_length", "headers", "size")
 
     def __init__(self, headers: Headers, content_length: int | None) -> None:
         self.headers = headers
         self.content_length = content_length
+        self.size = field_section_size(headers)
+
+
+def field_section_size(headers: Headers) -> int:
+    return sum(len(name) + len(value) + _FIELD_OVERHEAD for name, value in headers)
 
 
 class StaticBlocks:
@@ -93,29 +100,31 @@ class SimpleResponse:
 
 def split_response(data: bytes, max_block: int) -> SimpleResponse | None:
     """A HEADERS frame (at most `max_block` long) and then only whole DATA frames: None for
-    anything else."""
-    kind = read_varint(data, 0)
-    if kind is None or kind[0] != _HEADERS:
+    anything else (a frame type written longer than it has to be included)."""
+    if not data or data[0] != _HEADERS:
         return None
-    length = read_varint(data, kind[1])
-    if length is None or length[0] > max_block:
+    at, end = _frame_payload(data, 1)
+    if end > len(data) or end - at > max_block:
         return None
-    at = length[1] + length[0]
-    if at > len(data):
-        return None
-    response = SimpleResponse(data[length[1] : at], [])
-    while at < len(data):
-        kind = read_varint(data, at)
-        if kind is None or kind[0] != _DATA:
+    response = SimpleResponse(data[at:end], [])
+    while end < len(data):
+        if data[end] != _DATA:
             return None
-        length = read_varint(data, kind[1])
-        if length is None:
+        at, end = _frame_payload(data, end + 1)
+        if end > len(data):
             return None
-        start, at = length[1], length[1] + length[0]
-        if at > len(data):
-            return None
-        response.data.append(data[start:at])
+        response.data.append(data[at:end])
     return response
+
+
+def _frame_payload(data: bytes, at: int) -> tuple[int, int]:
+    """Where the payload whose length is at `at` starts and ends; past the data if cut."""
+    if at < len(data) and data[at] < 0x40:  # one-byte length, nearly always
+        return at + 1, at + 1 + data[at]
+    length = read_varint(data, at)
+    if length is None:
+        return len(data) + 1, len(data) + 1
+    return length[1], length[1] + length[0]
 
 
 def static_request_frame(headers: Headers) -> bytes:
