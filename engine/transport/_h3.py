@@ -9,6 +9,10 @@ A GOAWAY from the server names the first request stream it will not serve: reque
 stream and later ones fail as unprocessed (the pool sends them again on a new connection), the
 others finish, and then the connection closes. A stream reset with H3_REQUEST_REJECTED is
 unprocessed too (RFC 9114 §4.1.1); any other reset fails its request as `stream_reset`.
+
+Cost: aioquic's transmit walks every open stream, so a connection sends once per loop pass
+(`_QuicEndpoint`) and acknowledges then too (`client_quic`); simple responses and requests skip
+aioquic's H3 layer (`_h3_fast`).
 """
 
 from __future__ import annotations
