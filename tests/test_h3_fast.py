@@ -195,3 +195,16 @@ def test_a_static_request_frame_is_what_aioquic_sends_to_a_server_without_a_tabl
         h3.send_headers(stream_id, fields, end_stream=True)
         sent = quic._streams[stream_id].sender._buffer
         assert bytes(sent) == static_request_frame(fields)
+
+
+@pytest.mark.parametrize("body", [b"", b"payload" * 20])
+async def test_a_request_sent_without_aioquic_has_the_bytes_aioquic_sends(body: bytes) -> None:
+    origin = Origin("https", "test", 443)
+    request = RawRequest("POST", origin, b"test", b"/up?x=1", [(b"host", b"test")], body)
+    sent = []
+    for static in (True, False):
+        conn, quic, _ = connection(fast=True)
+        conn._static_qpack = static  # False: aioquic's encoder, its table still empty (size 0)
+        conn._send_request(0, request, h2_headers(request), body)
+        sent.append((bytes(quic._streams[0].sender._buffer), quic._streams[0].sender._buffer_fin))
+    assert sent[0] == sent[1]
