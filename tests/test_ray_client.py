@@ -30,6 +30,16 @@ pytest.importorskip("grpc", reason="Ray Client needs ray[client] (grpcio)")
 # then refuses a Ray Client that does not send it, which only RAY_AUTH_MODE=token makes it do.
 AUTH = {"RAY_AUTH_MODE": "token"}
 HEAD_READY_S = 300.0  # a cold head on a busy 2-core machine takes a while
+HEAD_ENV = {
+    # The head's client proxy gives a new client's server 30 s to come up: not enough on a
+    # busy 2-core machine. A server that crashes is only seen once this runs out.
+    "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "120",
+    # With gRPC's fork support on, the proxy's first client server often crashes as it starts
+    # ("skipping fork() handlers", then epoll on a bad descriptor). Tried here: without this,
+    # the first client's server crashed; with it, none of six clients' on two cold heads did
+    # (docs/workers.md tells users).
+    "GRPC_ENABLE_FORK_SUPPORT": "0",
+}
 
 
 def free_port() -> int:
@@ -71,9 +81,7 @@ def ray_client_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        # the head's client proxy gives a new client's server 30 s to come up: not enough on
-        # a busy 2-core machine
-        env={**os.environ, **AUTH, "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "300"},
+        env={**os.environ, **AUTH, **HEAD_ENV},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + HEAD_READY_S
