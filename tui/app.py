@@ -108,6 +108,7 @@ class LoadscopeApp(App[int]):
         self._ramp_timer: Timer | None = None
         self._stopping = False
         self._cut_by_user = False
+        self._polled: Snapshot | None = None  # the controller's last, as it gave it
         self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
         self._summary_shown = False
         self._errors_seen = 0
@@ -143,7 +144,8 @@ class LoadscopeApp(App[int]):
 
     def poll_engine(self) -> None:
         snap = self.controller.updates()
-        if snap is not None:
+        if snap is not None and snap is not self._polled:  # polls repeat the latest snapshot
+            self._polled = snap
             self.snapshot = redact_snapshot(snap)
         self._show_engine_errors()
         if self.controller.finished and not self._summary_shown:

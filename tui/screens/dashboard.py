@@ -66,6 +66,9 @@ class DashboardScreen(Screen[None]):
         self.query_one(SessionHeader).runbook = self.label
         self.query_one(ThresholdsRow).states = self.thresholds
         self._fit(self.app.size.width, self.app.size.height)
+        # what arrived before the widgets did (is_mounted is not yet true here)
+        self.query_one(SessionHeader).asked = self.asked
+        self._hand_down(self.snapshot)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size.width, event.size.height)
@@ -103,7 +106,11 @@ class DashboardScreen(Screen[None]):
             self.query_one(SessionHeader).asked = asked
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        if snapshot is None or not self.is_mounted:
+        if self.is_mounted:
+            self._hand_down(snapshot)
+
+    def _hand_down(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None:
             return
         for header in self.query(SessionHeader):
             header.snapshot = snapshot

@@ -50,6 +50,12 @@ class Panel(Vertical):
     def show(self, snapshot: Snapshot) -> None:
         raise NotImplementedError
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Laid out (the first snapshot may come before) or resized: what is drawn to the
+        panel's width is drawn again."""
+        self._shown_key = None
+        self.watch_snapshot(self.snapshot)
+
     def on_click(self, event: events.Click) -> None:
         screen = self.screen
         if screen.maximized is self:
