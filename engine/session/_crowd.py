@@ -10,11 +10,19 @@ from typing import Protocol
 
 from .._config import CloseReason, SessionConfig
 from ..metrics import Metrics
+from ..transport import take_turn
 from ._pacing import AsyncPacer, due_arrivals
 from ._vu import VirtualUser, VuSession
 
 ARRIVALS_AT_ONCE = 10_000  # the most arrivals started in one go when the loop fell behind
 IDLE_RATE_POLL = 0.05  # seconds between looks at a rate of 0
+
+
+async def _in_turn(vu: VirtualUser) -> None:
+    """A closed-model VU, begun within the loop's per-turn budget: 10,000 started at once
+    connect a few hundred per turn instead of all in one turn that stalls every timer."""
+    await take_turn()
+    await vu.run_closed()
 
 
 class CrowdHost(VuSession, Protocol):
@@ -68,7 +76,7 @@ class Crowd:
         self._next_id += 1
         self.vus.append(vu)
         self.peak = max(self.peak, len(self.vus))
-        body = vu.run_open(first_start) if first_start else vu.run_closed()
+        body = vu.run_open(first_start) if first_start else _in_turn(vu)
         vu.task = asyncio.get_running_loop().create_task(body)
         vu.task.add_done_callback(lambda _task: self._done(vu))
         return vu

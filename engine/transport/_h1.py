@@ -22,6 +22,7 @@ from ._errors import (
     ReadTimeout,
     is_reset,
 )
+from ._handoff import Handoff, handoff_for
 from ._serialize import h1_bytes
 from ._wire import RawRequest, RawResponse, parse_keepalive_timeout
 from .interfaces import (
@@ -39,6 +40,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         "_body_size",
         "_drain",
         "_first_byte",
+        "_handoff",
         "_head_only",
         "_head_raw",
         "_head_size",
@@ -81,6 +83,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._message_done = False
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
+        self._handoff: Handoff | None = None
         self.keep_alive = True
         # Through a proxy on plain HTTP: requests go in absolute form with these header lines
         # (Proxy-Authorization, or none); None: origin form.
@@ -89,7 +92,9 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        self._lost = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self._handoff = handoff_for(loop)
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
@@ -254,7 +259,10 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         response = RawResponse(self._status, self._headers, body, _HTTP11)
         response.body_size = self._body_size
         response.first_byte = self._first_byte
-        waiter.set_result(response)
+        if self._handoff is None:
+            waiter.set_result(response)
+        else:
+            self._handoff.deliver(waiter, response)
 
     def _reads_to_eof(self) -> bool:
         """A response with neither length nor chunking ends when the server closes."""
@@ -270,10 +278,14 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self.close(CloseReason.ERROR)
 
     def _fail(self, exc: Exception) -> None:
+        if self._message_done:
+            return  # complete, waiting for its hand-over: what follows is not its failure
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(exc)
 
     def _on_timeout(self) -> None:
+        if self._message_done:
+            return  # answered in time; its hand-over waits for a later loop turn
         self._fail(ReadTimeout("no complete response within the timeout"))
         self.close(CloseReason.ERROR)
 
