@@ -20,7 +20,7 @@ async def held() -> AsyncIterator[Handoff]:
     """This loop's hand-over holds every response until `release` (a budget of 0 a turn)."""
     loop = asyncio.get_running_loop()
     previous = _by_loop.get(loop)
-    handoff = _by_loop[loop] = Handoff(loop, per_turn=0)
+    handoff = _by_loop[loop] = Handoff(per_turn=0)
     yield handoff
     if previous is None:
         _by_loop.pop(loop, None)
@@ -42,7 +42,7 @@ async def turns(n: int) -> None:
 
 async def test_at_most_the_budget_is_handed_over_per_turn_in_order() -> None:
     loop = asyncio.get_running_loop()
-    handoff = Handoff(loop, per_turn=2)
+    handoff = Handoff(per_turn=2)
     waiters = [loop.create_future() for _ in range(5)]
     for n, waiter in enumerate(waiters):
         handoff.deliver(waiter, n)
@@ -56,7 +56,7 @@ async def test_at_most_the_budget_is_handed_over_per_turn_in_order() -> None:
 
 async def test_a_waiter_cancelled_in_the_queue_is_skipped_and_costs_no_budget() -> None:
     loop = asyncio.get_running_loop()
-    handoff = Handoff(loop, per_turn=1)
+    handoff = Handoff(per_turn=1)
     first, cancelled, last = (loop.create_future() for _ in range(3))
     for waiter in (first, cancelled, last):
         handoff.deliver(waiter, "r")

@@ -13,6 +13,7 @@ import time
 import httptools
 
 from .._config import CloseReason
+from ._deadlines import Deadlines, deadlines_for
 from ._errors import (
     BodyTooLarge,
     ConnectionReset,
@@ -38,6 +39,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     __slots__ = (
         "_body",
         "_body_size",
+        "_deadlines",
         "_drain",
         "_first_byte",
         "_handoff",
@@ -84,6 +86,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self._handoff: Handoff | None = None
+        self._deadlines: Deadlines | None = None
         self.keep_alive = True
         # Through a proxy on plain HTTP: requests go in absolute form with these header lines
         # (Proxy-Authorization, or none); None: origin form.
@@ -95,6 +98,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
         self._handoff = handoff_for(loop)
+        self._deadlines = deadlines_for(loop)
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
@@ -225,15 +229,18 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self.observer.on_active()
         self.requests += 1
         self.bytes_sent += len(data)
-        timer = loop.call_later(timeout, self._on_timeout) if timeout else None
+        deadlines, key = None, 0
+        if timeout and self._deadlines is not None:
+            deadlines = self._deadlines
+            key = deadlines.arm(self, timeout)
         try:
             transport.write(data)
             if self._drain is not None:
                 await self._drain
             return await waiter
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadlines is not None:
+                deadlines.disarm(self, key)
             self._waiter = None
             if self.in_flight:
                 self.in_flight = 0
@@ -283,7 +290,8 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(exc)
 
-    def _on_timeout(self) -> None:
+    def expire(self) -> None:
+        """The request's deadline passed (`Deadlines`)."""
         if self._message_done:
             return  # answered in time; its hand-over waits for a later loop turn
         self._fail(ReadTimeout("no complete response within the timeout"))

@@ -26,10 +26,10 @@ _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Handoff] = (
 class Handoff:
     """One per event loop (`handoff_for`): the responses of every connection on it."""
 
-    __slots__ = ("__weakref__", "_handed", "_loop", "_queue", "_turn_pending", "per_turn")
+    # It keeps no reference to its loop: `handoff_for`'s weak map would then keep every loop.
+    __slots__ = ("__weakref__", "_handed", "_queue", "_turn_pending", "per_turn")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, per_turn: int = PER_TURN) -> None:
-        self._loop = loop
+    def __init__(self, per_turn: int = PER_TURN) -> None:
         self.per_turn = per_turn
         self._queue: deque[tuple[asyncio.Future[Any], Any]] = deque()
         self._handed = 0  # results set since the last turn began
@@ -49,7 +49,7 @@ class Handoff:
             self._queue.append((waiter, result))
         if not self._turn_pending:
             self._turn_pending = True
-            self._loop.call_soon(self._next_turn)
+            asyncio.get_running_loop().call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
         self._turn_pending = False
@@ -62,13 +62,13 @@ class Handoff:
                 waiter.set_result(result)
         if self._handed:  # the tasks woken now run next turn: count that turn's from here
             self._turn_pending = True
-            self._loop.call_soon(self._next_turn)
+            asyncio.get_running_loop().call_soon(self._next_turn)
 
 
 def handoff_for(loop: asyncio.AbstractEventLoop) -> Handoff:
     handoff = _by_loop.get(loop)
     if handoff is None:
-        handoff = _by_loop[loop] = Handoff(loop)
+        handoff = _by_loop[loop] = Handoff()
     return handoff
 
 
