@@ -44,8 +44,9 @@ class Crowd:
         self._host = host
         self._config = config
         self._metrics = metrics
-        self.vus: list[VirtualUser] = []
-        self._idle: list[VirtualUser] = []
+        # Dicts as ordered sets: a VU leaves in O(1) (10,000 ending together were O(n²) as lists).
+        self.vus: dict[VirtualUser, None] = {}
+        self._idle: dict[VirtualUser, None] = {}
         self._next_id = 1
         self.peak = 0  # the most VUs running at once (retiring ones included)
         self.started_iterations = 0  # for `max_iterations` too
@@ -74,7 +75,7 @@ class Crowd:
         """A closed-model VU, or with `first_start` an open-model one with its first arrival."""
         vu = VirtualUser(self._host, self._next_id)
         self._next_id += 1
-        self.vus.append(vu)
+        self.vus[vu] = None
         self.peak = max(self.peak, len(self.vus))
         body = vu.run_open(first_start) if first_start else _in_turn(vu)
         vu.task = asyncio.get_running_loop().create_task(body)
@@ -82,16 +83,14 @@ class Crowd:
         return vu
 
     def _done(self, vu: VirtualUser) -> None:
-        with contextlib.suppress(ValueError):
-            self.vus.remove(vu)
-        with contextlib.suppress(ValueError):
-            self._idle.remove(vu)
+        self.vus.pop(vu, None)
+        self._idle.pop(vu, None)
         task = vu.task
         if task is not None and not task.cancelled() and task.exception() is not None:
             self._host.log_once("vu", f"virtual user crashed: {task.exception()!r}")
 
     def idle(self, vu: VirtualUser) -> None:
-        self._idle.append(vu)
+        self._idle[vu] = None
 
     def release_idle(self) -> None:
         """Open model, stopping: the VUs waiting for an arrival get none and end."""
@@ -170,7 +169,7 @@ class Crowd:
         if self.iterations_spent():
             return  # every iteration of the run has started
         while self._idle:
-            vu = self._idle.pop()
+            vu, _ = self._idle.popitem()
             if vu.assign(intended):
                 return
         if len(self.vus) < self._host.max_vus:
