@@ -142,3 +142,22 @@ async def test_closed_model_vus_begin_within_the_turn_budget(held: Handoff) -> N
     await release(held)
     await asyncio.gather(*(vu.task for vu in list(crowd.vus) if vu.task is not None))
     assert host.looks >= 3  # each looked (and ended)
+
+
+async def test_a_runner_closes_its_connections_a_batch_per_loop_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("loadscope.engine.transport._runner.CLOSES_PER_TURN", 2, raising=False)
+    ok = response(200, b"ok")
+    client = Client(ScriptedPeer(ok, ok), *(ScriptedPeer(ok) for _ in range(4)))
+    client.runner.resize(5)  # the shared pool keeps five
+    await client.get()  # the pool learns the protocol on a first connection
+    await asyncio.gather(*(client.get() for _ in range(5)))  # and opens four more
+    conns = list(client.ledger.live_connections())
+    assert len(conns) == 5
+    closing = asyncio.ensure_future(client.runner.aclose())
+    await asyncio.sleep(0)  # its first turn
+    assert sum(conn.closed for conn in conns) == 2
+    await closing
+    assert all(conn.closed for conn in conns)
+    assert dict(client.ledger.closed_by_reason) == {"session_end": 5}
