@@ -42,7 +42,9 @@ class Deadlines:
         """`item.expire()` once `timeout` seconds have passed, unless disarmed with the key
         returned."""
         # The bucket expires at the first tick at or after the deadline.
-        key = max(int((time.monotonic() + timeout) / self.resolution) + 1, self._next_key)
+        key = int((time.monotonic() + timeout) / self.resolution) + 1
+        if key < self._next_key:
+            key = self._next_key
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = set()

@@ -48,6 +48,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         "_head_size",
         "_headers",
         "_keep_body",
+        "_loop",
         "_lost",
         "_message_done",
         "_parser",
@@ -86,6 +87,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
         self._handoff: Handoff | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: Deadlines | None = None
         self.keep_alive = True
         # Through a proxy on plain HTTP: requests go in absolute form with these header lines
@@ -95,7 +97,8 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        loop = asyncio.get_running_loop()
+        # Kept: on Python 3.11 each get_running_loop() costs a getpid() system call.
+        loop = self._loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
         self._handoff = handoff_for(loop)
         self._deadlines = deadlines_for(loop)
@@ -213,7 +216,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
             raise await self._closed_error()
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         waiter: asyncio.Future[RawResponse] = loop.create_future()
         self._waiter = waiter
         self._headers = []
