@@ -185,6 +185,20 @@ def test_addresses_parse() -> None:
     assert Endpoint("::1", 80).label == "[::1]:80"
 
 
+def test_open_descriptors_are_counted_without_listing_them_where_the_kernel_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if os.stat("/proc/self/fd").st_size == 0:
+        pytest.skip("this kernel (before 6.2) gives no count as the directory's size")
+    listed = len(os.listdir("/proc/self/fd")) - 1
+
+    def no_listing(path: str) -> list[str]:
+        raise AssertionError(f"listed {path}")
+
+    monkeypatch.setattr("loadscope.engine.diagnostics.kernel.os.listdir", no_listing)
+    assert open_fds() == listed
+
+
 def test_file_descriptors_against_the_limit() -> None:
     before = open_fds()
     assert before == len(os.listdir("/proc/self/fd")) - 1  # the listing's own descriptor

@@ -22,6 +22,7 @@ sample (10 of them in the kernel), /proc 58 ms; with those sockets on another po
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import ipaddress
 import os
@@ -514,8 +515,16 @@ def read_port_range(proc_root: str = "/proc") -> tuple[int, int]:
 
 def open_fds(proc_root: str = "/proc") -> int:
     """File descriptors this process holds; 0 when unknown."""
+    path = os.path.join(proc_root, "self/fd")
+    if proc_root == "/proc":
+        # Linux 6.2+ gives the count as the directory's size: 50 µs where listing 10,000
+        # descriptors takes 15-30 ms (and the GIL, from the loop). Older kernels say 0.
+        with contextlib.suppress(OSError):
+            size = os.stat(path).st_size
+            if size > 0:
+                return size
     try:
-        names = os.listdir(os.path.join(proc_root, "self/fd"))
+        names = os.listdir(path)
     except OSError:
         return 0
     return max(0, len(names) - 1)  # not the listing's own

@@ -5,6 +5,7 @@ against it. Runners (a pool set per origin, shared by every virtual user) live h
 """
 
 from ._errors import classify_os_error
+from ._handoff import Handoff, handoff_for, take_turn
 from ._httpx_models import from_httpx, origin_of, to_httpx, to_response, url_of
 from ._httpx_transport import AsyncEngineTransport
 from ._route import Proxy, Route, choose_route, parse_proxy, used_proxy, used_unix_socket
@@ -14,6 +15,7 @@ from ._wire import Origin, RawRequest, RawResponse
 
 __all__ = [
     "AsyncEngineTransport",
+    "Handoff",
     "Origin",
     "PoolScope",
     "Proxy",
@@ -24,8 +26,10 @@ __all__ = [
     "choose_route",
     "classify_os_error",
     "from_httpx",
+    "handoff_for",
     "origin_of",
     "parse_proxy",
+    "take_turn",
     "to_httpx",
     "to_response",
     "url_of",

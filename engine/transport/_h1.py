@@ -13,6 +13,7 @@ import time
 import httptools
 
 from .._config import CloseReason
+from ._deadlines import Deadlines, deadlines_for
 from ._errors import (
     BodyTooLarge,
     ConnectionReset,
@@ -22,6 +23,7 @@ from ._errors import (
     ReadTimeout,
     is_reset,
 )
+from ._handoff import Handoff, handoff_for
 from ._serialize import h1_bytes
 from ._wire import RawRequest, RawResponse, parse_keepalive_timeout
 from .interfaces import (
@@ -37,13 +39,16 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     __slots__ = (
         "_body",
         "_body_size",
+        "_deadlines",
         "_drain",
         "_first_byte",
+        "_handoff",
         "_head_only",
         "_head_raw",
         "_head_size",
         "_headers",
         "_keep_body",
+        "_loop",
         "_lost",
         "_message_done",
         "_parser",
@@ -81,6 +86,9 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self._message_done = False
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] | None = None
+        self._handoff: Handoff | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._deadlines: Deadlines | None = None
         self.keep_alive = True
         # Through a proxy on plain HTTP: requests go in absolute form with these header lines
         # (Proxy-Authorization, or none); None: origin form.
@@ -89,7 +97,11 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        self._lost = asyncio.get_running_loop().create_future()
+        # Kept: on Python 3.11 each get_running_loop() costs a getpid() system call.
+        loop = self._loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self._handoff = handoff_for(loop)
+        self._deadlines = deadlines_for(loop)
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
@@ -204,7 +216,7 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         transport = self._transport
         if transport is None or self.closed or transport.is_closing():
             raise await self._closed_error()
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         waiter: asyncio.Future[RawResponse] = loop.create_future()
         self._waiter = waiter
         self._headers = []
@@ -220,15 +232,18 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self.observer.on_active()
         self.requests += 1
         self.bytes_sent += len(data)
-        timer = loop.call_later(timeout, self._on_timeout) if timeout else None
+        deadlines, key = None, 0
+        if timeout and self._deadlines is not None:
+            deadlines = self._deadlines
+            key = deadlines.arm(self, timeout)
         try:
             transport.write(data)
             if self._drain is not None:
                 await self._drain
             return await waiter
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadlines is not None:
+                deadlines.disarm(self, key)
             self._waiter = None
             if self.in_flight:
                 self.in_flight = 0
@@ -254,7 +269,10 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         response = RawResponse(self._status, self._headers, body, _HTTP11)
         response.body_size = self._body_size
         response.first_byte = self._first_byte
-        waiter.set_result(response)
+        if self._handoff is None:
+            waiter.set_result(response)
+        else:
+            self._handoff.deliver(waiter, response)
 
     def _reads_to_eof(self) -> bool:
         """A response with neither length nor chunking ends when the server closes."""
@@ -270,10 +288,15 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
         self.close(CloseReason.ERROR)
 
     def _fail(self, exc: Exception) -> None:
+        if self._message_done:
+            return  # complete, waiting for its hand-over: what follows is not its failure
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(exc)
 
-    def _on_timeout(self) -> None:
+    def expire(self) -> None:
+        """The request's deadline passed (`Deadlines`)."""
+        if self._message_done:
+            return  # answered in time; its hand-over waits for a later loop turn
         self._fail(ReadTimeout("no complete response within the timeout"))
         self.close(CloseReason.ERROR)
 

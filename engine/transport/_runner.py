@@ -25,6 +25,7 @@ from ._wire import Origin, RawRequest
 from .interfaces import ConnectionObserver, Network
 
 USER_AGENT = "loadscope/0.1"
+CLOSES_PER_TURN = 256  # connections closed per loop turn at the end of a session
 
 
 class Runner:
@@ -174,8 +175,11 @@ class Runner:
         self.shared.resize(keep)
 
     async def aclose(self) -> None:
-        self.shared.retire(CloseReason.SESSION_END)
         conns = [c for c in self.observer.live_connections() if c.runner == self.name]
-        for conn in conns:
-            conn.close(CloseReason.SESSION_END)
+        for start in range(0, len(conns), CLOSES_PER_TURN):
+            if start:
+                await asyncio.sleep(0)  # 10,000 closes in one turn held every timer ~0.1 s
+            for conn in conns[start : start + CLOSES_PER_TURN]:
+                conn.close(CloseReason.SESSION_END)
+        self.shared.retire(CloseReason.SESSION_END)
         await asyncio.gather(*(c.wait_closed() for c in conns))
