@@ -23,6 +23,7 @@ from aioquic.quic.events import StreamDataReceived
 
 from loadscope.engine.transport._h3 import AsyncHTTP3Connection, LimitedH3Connection
 from loadscope.engine.transport._h3_fast import static_request_frame
+from loadscope.engine.transport._h3_paths import StreamPaths
 from loadscope.engine.transport._serialize import h2_headers
 from loadscope.engine.transport._stream import ResponseStream
 from loadscope.engine.transport._wire import Origin, RawRequest
@@ -57,10 +58,11 @@ def connection(*, fast: bool) -> tuple[AsyncHTTP3Connection, QuicConnection, End
     quic = QuicConnection(configuration=QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN))
     quic._remote_max_streams_bidi = 100  # as the server's transport parameters would allow
     conn._quic, conn._h3 = quic, LimitedH3Connection(quic, LIMIT)
+    conn._paths = StreamPaths(conn._h3, quic, LIMIT)
     endpoint = Endpoint()
     conn._endpoint = endpoint  # type: ignore[assignment]
     if not fast:
-        conn._answered_whole = lambda event: False  # type: ignore[method-assign]
+        conn._paths.whole_response = lambda event, waiting: None  # type: ignore[method-assign]
     return conn, quic, endpoint
 
 
@@ -134,7 +136,7 @@ def answer(fast: bool, pieces: list[bytes]) -> Outcome:
     conn, quic, endpoint = connection(fast=fast)
     loop = asyncio.get_running_loop()
     requests: list[tuple[Any, ...]] = []
-    conn._static_qpack = True  # the server's SETTINGS: no dynamic table
+    conn._paths._static_qpack = True  # the server's SETTINGS: no dynamic table
     for stream_id in (0, 4):
         stream = conn._streams[stream_id] = ResponseStream(loop.create_future(), True, b"HTTP/3")
         conn._send_request(stream_id, REQUEST, h2_headers(REQUEST), b"")
@@ -182,7 +184,7 @@ async def test_a_plain_answer_takes_the_fast_path() -> None:
     conn.on_quic_event(StreamDataReceived(data=payload, end_stream=True, stream_id=0))
     assert stream.waiter.result().body == b"ok"
     assert conn._h3 is not None and 0 not in conn._h3._stream  # aioquic never saw it
-    assert 0 not in conn._scans
+    assert 0 not in conn._paths._scans
 
 
 def test_a_static_request_frame_is_what_aioquic_sends_to_a_server_without_a_table() -> None:
@@ -204,7 +206,9 @@ async def test_a_request_sent_without_aioquic_has_the_bytes_aioquic_sends(body: 
     sent = []
     for static in (True, False):
         conn, quic, _ = connection(fast=True)
-        conn._static_qpack = static  # False: aioquic's encoder, its table still empty (size 0)
+        conn._paths._static_qpack = (
+            static  # False: aioquic's encoder, its table still empty (size 0)
+        )
         conn._send_request(0, request, h2_headers(request), body)
         sent.append((bytes(quic._streams[0].sender._buffer), quic._streams[0].sender._buffer_fin))
     assert sent[0] == sent[1]

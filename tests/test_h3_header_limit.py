@@ -20,6 +20,7 @@ from aioquic.quic.events import StreamDataReceived
 from loadscope.engine._config import CloseReason
 from loadscope.engine.transport._errors import HeaderTooLarge
 from loadscope.engine.transport._h3 import AsyncHTTP3Connection, LimitedH3Connection
+from loadscope.engine.transport._h3_paths import StreamPaths
 from loadscope.engine.transport._stream import ResponseStream
 
 from .h2_backend import RecordingObserver
@@ -43,6 +44,7 @@ def connection() -> tuple[AsyncHTTP3Connection, ResponseStream, Endpoint]:
     conn.max_header_size = LIMIT
     quic = QuicConnection(configuration=QuicConfiguration(is_client=True))
     conn._quic, conn._h3 = quic, LimitedH3Connection(quic, LIMIT)
+    conn._paths = StreamPaths(conn._h3, quic, LIMIT)
     endpoint = Endpoint()
     conn._endpoint = endpoint  # type: ignore[assignment]
     stream = conn._streams[0] = ResponseStream(

@@ -25,6 +25,7 @@ from loadscope.engine.transport._h3 import (
     _QuicEndpoint,
     client_quic,
 )
+from loadscope.engine.transport._h3_paths import StreamPaths
 from loadscope.engine.transport._wire import Origin, RawRequest
 
 from .h2_backend import RecordingObserver
@@ -52,6 +53,7 @@ def connection() -> tuple[AsyncHTTP3Connection, list[int]]:
     quic.connect(("127.0.0.1", 443), now=0.0)
     quic._remote_max_streams_bidi = 100  # as the server's transport parameters would allow
     conn._quic, conn._h3 = quic, LimitedH3Connection(quic, 1000)
+    conn._paths = StreamPaths(conn._h3, quic, 1000)
     endpoint = conn._endpoint = _QuicEndpoint(quic, conn)
     endpoint.connection_made(RecordingTransport())  # type: ignore[arg-type]
     transmits = [0]

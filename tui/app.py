@@ -48,6 +48,9 @@ POLL_SECONDS = 0.25
 THRESHOLD_SECONDS = 1.0  # as `loadscope run` checks them
 RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
 RAMP_SECONDS = 0.2
+LIVE_ACTIONS = frozenset(  # what leaves the footer once the run stops
+    {"concurrency", "exact_value", "pause_resume", "cycle_reuse", "toggle_http", "reset_stats"}
+)
 
 
 @dataclass
@@ -246,13 +249,9 @@ class LoadscopeApp(App[int]):
         self.files.rewrite_summary(self.final_snapshot())
 
     # -- actions -------------------------------------------------------------------------------
-    LIVE_ACTIONS = frozenset(
-        {"concurrency", "exact_value", "pause_resume", "cycle_reuse", "toggle_http", "reset_stats"}
-    )
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Once the run stops, the live controls leave the footer."""
-        return not (action in self.LIVE_ACTIONS and self._stopping)
+        return not (action in LIVE_ACTIONS and self._stopping)
 
     def action_concurrency(self, delta: int) -> None:
         if not self._stopping:

@@ -26,10 +26,8 @@ from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import (
     H3_ALPN,
     ErrorCode,
-    FrameType,
     H3Connection,
     Setting,
-    encode_frame,
 )
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
@@ -56,14 +54,9 @@ from ._errors import (
 from ._errors import (
     StreamReset as StreamResetError,
 )
-from ._h3_control import ControlStreamReader, is_server_unidirectional, read_varint
-from ._h3_fast import (
-    StaticBlocks,
-    field_section_size,
-    sent_request_state,
-    split_response,
-    static_request_frame,
-)
+from ._h3_control import ControlStreamReader, is_server_unidirectional
+from ._h3_fast import field_section_size
+from ._h3_paths import StreamPaths
 from ._serialize import h2_headers, request_body
 from ._stream import ResponseStream
 from ._tls import QuicSettings
@@ -76,7 +69,6 @@ _HTTP3 = b"HTTP/3"
 _CRYPTO_ERRORS = range(0x100, 0x200)
 _H3_NO_ERROR = int(ErrorCode.H3_NO_ERROR)
 _H3_REQUEST_REJECTED = int(ErrorCode.H3_REQUEST_REJECTED)
-_STATIC_FRAME = "h3-static"  # a request's HEADERS frame without dynamic table, in `serialized`
 
 
 class QuicHandshakeTimeout(ConnectTimeout):
@@ -148,36 +140,27 @@ class LimitedH3Connection(H3Connection):
         return settings
 
 
-class FrameScan:
-    """Reads the H3 frame headers of one response stream as its bytes arrive, ahead of aioquic
-    (which buffers a whole frame before it parses it): a HEADERS frame longer than the limit is
-    known from its length, before any of it is held."""
+def closed_error(event: ConnectionTerminated) -> QuicClosed:
+    """What the requests still waiting get when the connection is terminated."""
+    return QuicClosed(
+        f"server closed the QUIC connection (error 0x{event.error_code:x}"
+        + (f": {event.reason_phrase})" if event.reason_phrase else ")"),
+        event.error_code,
+        before_response=True,
+    )
 
-    __slots__ = ("head", "skip")
 
-    def __init__(self) -> None:
-        self.head = b""  # a frame header cut by a packet boundary (at most 16 bytes)
-        self.skip = 0  # the current frame's payload bytes still to come
-
-    def too_long_headers(self, data: bytes, limit: int) -> int | None:
-        """The declared length of a HEADERS frame over `limit` in `data`, else None."""
-        chunk = self.head + data if self.head else data  # a cut header: then no payload is owed
-        self.head = b""
-        at = min(self.skip, len(chunk))
-        self.skip -= at
-        while at < len(chunk):
-            kind = read_varint(chunk, at)
-            length = read_varint(chunk, kind[1]) if kind else None
-            if kind is None or length is None:
-                self.head = chunk[at:]  # two varints: 16 bytes at most
-                return None
-            if kind[0] == FrameType.HEADERS and length[0] > limit:
-                return length[0]
-            at = length[1]
-            taken = min(length[0], len(chunk) - at)
-            at += taken
-            self.skip = length[0] - taken
-        return None
+def handshake_error(event: ConnectionTerminated, origin: str) -> Exception:
+    """What a connection terminated during its handshake fails with."""
+    reason = event.reason_phrase or f"error 0x{event.error_code:x}"
+    if event.error_code in _CRYPTO_ERRORS:
+        return TLSError(f"QUIC TLS with {origin}: {reason}", "tls_verify_failed")
+    if "version" in reason.lower():
+        return ConnectError(
+            f"QUIC version negotiation with {origin} failed: {reason}",
+            "quic_version_negotiation",
+        )
+    return ConnectError(f"QUIC handshake with {origin}: {reason}", "quic_closed")
 
 
 class _QuicEndpoint(QuicConnectionProtocol):
@@ -231,9 +214,7 @@ class AsyncHTTP3Connection(Connection):
         self._lost: asyncio.Future[None] | None = None
         self._draining = False  # the server sent GOAWAY
         self._control = ControlStreamReader()
-        self._scans: dict[int, FrameScan] = {}  # per response stream, for max_header_size
-        self._static_qpack: bool | None = None  # the server's decoder has no dynamic table
-        self._blocks = StaticBlocks()
+        self._paths: StreamPaths | None = None  # aioquic's H3 layer or the fast path
         self.peer_error: tuple[int, str] | None = None  # the CONNECTION_CLOSE code and reason
 
     # -- opening --------------------------------------------------------------------------------
@@ -245,6 +226,7 @@ class AsyncHTTP3Connection(Connection):
         quic = self._quic = client_quic(quic_configuration(settings, server_name))
         # Before the handshake: the server's control and QPACK streams may arrive with it.
         self._h3 = LimitedH3Connection(quic, self.max_header_size)
+        self._paths = StreamPaths(self._h3, quic, self.max_header_size)
         self._handshake = loop.create_future()
         self._lost = loop.create_future()
         started = time.perf_counter()
@@ -328,27 +310,8 @@ class AsyncHTTP3Connection(Connection):
     def _send_request(
         self, stream_id: int, request: RawRequest, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> None:
-        assert self._h3 is not None and self._quic is not None
-        if not self._qpack_is_static():
-            self._h3.send_headers(stream_id, headers, end_stream=not body)
-            if body:
-                self._h3.send_data(stream_id, body, end_stream=True)
-            return
-        frame = request.serialized.get(_STATIC_FRAME)
-        if frame is None:
-            frame = request.serialized[_STATIC_FRAME] = static_request_frame(headers)
-        assert isinstance(frame, bytes)
-        if body:
-            frame += encode_frame(FrameType.DATA, body)
-        self._quic.send_stream_data(stream_id, frame, end_stream=True)
-
-    def _qpack_is_static(self) -> bool:
-        """Whether the server's SETTINGS leave QPACK no dynamic table (None: not known yet)."""
-        if self._static_qpack is None and self._h3 is not None:
-            settings = self._h3.received_settings
-            if settings is not None:
-                self._static_qpack = not settings.get(Setting.QPACK_MAX_TABLE_CAPACITY, 0)
-        return bool(self._static_qpack)
+        assert self._paths is not None
+        self._paths.send_request(stream_id, request, headers, body)
 
     # -- QUIC and H3 events ---------------------------------------------------------------------
     def on_quic_event(self, event: QuicEvent) -> None:
@@ -363,7 +326,8 @@ class AsyncHTTP3Connection(Connection):
         elif isinstance(event, StreamDataReceived):
             if self._answered_whole(event) or self._headers_too_long(event):
                 return
-            self._known_to_h3(event.stream_id)
+            assert self._paths is not None
+            self._paths.before_h3_reads(event.stream_id)
         if self._h3 is not None:
             for h3_event in self._h3.handle_event(event):
                 self._on_h3_event(h3_event)
@@ -378,47 +342,22 @@ class AsyncHTTP3Connection(Connection):
             self._on_data(event.stream_id, event.data, event.stream_ended)
 
     def _answered_whole(self, event: StreamDataReceived) -> bool:
-        """A response that came whole and simple (see `_h3_fast`), handled without aioquic's H3
-        layer: only on a stream it holds nothing of, and none of it read before."""
-        stream_id = event.stream_id
-        h3 = self._h3
-        if (
-            not event.end_stream
-            or stream_id not in self._streams
-            or stream_id in self._scans
-            or h3 is None
-            or h3._is_done
-            or stream_id in h3._stream
-        ):
+        """A response that came whole and simple, read without aioquic's H3 layer."""
+        whole = self._paths.whole_response(event, self._streams) if self._paths else None
+        if whole is None:
             return False
-        response = split_response(event.data, self.max_header_size)
-        decoded = None if response is None else self._blocks.lookup(response.block)
-        if response is None or decoded is None:
-            return False
-        if decoded.content_length is not None and decoded.content_length != sum(
-            len(data) for data in response.data
-        ):
-            return False
-        self._on_headers(stream_id, decoded.headers, not response.data, decoded.size)
-        for index, data in enumerate(response.data, 1):
-            if data or index == len(response.data):
-                self._on_data(stream_id, data, index == len(response.data))
+        decoded, data = whole
+        self._on_headers(event.stream_id, decoded.headers, not data, decoded.size)
+        for index, chunk in enumerate(data, 1):
+            if chunk or index == len(data):
+                self._on_data(event.stream_id, chunk, index == len(data))
         return True
-
-    def _known_to_h3(self, stream_id: int) -> None:
-        """aioquic's H3 layer is about to read a request stream whose request went out without
-        it: give it the state its own send would have left."""
-        h3 = self._h3
-        if h3 is not None and stream_id & 0x3 == 0 and stream_id not in h3._stream:
-            h3._stream[stream_id] = sent_request_state(stream_id)
 
     def _headers_too_long(self, event: StreamDataReceived) -> bool:
         """A response HEADERS frame longer than `max_header_size`: fail before it is held."""
-        if event.stream_id not in self._streams:
+        if self._paths is None or event.stream_id not in self._streams:
             return False
-        scan = self._scans.setdefault(event.stream_id, FrameScan())
-        length = scan.too_long_headers(event.data, self.max_header_size)
-        if length is None:
+        if not self._paths.headers_too_long(event):
             return False
         self._header_too_large(event.stream_id)
         return True
@@ -491,38 +430,17 @@ class AsyncHTTP3Connection(Connection):
         self.peer_error = (event.error_code, event.reason_phrase)
         handshaking = self._handshake is not None and not self._handshake.done()
         if handshaking and self._handshake is not None:
-            self._handshake.set_exception(self._handshake_error(event))
-        graceful = event.error_code in (0, _H3_NO_ERROR)
-        error = QuicClosed(
-            f"server closed the QUIC connection (error 0x{event.error_code:x}"
-            + (f": {event.reason_phrase})" if event.reason_phrase else ")"),
-            event.error_code,
-            before_response=True,
-        )
-        self._fail_all(error)
+            self._handshake.set_exception(handshake_error(event, self.origin))
+        self._fail_all(closed_error(event))
         if not self.closed and not handshaking:
-            self._mark_closed(self._terminated_reason(graceful))
+            graceful = event.error_code in (0, _H3_NO_ERROR)
+            draining = CloseReason.GOAWAY if self._draining else CloseReason.PEER_CLOSED
+            self._mark_closed(draining if graceful else CloseReason.ERROR)
         if self._udp is not None:
             self._udp.close()  # QUIC is done with it: its draining period is over
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         self._notify_capacity()
-
-    def _terminated_reason(self, graceful: bool) -> CloseReason:
-        if not graceful:
-            return CloseReason.ERROR
-        return CloseReason.GOAWAY if self._draining else CloseReason.PEER_CLOSED
-
-    def _handshake_error(self, event: ConnectionTerminated) -> Exception:
-        reason = event.reason_phrase or f"error 0x{event.error_code:x}"
-        if event.error_code in _CRYPTO_ERRORS:
-            return TLSError(f"QUIC TLS with {self.origin}: {reason}", "tls_verify_failed")
-        if "version" in reason.lower():
-            return ConnectError(
-                f"QUIC version negotiation with {self.origin} failed: {reason}",
-                "quic_version_negotiation",
-            )
-        return ConnectError(f"QUIC handshake with {self.origin}: {reason}", "quic_closed")
 
     # -- helpers --------------------------------------------------------------------------------
     def _started_stream(self) -> None:
@@ -532,7 +450,8 @@ class AsyncHTTP3Connection(Connection):
         self.requests += 1
 
     def _end_stream(self, stream_id: int) -> None:
-        self._scans.pop(stream_id, None)
+        if self._paths is not None:
+            self._paths.forget(stream_id)
         if self._streams.pop(stream_id, None) is None:
             return
         self.in_flight = len(self._streams)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import events
+from textual import events, on
 from textual.containers import Vertical
 from textual.reactive import var
 
@@ -50,7 +50,8 @@ class Panel(Vertical):
     def show(self, snapshot: Snapshot) -> None:
         raise NotImplementedError
 
-    def on_resize(self, event: events.Resize) -> None:
+    @on(events.Resize)
+    def redraw_at_new_width(self) -> None:
         """Laid out (the first snapshot may come before) or resized: what is drawn to the
         panel's width is drawn again."""
         self._shown_key = None
