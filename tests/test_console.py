@@ -443,3 +443,15 @@ async def test_a_key_shows_the_level_it_asked_for_until_a_snapshot_has_it() -> N
         await until(pilot, lambda: "5 → 7 VUs" in header_text(app))
         controller.push(make_snapshot(31, concurrency=7))
         await until(pilot, lambda: " 7 VUs" in header_text(app) and "→ 7" not in header_text(app))
+
+
+async def test_the_request_count_keeps_counting_between_seconds_of_data() -> None:
+    app, controller = scripted_console(concurrency=5)
+    first = make_snapshot(30, concurrency=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        now = app.screen.query_one("#throughput-now")
+        await until(pilot, lambda: f"{first.requests_total:,} requests" in str(now.render()))
+        later = replace(first, requests_total=first.requests_total + 1234)  # the same second
+        controller.push(later)
+        await until(pilot, lambda: f"{later.requests_total:,} requests" in str(now.render()))

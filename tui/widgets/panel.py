@@ -11,7 +11,8 @@ from ...engine import Snapshot
 
 def redraw_key(snapshot: Snapshot, maximized: bool) -> tuple[object, ...]:
     """Panels redraw when a new second of data arrives or something the user did shows;
-    snapshots come four times a second, and drawing dominates the console's CPU."""
+    snapshots come four times a second, and drawing dominates the console's CPU (in between,
+    only running totals are redrawn: `Panel.show_live`)."""
     last = snapshot.timeline[-1].t if snapshot.timeline else -1
     return (
         last,
@@ -46,9 +47,14 @@ class Panel(Vertical):
         if key != self._shown_key:
             self._shown_key = key
             self.show(snapshot)
+        else:
+            self.show_live(snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
         raise NotImplementedError
+
+    def show_live(self, snapshot: Snapshot) -> None:
+        """Between two seconds of data: what keeps counting (running totals), if anything."""
 
     @on(events.Resize)
     def redraw_at_new_width(self) -> None:
