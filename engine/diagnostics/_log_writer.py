@@ -32,9 +32,6 @@ SCHEMA = (
 )
 INSERT_ROWS = "INSERT INTO request_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_TARGETS = "INSERT OR REPLACE INTO request_targets VALUES (?, ?, ?, ?, ?)"
-_FRAME = struct.Struct(
-    "!I"
-)  # each pickled batch is preceded by its length  # the writer's last batches, on a slow disk
 
 
 Batch = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]  # (new targets, rows)

@@ -47,8 +47,9 @@ COLUMNS = (  # the `requests` view: what users query
     ("connection", "the connection's id within its worker (the ledger's)"),
     ("new_connection", "1: opened for this request, 0: reused"),
 )
-# What the hot path appends: (sent at perf_counter, vu, iteration, step, request, raw or None,
-# error kind or None, total µs).
+# What the hot path appends (engine/session/_vu.py): sent at (perf_counter), vu, iteration, step,
+# request, then plain values: status, error kind, wait, connect, handshake and first-byte µs,
+# total µs, body bytes, connection id, new connection (None where there was no response).
 Entry = tuple[Any, ...]
 FINISH_TIMEOUT_S = 120.0  # the writer's last batches, on a slow disk
 Batch = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]  # (new targets, rows)
@@ -62,7 +63,7 @@ def remove_request_log(path: str) -> None:
 
 
 class _Compactor:
-    """Entries as plain integer rows, on the event loop (about 2 µs a row): requests become
+    """Entries as plain integer rows, on the event loop (under 1 µs a row): requests become
     target ids, so the rows that cross to the writer process are small and cheap to pickle."""
 
     def __init__(self, worker: int) -> None:
@@ -75,18 +76,13 @@ class _Compactor:
         targets: list[tuple[object, ...]] = []
         out: list[tuple[object, ...]] = []
         append = out.append
-        for sent, vu, iteration, step, request, raw, kind, total_us in entries:
+        for sent, vu, iteration, step, request, *measured in entries:
             target = by_request.get((step, id(request)))
             if target is None:
                 target = by_request[(step, id(request))] = self._target(step, request, targets)
-            start = int((sent - base) * 1e6)
-            if raw is None:
-                append((start, worker, vu, iteration, target, None, kind,
-                        None, None, None, None, total_us, None, None, None))  # fmt: skip
-            else:
-                append((start, worker, vu, iteration, target, raw.status, kind, raw.wait_us,
-                        raw.connect_us, raw.tls_us, raw.ttfb_us, total_us, raw.body_size,
-                        raw.connection_id or None, raw.new_connection))  # fmt: skip
+            status, kind, wait, connect, tls, ttfb, total, size, connection, new = measured
+            append((int((sent - base) * 1e6), worker, vu, iteration, target, status, kind, wait,
+                    connect, tls, ttfb, total, size, connection or None, new))  # fmt: skip
         return targets, out
 
     def _target(self, step: str, request: RawRequest, new: list[tuple[object, ...]]) -> int:

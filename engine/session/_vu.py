@@ -27,6 +27,43 @@ INTERRUPTED = "interrupted"  # the error kind of requests cut at the end of the 
 INTERRUPTED_MESSAGE = "cut at the end of the grace period"
 
 
+# --log-requests: what a request appends, plain values only (holding the response until the
+# log's next batch would keep its headers and body alive, and grow the heap the collector
+# watches): sent at, vu, iteration, step, request, status, error kind, wait, connect,
+# handshake and first-byte µs, total µs, body bytes, connection id, new connection.
+def log_entry(
+    started: float, vu: VirtualUser, step: str, request: RawRequest, raw: RawResponse, total: int
+) -> tuple[Any, ...]:
+    return (
+        started, vu.id, vu.iteration, step, request, raw.status, None, raw.wait_us,
+        raw.connect_us, raw.tls_us, raw.ttfb_us, total, raw.body_size, raw.connection_id,
+        raw.new_connection,
+    )  # fmt: skip
+
+
+def failed_log_entry(
+    started: float, vu: VirtualUser, step: str, request: RawRequest, kind: str, total: int
+) -> tuple[Any, ...]:
+    no = None  # no response: no status, timings, size or connection
+    return (
+        started,
+        vu.id,
+        vu.iteration,
+        step,
+        request,
+        no,
+        kind,
+        no,
+        no,
+        no,
+        no,
+        total,
+        no,
+        no,
+        no,
+    )
+
+
 class Retired(Exception):
     """Raised inside an iteration when its VU was removed with `RetireAt.REQUEST`."""
 
@@ -138,15 +175,13 @@ class VirtualUser:
             session.metrics.record_error(step, kind, message, total)
             log = session.request_log
             if log is not None:
-                log.append(
-                    (started, self.id, self.iteration, step.name, request, None, kind, total)
-                )
+                log.append(failed_log_entry(started, self, step.name, request, kind, total))
             raise RequestFailed(step.name, kind, message) from exc
         total = int((time.perf_counter() - started) * 1e6)
         session.metrics.record_response(step, raw, total)
         log = session.request_log
         if log is not None:
-            log.append((started, self.id, self.iteration, step.name, request, raw, None, total))
+            log.append(log_entry(started, self, step.name, request, raw, total))
         return raw
 
     async def send(
