@@ -204,10 +204,10 @@ def keep_up(c: int, d: float, press_every: float = 3.0) -> dict[str, list[float]
 
 
 def wait_for_every_connection(screen: Screen, c: int, deadline: float) -> None:
-    """Until the connection panel shows `c` connections opened: every VU has started."""
+    """Until the connection panel shows `c` connections open: every VU has started."""
     while time.monotonic() < deadline:
         screen.read(0.05)
-        if (screen.number(r"opened ([\d,]+)") or 0) >= c:
+        if (screen.number(r"open ([\d,]+)  act") or 0) >= c:  # "active", or "act" when short
             return
     raise SystemExit(f"the console never showed {c:,} open connections")
 
@@ -240,7 +240,7 @@ def keep_up_main(c: int, d: float, write: str | None) -> None:
             "",
             "| measure | target | measured |",
             "|---|---|---|",
-            f"| screen updates of the request counter, once all {c:,} connections were opened "
+            f"| screen updates of the request counter, once all {c:,} connections were open "
             f"({len(gaps)} gaps) | at least one a second | {refresh} |",
             f"| `+` pressed until the header shows the new VU count ({len(presses)} presses) | "
             f"within 200 ms | median {statistics.median(presses) * 1000:.0f} ms, longest "

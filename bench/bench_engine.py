@@ -101,6 +101,7 @@ def contenders(c: int, d: float, include_h2: bool) -> dict[str, Callable[[], Mea
         "httpx-shared": lambda: run_peer("httpx-shared", H1_URL, c, d),
         "httpx-per-worker": lambda: run_peer("httpx-per-worker", H1_URL, c, d),
         "raw asyncio streams": lambda: run_peer("raw", H1_URL, c, d),
+        "raw streams (uvloop)": lambda: run_peer("raw-uvloop", H1_URL, c, d),
     }
     if locust_installed():
         runs["Locust FastHttpUser"] = lambda: run_peer("locust", H1_URL, c, d)
@@ -142,9 +143,19 @@ def main() -> None:
         replace_section(Path(args.write), "engine", table)
 
 
+def same_loop_raw(name: str) -> str:
+    """The raw loop on the event loop `name` runs on (issue 20's like-for-like ratio)."""
+    if name.startswith("loadscope (uvloop)"):
+        return "raw streams (uvloop)"
+    if name.startswith("loadscope (asyncio loop)"):
+        return "raw asyncio streams"
+    return ""
+
+
 def markdown(results: dict[str, list[Measurement]], args: argparse.Namespace) -> str:
     med = {name: statistics.median(r["rps"] for r in rows) for name, rows in results.items()}
-    base = {k: med[k] for k in ("aiohttp", "httpx-shared", "raw asyncio streams") if k in med}
+    peers = ("aiohttp", "httpx-shared", "raw asyncio streams", "raw streams (uvloop)")
+    base = {k: med[k] for k in peers if k in med}
 
     def times(name: str, peer: str, digits: int) -> str:
         return f"{med[name] / base[peer]:.{digits}f}×" if peer in base else "–"
@@ -158,8 +169,8 @@ def markdown(results: dict[str, list[Measurement]], args: argparse.Namespace) ->
         f"{sys.version.split()[0]}; load average {args.load_average:.1f} at the start.",
         "",
         "| client | req/s (median) | range | × httpx-shared | × aiohttp | × raw asyncio | "
-        "CPU ms/request | connections opened |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "CPU ms/request | connections opened | × raw, same event loop |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, rows in results.items():
         cpu = statistics.median(r["cpu_ms_per_request"] or 0 for r in rows)
@@ -168,7 +179,8 @@ def markdown(results: dict[str, list[Measurement]], args: argparse.Namespace) ->
         lines.append(
             f"| {name} | {med[name]:,.0f} | {low:,.0f}–{high:,.0f} | "
             f"{times(name, 'httpx-shared', 1)} | {times(name, 'aiohttp', 2)} | "
-            f"{times(name, 'raw asyncio streams', 2)} | {cpu:.4f} | {opened} |"
+            f"{times(name, 'raw asyncio streams', 2)} | {cpu:.4f} | {opened} | "
+            f"{times(name, same_loop_raw(name), 2)} |"
         )
     return "\n".join(lines)
 

@@ -115,7 +115,9 @@ def main() -> None:
     parser.add_argument("-c", type=int, default=50)
     parser.add_argument("--server", choices=["builtin", "caddy"], default="builtin")
     parser.add_argument("--base", metavar="PYTHON", help="also run this install's loadscope")
-    parser.add_argument("--write", metavar="FILE", help="replace the http3 section of this file")
+    parser.add_argument(
+        "--write", metavar="FILE", help="replace the http3 (or http3-caddy) section of this file"
+    )
     args = parser.parse_args()
     duration = min(args.duration, 60.0)
     load_average = os.getloadavg()[0]
@@ -138,7 +140,9 @@ def main() -> None:
     table = markdown(results, args, load_average)
     print(table)
     if args.write:
-        replace_section(Path(args.write), "http3", table)
+        replace_section(
+            Path(args.write), "http3" if args.server == "builtin" else "http3-caddy", table
+        )
 
 
 def markdown(results: dict[str, list[Measurement]], args: argparse.Namespace, load: float) -> str:

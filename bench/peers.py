@@ -11,6 +11,7 @@ CPU ms per request. Connections are counted by the caller, from the target's own
     python bench/peers.py httpx-h2         ...   # one HTTP/2 httpx.AsyncClient (https: or h2c)
     python bench/peers.py raw              ...   # asyncio streams, one keep-alive connection
                                                  # per worker: the pure-Python ceiling
+    python bench/peers.py raw-uvloop       ...   # the same loop on uvloop (loadscope's default)
     python bench/peers.py locust           ...   # Locust's FastHttpUser, headless, one process
                                                  # (plain http: it sent nothing over TLS here)
     python bench/peers.py aioquic-h3       ...   # aioquic's own HTTP/3 client API, one QUIC
@@ -302,10 +303,23 @@ def run(peer: str, url: str, workers: int, seconds: float) -> Tally:
         "raw": lambda: raw_peer(url, workers, seconds),
         "aioquic-h3": lambda: aioquic_peer(url, workers, seconds),
     }
+    if peer == "raw-uvloop":  # the raw loop on uvloop, loadscope's default event loop
+        import uvloop
+
+        return uvloop.run(asyncio.wait_for(raw_peer(url, workers, seconds), timeout=seconds + 30))
     return asyncio.run(asyncio.wait_for(loops[peer](), timeout=seconds + 30))
 
 
-PEERS = ["aiohttp", "httpx-shared", "httpx-per-worker", "httpx-h2", "raw", "locust", "aioquic-h3"]
+PEERS = [
+    "aiohttp",
+    "httpx-shared",
+    "httpx-per-worker",
+    "httpx-h2",
+    "raw",
+    "raw-uvloop",
+    "locust",
+    "aioquic-h3",
+]
 
 
 def main() -> None:
