@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -30,3 +31,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     whose tests share one fixture's runs. Stable, so each module keeps its order and xdist's
     workers all see the same one."""
     items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than this process may use cores. Many tests wait on a
+    subprocess or a socket, and the spare worker keeps the cores busy meanwhile (on 2 cores the
+    whole suite took 242 s with 3 workers, 308 s with 2)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cores or 1) + 1
