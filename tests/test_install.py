@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# One worker runs the module: its tests share one wheel, and two builds of the checkout at once
+# collide in its build/ directory (seen with 3 workers: "Failed building wheel for loadscope").
+pytestmark = pytest.mark.xdist_group("install")
 
 
 @pytest.fixture(scope="module")
