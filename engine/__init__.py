@@ -8,8 +8,9 @@ The built-in target server is `loadscope.engine.target` (`TargetProcess`, `Targe
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 # The names are imported when first used (`__getattr__`), so a command that needs none of the
 # engine (`--version`, `--help`) does not pay for importing it; type checkers see them here.
@@ -131,13 +132,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

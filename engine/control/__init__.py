@@ -2,8 +2,9 @@
 actors) behind one controller API: `Controller`, which is the session's `Controls` plus the
 snapshots it sends."""
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 # Imported when first used (`__getattr__`): a run in this process needs `ScenarioSpec`, not the
 # child processes, worker pools and their multiprocessing behind the rest.
@@ -41,13 +42,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

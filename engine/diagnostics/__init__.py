@@ -4,8 +4,9 @@ Everything here observes a session through the read-only `SessionView` protocol 
 only through the narrow `SessionPort`; nothing imports the session layer above.
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 # Imported when first used (`__getattr__`): a run without `--log-requests` needs none of the
 # request log's writer (SQLite, pickle, its process).
@@ -66,13 +67,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = _EXPORTS[name]
-    value = getattr(importlib.import_module(module, __name__), attribute)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

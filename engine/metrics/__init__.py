@@ -1,7 +1,8 @@
 """Metrics: mergeable HDR-style histograms, per-second series, immutable snapshots and reports."""
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 # Imported when first used (`__getattr__`): one process's run needs no merging of workers'
 # snapshots (`_merge`).
@@ -64,13 +65,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -14,8 +14,9 @@ See the "Runbooks: what is supported" section of README.md for the subset.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 # Imported when first used (`__getattr__`): a URL run needs `RunbookOptions` (a field of the
 # scenario spec) but none of the YAML reader, compiler or built-ins behind the rest.
@@ -55,13 +56,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -1,8 +1,9 @@
 """Sessions and virtual users: the live-adjustable load over shared runners, and the one
 control surface (`Controls`, its `Command` values and `apply`) every controller shares."""
 
-import importlib
 from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 # Imported when first used (`__getattr__`): a URL run needs none of the target lists
 # (`--targets`) behind `TargetFeed` and `TargetListScenario`.
@@ -65,13 +66,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = _EXPORTS[name]
-    value = getattr(importlib.import_module(module, __name__), attribute)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
