@@ -69,7 +69,8 @@ class _Running:
         self.spec = spec
         self.began = time.perf_counter()
         self.ends = self.began + spec.duration
-        self.started_s = session.elapsed()
+        # the first phase begins with the statistics (at the start, or as the warm-up ends)
+        self.started_s = 0.0 if index == 0 else session.elapsed()
         self.time_wait_start = self.time_wait_peak = time_wait
         self.rebase(session)
 
