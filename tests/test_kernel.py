@@ -10,6 +10,7 @@ import resource
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from loadscope.engine import (
 )
 from loadscope.engine.diagnostics.kernel import (
     Endpoint,
+    KernelSample,
     KernelView,
     Source,
     endpoints_for,
@@ -373,3 +375,34 @@ async def test_a_session_records_the_kernel_view(target: TargetProcess) -> None:
     assert report["time_wait_peak"] == snapshot.kernel.time_wait_peak
     assert report["kernel"]["total"]["time_wait"] == counts.time_wait
     assert "time_wait" in report["timeline"][-1] and "established" in report["timeline"][-1]
+
+
+class _NumberedReads(KernelExtension):
+    """Each reading takes a while (in its thread) and shows how many were begun before it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.began: list[float] = []
+
+    def _sample(self, own_ports: bytes) -> KernelSample | None:
+        self.began.append(time.perf_counter())
+        number = len(self.began)
+        time.sleep(0.3)
+        counts = SocketCounts(time_wait=number)
+        return KernelSample((("t", counts),), counts, 0, (0, 0), 0, 0, "fake", 0.0, 0.0)
+
+
+async def test_the_last_point_shows_a_reading_taken_as_the_run_ends(
+    target: TargetProcess,
+) -> None:
+    kernel = _NumberedReads()
+    session = Session(SessionConfig(concurrency=2), UrlScenario(target.http_url))
+    session.extensions.append(kernel)
+    run = asyncio.create_task(session.run())
+    await eventually(lambda: session.snapshot().timeline, what="the first second's point")
+    stop_asked = time.perf_counter()
+    session.stop()
+    await asyncio.wait_for(run, 30)
+    last = session.snapshot().timeline[-1]
+    assert last.time_wait == len(kernel.began)  # the last reading begun was waited for
+    assert kernel.began[-1] >= stop_asked - kernel.fresh_read_s

@@ -9,8 +9,10 @@ The command line and the console's engine process both attach them through this 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import math
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from .kernel import (
 )
 
 KERNEL_BUDGET_MS = 15.0  # the kernel view's share of each second, on average
+FINAL_READ_TIMEOUT_S = 5.0  # the stop waits this long at most for the last kernel reading
 # Events that change the load or the connections on purpose.
 CHANGE_EVENTS = frozenset(
     {
@@ -89,6 +92,8 @@ class KernelExtension(DiagnosticsExtension):
     readings begun since the statistics started.
     """
 
+    fresh_read_s = 0.5  # the run's last point: a reading begun longer ago than this is stale
+
     def __init__(
         self,
         budget_ms: float = KERNEL_BUDGET_MS,
@@ -108,6 +113,7 @@ class KernelExtension(DiagnosticsExtension):
         self._view: KernelView | None = None
         self._pending: asyncio.Future[KernelSample | None] | None = None
         self._pending_era = 0  # the statistics era the pending read began in
+        self._pending_began = 0.0  # perf_counter time it began
         self._era = 0  # counts statistics resets
         self._skip = 0
 
@@ -128,6 +134,20 @@ class KernelExtension(DiagnosticsExtension):
             self._skip -= 1
         else:
             self._start_sample(view)
+
+    async def before_final_tick(self, view: SessionView, port: SessionPort) -> None:
+        """The run's last point shows the sockets as it ends: a read in flight is awaited, and
+        one begun a second ago is followed by a fresh one."""
+        for _ in range(2):
+            if self._pending is None:
+                self._start_sample(view)
+            pending = self._pending
+            assert pending is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending), FINAL_READ_TIMEOUT_S)
+            self._collect(port)
+            if time.perf_counter() - self._pending_began < self.fresh_read_s:
+                return
 
     def tick(self, view: SessionView, port: SessionPort) -> PointFields:
         self._collect(port)
@@ -163,6 +183,7 @@ class KernelExtension(DiagnosticsExtension):
             (host, port) for host, port in self._addresses if quic and _is_address(host)
         ]
         self._pending_era = self._era
+        self._pending_began = time.perf_counter()
         self._pending = asyncio.get_running_loop().run_in_executor(None, self._sample, own_ports)
 
     def _collect(self, port: SessionPort) -> None:

@@ -147,6 +147,10 @@ class DiagnosticsExtension:
     def before_tick(self, view: SessionView, port: SessionPort) -> None:
         """Called shortly before each tick: time to start a reading the tick will show."""
 
+    async def before_final_tick(self, view: SessionView, port: SessionPort) -> None:
+        """Awaited once as the session stops, before its final tick: time to finish a reading
+        that tick should show."""
+
     def tick(self, view: SessionView, port: SessionPort) -> PointFields:
         """Called every second; what it returns goes into that second's `TimelinePoint`."""
         return PointFields()

@@ -208,6 +208,8 @@ class Session:
         if self.warming_up:  # stopped before the measurement began: the warm-up stays out
             self._warm_up_until = 0.0
             self._reset("warm-up", "stopped during the warm-up: nothing was measured")
+        for extension in self.extensions:
+            await extension.before_final_tick(self, self)
         self.clock.tick(final=True)
         for task in self._tasks:
             task.cancel()
