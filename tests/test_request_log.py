@@ -4,14 +4,21 @@ workers every worker's rows land in the one file. The built-in target's counters
 from __future__ import annotations
 
 import asyncio
+import io
+import pickle
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario
-from loadscope.engine.diagnostics import REQUEST_LOG_COLUMNS, RequestLog, read_rows
+from loadscope.engine.diagnostics import REQUEST_LOG_COLUMNS, RequestLog, RequestRows, read_rows
+from loadscope.engine.diagnostics._log_writer import FRAME, write_batches
+from loadscope.engine.redact import MASK, learn_secret
 from loadscope.engine.target import TargetProcess
+from loadscope.engine.transport import Origin, RawRequest, RawResponse
 
 from .cli_support import loadscope
 
@@ -98,3 +105,49 @@ def test_a_log_that_cannot_be_written_is_bad_input(tmp_path: Path) -> None:
     result = loadscope("run", "http://127.0.0.1:9/", "--log-requests", str(path))
     assert result.code == 2
     assert result.error_line().startswith(f"loadscope: --log-requests {path}: ")
+
+
+def test_packed_rows_read_back_with_their_nulls_targets_and_error_kinds(tmp_path: Path) -> None:
+    """The hot path's packed rows through the writer's loop, in-process: absent values are NULL,
+    requests become targets, error kinds text; a secret learnt during the run is masked in the
+    URLs of the batches after."""
+    origin = Origin("http", "127.0.0.1", 8080)
+    secret = RawRequest("GET", origin, b"127.0.0.1:8080", b"/a?token=hunter2", [])
+    plain = RawRequest("POST", origin, b"127.0.0.1:8080", b"/b", [])
+    response = RawResponse(201, [], b"body", b"HTTP/1.1")
+    response.wait_us, response.ttfb_us, response.connection_id = 5, 700, 9
+    response.new_connection = True
+    rows = RequestRows(base=100.0)
+    vu = _Vu(id=4, iteration=12)
+    rows.response(100.5, vu, "first", secret, response, 900)
+    rows.failure(101.0, vu, "second", plain, "timeout", 3_000)
+    first = _framed(*rows.take())
+    learn_secret("hunter2")
+    rows.failure(101.25, vu, "second", plain, "peer_closed", 40)
+    rows.response(101.5, vu, "first", secret, response, 800)
+    path = str(tmp_path / "log.sqlite")
+    assert write_batches(io.BytesIO(first + _framed(*rows.take())), path, worker=2) == (4, None)
+    got = [tuple(row) for row in read_rows(path, "ORDER BY start_s")]
+    common = (2, 4, 12)
+    url_a, url_b = "http://127.0.0.1:8080/a?token=", "http://127.0.0.1:8080/b"
+    assert got == [
+        (0.5, *common, "first", "GET", url_a + "hunter2", 201, None,
+         0.005, 0.0, 0.0, 0.7, 0.9, 4, 9, 1),
+        (1.0, *common, "second", "POST", url_b, None, "timeout",
+         None, None, None, None, 3.0, None, None, None),
+        (1.25, *common, "second", "POST", url_b, None, "peer_closed",
+         None, None, None, None, 0.04, None, None, None),
+        (1.5, *common, "first", "GET", url_a + MASK, 201, None,
+         0.005, 0.0, 0.0, 0.7, 0.8, 4, 9, 1),
+    ]  # fmt: skip
+
+
+@dataclass
+class _Vu:
+    id: int
+    iteration: int
+
+
+def _framed(rows: bytearray, targets: list[Any], errors: list[Any]) -> bytes:
+    ids = pickle.dumps((targets, errors))
+    return FRAME.pack(len(ids), len(rows)) + ids + bytes(rows)

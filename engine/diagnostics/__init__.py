@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._phases import PhaseExtension, PhaseSpec, phase_specs
     from ._request_log import COLUMNS as REQUEST_LOG_COLUMNS
     from ._request_log import RequestLog, read_rows, remove_request_log
+    from ._request_rows import RequestRows
     from ._udp import udp_socket_counts
     from ._unix import unix_stream_counts
     from ._view import (
@@ -55,6 +56,7 @@ _EXPORTS = {
     "RequestLog": ("._request_log", "RequestLog"),
     "read_rows": ("._request_log", "read_rows"),
     "remove_request_log": ("._request_log", "remove_request_log"),
+    "RequestRows": ("._request_rows", "RequestRows"),
     "udp_socket_counts": ("._udp", "udp_socket_counts"),
     "unix_stream_counts": ("._unix", "unix_stream_counts"),
     "DiagnosticsExtension": ("._view", "DiagnosticsExtension"),
@@ -87,6 +89,7 @@ __all__ = [
     "PhaseSpec",
     "PointFields",
     "RequestLog",
+    "RequestRows",
     "SessionPort",
     "SessionView",
     "SnapshotFields",

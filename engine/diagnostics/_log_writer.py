@@ -1,6 +1,9 @@
-"""The request log's writer process, run as a script (`python -I _log_writer.py PATH`) so it
-starts on the standard library alone: framed, pickled batches on stdin, a transaction each, until
+"""The request log's writer process, run as a script (`python -I _log_writer.py PATH WORKER`)
+so it starts on the standard library alone: framed batches on stdin, a transaction each, until
 stdin closes; then (rows written, error) pickled on stdout. The schema lives here too.
+
+A batch is its new targets and error kinds (pickled), then its rows as packed by
+`_request_rows.ROW`, whose absent values SQLite turns into NULL (`NULLIF`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import struct
 import sys
 from typing import BinaryIO
 
-FRAME = struct.Struct("!I")  # each pickled batch is preceded by its length
+FRAME = struct.Struct("!II")  # a batch: the length of its pickled ids, then of its rows
+# The rows' layout: `_request_rows.ROW` (this script imports nothing of the package).
+ROW = struct.Struct("<qiqiiiqqqqqqqb")
 BUSY_TIMEOUT_MS = 60_000
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS request_targets (worker INTEGER NOT NULL, id INTEGER NOT NULL, "
@@ -23,6 +28,8 @@ SCHEMA = (
     "INTEGER, error TEXT, wait_us INTEGER, connect_us INTEGER, handshake_us INTEGER, ttfb_us "
     "INTEGER, total_us INTEGER NOT NULL, bytes INTEGER, connection INTEGER, new_connection "
     "INTEGER)",
+    "CREATE TABLE IF NOT EXISTS request_errors (worker INTEGER NOT NULL, id INTEGER NOT NULL, "
+    "kind TEXT NOT NULL, PRIMARY KEY (worker, id))",
     "CREATE VIEW IF NOT EXISTS requests AS SELECT r.start_us / 1e6 AS start_s, r.worker, r.vu, "
     "r.iteration, t.step, t.method, t.url, r.status, r.error, r.wait_us / 1000.0 AS "
     "pool_wait_ms, r.connect_us / 1000.0 AS connect_ms, r.handshake_us / 1000.0 AS "
@@ -30,11 +37,14 @@ SCHEMA = (
     "r.connection, r.new_connection FROM request_rows r JOIN request_targets t "
     "ON t.worker = r.worker AND t.id = r.target",
 )
-INSERT_ROWS = "INSERT INTO request_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_TARGETS = "INSERT OR REPLACE INTO request_targets VALUES (?, ?, ?, ?, ?)"
-
-
-Batch = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]  # (new targets, rows)
+INSERT_ROWS = (
+    "INSERT INTO request_rows VALUES (?1, {worker}, ?2, ?3, ?4, NULLIF(?5, -1), CASE ?6 WHEN 0 "
+    "THEN NULL ELSE (SELECT kind FROM request_errors WHERE worker = {worker} AND id = ?6) END, "
+    "NULLIF(?7, -1), NULLIF(?8, -1), NULLIF(?9, -1), NULLIF(?10, -1), ?11, NULLIF(?12, -1), "
+    "NULLIF(?13, 0), NULLIF(?14, -1))"
+)
+INSERT_TARGETS = "INSERT OR REPLACE INTO request_targets VALUES ({worker}, ?, ?, ?, ?)"
+INSERT_ERRORS = "INSERT OR REPLACE INTO request_errors VALUES ({worker}, ?, ?)"
 
 
 def open_log(path: str) -> sqlite3.Connection:
@@ -47,7 +57,7 @@ def open_log(path: str) -> sqlite3.Connection:
     return db
 
 
-def write_batches(source: BinaryIO, path: str) -> tuple[int, str | None]:
+def write_batches(source: BinaryIO, path: str, worker: int) -> tuple[int, str | None]:
     """The writer process's loop (see `_log_writer`): a transaction per framed batch until the
     stream ends; returns (rows written, error)."""
     written, error = 0, None
@@ -56,15 +66,17 @@ def write_batches(source: BinaryIO, path: str) -> tuple[int, str | None]:
     except sqlite3.Error as exc:
         db, error = None, f"--log-requests {path}: {exc}"
     while (head := source.read(FRAME.size)) and len(head) == FRAME.size:
-        batch: Batch = pickle.loads(source.read(FRAME.unpack(head)[0]))
+        ids_size, rows_size = FRAME.unpack(head)
+        (targets, errors), rows = pickle.loads(source.read(ids_size)), source.read(rows_size)
         if db is None or error is not None:
             continue
         try:
             with db:
                 db.execute("BEGIN")
-                db.executemany(INSERT_TARGETS, batch[0])
-                db.executemany(INSERT_ROWS, batch[1])
-            written += len(batch[1])
+                db.executemany(INSERT_TARGETS.format(worker=worker), targets)
+                db.executemany(INSERT_ERRORS.format(worker=worker), errors)
+                db.executemany(INSERT_ROWS.format(worker=worker), ROW.iter_unpack(rows))
+            written += len(rows) // ROW.size
         except sqlite3.Error as exc:
             error = f"--log-requests {path}: {exc}"
     if db is not None:
@@ -85,7 +97,7 @@ def leave_the_engines_core() -> None:
 
 def main() -> None:
     leave_the_engines_core()
-    written, error = write_batches(sys.stdin.buffer, sys.argv[1])
+    written, error = write_batches(sys.stdin.buffer, sys.argv[1], int(sys.argv[2]))
     sys.stdout.buffer.write(pickle.dumps((written, error)))
 
 

@@ -1,11 +1,11 @@
 """The per-request log (`--log-requests FILE.sqlite`): every request of the run, one row each, in
 SQLite (oha's `--db-url` is the model).
 
-The hot path only appends a tuple to a list (`Session.request_log`). Each second the extension
-swaps the list for an empty one, turns its entries into small integer rows (a request becomes a
-target id in `request_targets`) and hands them to a writer process, which inserts them in one
-transaction. Users query the view `requests`. Worker processes write to the same file (WAL mode,
-a generous busy timeout), each with its own `worker` number.
+The hot path packs a row of integers into a buffer (`Session.request_log`, a `RequestRows`; a
+request becomes a target id in `request_targets`). Each second the extension takes the buffer
+and hands it to a writer process, which inserts its rows in one transaction. Users query the
+view `requests`. Worker processes write to the same file (WAL mode, a generous busy timeout),
+each with its own `worker` number.
 """
 
 from __future__ import annotations
@@ -19,13 +19,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from ..redact import redact_text
-from ..transport import RawRequest, url_of
 from ._log_writer import FRAME
+from ._request_rows import RequestRows
 from ._view import DiagnosticsExtension, PointFields, SessionPort, SessionView
 
 COLUMNS = (  # the `requests` view: what users query
@@ -47,12 +45,7 @@ COLUMNS = (  # the `requests` view: what users query
     ("connection", "the connection's id within its worker (the ledger's)"),
     ("new_connection", "1: opened for this request, 0: reused"),
 )
-# What the hot path appends (engine/session/_vu.py): sent at (perf_counter), vu, iteration, step,
-# request, then plain values: status, error kind, wait, connect, handshake and first-byte µs,
-# total µs, body bytes, connection id, new connection (None where there was no response).
-Entry = tuple[Any, ...]
 FINISH_TIMEOUT_S = 120.0  # the writer's last batches, on a slow disk
-Batch = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]  # (new targets, rows)
 
 
 def remove_request_log(path: str) -> None:
@@ -60,38 +53,6 @@ def remove_request_log(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path + suffix)
-
-
-class _Compactor:
-    """Entries as plain integer rows, on the event loop (under 1 µs a row): requests become
-    target ids, so the rows that cross to the writer process are small and cheap to pickle."""
-
-    def __init__(self, worker: int) -> None:
-        self.worker = worker
-        self._ids: dict[tuple[str, str, str], int] = {}
-
-    def compact(self, entries: Sequence[Entry], base: float) -> Batch:
-        worker = self.worker
-        by_request: dict[tuple[str, int], int] = {}  # alive in this batch: ids are not reused
-        targets: list[tuple[object, ...]] = []
-        out: list[tuple[object, ...]] = []
-        append = out.append
-        for sent, vu, iteration, step, request, *measured in entries:
-            target = by_request.get((step, id(request)))
-            if target is None:
-                target = by_request[(step, id(request))] = self._target(step, request, targets)
-            status, kind, wait, connect, tls, ttfb, total, size, connection, new = measured
-            append((int((sent - base) * 1e6), worker, vu, iteration, target, status, kind, wait,
-                    connect, tls, ttfb, total, size, connection or None, new))  # fmt: skip
-        return targets, out
-
-    def _target(self, step: str, request: RawRequest, new: list[tuple[object, ...]]) -> int:
-        key = (step, request.method, redact_text(str(url_of(request))))
-        target = self._ids.get(key)
-        if target is None:
-            target = self._ids[key] = len(self._ids) + 1
-            new.append((self.worker, target, *key))
-        return target
 
 
 class RequestLog(DiagnosticsExtension):
@@ -106,38 +67,40 @@ class RequestLog(DiagnosticsExtension):
         self.worker = worker
         self.written = 0
         self.error: str | None = None
-        self._compactor = _Compactor(worker)
-        self._base = 0.0
+        self._rows: RequestRows | None = None
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._sender: threading.Thread | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     def started(self, view: SessionView, port: SessionPort) -> None:
-        self._base = time.perf_counter() - view.session_elapsed()
+        self._rows = RequestRows(base=time.perf_counter() - view.session_elapsed())
         # A process, not a thread: its own interpreter, so no GIL shared with the event loop
         # (and a worker process, being a daemon, may start one this way).
-        command = [sys.executable, "-I", str(Path(__file__).with_name("_log_writer.py")), self.path]
+        writer = str(Path(__file__).with_name("_log_writer.py"))
+        command = [sys.executable, "-I", writer, self.path, str(self.worker)]
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._sender = threading.Thread(target=self._send, daemon=True, name="loadscope-log")
         self._sender.start()
-        port.take_request_log([])
+        port.log_requests(self._rows)
 
     def tick(self, view: SessionView, port: SessionPort) -> PointFields:
-        self._hand_over(port.take_request_log([]))
+        self._hand_over()
         return PointFields()
 
     def stopped(self, view: SessionView, port: SessionPort) -> None:
-        self._hand_over(port.take_request_log(None))
+        port.log_requests(None)
+        self._hand_over()
         self._outbox.put(None)
         self._finish()
         if self.error is not None:
             port.log_once("request-log", self.error)
 
-    def _hand_over(self, batch: list[tuple[Any, ...]] | None) -> None:
-        if batch:
-            compact = self._compactor.compact(batch, self._base)
-            payload = pickle.dumps(compact, pickle.HIGHEST_PROTOCOL)
-            self._outbox.put(FRAME.pack(len(payload)) + payload)
+    def _hand_over(self) -> None:
+        assert self._rows is not None
+        rows, targets, errors = self._rows.take()
+        if rows:
+            ids = pickle.dumps((targets, errors), pickle.HIGHEST_PROTOCOL)
+            self._outbox.put(FRAME.pack(len(ids), len(rows)) + ids + rows)
 
     def _send(self) -> None:
         """In a thread: the pipe's writes block when the writer is behind, never the loop."""

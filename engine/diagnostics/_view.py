@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from .._config import HttpVersion, ReuseMode, SessionConfig, State
 from ..metrics import (
@@ -26,6 +26,7 @@ from ..metrics import (
 from ..metrics import Warning as DetectorWarning
 from ..transport import Runner
 from ._ledger import ConnectionLedger
+from ._request_rows import RequestRows
 
 
 class SessionView(Protocol):
@@ -98,9 +99,8 @@ class SessionPort(Protocol):
 
     def log_once(self, key: str, message: str) -> None: ...
 
-    def take_request_log(self, fresh: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]] | None:
-        """The per-request log's entries since the last call, with `fresh` put in their place
-        (None: stop logging); see `_request_log`."""
+    def log_requests(self, rows: RequestRows | None) -> None:
+        """From now on, every request's row goes into `rows` (None: no more)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from .._config import HttpVersion, ReuseMode, SessionConfig, State
-from ..diagnostics import DiagnosticsExtension
+from ..diagnostics import DiagnosticsExtension, RequestRows
 from ..metrics import EventKind, EventRecord, Metrics, Snapshot, StepStats, TimelinePoint
 from ._build import build_snapshot
 from ._crowd import Crowd
@@ -58,7 +58,7 @@ class Session:
         self.busy = 0
         self.aborting = False
         self.stats_since = ""  # "warm-up" or "reset" once the statistics restarted
-        self.request_log: list[tuple[Any, ...]] | None = None  # --log-requests entries
+        self.request_log: RequestRows | None = None  # --log-requests: a row per request
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -311,9 +311,8 @@ class Session:
         if self.busy == 0 and self.crowd.iterations_spent():
             self.stop()
 
-    def take_request_log(self, fresh: list[tuple[Any, ...]] | None) -> list[tuple[Any, ...]] | None:
-        batch, self.request_log = self.request_log, fresh
-        return batch
+    def log_requests(self, rows: RequestRows | None) -> None:
+        self.request_log = rows
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
 from .._config import CloseReason, RetireAt, ReuseMode, SessionConfig
+from ..diagnostics import RequestRows
 from ..metrics import Metrics, StepStats
 from ..transport import (
     PoolScope,
@@ -27,43 +28,6 @@ INTERRUPTED = "interrupted"  # the error kind of requests cut at the end of the 
 INTERRUPTED_MESSAGE = "cut at the end of the grace period"
 
 
-# --log-requests: what a request appends, plain values only (holding the response until the
-# log's next batch would keep its headers and body alive, and grow the heap the collector
-# watches): sent at, vu, iteration, step, request, status, error kind, wait, connect,
-# handshake and first-byte µs, total µs, body bytes, connection id, new connection.
-def log_entry(
-    started: float, vu: VirtualUser, step: str, request: RawRequest, raw: RawResponse, total: int
-) -> tuple[Any, ...]:
-    return (
-        started, vu.id, vu.iteration, step, request, raw.status, None, raw.wait_us,
-        raw.connect_us, raw.tls_us, raw.ttfb_us, total, raw.body_size, raw.connection_id,
-        raw.new_connection,
-    )  # fmt: skip
-
-
-def failed_log_entry(
-    started: float, vu: VirtualUser, step: str, request: RawRequest, kind: str, total: int
-) -> tuple[Any, ...]:
-    no = None  # no response: no status, timings, size or connection
-    return (
-        started,
-        vu.id,
-        vu.iteration,
-        step,
-        request,
-        no,
-        kind,
-        no,
-        no,
-        no,
-        no,
-        total,
-        no,
-        no,
-        no,
-    )
-
-
 class Retired(Exception):
     """Raised inside an iteration when its VU was removed with `RetireAt.REQUEST`."""
 
@@ -72,7 +36,7 @@ class VuSession(Protocol):
     """What a virtual user needs from the session that runs it (`Session` is one)."""
 
     busy: int  # iterations running now
-    request_log: list[tuple[Any, ...]] | None  # --log-requests: entries appended per request
+    request_log: RequestRows | None  # --log-requests: a row per request
 
     @property
     def config(self) -> SessionConfig: ...
@@ -175,13 +139,13 @@ class VirtualUser:
             session.metrics.record_error(step, kind, message, total)
             log = session.request_log
             if log is not None:
-                log.append(failed_log_entry(started, self, step.name, request, kind, total))
+                log.failure(started, self, step.name, request, kind, total)
             raise RequestFailed(step.name, kind, message) from exc
         total = int((time.perf_counter() - started) * 1e6)
         session.metrics.record_response(step, raw, total)
         log = session.request_log
         if log is not None:
-            log.append(log_entry(started, self, step.name, request, raw, total))
+            log.response(started, self, step.name, request, raw, total)
         return raw
 
     async def send(
