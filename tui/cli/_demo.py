@@ -13,7 +13,7 @@ from ._errors import UsageError
 from ._outputs import check_outputs
 from ._plan import DemoPlan, RunPlan, parse_plan
 
-EXAMPLES = resources.files("loadscope") / "examples"
+EXAMPLES = resources.files("loadscope.examples")
 STORIES = {
     "basic": ("demo.yml", ["-c", "10"]),
     "churn": ("churn.yml", ["-c", "20", "--warm-up", "3s"]),  # its phases are in the runbook
