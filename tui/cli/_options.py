@@ -352,7 +352,8 @@ def check_books(books: list[str] | tuple[str, ...]) -> None:
         if not book.strip():
             raise UsageError("an empty argument where a runbook file or a URL goes")
         if "://" in book:
-            raise UsageError(f"{shown_url(book)}: a URL, not a runbook file (`run` loads a URL)")
+            shown = shown_url(book)
+            raise UsageError(f"{shown}: a URL, not a runbook file (`loadscope run URL` loads one)")
         problem = input_file_problem(book)
         if problem == "no such file":
             hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? {_as_url(book)})"
