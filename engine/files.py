@@ -24,6 +24,8 @@ class InputFileError(ValueError):
 
 def input_file_problem(path: str | Path, limit: int = MAX_INPUT_FILE) -> str:
     """Why `path` cannot be read as an input file, or "" when it can."""
+    if not str(path):  # Path("") is the current folder
+        return "an empty file name"
     try:
         mode_size = os.stat(path)
     except FileNotFoundError:

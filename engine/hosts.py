@@ -1,13 +1,66 @@
-"""Host names a load can be pointed at: an IP literal, or a DNS name whose labels are 1-63
-characters and whose whole is at most 253. Anything longer cannot be resolved; checked at load,
-it is bad input instead of a resolver error on every request."""
+"""Host names and URLs a load can be pointed at: an IP literal, or a DNS name of letters,
+digits, `-`, `_` and dots whose labels are 1-63 characters and whose whole is at most 253; a URL
+is http:// or https:// with such a host and a port 1-65535 (or none). Anything else cannot be
+resolved or connected to; checked at load, it is bad input instead of an error on every request.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
+import string
+from urllib.parse import unquote
+
+import httpx
 
 MAX_NAME = 253
 MAX_LABEL = 63
+NOT_HTTP = "only http:// and https:// URLs can be loaded"
+# ASCII a host name may hold; other characters are the IDNA form's business (httpx's).
+_NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.")
+# `[IPv6]` with nothing but `:port` after it.
+_BRACKETED = re.compile(r"\[[^\[\]]*\](:[^\[\]]*)?")
+
+
+def url_problem(url: str) -> str:
+    """Why `url` cannot be loaded ("" when it can), as one phrase to follow the URL."""
+    if not url.strip():
+        return "an empty URL"
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return NOT_HTTP
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    problem = _bracket_problem(authority)
+    if problem:
+        return problem
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        # httpx before 0.28 refuses an overlong host itself, without saying why
+        host = authority[1:].partition("]")[0] if authority.startswith("[") else authority
+        return host_problem(host.partition(":")[0] or "_") or _phrase(str(exc))
+    if not parsed.host:
+        return "no host"
+    return host_problem(parsed.host) or port_problem(parsed.port)
+
+
+def _bracket_problem(authority: str) -> str:
+    """An IPv6 host is `[address]`, with nothing but `:port` after it."""
+    if ("[" not in authority and "]" not in authority) or _BRACKETED.fullmatch(authority):
+        return ""
+    if "]" not in authority:
+        return "the IPv6 host has no closing ']'"
+    return "only :port may follow the IPv6 host's ']'"
+
+
+def port_problem(port: int | None) -> str:
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is not 1-65535"
+    return ""
+
+
+def _phrase(message: str) -> str:
+    return message[:1].lower() + message[1:]
 
 
 def host_problem(host: str) -> str:
@@ -19,8 +72,21 @@ def host_problem(host: str) -> str:
     else:
         return ""
     name = host.rstrip(".")
+    bad = _bad_character(host)
+    if bad:
+        return f"the host {unquote(host)!r} cannot have {bad!r}"
     if len(name) > MAX_NAME:
         return f"the host name is {len(name):,} characters long; DNS allows {MAX_NAME}"
     if any(not 1 <= len(label) <= MAX_LABEL for label in name.split(".")):
         return f"a label of the host name is empty or longer than {MAX_LABEL} characters"
     return ""
+
+
+def _bad_character(host: str) -> str:
+    """The first ASCII character a host name cannot hold ("" if none); httpx writes a space as
+    %20, so the host is read decoded, and a `%` that decodes to nothing wrong is still wrong."""
+    decoded = unquote(host)
+    for character in decoded:
+        if character.isascii() and character not in _NAME_CHARACTERS:
+            return character
+    return "%" if "%" in host else ""

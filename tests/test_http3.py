@@ -4,8 +4,10 @@ against the target's own QUIC counters (connections created, closed, requests)."
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -16,7 +18,7 @@ from loadscope.engine.diagnostics import attach_diagnostics, udp_socket_counts
 from loadscope.engine.session import TargetFeed, TargetListScenario, parse_targets
 from loadscope.engine.target import TargetOptions, TargetProcess
 
-from .cli_support import loadscope
+from .cli_support import loadscope, loadscope_in_process
 from .helpers import run_session
 
 pytestmark = pytest.mark.slow
@@ -96,8 +98,40 @@ async def test_a_certificate_that_does_not_verify_fails_without_insecure(
     snap = session.snapshot()
     assert snap.requests_total == 0 or snap.errors_total == snap.requests_total
     kinds = {error.kind for error in snap.errors}
-    assert kinds == {"tls_verify_failed"}, kinds
+    assert kinds == {"tls_verify"}, kinds  # TCP's TLS names it so: one kind, one hint
+    assert "certificate verification failed" in snap.errors[0].last_message
     assert h3_target.requests("http3") - requests == 0
+
+
+async def test_a_failed_quic_handshake_counts_as_opened_as_a_failed_tls_one_does(
+    h3_target: TargetProcess,
+) -> None:
+    """The server answered each handshake, as a TCP accept does before TLS fails: each one is
+    opened and closed with an error, for HTTP/3 as for HTTP/1.1 and HTTP/2 over TLS."""
+    assert h3_target.https_url is not None
+    tls_url = h3_target.https_url + "/"
+    opened = {}
+    for version, where in ((HttpVersion.HTTP3, url(h3_target)), (HttpVersion.HTTP2, tls_url)):
+        config = h3_config(concurrency=1, max_iterations=3, insecure=False, http_version=version)
+        snap = (await run_session(config, UrlScenario(where))).snapshot()
+        assert snap.errors_total == 3 and snap.requests_total == 3, snap.errors
+        assert snap.connections.closed_by_reason == (("error", 3),)
+        opened[version] = snap.connections.opened_total
+    assert opened == {HttpVersion.HTTP3: 3, HttpVersion.HTTP2: 3}
+
+
+def test_a_certificate_failure_over_http3_is_one_line_with_the_insecure_hint(
+    h3_target: TargetProcess,
+) -> None:
+    """aioquic logs each failed handshake at WARNING; with no logging configured Python's
+    last-resort handler printed it on stderr, once per connection, even with -q."""
+    root = logging.getLogger()
+    with mock.patch.object(root, "handlers", []):  # as in a real process: none configured
+        result = loadscope_in_process("run", url(h3_target), "--http3", "-d", "2s", "-c", "5", "-q")
+    assert result.code == 2
+    line = result.error_line()
+    assert line.startswith("loadscope: target unreachable: "), line
+    assert "certificate verification failed" in line and "--insecure" in line, line
 
 
 async def test_a_stalled_server_fails_the_request_with_a_timeout(h3_target: TargetProcess) -> None:

@@ -447,6 +447,60 @@ def test_runner_errors(tmp_path: Path, runner: str, message: str) -> None:
     assert message in error_of(path)
 
 
+@pytest.mark.parametrize(
+    ("runner", "line", "col", "message"),
+    [
+        # The runner's value lost to an unset ${ENV}: said so, where the runner is defined.
+        ("${NOPE}", 2, 8, "runner `req` is empty: the environment variable NOPE is not set"),
+        ("'${NOPE}'", 2, 8, "runner `req` is empty: the environment variable NOPE is not set"),
+        (
+            "${NOPE}${ALSO}/api",
+            2,
+            8,
+            "runner `req` is '/api', not a URL: the environment variables NOPE and ALSO are "
+            "not set",
+        ),
+        (
+            "'http://${NOPE}:8080/'",
+            2,
+            8,
+            "invalid endpoint 'http://:8080/' (the environment variable NOPE is not set)",
+        ),
+        (
+            "{endpoint: '${NOPE}'}",
+            2,
+            19,
+            "invalid endpoint '' (the environment variable NOPE is not set)",
+        ),
+        # runn's `${VAR?message}`: an error of its own when VAR is not set
+        ("${NOPE?give the target URL}", 2, 8, "NOPE is not set: give the target URL"),
+        ("${NOPE?}", 2, 8, "the environment variable NOPE is not set: it is required"),
+    ],
+)
+def test_a_runner_emptied_by_an_unset_env_var_says_so(
+    tmp_path: Path, runner: str, line: int, col: int, message: str
+) -> None:
+    path = write(tmp_path, f"runners:\n  req: {runner}\nsteps:\n  - req: {{/: {{get: {{}}}}}}\n")
+    error = error_of(path, env={})
+    assert error.startswith(at(path, line, col)), error
+    assert message in error, error
+
+
+def test_an_unset_env_var_in_a_runner_no_step_uses_is_no_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f"runners:\n  req: {ENDPOINT}\n  db: ${{NOPE}}\nsteps:\n  - req: {{/: {{get: {{}}}}}}\n",
+    )
+    scenario = load_runbooks([path], env={})
+    assert any("NOPE" in warning for warning in scenario.warnings), scenario.warnings
+
+
+def test_a_set_env_var_with_a_required_marker_expands(tmp_path: Path) -> None:
+    path = write(tmp_path, "runners:\n  req: ${T?set T}\nsteps:\n  - req: {/: {get: {}}}\n")
+    scenario = load_runbooks([path], env={"T": ENDPOINT})
+    assert scenario.runner_configs()[0].base_url == ENDPOINT
+
+
 EXPRESSION_ERRORS = [
     # (step body, line, col, message); the body is on line 6 from col 5
     (

@@ -6,14 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx
-
 from ..files import input_file_problem
-from ..hosts import host_problem
-from ..session.scenario import check_port
+from ..hosts import NOT_HTTP, url_problem
 from ._book_fields import Warn, absent, duration, flag, optional_string
 from ._errors import Location, RunbookError
-from ._yaml import YMap, YNode, YScalar, kind_of
+from ._yaml import YMap, YNode, YScalar, kind_of, not_set
 
 HTTP_RUNNER_KEYS = frozenset(
     {"endpoint", "timeout", "skipVerify", "cacert", "cert", "key", "useCookie",
@@ -53,6 +50,7 @@ class RunnerSpec:
     directory: Path | None = None  # the folder of the runbook that defines the runner
     template: YScalar | None = None  # a templated endpoint, rendered at load if it can be
     params: YNode | None = None
+    problem: str = ""  # why no step can use it, said where it is defined
     # runn's OpenAPI keys: a runner with its own `openapi3` is not checked by --http-openapi3
     own_openapi3: bool = False
     skip_validate_request: bool = False
@@ -62,6 +60,8 @@ class RunnerSpec:
 def parse_runner(
     name: str, location: Location, node: YNode, directory: Path, warn: Warn
 ) -> RunnerSpec:
+    if isinstance(node, YScalar) and node.unset_env and not _is_url(node.text):
+        return _emptied_runner(name, node)
     if isinstance(node, YScalar) and isinstance(node.value, str):
         value = node.value.strip()
         if "{{" in value:
@@ -91,7 +91,7 @@ def parse_runner(
             warn(key_node.location, f"`{key}` is not an HTTP runner key; it is ignored")
     endpoint = node.get("endpoint")
     if not isinstance(endpoint, YScalar) or not isinstance(endpoint.value, str):
-        raise RunbookError(endpoint.location, "`endpoint` is a URL")  # type: ignore[union-attr]
+        raise RunbookError(endpoint.location, "`endpoint` is a URL", _unset_hint(endpoint))  # type: ignore[union-attr]
     if "{{" in endpoint.value:
         spec.kind, spec.template = TEMPLATED_ENDPOINT, endpoint
     else:
@@ -174,6 +174,26 @@ def _runbook_runner(name: str, node: YMap, directory: Path) -> RunnerSpec:
     )
 
 
+def _is_url(text: str) -> bool:
+    return text.strip().startswith(("http://", "https://"))
+
+
+def _emptied_runner(name: str, node: YScalar) -> RunnerSpec:
+    """A runner whose value an unset `${ENV}` emptied or cut (runn expands it to ""): a step
+    that uses it fails, saying why. Its expansion has warned already."""
+    text = node.text.strip()
+    what = "is empty" if not text else f"is {_shown(text)!r}, not a URL"
+    problem = f"runner `{name}` {what}: {not_set(*node.unset_env)}"
+    return RunnerSpec(name, node.location, None, kind="unset", problem=problem)
+
+
+def _unset_hint(node: YNode | None) -> str:
+    """What explains a missing value: the `${ENV}` in it that were not set ("" if none)."""
+    if isinstance(node, YScalar) and node.unset_env:
+        return not_set(*node.unset_env)
+    return ""
+
+
 def _other_runner(name: str, location: Location, kind: str, warn: Warn) -> RunnerSpec:
     warn(location, f"runner `{name}` is not an HTTP runner ({kind}); steps cannot use it")
     return RunnerSpec(name, location, None, kind=kind)
@@ -184,20 +204,18 @@ def _endpoint(value: str, node: YScalar) -> str:
         raise RunbookError(
             node.location, "templates in runner endpoints are not supported", "use ${ENV}"
         )
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise RunbookError(node.location, f"invalid endpoint {value!r}", "use http://host:port")
-    try:
-        check_port(url)
-    except ValueError as exc:
-        raise RunbookError(node.location, f"invalid endpoint {value!r}: {exc}") from None
-    problem = host_problem(url.host)
-    if problem:
-        raise RunbookError(node.location, f"invalid endpoint: {problem}")
-    return value
+    problem = url_problem(value)
+    if not problem:
+        return value
+    hint = _unset_hint(node)
+    if problem in (NOT_HTTP, "an empty URL", "no host"):
+        message = f"invalid endpoint {_shown(value)!r}"
+        raise RunbookError(node.location, message, hint or "use http://host:port")
+    raise RunbookError(node.location, f"invalid endpoint {_shown(value)!r}: {problem}", hint)
+
+
+def _shown(value: str, limit: int = 100) -> str:
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 def _file(node: YMap, key: str, directory: Path) -> str | None:

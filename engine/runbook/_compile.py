@@ -339,6 +339,8 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
             f"runner `{runner.name}`: the endpoint template must be known at load",
             "use vars, parent.vars or ${ENV}",
         )
+    if runner.problem:
+        raise RunbookError(runner.location, runner.problem, f"used at {key.location}")
     if runner.endpoint is None:
         raise RunbookError(
             key.location,

@@ -1,8 +1,10 @@
 """Reading a runbook's YAML into a small tree whose every node knows its `file:line:col`.
 
 Scalars are typed as runn (Go YAML) types them, not as YAML 1.1 does: `yes`, `on` and `010` stay a
-string and a decimal. `${ENV}` and `${ENV:-default}` are expanded in values (never in keys)
-before typing, as runn does, so `count: ${N:-3}` is a number.
+string and a decimal. `${ENV}`, `${ENV:-default}`, `${ENV-default}` and `${ENV?message}` are
+expanded in values (never in keys) before typing, as runn does, so `count: ${N:-3}` is a number;
+an unset `${ENV}` is an empty string, and the scalar keeps its name to explain a value that is
+then missing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ _SPECIAL_FLOATS = {
     "+.inf": float("inf"), "-.inf": float("-inf"), "-.Inf": float("-inf"),
     ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
 }  # fmt: skip
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)((?:[^{}]|\{[^{}]*\})*))?\}")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-|\?)((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
 class Source:
@@ -46,16 +48,23 @@ class YNode:
 
 
 class YScalar(YNode):
-    __slots__ = ("source", "style", "text", "value")
+    __slots__ = ("source", "style", "text", "unset_env", "value")
 
     def __init__(
-        self, location: Location, value: Any, text: str, style: str, source: Source
+        self,
+        location: Location,
+        value: Any,
+        text: str,
+        style: str,
+        source: Source,
+        unset_env: tuple[str, ...] = (),
     ) -> None:
         super().__init__(location)
         self.value = value
         self.text = text
         self.style = style
         self.source = source
+        self.unset_env = unset_env  # the `${ENV}` in it that were not set, so expanded to ""
 
     def locate(self, offset: int) -> Location:
         """The file position of character `offset` of this scalar's text."""
@@ -211,30 +220,45 @@ class _Converter:
         style = node.style or ""
         if is_key:  # keys stay as written, as runn's `fmt.Sprintf("%v", key)` mostly does
             return YScalar(location, text, text, style, self.source)
+        unset: list[str] = []
         if "${" in text:
-            text = self.expand_env(text, location)
+            text = self.expand_env(text, location, unset)
         if style:
             value: Any = text
         elif node.tag == _resolve(node.value):
             value = typed_scalar(text)
         else:
             value = _explicit(text, node.tag)
-        return YScalar(location, value, text, style, self.source)
+        return YScalar(location, value, text, style, self.source, tuple(dict.fromkeys(unset)))
 
-    def expand_env(self, text: str, location: Location) -> str:
+    def expand_env(self, text: str, location: Location, unset: list[str]) -> str:
+        """`text` with its `${ENV...}` expanded; the names that were not set join `unset`."""
+
         def replace(match: re.Match[str]) -> str:
-            name, operator, default = match.group(1), match.group(2), match.group(3)
+            name, operator, word = match.group(1), match.group(2), match.group(3)
             value = self.env.get(name)
             if operator == ":-" and not value:
-                return self.expand_env(default or "", location)
+                return self.expand_env(word or "", location, unset)
             if operator == "-" and value is None:
-                return self.expand_env(default or "", location)
+                return self.expand_env(word or "", location, unset)
+            if operator == "?" and value is None:
+                message = self.expand_env(word or "", location, unset)
+                raise RunbookError(location, f"{not_set(name)}: {message or 'it is required'}")
             if value is None:
                 self.warn(location, f"${{{name}}} is not set; it expands to an empty string")
+                unset.append(name)
                 return ""
             return value
 
         return _ENV.sub(replace, text)
+
+
+def not_set(*names: str) -> str:
+    """`the environment variable A is not set`, for one name or more."""
+    if len(names) == 1:
+        return f"the environment variable {names[0]} is not set"
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"the environment variables {listed} are not set"
 
 
 _RESOLVER = yaml.resolver.Resolver()

@@ -21,8 +21,8 @@ from typing import NoReturn
 
 import httpx
 
-from ..hosts import host_problem
-from .scenario import TOKEN, check_header, check_port
+from ..hosts import NOT_HTTP, url_problem
+from .scenario import TOKEN, check_header
 
 MAX_BODY_FILE = 64 * 1024 * 1024
 
@@ -167,17 +167,12 @@ class TargetParser:
         return method.upper()
 
     def _url(self, text: str) -> str:
-        try:
-            url = httpx.URL(text)
-            check_port(url)
-        except (httpx.InvalidURL, ValueError) as exc:
-            self._fail(f"invalid URL {text!r}: {exc}")
-        if url.scheme not in ("http", "https") or not url.host:
+        problem = url_problem(text)
+        if problem == NOT_HTTP:
             self._fail(f"not an http(s) URL: {text!r}")
-        problem = host_problem(url.host)
         if problem:
             self._fail(f"invalid URL {text!r}: {problem}")
-        return str(url)
+        return str(httpx.URL(text))
 
     def _header(self, pending: _Pending, name: str, value: str) -> None:
         try:

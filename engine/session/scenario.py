@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import httpx
 
 from .._config import DEFAULT_MAX_HEADER_SIZE, RunnerConfig
+from ..hosts import url_problem
 from .failures import IterationFailed as IterationFailed  # re-exported: scenarios raise it
 from .failures import RequestFailed as RequestFailed  # re-exported too
 from .redirects import REDIRECT_STATUSES, follow_redirects
@@ -96,11 +97,6 @@ class WarningScenario(Protocol):
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110: methods and header names
 
 
-def check_port(url: httpx.URL) -> None:
-    if url.port is not None and not 0 < url.port < 65536:
-        raise ValueError(f"port {url.port} is not 1-65535")
-
-
 def check_header(name: str, value: str) -> None:
     if not TOKEN.fullmatch(name):
         raise ValueError(f"invalid header name {name!r}")
@@ -143,13 +139,10 @@ class UrlScenario:
     ) -> None:
         """`max_redirects`: follow up to that many redirects (each hop is a request; one more
         fails with `too_many_redirects`); None: do not follow, a redirect is the answer."""
+        problem = url_problem(url)
+        if problem:
+            raise ValueError(f"invalid URL {url!r}: {problem}")
         parsed = httpx.URL(url)
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        try:
-            check_port(parsed)
-        except ValueError as exc:
-            raise ValueError(f"invalid URL {url!r}: {exc}") from None
         if not TOKEN.fullmatch(method):
             raise ValueError(f"not an HTTP method: {method!r}")
         for header, value in headers:

@@ -18,6 +18,7 @@ aioquic's H3 layer (`_h3_fast`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 
@@ -39,6 +40,7 @@ from aioquic.quic.events import (
     StreamDataReceived,
     StreamReset,
 )
+from aioquic.tls import AlertDescription
 
 from .._config import CloseReason
 from ._errors import (
@@ -67,6 +69,19 @@ MAX_STREAMS = 100
 _HTTP3 = b"HTTP/3"
 # QUIC transport error codes (RFC 9000 §20.1) that mean the TLS handshake failed.
 _CRYPTO_ERRORS = range(0x100, 0x200)
+# The alerts (as CRYPTO_ERROR codes) that say a certificate was refused: aioquic closes with
+# these when the server's certificate does not verify.
+_CERTIFICATE_ERRORS = frozenset(
+    0x100 + alert
+    for alert in (
+        AlertDescription.bad_certificate,
+        AlertDescription.unsupported_certificate,
+        AlertDescription.certificate_revoked,
+        AlertDescription.certificate_expired,
+        AlertDescription.certificate_unknown,
+        AlertDescription.unknown_ca,
+    )
+)
 _H3_NO_ERROR = int(ErrorCode.H3_NO_ERROR)
 _H3_REQUEST_REJECTED = int(ErrorCode.H3_REQUEST_REJECTED)
 
@@ -152,11 +167,32 @@ def closed_error(event: ConnectionTerminated) -> QuicClosed:
     )
 
 
-def handshake_error(event: ConnectionTerminated, origin: str) -> Exception:
-    """What a connection terminated during its handshake fails with."""
+def quiet_aioquic_logs() -> None:
+    """aioquic logs each connection it closes on an error at WARNING (one line per failed
+    handshake); with no logging configured, Python's last-resort handler prints those on stderr,
+    past `-q` and under the console's screen. The engine reports the same failure as an error
+    kind, so the lines go nowhere unless the application configures logging itself."""
+    for name in ("quic", "http3"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
+quiet_aioquic_logs()
+
+
+def handshake_error(
+    event: ConnectionTerminated, origin: str, *, sent_certificate: bool = False
+) -> Exception:
+    """What a connection terminated during its handshake fails with. A certificate alert is this
+    client refusing the server's certificate, named as TCP's TLS names it (`tls_verify`), unless
+    this client sent a certificate of its own: then the server may be the one refusing."""
     reason = event.reason_phrase or f"error 0x{event.error_code:x}"
+    if event.error_code in _CERTIFICATE_ERRORS and not sent_certificate:
+        message = f"QUIC TLS with {origin}: certificate verification failed: {reason}"
+        return TLSError(message, "tls_verify")
     if event.error_code in _CRYPTO_ERRORS:
-        return TLSError(f"QUIC TLS with {origin}: {reason}", "tls_verify_failed")
+        return TLSError(f"QUIC TLS with {origin}: {reason}")
     if "version" in reason.lower():
         return ConnectError(
             f"QUIC version negotiation with {origin} failed: {reason}",
@@ -218,6 +254,7 @@ class AsyncHTTP3Connection(Connection):
         self._control = ControlStreamReader()
         self._paths: StreamPaths | None = None  # aioquic's H3 layer or the fast path
         self.peer_error: tuple[int, str] | None = None  # the CONNECTION_CLOSE code and reason
+        self._sent_certificate = False  # a client certificate: see `handshake_error`
 
     # -- opening --------------------------------------------------------------------------------
     async def open(
@@ -226,6 +263,7 @@ class AsyncHTTP3Connection(Connection):
         """Handshake with the server; raises ConnectTimeout, TLSError or ConnectError."""
         loop = asyncio.get_running_loop()
         quic = self._quic = client_quic(quic_configuration(settings, server_name))
+        self._sent_certificate = bool(settings.cert)
         # Before the handshake: the server's control and QPACK streams may arrive with it.
         self._h3 = LimitedH3Connection(quic, self.max_header_size)
         self._paths = StreamPaths(self._h3, quic, self.max_header_size)
@@ -432,7 +470,8 @@ class AsyncHTTP3Connection(Connection):
         self.peer_error = (event.error_code, event.reason_phrase)
         handshaking = self._handshake is not None and not self._handshake.done()
         if handshaking and self._handshake is not None:
-            self._handshake.set_exception(handshake_error(event, self.origin))
+            error = handshake_error(event, self.origin, sent_certificate=self._sent_certificate)
+            self._handshake.set_exception(error)
         self._fail_all(closed_error(event))
         if not self.closed and not handshaking:
             graceful = event.error_code in (0, _H3_NO_ERROR)

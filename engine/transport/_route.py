@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from ..hosts import url_problem
+
 _PROXY_PORTS = {"http": 80, "https": 443}
 
 
@@ -64,18 +66,18 @@ def parse_proxy(text: str, source: str = "--proxy") -> Proxy:
     value = text.strip()
     if "://" not in value:
         value = f"http://{value}"
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{source}: {text!r} is not a proxy URL ({exc})") from None
-    if parts.scheme != "http":
+    if value.partition("://")[0].lower() != "http":
         raise ValueError(f"{source}: {text!r}: only http:// proxies are supported")
-    if not parts.hostname:
+    problem = url_problem(value)
+    if problem == "no host":
         raise ValueError(f"{source}: {text!r} names no host")
+    if problem:
+        raise ValueError(f"{source}: {text!r} is not a proxy URL: {problem}")
+    parts = urlsplit(value)  # what url_problem accepts, urlsplit reads
+    port = parts.port
     if parts.path not in ("", "/") or parts.query:
         raise ValueError(f"{source}: {text!r}: a proxy URL has no path")
-    host = parts.hostname
+    host = parts.hostname or ""  # url_problem found one
     port = port or _PROXY_PORTS[parts.scheme]
     shown = f"[{host}]" if ":" in host else host
     authorization = None

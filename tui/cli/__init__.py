@@ -73,7 +73,8 @@ def _located(message: str) -> bool:
     head = message.split(": ", 1)[0]
     if head.startswith("-"):
         return False
-    return head.count(":") >= 2 and head.rsplit(":", 2)[-1].isdigit()
+    parts = head.rsplit(":", 2)
+    return len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
 
 
 def _dispatch(arguments: list[str]) -> int:

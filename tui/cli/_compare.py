@@ -102,6 +102,8 @@ def threshold_names() -> frozenset[str]:
 
 def load_report(path: str) -> dict[str, Any]:
     """A `run`/`console` JSON report, or `loadt`'s (loadscope's report under "loadscope")."""
+    if not path:
+        raise UsageError("compare: an empty file name where a JSON report goes")
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -9,7 +9,6 @@ import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -17,14 +16,13 @@ from ...engine import HttpVersion, RetireAt, ReuseMode, SessionConfig, Stage
 from ...engine.control import ScenarioSpec
 from ...engine.durations import DurationError, parse_duration
 from ...engine.files import InputFileError, input_file_problem, read_input_file
-from ...engine.hosts import host_problem
+from ...engine.hosts import url_problem
 from ...engine.redact import add_header_secrets, add_secrets, redact_url
 from ...engine.runbook import RunbookOptions
 from ...engine.session.scenario import (
     DEFAULT_EXPECTED_STATUS,
     TOKEN,
     check_header,
-    check_port,
     parse_status_ranges,
 )
 from ..format import counted
@@ -351,6 +349,11 @@ def iterations(count: int | None) -> int | None:
 
 def check_books(books: list[str] | tuple[str, ...]) -> None:
     for book in books:
+        if not book.strip():
+            raise UsageError("an empty argument where a runbook file or a URL goes")
+        if "://" in book:
+            shown = shown_url(book)
+            raise UsageError(f"{shown}: a URL, not a runbook file (`loadscope run URL` loads one)")
         problem = input_file_problem(book)
         if problem == "no such file":
             hint = "" if book.endswith((".yml", ".yaml")) else f" (a URL? {_as_url(book)})"
@@ -371,25 +374,18 @@ def _as_url(text: str) -> str:
 
 
 def _checked_url(url: str) -> str:
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as exc:
-        # httpx before 0.28 refuses an overlong host itself, without saying why
-        problem = host_problem(urlsplit(url).hostname or "_")
-        raise UsageError(
-            f"invalid URL: {problem}" if problem else f"invalid URL {redact_url(url)!r}: {exc}"
-        ) from None
-    add_secrets([parsed.password] if parsed.password else [])
-    if not parsed.host:
-        raise UsageError(f"invalid URL {redact_url(url)!r}: no host")
-    problem = host_problem(parsed.host)
+    problem = url_problem(url)
     if problem:
-        raise UsageError(f"invalid URL: {problem}")
-    try:
-        check_port(parsed)
-    except ValueError as exc:
-        raise UsageError(f"invalid URL {redact_url(url)!r}: {exc}") from None
+        raise UsageError(f"invalid URL {shown_url(url)!r}: {problem}")
+    parsed = httpx.URL(url)
+    add_secrets([parsed.password] if parsed.password else [])
     return url
+
+
+def shown_url(url: str, limit: int = 100) -> str:
+    """The URL as an error line names it: no password, and not a screenful."""
+    shown = redact_url(url)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def _expected_status(text: str | None) -> str:

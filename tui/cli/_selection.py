@@ -140,7 +140,7 @@ def expand_patterns(patterns: tuple[str, ...]) -> list[str]:
     """runn's PATH_PATTERN: each a file or a glob (`**` crosses folders); none may match nothing."""
     found: list[str] = []
     for pattern in patterns:
-        if not glob.has_magic(pattern):
+        if not glob.has_magic(pattern) or "://" in pattern:  # `http://[::1]/` is no pattern
             found.append(pattern)  # a plain path: its own check says what is wrong
             continue
         matches = sorted(
