@@ -127,7 +127,9 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     add_load_options(console, default_duration=None)
     add_worker_options(console)
-    add_report_options(console, text_format=False, quiet=False, save_dir=True)
+    add_report_options(
+        console, text_format=False, quiet=False, save_dir=True, to_file="to FILE (not -)"
+    )
     add_metrics_options(console)
 
 
@@ -217,7 +219,15 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         help="HTTP/3 over QUIC: the target over TLS with its UDP port, the runbook with --http3 "
         "(the http3 extra: aioquic)",
     )
-    add_report_options(demo, threshold=False, csv=False, quiet=False, html=False, save_dir=True)
+    add_report_options(
+        demo,
+        threshold=False,
+        csv=False,
+        quiet=False,
+        html=False,
+        save_dir=True,
+        to_file="to FILE (- for stdout with --headless)",
+    )
 
 
 def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -555,8 +565,10 @@ def add_report_options(
     quiet: bool = True,
     html: bool = True,
     save_dir: bool = False,
+    to_file: str = "to FILE or - for stdout",
 ) -> None:
-    """The report flags, defined once; each command takes the ones that apply to it."""
+    """The report flags, defined once; each command takes the ones that apply to it.
+    `to_file`: where the output files may go (the console's terminal is its own: no `-`)."""
     out = parser.add_argument_group("report")
     if threshold:
         out.add_argument(
@@ -586,24 +598,29 @@ def add_report_options(
             "--format",
             choices=["text", "json"],
             default="text",
-            help="report on stdout (default text); json prints only the JSON report",
+            help="report on stdout (default text); json prints only the JSON report. An output "
+            "file given as - (stdout) takes stdout instead: the text report then goes to stderr; "
+            "json with a - output is an error",
         )
     out.add_argument(
         "--out",
         "--summary-json",
         dest="out",
         metavar="FILE",
-        help="write the JSON report here, always, even when interrupted",
+        help=f"write the JSON report {to_file}, always, even when interrupted",
     )
     if csv:
         out.add_argument(
-            "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
+            "--csv",
+            metavar="FILE",
+            help=f"write the per-second timeline as CSV {to_file}, as it runs",
         )
     if html:
         out.add_argument(
             "--html",
             metavar="FILE",
-            help="write a self-contained HTML report (summary, charts, tables) here at the end",
+            help=f"write a self-contained HTML report (summary, charts, tables) {to_file} at the "
+            "end",
         )
     if save_dir:
         out.add_argument(
