@@ -5,7 +5,9 @@ the listener it could not have, and sub-second runs reported with useful precisi
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,60 @@ def test_the_reference_gives_each_commands_exit_codes() -> None:
     sections = reference_markdown().split("\n## ")
     [watch] = [s for s in sections if s.startswith("`loadscope watch`")]
     assert "Exit codes: 0 ok, 2 bad input, 130 interrupted." in watch
+
+
+# -- 3. the built-in target says which listener failed ---------------------------------------------
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_a_busy_port_is_named_alone_beside_a_unix_socket(busy_port: int, tmp_path: Path) -> None:
+    sock = tmp_path / "x.sock"
+    result = loadscope_in_process("target", "--port", str(busy_port), "--unix-socket", str(sock))
+    assert result.code == 2
+    assert result.error_line() == (
+        f"loadscope: target: cannot listen on 127.0.0.1:{busy_port}: address already in use"
+    )
+
+
+def test_a_busy_tls_port_is_named_alone(busy_port: int) -> None:
+    result = loadscope_in_process("target", "--port", "0", "--tls", "--tls-port", str(busy_port))
+    assert result.code == 2
+    assert result.error_line() == (
+        f"loadscope: target: cannot listen on 127.0.0.1:{busy_port}: address already in use"
+    )
+
+
+def test_a_file_in_the_unix_sockets_place_is_named(tmp_path: Path) -> None:
+    taken = tmp_path / "x.sock"
+    taken.write_text("not a socket")
+    result = loadscope_in_process("target", "--port", "0", "--unix-socket", str(taken))
+    assert result.code == 2
+    assert result.error_line() == (
+        f"loadscope: target: cannot listen on unix socket {taken}: "
+        "a file that is not a socket is in the way"
+    )
+    assert taken.read_text() == "not a socket"
+
+
+def test_a_unix_socket_path_too_long_is_named_with_its_reason(tmp_path: Path) -> None:
+    sock = tmp_path / ("s" * 120 + ".sock")
+    result = loadscope_in_process("target", "--port", "0", "--unix-socket", str(sock))
+    assert result.code == 2
+    line = result.error_line()
+    assert line.startswith(f"loadscope: target: cannot listen on unix socket {sock}: ")
+    assert line.endswith("path too long (at most 107 bytes)")
+    assert "127.0.0.1" not in line
+
+
+def test_a_unix_socket_in_a_missing_directory_is_named(tmp_path: Path) -> None:
+    sock = tmp_path / "missing" / "x.sock"
+    result = loadscope_in_process("target", "--port", "0", "--unix-socket", str(sock))
+    assert result.code == 2
+    assert result.error_line() == (
+        f"loadscope: target: cannot listen on unix socket {sock}: no such file or directory"
+    )
