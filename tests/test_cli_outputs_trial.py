@@ -5,6 +5,7 @@ the listener it could not have, and sub-second runs reported with useful precisi
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +31,8 @@ def no_dash_file() -> Iterator[None]:
 
 
 def run(target: TargetProcess, *args: str) -> Result:
-    """A run that ends in milliseconds: one iteration of one request."""
-    return loadscope_in_process("run", target.http_url + "/", "--iterations", "1", *args)
+    """A run that ends in milliseconds: one VU, one iteration of one request."""
+    return loadscope_in_process("run", target.http_url + "/", "-c", "1", "--iterations", "1", *args)
 
 
 # -- 1. `-` is stdout -----------------------------------------------------------------------------
@@ -212,3 +213,46 @@ def test_a_unix_socket_in_a_missing_directory_is_named(tmp_path: Path) -> None:
     assert result.error_line() == (
         f"loadscope: target: cannot listen on unix socket {sock}: no such file or directory"
     )
+
+
+# -- 4. sub-second runs, and counts with their nouns ----------------------------------------------
+def test_a_run_of_milliseconds_shows_them(target: TargetProcess, tmp_path: Path) -> None:
+    html = tmp_path / "r.html"
+    result = run(target, "--html", str(html))
+    assert result.code == 0, result.err
+    duration = re.search(r"^Duration \(--duration\)\.+: (\S+)$", result.out, re.M)
+    assert duration is not None and duration.group(1) != "0s", result.out
+    assert re.fullmatch(r"[\d.]+(ms|µs)", duration.group(1)), duration.group(1)
+    total = re.search(r"^  total\s+1 in (\S+) = ", result.out, re.M)
+    assert total is not None and total.group(1) != "0.0s", result.out
+    assert re.fullmatch(r"[\d.]+ms", total.group(1)), total.group(1)
+    page = html.read_text()
+    assert "1 VU " in page and "1 VUs" not in page
+    assert re.search(r" · [\d.]+ ms · ", page), "the HTML says the sub-second time in ms"
+
+
+def test_the_quiet_line_gives_the_time_and_singular_nouns(target: TargetProcess) -> None:
+    result = run(target, "-q")
+    assert result.code == 0, result.err
+    assert re.fullmatch(
+        r"1 request in [\d.]+ms, [\d,.]+ req/s, 0 errors, 0 of 1 iteration failed, "
+        r"request p50 \S+, request p99 \S+, 1 connection opened\n",
+        result.out,
+    ), result.out
+
+
+def test_elapsed_text() -> None:
+    from loadscope.tui.format import elapsed
+
+    assert elapsed(0.0082) == "8.20ms"
+    assert elapsed(0.00004) == "0.040ms"
+    assert elapsed(1.23) == "1.2s"
+    assert elapsed(3725.0) == "3,725.0s"
+
+
+def test_a_go_duration_of_a_sub_second_run_keeps_its_milliseconds() -> None:
+    from loadscope.tui.format import elapsed_duration
+
+    assert elapsed_duration(0.00812) == "8ms"
+    assert elapsed_duration(0.0000412) == "41µs"
+    assert elapsed_duration(2.345) == "2.3s"
