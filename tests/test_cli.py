@@ -162,7 +162,7 @@ def test_quiet_prints_one_summary_line(target: TargetProcess) -> None:
     assert result.code == 0 and result.err == ""
     [line] = result.out.splitlines()
     assert re.fullmatch(
-        r"[\d,]+ requests, [\d,.]+ req/s, 0 errors, 0 of [\d,]+ iterations? failed, "
+        r"[\d,]+ requests in [\d,.]+m?s, [\d,.]+ req/s, 0 errors, 0 of [\d,]+ iterations? failed, "
         r"request p50 \S+, request p99 \S+, "
         r"2 connections opened",
         line,

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..engine import SessionConfig, Snapshot
 from ..engine.durations import go_duration
+from .format import elapsed_duration
 
 
 def load_model(config: SessionConfig, snapshot: Snapshot | None = None) -> str:
@@ -67,10 +68,10 @@ def duration_text(config: SessionConfig, snapshot: Snapshot, *, interrupted: boo
     """runn's `duration`: the planned time, or the time it ran when it was cut short."""
     planned = planned_seconds(config)
     if planned is None or ran_all_iterations(config, snapshot):
-        return go_duration(round(snapshot.elapsed_s, 1))
+        return elapsed_duration(snapshot.elapsed_s)
     if not stopped_early(config, snapshot, interrupted):
         return go_duration(planned)
-    return go_duration(round(snapshot.elapsed_s, 1))  # the text adds the plan (see _text)
+    return elapsed_duration(snapshot.elapsed_s)  # the text adds the plan (see _text)
 
 
 def ran_all_iterations(config: SessionConfig, snapshot: Snapshot) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..engine.durations import go_duration
+
 
 def number(value: float) -> str:
     """12,345 / 123.4 / 1.23 — as many digits as a reader needs."""
@@ -41,6 +43,24 @@ def ms(value: float | None) -> str:
     if 0 < value < 0.1:  # 0.04 ms must not read as 0.00ms
         return f"{value:.3f}ms"
     return f"{value:.2f}ms"
+
+
+def elapsed(seconds: float, gap: str = "") -> str:
+    """How long a run took: `12.3s`, or below a second in milliseconds (`8.20ms`), so a run of
+    `--iterations 1` never reads as 0.0s; `gap=" "` for `8.20 ms` (the HTML's style)."""
+    if seconds <= 0:
+        return f"0{gap}s"
+    if seconds >= 1:
+        return f"{seconds:,.1f}{gap}s"
+    return ms(seconds * 1000).removesuffix("ms") + f"{gap}ms"
+
+
+def elapsed_duration(seconds: float) -> str:
+    """runn's Duration line (Go's form): tenths of a second, or below a second the ms (or µs)
+    it took, never `0s` for a run that was quick."""
+    if seconds >= 1:
+        return go_duration(round(seconds, 1))
+    return go_duration(round(seconds, 3) if seconds >= 0.001 else round(seconds, 6))
 
 
 def percent(share: float) -> str:

@@ -79,9 +79,10 @@ from ._counters import SharedCounters
 from ._foreground import run_foreground
 from ._options import Listener, PlainProtocols, TargetOptions
 from ._process import TargetProcess
-from ._server import TargetInfo, serve
+from ._server import ListenError, TargetInfo, serve
 
 __all__ = [
+    "ListenError",
     "Listener",
     "PlainProtocols",
     "SharedCounters",

@@ -24,7 +24,7 @@ from multiprocessing.process import BaseProcess
 from .._loop import run_event_loop
 from ._counters import Field, SharedCounters
 from ._options import Listener, TargetOptions
-from ._server import TargetInfo
+from ._server import ListenError, TargetInfo
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 3.0
@@ -109,6 +109,9 @@ class TargetProcess:
                 kind, payload = pipe.recv()
             except (EOFError, OSError):
                 raise RuntimeError("the target process exited while starting") from None
+            if kind == "listen_error":  # still a failed start; the cause names the listener
+                cause = ListenError(*payload)
+                raise RuntimeError(f"the target failed to start: {cause}") from cause
             if kind != "ready":
                 raise RuntimeError(f"the target failed to start: {payload}")
             infos.append(payload)
@@ -255,6 +258,9 @@ async def _worker(
         await server
     except asyncio.CancelledError:
         pass
+    except ListenError as exc:  # which listener, and why: the parent says so
+        with contextlib.suppress(OSError):
+            pipe.send(("listen_error", (exc.where, exc.reason)))
     except Exception as exc:  # could not listen, most likely: the parent shows one line
         with contextlib.suppress(OSError):
             pipe.send(("error", f"{type(exc).__name__}: {exc}"))

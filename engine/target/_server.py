@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import ssl
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -101,22 +102,28 @@ async def _serve(
     tls: TlsListener | None = None
     http3: Http3Listener | None = None
     unix: asyncio.AbstractServer | None = None
+    host = options.host
     try:
-        plain = listening_socket(options.host, options.port, options.backlog, reuse_port)
+        with listening_on(_netloc(host, options.port)):
+            plain = listening_socket(host, options.port, options.backlog, reuse_port)
         server = await loop.create_server(
             connection_factory(site, Listener.HTTP), sock=plain, backlog=options.backlog
         )
         if options.tls:
-            secure = listening_socket(options.host, options.tls_port, options.backlog, reuse_port)
+            with listening_on(_netloc(host, options.tls_port)):
+                secure = listening_socket(host, options.tls_port, options.backlog, reuse_port)
             tls = TlsListener(site, secure)
             tls.start()
         if options.http3_port is not None:
             from ._h3 import Http3Listener  # aioquic only when HTTP/3 is asked for
 
             http3 = Http3Listener(site, options)
-            await http3.start(options.http3_port or (tls.port if tls is not None else 0))
+            udp_port = options.http3_port or (tls.port if tls is not None else 0)
+            with listening_on(f"UDP {_netloc(host, udp_port)}"):
+                await http3.start(udp_port)
         if options.unix_socket is not None and worker == 0:
-            unix = await listen_unix(loop, site, options.unix_socket, options.backlog)
+            with listening_on(f"unix socket {options.unix_socket}", options.unix_socket):
+                unix = await listen_unix(loop, site, options.unix_socket, options.backlog)
         info = TargetInfo(
             options.host,
             int(plain.getsockname()[1]),
@@ -142,6 +149,49 @@ async def _serve(
         await site.close_all()
         if http3 is not None:
             http3.close()  # after close_all: the connections' CONNECTION_CLOSE goes out on it
+
+
+class ListenError(OSError):
+    """One listener could not be had: `where` (`127.0.0.1:8080`, `unix socket PATH`, `UDP ...`)
+    and `reason`, in words."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[ListenError], tuple[str, str]]:
+        return ListenError, (self.where, self.reason)
+
+
+@contextlib.contextmanager
+def listening_on(where: str, unix_path: str | None = None) -> Iterator[None]:
+    """An OSError while setting up the listener at `where` becomes a `ListenError` naming it."""
+    try:
+        yield
+    except ListenError:
+        raise
+    except OSError as exc:
+        raise ListenError(where, listen_reason(exc, unix_path)) from exc
+
+
+MAX_UNIX_PATH = 107  # sun_path is 108 bytes on Linux, with the terminating NUL
+
+
+def listen_reason(exc: OSError, unix_path: str | None = None) -> str:
+    """Why a bind failed, in the words a user acts on."""
+    if unix_path is not None and len(os.fsencode(unix_path)) > MAX_UNIX_PATH:
+        return f"path too long (at most {MAX_UNIX_PATH} bytes)"
+    if exc.errno == errno.EADDRINUSE:
+        if unix_path is not None and os.path.lexists(unix_path):
+            return "a file that is not a socket is in the way"
+        return "address already in use"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "no such address on this machine"
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
 
 
 async def listen_unix(

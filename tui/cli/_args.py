@@ -17,7 +17,15 @@ from ._target_lists import add_target_list_options
 
 DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
+# Each command lists only the codes it can give: no thresholds, no exit 1; no load, no target.
 TARGET_EPILOG = "Exit codes: 0 stopped, 2 bad input (e.g. a port in use), 130 interrupted."
+DEMO_EPILOG = "Exit codes: 0 ok, 2 bad input or the built-in target not answering, 130 interrupted."
+WATCH_EPILOG = "Exit codes: 0 ok, 2 bad input, 130 interrupted."
+COMPARE_EPILOG = (
+    "Exit codes: 0 ok, 1 threshold failed, 2 bad input (e.g. a report that cannot be read), "
+    "130 interrupted."
+)
+SERVE_EPILOG = "Exit codes: 0 stopped, 2 bad input (e.g. a port in use), 130 interrupted."
 RUN_EXAMPLES = """\
 examples:
   loadscope run http://127.0.0.1:8080/ -c 50 -d 30s
@@ -119,7 +127,9 @@ def _add_console(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     add_load_options(console, default_duration=None)
     add_worker_options(console)
-    add_report_options(console, text_format=False, quiet=False, save_dir=True)
+    add_report_options(
+        console, text_format=False, quiet=False, save_dir=True, to_file="to FILE (not -)"
+    )
     add_metrics_options(console)
 
 
@@ -177,7 +187,7 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         description="Start the built-in target in its own process and open the console on the "
         "demo runbook. `demo churn` plays the connection-churn story; `demo churn --http3` "
         "plays it over QUIC, which leaves no TIME_WAIT behind.",
-        epilog=EPILOG,
+        epilog=DEMO_EPILOG,
     )
     demo.add_argument(
         "story",
@@ -209,7 +219,15 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:  # type: ignore[typ
         help="HTTP/3 over QUIC: the target over TLS with its UDP port, the runbook with --http3 "
         "(the http3 extra: aioquic)",
     )
-    add_report_options(demo, threshold=False, csv=False, quiet=False, html=False, save_dir=True)
+    add_report_options(
+        demo,
+        threshold=False,
+        csv=False,
+        quiet=False,
+        html=False,
+        save_dir=True,
+        to_file="to FILE (- for stdout with --headless)",
+    )
 
 
 def _add_target(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -279,7 +297,7 @@ def _add_watch(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="The kernel view alone: sockets by state, new connections per second and "
         "TIME_WAIT for HOST:PORT, live, from the kernel's sock_diag netlink (what `ss` uses; "
         "/proc/net/tcp where netlink is not available).",
-        epilog=EPILOG,
+        epilog=WATCH_EPILOG,
     )
     watch.add_argument("address", metavar="HOST:PORT", help="e.g. 127.0.0.1:8080 or :5432")
     watch.add_argument("-d", "--duration", default=None, help="stop after this long")
@@ -547,8 +565,10 @@ def add_report_options(
     quiet: bool = True,
     html: bool = True,
     save_dir: bool = False,
+    to_file: str = "to FILE or - for stdout",
 ) -> None:
-    """The report flags, defined once; each command takes the ones that apply to it."""
+    """The report flags, defined once; each command takes the ones that apply to it.
+    `to_file`: where the output files may go (the console's terminal is its own: no `-`)."""
     out = parser.add_argument_group("report")
     if threshold:
         out.add_argument(
@@ -578,24 +598,29 @@ def add_report_options(
             "--format",
             choices=["text", "json"],
             default="text",
-            help="report on stdout (default text); json prints only the JSON report",
+            help="report on stdout (default text); json prints only the JSON report. An output "
+            "file given as - (stdout) takes stdout instead: the text report then goes to stderr; "
+            "json with a - output is an error",
         )
     out.add_argument(
         "--out",
         "--summary-json",
         dest="out",
         metavar="FILE",
-        help="write the JSON report here, always, even when interrupted",
+        help=f"write the JSON report {to_file}, always, even when interrupted",
     )
     if csv:
         out.add_argument(
-            "--csv", metavar="FILE", help="write the per-second timeline here as CSV, as it runs"
+            "--csv",
+            metavar="FILE",
+            help=f"write the per-second timeline as CSV {to_file}, as it runs",
         )
     if html:
         out.add_argument(
             "--html",
             metavar="FILE",
-            help="write a self-contained HTML report (summary, charts, tables) here at the end",
+            help=f"write a self-contained HTML report (summary, charts, tables) {to_file} at the "
+            "end",
         )
     if save_dir:
         out.add_argument(
@@ -638,7 +663,7 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         help="compare two JSON reports: better, worse or within noise",
         description="Compare two JSON reports (from --out): rps, latency percentiles, error "
         "rate and connection numbers, each with its change and a verdict, and the steps.",
-        epilog=EPILOG,
+        epilog=COMPARE_EPILOG,
     )
     compare.add_argument("base", metavar="BASE.json", help="the report to compare against")
     compare.add_argument("new", metavar="NEW.json", help="the report of the change")
@@ -661,7 +686,8 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="serve the live console in a web browser",
         description="Serve the console over HTTP with textual-serve: each browser that opens "
         "the page starts its own console session with the console arguments given.",
-        epilog="example:\n  loadscope serve --port 8000 http://127.0.0.1:8080/ -c 20\n\n" + EPILOG,
+        epilog="example:\n  loadscope serve --port 8000 http://127.0.0.1:8080/ -c 20\n\n"
+        + SERVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(

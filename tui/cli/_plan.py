@@ -16,7 +16,7 @@ from typing import TypeVar
 from ._errors import UsageError
 from ._loadt import LoadtFigures, LoadtFlags, loadt_plan
 from ._options import LoadFlags, LoadPlan, duration, load_plan
-from ._outputs import Outputs
+from ._outputs import Outputs, check_stdout
 from ._thresholds import AbortRule, Thresholds
 
 T = TypeVar("T")
@@ -164,6 +164,7 @@ def _outputs(command: str, args: argparse.Namespace) -> Outputs:
     outputs = typed(Outputs, args)
     if command == "loadt":  # runn's block always; -q is not one of runn's flags
         outputs = dataclasses.replace(outputs, quiet=False)
+    check_stdout(command, outputs)
     return outputs
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._args import EPILOG, build_parser
+from ._args import build_parser
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 USAGE_WIDTH = 100  # fixed, so the text does not depend on the terminal
@@ -28,7 +28,7 @@ def reference_markdown() -> str:
         "",
         f"Generated from the argument parser (`{REGENERATE}`); a test keeps it in sync.",
         "",
-        EPILOG,
+        "Each command's section ends with the exit codes it can give.",
         "",
         *_command("loadscope", parser),
     ]
@@ -59,7 +59,13 @@ def _command(title: str, parser: argparse.ArgumentParser) -> list[str]:
     rows = [_row(action) for action in parser._actions if _documented(action)]
     if rows:
         lines += ["| Option | Description |", "|---|---|", *rows, ""]
-    return lines
+    return lines + _exit_codes(parser)
+
+
+def _exit_codes(parser: argparse.ArgumentParser) -> list[str]:
+    """The command's own exit codes, as its --help ends with them."""
+    codes = [line for line in (parser.epilog or "").splitlines() if line.startswith("Exit codes:")]
+    return [*codes, ""] if codes else []
 
 
 def _usage(parser: argparse.ArgumentParser) -> str:

@@ -28,6 +28,8 @@ def add_request_log_option(group: argparse._ArgumentGroup) -> None:
 def apply_request_log_option(config: SessionConfig, path: str | None) -> None:
     if path is None:
         return
+    if path == "-":  # `-` is stdout for the report outputs; a database needs a file
+        raise UsageError("--log-requests -: a SQLite file cannot go to stdout; name a file")
     import sqlite3  # only with --log-requests
 
     from ...engine.diagnostics import open_log, remove_request_log

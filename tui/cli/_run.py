@@ -24,7 +24,7 @@ from ...engine.redact import add_secrets
 from ..describe import cut_by, duration_text, peak_vus, run_description
 from ..limits import vu_limit_problem
 from ..live_thresholds import ABORT_CUT_S, abort_line
-from ..outputs.files import CsvTimeline, dumps, write_failure, write_json
+from ..outputs.files import CsvTimeline, dumps, write_failure
 from ..outputs.reasons import silence_reason
 from . import _signals
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -32,7 +32,13 @@ from ._extensions import attach_extensions
 from ._loadt import loadt_values, threshold_names
 from ._options import LoadPlan, adopt_runbook_phases, split
 from ._outcome import UNREACHABLE_KINDS, Outcome
-from ._outputs import MetricsAddress, check_outputs, serve_metrics, write_html_report
+from ._outputs import (
+    MetricsAddress,
+    check_outputs,
+    serve_metrics,
+    write_html_report,
+    write_json_report,
+)
 from ._plan import RunPlan
 from ._progress import show_progress
 from ._target_lists import note_target_list_error
@@ -306,7 +312,7 @@ def finish(
     document = shape(runn, report) if shape else report
     if outputs.out:
         try:
-            write_json(outputs.out, document)
+            write_json_report(outputs.out, document)
         except OSError as exc:  # checked at start, yet lost since (disk full, directory gone)
             outcome.write_failures.append(write_failure(outputs.out, exc))
     try:
@@ -339,12 +345,13 @@ def _report(
     if outcome.unreachable:  # bad input: the error line says it all (the file has the rest)
         print(f"loadscope: target unreachable: {outcome.unreachable}", file=sys.stderr)
         return EXIT_USAGE
+    stream = plan.outputs.report_stream
     if plan.outputs.format == "json":
         print(dumps(document))
     elif plan.outputs.quiet:
-        print(summary_line(report))
+        print(summary_line(report), file=stream)
     else:
-        print(render_text(snapshot, report, runn), end="")
+        print(render_text(snapshot, report, runn), end="", file=stream)
     for line in failures:
         print(f"threshold failed: {line}", file=sys.stderr)
     aborted = report.get("aborted_by")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...engine.target import PlainProtocols, TargetOptions
+from ...engine.target import ListenError, PlainProtocols, TargetOptions
 from ._errors import UsageError
 from ._plan import TargetFlags
 
@@ -27,19 +27,11 @@ def cmd_target(args: TargetFlags) -> int:
     try:
         return run_foreground(options)
     except (OSError, RuntimeError) as exc:
-        raise UsageError(start_error(str(exc), options)) from None
+        raise UsageError(start_error(exc)) from None
 
 
-def start_error(text: str, options: TargetOptions) -> str:
-    """One line that says which address could not be had, and why."""
-    ports = [port for port in (options.port, options.tls_port if options.tls else 0) if port]
-    where = " or ".join(f"{options.host}:{port}" for port in ports) or options.host
-    if options.unix_socket is not None:
-        where += f" or unix socket {options.unix_socket}"
-    if options.http3_port:
-        where += f" or UDP {options.host}:{options.http3_port}"
-    for errno_text, reason in (("[Errno 98]", "address already in use"),
-                               ("[Errno 13]", "permission denied")):  # fmt: skip
-        if errno_text in text:
-            return f"target: cannot listen on {where}: {reason}"
-    return f"target: cannot start: {text.removeprefix('the target failed to start: ')}"
+def start_error(exc: BaseException) -> str:
+    """One line: the one listener that could not be had and why, or what else stopped it."""
+    if isinstance(exc.__cause__, ListenError):
+        return f"target: {exc.__cause__}"
+    return f"target: cannot start: {str(exc).removeprefix('the target failed to start: ')}"

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...engine import HistogramData, HttpVersion, LatencySummary, Snapshot
 from ...engine.durations import go_duration
-from ..format import counted, merge_equal_bins, ms, number, percent
+from ..format import counted, elapsed, merge_equal_bins, ms, number, percent
 from ._loadt import loadt_block
 from ._mix import mix_lines
 
@@ -78,7 +78,7 @@ def _requests(snapshot: Snapshot, report: dict[str, Any]) -> list[str]:
         "Requests",
         row(
             "total",
-            f"{snapshot.requests_total:,} in {report['duration_s']:.1f}s "
+            f"{snapshot.requests_total:,} in {elapsed(report['duration_s'])} "
             f"= {number(report['requests_per_second'])} req/s",
         ),
         row("status codes", counts(snapshot.status_codes)),
@@ -230,7 +230,7 @@ def worker_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             row(
                 f"#{entry['worker']} {entry['node']}",
-                f"{entry['requests_total']:,} requests = "
+                f"{counted(entry['requests_total'], 'request')} = "
                 f"{number(entry['requests_per_second'])} req/s  "
                 f"CPU {entry['cpu_percent']:.0f}%  "
                 f"connections opened {entry['connections_opened']:,}",
@@ -323,8 +323,9 @@ def threshold_lines(report: dict[str, Any]) -> list[str]:
 def summary_line(report: dict[str, Any]) -> str:
     lat = report["latency_ms"]
     return (
-        f"{report['requests_total']:,} requests, {number(report['requests_per_second'])} req/s, "
-        f"{report['errors_total']:,} errors, "
+        f"{counted(report['requests_total'], 'request')} in {elapsed(report['duration_s'])}, "
+        f"{number(report['requests_per_second'])} req/s, "
+        f"{counted(report['errors_total'], 'error')}, "
         f"{report['iterations_failed']:,} of {counted(report['iterations_total'], 'iteration')} "
         f"failed, request p50 {ms(lat['p50'])}, "
         f"request p99 {ms(lat['p99'])}, "

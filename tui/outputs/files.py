@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import IO, Any
@@ -13,6 +14,8 @@ from ...engine import TimelinePoint
 from ...engine.metrics.report import timeline_entry
 from ...engine.redact import redact_value
 from ..errors import UsageError
+
+STDOUT = "-"  # an output file named so is stdout, as in k6 and vegeta
 
 CSV_FIELDS = (
     "t",
@@ -146,15 +149,13 @@ def write_failure(path: str, exc: OSError) -> str:
 
 
 class CsvTimeline:
-    """Appends one row per second as the session ticks, so an interrupted run loses nothing."""
+    """Appends one row per second as the session ticks, so an interrupted run loses nothing;
+    to stdout for `-`."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.failure = ""
-        try:
-            self._handle: IO[str] = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            raise UsageError(f"--csv: cannot write {path}: {exc.strerror}") from None
+        self._handle: IO[str] = sys.stdout if path == STDOUT else _open_csv(path)
         self._writer = csv.DictWriter(self._handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         self._writer.writeheader()
         self._handle.flush()
@@ -170,6 +171,16 @@ class CsvTimeline:
 
     def close(self) -> None:
         try:
-            self._handle.close()
+            if self.path == STDOUT:
+                self._handle.flush()  # stdout stays open for what follows
+            else:
+                self._handle.close()
         except OSError as exc:
             self.failure = self.failure or write_failure(self.path, exc)
+
+
+def _open_csv(path: str) -> IO[str]:
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--csv: cannot write {path}: {exc.strerror}") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...engine import EventKind, EventRecord, Snapshot
+from ..format import counted, elapsed
 from .files import write_atomic
 from .svg import Chart, Marker, Series, histogram_chart, line_chart
 
@@ -120,15 +121,16 @@ def render(
 def _header(report: dict[str, Any]) -> str:
     targets = ", ".join(report.get("targets") or [])
     mode = report.get("mode", "closed")
-    load = (
-        f"open model, {report.get('rate') or 0:g} it/s (max {report.get('max_vus', 0)} VUs)"
-        if mode == "open"
-        else f"{report.get('concurrency', 0)} VUs"
-    )
+    if mode == "open":
+        cap = counted(report.get("max_vus", 0), "VU")
+        load = f"open model, {report.get('rate') or 0:g} it/s (max {cap})"
+    else:
+        load = counted(report.get("concurrency", 0), "VU")
+    took = elapsed(report.get("duration_s", 0), " ")
     interrupted = " · interrupted" if report.get("interrupted") else ""
     return (
         f"<h1>loadscope report: {text(report.get('scenario', ''))}</h1>"
-        f'<p class="sub">{text(targets)} · {text(load)} · {report.get("duration_s", 0):g} s · '
+        f'<p class="sub">{text(targets)} · {text(load)} · {took} · '
         f"reuse {text(report.get('reuse_mode', ''))}{interrupted}</p>"
     )
 
