@@ -1,0 +1,126 @@
+"""What a second new-user trial found in the console: a run that ended on its own reported as
+interrupted after `r`, the console's JSON without `interrupted`, panels drawn from different
+snapshots, and stages' runs that named the wrong starting VUs, lost a key's change without a
+word and showed no total time in the header."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from loadscope.engine import Session, SessionConfig, Snapshot, UrlScenario
+from loadscope.engine.target import TargetProcess
+from loadscope.tui.app import ConsoleOptions, LoadscopeApp
+from loadscope.tui.cli._console import report_renderer
+from loadscope.tui.cli._plan import RunPlan, parse_plan
+from loadscope.tui.cli._run import live_check
+from loadscope.tui.controller import ScriptedController
+from loadscope.tui.describe import stopped_early
+from loadscope.tui.screens.summary import SummaryScreen
+
+from .fake_snapshots import make_snapshot
+from .reports import validated
+
+URL = "http://127.0.0.1:8080/"
+WAIT = 60.0
+
+
+def console_plan(*flags: str) -> RunPlan:
+    plan = parse_plan(["console", URL, *flags])
+    assert isinstance(plan, RunPlan)
+    return plan
+
+
+def console_for(
+    plan: RunPlan, snapshots: list[Snapshot], tmp_path: Path
+) -> tuple[LoadscopeApp, ScriptedController]:
+    """The console as `loadscope console` builds it for `plan`, over prepared snapshots, its
+    `--out` in `tmp_path`."""
+    controller = ScriptedController(snapshots)
+    live = live_check(plan)
+    render = report_renderer(plan.load, plan.thresholds, live.thresholds)
+    options = ConsoleOptions(
+        label="test",
+        summary_json=str(tmp_path / "out.json"),
+        save_dir=tmp_path,
+        concurrency=plan.load.config.concurrency,
+    )
+    return LoadscopeApp(controller, options, render, poll_seconds=0.05), controller
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def summary_text(app: LoadscopeApp) -> str:
+    return str(app.screen.query_one("#summary-report").render())
+
+
+def reset_at_3s_of_8(state: str = "running") -> Snapshot:
+    """An 8 s run (`-d 8s`) whose statistics were reset by hand 3.3 s in."""
+    return dataclasses.replace(
+        make_snapshot(4, concurrency=2, state=state),
+        elapsed_s=4.7,
+        session_s=8.0 if state == "stopped" else 4.0,
+        stats_since="reset",
+    )
+
+
+# -- 1. a reset is not an interruption --------------------------------------------------------
+def test_a_run_reset_by_hand_that_ran_its_planned_time_did_not_stop_early() -> None:
+    config = SessionConfig(concurrency=2, duration=8.0)
+    assert not stopped_early(config, reset_at_3s_of_8("stopped"), interrupted=False)
+    cut = dataclasses.replace(reset_at_3s_of_8("stopped"), session_s=5.0)
+    assert stopped_early(config, cut, interrupted=False)  # cut at 5 s of 8: early, reset or not
+
+
+def test_after_a_warm_up_the_plan_counts_from_its_end() -> None:
+    config = SessionConfig(concurrency=2, duration=8.0, warm_up=2.0)
+    ran = dataclasses.replace(reset_at_3s_of_8("stopped"), session_s=10.0, warm_up_s=2.0)
+    assert not stopped_early(config, ran, interrupted=False)
+    cut = dataclasses.replace(ran, session_s=8.0)  # 6 s measured of 8
+    assert stopped_early(config, cut, interrupted=False)
+
+
+async def test_the_console_reports_a_run_reset_by_hand_as_run_to_its_end(tmp_path: Path) -> None:
+    plan = console_plan("-c", "2", "-d", "8s")
+    app, controller = console_for(plan, [reset_at_3s_of_8()], tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        controller.final = reset_at_3s_of_8("stopped")  # the engine ends the run on its own
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        text = summary_text(app)
+    duration_line = next(line for line in text.splitlines() if line.startswith("Duration"))
+    assert duration_line.endswith(": 8s (measured 4.7s since the reset)"), duration_line
+    assert "interrupted" not in text
+    report = validated(json.loads((tmp_path / "out.json").read_text()))
+    assert report["stopped_early"] is False
+    assert report["planned_duration_s"] == 8.0 and report["duration_s"] == 4.7
+
+
+@pytest.mark.slow
+async def test_a_session_reset_halfway_runs_its_duration_and_is_not_early(
+    target: TargetProcess,
+) -> None:
+    config = SessionConfig(concurrency=2, duration=2.0)
+    session = Session(config, UrlScenario(f"{target.http_url}/"))
+    running = asyncio.create_task(session.run())
+    deadline = time.monotonic() + WAIT
+    while session.session_elapsed() < 1.0 or not session.metrics.requests:
+        assert time.monotonic() < deadline, "the session never got going"
+        await asyncio.sleep(0.05)
+    session.reset_stats()
+    await asyncio.wait_for(running, WAIT)
+    final = session.snapshot()
+    assert final.stats_since == "reset" and final.elapsed_s < 1.5
+    assert not stopped_early(config, final, interrupted=False)
