@@ -19,8 +19,9 @@ from loadscope.engine import Session, SessionConfig, Snapshot, UrlScenario
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.app import ConsoleOptions, LoadscopeApp
 from loadscope.tui.cli._console import report_renderer
+from loadscope.tui.cli._outcome import Outcome
 from loadscope.tui.cli._plan import RunPlan, parse_plan
-from loadscope.tui.cli._run import live_check
+from loadscope.tui.cli._run import finish, live_check
 from loadscope.tui.controller import ScriptedController
 from loadscope.tui.describe import stopped_early
 from loadscope.tui.screens.summary import SummaryScreen
@@ -32,8 +33,8 @@ URL = "http://127.0.0.1:8080/"
 WAIT = 60.0
 
 
-def console_plan(*flags: str) -> RunPlan:
-    plan = parse_plan(["console", URL, *flags])
+def console_plan(*flags: str, command: str = "console") -> RunPlan:
+    plan = parse_plan([command, URL, *flags])
     assert isinstance(plan, RunPlan)
     return plan
 
@@ -104,7 +105,7 @@ async def test_the_console_reports_a_run_reset_by_hand_as_run_to_its_end(tmp_pat
     assert duration_line.endswith(": 8s (measured 4.7s since the reset)"), duration_line
     assert "interrupted" not in text
     report = validated(json.loads((tmp_path / "out.json").read_text()))
-    assert report["stopped_early"] is False
+    assert report["stopped_early"] is False and report["interrupted"] is False
     assert report["planned_duration_s"] == 8.0 and report["duration_s"] == 4.7
 
 
@@ -124,3 +125,44 @@ async def test_a_session_reset_halfway_runs_its_duration_and_is_not_early(
     final = session.snapshot()
     assert final.stats_since == "reset" and final.elapsed_s < 1.5
     assert not stopped_early(config, final, interrupted=False)
+
+
+# -- 2. the console's JSON says whether the user cut the run, as `run`'s does -----------------
+def test_the_console_json_has_the_same_keys_as_run_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = dataclasses.replace(make_snapshot(8, concurrency=2, state="stopped"), elapsed_s=8.0)
+    out = tmp_path / "run.json"
+    run = console_plan("-c", "2", "-d", "8s", "--out", str(out), command="run")
+    finish(run, Outcome(snapshot))
+    capsys.readouterr()
+    run_report = validated(json.loads(out.read_text()))
+    plan = console_plan("-c", "2", "-d", "8s")
+    live = live_check(plan).thresholds
+    _, console_report = report_renderer(plan.load, plan.thresholds, live)(snapshot, False)
+    assert sorted(validated(console_report)) == sorted(run_report)
+    assert console_report["interrupted"] is False and run_report["interrupted"] is False
+    _, without_live = report_renderer(plan.load)(snapshot, False)
+    assert sorted(without_live) == sorted(run_report)
+
+
+async def test_the_console_json_says_a_run_stopped_with_q_was_interrupted(
+    tmp_path: Path,
+) -> None:
+    plan = console_plan("-c", "2", "-d", "8s")
+    running = dataclasses.replace(make_snapshot(4, concurrency=2), elapsed_s=4.0, session_s=4.0)
+    app, _ = console_for(plan, [running], tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("s")  # saved while it runs: not (yet) interrupted
+        await until(pilot, lambda: any(tmp_path.glob("loadscope-*.json")))
+        saved_running = json.loads(next(tmp_path.glob("loadscope-*.json")).read_text())
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        text = summary_text(app)
+    assert saved_running["interrupted"] is False
+    report = validated(json.loads((tmp_path / "out.json").read_text()))
+    assert report["interrupted"] is True and report["stopped_early"] is True
+    assert "(interrupted; planned 8s)" in text
+    app.rewrite_summary_on_exit()  # written again on exit: still interrupted
+    assert json.loads((tmp_path / "out.json").read_text())["interrupted"] is True

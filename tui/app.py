@@ -110,6 +110,7 @@ class LoadscopeApp(App[int]):
         self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
         self._ramp_timer: Timer | None = None
         self._stopping = False
+        self.interrupted = False  # the user stopped the run before it ended on its own
         self._cut_by_user = False
         self._polled: Snapshot | None = None  # the controller's last, as it gave it
         self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
@@ -172,7 +173,7 @@ class LoadscopeApp(App[int]):
                 title="--abort-on-fail",
                 timeout=10,
             )
-            self.stop_run()
+            self.stop_run(by_user=False)
             self.set_timer(ABORT_CUT_S, self._cut_after_abort)
 
     def _cut_after_abort(self) -> None:
@@ -220,7 +221,7 @@ class LoadscopeApp(App[int]):
             self.exit_code = 2
             return
         self.snapshot = final = redact_snapshot(final)
-        text, report = self.render_report(final)
+        text, report = self.render_report(final, self.interrupted)
         saved = self.files.write_summary(report)
         self.clear_notifications()
         self._say_why_silent(final)
@@ -246,7 +247,7 @@ class LoadscopeApp(App[int]):
 
     def rewrite_summary_on_exit(self) -> None:
         """`--summary-json` is written when the run stops and again on exit."""
-        self.files.rewrite_summary(self.final_snapshot())
+        self.files.rewrite_summary(self.final_snapshot(), self.interrupted)
 
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -334,7 +335,7 @@ class LoadscopeApp(App[int]):
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
-        self.files.save(snap)
+        self.files.save(snap, self.interrupted)
 
     def action_quit_or_stop(self) -> None:
         if self._stopping and self.controller.finished:
@@ -347,10 +348,12 @@ class LoadscopeApp(App[int]):
         else:
             self.stop_run()
 
-    def stop_run(self) -> None:
+    def stop_run(self, by_user: bool = True) -> None:
+        """q, Ctrl-C, SIGTERM (`by_user`), or a threshold with --abort-on-fail."""
         if self._stopping:
             return
         self._stopping = True
+        self.interrupted = by_user
         self.command(Stop())
         self.refresh_bindings()
         self.notify("stopping: finishing in-flight iterations…", timeout=3)

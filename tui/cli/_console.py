@@ -6,7 +6,6 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from ..limits import raise_open_files_limit
 from ..live_thresholds import abort_line
 from ..outputs.files import CsvTimeline
 from ..outputs.reasons import silence_reason
+from ..saving import ReportRenderer
 from . import _signals
 from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -53,18 +53,18 @@ def setup_child_with_metrics(
 
 def report_renderer(
     plan: LoadPlan, thresholds: Thresholds | None = None, live: LiveThresholds | None = None
-) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
+) -> ReportRenderer:
     """The console's final report: the same text and JSON as `loadscope run` gives, with the
     thresholds' results (and, checked live, when each first failed and what stopped the run)."""
     checks = thresholds or Thresholds([])
 
-    def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+    def render(snapshot: Snapshot, interrupted: bool = False) -> tuple[str, dict[str, Any]]:
         snapshot = redact_snapshot(snapshot)
-        report = full_report(plan, snapshot)
-        runn = runn_values(plan, snapshot)
+        report = full_report(plan, snapshot, interrupted=interrupted)
+        runn = runn_values(plan, snapshot, interrupted=interrupted)
         report["thresholds"] = checks.evaluate(threshold_names(runn, report)).as_report()
-        if live is not None:
-            live.annotate(report)
+        (live or LiveThresholds(checks, None)).annotate(report)  # as `run` reports them
+        report["interrupted"] = interrupted
         return render_text(snapshot, report, runn), report
 
     return render
@@ -140,7 +140,7 @@ def run_console(run: RunPlan, label: str) -> int:
         return 2
     html_path = outputs.html
     if html_path and engine.final is not None:
-        _, final_report = render(engine.final)
+        _, final_report = render(engine.final, app.interrupted)
         write_html_report(html_path, engine.final, final_report)
         app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
@@ -158,7 +158,7 @@ def run_console(run: RunPlan, label: str) -> int:
         print(f"loadscope: {reason}", file=sys.stderr)
         return EXIT_USAGE
     if thresholds.expressions and engine.final is not None:
-        _, report = render(engine.final)
+        _, report = render(engine.final, app.interrupted)
         failures = [result["why"] for result in report["thresholds"] if not result["passed"]]
         for line in failures:
             print(f"threshold failed: {line}", file=sys.stderr)
