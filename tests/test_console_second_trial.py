@@ -24,10 +24,13 @@ from loadscope.tui.cli._plan import RunPlan, parse_plan
 from loadscope.tui.cli._run import finish, live_check
 from loadscope.tui.controller import ScriptedController
 from loadscope.tui.describe import stopped_early
+from loadscope.tui.format import compact
 from loadscope.tui.screens.summary import SummaryScreen
+from loadscope.tui.widgets.text_view import TextView
 
 from .fake_snapshots import make_snapshot
 from .reports import validated
+from .test_console_truths import plain
 
 URL = "http://127.0.0.1:8080/"
 WAIT = 60.0
@@ -166,3 +169,39 @@ async def test_the_console_json_says_a_run_stopped_with_q_was_interrupted(
     assert "(interrupted; planned 8s)" in text
     app.rewrite_summary_on_exit()  # written again on exit: still interrupted
     assert json.loads((tmp_path / "out.json").read_text())["interrupted"] is True
+
+
+# -- 3. one snapshot per screen ---------------------------------------------------------------
+def panel_text(app: LoadscopeApp, selector: str) -> str:
+    view = app.screen.query_one(selector, TextView)
+    return plain(view.render())
+
+
+async def test_every_panel_shows_the_snapshot_the_throughput_totals_show(tmp_path: Path) -> None:
+    first = make_snapshot(30, concurrency=5)
+    app, controller = console_for(console_plan("-c", "5"), [first], tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(
+            pilot,
+            lambda: f"{first.requests_total:,} requests" in panel_text(app, "#throughput-now"),
+        )
+        # The same second of data (the charts do not move), 600,000 requests later.
+        later = dataclasses.replace(
+            first,
+            requests_total=first.requests_total + 600_000,
+            latency=dataclasses.replace(first.latency, count=first.latency.count + 600_000),
+            steps=tuple(
+                dataclasses.replace(step, requests=step.requests + 600_000) for step in first.steps
+            ),
+        )
+        controller.push(later)
+        await until(
+            pilot,
+            lambda: f"{later.requests_total:,} requests" in panel_text(app, "#throughput-now"),
+        )
+        await pilot.pause()
+        latency = panel_text(app, "#latency-table")
+        steps = panel_text(app, "#steps-table")
+    assert f"{later.latency.count:,}" in latency, latency
+    for step in later.steps:
+        assert f" {compact(step.requests)} " in steps, steps
