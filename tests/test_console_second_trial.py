@@ -15,17 +15,19 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from loadscope.engine import Session, SessionConfig, Snapshot, UrlScenario
+from loadscope.engine import EventKind, Session, SessionConfig, Snapshot, Stage, UrlScenario
 from loadscope.engine.target import TargetProcess
-from loadscope.tui.app import ConsoleOptions, LoadscopeApp
-from loadscope.tui.cli._console import report_renderer
+from loadscope.tui.app import LoadscopeApp
+from loadscope.tui.cli._console import console_options, report_renderer
 from loadscope.tui.cli._outcome import Outcome
 from loadscope.tui.cli._plan import RunPlan, parse_plan
 from loadscope.tui.cli._run import finish, live_check
 from loadscope.tui.controller import ScriptedController
 from loadscope.tui.describe import stopped_early
 from loadscope.tui.format import compact
+from loadscope.tui.screens.help import HelpScreen
 from loadscope.tui.screens.summary import SummaryScreen
+from loadscope.tui.widgets.header import SessionHeader
 from loadscope.tui.widgets.text_view import TextView
 
 from .fake_snapshots import make_snapshot
@@ -50,11 +52,8 @@ def console_for(
     controller = ScriptedController(snapshots)
     live = live_check(plan)
     render = report_renderer(plan.load, plan.thresholds, live.thresholds)
-    options = ConsoleOptions(
-        label="test",
-        summary_json=str(tmp_path / "out.json"),
-        save_dir=tmp_path,
-        concurrency=plan.load.config.concurrency,
+    options = dataclasses.replace(
+        console_options(plan, "test"), summary_json=str(tmp_path / "out.json"), save_dir=tmp_path
     )
     return LoadscopeApp(controller, options, render, poll_seconds=0.05), controller
 
@@ -64,6 +63,11 @@ async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await pilot.pause(0.05)
+
+
+def summary_shown(app: LoadscopeApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, SummaryScreen) and bool(screen.query("#summary-report"))
 
 
 def summary_text(app: LoadscopeApp) -> str:
@@ -102,7 +106,7 @@ async def test_the_console_reports_a_run_reset_by_hand_as_run_to_its_end(tmp_pat
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.snapshot is not None)
         controller.final = reset_at_3s_of_8("stopped")  # the engine ends the run on its own
-        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        await until(pilot, lambda: summary_shown(app))
         text = summary_text(app)
     duration_line = next(line for line in text.splitlines() if line.startswith("Duration"))
     assert duration_line.endswith(": 8s (measured 4.7s since the reset)"), duration_line
@@ -161,7 +165,7 @@ async def test_the_console_json_says_a_run_stopped_with_q_was_interrupted(
         await until(pilot, lambda: any(tmp_path.glob("loadscope-*.json")))
         saved_running = json.loads(next(tmp_path.glob("loadscope-*.json")).read_text())
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        await until(pilot, lambda: summary_shown(app))
         text = summary_text(app)
     assert saved_running["interrupted"] is False
     report = validated(json.loads((tmp_path / "out.json").read_text()))
@@ -205,3 +209,55 @@ async def test_every_panel_shows_the_snapshot_the_throughput_totals_show(tmp_pat
     assert f"{later.latency.count:,}" in latency, latency
     for step in later.steps:
         assert f" {compact(step.requests)} " in steps, steps
+
+
+# -- 4. stages: the start, the keys, the header -----------------------------------------------
+async def test_the_start_event_names_the_vus_the_stages_start_from() -> None:
+    stages = (Stage(4.0, 5), Stage(4.0, 5))
+    session = Session(
+        SessionConfig(concurrency=10, stages=stages), UrlScenario("http://127.0.0.1:9/")
+    )
+    await session.start()
+    try:
+        start = session.snapshot().events[0]
+    finally:
+        await session.shutdown(0)
+    assert start.kind == EventKind.START and start.after == 0
+    assert start.message.startswith("started: 0 VUs, then the stages, "), start.message
+
+
+def staged_snapshot() -> Snapshot:
+    """3 s into `--stages 4s:5,4s:5`: no -d, so no duration in the snapshot."""
+    return dataclasses.replace(
+        make_snapshot(3, concurrency=4), duration_s=None, session_s=3.2, elapsed_s=3.2
+    )
+
+
+def header_text(app: LoadscopeApp) -> str:
+    return app.screen.query_one(SessionHeader).render().plain
+
+
+async def test_a_stages_run_shows_its_total_time_in_the_header(tmp_path: Path) -> None:
+    plan = console_plan("--stages", "4s:5,4s:5")
+    app, _ = console_for(plan, [staged_snapshot()], tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.pause()
+        assert " 0:03/0:08 " in header_text(app), header_text(app)
+
+
+async def test_level_keys_during_stages_say_the_stages_set_the_vus(tmp_path: Path) -> None:
+    plan = console_plan("--stages", "4s:5,4s:5")
+    app, controller = console_for(plan, [staged_snapshot()], tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        for key in ("]", "+", "-", "["):
+            await pilot.press(key)
+        await pilot.pause()
+        notices = [n.message for n in app._notifications]
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_rows = dict(app.screen.key_rows())
+    assert not [name for name, _ in controller.calls if name == "set_concurrency"]
+    assert notices == ["--stages set the VUs in this run: + - ] [ c change nothing"]
+    assert "the stages set the VUs" in help_rows["--stages"]

@@ -7,12 +7,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...engine import Session, Snapshot
 from ...engine.control import EngineProcess, WorkerController
 from ...engine.metrics.report import redact_snapshot
 from ...engine.redact import redact_text
+from ..describe import planned_seconds
 from ..limits import raise_open_files_limit
 from ..live_thresholds import abort_line
 from ..outputs.files import CsvTimeline
@@ -37,6 +38,9 @@ from ._run import build_scenario, check_descriptors, full_report, live_check, ru
 from ._text import render_text
 from ._thresholds import LiveThresholds, Thresholds
 from ._workers import worker_controller
+
+if TYPE_CHECKING:
+    from ..app import ConsoleOptions
 
 
 def setup_child_with_metrics(
@@ -92,23 +96,34 @@ def ensure_terminal(headless: str = "`loadscope run`") -> None:
         raise UsageError(f"the console needs a terminal; use {headless} for headless runs")
 
 
+def console_options(run: RunPlan, label: str) -> ConsoleOptions:
+    """What the console is told of the run: where reports go, the level it starts at, the
+    stages (which set the level) and the planned time."""
+    from ..app import ConsoleOptions  # Textual loads with the console only
+
+    config, outputs = run.load.config, run.outputs
+    return ConsoleOptions(
+        label=redact_text(label),
+        summary_json=outputs.out,
+        save_dir=Path(outputs.save_dir or DEFAULT_SAVE_DIR),
+        open_model=config.open_model,
+        concurrency=config.concurrency,
+        rate=config.rate or 0.0,
+        reuse_mode=config.reuse_mode.value,
+        connect_timeout=config.connect_timeout,
+        staged=bool(config.stages),
+        planned_s=planned_seconds(config),
+    )
+
+
 def run_console(run: RunPlan, label: str) -> int:
-    from ..app import ConsoleOptions, LoadscopeApp
+    from ..app import LoadscopeApp
 
     plan, outputs, thresholds = run.load, run.outputs, run.thresholds
     metrics = check_outputs(outputs)
     ensure_terminal()
     engine = _engine(plan, outputs.csv, metrics)
-    options = ConsoleOptions(
-        label=redact_text(label),
-        summary_json=outputs.out,
-        save_dir=Path(outputs.save_dir or DEFAULT_SAVE_DIR),
-        open_model=plan.config.open_model,
-        concurrency=plan.config.concurrency,
-        rate=plan.config.rate or 0.0,
-        reuse_mode=plan.config.reuse_mode.value,
-        connect_timeout=plan.config.connect_timeout,
-    )
+    options = console_options(run, label)
     live = live_check(run)
     render = report_renderer(plan, thresholds, live.thresholds)
     app = LoadscopeApp(engine, options, render, live=live if thresholds.expressions else None)
