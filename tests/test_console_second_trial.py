@@ -261,3 +261,15 @@ async def test_level_keys_during_stages_say_the_stages_set_the_vus(tmp_path: Pat
     assert not [name for name, _ in controller.calls if name == "set_concurrency"]
     assert notices == ["--stages set the VUs in this run: + - ] [ c change nothing"]
     assert "the stages set the VUs" in help_rows["--stages"]
+
+
+async def test_q_while_the_run_ends_on_its_own_is_not_an_interruption(tmp_path: Path) -> None:
+    plan = console_plan("-c", "2", "-d", "8s")
+    ending = dataclasses.replace(make_snapshot(8, concurrency=2, state="stopping"), elapsed_s=8.0)
+    app, _ = console_for(plan, [ending], tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await pilot.press("q")
+        await until(pilot, lambda: summary_shown(app))
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["interrupted"] is False and report["stopped_early"] is False

@@ -376,7 +376,8 @@ class LoadscopeApp(App[int]):
         if self._stopping:
             return
         self._stopping = True
-        self.interrupted = by_user
+        # a run already stopping on its own (its time is up, in-flight work drains) is not cut
+        self.interrupted = by_user and not (self.snapshot and self.snapshot.state == "stopping")
         self.command(Stop())
         self.refresh_bindings()
         self.notify("stopping: finishing in-flight iterations…", timeout=3)
