@@ -39,7 +39,7 @@ from .reports import report_of, validated
 SIZE = (120, 40)
 
 
-def render_stub(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+def render_stub(snapshot: Snapshot, interrupted: bool = False) -> tuple[str, dict[str, Any]]:
     """A short text, and the real JSON report."""
     return f"report: {snapshot.requests_total} requests", report_of(snapshot)
 

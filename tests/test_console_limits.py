@@ -28,7 +28,7 @@ def scripted_app() -> tuple[LoadscopeApp, ScriptedController]:
     app = LoadscopeApp(
         controller,
         ConsoleOptions(label="limits", concurrency=START),
-        lambda snapshot: ("report", report_of(snapshot)),
+        lambda snapshot, interrupted=False: ("report", report_of(snapshot)),
         poll_seconds=0.2,
     )
     return app, controller

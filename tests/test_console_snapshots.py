@@ -21,7 +21,7 @@ from .fake_snapshots import make_snapshot
 from .reports import report_of
 
 
-def report(snapshot: Snapshot) -> tuple[str, dict[str, object]]:
+def report(snapshot: Snapshot, interrupted: bool = False) -> tuple[str, dict[str, object]]:
     """The real text report, as the console's summary shows it."""
     data = report_of(snapshot)
     values = loadt_values(

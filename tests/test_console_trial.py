@@ -32,7 +32,7 @@ from .test_console_truths import chart_text
 SIZES = ((120, 40), (80, 24))
 
 
-def render_stub(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+def render_stub(snapshot: Snapshot, interrupted: bool = False) -> tuple[str, dict[str, Any]]:
     return f"report: {snapshot.requests_total} requests", report_of(snapshot)
 
 

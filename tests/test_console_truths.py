@@ -43,14 +43,14 @@ from .reports import report_of
 TARGET = "http://127.0.0.1:8080"
 
 
-def render_stub(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+def render_stub(snapshot: Snapshot, interrupted: bool = False) -> tuple[str, dict[str, Any]]:
     return f"report: {snapshot.requests_total} requests", report_of(snapshot)
 
 
 def scripted(
     snapshot: Snapshot,
     *,
-    render: Callable[[Snapshot], tuple[str, dict[str, Any]]] = render_stub,
+    render: Callable[[Snapshot, bool], tuple[str, dict[str, Any]]] = render_stub,
     save_dir: Path = Path("/nonexistent"),
 ) -> tuple[LoadscopeApp, ScriptedController]:
     controller = ScriptedController([snapshot])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ POLL_SECONDS = 0.25
 THRESHOLD_SECONDS = 1.0  # as `loadscope run` checks them
 RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
 RAMP_SECONDS = 0.2
+STAGES_NOTICE_SECONDS = 4.0
 LIVE_ACTIONS = frozenset(  # what leaves the footer once the run stops
     {"concurrency", "exact_value", "pause_resume", "cycle_reuse", "toggle_http", "reset_stats"}
 )
@@ -63,6 +65,8 @@ class ConsoleOptions:
     rate: float = 0.0
     reuse_mode: str = ReuseMode.SHARED.value
     connect_timeout: float = 10.0
+    staged: bool = False  # --stages set the level: the level keys say so and change nothing
+    planned_s: float | None = None  # -d or the stages' total, for the header
 
 
 class LoadscopeApp(App[int]):
@@ -110,10 +114,12 @@ class LoadscopeApp(App[int]):
         self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
         self._ramp_timer: Timer | None = None
         self._stopping = False
+        self.interrupted = False  # the user stopped the run before it ended on its own
         self._cut_by_user = False
         self._polled: Snapshot | None = None  # the controller's last, as it gave it
         self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
         self._summary_shown = False
+        self._stages_notice_until = 0.0
         self._errors_seen = 0
         self.files = ReportFiles(self, render_report, options)
         self.exit_code = 0
@@ -136,7 +142,8 @@ class LoadscopeApp(App[int]):
     # -- lifecycle -----------------------------------------------------------------------------
     def on_mount(self) -> None:
         states = tuple(self.live.states()) if self.live else ()
-        self.push_screen(DashboardScreen(redact_text(self.options.label), states))
+        label = redact_text(self.options.label)
+        self.push_screen(DashboardScreen(label, states, planned_s=self.options.planned_s))
         self.set_interval(self._poll_seconds, self.poll_engine)
         if states:
             self.set_interval(THRESHOLD_SECONDS, self.check_thresholds)
@@ -172,7 +179,7 @@ class LoadscopeApp(App[int]):
                 title="--abort-on-fail",
                 timeout=10,
             )
-            self.stop_run()
+            self.stop_run(by_user=False)
             self.set_timer(ABORT_CUT_S, self._cut_after_abort)
 
     def _cut_after_abort(self) -> None:
@@ -220,7 +227,7 @@ class LoadscopeApp(App[int]):
             self.exit_code = 2
             return
         self.snapshot = final = redact_snapshot(final)
-        text, report = self.render_report(final)
+        text, report = self.render_report(final, self.interrupted)
         saved = self.files.write_summary(report)
         self.clear_notifications()
         self._say_why_silent(final)
@@ -246,7 +253,7 @@ class LoadscopeApp(App[int]):
 
     def rewrite_summary_on_exit(self) -> None:
         """`--summary-json` is written when the run stops and again on exit."""
-        self.files.rewrite_summary(self.final_snapshot())
+        self.files.rewrite_summary(self.final_snapshot(), self.interrupted)
 
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -254,12 +261,29 @@ class LoadscopeApp(App[int]):
         return not (action in LIVE_ACTIONS and self._stopping)
 
     def action_concurrency(self, delta: int) -> None:
-        if not self._stopping:
+        if not self._stopping and not self._stages_set_level():
             self._end_ramp()
             self._send_level(max(0, self.level.value + delta))
 
+    def _stages_set_level(self) -> bool:
+        """With --stages the stages set the level, as k6's stages and Locust's load shapes do
+        (the next step of the ramp would undo a key's change): a level key says so, once while
+        the notice shows, and changes nothing."""
+        if not self.options.staged:
+            return False
+        now = time.monotonic()
+        if now >= self._stages_notice_until:
+            what = "rate" if self.options.open_model else "VUs"
+            self.notify(
+                f"--stages set the {what} in this run: + - ] [ c change nothing",
+                title="stages",
+                timeout=STAGES_NOTICE_SECONDS,
+            )
+            self._stages_notice_until = now + STAGES_NOTICE_SECONDS
+        return True
+
     def action_exact_value(self) -> None:
-        if self._stopping:
+        if self._stopping or self._stages_set_level():
             return
         if self.options.open_model:
             dialog = ValueDialog("Iterations per second", self.level.rate, integer=False)
@@ -334,7 +358,7 @@ class LoadscopeApp(App[int]):
         if snap is None:
             self.notify("nothing to save yet", severity="warning")
             return
-        self.files.save(snap)
+        self.files.save(snap, self.interrupted)
 
     def action_quit_or_stop(self) -> None:
         if self._stopping and self.controller.finished:
@@ -347,10 +371,13 @@ class LoadscopeApp(App[int]):
         else:
             self.stop_run()
 
-    def stop_run(self) -> None:
+    def stop_run(self, by_user: bool = True) -> None:
+        """q, Ctrl-C, SIGTERM (`by_user`), or a threshold with --abort-on-fail."""
         if self._stopping:
             return
         self._stopping = True
+        # a run already stopping on its own (its time is up, in-flight work drains) is not cut
+        self.interrupted = by_user and not (self.snapshot and self.snapshot.state == "stopping")
         self.command(Stop())
         self.refresh_bindings()
         self.notify("stopping: finishing in-flight iterations…", timeout=3)

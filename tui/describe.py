@@ -47,7 +47,16 @@ def stopped_early(config: SessionConfig, snapshot: Snapshot, interrupted: bool) 
     if ran_all_iterations(config, snapshot):
         return False
     planned = planned_seconds(config)
-    return planned is not None and snapshot.elapsed_s < planned - 0.5
+    return planned is not None and seconds_run(snapshot) < planned - 0.5
+
+
+def seconds_run(snapshot: Snapshot) -> float:
+    """How long the run went on by its plan's clock, which starts with the statistics (at the
+    start, or when the warm-up ends). A reset by hand restarts the statistics' clock only: the
+    plan's time is then the session's, less the warm-up."""
+    if snapshot.stats_since != "reset":
+        return snapshot.elapsed_s
+    return max(snapshot.elapsed_s, snapshot.session_s - snapshot.warm_up_s)
 
 
 def run_description(

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from ..engine import Snapshot
 
-ReportRenderer = Callable[[Snapshot], tuple[str, dict[str, Any]]]
+# The text and JSON report of a snapshot; the flag: the user stopped the run before its end.
+ReportRenderer = Callable[[Snapshot, bool], tuple[str, dict[str, Any]]]
 
 
 class Screen(Protocol):
@@ -58,18 +59,18 @@ class ReportFiles:
         self.saved_paths.append(path)
         return path
 
-    def rewrite_summary(self, final: Snapshot | None) -> None:
+    def rewrite_summary(self, final: Snapshot | None, interrupted: bool) -> None:
         """`--summary-json` is written when the run stops and again on exit."""
         if final is not None and self._options.summary_json:
-            _, report = self._render(final)
+            _, report = self._render(final, interrupted)
             self.write_summary(report)
 
-    def save(self, snap: Snapshot) -> None:
+    def save(self, snap: Snapshot, interrupted: bool) -> None:
         """`s`: the report as JSON, text and HTML, and a screenshot, side by side."""
         from .outputs.files import write_failure, write_json
         from .outputs.html import write_html
 
-        text, report = self._render(snap)
+        text, report = self._render(snap, interrupted)
         try:
             stem = self._stem()
             json_path, text_path = stem.with_suffix(".json"), stem.with_suffix(".txt")

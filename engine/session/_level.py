@@ -94,7 +94,8 @@ class LoadLevel:
     def describe(self) -> str:
         if self._config.open_model:
             return f"open model at {self.rate:g} it/s (max {self.max_vus} VUs)"
-        return f"{self.concurrency} VUs"
+        then = ", the stages after the warm-up" if self._config.warm_up > 0 else ", then the stages"
+        return f"{self.concurrency} VUs" + (then if self._config.stages else "")
 
     def _apply(self, n: int) -> None:
         self._crowd.resize(n)

@@ -148,11 +148,11 @@ class Session:
         self.state = State.RUNNING
         if self.config.warm_up > 0:
             self._warm_up_until = now + self.config.warm_up
+        self._ticker_task = self._spawn(self.clock.run())
+        self.load.begin()  # before the start event says the level it set (stages: from 0 VUs)
         level = self.rate if self.config.open_model else self.concurrency
         started = f"started: {self.load.describe()}, {self.connections.describe()}"
         self.event(EventKind.START, started, after=level)
-        self._ticker_task = self._spawn(self.clock.run())
-        self.load.begin()
         if self.config.open_model:
             self._spawn(self.crowd.arrivals())
         if self.config.stages and not self.warming_up:

@@ -6,18 +6,19 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...engine import Session, Snapshot
 from ...engine.control import EngineProcess, WorkerController
 from ...engine.metrics.report import redact_snapshot
 from ...engine.redact import redact_text
+from ..describe import planned_seconds
 from ..limits import raise_open_files_limit
 from ..live_thresholds import abort_line
 from ..outputs.files import CsvTimeline
 from ..outputs.reasons import silence_reason
+from ..saving import ReportRenderer
 from . import _signals
 from ._args import DEFAULT_SAVE_DIR
 from ._errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, UsageError
@@ -38,6 +39,9 @@ from ._text import render_text
 from ._thresholds import LiveThresholds, Thresholds
 from ._workers import worker_controller
 
+if TYPE_CHECKING:
+    from ..app import ConsoleOptions
+
 
 def setup_child_with_metrics(
     plan: LoadPlan,
@@ -53,18 +57,18 @@ def setup_child_with_metrics(
 
 def report_renderer(
     plan: LoadPlan, thresholds: Thresholds | None = None, live: LiveThresholds | None = None
-) -> Callable[[Snapshot], tuple[str, dict[str, Any]]]:
+) -> ReportRenderer:
     """The console's final report: the same text and JSON as `loadscope run` gives, with the
     thresholds' results (and, checked live, when each first failed and what stopped the run)."""
     checks = thresholds or Thresholds([])
 
-    def render(snapshot: Snapshot) -> tuple[str, dict[str, Any]]:
+    def render(snapshot: Snapshot, interrupted: bool = False) -> tuple[str, dict[str, Any]]:
         snapshot = redact_snapshot(snapshot)
-        report = full_report(plan, snapshot)
-        runn = runn_values(plan, snapshot)
+        report = full_report(plan, snapshot, interrupted=interrupted)
+        runn = runn_values(plan, snapshot, interrupted=interrupted)
         report["thresholds"] = checks.evaluate(threshold_names(runn, report)).as_report()
-        if live is not None:
-            live.annotate(report)
+        (live or LiveThresholds(checks, None)).annotate(report)  # as `run` reports them
+        report["interrupted"] = interrupted
         return render_text(snapshot, report, runn), report
 
     return render
@@ -92,23 +96,34 @@ def ensure_terminal(headless: str = "`loadscope run`") -> None:
         raise UsageError(f"the console needs a terminal; use {headless} for headless runs")
 
 
+def console_options(run: RunPlan, label: str) -> ConsoleOptions:
+    """What the console is told of the run: where reports go, the level it starts at, the
+    stages (which set the level) and the planned time."""
+    from ..app import ConsoleOptions  # Textual loads with the console only
+
+    config, outputs = run.load.config, run.outputs
+    return ConsoleOptions(
+        label=redact_text(label),
+        summary_json=outputs.out,
+        save_dir=Path(outputs.save_dir or DEFAULT_SAVE_DIR),
+        open_model=config.open_model,
+        concurrency=config.concurrency,
+        rate=config.rate or 0.0,
+        reuse_mode=config.reuse_mode.value,
+        connect_timeout=config.connect_timeout,
+        staged=bool(config.stages),
+        planned_s=planned_seconds(config),
+    )
+
+
 def run_console(run: RunPlan, label: str) -> int:
-    from ..app import ConsoleOptions, LoadscopeApp
+    from ..app import LoadscopeApp
 
     plan, outputs, thresholds = run.load, run.outputs, run.thresholds
     metrics = check_outputs(outputs)
     ensure_terminal()
     engine = _engine(plan, outputs.csv, metrics)
-    options = ConsoleOptions(
-        label=redact_text(label),
-        summary_json=outputs.out,
-        save_dir=Path(outputs.save_dir or DEFAULT_SAVE_DIR),
-        open_model=plan.config.open_model,
-        concurrency=plan.config.concurrency,
-        rate=plan.config.rate or 0.0,
-        reuse_mode=plan.config.reuse_mode.value,
-        connect_timeout=plan.config.connect_timeout,
-    )
+    options = console_options(run, label)
     live = live_check(run)
     render = report_renderer(plan, thresholds, live.thresholds)
     app = LoadscopeApp(engine, options, render, live=live if thresholds.expressions else None)
@@ -140,7 +155,7 @@ def run_console(run: RunPlan, label: str) -> int:
         return 2
     html_path = outputs.html
     if html_path and engine.final is not None:
-        _, final_report = render(engine.final)
+        _, final_report = render(engine.final, app.interrupted)
         write_html_report(html_path, engine.final, final_report)
         app.saved_paths.append(Path(html_path))
     for path in dict.fromkeys(app.saved_paths):
@@ -158,7 +173,7 @@ def run_console(run: RunPlan, label: str) -> int:
         print(f"loadscope: {reason}", file=sys.stderr)
         return EXIT_USAGE
     if thresholds.expressions and engine.final is not None:
-        _, report = render(engine.final)
+        _, report = render(engine.final, app.interrupted)
         failures = [result["why"] for result in report["thresholds"] if not result["passed"]]
         for line in failures:
             print(f"threshold failed: {line}", file=sys.stderr)

@@ -46,7 +46,7 @@ def counts(pairs: list[tuple[str, int]] | tuple[tuple[Any, int], ...]) -> str:
 def render_text(
     snapshot: Snapshot, report: dict[str, Any], loadt: dict[str, Any], *, title: str = ""
 ) -> str:
-    parts = [_with_plan(loadt_block(loadt), report).rstrip("\n"), ""]
+    parts = [_with_plan(loadt_block(loadt), report, snapshot).rstrip("\n"), ""]
     parts += phase_lines(snapshot)  # an A/B run's headline: right after runn's block
     parts += _requests(snapshot, report)
     parts += _latency(snapshot)
@@ -62,13 +62,20 @@ def render_text(
     return "\n".join(parts).rstrip() + "\n"
 
 
-def _with_plan(block: str, report: dict[str, Any]) -> str:
-    """`Duration ...: 3.7s (interrupted; planned 30s)` when the run stopped before its plan."""
+def _with_plan(block: str, report: dict[str, Any], snapshot: Snapshot) -> str:
+    """`Duration ...: 3.7s (interrupted; planned 30s)` when the run stopped before its plan;
+    after a reset by hand, the time measured since (the numbers below count from there)."""
     planned = report.get("planned_duration_s")
-    if not (report.get("stopped_early") and planned):
+    notes = []
+    if report.get("stopped_early") and planned:
+        notes.append(f"interrupted; planned {go_duration(planned)}")
+    if snapshot.stats_since == "reset":
+        measured = "" if notes else f" {go_duration(round(snapshot.elapsed_s, 1))}"
+        notes.append(f"measured{measured} since the reset")
+    if not notes:
         return block
     lines = block.split("\n")
-    lines[2] += f" (interrupted; planned {go_duration(planned)})"
+    lines[2] += f" ({'; '.join(notes)})"
     return "\n".join(lines)
 
 

@@ -40,9 +40,16 @@ class DashboardScreen(Screen[None]):
     thresholds: var[tuple[ThresholdState, ...]] = var(())
     asked: var[float | None] = var(None)  # a level sent by a key, not yet in a snapshot
 
-    def __init__(self, label: str = "", thresholds: tuple[ThresholdState, ...] = ()) -> None:
+    def __init__(
+        self,
+        label: str = "",
+        thresholds: tuple[ThresholdState, ...] = (),
+        *,
+        planned_s: float | None = None,
+    ) -> None:
         super().__init__()
         self.label = label
+        self.planned_s = planned_s  # -d or the stages' total: the header shows it
         self.set_reactive(DashboardScreen.thresholds, thresholds)
 
     def compose(self) -> ComposeResult:
@@ -64,6 +71,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(SessionHeader).runbook = self.label
+        self.query_one(SessionHeader).planned_s = self.planned_s
         self.query_one(ThresholdsRow).states = self.thresholds
         self._fit(self.app.size.width, self.app.size.height)
         # what arrived before the widgets did (is_mounted is not yet true here)

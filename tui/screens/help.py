@@ -85,6 +85,13 @@ class HelpScreen(ModalScreen[None]):
             for binding in self._app_bindings
             if binding.show
         ]
+        rows.append(
+            (
+                "--stages",
+                "the stages set the VUs (the rate with --rate), as k6's stages and Locust's load "
+                "shapes do: + - ] [ c then say so and change nothing",
+            )
+        )
         rows.append(("z", "zoom the focused panel (tab moves the focus), else Connections"))
         rows.append(("click", "zoom a panel; click again, z or esc to unzoom"))
         rows.append(("o", "in the zoomed Connections panel: order the ledger by requests or age"))

@@ -31,6 +31,7 @@ class SessionHeader(Widget):
     # The level (VUs, or it/s in the open model) a key asked for that no snapshot shows yet:
     # shown at once, so a key acts on screen even while the engine is a second behind.
     asked: reactive[float | None] = reactive(None)
+    planned_s: float | None = None  # the run's planned time (-d, or the stages' total)
 
     def render(self) -> Text:
         snap = self.snapshot
@@ -62,8 +63,9 @@ class SessionHeader(Widget):
         state = "warming up" if snap.warming_up and snap.state == "running" else snap.state
         text.append(f" {symbol} {state.upper()} " if level < 2 else f" {symbol}", style=style)
         text.append(f" {clock(snap.session_s)}", style="bold")
-        if snap.duration_s:
-            text.append(f"/{clock(snap.duration_s + snap.warm_up_s)}", style="dim")
+        planned = snap.duration_s or self.planned_s
+        if planned:
+            text.append(f"/{clock(planned + snap.warm_up_s)}", style="dim")
         separator = "  │ " if labelled else " │ " if level < 3 else "│"
         model = _model(snap, self.asked)
         parts = [model, f"reuse {snap.reuse_mode}", f"HTTP {_version(snap)}"]

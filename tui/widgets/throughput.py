@@ -72,9 +72,6 @@ class ThroughputPanel(Panel):
         self.query_one("#throughput-now", TextView).show(_now_line(snapshot))
         self.query_one("#throughput-legend", TextView).show(_legend(layers, marks))
 
-    def show_live(self, snapshot: Snapshot) -> None:
-        self.query_one("#throughput-now", TextView).show(_now_line(snapshot))
-
 
 def _now_line(snapshot: Snapshot) -> Text:
     last = snapshot.timeline[-1] if snapshot.timeline else None
