@@ -11,8 +11,9 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from loadscope.tui.app import RAMP_STEP, ConsoleOptions, LoadscopeApp
+from loadscope.tui.app import ConsoleOptions, LoadscopeApp
 from loadscope.tui.controller import ScriptedController
+from loadscope.tui.level import RAMP_STEP
 from loadscope.tui.limits import PORT_RANGE, vu_limit_reason
 from loadscope.tui.screens.help import HelpScreen
 from loadscope.tui.screens.value_dialog import MAX_CONCURRENCY, ValueDialog

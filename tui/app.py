@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import var
-from textual.timer import Timer
 
 from ..engine import (
     Abort,
@@ -37,7 +35,7 @@ from ..engine import (
 from ..engine.metrics.report import redact_snapshot
 from ..engine.redact import redact_text
 from .controller import Controller
-from .level import HTTP_NAMES, Level, next_http_version
+from .level import HTTP_NAMES, RAMP_STEP, Level, Ramp, StagesGuard, next_http_version
 from .live_thresholds import ABORT_CUT_S, LiveChecks
 from .saving import ReportFiles, ReportRenderer
 from .screens.dashboard import DashboardScreen
@@ -47,9 +45,6 @@ from .screens.value_dialog import ValueDialog
 
 POLL_SECONDS = 0.25
 THRESHOLD_SECONDS = 1.0  # as `loadscope run` checks them
-RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
-RAMP_SECONDS = 0.2
-STAGES_NOTICE_SECONDS = 4.0
 LIVE_ACTIONS = frozenset(  # what leaves the footer once the run stops
     {"concurrency", "exact_value", "pause_resume", "cycle_reuse", "toggle_http", "reset_stats"}
 )
@@ -111,15 +106,14 @@ class LoadscopeApp(App[int]):
             open_model=options.open_model, concurrency=options.concurrency, rate=options.rate
         )
         self._reuse = ReuseMode(options.reuse_mode)
-        self._ramp_target: int | None = None  # a big `c` step, applied RAMP_STEP at a time
-        self._ramp_timer: Timer | None = None
+        self.ramp = Ramp(self, self._send_level, lambda: self.level.concurrency, self._is_live)
         self._stopping = False
         self.interrupted = False  # the user stopped the run before it ended on its own
         self._cut_by_user = False
         self._polled: Snapshot | None = None  # the controller's last, as it gave it
         self._http_sent: str | None = None  # the version last asked for, until a snapshot has it
         self._summary_shown = False
-        self._stages_notice_until = 0.0
+        self._stages = StagesGuard(options.staged, options.open_model, self.notify)
         self._errors_seen = 0
         self.files = ReportFiles(self, render_report, options)
         self.exit_code = 0
@@ -256,34 +250,20 @@ class LoadscopeApp(App[int]):
         self.files.rewrite_summary(self.final_snapshot(), self.interrupted)
 
     # -- actions -------------------------------------------------------------------------------
+    def _is_live(self) -> bool:
+        return not self._stopping
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Once the run stops, the live controls leave the footer."""
         return not (action in LIVE_ACTIONS and self._stopping)
 
     def action_concurrency(self, delta: int) -> None:
-        if not self._stopping and not self._stages_set_level():
-            self._end_ramp()
+        if not self._stopping and not self._stages.holds_the_level():
+            self.ramp.stop()
             self._send_level(max(0, self.level.value + delta))
 
-    def _stages_set_level(self) -> bool:
-        """With --stages the stages set the level, as k6's stages and Locust's load shapes do
-        (the next step of the ramp would undo a key's change): a level key says so, once while
-        the notice shows, and changes nothing."""
-        if not self.options.staged:
-            return False
-        now = time.monotonic()
-        if now >= self._stages_notice_until:
-            what = "rate" if self.options.open_model else "VUs"
-            self.notify(
-                f"--stages set the {what} in this run: + - ] [ c change nothing",
-                title="stages",
-                timeout=STAGES_NOTICE_SECONDS,
-            )
-            self._stages_notice_until = now + STAGES_NOTICE_SECONDS
-        return True
-
     def action_exact_value(self) -> None:
-        if self._stopping or self._stages_set_level():
+        if self._stopping or self._stages.holds_the_level():
             return
         if self.options.open_model:
             dialog = ValueDialog("Iterations per second", self.level.rate, integer=False)
@@ -298,32 +278,11 @@ class LoadscopeApp(App[int]):
     def _apply_exact_value(self, value: float | None) -> None:
         if value is None or self._stopping:
             return
-        self._end_ramp()
+        self.ramp.stop()
         if self.options.open_model or value - self.level.value <= RAMP_STEP:
             self._send_level(value)
-            return
-        self._ramp_target = int(value)
-        self.notify(f"adding VUs up to {int(value):,}, {RAMP_STEP} at a time", timeout=3)
-        self._ramp_timer = self.set_interval(RAMP_SECONDS, self._ramp_step)
-        self._ramp_step()
-
-    def _ramp_step(self) -> None:
-        """One step of a big increase: the engine starts the VUs in bites, the console keeps
-        answering keys in between."""
-        target = self._ramp_target
-        if target is None or self._stopping:
-            self._end_ramp()
-            return
-        level = min(target, self.level.concurrency + RAMP_STEP)
-        self._send_level(level)
-        if level >= target:
-            self._end_ramp()
-
-    def _end_ramp(self) -> None:
-        self._ramp_target = None
-        if self._ramp_timer is not None:
-            self._ramp_timer.stop()
-            self._ramp_timer = None
+        else:
+            self.ramp.start(int(value))
 
     def action_pause_resume(self) -> None:
         if self._stopping or self.snapshot is None:

@@ -1,11 +1,22 @@
 """What the console's keys move. The load level: VUs in the closed model, iterations per second in
 the open one. It follows the engine's level (stages move it too), except that a level a key has
-sent is kept until a snapshot shows it: a snapshot taken before the key never undoes it. And the
-HTTP version's cycle."""
+sent is kept until a snapshot shows it: a snapshot taken before the key never undoes it. A big
+increase goes in steps, and under --stages the keys leave the level alone. And the HTTP
+version's cycle."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from textual.timer import Timer
+
 from ..engine import Command, SetConcurrency, SetRate, Snapshot
+
+RAMP_STEP = 500  # VUs added at a time when the `c` dialog asks for many more
+RAMP_SECONDS = 0.2
+STAGES_NOTICE_SECONDS = 4.0
 
 # `h` cycles auto → HTTP/1.1 → HTTP/2 → HTTP/3 → auto
 HTTP_CYCLE = {"auto": "http1", "http1": "http2", "http2": "http3", "http3": "auto"}
@@ -60,6 +71,75 @@ class Level:
             self.rate = float(value)
         else:
             self.concurrency = int(value)
+
+
+class _Intervals(Protocol):
+    def set_interval(self, interval: float, callback: Callable[[], Any]) -> Timer: ...
+
+
+class Ramp:
+    """A big increase of VUs from the `c` dialog, sent RAMP_STEP at a time: the engine starts
+    them in bites, and the console keeps answering keys in between."""
+
+    def __init__(
+        self,
+        timers: _Intervals,
+        send: Callable[[float], None],
+        current: Callable[[], int],
+        live: Callable[[], bool],
+    ) -> None:
+        self._timers = timers
+        self._send = send
+        self._current = current
+        self._live = live
+        self.target: int | None = None
+        self._timer: Timer | None = None
+
+    def start(self, target: int) -> None:
+        self.target = target
+        self._timer = self._timers.set_interval(RAMP_SECONDS, self._step)
+        self._step()
+
+    def stop(self) -> None:
+        self.target = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _step(self) -> None:
+        target = self.target
+        if target is None or not self._live():
+            self.stop()
+            return
+        level = min(target, self._current() + RAMP_STEP)
+        self._send(level)
+        if level >= target:
+            self.stop()
+
+
+class StagesGuard:
+    """With --stages the stages set the level, as k6's stages and Locust's load shapes do (the
+    next step of the ramp would undo a key's change): a level key says so, once while the notice
+    shows, and changes nothing."""
+
+    def __init__(self, staged: bool, open_model: bool, notify: Callable[..., None]) -> None:
+        self._staged = staged
+        self._what = "rate" if open_model else "VUs"
+        self._notify = notify
+        self._notice_until = 0.0
+
+    def holds_the_level(self) -> bool:
+        if not self._staged:
+            return False
+        now = time.monotonic()
+        if now >= self._notice_until:
+            self._notify(
+                f"--stages set the {self._what} in this run: + - ] [ c change nothing",
+                title="stages",
+                timeout=STAGES_NOTICE_SECONDS,
+            )
+            self._notice_until = now + STAGES_NOTICE_SECONDS
+        return True
 
 
 def next_http_version(current: str, targets: tuple[str, ...]) -> str:
