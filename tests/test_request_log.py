@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import pickle
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario
 from loadscope.engine.diagnostics import REQUEST_LOG_COLUMNS, RequestLog, RequestRows, read_rows
-from loadscope.engine.diagnostics._log_writer import FRAME, write_batches
+from loadscope.engine.diagnostics._log_writer import frame_batch, write_batches
 from loadscope.engine.redact import MASK, learn_secret
 from loadscope.engine.target import TargetProcess
 from loadscope.engine.transport import Origin, RawRequest, RawResponse
@@ -121,12 +119,12 @@ def test_packed_rows_read_back_with_their_nulls_targets_and_error_kinds(tmp_path
     vu = _Vu(id=4, iteration=12)
     rows.response(100.5, vu, "first", secret, response, 900)
     rows.failure(101.0, vu, "second", plain, "timeout", 3_000)
-    first = _framed(*rows.take())
+    first = frame_batch(*rows.take())
     learn_secret("hunter2")
     rows.failure(101.25, vu, "second", plain, "peer_closed", 40)
     rows.response(101.5, vu, "first", secret, response, 800)
     path = str(tmp_path / "log.sqlite")
-    assert write_batches(io.BytesIO(first + _framed(*rows.take())), path, worker=2) == (4, None)
+    assert write_batches(io.BytesIO(first + frame_batch(*rows.take())), path, worker=2) == (4, None)
     got = [tuple(row) for row in read_rows(path, "ORDER BY start_s")]
     common = (2, 4, 12)
     url_a, url_b = "http://127.0.0.1:8080/a?token=", "http://127.0.0.1:8080/b"
@@ -146,8 +144,3 @@ def test_packed_rows_read_back_with_their_nulls_targets_and_error_kinds(tmp_path
 class _Vu:
     id: int
     iteration: int
-
-
-def _framed(rows: bytearray, targets: list[Any], errors: list[Any]) -> bytes:
-    ids = pickle.dumps((targets, errors))
-    return FRAME.pack(len(ids), len(rows)) + ids + bytes(rows)

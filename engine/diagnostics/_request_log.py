@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._log_writer import FRAME
+from ._log_writer import frame_batch
 from ._request_rows import RequestRows
 from ._view import DiagnosticsExtension, PointFields, SessionPort, SessionView
 
@@ -99,8 +99,7 @@ class RequestLog(DiagnosticsExtension):
         assert self._rows is not None
         rows, targets, errors = self._rows.take()
         if rows:
-            ids = pickle.dumps((targets, errors), pickle.HIGHEST_PROTOCOL)
-            self._outbox.put(FRAME.pack(len(ids), len(rows)) + ids + rows)
+            self._outbox.put(frame_batch(rows, targets, errors))
 
     def _send(self) -> None:
         """In a thread: the pipe's writes block when the writer is behind, never the loop."""

@@ -9,15 +9,12 @@ method and redacted URL, kept apart in `request_targets`), an error kind an erro
 
 from __future__ import annotations
 
-import struct
 from typing import Protocol
 
 from ..redact import redact_text
 from ..transport import RawRequest, RawResponse, url_of
+from ._log_writer import ROW
 
-# start µs, vu, iteration, target, status, error, pool wait, connect, handshake, first byte and
-# total µs, body bytes, connection id, new connection. Absent values: -1, or 0 for the ids.
-ROW = struct.Struct("<qiqiiiqqqqqqqb")
 NO_VALUE = -1
 NO_ID = 0
 
