@@ -380,14 +380,15 @@ async def test_a_session_records_the_kernel_view(target: TargetProcess) -> None:
 class _NumberedReads(KernelExtension):
     """Each reading takes a while (in its thread) and shows how many were begun before it."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_s: float = 0.3) -> None:
         super().__init__()
         self.began: list[float] = []
+        self.read_s = read_s
 
     def _sample(self, own_ports: bytes) -> KernelSample | None:
         self.began.append(time.perf_counter())
         number = len(self.began)
-        time.sleep(0.3)
+        time.sleep(self.read_s)
         counts = SocketCounts(time_wait=number)
         return KernelSample((("t", counts),), counts, 0, (0, 0), 0, 0, "fake", 0.0, 0.0)
 
@@ -406,3 +407,18 @@ async def test_the_last_point_shows_a_reading_taken_as_the_run_ends(
     last = session.snapshot().timeline[-1]
     assert last.time_wait == len(kernel.began)  # the last reading begun was waited for
     assert kernel.began[-1] >= stop_asked - kernel.fresh_read_s
+
+
+async def test_a_slow_reading_begun_at_the_end_is_not_read_again(target: TargetProcess) -> None:
+    """Readings longer than `fresh_read_s`: the one begun at the stop is the run's last, not
+    followed by another."""
+    kernel = _NumberedReads(read_s=KernelExtension.fresh_read_s + 0.2)
+    session = Session(SessionConfig(concurrency=2), UrlScenario(target.http_url))
+    session.extensions.append(kernel)
+    run = asyncio.create_task(session.run())
+    await eventually(lambda: session.snapshot().timeline, what="the first second's point")
+    stop_asked = time.perf_counter()
+    session.stop()
+    await asyncio.wait_for(run, 30)
+    assert len([t for t in kernel.began if t >= stop_asked]) <= 1
+    assert session.snapshot().timeline[-1].time_wait == len(kernel.began)

@@ -19,6 +19,7 @@ from loadscope.engine import (
     Stage,
     UrlScenario,
 )
+from loadscope.engine.diagnostics import DiagnosticsExtension, SessionPort, SessionView
 from loadscope.engine.session import level_at
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli._loadt import loadt_values
@@ -179,3 +180,28 @@ async def test_ramps_end_on_their_targets(target: TargetProcess) -> None:
     down = Session(SessionConfig(stages=(Stage(0.5, 30), Stage(0.5, 0))), UrlScenario(url))
     await asyncio.wait_for(down.run(), WAIT)
     assert down.snapshot().concurrency == 0
+
+
+class _SlowToStop(DiagnosticsExtension):
+    """Takes its time once the session has stopped (as the request log's writer can), and
+    notes the session's clocks as it begins."""
+
+    def __init__(self) -> None:
+        self.at_stop: tuple[float, float] | None = None
+
+    def stopped(self, view: SessionView, port: SessionPort) -> None:
+        self.at_stop = (view.elapsed(), view.session_elapsed())
+        time.sleep(0.3)
+
+
+async def test_the_clocks_stop_when_the_run_ends_not_after_the_cleanup(
+    target: TargetProcess,
+) -> None:
+    slow = _SlowToStop()
+    session = Session(SessionConfig(concurrency=2, max_iterations=40), UrlScenario(target.http_url))
+    session.extensions.append(slow)
+    await asyncio.wait_for(session.run(), 30)
+    final = session.snapshot()
+    assert slow.at_stop == (session.elapsed(), session.session_elapsed())
+    assert (final.elapsed_s, final.session_s) == tuple(round(t, 3) for t in slow.at_stop)
+    assert final.rps_mean == round(final.latency.count / session.elapsed(), 1)

@@ -136,18 +136,22 @@ class KernelExtension(DiagnosticsExtension):
             self._start_sample(view)
 
     async def before_final_tick(self, view: SessionView, port: SessionPort) -> None:
-        """The run's last point shows the sockets as it ends: a read in flight is awaited, and
-        one begun a second ago is followed by a fresh one."""
+        """The run's last point shows the sockets as it ends: the read in flight is awaited, and
+        when it began more than `fresh_read_s` before the end, a fresh one after it."""
+        ended = time.perf_counter()
+        deadline = ended + FINAL_READ_TIMEOUT_S
         for _ in range(2):
             if self._pending is None:
                 self._start_sample(view)
             pending = self._pending
             assert pending is not None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pending), FINAL_READ_TIMEOUT_S)
+                await asyncio.wait_for(
+                    asyncio.shield(pending), max(0.0, deadline - time.perf_counter())
+                )
             self._collect(port)
-            if time.perf_counter() - self._pending_began < self.fresh_read_s:
-                return
+            if self._pending is not None or self._pending_began >= ended - self.fresh_read_s:
+                return  # out of time, or a reading of the end
 
     def tick(self, view: SessionView, port: SessionPort) -> PointFields:
         self._collect(port)

@@ -82,11 +82,11 @@ class _Running:
         self.errors = metrics.errors
         self.opened = session.ledger.opened_total
         self.cpu = cpu_seconds()
-        self.measured_from = time.perf_counter()
+        self.measured_from = session.elapsed()  # the statistics' clock, held at the run's end
 
     def result(self, session: SessionView) -> PhaseResult:
         metrics = session.metrics
-        duration = max(time.perf_counter() - self.measured_from, 1e-3)
+        duration = max(session.elapsed() - self.measured_from, 1e-3)
         latency = metrics.latency.copy()
         latency.subtract(self.latency)
         requests = metrics.requests - self.requests

@@ -63,6 +63,7 @@ class Session:
         self._resumed.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._ticker_task: asyncio.Task[None] | None = None
+        self._ended_at = 0.0  # perf_counter time the run ended (0: it has not)
         self._warm_up_until = 0.0
         self._stopped = asyncio.Event()
         self._abort = asyncio.Event()
@@ -129,11 +130,16 @@ class Session:
 
     def elapsed(self) -> float:
         started = self.clock.stats_started_at
-        return time.perf_counter() - started if started else 0.0
+        return self._now() - started if started else 0.0
 
     def session_elapsed(self) -> float:
         started = self.log.started_at
-        return time.perf_counter() - started if started else 0.0
+        return self._now() - started if started else 0.0
+
+    def _now(self) -> float:
+        """perf_counter time, held at the run's end once it has ended (the final report's
+        durations leave out the closing of connections and the writing of logs)."""
+        return self._ended_at or time.perf_counter()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -208,9 +214,13 @@ class Session:
         if self.warming_up:  # stopped before the measurement began: the warm-up stays out
             self._warm_up_until = 0.0
             self._reset("warm-up", "stopped during the warm-up: nothing was measured")
-        for extension in self.extensions:
-            await extension.before_final_tick(self, self)
-        self.clock.tick(final=True)
+        self._ended_at = time.perf_counter()  # the clocks stop here: what follows is cleanup
+        if self._ticker_task is not None:
+            self._ticker_task.cancel()
+        if not self.aborting:  # cut by a second interrupt: the user wants out, not a last read
+            for extension in self.extensions:
+                await extension.before_final_tick(self, self)
+        self.clock.tick(final=True, now=self._ended_at)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -78,10 +78,11 @@ class Timeline:
                 return  # the run ends now: the final tick covers this last second
             self.tick()
 
-    def tick(self, final: bool = False) -> TimelinePoint | None:
-        """Close the second now ending; the final one is left out when nothing happened in it."""
+    def tick(self, final: bool = False, now: float | None = None) -> TimelinePoint | None:
+        """Close the second ending `now` (default: now); the final one is left out when nothing
+        happened in it."""
         source = self._source
-        now = time.perf_counter()
+        now = time.perf_counter() if now is None else now
         sample = source.metrics.take_second()
         opened, closed = source.ledger.take_tick()
         span = max(now - (self._last_tick_at or self.stats_started_at), 1e-3)
