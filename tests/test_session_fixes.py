@@ -205,3 +205,19 @@ async def test_the_clocks_stop_when_the_run_ends_not_after_the_cleanup(
     assert slow.at_stop == (session.elapsed(), session.session_elapsed())
     assert (final.elapsed_s, final.session_s) == tuple(round(t, 3) for t in slow.at_stop)
     assert final.rps_mean == round(final.latency.count / session.elapsed(), 1)
+
+
+def test_after_a_reset_a_run_without_a_plan_does_not_repeat_its_duration() -> None:
+    snapshot = dataclasses.replace(
+        make_snapshot(4, concurrency=2, state="stopped"),
+        elapsed_s=3.0,
+        session_s=15.0,
+        stats_since="reset",
+        duration_s=None,
+    )
+    values = loadt_values(
+        snapshot, runbooks=1, warm_up="0s", duration="3s", duration_s=3.0, concurrent=2, max_rps=0
+    )
+    text = render_text(snapshot, report_of(snapshot), values)
+    line = next(line for line in text.splitlines() if line.startswith("Duration"))
+    assert line.endswith(": 3s (measured since the reset)"), line

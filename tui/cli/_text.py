@@ -70,7 +70,8 @@ def _with_plan(block: str, report: dict[str, Any], snapshot: Snapshot) -> str:
     if report.get("stopped_early") and planned:
         notes.append(f"interrupted; planned {go_duration(planned)}")
     if snapshot.stats_since == "reset":
-        measured = "" if notes else f" {go_duration(round(snapshot.elapsed_s, 1))}"
+        # the line shows the plan when the run kept to it: then say what was measured
+        measured = f" {go_duration(round(snapshot.elapsed_s, 1))}" if planned and not notes else ""
         notes.append(f"measured{measured} since the reset")
     if not notes:
         return block
