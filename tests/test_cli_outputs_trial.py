@@ -5,7 +5,9 @@ the listener it could not have, and sub-second runs reported with useful precisi
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +145,10 @@ def test_each_command_lists_only_the_exit_codes_it_can_give() -> None:
     )
     assert "threshold" not in exit_line("demo") and "threshold" not in exit_line("serve")
     assert "unreachable" not in exit_line("serve")
+    assert exit_line("target") == (
+        "Exit codes: 0 stopped, 2 bad input (e.g. a port in use) or a worker process died, "
+        "130 interrupted."
+    )
     for command in ("run", "loadt", "console"):
         assert exit_line(command) == (
             "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, "
@@ -156,6 +162,20 @@ def test_the_reference_gives_each_commands_exit_codes() -> None:
     sections = reference_markdown().split("\n## ")
     [watch] = [s for s in sections if s.startswith("`loadscope watch`")]
     assert "Exit codes: 0 ok, 2 bad input, 130 interrupted." in watch
+
+
+def test_a_target_worker_that_dies_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadscope.engine.target import _foreground
+
+    def kill_a_worker(target: TargetProcess, out: object) -> None:
+        os.kill(target.pids[0], signal.SIGKILL)
+
+    monkeypatch.setattr(_foreground, "_print_banner", kill_a_worker)
+    result = loadscope_in_process("target", "--port", "0")
+    assert result.code == 2
+    assert result.error_line() == (
+        "loadscope: target: a worker process exited on its own; the target stopped"
+    )
 
 
 # -- 3. the built-in target says which listener failed ---------------------------------------------
