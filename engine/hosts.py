@@ -30,7 +30,7 @@ def url_problem(url: str) -> str:
     if not sep or scheme.lower() not in ("http", "https"):
         return NOT_HTTP
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
-    problem = _bracket_problem(authority)
+    problem = _bracket_problem(authority) or _port_text_problem(authority)
     if problem:
         return problem
     try:
@@ -51,6 +51,16 @@ def _bracket_problem(authority: str) -> str:
     if "]" not in authority:
         return "the IPv6 host has no closing ']'"
     return "only :port may follow the IPv6 host's ']'"
+
+
+def _port_text_problem(authority: str) -> str:
+    """A port is ASCII digits: httpx would read `+8080`, ` 8080` or other scripts' digits as a
+    number, where urllib, curl and browsers refuse them."""
+    after_host = authority.rpartition("]")[2] if authority.startswith("[") else authority
+    port = after_host.partition(":")[2]
+    if port and not (port.isascii() and port.isdigit()):
+        return f"the port {port!r} is not a number"
+    return ""
 
 
 def port_problem(port: int | None) -> str:
