@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from .phrases import as_phrase
+
 MAX_NAME = 253
 MAX_LABEL = 63
 NOT_HTTP = "only http:// and https:// URLs can be loaded"
@@ -55,7 +57,7 @@ def _refused_by_httpx(authority: str, exc: Exception) -> str:
         return problem
     if isinstance(exc, UnicodeError) or "IDNA" in str(exc):  # idna's IDNAError is a UnicodeError
         return NOT_IDNA
-    return _phrase(str(exc))
+    return as_phrase(str(exc))
 
 
 def _bracket_problem(authority: str) -> str:
@@ -81,10 +83,6 @@ def port_problem(port: int | None) -> str:
     if port is not None and not 0 < port < 65536:
         return f"port {port} is not 1-65535"
     return ""
-
-
-def _phrase(message: str) -> str:
-    return message[:1].lower() + message[1:]
 
 
 def host_problem(host: str, dns_name: str = "") -> str:

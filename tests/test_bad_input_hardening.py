@@ -129,3 +129,10 @@ def test_dns_lengths_are_those_of_the_hosts_ascii_form() -> None:
     assert host_problem(label + ".de") == ""
     assert "longer than 63" in host_problem(label + ".de", "xn--" + "a" * 60 + ".de")
     assert "DNS allows 253" in host_problem("ü.de", ".".join(["xn--" + "a" * 59] * 5))
+
+
+def test_error_lines_quote_a_url_and_lower_a_message_with_the_engines_helpers() -> None:
+    from loadscope.engine.phrases import as_phrase, shown_url
+
+    assert as_phrase("Address already in use") == "address already in use"
+    assert shown_url("http://me:pw@h/" + "x" * 200) == "http://***@h/" + "x" * 87 + "…"
