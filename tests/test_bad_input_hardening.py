@@ -106,3 +106,33 @@ def test_a_body_of_bytes_that_are_not_utf8_is_sent_as_given(tmp_path: Path) -> N
 
     plan = parse_plan(["run", URL, "-X", "POST", "--body", "a\udcffb"])
     assert isinstance(plan, RunPlan) and plan.load.spec.body == b"a\xffb"
+
+
+LONG_IDNA_HOST = ".".join(["ü" * 25] * 9)  # 233 characters, over 253 in its xn-- form
+
+
+@pytest.mark.parametrize(
+    "host",
+    [LONG_IDNA_HOST, "ü" * 60 + ".de", "xn--zz.de", "a\u200db.de"],
+    ids=["long", "long label", "bad A-label", "joiner"],
+)
+def test_a_host_idna_cannot_encode_is_a_short_phrase(host: str) -> None:
+    line = one_error_line(["run", f"http://{host}/", "-d", "1s"])
+    assert line.endswith(": the host is not a valid internationalized (IDNA) name"), line
+    assert len(line) < 120 + len(host), line  # the host once, in the URL, never twice
+
+
+def test_dns_lengths_are_those_of_the_hosts_ascii_form() -> None:
+    from loadscope.engine.hosts import host_problem
+
+    label = "ü" * 30  # 30 characters, 64 in its xn-- form
+    assert host_problem(label + ".de") == ""
+    assert "longer than 63" in host_problem(label + ".de", "xn--" + "a" * 60 + ".de")
+    assert "DNS allows 253" in host_problem("ü.de", ".".join(["xn--" + "a" * 59] * 5))
+
+
+def test_error_lines_quote_a_url_and_lower_a_message_with_the_engines_helpers() -> None:
+    from loadscope.engine.phrases import as_phrase, shown_url
+
+    assert as_phrase("Address already in use") == "address already in use"
+    assert shown_url("http://me:pw@h/" + "x" * 200) == "http://***@h/" + "x" * 87 + "…"

@@ -19,6 +19,9 @@ MALFORMED = [
     "http://exa mple/",
     "http://[::1]:x/",
     "http://[::1]x/",
+    "http://host:+8080/",
+    "http://host: 8080/",
+    "http://host:٨٠٨٠/",
     "",
 ]
 GOOD = "http://127.0.0.1:9/"  # never contacted: every case fails before any load
@@ -86,6 +89,9 @@ def refused(result: Result) -> str:
         (("run", "http://host:0/"), "port 0 is not 1-65535"),
         (("run", GOOD, "--proxy", "http://exa mple/"), "the host 'exa mple' cannot have ' '"),
         (("run", GOOD, "--proxy", "http://h:0"), "port 0 is not 1-65535"),
+        (("run", GOOD, "--proxy", "h:+8080"), "--proxy: 'h:+8080' is not a proxy URL: the port"),
+        (("run", GOOD, "--proxy", "http://h: 8080"), "the port ' 8080' is not a number"),
+        (("run", GOOD, "--proxy", "http://[::1]:８０"), "the port '８０' is not a number"),
         (("loadt", "http://127.0.0.1:9/"), "a URL, not a runbook file"),
         (("loadt", "ftp://x/"), "a URL, not a runbook file"),
         (("run", ""), "an empty argument"),

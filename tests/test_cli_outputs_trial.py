@@ -5,12 +5,16 @@ the listener it could not have, and sub-second runs reported with useful precisi
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli._args import build_parser
@@ -143,6 +147,10 @@ def test_each_command_lists_only_the_exit_codes_it_can_give() -> None:
     )
     assert "threshold" not in exit_line("demo") and "threshold" not in exit_line("serve")
     assert "unreachable" not in exit_line("serve")
+    assert exit_line("target") == (
+        "Exit codes: 0 stopped, 2 bad input (e.g. a port in use) or a worker process died, "
+        "130 interrupted."
+    )
     for command in ("run", "loadt", "console"):
         assert exit_line(command) == (
             "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, "
@@ -156,6 +164,20 @@ def test_the_reference_gives_each_commands_exit_codes() -> None:
     sections = reference_markdown().split("\n## ")
     [watch] = [s for s in sections if s.startswith("`loadscope watch`")]
     assert "Exit codes: 0 ok, 2 bad input, 130 interrupted." in watch
+
+
+def test_a_target_worker_that_dies_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadscope.engine.target import _foreground
+
+    def kill_a_worker(target: TargetProcess, out: object) -> None:
+        os.kill(target.pids[0], signal.SIGKILL)
+
+    monkeypatch.setattr(_foreground, "_print_banner", kill_a_worker)
+    result = loadscope_in_process("target", "--port", "0")
+    assert result.code == 2
+    assert result.error_line() == (
+        "loadscope: target: a worker process exited on its own; the target stopped"
+    )
 
 
 # -- 3. the built-in target says which listener failed ---------------------------------------------
@@ -248,6 +270,59 @@ def test_elapsed_text() -> None:
     assert elapsed(0.00004) == "0.040ms"
     assert elapsed(1.23) == "1.2s"
     assert elapsed(3725.0) == "3,725.0s"
+
+
+# Each form elapsed() may give, with the range its number must fall in once read back.
+ELAPSED_FORMS = [
+    (r"(\d\.\d{3})ms", 0.001, 0.099, 1e-3),
+    (r"(\d\.\d{2})ms", 0.10, 9.99, 1e-3),
+    (r"(\d{2}\.\d)ms", 10.0, 99.9, 1e-3),
+    (r"(\d{3})ms", 100, 999, 1e-3),
+    (r"([\d,]+\.\d)s", 1.0, float("inf"), 1.0),
+]
+EDGES = [0.001, 0.0001, 0.01, 0.1, 1.0]  # where elapsed() changes its unit or its decimals
+
+
+def read_elapsed(text: str) -> tuple[float, float, float]:
+    """(seconds it reads, the half-unit of its last digit, in seconds): it must fit one form."""
+    for pattern, low, high, unit in ELAPSED_FORMS:
+        matched = re.fullmatch(pattern, text)
+        if matched:
+            number = float(matched.group(1).replace(",", ""))
+            assert low <= number <= high, text
+            decimals = len(matched.group(1).partition(".")[2])
+            return number * unit, 0.5 * 10**-decimals * unit, unit
+    raise AssertionError(f"{text!r} is none of the forms")
+
+
+@pytest.mark.parametrize("edge", EDGES)
+@pytest.mark.parametrize("nudge", [-1e-4, -5e-5, -1e-6, -1e-9, 0.0, 1e-9, 1e-6, 5e-5])
+def test_elapsed_rounds_first_and_then_picks_its_unit(edge: float, nudge: float) -> None:
+    from loadscope.tui.format import elapsed
+
+    seconds = edge * (1 + nudge * 10)
+    text = elapsed(seconds)
+    if seconds < 0.0000005:
+        assert text == "<0.001ms"
+        return
+    read, half_unit, _ = read_elapsed(text)
+    assert abs(read - seconds) <= half_unit * 1.000001, (seconds, text)
+
+
+@given(st.floats(min_value=0.0000005, max_value=5.0))
+def test_elapsed_reads_back_within_its_last_digit(seconds: float) -> None:
+    from loadscope.tui.format import elapsed
+
+    read, half_unit, _ = read_elapsed(elapsed(seconds))
+    assert abs(read - seconds) <= half_unit * 1.000001, (seconds, elapsed(seconds))
+
+
+def test_elapsed_below_a_microsecond_and_just_below_a_second() -> None:
+    from loadscope.tui.format import elapsed
+
+    assert elapsed(1e-7) == "<0.001ms" and elapsed(1e-7, " ") == "<0.001 ms"
+    assert [elapsed(s) for s in (0.9994, 0.9995, 0.99999)] == ["999ms", "1.0s", "1.0s"]
+    assert [elapsed(s) for s in (0.00999, 0.009996, 0.09996)] == ["9.99ms", "10.0ms", "100ms"]
 
 
 def test_a_go_duration_of_a_sub_second_run_keeps_its_milliseconds() -> None:

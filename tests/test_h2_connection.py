@@ -23,6 +23,7 @@ from loadscope.engine.transport._errors import (
     GoAway,
     HeaderTooLarge,
     PeerClosed,
+    ProtocolError,
     StreamReset,
 )
 from loadscope.engine.transport._h2 import AsyncHTTP2Connection
@@ -380,3 +381,26 @@ async def test_only_the_stream_with_the_big_header_block_is_header_too_large() -
     results = await bounded(asyncio.gather(*sends, return_exceptions=True))
     assert isinstance(results[0], HeaderTooLarge)
     assert isinstance(results[1], PeerClosed) and not isinstance(results[1], HeaderTooLarge)
+
+
+MALFORMED_STATUSES = [b"9999999999", b"20", b"2000", b"+20", b"20x", b"099", "٢٠٠".encode()]
+
+
+@pytest.mark.parametrize("status", MALFORMED_STATUSES)
+async def test_a_status_that_is_not_three_ascii_digits_is_a_protocol_error_of_its_stream(
+    machine: str, status: bytes
+) -> None:
+    def respond(server: ScriptedH2Server, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.StreamEnded):  # h2 would refuse to send it
+            server.conn.config.validate_outbound_headers = False
+            server.conn.send_headers(event.stream_id, [(b":status", status)])
+
+    server = ScriptedH2Server(respond)
+    conn, _ = await connect(server, machine)
+    with pytest.raises(ProtocolError) as failed:
+        await bounded(conn.send(request(), None))
+    assert failed.value.kind == "protocol_error" and "malformed response" in str(failed.value)
+    await settle()
+    resets = [e.error_code for e in server.events if isinstance(e, h2.events.StreamReset)]
+    assert resets == [h2.errors.ErrorCodes.PROTOCOL_ERROR]
+    assert conn.in_flight == 0 and conn.usable

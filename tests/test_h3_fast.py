@@ -101,6 +101,8 @@ CASES: dict[str, list[bytes]] = {
     "unknown frame last": [headers(OK) + data(b"ok") + frame(0x21, b"")],
     "upper-case field name": [headers([*OK, (b"X-Upper", b"1")]) + data(b"ok")],
     "status 101": [headers([(b":status", b"101")])],
+    "status under 100": [headers([(b":status", b"099")]) + data(b"ok")],
+    "status of ten digits": [headers([(b":status", b"9999999999")]) + data(b"ok")],
     "no status": [headers([(b"server", b"test")]) + data(b"ok")],
     "a request pseudo-header": [headers([*OK, (b":path", b"/")]) + data(b"ok")],
     "headers frame over the limit": [headers([*OK, (b"x-big", b"v" * 2 * LIMIT)])],
@@ -173,6 +175,18 @@ def result(stream: ResponseStream) -> tuple[Any, ...]:
 async def test_the_fast_path_ends_each_request_as_aioquic_does(case: str) -> None:
     fast, slow = answer(True, CASES[case]), answer(False, CASES[case])
     assert fast == slow
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "aioquic-path"])
+@pytest.mark.parametrize("status", [b"099", b"000"])
+async def test_a_status_under_100_fails_only_its_stream_as_a_protocol_error(
+    fast: bool, status: bytes
+) -> None:
+    """aioquic's own check takes any three digits (it refuses the rest with H3_MESSAGE_ERROR)."""
+    outcome = answer(fast, [headers([(b":status", status)]) + data(b"ok")])
+    message = f"malformed response: :status {status!r}"
+    assert outcome.requests == [("error", "ProtocolError", "protocol_error", message)] * 2
+    assert not outcome.closed and outcome.stop_sending == [0, 4]
 
 
 async def test_a_plain_answer_takes_the_fast_path() -> None:

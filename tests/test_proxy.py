@@ -87,6 +87,8 @@ def test_http_proxy_is_ignored_under_cgi() -> None:
         ("http://proxy:99999", "not a proxy URL"),
         ("http://:3128", "names no host"),
         ("http://proxy:3128/path", "has no path"),
+        ("http://proxy:+3128", r"the port '\+3128' is not a number"),
+        ("proxy:٣١٢٨", "the port '٣١٢٨' is not a number"),
     ],
 )
 def test_bad_proxy_urls_say_why_in_one_line(text: str, message: str) -> None:

@@ -429,6 +429,10 @@ def test_malformed_steps(tmp_path: Path, body: str, line: int, col: int, message
         ("{endpoint: 'not a url'}", "invalid endpoint 'not a url' (use http://host:port)"),
         ("{endpoint: 'http://'}", "invalid endpoint"),
         ("{endpoint: 'http://127.0.0.1:99999'}", "invalid endpoint 'http://127.0.0.1:99999': port"),
+        (  # the error names the endpoint as the command line names a URL: no password
+            "{endpoint: 'http://me:hunter22@127.0.0.1:99999'}",
+            "invalid endpoint 'http://***@127.0.0.1:99999': port",
+        ),
         ("'{{ vars.url }}'", "runner `req`: the endpoint is not a URL: None"),
         (
             "{endpoint: '{{ steps[0].res.body.url }}'}",

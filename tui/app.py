@@ -258,12 +258,12 @@ class LoadscopeApp(App[int]):
         return not (action in LIVE_ACTIONS and self._stopping)
 
     def action_concurrency(self, delta: int) -> None:
-        if not self._stopping and not self._stages.holds_the_level():
+        if not self._stopping and not self._stages.refuse_level_key():
             self.ramp.stop()
             self._send_level(max(0, self.level.value + delta))
 
     def action_exact_value(self) -> None:
-        if self._stopping or self._stages.holds_the_level():
+        if self._stopping or self._stages.refuse_level_key():
             return
         if self.options.open_model:
             dialog = ValueDialog("Iterations per second", self.level.rate, integer=False)

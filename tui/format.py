@@ -31,18 +31,22 @@ def compact(value: float) -> str:
 NO_VALUE = "–"  # nothing was measured (no response): never a made-up 0.00ms
 
 
+# Below a second, each range of milliseconds and its decimals: (decimals, lowest, next range).
+_MS_RANGES = ((3, 0.001, 0.1), (2, 0.1, 10.0), (1, 10.0, 100.0), (0, 100.0, 1000.0))
+
+
 def ms(value: float | None) -> str:
+    """`1.23s`, `123ms`, `12.3ms`, `1.23ms`, `0.040ms`: rounded first, then the range picked, so
+    999.7 reads `1.00s` (not `1,000ms`) and 0.0004 reads `<0.001ms` (never a made-up 0.000ms)."""
     if value is None:
         return NO_VALUE
-    if value >= 1000:
-        return f"{value / 1000:,.2f}s"
-    if value >= 100:
-        return f"{value:,.0f}ms"
-    if value >= 10:
-        return f"{value:.1f}ms"
-    if 0 < value < 0.1:  # 0.04 ms must not read as 0.00ms
-        return f"{value:.3f}ms"
-    return f"{value:.2f}ms"
+    if value <= 0:
+        return "0.00ms"
+    for decimals, lowest, above in _MS_RANGES:
+        shown = round(value, decimals)
+        if shown < above:
+            return f"{value:.{decimals}f}ms" if shown >= lowest else f"<{lowest}ms"
+    return f"{value / 1000:,.2f}s"
 
 
 def elapsed(seconds: float, gap: str = "") -> str:
@@ -50,9 +54,10 @@ def elapsed(seconds: float, gap: str = "") -> str:
     `--iterations 1` never reads as 0.0s; `gap=" "` for `8.20 ms` (the HTML's style)."""
     if seconds <= 0:
         return f"0{gap}s"
-    if seconds >= 1:
-        return f"{seconds:,.1f}{gap}s"
-    return ms(seconds * 1000).removesuffix("ms") + f"{gap}ms"
+    below_a_second = ms(seconds * 1000)
+    if below_a_second.endswith("ms"):  # not rounded up to a second
+        return below_a_second.removesuffix("ms") + f"{gap}ms"
+    return f"{seconds:,.1f}{gap}s"
 
 
 def elapsed_duration(seconds: float) -> str:

@@ -96,6 +96,7 @@ class Ramp:
         self._timer: Timer | None = None
 
     def start(self, target: int) -> None:
+        self.stop()  # a ramp already running: its timer must not keep stepping
         self.target = target
         self._timer = self._timers.set_interval(RAMP_SECONDS, self._step)
         self._step()
@@ -128,7 +129,9 @@ class StagesGuard:
         self._notify = notify
         self._notice_until = 0.0
 
-    def holds_the_level(self) -> bool:
+    def refuse_level_key(self) -> bool:
+        """True when --stages holds the level: the key is refused, and a notice says why (once
+        while it shows)."""
         if not self._staged:
             return False
         now = time.monotonic()

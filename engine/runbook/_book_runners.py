@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..files import input_file_problem
 from ..hosts import NOT_HTTP, url_problem
+from ..phrases import shown_url
 from ._book_fields import Warn, absent, duration, flag, optional_string
 from ._errors import Location, RunbookError
 from ._yaml import YMap, YNode, YScalar, kind_of, not_set
@@ -182,7 +183,7 @@ def _emptied_runner(name: str, node: YScalar) -> RunnerSpec:
     """A runner whose value an unset `${ENV}` emptied or cut (runn expands it to ""): a step
     that uses it fails, saying why. Its expansion has warned already."""
     text = node.text.strip()
-    what = "is empty" if not text else f"is {_shown(text)!r}, not a URL"
+    what = "is empty" if not text else f"is {shown_url(text)!r}, not a URL"
     problem = f"runner `{name}` {what}: {not_set(*node.unset_env)}"
     return RunnerSpec(name, node.location, None, kind="unset", problem=problem)
 
@@ -209,13 +210,9 @@ def _endpoint(value: str, node: YScalar) -> str:
         return value
     hint = _unset_hint(node)
     if problem in (NOT_HTTP, "an empty URL", "no host"):
-        message = f"invalid endpoint {_shown(value)!r}"
+        message = f"invalid endpoint {shown_url(value)!r}"
         raise RunbookError(node.location, message, hint or "use http://host:port")
-    raise RunbookError(node.location, f"invalid endpoint {_shown(value)!r}: {problem}", hint)
-
-
-def _shown(value: str, limit: int = 100) -> str:
-    return value if len(value) <= limit else value[:limit] + "…"
+    raise RunbookError(node.location, f"invalid endpoint {shown_url(value)!r}: {problem}", hint)
 
 
 def _file(node: YMap, key: str, directory: Path) -> str | None:

@@ -76,7 +76,7 @@ from __future__ import annotations
 
 from ._cert import write_self_signed
 from ._counters import SharedCounters
-from ._foreground import run_foreground
+from ._foreground import WorkerDied, run_foreground
 from ._options import Listener, PlainProtocols, TargetOptions
 from ._process import TargetProcess
 from ._server import ListenError, TargetInfo, serve
@@ -89,6 +89,7 @@ __all__ = [
     "TargetInfo",
     "TargetOptions",
     "TargetProcess",
+    "WorkerDied",
     "run_foreground",
     "serve",
     "write_self_signed",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ._foreground import run_foreground
+from ._foreground import WorkerDied, run_foreground
 from ._options import PlainProtocols, TargetOptions
 
 
@@ -36,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         unix_socket=args.unix_socket,
     )
-    return run_foreground(options)
+    try:
+        return run_foreground(options)
+    except WorkerDied as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,11 +11,16 @@ from ._options import PlainProtocols, TargetOptions
 from ._process import TargetProcess
 
 
+class WorkerDied(RuntimeError):
+    """A worker process of the running target exited on its own (killed, out of memory ...)."""
+
+
 def run_foreground(options: TargetOptions, out: TextIO | None = None) -> int:
     """Start the target, print where it listens, and stop it cleanly on SIGINT/SIGTERM.
 
-    Returns the exit status: 0 after a signal, 1 when a worker died on its own. Call it from the
-    main thread (it installs signal handlers, restored on return).
+    Returns 0 after a signal; raises `WorkerDied` when a worker exited on its own (the others
+    are stopped first). Call it from the main thread (it installs signal handlers, restored on
+    return).
     """
     out = out or sys.stdout
     stop = threading.Event()
@@ -28,8 +33,7 @@ def run_foreground(options: TargetOptions, out: TextIO | None = None) -> int:
             _print_banner(target, out)
             while not stop.wait(0.2):
                 if not target.is_alive():
-                    print("loadscope target: a worker process exited", file=sys.stderr)
-                    return 1
+                    raise WorkerDied("a worker process exited on its own; the target stopped")
         return 0
     finally:
         for signum, handler in previous.items():

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..phrases import as_phrase
 from ._app import App
 from ._connection import ServerConnection
 from ._counters import SharedCounters
@@ -190,8 +191,7 @@ def listen_reason(exc: OSError, unix_path: str | None = None) -> str:
         return "permission denied"
     if exc.errno == errno.EADDRNOTAVAIL:
         return "no such address on this machine"
-    text = exc.strerror or str(exc)
-    return text[:1].lower() + text[1:]
+    return as_phrase(exc.strerror or str(exc))
 
 
 async def listen_unix(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import h2.connection
 import h2.events
 import h2.exceptions
+from h2.errors import ErrorCodes
 
 from .._config import CloseReason
 from ._errors import (
@@ -217,17 +218,17 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
     def _on_timeout(self, stream_id: int) -> None:
         self._abandon(stream_id, ReadTimeout("no complete response within the timeout"))
 
-    def _abandon(self, stream_id: int, error: Exception) -> None:
+    def _abandon(self, stream_id: int, error: Exception, code: int = 0) -> None:
         """Fail one stream's request and tell the server we no longer want it."""
         stream = self._streams.get(stream_id)
         if stream is None or stream.waiter.done():
             return
         stream.waiter.set_exception(error)
-        self._reset_stream(stream_id)
+        self._reset_stream(stream_id, code)
 
-    def _reset_stream(self, stream_id: int) -> None:
+    def _reset_stream(self, stream_id: int, code: int = 0) -> None:
         try:
-            self._h2.reset_stream(stream_id)
+            self._h2.reset_stream(stream_id, code)
             self._wire.flush_soon()
         except h2.exceptions.ProtocolError:
             pass
@@ -238,8 +239,9 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
             self._on_data(event)
         elif isinstance(event, h2.events.ResponseReceived):
             stream = self._streams.get(event.stream_id)
-            if stream is not None:
-                stream.on_headers(event.headers)
+            error = stream.on_headers(event.headers) if stream is not None else None
+            if error is not None:
+                self._abandon(event.stream_id, error, ErrorCodes.PROTOCOL_ERROR)
         elif isinstance(event, h2.events.StreamEnded):
             stream = self._streams.get(event.stream_id)
             if stream is not None:

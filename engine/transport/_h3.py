@@ -427,8 +427,10 @@ class AsyncHTTP3Connection(Connection):
             self._header_too_large(stream_id)
             return
         stream.header_bytes += size
-        stream.on_headers(headers)
-        if ended:
+        error = stream.on_headers(headers)
+        if error is not None:
+            self._abandon(stream_id, error)
+        elif ended:
             stream.finish()
 
     def _on_data(self, stream_id: int, data: bytes, ended: bool) -> None:

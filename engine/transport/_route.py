@@ -14,7 +14,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+
+import httpx
 
 from ..hosts import url_problem
 
@@ -73,18 +74,15 @@ def parse_proxy(text: str, source: str = "--proxy") -> Proxy:
         raise ValueError(f"{source}: {text!r} names no host")
     if problem:
         raise ValueError(f"{source}: {text!r} is not a proxy URL: {problem}")
-    parts = urlsplit(value)  # what url_problem accepts, urlsplit reads
-    port = parts.port
+    parts = httpx.URL(value)  # the parser url_problem checked it with: it reads it
     if parts.path not in ("", "/") or parts.query:
         raise ValueError(f"{source}: {text!r}: a proxy URL has no path")
-    host = parts.hostname or ""  # url_problem found one
-    port = port or _PROXY_PORTS[parts.scheme]
+    host = parts.host  # url_problem found one
+    port = parts.port or _PROXY_PORTS[parts.scheme]
     shown = f"[{host}]" if ":" in host else host
     authorization = None
-    if parts.username is not None:
-        user = unquote(parts.username)
-        password = unquote(parts.password or "")
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    if parts.userinfo:
+        token = base64.b64encode(f"{parts.username}:{parts.password}".encode()).decode("ascii")
         authorization = f"Basic {token}"
     return Proxy(host, port, f"http://{shown}:{port}", authorization, source)
 

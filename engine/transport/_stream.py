@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 
+from ._errors import ProtocolError
 from ._wire import RawResponse
+
+
+def parse_status(value: bytes) -> int | None:
+    """A `:status` of exactly three ASCII digits, 100 to 999; None for anything else (h2 and
+    aioquic pass it on unchecked, and httptools refuses the same on HTTP/1.1)."""
+    if len(value) == 3 and value.isdigit() and value[:1] != b"0":  # bytes.isdigit: ASCII only
+        return int(value)
+    return None
 
 
 class ResponseStream:
@@ -36,14 +45,19 @@ class ResponseStream:
         self.keep_body = keep_body
         self.first_byte = 0.0
 
-    def on_headers(self, headers: list[tuple[bytes, bytes]] | None) -> None:
+    def on_headers(self, headers: list[tuple[bytes, bytes]] | None) -> ProtocolError | None:
+        """Takes a header block; a malformed `:status` is returned as the stream's error."""
         if not self.first_byte:
             self.first_byte = time.perf_counter()
         for name, value in headers or ():
-            if name == b":status":
-                self.status = int(value)
-            else:
+            if name != b":status":
                 self.headers.append((name, value))
+                continue
+            status = parse_status(value)
+            if status is None:
+                return ProtocolError(f"malformed response: :status {value[:20]!r}")
+            self.status = status
+        return None
 
     def finish(self) -> None:
         if self.waiter.done():

@@ -18,7 +18,10 @@ from ._target_lists import add_target_list_options
 DEFAULT_SAVE_DIR = "loadscope-reports"
 EPILOG = "Exit codes: 0 ok, 1 threshold failed, 2 bad input or target unreachable, 130 interrupted."
 # Each command lists only the codes it can give: no thresholds, no exit 1; no load, no target.
-TARGET_EPILOG = "Exit codes: 0 stopped, 2 bad input (e.g. a port in use), 130 interrupted."
+TARGET_EPILOG = (
+    "Exit codes: 0 stopped, 2 bad input (e.g. a port in use) or a worker process died, "
+    "130 interrupted."
+)
 DEMO_EPILOG = "Exit codes: 0 ok, 2 bad input or the built-in target not answering, 130 interrupted."
 WATCH_EPILOG = "Exit codes: 0 ok, 2 bad input, 130 interrupted."
 COMPARE_EPILOG = (

@@ -17,7 +17,8 @@ from ...engine.control import ScenarioSpec
 from ...engine.durations import DurationError, parse_duration
 from ...engine.files import InputFileError, input_file_problem, read_input_file
 from ...engine.hosts import url_problem
-from ...engine.redact import add_header_secrets, add_secrets, redact_url
+from ...engine.phrases import shown_url
+from ...engine.redact import add_header_secrets, add_secrets
 from ...engine.runbook import RunbookOptions
 from ...engine.session.scenario import (
     DEFAULT_EXPECTED_STATUS,
@@ -380,12 +381,6 @@ def _checked_url(url: str) -> str:
     parsed = httpx.URL(url)
     add_secrets([parsed.password] if parsed.password else [])
     return url
-
-
-def shown_url(url: str, limit: int = 100) -> str:
-    """The URL as an error line names it: no password, and not a screenful."""
-    shown = redact_url(url)
-    return shown if len(shown) <= limit else shown[:limit] + "…"
 
 
 def _expected_status(text: str | None) -> str:

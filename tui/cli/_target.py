@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...engine.target import ListenError, PlainProtocols, TargetOptions
+from ...engine.target import ListenError, PlainProtocols, TargetOptions, WorkerDied
 from ._errors import UsageError
 from ._plan import TargetFlags
 
@@ -26,6 +26,8 @@ def cmd_target(args: TargetFlags) -> int:
         raise UsageError(f"target: {exc}") from None
     try:
         return run_foreground(options)
+    except WorkerDied as exc:  # not bad input, but the target could not keep running as asked
+        raise UsageError(f"target: {exc}") from None
     except (OSError, RuntimeError) as exc:
         raise UsageError(start_error(exc)) from None
 
