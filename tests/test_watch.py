@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from loadscope.engine import ReuseMode, Session, SessionConfig, UrlScenario
-from loadscope.engine.diagnostics.kernel import SocketWatcher, Source
+from loadscope.engine import ReuseMode, Session, SessionConfig, SocketCounts, UrlScenario
+from loadscope.engine.diagnostics.kernel import KernelSample, SocketWatcher, Source
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli import main
 
@@ -111,3 +111,31 @@ def test_watch_needs_headless_and_an_address(capsys: pytest.CaptureFixture[str])
     assert main(["watch", "8080", "--headless"]) == 2
     assert "HOST:PORT" in capsys.readouterr().err
     assert main(["watch", "127.0.0.1:8080", "--headless", "-d", "soon"]) == 2
+
+
+class _ScriptedView:
+    """Readings of one 4-tuple: each a connection's socket (its cookie) or none."""
+
+    def __init__(self, cookies: list[bytes]) -> None:
+        self.cookies = cookies
+        self.labels = ["127.0.0.1:8080"]
+
+    def sample(self) -> KernelSample:
+        cookie = self.cookies.pop(0)
+        key = (b"client", b"server", False)
+        connections = {key: (cookie, 0.0)} if cookie else {}
+        total = SocketCounts(time_wait=len(connections))
+        return KernelSample((), total, 0, (0, 0), 0, 0, "netlink", 0.0, 0.0, connections)
+
+
+def test_reads_between_polls_count_a_4_tuple_taken_over_twice_in_one_second() -> None:
+    """Three connections on one 4-tuple within a second: the poll alone would see the first
+    and the last socket; the looks in between see each."""
+    watcher = SocketWatcher([])
+    watcher.view = _ScriptedView([b"", b"A", b"B", b"C"])  # type: ignore[assignment]
+    first = watcher.poll()
+    assert first is not None and first.new_connections is None
+    watcher.look()
+    watcher.look()
+    second = watcher.poll()
+    assert second is not None and second.new_connections == 3 == second.total_new

@@ -30,6 +30,7 @@ import re
 import socket
 import struct
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -622,15 +623,21 @@ class WatchSample:
     source: str
 
 
+LOOKS_PER_SECOND = 4  # reads a second in `loadscope watch` (see SocketWatcher)
+
+
 class SocketWatcher:
     """The kernel view of one address with no load of our own: `loadscope watch`.
 
-    New connections are told from changes between two polls: a connection none of whose sockets
-    was there at the previous poll is new (sockets are told apart by sock_diag's cookie; in /proc
-    by inode, and a TIME_WAIT by its timer). So a connection that opened and closed between polls
+    New connections are told from changes between two reads: a connection none of whose sockets
+    was there at the previous read is new (sockets are told apart by sock_diag's cookie; in /proc
+    by inode, and a TIME_WAIT by its timer). So a connection that opened and closed between reads
     counts through the TIME_WAIT it left, and so does one that took over an old TIME_WAIT's
-    addresses, as loopback connections often do under churn. `poll()` blocks for the read: call
-    it about once a second, in a thread from async code.
+    addresses, as loopback connections often do under churn. A 4-tuple taken over twice between
+    two reads counts once, so `look()` reads LOOKS_PER_SECOND times a second between the
+    once-a-second `poll()`s: at 1 read a second a check here counted 90% of the connections the
+    client opened, at 4 all of them. Both block for the read: call them from a thread in async
+    code (they may overlap: a lock keeps the reads in turn).
     """
 
     def __init__(
@@ -642,6 +649,8 @@ class SocketWatcher:
         self._previous_source = ""
         self._started = 0.0
         self._last = 0.0
+        self._new_since_poll: int | None = None  # None: nothing compared since the last poll
+        self._lock = threading.Lock()
         self.total_new = 0
         self.time_wait_peak = 0
 
@@ -651,22 +660,24 @@ class SocketWatcher:
         host, port = parse_address(address)
         return cls(endpoints_for(host, port), source=source)
 
+    def look(self) -> KernelSample | None:
+        """One read between polls: the connections new since the last read count towards the
+        next poll's second."""
+        with self._lock:
+            return self._read()
+
     def poll(self) -> WatchSample | None:
-        sample = self.view.sample()
-        if sample is None:
-            return None
-        now = time.monotonic()
-        current = sample.connections or {}
-        new: int | None = None
-        rate: float | None = None
-        if self._previous is None:
-            self._started = now
-        elif sample.source == self._previous_source:  # identities compare within one source
-            new = new_connections(self._previous, current)
-            self.total_new += new
-            rate = round(new / max(now - self._last, 1e-3), 1)
-        self._previous, self._previous_source, self._last = current, sample.source, now
-        self.time_wait_peak = max(self.time_wait_peak, sample.total.time_wait)
+        """One read, and the second since the last poll: new connections (None on the first
+        poll) and the sockets by state now."""
+        with self._lock:
+            sample = self._read()
+            if sample is None:
+                return None
+            now = time.monotonic()
+            new, self._new_since_poll = self._new_since_poll, None
+            rate = round(new / max(now - self._last, 1e-3), 1) if new is not None else None
+            self.total_new += new or 0
+            self._last = now
         return WatchSample(
             elapsed_s=round(now - self._started, 3),
             counts=sample.total,
@@ -678,6 +689,20 @@ class SocketWatcher:
             ephemeral_range=sample.ephemeral_range,
             source=sample.source,
         )
+
+    def _read(self) -> KernelSample | None:
+        sample = self.view.sample()
+        if sample is None:
+            return None
+        current = sample.connections or {}
+        if self._previous is None:
+            self._started = self._last = time.monotonic()
+        elif sample.source == self._previous_source:  # identities compare within one source
+            new = new_connections(self._previous, current)
+            self._new_since_poll = (self._new_since_poll or 0) + new
+        self._previous, self._previous_source = current, sample.source
+        self.time_wait_peak = max(self.time_wait_peak, sample.total.time_wait)
+        return sample
 
 
 def new_connections(before: dict[SideKey, SocketId], now: dict[SideKey, SocketId]) -> int:

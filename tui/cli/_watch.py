@@ -11,6 +11,7 @@ import sys
 import time
 
 from ...engine.diagnostics.kernel import (
+    LOOKS_PER_SECOND,
     SocketWatcher,
     WatchSample,
     endpoints_for,
@@ -74,14 +75,27 @@ def _watcher(address: str) -> SocketWatcher:
 
 
 def _samples(watcher: SocketWatcher, run_for: float | None):  # type: ignore[no-untyped-def]
-    """One sample a second, on a fixed schedule, until `run_for` seconds have passed."""
+    """One sample a second, on a fixed schedule, until `run_for` seconds have passed; the
+    watcher looks in between."""
     started = next_at = time.monotonic()
     while run_for is None or next_at + 1.0 <= started + run_for + 1e-6:
         next_at += 1.0
-        time.sleep(max(0.0, next_at - time.monotonic()))
+        _look_until(watcher, next_at)
         sample = watcher.poll()
         if sample is not None:
             yield sample
+
+
+def _look_until(watcher: SocketWatcher, deadline: float) -> None:
+    """The reads between two polls, LOOKS_PER_SECOND a second, the last a step before
+    `deadline`; then wait for it."""
+    step = 1.0 / LOOKS_PER_SECOND
+    look_at = deadline - 1.0 + step
+    while look_at < deadline - step / 2:
+        time.sleep(max(0.0, look_at - time.monotonic()))
+        watcher.look()
+        look_at += step
+    time.sleep(max(0.0, deadline - time.monotonic()))
 
 
 def _row(cells: tuple[str, ...]) -> str:

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ...engine.diagnostics.kernel import SocketWatcher, WatchSample
+from ...engine.diagnostics.kernel import LOOKS_PER_SECOND, SocketWatcher, WatchSample
 from ..format import clock, compact
 from ..widgets import Series
 from ..widgets.chart import TimeChart, legend
@@ -58,6 +58,11 @@ class WatchScreen(Screen[None]):
         self.query_one("#watch-states").border_title = "Sockets by state (both ends)"
         self._show_header(None)
         self.set_interval(1.0, self.poll)
+        self.set_interval(1.0 / LOOKS_PER_SECOND, self.look)
+
+    async def look(self) -> None:
+        """The reads between polls (see SocketWatcher): what they find shows at the next one."""
+        await asyncio.to_thread(self.watcher.look)
 
     async def poll(self) -> None:
         sample = await asyncio.to_thread(self.watcher.poll)
