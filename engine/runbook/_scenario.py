@@ -159,7 +159,10 @@ class RunbookScenario:
                     raise
                 first = first or exc
         if first is not None:
-            raise first
+            try:
+                raise first
+            finally:
+                del first  # else the traceback holds this frame, and the frame the exception
 
     async def run_side_by_side(self, vu: VirtualUser) -> None:
         """The runbooks at once, up to `at_once` (runn's --concurrent), each with its own jar."""

@@ -254,10 +254,8 @@ class VirtualUser:
             await session.scenario.run_iteration(self)
         except Retired:
             return True
-        except IterationFailed as exc:
-            failure = exc.reason
-        except RequestFailed as exc:
-            failure = exc.reason
+        except (IterationFailed, RequestFailed) as exc:
+            failure = _reason_of(exc)
         except asyncio.CancelledError:
             if not session.aborting:
                 raise
@@ -276,6 +274,14 @@ class VirtualUser:
             session.iteration_ended()
         session.metrics.record_iteration(int((time.perf_counter() - started) * 1e6), failure)
         return True
+
+
+def _reason_of(failed: IterationFailed | RequestFailed) -> str:
+    """The failure's reason, with its traceback and causes let go: a scenario that kept a frame
+    holding the exception made a reference cycle, and thousands of failing iterations a second
+    left the collector a heap of them to walk (a 0.4 s pause of the loop, seen as latency)."""
+    failed.__traceback__ = failed.__context__ = failed.__cause__ = None
+    return failed.reason
 
 
 def _redirect_request(runner: Runner, request: RawRequest, response: httpx.Response) -> RawRequest:
