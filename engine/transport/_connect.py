@@ -18,6 +18,7 @@ from ._errors import (
     TLSError,
     classify_os_error,
     is_reset,
+    without_frames,
 )
 from ._h1 import AsyncHTTP11Connection
 from ._proxy import open_tunnel
@@ -212,7 +213,7 @@ class AsyncConnector:
                 # connection before the loop saw it: the server accepted it, so count it.
                 self.observer.on_lost_before_open(CloseReason.CONNECTION_RESET)
             kind, message = classify_os_error(exc)
-            raise ConnectError(f"connect to {where}: {message}", kind) from exc
+            raise ConnectError(f"connect to {where}: {message}", kind) from without_frames(exc)
         assert isinstance(handshake, _Handshake)
         return cast(asyncio.Transport, transport), handshake  # uvloop's are not subclasses
 
@@ -226,7 +227,8 @@ class AsyncConnector:
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise ConnectError(f"cannot resolve {host}: {exc}", "dns_error") from exc
+            message = f"cannot resolve {host}: {exc}"
+            raise ConnectError(message, "dns_error") from without_frames(exc)
         self._family, _, _, _, sockaddr = infos[0]
         self._address = str(sockaddr[0])
         return self._address
@@ -254,8 +256,8 @@ class AsyncConnector:
         except (ssl.SSLError, OSError) as exc:
             kind, message = classify_os_error(exc)
             if kind.startswith("tls"):
-                raise TLSError(f"TLS with {self.origin}: {message}", kind) from exc
-            raise ConnectError(f"TLS with {self.origin}: {message}", kind) from exc
+                raise TLSError(f"TLS with {self.origin}: {message}", kind) from without_frames(exc)
+            raise ConnectError(f"TLS with {self.origin}: {message}", kind) from without_frames(exc)
         if tls_transport is None:
             raise TLSError(f"TLS with {self.origin}: connection closed during handshake")
         ssl_object = tls_transport.get_extra_info("ssl_object")

@@ -90,6 +90,15 @@ class PoolClosed(EngineError, httpx.TransportError):
     kind = "cancelled"
 
 
+def without_frames(exc: BaseException) -> BaseException:
+    """`exc`, its traceback let go, for `raise EngineError(...) from without_frames(exc)`: the
+    frames of a failed connect or handshake hold the future that holds `exc` (asyncio's
+    `wait_for`), a reference cycle per failure that only the cyclic collector frees, in one long
+    pause once failures pile up."""
+    exc.__traceback__ = None
+    return exc
+
+
 def is_reset(exc: BaseException | None) -> bool:
     """A connection torn down by an RST: ECONNRESET on read, EPIPE on a write after it."""
     return isinstance(exc, ConnectionResetError | BrokenPipeError)
