@@ -10,17 +10,21 @@ import gc
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from loadscope.engine import (
+    HttpVersion,
     KernelExtension,
+    ReuseMode,
     Session,
     SessionConfig,
     Snapshot,
     Stage,
     UrlScenario,
 )
+from loadscope.engine._loop import run_event_loop
 from loadscope.engine.diagnostics import DiagnosticsExtension, SessionPort, SessionView
 from loadscope.engine.session import level_at
 from loadscope.engine.target import TargetProcess
@@ -252,3 +256,39 @@ async def test_refused_connects_leave_no_reference_cycles() -> None:
     few = await _cycles_after_refused_connects(url, 100)
     many = await _cycles_after_refused_connects(url, 400)
     assert many - few < 100  # 38 objects per refused connect before: 11,400 more
+
+
+def _cycles_on_the_engines_loop(url: str, iterations: int, **config: Any) -> int:
+    """Objects left in reference cycles by a run of `iterations`, on the engine's own event loop
+    (uvloop here), whose run has the cyclic collector off."""
+
+    async def run() -> int:
+        settings = SessionConfig(concurrency=2, max_iterations=iterations, **config)
+        session = Session(settings, UrlScenario(url))
+        await asyncio.wait_for(session.run(), 30)
+        assert session.snapshot().iterations_total == iterations
+        return gc.collect()
+
+    return run_event_loop(run())
+
+
+@pytest.mark.parametrize("version", [HttpVersion.HTTP1, HttpVersion.HTTP2])
+def test_closed_connections_leave_no_reference_cycles(
+    target: TargetProcess, version: HttpVersion
+) -> None:
+    """A connection per iteration: each closed HTTP/1.1 connection (its parser held its
+    callbacks, its transport it) and each HTTP/2 one (through its wire) stayed in a cycle until
+    the collector's next pass."""
+    mode = ReuseMode.PER_ITERATION
+    few = _cycles_on_the_engines_loop(target.http_url, 100, http_version=version, reuse_mode=mode)
+    many = _cycles_on_the_engines_loop(target.http_url, 400, http_version=version, reuse_mode=mode)
+    assert many - few < 100  # 20 (HTTP/1.1) and 28 (HTTP/2) objects per connection before
+
+
+def test_requests_the_server_resets_leave_no_reference_cycles(target: TargetProcess) -> None:
+    """The reset reached the request through its future, and the exception's frames held that
+    future: a cycle per failed request."""
+    url = target.http_url + "/reset/1"
+    few = _cycles_on_the_engines_loop(url, 100)
+    many = _cycles_on_the_engines_loop(url, 400)
+    assert many - few < 100  # 29 objects per reset request before

@@ -18,6 +18,7 @@ from ..transport import (
     Runner,
     classify_os_error,
     url_of,
+    without_frames,
 )
 from ._pacing import AsyncPacer
 from .redirects import send_with_jar
@@ -140,7 +141,8 @@ class VirtualUser:
             log = session.request_log
             if log is not None:
                 log.failure(started, self, step.name, request, kind, total)
-            raise RequestFailed(step.name, kind, message) from exc
+            # the transport's exception holds, by its frames, the future that held it
+            raise RequestFailed(step.name, kind, message) from without_frames(exc)
         total = int((time.perf_counter() - started) * 1e6)
         session.metrics.record_response(step, raw, total)
         log = session.request_log

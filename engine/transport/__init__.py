@@ -4,7 +4,7 @@ Connections of both protocols stand behind one interface (`interfaces.py`); the 
 against it. Runners (a pool set per origin, shared by every virtual user) live here too.
 """
 
-from ._errors import classify_os_error
+from ._errors import classify_os_error, without_frames
 from ._handoff import Handoff, handoff_for, take_turn
 from ._httpx_models import from_httpx, origin_of, to_httpx, to_response, url_of
 from ._httpx_transport import AsyncEngineTransport
@@ -35,4 +35,5 @@ __all__ = [
     "url_of",
     "used_proxy",
     "used_unix_socket",
+    "without_frames",
 ]

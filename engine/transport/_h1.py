@@ -33,6 +33,7 @@ from .interfaces import (
 )
 
 _HTTP11 = b"HTTP/1.1"
+_DETACHED_PARSER = httptools.HttpResponseParser(None)  # a closed connection's: bound to nothing
 
 
 class AsyncHTTP11Connection(Connection, asyncio.Protocol):
@@ -147,6 +148,10 @@ class AsyncHTTP11Connection(Connection, asyncio.Protocol):
             self._drain.set_result(None)
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
+        # The parser holds this protocol's callbacks, and the transport this protocol: let both
+        # go, or each closed connection waits for the cyclic collector.
+        self._parser = _DETACHED_PARSER
+        self._transport = None
 
     def _lost_error(self, reset: bool) -> PeerClosed:
         before = not self._first_byte

@@ -125,6 +125,7 @@ class AsyncHTTP2Connection(Connection, asyncio.Protocol):
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         self._notify_capacity()
+        self._wire.detach()
 
     def _unusable_error(self) -> PeerClosed:
         if self.close_reason is CloseReason.CONNECTION_RESET:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from typing import Protocol
 
 import h2.config
 import h2.connection
@@ -13,7 +14,6 @@ import h2.settings
 
 from ._h2_hpack import RememberingDecoder, RememberingEncoder
 from ._h2_lean import LeanH2Connection
-from .interfaces import Connection
 
 BIG_WINDOW = 16 * 1024 * 1024
 # Our SETTINGS, every one spelled out as h2 sends them (servers such as nginx choose how they
@@ -77,15 +77,27 @@ def initiate(conn: H2Machine, max_header_size: int) -> None:
         conn.initiate_connection()
 
 
+class _Owner(Protocol):
+    bytes_sent: int
+    max_header_size: int
+
+
+class _Gone:
+    """Where a detached wire counts: its connection has closed and let it go."""
+
+    bytes_sent = 0
+    max_header_size = 0
+
+
 class H2Wire:
     """Writes what h2 has to send, at most once per loop tick (every stream started in a tick
     shares one `transport.write`), and counts them in its owner's `bytes_sent`."""
 
     __slots__ = ("_flush_pending", "_window_waiters", "conn", "loop", "owner", "transport")
 
-    def __init__(self, conn: H2Machine, owner: Connection) -> None:
+    def __init__(self, conn: H2Machine, owner: _Owner) -> None:
         self.conn = conn
-        self.owner = owner
+        self.owner: _Owner = owner
         self.transport: asyncio.Transport | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._flush_pending = False
@@ -97,6 +109,12 @@ class H2Wire:
         self.transport, self.loop = transport, loop
         initiate(self.conn, self.owner.max_header_size)
         self.flush()
+
+    def detach(self) -> None:
+        """The connection has closed: let go of it and of its transport (each holds the other
+        through this wire, a cycle per connection left to the cyclic collector)."""
+        self.transport = None
+        self.owner = _Gone()
 
     def flush_soon(self) -> None:
         if not self._flush_pending and self.loop is not None:
