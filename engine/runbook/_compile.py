@@ -354,10 +354,10 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
 def compile_text(text: str, rules: NameRules) -> Getter:
     """An expression checked against `rules` (noting the bodies it reads); ExpressionError."""
     tree = parse(text)
-    rules.check(tree)
+    guarded = rules.check(tree)
     if rules.body_reader is not None:
         rules.body_reader(tree)
-    return compile_tree(tree, rules.resolve, rules.directory)
+    return compile_tree(tree, rules.resolver(guarded), rules.directory)
 
 
 def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompiler:
