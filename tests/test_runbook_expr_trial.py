@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from loadscope.engine import IterationFailed
+from loadscope.engine.redact import add_secrets
 from loadscope.engine.runbook import RunbookError
+from loadscope.engine.runbook._why import MAX_DISTINCT, MAX_VALUE, VARIES, Why
 
-from .test_runbook_run import one_step, run
+from .test_runbook_run import FakeVU, failure, one_step, run
 
 ENDPOINT = "http://127.0.0.1:9"
 
@@ -54,3 +58,71 @@ def test_a_default_for_a_missing_var_in_a_path(tmp_path: Path) -> None:
 )
 def test_an_unguarded_typo_is_still_a_load_error(tmp_path: Path, test: str, message: str) -> None:
     assert message in load_error(tmp_path, f"req: {{/a: {{get: {{}}}}}}\ntest: '{test}'")
+
+
+@pytest.mark.parametrize(
+    ("test", "why"),
+    [
+        ('current.res.headers["X-Multi"][1] == "3"', ': left "2"'),
+        ("current.res.status == 200 and current.res.body.a > 5",
+         " (current.res.body.a > 5: left 1)"),
+        ("current.res.body.a == 2 || current.res.body.id == 8",
+         " (current.res.body.a == 2: left 1; current.res.body.id == 8: left 7)"),
+        ("current.res.body.a == current.res.body.id", ": left 1, right 7"),
+        ("2 not in current.res.body.list", ": right [1,2]"),
+        ("len(current.res.body.list) >= 3", ": left 2"),
+        ("current.res.body.a == 1 && (false || current.res.body.id < 3)",
+         " (current.res.body.id < 3: left 7)"),
+        ("current.res.body.nope != nil", ": left nil"),
+        ("current.res.body.list", ": value [1,2]"),
+        ("all(current.res.body.list, {# > 1})", ""),
+    ],
+)  # fmt: skip
+def test_a_failed_test_shows_the_values_of_the_failing_comparison(
+    tmp_path: Path, test: str, why: str
+) -> None:
+    scenario = one_step(tmp_path, f"req: {{/json: {{get: {{}}}}}}\ntest: '{test}'")
+    assert failure(scenario) == f"book:s: test failed: {test}{why}"
+
+
+def test_a_multi_line_test_shows_its_failing_line(tmp_path: Path) -> None:
+    step = "req: {/json: {get: {}}}\ntest: |\n  current.res.status == 200\n"
+    step += "  && current.res.body.a == 3"
+    assert failure(one_step(tmp_path, step)).endswith(" (current.res.body.a == 3: left 1)")
+
+
+def test_the_values_are_bounded_and_secrets_masked(tmp_path: Path) -> None:
+    secret = "s3cr3t-" + "x" * 80
+    add_secrets([secret])
+    step = "req: {/echo: {get: {}}}\ntest: current.res.body.body == vars.password"
+    reason = failure(one_step(tmp_path, step, vars=f"{{password: {secret}}}"))
+    assert reason.endswith(
+        'test failed: current.res.body.body == vars.password: left "", right "***"'
+    )
+    step = "req: {/echo: {get: {}}}\ntest: current.res.body.headers == 1"
+    reason = failure(one_step(tmp_path, step))
+    assert reason.startswith('book:s: test failed: current.res.body.headers == 1: left [["')
+    assert reason.endswith("…") and len(reason.split(": left ")[1]) == MAX_VALUE
+
+
+def test_a_test_whose_values_always_differ_stays_one_reason(tmp_path: Path) -> None:
+    scenario = one_step(tmp_path, "req: {/a: {get: {}}}\ntest: runn.i < 0")
+    reasons = set()
+    for i in range(MAX_DISTINCT + 5):
+        vu = FakeVU()
+        vu.iteration = i
+        with pytest.raises(IterationFailed) as caught:
+            asyncio.run(scenario.run_iteration(vu))  # type: ignore[arg-type]
+        reasons.add(caught.value.reason)
+    assert len(reasons) == MAX_DISTINCT + 1
+    assert f"book:s: test failed: runn.i < 0 ({VARIES})" in reasons
+
+
+def test_a_passing_test_never_computes_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explain(*_: object) -> str:
+        raise AssertionError("explained a passing test")
+
+    monkeypatch.setattr(Why, "explain", explain)
+    run(one_step(tmp_path, "req: {/json: {get: {}}}\ntest: current.res.body.a == 1"), iterations=3)

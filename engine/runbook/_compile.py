@@ -39,7 +39,7 @@ from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._registry import Registry
 from ._request import BodyEncoder, RequestProgram
-from ._scope import NameRules
+from ._scope import NameRules, nil_guarded
 from ._static import (
     UNCHANGED as _UNCHANGED,
 )
@@ -52,6 +52,7 @@ from ._static import (
 )
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._values import Getter
+from ._why import Why
 from ._yaml import YMap, YNode, YScalar, YSeq
 
 MAX_INCLUDE_DEPTH = 16
@@ -213,7 +214,7 @@ def compile_book(
             compiled.dump_out = _dump_out(step.dump, inside, book)
         compiled.binds = [_bind(bind.key, bind.value, inside) for bind in step.binds]
         if step.test is not None:
-            compiled.test, compiled.test_source = _test(step, inside)
+            compiled.test, compiled.test_source, compiled.test_why = _test(step, inside)
         program.steps.append(compiled)
         bound = bound | frozenset(_bound_names(step))
         if step.defines:  # runn's Runner Runner: these runners serve the steps after this one
@@ -393,11 +394,16 @@ def _condition(node: YScalar, rules: NameRules, what: str) -> Getter:
     return _expression(node, rules, what)
 
 
-def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str]:
+def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str, Why | None]:
     assert step.test is not None
     if step.test_constant is not None:
-        return _constant(step.test_constant), "true" if step.test_constant else "false"
-    return _expression(step.test, rules, "test"), one_line(str(step.test.value), 200)
+        return _constant(step.test_constant), "true" if step.test_constant else "false", None
+    test = _expression(step.test, rules, "test")  # first: its errors say where
+    text = str(step.test.value)
+    tree = parse(text)
+    resolve = rules.resolver(nil_guarded(tree))
+    why = Why(text, tree, lambda part: compile_tree(part, resolve, rules.directory))
+    return test, one_line(text, 200), why
 
 
 def _dump_out(spec: DumpSpec, rules: NameRules, book: BookSpec) -> DumpOut | None:
