@@ -9,10 +9,11 @@ import pytest
 
 from loadscope.engine import IterationFailed
 from loadscope.engine.redact import add_secrets
-from loadscope.engine.runbook import RunbookError
+from loadscope.engine.runbook import RunbookError, compile_expression, load_runbooks
+from loadscope.engine.runbook._compile import SHARP_COMMENT
 from loadscope.engine.runbook._why import MAX_DISTINCT, MAX_VALUE, VARIES, Why
 
-from .test_runbook_run import FakeVU, failure, one_step, run
+from .test_runbook_run import FakeVU, failure, one_step, prepared, run
 
 ENDPOINT = "http://127.0.0.1:9"
 
@@ -126,3 +127,45 @@ def test_a_passing_test_never_computes_values(
 
     monkeypatch.setattr(Why, "explain", explain)
     run(one_step(tmp_path, "req: {/json: {get: {}}}\ntest: current.res.body.a == 1"), iterations=3)
+
+
+COMMENTED = """
+runners:
+  req: http://127.0.0.1:9
+steps:
+  s:
+    req: {/json: {get: {}}}
+    test: |
+      # the status first
+      current.res.status == 200 # a trailing one
+        # an indented one, with 'quotes and (brackets
+      && len(map(current.res.body.list, {# * 2})) == 2
+      && current.res.body.a == 1 // the supported kind
+  t:
+    req: {/json: {get: {}}}
+    test: |
+      current.res.status == 200
+      # must be the second
+      && current.res.body.a == 2
+"""
+
+
+def test_sharp_comments_in_a_test_are_read_with_one_warning(tmp_path: Path) -> None:
+    path = tmp_path / "book.yml"
+    path.write_text(COMMENTED.lstrip("\n"))
+    scenario = load_runbooks([path])
+    assert [w for w in scenario.warnings if "# comment" in w] == [
+        f"{path}:7:7: warning: {SHARP_COMMENT}",
+        f"{path}:16:7: warning: {SHARP_COMMENT}",
+    ]
+    prepared_scenario = prepared(path)
+    reason = failure(prepared_scenario)
+    assert reason == (
+        "book:t: test failed: current.res.status == 200 && current.res.body.a == 2"
+        " (current.res.body.a == 2: left 1)"
+    )
+
+
+def test_a_sharp_outside_a_runbook_is_still_an_error() -> None:
+    with pytest.raises(RunbookError, match="unexpected '#'"):
+        compile_expression("p99 < 200 # comment", "--threshold")

@@ -141,6 +141,7 @@ def compile_book(
             step_keys=step_keys,
             step_count=None if book.use_map else len(book.steps),
             directory=book.file.parent,
+            warn=registry.warn,
         )
 
     top = rules(frozenset())
@@ -271,7 +272,7 @@ def never_runs(book: BookSpec, rules: NameRules) -> bool:
     if isinstance(node.value, bool):
         return not node.value
     try:
-        folded = constant_of(parse(str(node.value)), rules.resolve)
+        folded = constant_of(parse(str(node.value), []), rules.resolve)
     except ExpressionError:
         return False
     return folded is not None and folded.value is not True
@@ -352,9 +353,15 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
 
 
 # -- expressions ----------------------------------------------------------------------------------
-def compile_text(text: str, rules: NameRules) -> Getter:
-    """An expression checked against `rules` (noting the bodies it reads); ExpressionError."""
-    tree = parse(text)
+SHARP_COMMENT = "a `# comment` in an expression is deprecated (runn warns too): use `// comment`"
+
+
+def compile_text(
+    text: str, rules: NameRules, sharp_comments: list[tuple[int, int]] | None = None
+) -> Getter:
+    """An expression checked against `rules` (noting the bodies it reads); ExpressionError.
+    With a `sharp_comments` list, runn's deprecated `# comments` are read and listed there."""
+    tree = parse(text, sharp_comments)
     guarded = rules.check(tree)
     if rules.body_reader is not None:
         rules.body_reader(tree)
@@ -365,8 +372,12 @@ def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompi
     """Compiles expression text found at `offset` inside `node` (a template's inside, say)."""
 
     def compile_at(text: str, offset: int) -> Getter:
+        comments: list[tuple[int, int]] = []
         try:
-            return compile_text(text, rules)
+            compiled = compile_text(text, rules, comments)
+            if comments and rules.warn is not None:
+                rules.warn(node.locate(offset + comments[0][0]), SHARP_COMMENT)
+            return compiled
         except ExpressionError as exc:
             location = node.locate(offset + exc.offset)
             hint = exc.hint
@@ -400,9 +411,12 @@ def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str, Why | None]:
         return _constant(step.test_constant), "true" if step.test_constant else "false", None
     test = _expression(step.test, rules, "test")  # first: its errors say where
     text = str(step.test.value)
-    tree = parse(text)
+    comments: list[tuple[int, int]] = []
+    tree = parse(text, comments)
     resolve = rules.resolver(nil_guarded(tree))
     why = Why(text, tree, lambda part: compile_tree(part, resolve, rules.directory))
+    for start, end in comments:  # the failure shows the test without them, as runn does
+        text = text[:start] + " " * (end - start) + text[end:]
     return test, one_line(text, 200), why
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._ast import Binary, Literal, Member, Name, Node
-from ._errors import ExpressionError
+from ._errors import ExpressionError, Location
 from ._expression import walk
 from ._response import ResponseView, cookie_expired
 from ._values import Constant, Getter, MapGetter
@@ -142,6 +142,7 @@ class NameRules:
     step_count: int | None = None  # a list-form runbook's number of steps
     directory: Path | None = None  # the runbook's, for `file()`
     body_reader: Callable[[Node], None] | None = None  # told every expression compiled here
+    warn: Callable[[Location, str], None] | None = None  # a load warning at a place
 
     def check(self, tree: Node) -> frozenset[int]:
         """Raise for a typo'd var or step; return the nodes whose nil is expected (see below)."""
