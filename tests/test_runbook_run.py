@@ -429,7 +429,7 @@ def test_response_fields(tmp_path: Path) -> None:
 def test_non_2xx_is_not_a_failure_unless_tested(tmp_path: Path) -> None:
     run(one_step(tmp_path, "req: {/status/500: {get: {}}}"))
     scenario = one_step(tmp_path, "req: {/status/500: {get: {}}}\ntest: current.res.status == 200")
-    assert failure(scenario) == "book:s: test failed: current.res.status == 200"
+    assert failure(scenario) == "book:s: test failed: current.res.status == 200: left 500"
 
 
 def test_redirects_are_followed_unless_the_runner_says_not(tmp_path: Path) -> None:
@@ -494,7 +494,10 @@ def test_failure_reasons(tmp_path: Path) -> None:
             "req: {/json: {get: {}}}\n"
             "test: |\n  current.res.status == 200\n  && current.res.body.a == 2",
         )
-    ) == ("book:s: test failed: current.res.status == 200 && current.res.body.a == 2")
+    ) == (
+        "book:s: test failed: current.res.status == 200 && current.res.body.a == 2"
+        " (current.res.body.a == 2: left 1)"
+    )
     assert failure(one_step(tmp_path, "req: {/a: {get: {}}}\ntest: false")) == (
         "book:s: test failed: false"
     )
@@ -502,7 +505,7 @@ def test_failure_reasons(tmp_path: Path) -> None:
         one_step(tmp_path, "req: {/json: {get: {}}}\ntest: current.res.body.a.b.c == 1")
     ) == ("book:s: test failed: cannot fetch b from int")
     assert failure(one_step(tmp_path, "req: {/json: {get: {}}}\ntest: current.res.status")) == (
-        "book:s: test failed: current.res.status"
+        "book:s: test failed: current.res.status: value 200"
     )
     assert failure(one_step(tmp_path, "req: {'/x/{{ current.res.x }}': {get: {}}}")) == (
         "book:s: request failed: cannot fetch res from nil"
@@ -630,7 +633,7 @@ def test_loop_attempt_failures(tmp_path: Path) -> None:
     request, and judges the step by its last attempt."""
     counted = one_step(tmp_path, "loop: 3\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 1")
     vu = FakeVU()
-    assert failure(counted, vu) == "book:s: test failed: i == 1"
+    assert failure(counted, vu) == "book:s: test failed: i == 1: left 2"
     assert vu.paths() == ["/x/0", "/x/1", "/x/2"]  # every attempt ran; the last one failed
     recovered = one_step(tmp_path, "loop: 3\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 2")
     assert run(recovered).paths() == ["/x/0", "/x/1", "/x/2"]
@@ -658,7 +661,7 @@ def test_a_false_test_beside_until_is_retried(tmp_path: Path) -> None:
         tmp_path, "loop: {count: 3, until: 'i == 1'}\nreq: {'/x/{{ i }}': {get: {}}}\ntest: i == 0"
     )
     vu = FakeVU()
-    assert failure(held_on_a_failure, vu) == "book:s: test failed: i == 0"
+    assert failure(held_on_a_failure, vu) == "book:s: test failed: i == 0: left 1"
     assert vu.paths() == ["/x/0", "/x/1"]
     broken = one_step(tmp_path, "loop: 3\nreq: {/x: {get: {}}}\ntest: current.res.body.no.x")
     vu = FakeVU()
@@ -748,8 +751,8 @@ def test_include_failures_and_skip_test(tmp_path: Path) -> None:
     path = book(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  inc:\n    include: child.yml\n"
                 "  after:\n    req: {/after: {get: {}}}\n")  # fmt: skip
     vu = FakeVU()
-    assert (
-        failure(prepared(path), vu) == "book:inc>child:bad: test failed: current.res.status == 200"
+    assert failure(prepared(path), vu) == (
+        "book:inc>child:bad: test failed: current.res.status == 200: left 500"
     )
     assert vu.paths() == ["/status/500"]
     path.write_text(

@@ -39,7 +39,7 @@ from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._registry import Registry
 from ._request import BodyEncoder, RequestProgram
-from ._scope import NameRules
+from ._scope import NameRules, nil_guarded
 from ._static import (
     UNCHANGED as _UNCHANGED,
 )
@@ -52,6 +52,7 @@ from ._static import (
 )
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._values import Getter
+from ._why import Why
 from ._yaml import YMap, YNode, YScalar, YSeq
 
 MAX_INCLUDE_DEPTH = 16
@@ -140,6 +141,7 @@ def compile_book(
             step_keys=step_keys,
             step_count=None if book.use_map else len(book.steps),
             directory=book.file.parent,
+            warn=registry.warn,
         )
 
     top = rules(frozenset())
@@ -213,7 +215,7 @@ def compile_book(
             compiled.dump_out = _dump_out(step.dump, inside, book)
         compiled.binds = [_bind(bind.key, bind.value, inside) for bind in step.binds]
         if step.test is not None:
-            compiled.test, compiled.test_source = _test(step, inside)
+            compiled.test, compiled.test_source, compiled.test_why = _test(step, inside)
         program.steps.append(compiled)
         bound = bound | frozenset(_bound_names(step))
         if step.defines:  # runn's Runner Runner: these runners serve the steps after this one
@@ -270,7 +272,7 @@ def never_runs(book: BookSpec, rules: NameRules) -> bool:
     if isinstance(node.value, bool):
         return not node.value
     try:
-        folded = constant_of(parse(str(node.value)), rules.resolve)
+        folded = constant_of(parse(str(node.value), []), rules.resolve)
     except ExpressionError:
         return False
     return folded is not None and folded.value is not True
@@ -351,21 +353,31 @@ def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
 
 
 # -- expressions ----------------------------------------------------------------------------------
-def compile_text(text: str, rules: NameRules) -> Getter:
-    """An expression checked against `rules` (noting the bodies it reads); ExpressionError."""
-    tree = parse(text)
-    rules.check(tree)
+SHARP_COMMENT = "a `# comment` in an expression is deprecated (runn warns too): use `// comment`"
+
+
+def compile_text(
+    text: str, rules: NameRules, sharp_comments: list[tuple[int, int]] | None = None
+) -> Getter:
+    """An expression checked against `rules` (noting the bodies it reads); ExpressionError.
+    With a `sharp_comments` list, runn's deprecated `# comments` are read and listed there."""
+    tree = parse(text, sharp_comments)
+    guarded = rules.check(tree)
     if rules.body_reader is not None:
         rules.body_reader(tree)
-    return compile_tree(tree, rules.resolve, rules.directory)
+    return compile_tree(tree, rules.resolver(guarded), rules.directory)
 
 
 def expression_compiler(node: YScalar, rules: NameRules, what: str) -> ExprCompiler:
     """Compiles expression text found at `offset` inside `node` (a template's inside, say)."""
 
     def compile_at(text: str, offset: int) -> Getter:
+        comments: list[tuple[int, int]] = []
         try:
-            return compile_text(text, rules)
+            compiled = compile_text(text, rules, comments)
+            if comments and rules.warn is not None:
+                rules.warn(node.locate(offset + comments[0][0]), SHARP_COMMENT)
+            return compiled
         except ExpressionError as exc:
             location = node.locate(offset + exc.offset)
             hint = exc.hint
@@ -393,11 +405,19 @@ def _condition(node: YScalar, rules: NameRules, what: str) -> Getter:
     return _expression(node, rules, what)
 
 
-def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str]:
+def _test(step: StepSpec, rules: NameRules) -> tuple[Getter, str, Why | None]:
     assert step.test is not None
     if step.test_constant is not None:
-        return _constant(step.test_constant), "true" if step.test_constant else "false"
-    return _expression(step.test, rules, "test"), one_line(str(step.test.value), 200)
+        return _constant(step.test_constant), "true" if step.test_constant else "false", None
+    test = _expression(step.test, rules, "test")  # first: its errors say where
+    text = str(step.test.value)
+    comments: list[tuple[int, int]] = []
+    tree = parse(text, comments)
+    resolve = rules.resolver(nil_guarded(tree))
+    why = Why(text, tree, lambda part: compile_tree(part, resolve, rules.directory))
+    for start, end in comments:  # the failure shows the test without them, as runn does
+        text = text[:start] + " " * (end - start) + text[end:]
+    return test, one_line(text, 200), why
 
 
 def _dump_out(spec: DumpSpec, rules: NameRules, book: BookSpec) -> DumpOut | None:

@@ -310,7 +310,7 @@ def _call(node: Call, resolve: Resolver) -> Compiled:
         raise ExpressionError(
             f"unknown function {node.func}()",
             node.start,
-            "see the README's list of supported functions",
+            "docs/expressions.md lists the supported functions",
         )
     least, most, fn = spec.least, spec.most, spec.fn
     if not least <= len(node.args) <= most:

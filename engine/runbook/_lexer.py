@@ -44,6 +44,7 @@ _SYMBOLS = (
     "<", ">", "!", "+", "-", "*", "/", "%", "^", "?", ":", ".", ",",
     "(", ")", "[", "]", "{", "}", "|", "#", ";", "=",
 )  # fmt: skip
+_NESTING: dict[str, int] = {"(": 1, "{": 1, ")": -1, "}": -1}
 _UNSUPPORTED = {
     "...": "`...` is not supported",
 }
@@ -60,12 +61,21 @@ _ESCAPES = {
 }  # fmt: skip
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str, sharp_comments: list[tuple[int, int]] | None = None) -> list[Token]:
+    """The tokens of `text`. With a `sharp_comments` list, a `#` outside any `(` or `{` (where
+    it can never be a predicate's element) starts a comment to the end of its line, as runn
+    still reads it (deprecated for `//`); each comment's span is added to the list."""
     tokens: list[Token] = []
     pos, size = 0, len(text)
+    depth = 0  # open `(` and `{`: a `#` inside them is a predicate's element
     while pos < size:
         char = text[pos]
-        if char.isspace():
+        if char == "#" and depth == 0 and sharp_comments is not None:
+            newline = text.find("\n", pos)
+            end = size if newline < 0 else newline
+            sharp_comments.append((pos, end))
+            pos = end
+        elif char.isspace():
             pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
         elif text.startswith("//", pos):
             newline = text.find("\n", pos)
@@ -96,6 +106,7 @@ def tokenize(text: str) -> list[Token]:
             pos = match.end()
         else:
             pos = _symbol(text, pos, tokens)
+            depth += _NESTING.get(str(tokens[-1].value), 0)
     tokens.append(Token(Kind.EOF, "", size, size))
     return tokens
 

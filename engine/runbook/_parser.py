@@ -54,8 +54,9 @@ def _dotted(node: Node) -> str | None:
     return None
 
 
-def parse(text: str) -> Node:
-    parser = _Parser(tokenize(text))
+def parse(text: str, sharp_comments: list[tuple[int, int]] | None = None) -> Node:
+    """The tree of `text`; with a `sharp_comments` list, `# comments` are read (see tokenize)."""
+    parser = _Parser(tokenize(text, sharp_comments))
     node = parser.sequence()
     if parser.token.kind is not Kind.EOF:
         raise parser.unexpected()

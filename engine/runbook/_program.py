@@ -24,6 +24,7 @@ from ._request import RequestProgram
 from ._scope import Scope
 from ._template import Template
 from ._values import Getter, plain
+from ._why import Why
 
 if TYPE_CHECKING:
     from ..session.scenario import VirtualUserView as VirtualUser
@@ -212,6 +213,7 @@ class StepProgram:
     binds: list[BindProgram] = field(default_factory=list)
     test: Getter | None = None
     test_source: str = ""
+    test_why: Why | None = None  # the values of a false test's operands, computed only then
 
     async def run(self, book: BookProgram, scope: Scope, vu: VirtualUser) -> bool:
         """The step, with its `if` and `loop`; False when they say it does not run."""
@@ -302,11 +304,15 @@ class StepProgram:
             if test is not None and not book.skip_test:
                 part = "test"
                 if test(scope) is not True:
-                    raise TestFailed(f"{self.name}: test failed: {self.test_source}")
+                    raise TestFailed(self.test_failure(scope))
         except EvalError as exc:
             raise _failed(self.name, part, exc) from None
         if not recorded:
             self.settle(scope)
+
+    def test_failure(self, scope: Scope) -> str:
+        why = "" if self.test_why is None else self.test_why.explain(scope)
+        return f"{self.name}: test failed: {self.test_source}{why}"
 
     def settle(self, scope: Scope) -> bool:
         scope.record(self.index, self.key, {"outcome": "success"})

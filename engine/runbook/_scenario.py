@@ -17,9 +17,10 @@ from ..redact import MASK, MIN_SECRET, credential_values, mask_credential_assign
 from ..session.scenario import IterationFailed, RequestFailed
 from ._book import read_var_file
 from ._compile import _Site, compile_book, top_site
-from ._errors import Location, RunbookError
+from ._errors import ExpressionError, Location, RunbookError
 from ._expression import compile_expression
 from ._options import DEFAULT_OPTIONS, RunbookOptions
+from ._parser import parse
 from ._program import BookProgram, StepOutcome
 from ._registry import Registry
 from ._side_by_side import run_side_by_side
@@ -262,17 +263,30 @@ def skip_included(paths: Sequence[str], *, env: Mapping[str, str] | None = None)
 
 
 def label_condition(labels: Sequence[str]) -> str:
-    """`users and !auth` -> `(labels["users"] ?? false) and not (labels["auth"] ?? false)`."""
-    terms = []
-    for label in labels:
-        words = []
-        for word in label.replace("!", "not ").split():
-            if word in ("and", "or", "not"):
-                words.append(word)
-            else:
-                words.append(f"(labels[{json.dumps(word)}] ?? false)")
-        terms.append("(" + " ".join(words) + ")")
-    return " or ".join(terms)
+    """`users and !auth` -> `(labels["users"] ?? false) and not (labels["auth"] ?? false)`;
+    parentheses group. A label expression that does not parse is a RunbookError."""
+    return " or ".join(_label_term(label) for label in labels)
+
+
+def _label_term(label: str) -> str:
+    words = [
+        word if word in _LABEL_OPERATORS else f"(labels[{json.dumps(word)}] ?? false)"
+        for word in _LABEL_WORD.findall(label.replace("!", " not "))
+    ]
+    term = " ".join(words)
+    try:
+        parse(term)
+    except ExpressionError:  # its message would quote the expression made here, not the label
+        raise RunbookError(
+            Location("--label", 0),
+            f"`{label}` does not parse",
+            "labels joined by and, or, not (or !), grouped by parentheses",
+        ) from None
+    return f"({term})"
+
+
+_LABEL_WORD = re.compile(r"[()]|[^\s()]+")
+_LABEL_OPERATORS = frozenset({"and", "or", "not", "(", ")"})
 
 
 def compile_runbooks(

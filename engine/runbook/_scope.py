@@ -13,8 +13,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._ast import Literal, Member, Name, Node
-from ._errors import ExpressionError
+from ._ast import Binary, Literal, Member, Name, Node
+from ._errors import ExpressionError, Location
 from ._expression import walk
 from ._response import ResponseView, cookie_expired
 from ._values import Constant, Getter, MapGetter
@@ -142,12 +142,18 @@ class NameRules:
     step_count: int | None = None  # a list-form runbook's number of steps
     directory: Path | None = None  # the runbook's, for `file()`
     body_reader: Callable[[Node], None] | None = None  # told every expression compiled here
+    warn: Callable[[Location, str], None] | None = None  # a load warning at a place
 
-    def check(self, tree: Node) -> None:
+    def check(self, tree: Node) -> frozenset[int]:
+        """Raise for a typo'd var or step; return the nodes whose nil is expected (see below)."""
+        guarded = nil_guarded(tree)
         for node in walk(tree):
-            self._check_step(node)
+            # `vars.maybe ?? 1`: a default for a var or step that may be missing, as in runn
+            maybe = id(node) in guarded
+            self._check_step(node, maybe)
             if (
-                isinstance(node, Member)
+                not maybe
+                and isinstance(node, Member)
                 and isinstance(node.obj, Name)
                 and node.obj.name == "vars"
                 and isinstance(node.key, Literal)
@@ -158,9 +164,25 @@ class NameRules:
                 raise ExpressionError(
                     f"unknown var `{node.key.value}`", node.key.start, f"vars defined: {known}"
                 )
+        return guarded
 
-    def _check_step(self, node: Node) -> None:
-        """`steps.nope` or `steps[9]` of a runbook without them: a load error, not a nil."""
+    def resolver(self, guarded: frozenset[int]) -> Callable[[Name], Getter | Constant]:
+        """`resolve`, except that a guarded unknown name reads the binds (nil until bound)."""
+
+        def resolve(node: Name) -> Getter | Constant:
+            try:
+                return self.resolve(node)
+            except ExpressionError:
+                if id(node) not in guarded:
+                    raise
+            name = node.name
+            return lambda scope: scope.binds.get(name)
+
+        return resolve
+
+    def _check_step(self, node: Node, maybe: bool) -> None:
+        """`steps.nope` or `steps[9]` of a runbook without them: a load error, not a nil
+        (`steps.nope ?? x` is nil-guarded: `maybe`; an index out of range fails even then)."""
         if not (
             isinstance(node, Member)
             and isinstance(node.obj, Name)
@@ -169,8 +191,9 @@ class NameRules:
         ):
             return
         key = node.key.value
-        if self.step_keys is not None and isinstance(key, str) and key not in self.step_keys:
-            known = ", ".join(sorted(self.step_keys)) or "none"
+        keys = self.step_keys
+        if not maybe and keys is not None and isinstance(key, str) and key not in keys:
+            known = ", ".join(sorted(keys)) or "none"
             raise ExpressionError(f"unknown step `{key}`", node.key.start, f"steps: {known}")
         count = self.step_count
         if count is not None and type(key) is int and not -count <= key < count:
@@ -207,6 +230,22 @@ class NameRules:
         if name in self.bound:
             return lambda scope: scope.binds.get(name)
         raise ExpressionError(f"unknown name `{name}`", node.start, UNDEFINED_HINT)
+
+
+def nil_guarded(tree: Node) -> frozenset[int]:
+    """The ids of the nodes whose value may be nil by design: the left side of `??`, the object
+    of `?.`, a side of `== nil` or `!= nil`. A missing var or step there is nil, not a typo."""
+    guarded: set[int] = set()
+    for node in walk(tree):
+        if isinstance(node, Binary) and node.op == "??":
+            guarded.add(id(node.left))
+        elif isinstance(node, Binary) and node.op in ("==", "!="):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(other, Literal) and other.value is None:
+                    guarded.add(id(side))
+        elif isinstance(node, Member) and node.optional:
+            guarded.update((id(node), id(node.obj)))
+    return frozenset(guarded)
 
 
 _RESULT_NAMES = frozenset({"steps", "current", "previous", "parent"})

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...engine import Snapshot
 from ..live_thresholds import Abort, ThresholdState
 from ._errors import UsageError
+from ._k6_thresholds import k6_hint
 from ._loadt import ITERATION_NAMES, THRESHOLD_NAMES
 
 if TYPE_CHECKING:
@@ -87,7 +88,10 @@ class Thresholds:
             try:
                 expression = compile_expression(source, origin="--threshold")
             except RunbookError as exc:
-                raise UsageError(str(exc)) from None
+                hint = k6_hint(source)
+                if hint is None:
+                    raise UsageError(str(exc)) from None
+                raise UsageError(f"{exc.location}: {exc.message} ({hint})") from None
             unknown = sorted(expression.names - THRESHOLD_NAMES)
             if unknown:
                 known = ", ".join(sorted(THRESHOLD_NAMES))
