@@ -160,9 +160,10 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     loadt.add_argument(
         "--warm-up",
-        default="5sec",
+        default=None,
         metavar="DURATION",
-        help="warm-up before measuring; left out of the report (default 5sec)",
+        help="warm-up before measuring; left out of the report; none with --iterations, "
+        "whose N iterations all count (default 5sec)",
     )
     loadt.add_argument(
         "--max-rps",
@@ -336,7 +337,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "--warm-up",
         default="0s",
         metavar="DURATION",
-        help="load before measuring; left out of the report (default 0s)",
+        help="load before measuring; left out of the report; not with --iterations, whose N "
+        "iterations all count (default 0s)",
     )
     load.add_argument(
         "--stages",
@@ -555,7 +557,8 @@ def add_runbook_options(group: argparse._ArgumentGroup) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="stop after N iterations in total, showing every step's outcome (as runn run)",
+        help="stop after N iterations in total, showing every step's outcome (as runn run); "
+        "all N are measured: no warm-up",
     )
 
 
