@@ -11,6 +11,7 @@ import pytest
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli import main
 
+from .cli_support import loadscope
 from .reports import validated
 
 
@@ -56,3 +57,29 @@ def test_a_zero_warm_up_beside_iterations_is_fine(
     assert main(["run", path, "--iterations", "2", "--warm-up", "0s", "--format", "json"]) == 0
     report = validated(json.loads(capsys.readouterr().out))
     assert (report["iterations_total"], report["iterations_failed"]) == (2, 2)
+
+
+def traced(err: str) -> list[str]:
+    """The iterations the `--iterations` trace names, in order."""
+    return sorted(line.split("]")[0].strip() + "]" for line in err.splitlines() if "--- f:" in line)
+
+
+def test_loadt_iterations_shows_every_steps_outcome(
+    target: TargetProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = failing_book(tmp_path, target.http_url)
+    assert main(["loadt", path, "--iterations", "2", "--max-rps", "0"]) == 0
+    err = capsys.readouterr().err
+    assert traced(err) == ["[iteration 1]", "[iteration 2]"], err
+    assert err.count("Failure/Error: f:home: test failed: current.res.status == 999") == 2
+
+
+@pytest.mark.slow
+def test_run_iterations_with_workers_shows_every_steps_outcome(
+    target: TargetProcess, tmp_path: Path
+) -> None:
+    path = failing_book(tmp_path, target.http_url)
+    result = loadscope("run", path, "--iterations", "4", "-c", "2", "--workers", "2")
+    assert result.code == 0, result.err
+    assert traced(result.err) == [f"[iteration {n}]" for n in (1, 2, 3, 4)], result.err
+    assert "--- f:" not in loadscope("run", path, "--iterations", "2", "--workers", "2", "-q").err

@@ -14,6 +14,7 @@ from ._outcome import Outcome
 from ._outputs import check_outputs
 from ._plan import RunPlan
 from ._run import build_scenario, check_descriptors, finish, live_check, run_with_metrics
+from ._step_trace import show_steps
 
 
 def cmd_loadt(plan: RunPlan) -> int:
@@ -27,9 +28,15 @@ def cmd_loadt(plan: RunPlan) -> int:
         from ._workers import drive_workers  # worker processes: multiprocessing, only then
 
         outcome = drive_workers(
-            load, progress=False, csv_path=csv_path, metrics=metrics, live=live.check
+            load,
+            progress=False,
+            csv_path=csv_path,
+            metrics=metrics,
+            live=live.check,
+            trace_steps=True,
         )
     else:
+        show_steps(scenario, load.config.max_iterations)
         session = Session(load.config, scenario)
         attach_extensions(session, load)
         outcome = run_with_metrics(session, metrics, progress=False, csv_path=csv_path, live=live)
