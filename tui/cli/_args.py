@@ -667,8 +667,11 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     compare = commands.add_parser(
         "compare",
         help="compare two JSON reports: better, worse or within noise",
-        description="Compare two JSON reports (from --out): rps, latency percentiles, error "
-        "rate and connection numbers, each with its change and a verdict, and the steps.",
+        description="Compare two JSON reports (from --out): whole iterations (rate, failed "
+        "share, latency), requests (rate, error share, latency) and connection numbers, each "
+        "with its change and a verdict, and the steps. The names are run --threshold's: rps, "
+        "error_rate, med, p90, p99 for iterations (runn's), req_rps, req_error_rate, req_p50, "
+        "req_p90, req_p99 for requests.",
         epilog=COMPARE_EPILOG,
     )
     compare.add_argument("base", metavar="BASE.json", help="the report to compare against")
@@ -681,8 +684,8 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         action="append",
         default=[],
         metavar="EXPR",
-        help="fail (exit 1) unless EXPR holds, e.g. 'p99_change_pct < 10 && rps_change_pct > -5'"
-        " (repeatable; names: <metric>_base, _new, _change, _change_pct)",
+        help="fail (exit 1) unless EXPR holds, e.g. 'error_rate_new < 1 && req_p99_change_pct < "
+        "10' (repeatable; names: <metric>_base, _new, _change, _change_pct)",
     )
 
 
