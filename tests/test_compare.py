@@ -12,7 +12,7 @@ import pytest
 from loadscope.engine.target import TargetProcess
 from loadscope.tui.cli._compare import MEASURES, compare_measure
 
-from .cli_support import loadscope
+from .cli_support import loadscope, loadscope_in_process
 
 # One worker runs the module: its tests share the module fixture's runs.
 pytestmark = pytest.mark.xdist_group("compare")
@@ -39,7 +39,9 @@ def test_text_table_has_each_number_with_a_verdict(reports: dict[str, Path]) -> 
     result = loadscope("compare", str(reports["a"]), str(reports["b"]))
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    for label in ("rps", "p50", "p90", "p99", "error rate", "connections opened"):
+    for label in ("iterations/s", "iterations failed", "iteration p99", "requests/s",
+                  "request p50", "request p90", "request p99", "request errors",
+                  "connections opened"):  # fmt: skip
         row = next(line for line in lines if line.startswith(label + " "))
         assert row.rstrip().endswith(("better", "worse", "within noise")), row
     assert any(line.startswith("GET /json") for line in lines)
@@ -51,7 +53,7 @@ def test_json_format_matches_the_reports(reports: dict[str, Path]) -> None:
     assert result.code == 0, result.err
     comparison = json.loads(result.out)
     base, new = (json.loads(reports[n].read_text()) for n in ("a", "b"))
-    p99 = comparison["metrics"]["p99"]
+    p99 = comparison["metrics"]["req_p99"]
     assert (p99["base"], p99["new"]) == (base["latency_ms"]["p99"], new["latency_ms"]["p99"])
     expected = (
         100 * (new["latency_ms"]["p99"] - base["latency_ms"]["p99"]) / base["latency_ms"]["p99"]
@@ -64,10 +66,10 @@ def test_json_format_matches_the_reports(reports: dict[str, Path]) -> None:
 @pytest.mark.slow
 def test_a_failing_threshold_is_exit_1_and_a_passing_one_exit_0(reports: dict[str, Path]) -> None:
     a, b = str(reports["a"]), str(reports["b"])
-    failing = loadscope("compare", a, b, "--threshold", "p99_change_pct < -1000")
+    failing = loadscope("compare", a, b, "--threshold", "req_p99_change_pct < -1000")
     assert failing.code == 1
     assert failing.err.startswith("threshold failed: ")
-    passing = loadscope("compare", a, b, "--threshold", "p99_change_pct > -1000")
+    passing = loadscope("compare", a, b, "--threshold", "req_p99_change_pct > -1000")
     assert passing.code == 0
 
 
@@ -136,7 +138,7 @@ def _steady(p99: float, wobble: float, seconds: int = 13) -> dict[str, Any]:
 
 
 def test_noise_follows_the_per_second_spread() -> None:
-    p99 = next(m for m in MEASURES if m.name == "p99")
+    p99 = next(m for m in MEASURES if m.name == "req_p99")
     base = _steady(10.0, 0.1)
     assert compare_measure(p99, base, _steady(10.3, 0.1))["verdict"] == "within noise"  # < 5%
     assert compare_measure(p99, base, _steady(12.0, 0.1))["verdict"] == "worse"
@@ -155,7 +157,41 @@ def test_missing_numbers_are_not_judged() -> None:
 
 
 def test_one_spiky_second_does_not_hide_a_change() -> None:
-    p99 = next(m for m in MEASURES if m.name == "p99")
+    p99 = next(m for m in MEASURES if m.name == "req_p99")
     new = _steady(25.0, 2.0)
     new["timeline"][0]["p99_ms"] = 140.0  # the first second's handshakes
     assert compare_measure(p99, _steady(10.0, 1.0), new)["verdict"] == "worse"
+
+
+def _report(**numbers: Any) -> dict[str, Any]:
+    """The least a report needs to be compared: one step, its requests, and `numbers`."""
+    return {
+        "schema_version": 1,
+        "requests_total": 100,
+        "errors_total": 0,
+        "latency_ms": {"p99": 1.0},
+        "steps": {"book:home": {"requests": 100, "errors": 0}},
+        **numbers,
+    }
+
+
+def test_failed_iterations_are_compared_under_run_thresholds_names(tmp_path: Path) -> None:
+    """A test: failure fails the iteration, not the request: compare sees it as run does."""
+    base, new = tmp_path / "base.json", tmp_path / "new.json"
+    base.write_text(json.dumps(_report(iterations_total=100, iterations_failed=0)))
+    new.write_text(json.dumps(_report(iterations_total=100, iterations_failed=100)))
+    result = loadscope_in_process("compare", str(base), str(new), "--threshold",
+                                  "error_rate_new < 1")  # fmt: skip
+    assert result.code == 1, result.err
+    row = next(line for line in result.out.splitlines() if line.startswith("iterations failed"))
+    assert row.split()[-3:] == ["100%", "+100", "worse"], row
+    assert "request errors" in result.out
+    assert "threshold failed: (error_rate_new < 1) is not true: error_rate_new=100" in result.err
+
+
+def test_compares_old_p50_is_refused_with_where_it_went(tmp_path: Path) -> None:
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(_report()))
+    result = loadscope_in_process("compare", str(base), str(base), "--threshold", "p50_new < 1")
+    assert result.code == 2
+    assert "req_p50 (requests) or med (whole iterations)" in result.error_line()

@@ -160,9 +160,10 @@ def _add_loadt(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     loadt.add_argument(
         "--warm-up",
-        default="5sec",
+        default=None,
         metavar="DURATION",
-        help="warm-up before measuring; left out of the report (default 5sec)",
+        help="warm-up before measuring; left out of the report; none with --iterations, "
+        "whose N iterations all count (default 5sec)",
     )
     loadt.add_argument(
         "--max-rps",
@@ -336,7 +337,8 @@ def add_load_options(parser: argparse.ArgumentParser, *, default_duration: str |
         "--warm-up",
         default="0s",
         metavar="DURATION",
-        help="load before measuring; left out of the report (default 0s)",
+        help="load before measuring; left out of the report; not with --iterations, whose N "
+        "iterations all count (default 0s)",
     )
     load.add_argument(
         "--stages",
@@ -555,7 +557,8 @@ def add_runbook_options(group: argparse._ArgumentGroup) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="stop after N iterations in total, showing every step's outcome (as runn run)",
+        help="stop after N iterations in total, showing every step's outcome (as runn run); "
+        "all N are measured: no warm-up",
     )
 
 
@@ -664,8 +667,11 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     compare = commands.add_parser(
         "compare",
         help="compare two JSON reports: better, worse or within noise",
-        description="Compare two JSON reports (from --out): rps, latency percentiles, error "
-        "rate and connection numbers, each with its change and a verdict, and the steps.",
+        description="Compare two JSON reports (from --out): whole iterations (rate, failed "
+        "share, latency), requests (rate, error share, latency) and connection numbers, each "
+        "with its change and a verdict, and the steps. The names are run --threshold's: rps, "
+        "error_rate, med, p90, p99 for iterations (runn's), req_rps, req_error_rate, req_p50, "
+        "req_p90, req_p99 for requests.",
         epilog=COMPARE_EPILOG,
     )
     compare.add_argument("base", metavar="BASE.json", help="the report to compare against")
@@ -678,8 +684,8 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         action="append",
         default=[],
         metavar="EXPR",
-        help="fail (exit 1) unless EXPR holds, e.g. 'p99_change_pct < 10 && rps_change_pct > -5'"
-        " (repeatable; names: <metric>_base, _new, _change, _change_pct)",
+        help="fail (exit 1) unless EXPR holds, e.g. 'error_rate_new < 1 && req_p99_change_pct < "
+        "10' (repeatable; names: <metric>_base, _new, _change, _change_pct)",
     )
 
 

@@ -62,11 +62,16 @@ def _key(*path: str) -> Callable[[dict[str, Any]], float | None]:
     return read
 
 
-def _error_rate(report: dict[str, Any]) -> float | None:
-    total, errors = report.get("requests_total"), report.get("errors_total")
-    if not isinstance(total, int) or not isinstance(errors, int):
-        return None
-    return 100.0 * errors / total if total else 0.0
+def _rate(failed_key: str, total_key: str) -> Callable[[dict[str, Any]], float | None]:
+    """The percentage of `total_key` that `failed_key` counts; 0 when there were none."""
+
+    def read(report: dict[str, Any]) -> float | None:
+        total, failed = report.get(total_key), report.get(failed_key)
+        if not isinstance(total, int) or not isinstance(failed, int):
+            return None
+        return 100.0 * failed / total if total else 0.0
+
+    return read
 
 
 def _handshake_pct(report: dict[str, Any]) -> float | None:
@@ -74,12 +79,33 @@ def _handshake_pct(report: dict[str, Any]) -> float | None:
     return None if share is None else 100.0 * share
 
 
+# The names are `run --threshold`'s: runn's for whole iterations (RunN: what a test: failure
+# fails), req_* for requests; a URL run's iteration is its one request.
 MEASURES = (
-    Measure("rps", "rps", _key("requests_per_second"), True, 1.0, "rps"),
-    Measure("p50", "p50", _key("latency_ms", "p50"), False, 0.05, "p50_ms", " ms"),
-    Measure("p90", "p90", _key("latency_ms", "p90"), False, 0.05, "p90_ms", " ms"),
-    Measure("p99", "p99", _key("latency_ms", "p99"), False, 0.1, "p99_ms", " ms"),
-    Measure("error_rate", "error rate", _error_rate, False, 0.1, unit="%"),
+    Measure("rps", "iterations/s", _key("iterations_per_second"), True, 1.0, "iterations"),
+    Measure(
+        "error_rate",
+        "iterations failed",
+        _rate("iterations_failed", "iterations_total"),
+        False,
+        0.1,
+        unit="%",
+    ),
+    Measure("med", "iteration p50", _key("iteration_latency_ms", "p50"), False, 0.05, unit=" ms"),
+    Measure("p90", "iteration p90", _key("iteration_latency_ms", "p90"), False, 0.05, unit=" ms"),
+    Measure("p99", "iteration p99", _key("iteration_latency_ms", "p99"), False, 0.1, unit=" ms"),
+    Measure("req_rps", "requests/s", _key("requests_per_second"), True, 1.0, "rps"),
+    Measure(
+        "req_error_rate",
+        "request errors",
+        _rate("errors_total", "requests_total"),
+        False,
+        0.1,
+        unit="%",
+    ),
+    Measure("req_p50", "request p50", _key("latency_ms", "p50"), False, 0.05, "p50_ms", " ms"),
+    Measure("req_p90", "request p90", _key("latency_ms", "p90"), False, 0.05, "p90_ms", " ms"),
+    Measure("req_p99", "request p99", _key("latency_ms", "p99"), False, 0.1, "p99_ms", " ms"),
     Measure("connections_opened", "connections opened", _key("connections_opened"), False, 1.0),
     Measure(
         "requests_per_connection",
@@ -91,6 +117,10 @@ MEASURES = (
     Measure("handshake_share", "handshake share", _handshake_pct, False, 0.5, unit="%"),
     Measure("time_wait_peak", "TIME_WAIT peak", _key("time_wait_peak"), False, 10.0),
 )
+# Before 2026-12 compare's p50 was the requests' (its rps, p90, p99 and error_rate too, which
+# now mean what they mean in `run --threshold`); `p50` is no name there, so it is refused with
+# where it went rather than quietly kept meaning something else than its neighbours.
+RENAMED = {"p50": "req_p50 (requests) or med (whole iterations)"}
 
 
 def threshold_names() -> frozenset[str]:
@@ -249,6 +279,16 @@ def names_for_thresholds(result: dict[str, Any]) -> dict[str, float]:
     return names
 
 
+def check_renamed(unknown: list[str], source: str) -> None:
+    for name in unknown:
+        old = name.split("_", 1)[0]
+        if old in RENAMED:
+            raise UsageError(
+                f"--threshold: {name} in `{source}`: compare's {old} is now {RENAMED[old]}, "
+                "as in `run --threshold`"
+            )
+
+
 def compile_thresholds(sources: list[str]) -> list[Expression]:
     """Every threshold parsed and its names checked before the reports are read."""
     from ...engine.runbook import RunbookError, compile_expression
@@ -261,6 +301,7 @@ def compile_thresholds(sources: list[str]) -> list[Expression]:
         except RunbookError as exc:
             raise UsageError(str(exc)) from None
         unknown = sorted(expression.names - known)
+        check_renamed(unknown, source)
         if unknown:
             raise UsageError(
                 f"--threshold: unknown name {', '.join(unknown)} in `{source}` "
@@ -335,6 +376,8 @@ def render_text(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "iterations: whole runbook passes (runn's RunN; a failed test: fails one); requests: "
+        "each HTTP request",
         "within noise: |change| <= max(floor, 5% of base, 2 SE from the per-second spread)",
     ]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from ..outputs.files import CsvTimeline
 from ._mix import attach_mix_report
 from ._options import LoadPlan
 from ._request_log import attach_request_log
+from ._step_trace import show_steps
 
 
 def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:
@@ -23,9 +24,14 @@ def attach_extensions(session: Session, plan: LoadPlan) -> Diagnostics:
     return diagnostics
 
 
-def setup_child_session(plan: LoadPlan, session: Session, csv_path: str | None = None) -> None:
-    """Runs in the engine process: the same extensions as a headless run, and `--csv`."""
+def setup_child_session(
+    plan: LoadPlan, session: Session, csv_path: str | None = None, *, trace_steps: bool = False
+) -> None:
+    """Runs in the engine process: the same extensions as a headless run, `--csv`, and with
+    `trace_steps` the `--iterations` trace of every step."""
     attach_extensions(session, plan)
+    if trace_steps:
+        show_steps(session.scenario, plan.config.max_iterations)
     if csv_path:
         csv = CsvTimeline(csv_path)
         session.tick_listeners.append(csv.write)

@@ -27,6 +27,7 @@ from ._options import (
 from ._selection import RunbookSelection, env_file_values, note_ignored, select_runbooks
 
 UNLIMITED_VUS = 10_000  # --load-concurrent 0: "unlimited", as in runn
+DEFAULT_WARM_UP = "5sec"  # runn loadt's
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class LoadtFlags(RunbookSelection):
 
     load_concurrent: int = 1
     duration: str = "10sec"
-    warm_up: str = "5sec"
+    warm_up: str | None = None  # runn's 5sec, but none with --iterations (see loadt_warm_up)
     max_rps: int = 1
     connect_timeout: str = "10s"
     max_body: str = "64MiB"
@@ -67,6 +68,13 @@ class LoadtFigures:
     max_rps: int
 
 
+def loadt_warm_up(flags: LoadtFlags) -> str:
+    """runn's default warm-up, unless --iterations caps the run: each of its N counts."""
+    if flags.warm_up is not None:
+        return flags.warm_up
+    return "0s" if flags.iterations is not None else DEFAULT_WARM_UP
+
+
 def loadt_plan(flags: LoadtFlags) -> tuple[LoadPlan, LoadtFigures]:
     if flags.load_concurrent < 0:
         raise UsageError("--load-concurrent cannot be negative (0 means unlimited)")
@@ -79,12 +87,13 @@ def loadt_plan(flags: LoadtFlags) -> tuple[LoadPlan, LoadtFigures]:
         raise UsageError("--duration must be more than 0")
     connect_timeout, max_body = limits(flags.connect_timeout, flags.max_body)
     unlimited = flags.load_concurrent == 0  # unlimited VUs under the cap: iterations on time
+    warm_up = duration(loadt_warm_up(flags), "--warm-up")
     config = SessionConfig(
         concurrency=flags.load_concurrent,
         duration=run_for,
-        warm_up=duration(flags.warm_up, "--warm-up"),
+        warm_up=warm_up,
         max_iterations_per_second=float(flags.max_rps) or None,
-        max_iterations=iterations(flags.iterations),
+        max_iterations=iterations(flags.iterations, warm_up),
         connect_timeout=connect_timeout,
         max_body=max_body,
         rate=float(flags.max_rps) if unlimited else None,

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine import Session
+from ...engine import Session, SessionConfig
 from ...engine.durations import go_duration
-from ..describe import duration_text
+from ..describe import duration_text, ran_all_iterations
 from ._extensions import attach_extensions
 from ._loadt import loadt_values
 from ._options import split
+from ._outcome import Outcome
 from ._outputs import check_outputs
 from ._plan import RunPlan
 from ._run import build_scenario, check_descriptors, finish, live_check, run_with_metrics
+from ._step_trace import show_steps
 
 
 def cmd_loadt(plan: RunPlan) -> int:
@@ -26,9 +28,15 @@ def cmd_loadt(plan: RunPlan) -> int:
         from ._workers import drive_workers  # worker processes: multiprocessing, only then
 
         outcome = drive_workers(
-            load, progress=False, csv_path=csv_path, metrics=metrics, live=live.check
+            load,
+            progress=False,
+            csv_path=csv_path,
+            metrics=metrics,
+            live=live.check,
+            trace_steps=True,
         )
     else:
+        show_steps(scenario, load.config.max_iterations)
         session = Session(load.config, scenario)
         attach_extensions(session, load)
         outcome = run_with_metrics(session, metrics, progress=False, csv_path=csv_path, live=live)
@@ -37,16 +45,20 @@ def cmd_loadt(plan: RunPlan) -> int:
         runbooks=len(load.spec.runbooks),
         warm_up=go_duration(load.config.warm_up),
         duration=duration_text(load.config, outcome.snapshot, interrupted=outcome.interrupted),
-        # runn divides by --duration; a run cut short by Ctrl-C divides by what it ran
-        duration_s=(
-            outcome.snapshot.elapsed_s
-            if outcome.interrupted
-            else load.config.duration or outcome.snapshot.elapsed_s
-        ),
+        duration_s=_rate_seconds(load.config, outcome),
         concurrent=figures.concurrent,
         max_rps=figures.max_rps,
     )
     return finish(plan, outcome, shape=_runn_json, values=values, live=live.thresholds)
+
+
+def _rate_seconds(config: SessionConfig, outcome: Outcome) -> float:
+    """runn divides by --duration; a run cut short by Ctrl-C, or one that ended with its
+    --iterations, divides by what it ran."""
+    snapshot = outcome.snapshot
+    if outcome.interrupted or ran_all_iterations(config, snapshot):
+        return snapshot.elapsed_s
+    return config.duration or snapshot.elapsed_s
 
 
 def _runn_json(values: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:

@@ -342,9 +342,16 @@ def labelled(books: list[str], labels: tuple[str, ...], env: dict[str, str] | No
     return chosen
 
 
-def iterations(count: int | None) -> int | None:
+def iterations(count: int | None, warm_up_s: float = 0.0) -> int | None:
+    """The cap on iterations; a warm-up beside it is refused, for the warm-up's iterations would
+    be spent from the N and then dropped from the report."""
     if count is not None and count < 1:
         raise UsageError("--iterations must be at least 1")
+    if count is not None and warm_up_s > 0:
+        raise UsageError(
+            "--iterations N counts every iteration, so it runs no warm-up; drop --warm-up "
+            "(or give --warm-up 0s)"
+        )
     return count
 
 
@@ -444,10 +451,11 @@ def session_config(flags: LoadFlags, spec: ScenarioSpec) -> SessionConfig:
         raise UsageError("--timeout must be more than 0")
     scheme = httpx.URL(spec.url).scheme if spec.url else None
     connect_timeout, max_body = limits(flags.connect_timeout, flags.max_body)
+    warm_up = duration(flags.warm_up, "--warm-up")
     return SessionConfig(
         concurrency=concurrency,
         duration=run_for,
-        warm_up=duration(flags.warm_up, "--warm-up"),
+        warm_up=warm_up,
         rate=flags.rate,
         max_vus=flags.max_vus,
         stages=stages,
@@ -459,7 +467,7 @@ def session_config(flags: LoadFlags, spec: ScenarioSpec) -> SessionConfig:
         retire_at=RetireAt(flags.retire_at),
         stop_grace=duration(flags.grace, "--grace"),
         max_idle_per_origin=flags.max_idle,
-        max_iterations=iterations(flags.iterations),
+        max_iterations=iterations(flags.iterations, warm_up),
         connect_timeout=connect_timeout,
         max_body=max_body,
     )

@@ -41,6 +41,7 @@ from ._outputs import (
 )
 from ._plan import RunPlan
 from ._progress import show_progress
+from ._step_trace import show_steps
 from ._target_lists import note_target_list_error
 from ._text import render_text, summary_line
 from ._thresholds import LiveCheck, LiveThresholds
@@ -63,24 +64,6 @@ def build_scenario(spec: ScenarioSpec, *, quiet: bool) -> Scenario:
         if not quiet:
             print(warning, file=sys.stderr)
     return scenario
-
-
-def show_steps(scenario: Scenario, iterations: int | None) -> None:
-    """With `--iterations`, every step's outcome on stderr as runn run prints it, with the
-    reason of each failure, each line labelled with its iteration (VUs run side by side)."""
-    report_steps = getattr(scenario, "report_steps", None)
-    if iterations is None or report_steps is None:
-        return
-    marks = {"success": "ok", "failure": "fail", "skipped": "skip"}
-
-    def show(outcome: Any) -> None:
-        label = "" if outcome.iteration is None else f"[iteration {outcome.iteration + 1}] "
-        mark = marks.get(outcome.outcome, outcome.outcome)
-        print(f"    {label}--- {outcome.step} ... {mark}", file=sys.stderr)
-        if outcome.reason:
-            print(f"    {label}    Failure/Error: {outcome.reason}", file=sys.stderr)
-
-    report_steps(show)
 
 
 @dataclass
@@ -230,15 +213,21 @@ def cmd_run(plan: RunPlan) -> int:
     plan = plan.with_load(adopt_runbook_phases(plan.load, scenario))
     load, csv_path = plan.load, plan.outputs.csv
     progress = sys.stderr.isatty() and not plan.outputs.quiet
+    trace = not plan.outputs.quiet
     if split(load):
         from ._workers import drive_workers  # worker processes: multiprocessing, only then
 
         live = live_check(plan)
         outcome = drive_workers(
-            load, progress=progress, csv_path=csv_path, metrics=metrics, live=live.check
+            load,
+            progress=progress,
+            csv_path=csv_path,
+            metrics=metrics,
+            live=live.check,
+            trace_steps=trace,
         )
         return finish(plan, outcome, live=live.thresholds)
-    if not plan.outputs.quiet:
+    if trace:
         show_steps(scenario, load.config.max_iterations)
     session = Session(load.config, scenario)
     attach_extensions(session, load)

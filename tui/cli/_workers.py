@@ -46,9 +46,10 @@ def worker_controller(
     )
 
 
-def headless_setup(plan: LoadPlan) -> Callable[[Any], None]:
-    """What each worker attaches: the run's extensions (the CSV is written here, merged)."""
-    return functools.partial(setup_child_session, plan, csv_path=None)
+def headless_setup(plan: LoadPlan, *, trace_steps: bool = False) -> Callable[[Any], None]:
+    """What each worker attaches: the run's extensions (the CSV is written here, merged), and
+    with `trace_steps` the `--iterations` trace of its steps."""
+    return functools.partial(setup_child_session, plan, csv_path=None, trace_steps=trace_steps)
 
 
 class _Interrupts:
@@ -83,9 +84,12 @@ def drive_workers(
     csv_path: str | None,
     metrics: MetricsAddress | None = None,
     live: Callable[[Snapshot], object | None] | None = None,
+    trace_steps: bool = False,
 ) -> Outcome:
-    """`live`: checks the live thresholds; a result that is not None stops the run."""
-    controller = worker_controller(plan, headless_setup(plan), push_interval=HEADLESS_PUSH_S)
+    """`live`: checks the live thresholds; a result that is not None stops the run.
+    `trace_steps`: each worker prints its steps' outcomes under `--iterations`."""
+    setup = headless_setup(plan, trace_steps=trace_steps)
+    controller = worker_controller(plan, setup, push_interval=HEADLESS_PUSH_S)
     csv = CsvTimeline(csv_path) if csv_path else None
     if csv is not None:
         controller.tick_listeners.append(_measured_only(controller, csv.write))

@@ -34,6 +34,7 @@ MARKED_EVENTS = frozenset(
     }
 )
 HISTOGRAM_BINS = 30
+TOP_REASONS = 10  # failure reasons listed; the rest are summed in one row
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
@@ -103,6 +104,7 @@ def render(
         _changes(markers),
         "<h2>Latency histogram</h2>",
         histogram_chart("requests by latency (ms, log bins)", bins, "#3b6fd8"),
+        _failures(report),
         _steps(report),
         _phases(report),
         _errors(report),
@@ -135,8 +137,13 @@ def _header(report: dict[str, Any]) -> str:
     )
 
 
-def _card(value: str, label: str) -> str:
-    return f'<div class="card"><b>{text(value)}</b><span>{text(label)}</span></div>'
+def _card(value: str, label: str, *, bad: bool = False) -> str:
+    value_class = ' class="fail"' if bad else ""
+    return f'<div class="card"><b{value_class}>{text(value)}</b><span>{text(label)}</span></div>'
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole if whole else 0:.2f}%"
 
 
 def _ms(value: float | None, unit: str = " ms") -> str:
@@ -148,15 +155,18 @@ def _summary(report: dict[str, Any]) -> str:
     latency = report.get("latency_ms") or {}
     total = report.get("requests_total", 0)
     errors = report.get("errors_total", 0)
+    iterations = report.get("iterations_total", 0)
+    failed = report.get("iterations_failed", 0)
     cards = [
         _card(f"{total:,}", "requests"),
         _card(f"{report.get('requests_per_second', 0):,.1f}", "requests/s"),
-        _card(f"{errors:,} ({100 * errors / total if total else 0:.2f}%)", "errors"),
+        _card(f"{errors:,} ({_share(errors, total)})", "request errors"),
         _card(_ms(latency.get("p50")), "p50"),
         _card(_ms(latency.get("p90")), "p90"),
         _card(_ms(latency.get("p99")), "p99"),
         _card(_ms(latency.get("max")), "max"),
-        _card(f"{report.get('iterations_total', 0):,}", "iterations"),
+        _card(f"{iterations:,}", "iterations"),
+        _card(f"{failed:,} ({_share(failed, iterations)})", "failed iterations", bad=failed > 0),
         _card(f"{report.get('connections_opened', 0):,}", "connections opened"),
         _card(f"{report.get('connections_peak_open', 0):,}", "peak open connections"),
         _card(f"{report.get('requests_per_connection', 0):,.1f}", "requests/connection"),
@@ -309,6 +319,21 @@ def _phases(report: dict[str, Any]) -> str:
     ]
     header = ["phase", "reuse", "s", "rps", "p50 ms", "p99 ms", "opened", "TIME_WAIT +", "errors"]
     return _table("Phases", header, rows)
+
+
+def _failures(report: dict[str, Any]) -> str:
+    """Why iterations failed (a test:, a request error...), the most common first: the JSON
+    report's `failures`, whose counts add up to iterations_failed."""
+    failures = sorted((report.get("failures") or {}).items(), key=lambda item: -item[1])
+    if not failures:
+        return ""
+    failed = report.get("iterations_failed") or sum(n for _, n in failures)
+    rows = [[f"{n:,}", _share(n, failed), reason] for reason, n in failures[:TOP_REASONS]]
+    rest = failures[TOP_REASONS:]
+    if rest:
+        count = sum(n for _, n in rest)
+        rows.append([f"{count:,}", _share(count, failed), f"{len(rest):,} other reasons"])
+    return _table("Failed iterations", ["count", "share", "reason"], rows)
 
 
 def _errors(report: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -23,7 +23,12 @@ from prometheus_client.registry import Collector
 
 from ...engine import HistogramData, Session, Snapshot, TimelinePoint
 from ...engine.metrics.report import count_histogram
+from ...engine.redact import redact_text
 
+# Failure reasons with a label of their own, the first seen; later ones are counted as OTHER, so
+# a runbook whose reasons carry values (ids, times) cannot make a series per iteration.
+MAX_REASON_LABELS = 10
+OTHER_REASON = "other"
 # Seconds: from a loopback microsecond to a slow backend's ten seconds.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -46,6 +51,8 @@ class Numbers:
     opened_total: int = 0
     closed_by_reason: tuple[tuple[str, int], ...] = ()
     time_wait: int | None = None
+    iterations: int = 0
+    failures: tuple[tuple[str, int], ...] = ()  # (reason, count), most common first
 
 
 def cumulative_buckets(data: HistogramData) -> tuple[tuple[float, int], ...]:
@@ -110,7 +117,26 @@ def numbers_from(snapshot: Snapshot, histograms: Mapping[str, HistogramData]) ->
         opened_total=connections.opened_total,
         closed_by_reason=connections.closed_by_reason,
         time_wait=snapshot.kernel.total.time_wait if snapshot.kernel is not None else None,
+        iterations=snapshot.iterations_total,
+        failures=tuple((redact_text(reason), n) for reason, n in snapshot.failures),
     )
+
+
+class ReasonLabels:
+    """The failure reasons that get a label: the first MAX_REASON_LABELS seen keep theirs for
+    the session's life (a counter's series never vanishes); every later one adds to OTHER."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, None] = {}
+
+    def fold(self, failures: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+        counts: dict[str, int] = dict.fromkeys(self.kept, 0)
+        for reason, count in failures:
+            if reason not in self.kept and len(self.kept) < MAX_REASON_LABELS:
+                self.kept[reason] = None
+            label = reason if reason in self.kept else OTHER_REASON
+            counts[label] = counts.get(label, 0) + count
+        return tuple(counts.items())
 
 
 class SessionCollector(Collector):
@@ -118,14 +144,36 @@ class SessionCollector(Collector):
 
     def __init__(self) -> None:
         self.numbers = Numbers()
+        self._reasons = ReasonLabels()  # only `update` (the session's loop) touches it
 
     def update(self, numbers: Numbers) -> None:
-        self.numbers = numbers  # one reference swap: the scrape thread sees old or new
+        bounded = replace(numbers, failures=self._reasons.fold(numbers.failures))
+        self.numbers = bounded  # one reference swap: the scrape thread sees old or new
 
     def collect(self) -> Iterator[Metric]:
         numbers = self.numbers
         yield from _request_metrics(numbers)
+        yield from _iteration_metrics(numbers)
         yield from _connection_metrics(numbers)
+
+
+def _iteration_metrics(numbers: Numbers) -> Iterator[Metric]:
+    """As the JSON report's iterations_total and failures (whose counts add up to
+    iterations_failed): whole runbook passes, a failed test: failing one."""
+    yield CounterMetricFamily(
+        "loadscope_iterations",
+        "Iterations finished (whole runbook passes)",
+        value=numbers.iterations,
+    )
+    failed = CounterMetricFamily(
+        "loadscope_iterations_failed",
+        f"Iterations failed, by reason (the first {MAX_REASON_LABELS} reasons seen; later ones "
+        f"as {OTHER_REASON})",
+        labels=["reason"],
+    )
+    for reason, count in numbers.failures:
+        failed.add_metric([reason], count)
+    yield failed
 
 
 def _request_metrics(numbers: Numbers) -> Iterator[Metric]:
