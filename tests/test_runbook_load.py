@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from loadscope.engine.runbook import RunbookError, compile_runbooks, load_runbooks, parse_var_value
 from loadscope.engine.runbook._scenario import NO_LOAD_WARNING
+from loadscope.engine.target import write_self_signed
 
 ENDPOINT = "http://127.0.0.1:9"
 
@@ -77,7 +78,8 @@ def test_step_names_from_key_desc_or_index(tmp_path: Path) -> None:
 
 
 def test_runner_forms(tmp_path: Path) -> None:
-    (tmp_path / "ca.pem").write_text("x")
+    cert, _ = write_self_signed(tmp_path)
+    Path(cert).rename(tmp_path / "ca.pem")
     path = write(
         tmp_path,
         f"""
@@ -449,6 +451,68 @@ def test_runner_errors(tmp_path: Path, runner: str, message: str) -> None:
         tmp_path, f"runners:\n  req: {runner}\nsteps:\n  s:\n    req: {{/: {{get: {{}}}}}}\n"
     )
     assert message in error_of(path)
+
+
+def _tls_runner(directory: Path, *files: str) -> Path:
+    """A runbook whose runner has these `key: file` lines, from line 4 on."""
+    lines = "".join(f"    {line}\n" for line in files)
+    runner = f"runners:\n  req:\n    endpoint: https://127.0.0.1:9\n{lines}"
+    text = runner + "steps:\n  - req: {/: {get: {}}}\n"
+    return write(directory, text)
+
+
+@pytest.mark.parametrize(
+    ("files", "line", "col", "message"),
+    [
+        (
+            "cacert: book.yml",
+            4,
+            13,
+            "`cacert`: book.yml: not a PEM certificate (no certificate in it)",
+        ),
+        ("cacert: broken.pem", 4, 13, "`cacert`: broken.pem: not a PEM certificate (bad PEM data)"),
+        ("cert: book.yml|key: key.pem", 4, 11, "`cert`: book.yml: not a PEM certificate"),
+        ("cert: cert.pem|key: book.yml", 5, 10, "`key`: book.yml: not a PEM private key"),
+        (
+            "cert: cert.pem|key: other/key.pem",
+            5,
+            10,
+            "`key`: other/key.pem: does not match the certificate in `cert`",
+        ),
+    ],
+)
+def test_tls_files_that_are_not_pem_fail_at_load(
+    tmp_path: Path, files: str, line: int, col: int, message: str
+) -> None:
+    write_self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    write_self_signed(tmp_path / "other")
+    (tmp_path / "broken.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    path = _tls_runner(tmp_path, *files.split("|"))
+    assert error_of(path).startswith(at(path, line, col) + message)
+
+
+def test_an_encrypted_key_fails_at_load_without_asking_for_a_password(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    write_self_signed(tmp_path)
+    encrypted = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"),
+    )
+    (tmp_path / "locked.pem").write_bytes(encrypted)
+    path = _tls_runner(tmp_path, "cert: cert.pem", "key: locked.pem")
+    assert "`key`: locked.pem: an encrypted private key" in error_of(path)
+
+
+def test_a_cert_without_key_is_ignored_as_runn_ignores_it(tmp_path: Path) -> None:
+    write_self_signed(tmp_path)
+    scenario = load_runbooks([_tls_runner(tmp_path, "cert: cert.pem")])
+    (config,) = scenario.runner_configs()
+    assert config.cert is None and config.key is None
+    assert "`cert` without `key` is ignored, as runn ignores it" in "\n".join(scenario.warnings)
 
 
 @pytest.mark.parametrize(
