@@ -52,6 +52,7 @@ from ._static import (
 )
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._values import Getter
+from ._var_overrides import apply_vars
 from ._yaml import YMap, YNode, YScalar, YSeq
 
 MAX_INCLUDE_DEPTH = 16
@@ -714,13 +715,35 @@ def _expanded_runner_book(
 def _needed(
     registry: Registry, spec: IncludeSpec, site: _Site, prefix: str, directory: Path
 ) -> BookProgram:
-    """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`."""
+    """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`.
+    runn loads it as it loads the runbooks it is given, with every command-line option."""
     if spec.path in site.chain:
         raise RunbookError(spec.location, f"needs cycle: {spec.display} needs itself")
     registry.check_scope(spec.path, directory, spec.location, f"needs {spec.display}")
-    book = registry.read(spec.path, spec.display)
-    needed_site = replace(top_site((*site.chain, spec.path)), prefix=prefix, depth=site.depth + 1)
-    return compile_book(registry, book, needed_site, {}, book.name)
+    book = registry.read_top(spec.path, spec.display)
+    return compile_top(registry, book, (*site.chain, spec.path), book.name, prefix, site.depth + 1)
+
+
+def compile_top(
+    registry: Registry,
+    book: BookSpec,
+    chain: tuple[Path, ...],
+    name: str,
+    prefix: str = "",
+    depth: int = 0,
+) -> BookProgram:
+    """A runbook as runn runs one it is given (or one they need): with --var, --skip-test and
+    --host-rules (--runner and the layers are applied by `Registry.read_top`)."""
+    options = registry.options
+    site = replace(
+        top_site(chain),
+        prefix=prefix,
+        depth=depth,
+        skip_test=options.skip_test,
+        host_rules=dict(options.host_rules),
+    )
+    base = apply_vars(book.vars, registry.var_overrides, book.file.parent)
+    return compile_book(registry, book, site, base, name)
 
 
 def top_site(chain: tuple[Path, ...]) -> _Site:
