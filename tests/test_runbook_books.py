@@ -14,7 +14,7 @@ import pytest
 
 from loadscope.engine import HttpVersion, Session, SessionConfig
 from loadscope.engine.runbook import RunbookError, load_runbooks
-from loadscope.engine.runbook._scenario import INCLUDED_ONLY_WARNING, NO_LOAD_WARNING
+from loadscope.engine.runbook._scenario import NO_LOAD_WARNING
 from loadscope.engine.target import TargetOptions, TargetProcess, write_self_signed
 
 BOOKS = Path(__file__).resolve().parent / "books"
@@ -28,6 +28,9 @@ def expectation(path: Path) -> str | None:
     assert first.startswith("# expect: "), f"{path.name}: say what runn would do on line 1"
     what = first.removeprefix("# expect: ")
     return None if what == "success" else what.removeprefix("failure at ")
+
+
+SKIPPED = "# expect: skipped"  # runn skips it; a load of it alone would do nothing
 
 
 def env_for(target: TargetProcess) -> dict[str, str]:
@@ -60,6 +63,10 @@ def run(
 
 @pytest.mark.parametrize("path", ALL_BOOKS, ids=lambda p: p.name)
 def test_book_gives_runns_outcome(target: TargetProcess, path: Path) -> None:
+    if path.read_text().startswith(SKIPPED):
+        with pytest.raises(RunbookError, match="runn skips it, so a run would do nothing"):
+            load_runbooks([path], env=env_for(target))
+        return
     failing_step = expectation(path)
     snapshot = run(path, target).snapshot()
     assert snapshot.iterations_total > 0
@@ -202,10 +209,13 @@ def test_a_custom_runner_whose_runbook_is_missing_says_so(tmp_path: Path) -> Non
     assert str(caught.value) == f"{path}:3:5: runner `mine`: {missing}: no such file"
 
 
-def test_a_custom_runners_runbook_run_alone_loads_and_does_nothing() -> None:
+def test_a_custom_runners_runbook_run_alone_is_skipped_and_says_a_run_would_do_nothing() -> None:
     """Its endpoint is a template only a caller fills in; `if: included` says it never runs
-    alone, so it loads (runn skips it) instead of failing on the template."""
+    alone: runn skips it, so the error says so rather than fail on the template."""
     path = BOOKS / "runners" / "echo_runner.yml"
-    scenario = load_runbooks([path])
-    assert not scenario.sends_requests
-    assert scenario.warnings == [f"{path}: warning: {INCLUDED_ONLY_WARNING}"]
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks([path])
+    assert str(caught.value).endswith(
+        "the runbook runs only when included (`if: included`): run on its own, runn skips it,"
+        " so a run would do nothing"
+    )

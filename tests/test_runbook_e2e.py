@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from loadscope.engine import HttpVersion, Session, SessionConfig
-from loadscope.engine.runbook import RunbookError, load_runbooks
+from loadscope.engine.runbook import RunbookError, compile_runbooks, load_runbooks
 from loadscope.engine.target import TargetProcess
 
 from .reports import report_of
@@ -129,7 +129,8 @@ REQUEST = "req: {/: {get: {}}}"
     "body",
     [
         f"steps:\n  - test: 'false'\n  - {REQUEST}\n",  # fails before any request
-        f"if: included\nsteps:\n  - {REQUEST}\n",  # only runs when included: skipped
+        # only runs when included: skipped (a load error; compiled, the engine still ends)
+        f"if: included\nsteps:\n  - {REQUEST}\n",
         f"steps:\n  - {{loop: 0, {REQUEST}}}\n",  # a loop of no attempts
     ],
     ids=["test-first", "if-false", "loop-0"],
@@ -138,7 +139,7 @@ def test_iterations_that_send_nothing_still_end_on_time(tmp_path: Path, body: st
     """They never wait on the network; the VU must still let the deadline and signals in."""
     path = tmp_path / "idle.yml"
     path.write_text("runners: {req: 'http://127.0.0.1:1'}\n" + body)
-    session = run(load_runbooks([path]), concurrency=1, duration=0.3)
+    session = run(compile_runbooks([path]), concurrency=1, duration=0.3)
     snapshot = session.snapshot()
     assert snapshot.requests_total == 0 and snapshot.iterations_total > 0
     assert snapshot.elapsed_s < 5

@@ -830,3 +830,47 @@ def test_durations_as_runn_writes_them(tmp_path: Path, text: str, seconds: float
 def test_non_finite_durations_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, f"interval: .inf\nrunners: {{req: {ENDPOINT}}}\nsteps: []\n")
     assert "is not a finite duration" in error_of(path)
+
+
+SKIPPED = f"""
+vars:
+  on: false
+if: {{condition}}
+runners:
+  req: {ENDPOINT}
+steps:
+  - req: {{{{/x: {{{{get: {{{{}}}}}}}}}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("condition", "why"),
+    [
+        ('env.RUNIT == "1"', 'the runbook\'s `if: env.RUNIT == "1"` is false (RUNIT is not set)'),
+        ("vars.on", "the runbook's `if: vars.on` is false (vars.on is false)"),
+        ("included", "the runbook runs only when included (`if: included`)"),
+    ],
+)
+def test_a_runbook_its_if_skips_is_an_error_saying_which_condition(
+    tmp_path: Path, condition: str, why: str
+) -> None:
+    # runn skips it: a run would count empty iterations as fast as it can, sending nothing.
+    path = write(tmp_path, SKIPPED.format(condition=condition))
+    message = error_of(path, env={})
+    assert message.startswith(at(path, 3, 5) + why)
+    assert message.endswith("runn skips it, so a run would do nothing")
+
+
+def test_a_skipped_runbook_beside_one_that_runs_is_a_warning(tmp_path: Path) -> None:
+    skipped = write(tmp_path, SKIPPED.format(condition="vars.on"), "skipped.yml")
+    runs = write(tmp_path, MINIMAL, "runs.yml")
+    scenario = load_runbooks([skipped, runs])
+    assert scenario.warnings == [
+        f"{skipped}:3:5: warning: the runbook's `if: vars.on` is false (vars.on is false): "
+        "runn skips it"
+    ]
+
+
+def test_a_true_condition_is_no_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, SKIPPED.format(condition='env.RUNIT == "1"'))
+    assert load_runbooks([path], env={"RUNIT": "1"}).warnings == []

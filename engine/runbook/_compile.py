@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -56,6 +57,9 @@ from ._var_overrides import apply_vars
 from ._yaml import YMap, YNode, YScalar, YSeq
 
 MAX_INCLUDE_DEPTH = 16
+INCLUDED_ONLY = (
+    "the runbook runs only when included (`if: included`): run on its own, runn skips it"
+)
 
 
 @dataclass
@@ -151,7 +155,7 @@ def compile_book(
     program.concurrency = list(book.concurrency)
     if never_runs(book, top):  # `if: included` at the top: its steps cannot run, nor fail
         program.if_ = _constant(False)
-        program.never_runs = True
+        program.never_runs = _why_never(book, base_vars, registry.env)
         registry.books.append(program)
         return program
     if book.if_ is not None:
@@ -275,6 +279,24 @@ def never_runs(book: BookSpec, rules: NameRules) -> bool:
     except ExpressionError:
         return False
     return folded is not None and folded.value is not True
+
+
+def _why_never(
+    book: BookSpec, variables: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[str, str]:
+    """Where the runbook's `if` is, and why it skips the runbook, in words."""
+    assert book.if_ is not None
+    condition = str(book.if_.text if book.if_.text else book.if_.value).strip()
+    if re.search(r"\bincluded\b", condition):
+        return str(book.if_.location), INCLUDED_ONLY
+    facts = []
+    for root, name in re.findall(r"\b(env|vars)\.([A-Za-z_][A-Za-z0-9_]*)", condition):
+        if root == "env":
+            facts.append(f"{name} is {'not set' if name not in env else repr(env[name])}")
+        elif name in variables:
+            facts.append(f"vars.{name} is {json.dumps(variables[name], default=str)}")
+    why = f" ({', '.join(dict.fromkeys(facts))})" if facts else ""
+    return str(book.if_.location), f"the runbook's `if: {condition}` is false{why}: runn skips it"
 
 
 def _body_step(read: BodyRead, step: StepSpec | None, book: BookSpec) -> int | None:

@@ -39,10 +39,6 @@ if TYPE_CHECKING:
     from ..session.scenario import VirtualUserView as VirtualUser
     from ..transport import Runner
 
-INCLUDED_ONLY_WARNING = (
-    "the runbook runs only when included (`if: included`): run on its own, it skips every step "
-    "and sends nothing"
-)
 NO_LOAD_WARNING = (
     "the runbook sends no HTTP load (no step makes a request): it runs its tests and reports "
     "0 requests"
@@ -82,8 +78,6 @@ class RunbookScenario:
 
     @property
     def no_load_warning(self) -> str:
-        if all(book.never_runs for book in self.books):
-            return INCLUDED_ONLY_WARNING
         return NO_LOAD_WARNING
 
     def _requests_of(self, book: BookProgram) -> list[RequestProgram]:
@@ -174,9 +168,21 @@ def load_runbooks(
 ) -> RunbookScenario:
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
     scenario = compile_runbooks(paths, vars, env=env, options=options)
+    _check_some_run(scenario)
     if not scenario.step_names():
         scenario.warnings.append(f"{scenario.paths[0]}: warning: {scenario.no_load_warning}")
     return scenario
+
+
+def _check_some_run(scenario: RunbookScenario) -> None:
+    """A runbook its own `if` skips is said so; when every one is skipped and nothing else
+    sends, a run would do nothing but count empty iterations: that is an error."""
+    skipped = [book.never_runs for book in scenario.books if book.never_runs]
+    if len(skipped) == len(scenario.books) and not scenario.sends_requests:
+        where, why = skipped[0]
+        raise RunbookError(where, f"{why}, so a run would do nothing")
+    for where, why in skipped:
+        scenario.warnings.append(f"{where}: warning: {why}")
 
 
 def select_by_labels(
