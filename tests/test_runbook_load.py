@@ -9,7 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loadscope.engine.runbook import RunbookError, compile_runbooks, load_runbooks, parse_var_value
+from loadscope.engine.runbook import (
+    RunbookError,
+    RunbookOptions,
+    compile_runbooks,
+    load_runbooks,
+    parse_var_value,
+)
 from loadscope.engine.runbook._scenario import NO_LOAD_WARNING
 from loadscope.engine.target import write_self_signed
 
@@ -130,6 +136,7 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
         runners:
           req: {ENDPOINT}
           g: grpc://127.0.0.1:9
+        lables: [a]
         steps:
           one:
             dump:
@@ -150,7 +157,8 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
         (5, 1, "`x-owner` is ignored (an extension key)"),
         (6, 1, "`anchors` is not a runbook key; it is ignored"),
         (9, 3, "runner `g` is not an HTTP runner (gRPC)"),
-        (17, 7, "`loop.backoff` is not a loop key"),
+        (10, 1, "`lables` is not a runbook key (did you mean `labels`?); it is ignored"),
+        (18, 7, "`loop.backoff` is not a loop key"),
     ]
     assert len(scenario.warnings) == len(expected)
     for line, col, text in expected:
@@ -347,6 +355,12 @@ def test_included_steps_are_named_after_their_parent(tmp_path: Path) -> None:
         ("a: 1\na: 2\n", 2, 1, "duplicate key 'a' (first at line 1)"),
         ("a: *missing\n", 1, 4, "invalid YAML: found undefined alias"),
         ("desc: x\n", 1, 1, "the runbook has no `steps`"),
+        (
+            "desc: x\nstpes: []\n",
+            2,
+            1,
+            "the runbook has no `steps` (`stpes` is not a runbook key: did you mean `steps`?)",
+        ),
         ("steps: 5\n", 1, 8, "`steps` is a list or a map, not a number"),
         ("steps: [5]\n", 1, 9, "steps[0] is a map, not a number"),
         ("steps: {a: [1]}\n", 1, 12, "step 'a' is a map, not a list"),
@@ -383,6 +397,15 @@ STEP_ERRORS = [
         5,
         "a step runs one runner; this one has req, other",
     ),
+    (  # a misspelt step key is named, wherever it is
+        "tset: true\n    req: {/: {get: {}}}",
+        5,
+        5,
+        "a step runs one runner; this one has tset, req (`tset` is not a step key: did you mean "
+        "`test`?)",
+    ),
+    ("tset: true", 5, 5, "unknown runner `tset` (`tset` is not a step key: did you mean `test`?)"),
+    ("rq: {/: {get: {}}}", 5, 5, "unknown runner `rq` (did you mean `req`? runners defined here"),
     ("req: {/a: {get: {}}, /b: {get: {}}}", 5, 10, "an HTTP step is `runner: {/path: {method:"),
     ("req: {/a: {get: {}, post: {}}}", 5, 11, "path '/a' needs exactly one method"),
     ("req: {/a: get}", 5, 11, "path '/a' needs exactly one method"),
@@ -716,7 +739,7 @@ def test_include_errors(tmp_path: Path) -> None:
     path = write(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  s:\n    include: b.yml\n",
                  "a.yml")  # fmt: skip
     error = error_of(path, tmp_path / "b.yml")
-    assert error.startswith(f"{tmp_path / 'b.yml'}:3:14: include cycle"), error
+    assert error == f"{tmp_path / 'b.yml'}:3:14: include cycle: a.yml → b.yml → a.yml"
     write(tmp_path, "steps:\n  s:\n    test: vars.unknown == 1\n", "c.yml")
     path = write(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  s:\n    include: c.yml\n",
                  "d.yml")  # fmt: skip
@@ -874,3 +897,12 @@ def test_a_skipped_runbook_beside_one_that_runs_is_a_warning(tmp_path: Path) -> 
 def test_a_true_condition_is_no_warning(tmp_path: Path) -> None:
     path = write(tmp_path, SKIPPED.format(condition='env.RUNIT == "1"'))
     assert load_runbooks([path], env={"RUNIT": "1"}).warnings == []
+
+
+def test_a_needs_cycle_shows_the_chain(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, "needs: {a: ../a.yml}\nsteps:\n  - test: true\n", "sub/b.yml")
+    path = write(tmp_path, "needs: {b: sub/b.yml}\nsteps:\n  - test: true\n", "a.yml")
+    options = RunbookOptions(scopes=frozenset({"read:parent"}))
+    message = error_of(path, tmp_path / "sub" / "b.yml", options=options)
+    assert message.endswith("needs cycle: a.yml → sub/b.yml → a.yml")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from ..files import input_file_problem
 from ._ast import Literal, Member, Name, Node
 from ._bodies import BodyRead, body_reads
 from ._book import (
+    STEP_KEYS,
     BookSpec,
     DumpSpec,
     IncludeSpec,
@@ -30,6 +32,7 @@ from ._book import (
     read_var_file,
     reserved,
 )
+from ._book_fields import close_key
 from ._book_requests import RequestSpec, new_boundary, parse_request
 from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec, with_endpoint
 from ._builtins_runn import TERMINAL_HINT
@@ -352,10 +355,15 @@ def trace_id(site: _Site, index: int) -> str:
 def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
     runner = runners.get(key.value)
     if runner is None:
-        defined = ", ".join(runners) or "none"
-        raise RunbookError(
-            key.location, f"unknown runner `{key.value}`", f"runners defined here: {defined}"
-        )
+        step_key = close_key(key.value, STEP_KEYS)
+        if step_key is not None:  # `tset: true` alone: a misspelt step key, not a runner
+            hint = f"`{key.value}` is not a step key: did you mean `{step_key}`?"
+        else:
+            hint = f"runners defined here: {', '.join(runners) or 'none'}"
+            runner_key = close_key(key.value, runners)
+            if runner_key is not None:
+                hint = f"did you mean `{runner_key}`? {hint}"
+        raise RunbookError(key.location, f"unknown runner `{key.value}`", hint)
     if runner.kind == TEMPLATED_ENDPOINT:
         raise RunbookError(
             runner.location,
@@ -600,7 +608,7 @@ def _include(
     spec = step.include
     assert spec is not None
     if spec.inline is None and spec.path in site.chain:
-        raise RunbookError(spec.location, f"include cycle: {spec.display} includes itself")
+        raise RunbookError(spec.location, f"include cycle: {_cycle(site.chain, spec.path)}")
     if site.depth >= MAX_INCLUDE_DEPTH:
         raise RunbookError(spec.location, "includes nested too deeply")
     if spec.inline is not None:
@@ -631,6 +639,13 @@ def _include(
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
+
+
+def _cycle(chain: tuple[Path, ...], again: Path) -> str:
+    """`a.yml → b.yml → a.yml`: the runbooks from `again` down to where it comes back, named
+    relative to the folder of the first (full paths would not fit on the line)."""
+    loop = (*chain[chain.index(again) :], again)
+    return " → ".join(os.path.relpath(path, again.parent) for path in loop)
 
 
 def _nested_site(
@@ -740,7 +755,7 @@ def _needed(
     """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`.
     runn loads it as it loads the runbooks it is given, with every command-line option."""
     if spec.path in site.chain:
-        raise RunbookError(spec.location, f"needs cycle: {spec.display} needs itself")
+        raise RunbookError(spec.location, f"needs cycle: {_cycle(site.chain, spec.path)}")
     registry.check_scope(spec.path, directory, spec.location, f"needs {spec.display}")
     book = registry.read_top(spec.path, spec.display)
     return compile_top(registry, book, (*site.chain, spec.path), book.name, prefix, site.depth + 1)
