@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..durations import DurationError, parse_duration
 from ..files import InputFileError, input_file_problem, read_input_file
@@ -196,7 +196,7 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
 
 
 # -- top level ------------------------------------------------------------------------------------
-def _no_steps(root: YMap) -> None:
+def _no_steps(root: YMap) -> NoReturn:
     """The error for a runbook without `steps`, at the key that is probably it misspelt."""
     for key, _ in root.items:
         if key.value not in TOP_LEVEL and close_key(key.value, ["steps"]):

@@ -34,7 +34,7 @@ def key_pair_problem(cert: str, key: str) -> tuple[str, str]:
     except _Encrypted:
         return "key", "an encrypted private key (runn reads unencrypted keys only)"
     except ssl.SSLError as exc:
-        if exc.reason == "KEY_VALUES_MISMATCH":
+        if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
             return "key", "does not match the certificate in `cert`"
         return (
             "key",
@@ -45,8 +45,9 @@ def key_pair_problem(cert: str, key: str) -> tuple[str, str]:
 
 def _why(exc: ssl.SSLError, pem_lib: str) -> str:
     """OpenSSL's reason in words; `pem_lib` for its catch-all "PEM lib" (no reason given)."""
-    if exc.reason == "NO_CERTIFICATE_OR_CRL_FOUND":
+    reason: str | None = getattr(exc, "reason", None)  # None for "PEM lib", whatever typeshed says
+    if reason == "NO_CERTIFICATE_OR_CRL_FOUND":
         return "no certificate in it"
-    if exc.reason is None:
+    if reason is None:
         return pem_lib
-    return str(exc.reason).replace("_", " ").lower()
+    return reason.replace("_", " ").lower()
