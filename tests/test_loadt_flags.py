@@ -14,7 +14,7 @@ import pytest
 
 from loadscope.engine import IterationFailed
 from loadscope.engine.metrics import StepStats
-from loadscope.engine.runbook import RunbookError, RunbookOptions
+from loadscope.engine.runbook import RunbookError, RunbookOptions, load_runbooks
 from loadscope.engine.target import TargetProcess
 from loadscope.engine.transport import RawRequest, RawResponse, Runner
 from loadscope.tui.cli import UsageError
@@ -146,6 +146,38 @@ def test_an_included_runbook_is_not_layered(tmp_path: Path) -> None:
     over = write(tmp_path, "over.yml", "steps:\n  - req: {/o: {get: {}}}\n")
     scenario = prepared(book(tmp_path, top, "top.yml"), options=RunbookOptions(overlays=(over,)))
     assert run(scenario).paths() == ["/inc/i", "/top/o"]
+
+
+NEEDED = f"""
+runners:
+  req: {DEAD}
+vars:
+  who: nobody
+steps:
+  - req: {{"/n?who={{{{ vars.who }}}}": {{get: {{}}}}}}
+    test: false
+"""
+
+
+def test_a_needed_runbook_is_loaded_with_the_command_line_options(tmp_path: Path) -> None:
+    # runn loads a `needs:` runbook with every option it loads the given runbooks with.
+    book(tmp_path, NEEDED, "need.yml")
+    top = book(tmp_path, "needs:\n  n: need.yml\nsteps:\n  - req: {/t: {get: {}}}\n", "top.yml")
+    over = write(tmp_path, "over.yml", "steps:\n  - req: {/o: {get: {}}}\n")
+    options = RunbookOptions(
+        runners=(("req", f"{ENDPOINT}/flag"),), overlays=(over,), skip_test=True
+    )
+    scenario = prepared(top, vars={"who": "alice"}, options=options)
+    assert run(scenario).paths() == ["/flag/n?who=alice", "/flag/o", "/flag/t", "/flag/o"]
+
+
+def test_host_rules_reach_a_needed_runbook(tmp_path: Path) -> None:
+    need = "runners:\n  api: http://api.example.test:8080\nsteps:\n  - api: {/n: {get: {}}}\n"
+    book(tmp_path, need, "need.yml")
+    top = book(tmp_path, "needs:\n  n: need.yml\nsteps:\n  - test: true\n", "top.yml")
+    options = RunbookOptions(host_rules=(("api.example.test", "127.0.0.1"),))
+    (config,) = load_runbooks([top], options=options).runner_configs()
+    assert config.base_url == "http://127.0.0.1:8080"
 
 
 def test_layer_flags_reach_the_engine(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from loadscope.engine import HttpVersion, Session, SessionConfig
 from loadscope.engine.runbook import RunbookError, load_runbooks
-from loadscope.engine.runbook._scenario import INCLUDED_ONLY_WARNING, NO_LOAD_WARNING
+from loadscope.engine.runbook._scenario import NO_LOAD_WARNING
 from loadscope.engine.target import TargetOptions, TargetProcess, write_self_signed
 
 BOOKS = Path(__file__).resolve().parent / "books"
@@ -204,8 +204,12 @@ def test_a_custom_runner_whose_runbook_is_missing_says_so(tmp_path: Path) -> Non
 
 def test_a_custom_runners_runbook_run_alone_loads_and_does_nothing() -> None:
     """Its endpoint is a template only a caller fills in; `if: included` says it never runs
-    alone, so it loads (runn skips it) instead of failing on the template."""
+    alone, so it loads (runn skips it) instead of failing on the template, and says so."""
     path = BOOKS / "runners" / "echo_runner.yml"
     scenario = load_runbooks([path])
     assert not scenario.sends_requests
-    assert scenario.warnings == [f"{path}: warning: {INCLUDED_ONLY_WARNING}"]
+    [warning] = scenario.warnings
+    assert warning.endswith(
+        "warning: the runbook runs only when included (`if: included`): run on its own, runn "
+        "skips it: every iteration skips it and sends nothing"
+    )

@@ -9,8 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loadscope.engine.runbook import RunbookError, compile_runbooks, load_runbooks, parse_var_value
+from loadscope.engine.runbook import (
+    RunbookError,
+    RunbookOptions,
+    compile_runbooks,
+    load_runbooks,
+    parse_var_value,
+)
 from loadscope.engine.runbook._scenario import NO_LOAD_WARNING
+from loadscope.engine.target import write_self_signed
 
 ENDPOINT = "http://127.0.0.1:9"
 
@@ -77,7 +84,8 @@ def test_step_names_from_key_desc_or_index(tmp_path: Path) -> None:
 
 
 def test_runner_forms(tmp_path: Path) -> None:
-    (tmp_path / "ca.pem").write_text("x")
+    cert, _ = write_self_signed(tmp_path)
+    Path(cert).rename(tmp_path / "ca.pem")
     path = write(
         tmp_path,
         f"""
@@ -128,6 +136,7 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
         runners:
           req: {ENDPOINT}
           g: grpc://127.0.0.1:9
+        lables: [a]
         steps:
           one:
             dump:
@@ -148,7 +157,8 @@ def test_warnings_for_keys_it_does_not_run(tmp_path: Path) -> None:
         (5, 1, "`x-owner` is ignored (an extension key)"),
         (6, 1, "`anchors` is not a runbook key; it is ignored"),
         (9, 3, "runner `g` is not an HTTP runner (gRPC)"),
-        (17, 7, "`loop.backoff` is not a loop key"),
+        (10, 1, "`lables` is not a runbook key (did you mean `labels`?); it is ignored"),
+        (18, 7, "`loop.backoff` is not a loop key"),
     ]
     assert len(scenario.warnings) == len(expected)
     for line, col, text in expected:
@@ -345,6 +355,12 @@ def test_included_steps_are_named_after_their_parent(tmp_path: Path) -> None:
         ("a: 1\na: 2\n", 2, 1, "duplicate key 'a' (first at line 1)"),
         ("a: *missing\n", 1, 4, "invalid YAML: found undefined alias"),
         ("desc: x\n", 1, 1, "the runbook has no `steps`"),
+        (
+            "desc: x\nstpes: []\n",
+            2,
+            1,
+            "the runbook has no `steps` (`stpes` is not a runbook key: did you mean `steps`?)",
+        ),
         ("steps: 5\n", 1, 8, "`steps` is a list or a map, not a number"),
         ("steps: [5]\n", 1, 9, "steps[0] is a map, not a number"),
         ("steps: {a: [1]}\n", 1, 12, "step 'a' is a map, not a list"),
@@ -381,6 +397,15 @@ STEP_ERRORS = [
         5,
         "a step runs one runner; this one has req, other",
     ),
+    (  # a misspelt step key is named, wherever it is
+        "tset: true\n    req: {/: {get: {}}}",
+        5,
+        5,
+        "a step runs one runner; this one has tset, req (`tset` is not a step key: did you mean "
+        "`test`?)",
+    ),
+    ("tset: true", 5, 5, "unknown runner `tset` (`tset` is not a step key: did you mean `test`?)"),
+    ("rq: {/: {get: {}}}", 5, 5, "unknown runner `rq` (did you mean `req`? runners defined here"),
     ("req: {/a: {get: {}}, /b: {get: {}}}", 5, 10, "an HTTP step is `runner: {/path: {method:"),
     ("req: {/a: {get: {}, post: {}}}", 5, 11, "path '/a' needs exactly one method"),
     ("req: {/a: get}", 5, 11, "path '/a' needs exactly one method"),
@@ -449,6 +474,68 @@ def test_runner_errors(tmp_path: Path, runner: str, message: str) -> None:
         tmp_path, f"runners:\n  req: {runner}\nsteps:\n  s:\n    req: {{/: {{get: {{}}}}}}\n"
     )
     assert message in error_of(path)
+
+
+def _tls_runner(directory: Path, *files: str) -> Path:
+    """A runbook whose runner has these `key: file` lines, from line 4 on."""
+    lines = "".join(f"    {line}\n" for line in files)
+    runner = f"runners:\n  req:\n    endpoint: https://127.0.0.1:9\n{lines}"
+    text = runner + "steps:\n  - req: {/: {get: {}}}\n"
+    return write(directory, text)
+
+
+@pytest.mark.parametrize(
+    ("files", "line", "col", "message"),
+    [
+        (
+            "cacert: book.yml",
+            4,
+            13,
+            "`cacert`: book.yml: not a PEM certificate (no certificate in it)",
+        ),
+        ("cacert: broken.pem", 4, 13, "`cacert`: broken.pem: not a PEM certificate (bad PEM data)"),
+        ("cert: book.yml|key: key.pem", 4, 11, "`cert`: book.yml: not a PEM certificate"),
+        ("cert: cert.pem|key: book.yml", 5, 10, "`key`: book.yml: not a PEM private key"),
+        (
+            "cert: cert.pem|key: other/key.pem",
+            5,
+            10,
+            "`key`: other/key.pem: does not match the certificate in `cert`",
+        ),
+    ],
+)
+def test_tls_files_that_are_not_pem_fail_at_load(
+    tmp_path: Path, files: str, line: int, col: int, message: str
+) -> None:
+    write_self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    write_self_signed(tmp_path / "other")
+    (tmp_path / "broken.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    path = _tls_runner(tmp_path, *files.split("|"))
+    assert error_of(path).startswith(at(path, line, col) + message)
+
+
+def test_an_encrypted_key_fails_at_load_without_asking_for_a_password(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    write_self_signed(tmp_path)
+    encrypted = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"),
+    )
+    (tmp_path / "locked.pem").write_bytes(encrypted)
+    path = _tls_runner(tmp_path, "cert: cert.pem", "key: locked.pem")
+    assert "`key`: locked.pem: an encrypted private key" in error_of(path)
+
+
+def test_a_cert_without_key_is_ignored_as_runn_ignores_it(tmp_path: Path) -> None:
+    write_self_signed(tmp_path)
+    scenario = load_runbooks([_tls_runner(tmp_path, "cert: cert.pem")])
+    (config,) = scenario.runner_configs()
+    assert config.cert is None and config.key is None
+    assert "`cert` without `key` is ignored, as runn ignores it" in "\n".join(scenario.warnings)
 
 
 @pytest.mark.parametrize(
@@ -652,7 +739,7 @@ def test_include_errors(tmp_path: Path) -> None:
     path = write(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  s:\n    include: b.yml\n",
                  "a.yml")  # fmt: skip
     error = error_of(path, tmp_path / "b.yml")
-    assert error.startswith(f"{tmp_path / 'b.yml'}:3:14: include cycle"), error
+    assert error == f"{tmp_path / 'b.yml'}:3:14: include cycle: a.yml → b.yml → a.yml"
     write(tmp_path, "steps:\n  s:\n    test: vars.unknown == 1\n", "c.yml")
     path = write(tmp_path, f"runners: {{req: {ENDPOINT}}}\nsteps:\n  s:\n    include: c.yml\n",
                  "d.yml")  # fmt: skip
@@ -766,3 +853,62 @@ def test_durations_as_runn_writes_them(tmp_path: Path, text: str, seconds: float
 def test_non_finite_durations_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, f"interval: .inf\nrunners: {{req: {ENDPOINT}}}\nsteps: []\n")
     assert "is not a finite duration" in error_of(path)
+
+
+SKIPPED = f"""
+vars:
+  on: false
+if: {{condition}}
+runners:
+  req: {ENDPOINT}
+steps:
+  - req: {{{{/x: {{{{get: {{{{}}}}}}}}}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("condition", "why"),
+    [
+        ('env.RUNIT == "1"', 'the runbook\'s `if: env.RUNIT == "1"` is false (RUNIT is not set)'),
+        ("vars.on", "the runbook's `if: vars.on` is false (vars.on is false)"),
+        ("included", "the runbook runs only when included (`if: included`)"),
+    ],
+)
+def test_a_runbook_its_if_skips_loads_with_a_warning_saying_which_condition(
+    tmp_path: Path, condition: str, why: str
+) -> None:
+    # runn skips it, and so does a run: iterations pass without a step, sending nothing
+    path = write(tmp_path, SKIPPED.format(condition=condition))
+    scenario = load_runbooks([path], env={})
+    assert not scenario.sends_requests
+    assert scenario.warnings == [
+        f"{at(path, 3, 5)}warning: {why}: run on its own, runn skips it: every iteration skips "
+        "it and sends nothing"
+        if condition == "included"
+        else f"{at(path, 3, 5)}warning: {why}: runn skips it: every iteration skips it and "
+        "sends nothing"
+    ]
+
+
+def test_a_skipped_runbook_beside_one_that_runs_is_a_warning(tmp_path: Path) -> None:
+    skipped = write(tmp_path, SKIPPED.format(condition="vars.on"), "skipped.yml")
+    runs = write(tmp_path, MINIMAL, "runs.yml")
+    scenario = load_runbooks([skipped, runs])
+    assert scenario.warnings == [
+        f"{skipped}:3:5: warning: the runbook's `if: vars.on` is false (vars.on is false): "
+        "runn skips it"
+    ]
+
+
+def test_a_true_condition_is_no_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, SKIPPED.format(condition='env.RUNIT == "1"'))
+    assert load_runbooks([path], env={"RUNIT": "1"}).warnings == []
+
+
+def test_a_needs_cycle_shows_the_chain(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, "needs: {a: ../a.yml}\nsteps:\n  - test: true\n", "sub/b.yml")
+    path = write(tmp_path, "needs: {b: sub/b.yml}\nsteps:\n  - test: true\n", "a.yml")
+    options = RunbookOptions(scopes=frozenset({"read:parent"}))
+    message = error_of(path, tmp_path / "sub" / "b.yml", options=options)
+    assert message.endswith("needs cycle: a.yml → sub/b.yml → a.yml")

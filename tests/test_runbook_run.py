@@ -264,6 +264,32 @@ def test_bodies(tmp_path: Path, body: str, content_type: bytes, expected: bytes)
     assert request.headers["content-type"].encode() == content_type
 
 
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [
+        # runn writes a whole-value template's string into the YAML and parses it again,
+        # quoting numbers and true/false: they stay strings...
+        ("'5'", b'"5"'),
+        ("'true'", b'"true"'),
+        ("'1e3'", b'"1e3"'),
+        ("'hello'", b'"hello"'),
+        ("'{a: 1}'", b'"{a: 1}"'),  # not JSON: quoted
+        # ...but not empty text, `null`, nor JSON array/object text: those come back as values
+        ("''", b"null"),
+        ("'null'", b"null"),
+        ("'[1, 2]'", b"[1,2]"),
+        ('\'{"a": {"b": true}}\'', b'{"a":{"b":true}}'),
+    ],
+)
+def test_a_whole_value_template_of_a_string_is_read_as_runn_reads_it(
+    tmp_path: Path, value: str, sent: bytes
+) -> None:
+    step = "req: {/x: {post: {body: {application/json: {v: '{{ vars.s }}', w: 'x{{ vars.s }}'}}}}}"
+    scenario = one_step(tmp_path, step, vars=f"{{s: {value}}}")
+    body = run(scenario).sent[0][1].content
+    assert body.startswith(b'{"v":' + sent + b',"w":"x')
+
+
 def test_multipart_fields_and_files(tmp_path: Path) -> None:
     (tmp_path / "upload.txt").write_text("file content")
     scenario = one_step(

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..durations import DurationError, parse_duration
 from ..files import InputFileError, input_file_problem, read_input_file
 from ._book_fields import (
     Warn,
     absent,
+    close_key,
+    did_you_mean,
     duration,
     expression_node,
     flag,
@@ -157,7 +159,8 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
         elif key.startswith("x-"):
             warn(key_node.location, f"`{key}` is ignored (an extension key)")
         else:
-            warn(key_node.location, f"`{key}` is not a runbook key; it is ignored")
+            hint = did_you_mean(key, TOP_LEVEL)
+            warn(key_node.location, f"`{key}` is not a runbook key{hint}; it is ignored")
     book.desc = optional_string(root, "desc") or ""
     book.secrets = _secrets(root.get("secrets"))
     book.labels = _labels(root.get("labels"))
@@ -178,7 +181,7 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
     book.trace = flag(root, "trace")
     steps = root.get("steps")
     if steps is None:
-        raise RunbookError(root.location, "the runbook has no `steps`")
+        _no_steps(root)
     if isinstance(steps, YMap):
         book.use_map = True
         items: list[tuple[str | None, YNode]] = [(k.value, v) for k, v in steps.items]
@@ -193,6 +196,15 @@ def parse_book(root: YNode | None, path: str, file: Path, warn: Warn) -> BookSpe
 
 
 # -- top level ------------------------------------------------------------------------------------
+def _no_steps(root: YMap) -> NoReturn:
+    """The error for a runbook without `steps`, at the key that is probably it misspelt."""
+    for key, _ in root.items:
+        if key.value not in TOP_LEVEL and close_key(key.value, ["steps"]):
+            hint = f"`{key.value}` is not a runbook key: did you mean `steps`?"
+            raise RunbookError(key.location, "the runbook has no `steps`", hint)
+    raise RunbookError(root.location, "the runbook has no `steps`")
+
+
 def _host_rules(node: YNode | None) -> dict[str, str]:
     """`hostRules: {app.example.com: 127.0.0.1:8080}` (a map, or a list of `host address`)."""
     if node is None or absent(node):
@@ -337,6 +349,20 @@ def _runners(
 
 
 # -- steps ----------------------------------------------------------------------------------------
+def _one_runner(runners: list[tuple[YScalar, YNode]], book: BookSpec) -> None:
+    """The error for a step with more than one runner key, naming the one that is probably a
+    misspelt step key (`tset`), if one is."""
+    names = ", ".join(k.value for k, _ in runners)
+    for key, _ in runners:
+        typo = None if key.value in book.runners else close_key(key.value, STEP_KEYS)
+        if typo is not None:
+            message = f"a step runs one runner; this one has {names}"
+            raise RunbookError(
+                key.location, message, f"`{key.value}` is not a step key: did you mean `{typo}`?"
+            )
+    raise RunbookError(runners[1][0].location, f"a step runs one runner; this one has {names}")
+
+
 def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) -> StepSpec:
     if not isinstance(node, YMap):
         where = f"step {key!r}" if key is not None else f"steps[{index}]"
@@ -355,8 +381,7 @@ def _step(index: int, key: str | None, node: YNode, book: BookSpec, warn: Warn) 
     if node.get("include") is not None:
         runners.insert(0, (node.key_node("include"), node.get("include")))  # type: ignore[arg-type]
     if len(runners) > 1:
-        names = ", ".join(k.value for k, _ in runners)
-        raise RunbookError(runners[1][0].location, f"a step runs one runner; this one has {names}")
+        _one_runner(runners, book)
     if runners:
         key_node, value = runners[0]
         if key_node.value == "include":

@@ -3,9 +3,10 @@ parts of the runbook parser; each raises RunbookError with the field's location.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..durations import DurationError, parse_duration
 from ._errors import Location, RunbookError
@@ -14,6 +15,18 @@ from ._yaml import YMap, YNode, YScalar, YSeq, kind_of, plain
 Warn = Callable[[Location, str], None]
 
 _MSEC = re.compile(r"(\d)\s*([mu])secs?\b")
+
+
+def close_key(word: str, known: Iterable[str]) -> str | None:
+    """The known key `word` is probably a typo of (`tset` -> `test`), or None."""
+    matches = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """ " (did you mean `test`?)" for a likely typo, else ""."""
+    match = close_key(word, known)
+    return f" (did you mean `{match}`?)" if match else ""
 
 
 def absent(node: YNode | None) -> bool:

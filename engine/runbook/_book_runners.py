@@ -11,6 +11,7 @@ from ..hosts import NOT_HTTP, url_problem
 from ..phrases import shown_url
 from ._book_fields import Warn, absent, duration, flag, optional_string
 from ._errors import Location, RunbookError
+from ._tls_files import cacert_problem, key_pair_problem
 from ._yaml import YMap, YNode, YScalar, kind_of, not_set
 
 HTTP_RUNNER_KEYS = frozenset(
@@ -24,6 +25,7 @@ OPENAPI_SKIPS = frozenset({"skipValidateRequest", "skipValidateResponse"})  # --
 
 
 TRACE_HEADER = "X-Runn-Trace"
+TLS_FILE_KEYS = ("cacert", "cert", "key")
 
 
 @dataclass(slots=True)
@@ -102,8 +104,7 @@ def parse_runner(
     spec.follow_redirects = not flag(node, "notFollowRedirect")
     if node.get("useCookie") is not None:
         spec.use_cookie = flag(node, "useCookie")
-    for attribute in ("cacert", "cert", "key"):
-        setattr(spec, attribute, _file(node, attribute, directory))
+    _tls_files(spec, node, directory, warn)
     spec.multipart_boundary = optional_string(node, "multipartBoundary")
     spec.trace, spec.trace_header = parse_trace(node.get("trace"))
     spec.own_openapi3 = node.get("openapi3") is not None
@@ -213,6 +214,31 @@ def _endpoint(value: str, node: YScalar) -> str:
         message = f"invalid endpoint {shown_url(value)!r}"
         raise RunbookError(node.location, message, hint or "use http://host:port")
     raise RunbookError(node.location, f"invalid endpoint {shown_url(value)!r}: {problem}", hint)
+
+
+def _tls_files(spec: RunnerSpec, node: YMap, directory: Path, warn: Warn) -> None:
+    """`cacert`, `cert` and `key`, each a file that holds what its key says."""
+    spec.cacert, spec.cert, spec.key = (_file(node, key, directory) for key in TLS_FILE_KEYS)
+    if spec.cacert is not None:
+        _raise_if(node, "cacert", spec.cacert, cacert_problem(spec.cacert))
+    if (spec.cert is None) != (spec.key is None):
+        given = "cert" if spec.key is None else "key"
+        missing = "key" if given == "cert" else "cert"
+        warn(
+            node.get(given).location,  # type: ignore[union-attr]
+            f"`{given}` without `{missing}` is ignored, as runn ignores it",
+        )
+        spec.cert = spec.key = None
+    elif spec.cert is not None and spec.key is not None:
+        which, problem = key_pair_problem(spec.cert, spec.key)
+        if which:
+            _raise_if(node, which, spec.cert if which == "cert" else spec.key, problem)
+
+
+def _raise_if(node: YMap, key: str, path: str, problem: str) -> None:
+    if problem:
+        text = optional_string(node, key)
+        raise RunbookError(node.get(key).location, f"`{key}`: {text}: {problem}")  # type: ignore[union-attr]
 
 
 def _file(node: YMap, key: str, directory: Path) -> str | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +22,7 @@ from ..files import input_file_problem
 from ._ast import Literal, Member, Name, Node
 from ._bodies import BodyRead, body_reads
 from ._book import (
+    STEP_KEYS,
     BookSpec,
     DumpSpec,
     IncludeSpec,
@@ -29,6 +32,7 @@ from ._book import (
     read_var_file,
     reserved,
 )
+from ._book_fields import close_key
 from ._book_requests import RequestSpec, new_boundary, parse_request
 from ._book_runners import TEMPLATED_ENDPOINT, RunnerSpec, with_endpoint
 from ._builtins_runn import TERMINAL_HINT
@@ -52,10 +56,14 @@ from ._static import (
 )
 from ._template import ExprCompiler, Template, compile_node, compile_string
 from ._values import Getter
+from ._var_overrides import apply_vars
 from ._why import Why
 from ._yaml import YMap, YNode, YScalar, YSeq
 
 MAX_INCLUDE_DEPTH = 16
+INCLUDED_ONLY = (
+    "the runbook runs only when included (`if: included`): run on its own, runn skips it"
+)
 
 
 @dataclass
@@ -152,7 +160,7 @@ def compile_book(
     program.concurrency = list(book.concurrency)
     if never_runs(book, top):  # `if: included` at the top: its steps cannot run, nor fail
         program.if_ = _constant(False)
-        program.never_runs = True
+        program.never_runs = _why_never(book, base_vars, registry.env)
         registry.books.append(program)
         return program
     if book.if_ is not None:
@@ -278,6 +286,24 @@ def never_runs(book: BookSpec, rules: NameRules) -> bool:
     return folded is not None and folded.value is not True
 
 
+def _why_never(
+    book: BookSpec, variables: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[str, str]:
+    """Where the runbook's `if` is, and why it skips the runbook, in words."""
+    assert book.if_ is not None
+    condition = str(book.if_.text if book.if_.text else book.if_.value).strip()
+    if re.search(r"\bincluded\b", condition):
+        return str(book.if_.location), INCLUDED_ONLY
+    facts = []
+    for root, name in re.findall(r"\b(env|vars)\.([A-Za-z_][A-Za-z0-9_]*)", condition):
+        if root == "env":
+            facts.append(f"{name} is {'not set' if name not in env else repr(env[name])}")
+        elif name in variables:
+            facts.append(f"vars.{name} is {json.dumps(variables[name], default=str)}")
+    why = f" ({', '.join(dict.fromkeys(facts))})" if facts else ""
+    return str(book.if_.location), f"the runbook's `if: {condition}` is false{why}: runn skips it"
+
+
 def _body_step(read: BodyRead, step: StepSpec | None, book: BookSpec) -> int | None:
     """The index of the step whose body `read` reads; None when it cannot be told."""
     if read.which == "current":
@@ -331,10 +357,15 @@ def trace_id(site: _Site, index: int) -> str:
 def _runner_for(key: YScalar, runners: dict[str, RunnerSpec]) -> RunnerSpec:
     runner = runners.get(key.value)
     if runner is None:
-        defined = ", ".join(runners) or "none"
-        raise RunbookError(
-            key.location, f"unknown runner `{key.value}`", f"runners defined here: {defined}"
-        )
+        step_key = close_key(key.value, STEP_KEYS)
+        if step_key is not None:  # `tset: true` alone: a misspelt step key, not a runner
+            hint = f"`{key.value}` is not a step key: did you mean `{step_key}`?"
+        else:
+            hint = f"runners defined here: {', '.join(runners) or 'none'}"
+            runner_key = close_key(key.value, runners)
+            if runner_key is not None:
+                hint = f"did you mean `{runner_key}`? {hint}"
+        raise RunbookError(key.location, f"unknown runner `{key.value}`", hint)
     if runner.kind == TEMPLATED_ENDPOINT:
         raise RunbookError(
             runner.location,
@@ -597,7 +628,7 @@ def _include(
     spec = step.include
     assert spec is not None
     if spec.inline is None and spec.path in site.chain:
-        raise RunbookError(spec.location, f"include cycle: {spec.display} includes itself")
+        raise RunbookError(spec.location, f"include cycle: {_cycle(site.chain, spec.path)}")
     if site.depth >= MAX_INCLUDE_DEPTH:
         raise RunbookError(spec.location, "includes nested too deeply")
     if spec.inline is not None:
@@ -628,6 +659,13 @@ def _include(
     )
     program = compile_book(registry, child, child_site, overrides, child.name)
     return IncludeProgram(book=program, vars=dynamic or None, base_vars=program.static_vars)
+
+
+def _cycle(chain: tuple[Path, ...], again: Path) -> str:
+    """`a.yml → b.yml → a.yml`: the runbooks from `again` down to where it comes back, named
+    relative to the folder of the first (full paths would not fit on the line)."""
+    loop = (*chain[chain.index(again) :], again)
+    return " → ".join(os.path.relpath(path, again.parent) for path in loop)
 
 
 def _nested_site(
@@ -734,13 +772,35 @@ def _expanded_runner_book(
 def _needed(
     registry: Registry, spec: IncludeSpec, site: _Site, prefix: str, directory: Path
 ) -> BookProgram:
-    """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`."""
+    """A runbook under `needs:`: run before this one; its binds are `needs.<key>.<name>`.
+    runn loads it as it loads the runbooks it is given, with every command-line option."""
     if spec.path in site.chain:
-        raise RunbookError(spec.location, f"needs cycle: {spec.display} needs itself")
+        raise RunbookError(spec.location, f"needs cycle: {_cycle(site.chain, spec.path)}")
     registry.check_scope(spec.path, directory, spec.location, f"needs {spec.display}")
-    book = registry.read(spec.path, spec.display)
-    needed_site = replace(top_site((*site.chain, spec.path)), prefix=prefix, depth=site.depth + 1)
-    return compile_book(registry, book, needed_site, {}, book.name)
+    book = registry.read_top(spec.path, spec.display)
+    return compile_top(registry, book, (*site.chain, spec.path), book.name, prefix, site.depth + 1)
+
+
+def compile_top(
+    registry: Registry,
+    book: BookSpec,
+    chain: tuple[Path, ...],
+    name: str,
+    prefix: str = "",
+    depth: int = 0,
+) -> BookProgram:
+    """A runbook as runn runs one it is given (or one they need): with --var, --skip-test and
+    --host-rules (--runner and the layers are applied by `Registry.read_top`)."""
+    options = registry.options
+    site = replace(
+        top_site(chain),
+        prefix=prefix,
+        depth=depth,
+        skip_test=options.skip_test,
+        host_rules=dict(options.host_rules),
+    )
+    base = apply_vars(book.vars, registry.var_overrides, book.file.parent)
+    return compile_book(registry, book, site, base, name)
 
 
 def top_site(chain: tuple[Path, ...]) -> _Site:

@@ -372,7 +372,8 @@ class BookProgram:
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)  # shared by the scenario
     step_sink: StepSink | None = None  # told every step's outcome (`--iterations`)
     secret_getters: list[Getter] = field(default_factory=list)  # `secrets:` known while running
-    never_runs: bool = False  # `if: included`, and it is not
+    # Its own `if` is false at load (`if: included`, and it is not): where, and why, in words
+    never_runs: tuple[str, str] | None = None
     body_steps: set[int] = field(default_factory=set)  # steps whose response bodies are read
 
     async def run(

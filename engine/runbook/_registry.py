@@ -26,6 +26,7 @@ class Registry:
 
     env: Mapping[str, str]
     options: RunbookOptions = field(default_factory=RunbookOptions)
+    var_overrides: Mapping[str, object] = field(default_factory=dict)  # --var, for top runbooks
     warnings: list[str] = field(default_factory=list)
     runners: dict[str, RunnerConfig] = field(default_factory=dict)
     step_names: list[str] = field(default_factory=list)

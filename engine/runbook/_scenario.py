@@ -15,8 +15,7 @@ from .._config import RunnerConfig
 from ..files import input_file_problem
 from ..redact import MASK, MIN_SECRET, credential_values, mask_credential_assignments
 from ..session.scenario import IterationFailed, RequestFailed
-from ._book import read_var_file
-from ._compile import _Site, compile_book, top_site
+from ._compile import compile_top
 from ._errors import ExpressionError, Location, RunbookError
 from ._expression import compile_expression
 from ._options import DEFAULT_OPTIONS, RunbookOptions
@@ -24,6 +23,7 @@ from ._parser import parse
 from ._program import BookProgram, StepOutcome
 from ._registry import Registry
 from ._side_by_side import run_side_by_side
+from ._var_overrides import parse_var_value
 
 __all__ = [
     "RunbookScenario",
@@ -41,48 +41,10 @@ if TYPE_CHECKING:
     from ..session.scenario import VirtualUserView as VirtualUser
     from ..transport import Runner
 
-INCLUDED_ONLY_WARNING = (
-    "the runbook runs only when included (`if: included`): run on its own, it skips every step "
-    "and sends nothing"
-)
 NO_LOAD_WARNING = (
     "the runbook sends no HTTP load (no step makes a request): it runs its tests and reports "
     "0 requests"
 )
-_INT = re.compile(r"-?[0-9]+")
-_FLOAT = re.compile(r"-?[0-9.]+")
-
-
-def parse_var_value(text: str) -> Any:
-    """A `--var key:value` value as runn types it: an int, a float, else the string."""
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    return text
-
-
-def apply_vars(
-    base: Mapping[str, Any], overrides: Mapping[str, object], directory: Path
-) -> dict[str, Any]:
-    """`base` with `--var` values set; a dotted key (`user.name`) sets a nested var."""
-    merged: dict[str, Any] = dict(base)
-    for key, raw in overrides.items():
-        value: Any = parse_var_value(raw) if isinstance(raw, str) else raw
-        if isinstance(value, str):
-            value = read_var_file(value, directory, Location(f"--var {key}"))
-        *parents, last = key.split(".")
-        target = merged
-        for part in parents:
-            child = target.get(part)
-            child = dict(child) if isinstance(child, dict) else {}
-            target[part] = child
-            target = child
-        target[last] = value
-    return merged
 
 
 class RunbookScenario:
@@ -118,8 +80,6 @@ class RunbookScenario:
 
     @property
     def no_load_warning(self) -> str:
-        if all(book.never_runs for book in self.books):
-            return INCLUDED_ONLY_WARNING
         return NO_LOAD_WARNING
 
     def _requests_of(self, book: BookProgram) -> list[RequestProgram]:
@@ -213,17 +173,22 @@ def load_runbooks(
 ) -> RunbookScenario:
     """Read, check and compile runbooks. Pure: nothing is sent anywhere. Raises RunbookError."""
     scenario = compile_runbooks(paths, vars, env=env, options=options)
-    if not scenario.step_names():
+    all_skipped = _say_what_is_skipped(scenario)
+    if not scenario.step_names() and not all_skipped:
         scenario.warnings.append(f"{scenario.paths[0]}: warning: {scenario.no_load_warning}")
     return scenario
 
 
-def _top_site(file: Path, options: RunbookOptions) -> _Site:
-    """Where a top runbook compiles: runn's --skip-test and --host-rules apply from here."""
-    site = top_site((file,))
-    if not options.skip_test and not options.host_rules:
-        return site
-    return replace(site, skip_test=options.skip_test, host_rules=dict(options.host_rules))
+def _say_what_is_skipped(scenario: RunbookScenario) -> bool:
+    """A runbook its own `if` skips is said so, with the condition and why it is false. runn
+    skips it, and so does a run: its iterations pass without a step, as runn's do. True when
+    every runbook is skipped and nothing they need sends."""
+    skipped = [book.never_runs for book in scenario.books if book.never_runs]
+    all_skipped = len(skipped) == len(scenario.books) and not scenario.sends_requests
+    tail = ": every iteration skips it and sends nothing" if all_skipped else ""
+    for where, why in skipped:
+        scenario.warnings.append(f"{where}: warning: {why}{tail}")
+    return all_skipped
 
 
 def select_by_labels(
@@ -302,19 +267,18 @@ def compile_runbooks(
     problem = options.scope_problem()
     if problem:
         raise RunbookError("--scopes", problem)
-    registry = Registry(env=dict(os.environ if env is None else env), options=options)
     overrides = dict(vars or {})
+    env = dict(os.environ if env is None else env)
+    registry = Registry(env=env, options=options, var_overrides=overrides)
     displays = [str(path) for path in paths]
     registry.read_openapi()
     try:
-        return _compile_all(registry, displays, overrides)
+        return _compile_all(registry, displays)
     except RunbookError as exc:  # it may echo runbook text: mask what outputs would mask
         raise _masked(exc, registry, overrides) from None
 
 
-def _compile_all(
-    registry: Registry, displays: list[str], overrides: Mapping[str, object]
-) -> RunbookScenario:
+def _compile_all(registry: Registry, displays: list[str]) -> RunbookScenario:
     books: list[BookProgram] = []
     names: set[str] = set()
     phases: list[tuple[str, float]] = []
@@ -332,9 +296,9 @@ def _compile_all(
         while name in names:
             name, number = f"{spec.name}#{number}", number + 1
         names.add(name)
-        base = apply_vars(spec.vars, overrides, file.parent)
-        secret_values += _secret_values(spec.secrets, base, registry.env)
-        books.append(compile_book(registry, spec, _top_site(file, registry.options), base, name))
+        book = compile_top(registry, spec, (file,), name)
+        secret_values += _secret_values(spec.secrets, book.static_vars, registry.env)
+        books.append(book)
     for book in registry.books:  # included runbooks' too, with the vars they are given
         secret_values += credential_values(book.static_vars)
     uses_cookies = any(request.use_cookie for request in registry.requests)

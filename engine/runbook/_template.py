@@ -77,9 +77,36 @@ def compile_string(
     if not getters:
         return Template(literal)
     if whole_keeps_type and len(getters) == 1 and not literal.strip():
-        return Template(render=getters[0])  # `{{ x }}`, even padded with blanks, keeps its type
+        # `{{ x }}`, even padded with blanks, keeps its type
+        return Template(render=_reread_whole(getters[0]) if reread else getters[0])
     joined = _joiner(parts)
     return Template(render=(lambda scope: yaml_scalar(joined(scope))) if reread else joined)
+
+
+def _reread_whole(getter: Getter) -> Getter:
+    def render(scope: Any) -> Any:
+        value = getter(scope)
+        return whole_string_value(value) if type(value) is str else value
+
+    return render
+
+
+def whole_string_value(text: str) -> Any:
+    """A string that is a whole YAML value's only template, as runn reads it: runn writes it into
+    the runbook's YAML text and parses that again, quoting it unless it is empty, `null` or JSON
+    array/object text, which come back as null, the list or the map. Numbers and true/false
+    stay strings (runn quotes those)."""
+    stripped = text.strip(" ")
+    if stripped in ("", "null"):
+        return None
+    if stripped[0] in "[{":
+        try:
+            value = json.loads(stripped)
+        except ValueError:
+            return text
+        if isinstance(value, list | dict):
+            return value
+    return text
 
 
 _SCALAR_STARTS = frozenset("-+.0123456789tTfFnN~'\"")
