@@ -39,6 +39,7 @@ from ._builtins_runn import TERMINAL_HINT
 from ._dump import DumpOut
 from ._errors import EvalError, ExpressionError, RunbookError, one_line
 from ._expr_compiler import compile_tree, constant_of
+from ._host_rules import with_host_rules
 from ._parser import parse
 from ._program import BindProgram, BookProgram, IncludeProgram, LoopProgram, StepProgram
 from ._registry import Registry
@@ -316,34 +317,6 @@ def _body_step(read: BodyRead, step: StepSpec | None, book: BookSpec) -> int | N
     if read.which == "step":
         keys = {spec.key: spec.index for spec in book.steps}
         return keys.get(read.step)  # type: ignore[arg-type]
-    return None
-
-
-def with_host_rules(runner: RunnerSpec, rules: Mapping[str, str]) -> RunnerSpec:
-    """The runner connecting where `hostRules` maps its host, sending its own Host."""
-    if not rules or runner.endpoint is None:
-        return runner
-    url = httpx.URL(runner.endpoint)
-    address = _rule_for(url.host, rules)
-    if address is None:
-        return runner
-    host, _, port = address.rpartition(":") if _has_port(address) else (address, "", "")
-    mapped = url.copy_with(host=host.strip("[]"), port=int(port) if port else url.port)
-    return replace(
-        runner, endpoint=str(mapped), host=url.netloc.decode("ascii"), server_name=url.host
-    )
-
-
-def _has_port(address: str) -> bool:
-    return address.rpartition(":")[2].isdigit() and not address.endswith("]")
-
-
-def _rule_for(host: str, rules: Mapping[str, str]) -> str | None:
-    if host in rules:
-        return rules[host]
-    for pattern, address in rules.items():  # `*.example.com` matches any subdomain
-        if pattern.startswith("*.") and host.endswith(pattern[1:]):
-            return address
     return None
 
 
