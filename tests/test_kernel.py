@@ -393,10 +393,11 @@ class _NumberedReads(KernelExtension):
         return KernelSample((("t", counts),), counts, 0, (0, 0), 0, 0, "fake", 0.0, 0.0)
 
 
-async def test_the_last_point_shows_a_reading_taken_as_the_run_ends(
-    target: TargetProcess,
-) -> None:
-    kernel = _NumberedReads()
+async def _stopped_after_a_second(
+    target: TargetProcess, kernel: KernelExtension
+) -> tuple[Session, float]:
+    """A session with `kernel`, stopped once its first second's point is in; when it was
+    asked to stop (perf_counter)."""
     session = Session(SessionConfig(concurrency=2), UrlScenario(target.http_url))
     session.extensions.append(kernel)
     run = asyncio.create_task(session.run())
@@ -404,6 +405,14 @@ async def test_the_last_point_shows_a_reading_taken_as_the_run_ends(
     stop_asked = time.perf_counter()
     session.stop()
     await asyncio.wait_for(run, 30)
+    return session, stop_asked
+
+
+async def test_the_last_point_shows_a_reading_taken_as_the_run_ends(
+    target: TargetProcess,
+) -> None:
+    kernel = _NumberedReads()
+    session, stop_asked = await _stopped_after_a_second(target, kernel)
     last = session.snapshot().timeline[-1]
     assert last.time_wait == len(kernel.began)  # the last reading begun was waited for
     assert kernel.began[-1] >= stop_asked - kernel.fresh_read_s
@@ -413,12 +422,6 @@ async def test_a_slow_reading_begun_at_the_end_is_not_read_again(target: TargetP
     """Readings longer than `fresh_read_s`: the one begun at the stop is the run's last, not
     followed by another."""
     kernel = _NumberedReads(read_s=KernelExtension.fresh_read_s + 0.2)
-    session = Session(SessionConfig(concurrency=2), UrlScenario(target.http_url))
-    session.extensions.append(kernel)
-    run = asyncio.create_task(session.run())
-    await eventually(lambda: session.snapshot().timeline, what="the first second's point")
-    stop_asked = time.perf_counter()
-    session.stop()
-    await asyncio.wait_for(run, 30)
+    session, stop_asked = await _stopped_after_a_second(target, kernel)
     assert len([t for t in kernel.began if t >= stop_asked]) <= 1
     assert session.snapshot().timeline[-1].time_wait == len(kernel.began)
