@@ -83,3 +83,16 @@ def test_run_iterations_with_workers_shows_every_steps_outcome(
     assert result.code == 0, result.err
     assert traced(result.err) == [f"[iteration {n}]" for n in (1, 2, 3, 4)], result.err
     assert "--- f:" not in loadscope("run", path, "--iterations", "2", "--workers", "2", "-q").err
+
+
+def test_iterations_print_each_dump(
+    target: TargetProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "d.yml"
+    path.write_text(
+        f"runners:\n  api: {target.http_url}\nsteps:\n  home:\n    api:\n      /json:\n"
+        "        get: {}\n    dump: current.res.status\n  again:\n    dump: '\"text\"'\n"
+    )
+    assert main(["run", str(path), "--iterations", "1", "--format", "json"]) == 0
+    err = capsys.readouterr().err
+    assert "--- d:home dump: 200\n" in err and "--- d:again dump: text\n" in err

@@ -36,8 +36,8 @@ def cmd_loadt(plan: RunPlan) -> int:
             trace_steps=True,
         )
     else:
-        show_steps(scenario, load.config.max_iterations)
         session = Session(load.config, scenario)
+        show_steps(scenario, load.config.max_iterations)
         attach_extensions(session, load)
         outcome = run_with_metrics(session, metrics, progress=False, csv_path=csv_path, live=live)
     values = loadt_values(

@@ -227,9 +227,9 @@ def cmd_run(plan: RunPlan) -> int:
             trace_steps=trace,
         )
         return finish(plan, outcome, live=live.thresholds)
+    session = Session(load.config, scenario)
     if trace:
         show_steps(scenario, load.config.max_iterations)
-    session = Session(load.config, scenario)
     attach_extensions(session, load)
     live = live_check(plan)
     outcome = run_with_metrics(session, metrics, progress=progress, csv_path=csv_path, live=live)

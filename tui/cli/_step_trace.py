@@ -1,9 +1,13 @@
-"""`--iterations`: every step's outcome on stderr, as runn run prints it."""
+"""`--iterations`: every step's outcome, and every `dump`, on stderr, as runn run prints them."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from typing import Any
+
+from ...engine.redact import redact_text
 
 MARKS = {"success": "ok", "failure": "fail", "skipped": "skip"}
 
@@ -16,6 +20,22 @@ def show_steps(scenario: object, iterations: int | None) -> None:
     if iterations is None or report_steps is None:
         return
     report_steps(_show)
+    if hasattr(scenario, "dump_sink"):  # after the session's own sink (its event log) is set
+        scenario.dump_sink = _printing_dumps(scenario.dump_sink)
+
+
+def _printing_dumps(logged: Callable[[str, Any], None] | None) -> Callable[[str, Any], None]:
+    """A `dump` sink that also prints each step's dump, as runn prints it: a string as it is,
+    anything else as JSON."""
+
+    def sink(step: str, value: Any) -> None:
+        if logged is not None:
+            logged(step, value)
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        sys.stderr.write(f"    --- {step} dump: {redact_text(text)}\n")
+        sys.stderr.flush()
+
+    return sink
 
 
 def _show(outcome: Any) -> None:
