@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine import Session, SessionConfig
+from ...engine import SessionConfig
 from ...engine.durations import go_duration
 from ..describe import duration_text, ran_all_iterations
-from ._extensions import attach_extensions
 from ._loadt import loadt_values
-from ._options import split
 from ._outcome import Outcome
 from ._outputs import check_outputs
 from ._plan import RunPlan
-from ._run import build_scenario, check_descriptors, finish, live_check, run_with_metrics
-from ._step_trace import show_steps
+from ._run import build_scenario, check_descriptors, finish, live_check, run_load
 
 
 def cmd_loadt(plan: RunPlan) -> int:
@@ -24,22 +21,9 @@ def cmd_loadt(plan: RunPlan) -> int:
     metrics = check_outputs(plan.outputs)
     scenario = build_scenario(load.spec, quiet=False)
     csv_path, live = plan.outputs.csv, live_check(plan)
-    if split(load):
-        from ._workers import drive_workers  # worker processes: multiprocessing, only then
-
-        outcome = drive_workers(
-            load,
-            progress=False,
-            csv_path=csv_path,
-            metrics=metrics,
-            live=live.check,
-            trace_steps=True,
-        )
-    else:
-        session = Session(load.config, scenario)
-        show_steps(scenario, load.config.max_iterations)
-        attach_extensions(session, load)
-        outcome = run_with_metrics(session, metrics, progress=False, csv_path=csv_path, live=live)
+    outcome = run_load(
+        load, scenario, metrics, progress=False, csv_path=csv_path, live=live, trace=True
+    )
     values = loadt_values(
         outcome.snapshot,
         runbooks=len(load.spec.runbooks),

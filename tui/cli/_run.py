@@ -213,12 +213,31 @@ def cmd_run(plan: RunPlan) -> int:
     plan = plan.with_load(adopt_runbook_phases(plan.load, scenario))
     load, csv_path = plan.load, plan.outputs.csv
     progress = sys.stderr.isatty() and not plan.outputs.quiet
-    trace = not plan.outputs.quiet
+    live = live_check(plan)
+    outcome = run_load(
+        load, scenario, metrics, progress=progress, csv_path=csv_path, live=live,
+        trace=not plan.outputs.quiet,
+    )  # fmt: skip
+    note_target_list_error(load.spec, outcome)
+    return finish(plan, outcome, live=live.thresholds)
+
+
+def run_load(
+    load: LoadPlan,
+    scenario: Scenario,
+    metrics: MetricsAddress | None,
+    *,
+    progress: bool,
+    csv_path: str | None,
+    live: LiveCheck,
+    trace: bool,
+) -> Outcome:
+    """The load, in worker processes when it is split, else in this one; with `trace`, the
+    `--iterations` trace of every step."""
     if split(load):
         from ._workers import drive_workers  # worker processes: multiprocessing, only then
 
-        live = live_check(plan)
-        outcome = drive_workers(
+        return drive_workers(
             load,
             progress=progress,
             csv_path=csv_path,
@@ -226,15 +245,11 @@ def cmd_run(plan: RunPlan) -> int:
             live=live.check,
             trace_steps=trace,
         )
-        return finish(plan, outcome, live=live.thresholds)
     session = Session(load.config, scenario)
     if trace:
         show_steps(scenario, load.config.max_iterations)
     attach_extensions(session, load)
-    live = live_check(plan)
-    outcome = run_with_metrics(session, metrics, progress=progress, csv_path=csv_path, live=live)
-    note_target_list_error(load.spec, outcome)
-    return finish(plan, outcome, live=live.thresholds)
+    return run_with_metrics(session, metrics, progress=progress, csv_path=csv_path, live=live)
 
 
 def run_with_metrics(
