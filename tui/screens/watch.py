@@ -40,6 +40,7 @@ class WatchScreen(Screen[None]):
         self.run_for = run_for
         self.samples: deque[WatchSample] = samples if samples is not None else deque(maxlen=HISTORY)
         self._peak_new = 0.0
+        self._reads = 0  # reads since the start: every LOOKS_PER_SECOND-th is a poll
 
     def compose(self) -> ComposeResult:
         yield TextView(id="watch-header")
@@ -57,12 +58,16 @@ class WatchScreen(Screen[None]):
         self.query_one("#watch-new").border_title = "New connections per second"
         self.query_one("#watch-states").border_title = "Sockets by state (both ends)"
         self._show_header(None)
-        self.set_interval(1.0, self.poll)
-        self.set_interval(1.0 / LOOKS_PER_SECOND, self.look)
+        self.set_interval(1.0 / LOOKS_PER_SECOND, self.read)
 
-    async def look(self) -> None:
-        """The reads between polls (see SocketWatcher): what they find shows at the next one."""
-        await asyncio.to_thread(self.watcher.look)
+    async def read(self) -> None:
+        """LOOKS_PER_SECOND reads a second: the last of each second a poll, which shows the
+        second; the others looks, whose finds that poll counts (see SocketWatcher)."""
+        self._reads += 1
+        if self._reads % LOOKS_PER_SECOND:
+            await asyncio.to_thread(self.watcher.look)
+        else:
+            await self.poll()
 
     async def poll(self) -> None:
         sample = await asyncio.to_thread(self.watcher.poll)
