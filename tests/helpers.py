@@ -8,8 +8,12 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loadscope.engine import Scenario, Session, SessionConfig
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
 from loadscope.engine.target import TargetProcess
 
 TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT", "08": "CLOSE_WAIT", "02": "SYN_SENT"}
@@ -58,6 +62,15 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
         time.sleep(0.02)
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """`eventually` in a Textual pilot: wait on the wall clock, as a pause can take far longer
+    than asked on a busy machine."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
 
 
 async def eventually(

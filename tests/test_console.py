@@ -4,8 +4,7 @@ built-in target (and a scripted controller where only the drawing matters)."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +33,7 @@ from loadscope.tui.screens.value_dialog import ValueDialog, parse_value
 from loadscope.tui.widgets.header import SessionHeader
 
 from .fake_snapshots import make_snapshot
+from .helpers import until
 from .reports import report_of, validated
 
 SIZE = (120, 40)
@@ -69,14 +69,6 @@ async def console(
             engine.stop()
             engine.wait_final(10)
         engine.close()
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Wait on the wall clock: a pause can take far longer than asked on a busy machine."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def scripted_demo_app() -> LoadscopeApp:

@@ -9,11 +9,9 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
 from loadscope.engine import EventKind, Session, SessionConfig, Snapshot, Stage, UrlScenario
 from loadscope.engine.target import TargetProcess
@@ -31,6 +29,7 @@ from loadscope.tui.widgets.header import SessionHeader
 from loadscope.tui.widgets.text_view import TextView
 
 from .fake_snapshots import make_snapshot
+from .helpers import until
 from .reports import validated
 from .test_console_truths import plain
 
@@ -56,13 +55,6 @@ def console_for(
         console_options(plan, "test"), summary_json=str(tmp_path / "out.json"), save_dir=tmp_path
     )
     return LoadscopeApp(controller, options, render, poll_seconds=0.05), controller
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def summary_shown(app: LoadscopeApp) -> bool:

@@ -5,14 +5,11 @@ the dashboard shows each threshold's state and when it first failed, and with
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pexpect
 import pytest
-from textual.pilot import Pilot
 
 from loadscope.engine import Abort, Command, Stop
 from loadscope.engine.target import TargetProcess
@@ -26,6 +23,7 @@ from loadscope.tui.widgets.thresholds import ThresholdsRow
 
 from .cli_support import wait_for
 from .fake_snapshots import make_snapshot
+from .helpers import until
 from .reports import validated
 from .test_console_e2e import spawn
 
@@ -62,13 +60,6 @@ def live_console(plan: RunPlan, tmp_path: Path) -> tuple[LoadscopeApp, ScriptedC
     options = ConsoleOptions(label="test", save_dir=tmp_path, concurrency=snapshot.concurrency)
     app = LoadscopeApp(controller, options, render, poll_seconds=0.05, live=live)
     return app, controller
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def row_text(app: LoadscopeApp) -> str:

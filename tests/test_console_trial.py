@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ from loadscope.tui.screens.value_dialog import ValueDialog
 from loadscope.tui.widgets.header import SessionHeader
 
 from .fake_snapshots import make_snapshot
+from .helpers import until
 from .reports import report_of
 from .test_console_truths import chart_text
 
@@ -44,13 +43,6 @@ def scripted(snapshot: Snapshot) -> LoadscopeApp:
         rate=snapshot.rate or 0.0,
     )
     return LoadscopeApp(ScriptedController([snapshot]), options, render_stub, poll_seconds=0.05)
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 def screen_lines(app: LoadscopeApp) -> list[str]:

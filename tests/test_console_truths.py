@@ -10,7 +10,6 @@ import dataclasses
 import json
 import socket
 import stat
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from loadscope.tui.widgets.text_view import TextView
 
 from .cli_support import loadscope
 from .fake_snapshots import make_snapshot
+from .helpers import until
 from .reports import report_of
 
 TARGET = "http://127.0.0.1:8080"
@@ -56,13 +56,6 @@ def scripted(
     controller = ScriptedController([snapshot])
     options = ConsoleOptions(label="", concurrency=snapshot.concurrency, save_dir=save_dir)
     return LoadscopeApp(controller, options, render, poll_seconds=0.05), controller
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
 
 
 async def drawn(pilot: Pilot, app: LoadscopeApp) -> None:
